@@ -1,0 +1,1 @@
+"""Settings and logging: everything the service reads from its environment."""

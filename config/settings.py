@@ -1,0 +1,207 @@
+"""Typed settings read from environment variables, in one place.
+
+Every variable the service understands is listed in `Settings`; the README's
+configuration table documents the same names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key"
+SUPPORTED_LANGUAGES = ("zh_CN", "en")
+SMS_BACKENDS = ("console", "memory", "twilio")
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+
+    def contains(self, moment: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    database_url: str = ""
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    timezone: str = "Asia/Shanghai"
+    default_language: str = "zh_CN"
+    public_base_url: str | None = None
+    sms_backend: str = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_validate_signature: bool = True
+    sms_rate_per_second: float = 1.0
+    quiet_hours: QuietHours = field(default_factory=lambda: parse_quiet_hours("21:00-08:00"))
+    sms_max_attempts: int = 6
+    sms_lease_seconds: int = 120
+    trusted_proxy_count: int = 0
+    log_level: str = "INFO"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise SettingsError(f"unknown settings: {', '.join(unknown)}")
+        return replace(self, **overrides)
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'huzhu.db'}"
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean: use true or false")
+
+
+def parse_quiet_hours(raw: str) -> QuietHours:
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", raw)
+    if not match:
+        raise SettingsError(f"QUIET_HOURS={raw!r} is not of the form HH:MM-HH:MM, e.g. 21:00-08:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise SettingsError(f"QUIET_HOURS={raw!r} has an hour or minute out of range")
+    return QuietHours(time(h1, m1), time(h2, m2))
+
+
+def _number(name: str, raw: str, kind: type, minimum: float) -> Any:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every setting; raise `SettingsError` naming what to fix."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value.strip() if value and value.strip() else None
+
+    environment = (get("HUZHU_ENV") or "development").lower()
+    if environment not in ENVIRONMENTS:
+        raise SettingsError(f"HUZHU_ENV={environment!r} must be one of {', '.join(ENVIRONMENTS)}")
+
+    secret_key = get("SECRET_KEY")
+    if secret_key is None:
+        if environment == "production":
+            raise SettingsError(
+                "SECRET_KEY is not set: production refuses to start without it. "
+                'Set it to a long random value, e.g. python -c "import secrets; '
+                'print(secrets.token_hex(32))"'
+            )
+        secret_key = DEVELOPMENT_SECRET_KEY
+
+    timezone = get("TIMEZONE") or "Asia/Shanghai"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"TIMEZONE={timezone!r} is not a known time zone") from None
+
+    language = get("DEFAULT_LANGUAGE") or "zh_CN"
+    if language not in SUPPORTED_LANGUAGES:
+        raise SettingsError(
+            f"DEFAULT_LANGUAGE={language!r} must be one of {', '.join(SUPPORTED_LANGUAGES)}"
+        )
+
+    backend = (get("SMS_BACKEND") or "console").lower()
+    if backend not in SMS_BACKENDS:
+        raise SettingsError(f"SMS_BACKEND={backend!r} must be one of {', '.join(SMS_BACKENDS)}")
+
+    validate_signature = parse_bool(
+        "TWILIO_VALIDATE_SIGNATURE", get("TWILIO_VALIDATE_SIGNATURE") or "true"
+    )
+    if not validate_signature and environment == "production":
+        raise SettingsError(
+            "TWILIO_VALIDATE_SIGNATURE=false is for development only; "
+            "production always checks X-Twilio-Signature"
+        )
+
+    settings = Settings(
+        environment=environment,
+        database_url=get("DATABASE_URL") or default_database_url(),
+        secret_key=secret_key,
+        timezone=timezone,
+        default_language=language,
+        public_base_url=(get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        sms_backend=backend,
+        twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+        twilio_from_number=get("TWILIO_FROM_NUMBER"),
+        twilio_messaging_service_sid=get("TWILIO_MESSAGING_SERVICE_SID"),
+        twilio_api_base_url=(get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
+        twilio_validate_signature=validate_signature,
+        sms_rate_per_second=_number(
+            "SMS_RATE_PER_SECOND", get("SMS_RATE_PER_SECOND") or "1", float, 0
+        ),
+        quiet_hours=parse_quiet_hours(get("QUIET_HOURS") or "21:00-08:00"),
+        sms_max_attempts=_number("SMS_MAX_ATTEMPTS", get("SMS_MAX_ATTEMPTS") or "6", int, 1),
+        sms_lease_seconds=_number("SMS_LEASE_SECONDS", get("SMS_LEASE_SECONDS") or "120", int, 5),
+        trusted_proxy_count=_number(
+            "TRUSTED_PROXY_COUNT", get("TRUSTED_PROXY_COUNT") or "0", int, 0
+        ),
+        log_level=(get("LOG_LEVEL") or "INFO").upper(),
+    )
+    check_sms_settings(settings)
+    return settings
+
+
+def check_sms_settings(settings: Settings) -> None:
+    if settings.sms_backend != "twilio":
+        return
+    missing = [
+        name
+        for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+        )
+        if not value
+    ]
+    if not (settings.twilio_from_number or settings.twilio_messaging_service_sid):
+        missing.append("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+    if missing:
+        raise SettingsError(f"SMS_BACKEND=twilio needs {', '.join(missing)}")

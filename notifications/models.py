@@ -1,0 +1,89 @@
+"""Tables of the SMS channel: the outbox, inbound messages, and per-number state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from grids.database import Base, UTCDateTime, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+    ALL = (PENDING, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED, SUPPRESSED)
+
+
+class OutboxMessage(Base):
+    """One outbound SMS: a row first, sent later by the dispatcher."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    to_phone: Mapped[str] = mapped_column(String(20), index=True)
+    recipient_type: Mapped[str | None] = mapped_column(String(16))
+    recipient_id: Mapped[int | None] = mapped_column(Integer)
+    template: Mapped[str] = mapped_column(String(80))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    language: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    provider: Mapped[str | None] = mapped_column(String(16))
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_outbox_claim", "status", "urgent", "next_attempt_at"),)
+
+
+class InboundMessage(Base):
+    """Every SMS received, stored before it is parsed; `message_sid` makes retries no-ops."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_phone: Mapped[str] = mapped_column(String(32), index=True)
+    to_phone: Mapped[str | None] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    sender_type: Mapped[str | None] = mapped_column(String(16))
+    sender_id: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(8))
+    command: Mapped[str | None] = mapped_column(String(24))
+    outcome: Mapped[str] = mapped_column(String(24), default="received")
+    reply: Mapped[str | None] = mapped_column(Text)
+
+
+class SmsContact(Base):
+    """What we know of a phone number as an SMS endpoint: opted out, or not a valid mobile."""
+
+    __tablename__ = "sms_contacts"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opt_out_keyword: Mapped[str | None] = mapped_column(String(24))
+    invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invalid_code: Mapped[str | None] = mapped_column(String(16))
+    unknown_sender_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,117 @@
+"""Shared fixtures. The database is PostgreSQL when DATABASE_URL names one, else SQLite.
+
+Each pytest-xdist worker gets a database of its own, migrated once with Alembic;
+tests that touch it get every table emptied afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from grids import migrate
+from grids.database import Base, Database
+from grids.extension import database_of
+
+BACKEND_URL = os.environ.get("DATABASE_URL", "")
+USES_POSTGRES = BACKEND_URL.startswith("postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if USES_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL to run it")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _create_postgres_database(base_url: str, name: str) -> str:
+    url = make_url(base_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if USES_POSTGRES:
+        url = _create_postgres_database(BACKEND_URL, f"huzhu_test_{_worker()}")
+    else:
+        path: Path = tmp_path_factory.mktemp("db") / "huzhu-test.db"
+        url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    return url
+
+
+def _empty_all_tables(database: Database) -> None:
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as connection:
+        if database.is_postgresql:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+def make_app(database_url: str, **overrides: Any) -> Flask:
+    from wsgi import create_app
+
+    settings: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "sms_backend": "memory",
+        "public_base_url": "https://huzhu.example.org",
+        "twilio_account_sid": "AC" + "0" * 32,
+        "twilio_auth_token": "test-auth-token",
+        "twilio_from_number": "+15005550006",
+        "sms_rate_per_second": 0.0,
+    }
+    settings.update(overrides)
+    return create_app(settings)
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    application = make_app(database_url)
+    yield application
+    database = database_of(application)
+    _empty_all_tables(database)
+    database.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Database:
+    return database_of(app)
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    with db.unit_of_work() as session:
+        yield session
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
