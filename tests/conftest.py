@@ -35,29 +35,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+def _run_id() -> str:
+    """Unique per pytest process, so runs side by side never share a database."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
-def _create_postgres_database(base_url: str, name: str) -> str:
-    url = make_url(base_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+def _admin_execute(base_url: str, *statements: str) -> None:
+    admin = create_engine(make_url(base_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        for statement in statements:
+            connection.execute(text(statement))
     admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def create_postgres_database(base_url: str, name: str) -> str:
+    """A new, empty PostgreSQL database on the server of `base_url`; returns its URL."""
+    _admin_execute(
+        base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+    )
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(base_url: str, name: str) -> None:
+    _admin_execute(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if USES_POSTGRES:
-        url = _create_postgres_database(BACKEND_URL, f"huzhu_test_{_worker()}")
-    else:
-        path: Path = tmp_path_factory.mktemp("db") / "huzhu-test.db"
-        url = f"sqlite:///{path}"
+        name = f"huzhu_test_{_run_id()}"
+        url = create_postgres_database(BACKEND_URL, name)
+        migrate.upgrade(url)
+        yield url
+        drop_postgres_database(BACKEND_URL, name)
+        return
+    path: Path = tmp_path_factory.mktemp("db") / "huzhu-test.db"
+    url = f"sqlite:///{path}"
     migrate.upgrade(url)
-    return url
+    yield url
 
 
 def _empty_all_tables(database: Database) -> None:

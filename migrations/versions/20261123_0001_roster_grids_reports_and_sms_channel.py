@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 10:46:49.977812
+Create Date: 2026-11-23 10:48:57.626818
 """
 
 from collections.abc import Sequence

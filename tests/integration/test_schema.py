@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from sqlalchemy import inspect
 
 from grids import migrate
 from grids.database import Base
+from tests.conftest import create_postgres_database, drop_postgres_database
 
 
 def test_migrations_create_every_model_table(db) -> None:
@@ -32,10 +35,12 @@ def test_every_migration_downgrades_and_upgrades_again(tmp_path) -> None:
 
 @pytest.mark.postgres
 def test_downgrade_and_upgrade_on_postgres(database_url: str) -> None:
-    from tests.conftest import _create_postgres_database
-
-    url = _create_postgres_database(database_url, "huzhu_test_roundtrip")
-    migrate.upgrade(url)
-    migrate.downgrade(url, "base")
-    migrate.upgrade(url)
-    migrate.check(url)
+    name = f"huzhu_roundtrip_{os.getpid()}"
+    url = create_postgres_database(database_url, name)
+    try:
+        migrate.upgrade(url)
+        migrate.downgrade(url, "base")
+        migrate.upgrade(url)
+        migrate.check(url)
+    finally:
+        drop_postgres_database(database_url, name)
