@@ -9,4 +9,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    pass
+    from notifications import cli, providers
+    from notifications.twilio_webhooks import twilio_webhooks
+
+    providers.init_app(app)
+    app.register_blueprint(twilio_webhooks)
+    cli.init_app(app)
