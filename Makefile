@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 start: $(STAMP)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m scripts.start
+	HOST=$(HOST) PORT=$(PORT) scripts/start
 
 test: $(STAMP)
 	$(BIN)/ruff check .

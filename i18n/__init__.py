@@ -7,6 +7,7 @@ parameters are Python `str.format` fields (`{week}`).
 """
 
 from i18n.catalogue import (
+    LANGUAGES,
     Catalogue,
     MessageNotFound,
     catalogue,
@@ -14,4 +15,11 @@ from i18n.catalogue import (
     translate,
 )
 
-__all__ = ["Catalogue", "MessageNotFound", "catalogue", "normalise_language", "translate"]
+__all__ = [
+    "LANGUAGES",
+    "Catalogue",
+    "MessageNotFound",
+    "catalogue",
+    "normalise_language",
+    "translate",
+]

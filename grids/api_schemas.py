@@ -1,0 +1,42 @@
+"""marshmallow schemas of the JSON API; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields
+
+
+class BaseSchema(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class ErrorBodySchema(BaseSchema):
+    code = fields.String(required=True, metadata={"description": "Stable machine-readable code"})
+    message = fields.String(required=True, metadata={"description": "What was wrong, in words"})
+    fields = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "Per-field messages, empty when the error is not about a field"},
+    )
+
+
+class ErrorSchema(BaseSchema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class HealthSchema(BaseSchema):
+    status = fields.String(required=True, metadata={"description": "`ok` or `unavailable`"})
+    database = fields.String(required=True)
+
+
+class SummarySchema(BaseSchema):
+    facilities = fields.Integer(required=True)
+    facilities_by_level = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    doctors = fields.Integer(required=True, metadata={"description": "Active village doctors"})
+    patients_by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    grids = fields.Integer(required=True)
+    grids_by_condition = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    members = fields.Integer(required=True, metadata={"description": "Current grid members"})
+    grids_without_doctor = fields.Integer(required=True)
+    grids_without_coordinator = fields.Integer(required=True)

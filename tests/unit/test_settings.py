@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from datetime import time
+
+import pytest
+
+from config.settings import DEVELOPMENT_SECRET_KEY, SettingsError, load_settings
+
+
+def test_defaults_are_the_embedded_development_setup() -> None:
+    settings = load_settings({})
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("instance/huzhu.db")
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.default_language == "zh_CN"
+    assert settings.sms_backend == "console"
+    assert settings.sms_rate_per_second == 1.0
+    assert str(settings.quiet_hours) == "21:00-08:00"
+    assert settings.trusted_proxy_count == 0
+    assert settings.twilio_api_base_url == "https://api.twilio.com"
+
+
+def test_production_refuses_to_start_without_secret_key() -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY is not set"):
+        load_settings({"HUZHU_ENV": "production"})
+
+
+def test_production_with_secret_key_starts() -> None:
+    settings = load_settings({"HUZHU_ENV": "production", "SECRET_KEY": "s3cret-value"})
+    assert settings.secret_key == "s3cret-value"
+    assert settings.is_production
+
+
+def test_development_falls_back_to_a_development_key() -> None:
+    assert load_settings({}).secret_key == DEVELOPMENT_SECRET_KEY
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
+        ({"DEFAULT_LANGUAGE": "fr"}, "DEFAULT_LANGUAGE"),
+        ({"SMS_BACKEND": "pigeon"}, "SMS_BACKEND"),
+        ({"SMS_RATE_PER_SECOND": "fast"}, "SMS_RATE_PER_SECOND"),
+        ({"SMS_RATE_PER_SECOND": "-1"}, "SMS_RATE_PER_SECOND"),
+        ({"QUIET_HOURS": "9pm to 8am"}, "QUIET_HOURS"),
+        ({"QUIET_HOURS": "25:00-08:00"}, "QUIET_HOURS"),
+        ({"TRUSTED_PROXY_COUNT": "one"}, "TRUSTED_PROXY_COUNT"),
+        ({"HUZHU_ENV": "staging"}, "HUZHU_ENV"),
+        ({"TWILIO_VALIDATE_SIGNATURE": "maybe"}, "TWILIO_VALIDATE_SIGNATURE"),
+        ({"SMS_BACKEND": "twilio"}, "TWILIO_ACCOUNT_SID"),
+        (
+            {"HUZHU_ENV": "production", "SECRET_KEY": "x", "TWILIO_VALIDATE_SIGNATURE": "false"},
+            "development only",
+        ),
+    ],
+)
+def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ)
+
+
+def test_twilio_backend_needs_a_sender() -> None:
+    with pytest.raises(SettingsError, match="TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"):
+        load_settings(
+            {"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}
+        )
+
+
+def test_quiet_hours_wrap_over_midnight() -> None:
+    quiet = load_settings({"QUIET_HOURS": "21:00-08:00"}).quiet_hours
+    assert quiet.contains(time(21, 0))
+    assert quiet.contains(time(23, 59))
+    assert quiet.contains(time(7, 59))
+    assert not quiet.contains(time(8, 0))
+    assert not quiet.contains(time(12, 0))
+
+
+def test_quiet_hours_can_be_switched_off() -> None:
+    quiet = load_settings({"QUIET_HOURS": "00:00-00:00"}).quiet_hours
+    assert not quiet.contains(time(3, 0))
+
+
+def test_overrides_reject_unknown_names() -> None:
+    with pytest.raises(SettingsError, match="unknown settings: databse_url"):
+        load_settings({}).with_overrides({"databse_url": "sqlite://"})
