@@ -46,9 +46,10 @@ def db_check() -> None:
 
 
 def init_app(app: Flask) -> None:
-    from grids.grids_cli import grids_cli
+    from grids.grids_cli import demo_command, grids_cli
     from grids.roster_cli import roster_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(roster_cli)
     app.cli.add_command(grids_cli)
+    app.cli.add_command(demo_command)

@@ -49,6 +49,9 @@ class UrgentCommand:
     text: str
     red_flag: bool = False
     implicit: bool = False
+    report: WeeklyReportCommand | None = None
+    """When `implicit`: the weekly report the same message carried (`好 5 胸闷` is a
+    report and an urgent case), to be applied as well; None when there was none."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,73 @@
-"""SMS providers, chosen by `SMS_BACKEND`: twilio, console, memory."""
+"""SMS providers, chosen by `SMS_BACKEND`: twilio, console, memory.
+
+`init_app` builds the one provider of the application and keeps it in
+`app.extensions`; the dispatcher and CLI get it with `current_provider()`.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
+
+from config.runtime import settings_of
+from config.settings import Settings
+from notifications.providers.base import (
+    OutgoingMessage,
+    PermanentSendError,
+    SendError,
+    SendResult,
+    SmsProvider,
+    TransientSendError,
+)
+
+PROVIDER_KEY = "huzhu.sms_provider"
+STATUS_CALLBACK_PATH = "/sms/twilio/status"
+
+__all__ = [
+    "OutgoingMessage",
+    "PermanentSendError",
+    "SendError",
+    "SendResult",
+    "SmsProvider",
+    "TransientSendError",
+    "build_provider",
+    "current_provider",
+    "init_app",
+    "provider_of",
+]
+
+
+def build_provider(settings: Settings) -> SmsProvider:
+    if settings.sms_backend == "twilio":
+        from notifications.providers.twilio import TwilioProvider
+
+        return TwilioProvider(
+            account_sid=settings.twilio_account_sid or "",
+            auth_token=settings.twilio_auth_token or "",
+            from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            status_callback=(
+                settings.public_base_url + STATUS_CALLBACK_PATH
+                if settings.public_base_url
+                else None
+            ),
+            api_base_url=settings.twilio_api_base_url,
+        )
+    if settings.sms_backend == "memory":
+        from notifications.providers.memory import MemoryProvider
+
+        return MemoryProvider()
+    from notifications.providers.console import ConsoleProvider
+
+    return ConsoleProvider()
 
 
 def init_app(app: Flask) -> None:
-    pass
+    app.extensions[PROVIDER_KEY] = build_provider(settings_of(app))
+
+
+def provider_of(app: Flask) -> SmsProvider:
+    return app.extensions[PROVIDER_KEY]
+
+
+def current_provider() -> SmsProvider:
+    return provider_of(current_app)

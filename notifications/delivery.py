@@ -1,0 +1,130 @@
+"""Delivery status reported back by the provider (Twilio's status callback).
+
+Twilio posts `MessageSid`, `MessageStatus` and, on failure, `ErrorCode` to
+`POST /sms/twilio/status` each time a message moves on. Callbacks may arrive
+late or out of order, so a row's status only moves forward:
+`sent` < `undelivered` / `failed` < `delivered`. Twilio's own early states
+(`accepted`, `queued`, `sending`, ...) say nothing our `sent` does not. An
+unknown SID is logged and answered 204, so Twilio stops retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+
+from flask import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.logging import mask_phone
+from config.runtime import current_settings
+from config.runtime import now as clock_now
+from grids.extension import request_session
+from grids.http_errors import error_response
+from i18n import translate
+from notifications import contacts
+from notifications.models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+PROVIDER_STATUSES: dict[str, str | None] = {
+    "accepted": None,
+    "scheduled": None,
+    "queued": None,
+    "sending": None,
+    "sent": OutboxStatus.SENT,
+    "delivered": OutboxStatus.DELIVERED,
+    "read": OutboxStatus.DELIVERED,
+    "undelivered": OutboxStatus.UNDELIVERED,
+    "failed": OutboxStatus.FAILED,
+    "partially_delivered": OutboxStatus.UNDELIVERED,
+    "canceled": OutboxStatus.FAILED,
+}
+"""Twilio's message statuses and the outbox status each one means (None: nothing new)."""
+
+_RANK = {
+    OutboxStatus.PENDING: 0,
+    OutboxStatus.SENDING: 0,
+    OutboxStatus.SENT: 1,
+    OutboxStatus.UNDELIVERED: 2,
+    OutboxStatus.FAILED: 2,
+    OutboxStatus.DELIVERED: 3,
+}
+UNSUBSCRIBED_CODES = frozenset({"21610"})
+INVALID_NUMBER_CODES = frozenset({"21211", "21614"})
+
+
+def record_status(
+    session: Session,
+    provider_sid: str,
+    status: str,
+    error_code: str | None,
+    now: datetime,
+) -> OutboxMessage | None:
+    """Apply a provider status to the row sent as `provider_sid`; no commit.
+
+    Returns the row, or None when no row has that SID. A status that would
+    move the row backwards (a late `sent` after `delivered`) changes nothing.
+    Error 21610 opts the number out; 21211 and 21614 flag it invalid.
+    """
+    row = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.provider_sid == provider_sid).with_for_update()
+    ).one_or_none()
+    if row is None:
+        return None
+    code = (error_code or "").strip() or None
+    if code in UNSUBSCRIBED_CODES:
+        contacts.opt_out(session, row.to_phone, f"provider:{code}", now)
+    elif code in INVALID_NUMBER_CODES:
+        contacts.mark_invalid(session, row.to_phone, code, now)
+
+    new_status = PROVIDER_STATUSES.get(status.strip().lower())
+    if new_status is None or row.status == OutboxStatus.SUPPRESSED:
+        return row
+    if _RANK[new_status] <= _RANK.get(row.status, 0) and new_status != row.status:
+        log.info("outbox %d: ignored late status %s (already %s)", row.id, new_status, row.status)
+        return row
+    if new_status != row.status or (code and row.error_code != code):
+        row.status = new_status
+        if code and new_status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED):
+            row.error_code = code[:16]
+            row.error_message = f"provider reported {status} ({code})"
+        row.updated_at = now
+        log.info(
+            "outbox %d to %s: %s%s",
+            row.id,
+            mask_phone(row.to_phone),
+            new_status,
+            f" ({code})" if code else "",
+        )
+    return row
+
+
+def twilio_status_response(form: Mapping[str, str]) -> Response | tuple[Response, int]:
+    """Handle a verified Twilio status callback; 204 whatever the SID, 400 if fields are missing."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip()
+    if not sid or not status:
+        settings = current_settings()
+        return error_response(
+            400,
+            "missing_fields",
+            translate("outbox.error.status_fields", settings.default_language),
+            {
+                name: "required"
+                for name, value in (("MessageSid", sid), ("MessageStatus", status))
+                if not value
+            },
+        )
+    if status.lower() not in PROVIDER_STATUSES:
+        log.warning("status callback for %s with unknown status %r", sid, status)
+        return Response(status=204)
+    session = request_session()
+    row = record_status(session, sid, status, form.get("ErrorCode"), clock_now())
+    if row is None:
+        log.warning("status callback for unknown message SID %s (%s)", sid, status)
+        return Response(status=204)
+    session.commit()
+    return Response(status=204)

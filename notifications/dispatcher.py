@@ -1,0 +1,515 @@
+"""The outbox relay: claim due rows, send them through the provider, record what happened.
+
+One pass (`dispatch_once`):
+
+1. Rows left in `sending` past their lease (a dispatcher died mid-batch) go
+   back to `pending`; a row that has used every attempt becomes `failed`.
+2. Due rows (`pending`, `next_attempt_at <= now`) are claimed, urgent first,
+   then oldest, with one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP
+   LOCKED) AND status = 'pending' RETURNING ...`. On PostgreSQL, SKIP LOCKED
+   lets several dispatchers claim disjoint rows; on SQLite the same statement
+   is a compare-and-set under SQLite's single writer. Claimed rows become
+   `sending` with a lease and one more attempt. During quiet hours only urgent
+   rows are claimed; the others wait until the quiet hours end.
+3. Rows to a number that opted out or was flagged invalid become `suppressed`
+   without reaching the provider. The claim commits.
+4. Each row is sent, paced by a per-sender token bucket. Results are written
+   back in bulk (one executemany `UPDATE` per outcome) at the end of the batch,
+   or sooner when sending is slow, so a delivery callback finds its SID.
+
+Retries: a transient failure puts the row back to `pending` after
+`retry_delay` (30 s doubling per attempt, at most an hour, never sooner than
+the provider's Retry-After) until `SMS_MAX_ATTEMPTS`, then `failed`. A
+permanent failure is `failed` at once; Twilio 21610 also opts the number
+out, 21211/21614 flag it invalid for the administrator.
+
+Delivery is at least once: a dispatcher that dies after the provider accepted
+a message but before recording it leaves the row in `sending`, and the row is
+sent again after its lease. Results are recorded within about a second to keep
+that window small.
+
+The rate limit is per dispatcher process: N processes send up to N times
+`SMS_RATE_PER_SECOND` per sender. Run one dispatcher per sender when the
+provider's limit matters, more when it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from config.logging import mask_phone
+from config.runtime import now as clock_now
+from config.settings import Settings
+from grids.database import Database, is_postgresql
+from notifications import contacts
+from notifications.models import OutboxMessage, OutboxStatus
+from notifications.providers.base import (
+    OutgoingMessage,
+    PermanentSendError,
+    SendError,
+    SmsProvider,
+    TransientSendError,
+)
+
+log = logging.getLogger(__name__)
+
+outbox = OutboxMessage.__table__
+
+DEFAULT_BATCH_SIZE = 200
+RETRY_BASE_SECONDS = 30.0
+RETRY_CAP_SECONDS = 3600.0
+FLUSH_INTERVAL_SECONDS = 1.0
+UNSUBSCRIBED_CODES = frozenset({"21610"})
+INVALID_NUMBER_CODES = frozenset({"21211", "21614"})
+
+_CLAIMED = (
+    outbox.c.id,
+    outbox.c.idempotency_key,
+    outbox.c.to_phone,
+    outbox.c.template,
+    outbox.c.params,
+    outbox.c.language,
+    outbox.c.body,
+    outbox.c.urgent,
+    outbox.c.attempts,
+    outbox.c.next_attempt_at,
+)
+
+
+@dataclass
+class DispatchStats:
+    reclaimed: int = 0
+    claimed: int = 0
+    suppressed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+
+    def __iadd__(self, other: DispatchStats) -> DispatchStats:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+        return self
+
+    def as_dict(self) -> dict[str, int]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+
+class RateLimiter:
+    """Token buckets keyed by sender: at most `rate` sends per second each, bursts of `burst`.
+
+    `rate` 0 means no limit. The clock and sleep are injectable so tests use a
+    fake clock. The buckets live in this process only.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self.clock = clock
+        self.sleep = sleep
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str, stop: threading.Event | None = None) -> bool:
+        """Take one token for `key`, waiting until there is one; False if `stop` was set."""
+        if self.rate <= 0:
+            return True
+        while True:
+            with self._lock:
+                moment = self.clock()
+                tokens, last = self._buckets.get(key, (self.burst, moment))
+                tokens = min(self.burst, tokens + (moment - last) * self.rate)
+                if tokens >= 1.0:
+                    self._buckets[key] = (tokens - 1.0, moment)
+                    return True
+                self._buckets[key] = (tokens, moment)
+                wait = (1.0 - tokens) / self.rate
+            if stop is None:
+                self.sleep(wait)
+            elif stop.wait(wait):
+                return False
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt: 30 s, 60 s, 120 s ... 1 h."""
+    seconds = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    if retry_after is not None:
+        seconds = max(seconds, min(retry_after, RETRY_CAP_SECONDS))
+    return timedelta(seconds=seconds)
+
+
+def in_quiet_hours(settings: Settings, moment: datetime) -> bool:
+    return settings.quiet_hours.contains(moment.astimezone(settings.tz).time())
+
+
+def effective_batch_size(settings: Settings, batch_size: int) -> int:
+    """A batch must be sent well within the lease, so a slow rate means smaller batches."""
+    if settings.sms_rate_per_second <= 0:
+        return batch_size
+    fits = int(settings.sms_rate_per_second * settings.sms_lease_seconds / 2)
+    return max(1, min(batch_size, fits))
+
+
+@dataclass
+class _Results:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    unsent: list[dict[str, Any]] = field(default_factory=list)
+    opt_outs: list[tuple[str, str]] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.unsent)
+
+
+def reclaim_expired(session: Session, settings: Settings, now: datetime) -> int:
+    """Rows stuck in `sending` past their lease go back to `pending` (or `failed` if spent)."""
+    stuck = (outbox.c.status == OutboxStatus.SENDING) & (outbox.c.lease_expires_at < now)
+    spent = session.execute(
+        update(outbox)
+        .where(stuck, outbox.c.attempts >= settings.sms_max_attempts)
+        .values(
+            status=OutboxStatus.FAILED,
+            lease_expires_at=None,
+            error_code="lease_expired",
+            error_message="the dispatcher stopped while sending; no attempts left",
+            updated_at=now,
+        )
+    ).rowcount
+    back = session.execute(
+        update(outbox)
+        .where(stuck)
+        .values(
+            status=OutboxStatus.PENDING,
+            lease_expires_at=None,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+    ).rowcount
+    if spent or back:
+        log.warning(
+            "reclaimed %d outbox rows past their lease (%d had no attempts left)", back, spent
+        )
+    return (spent or 0) + (back or 0)
+
+
+def _claim(
+    session: Session,
+    *,
+    urgent: bool,
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+    provider: str,
+) -> Sequence[Row[Any]]:
+    due = (
+        select(outbox.c.id)
+        .where(
+            outbox.c.status == OutboxStatus.PENDING,
+            outbox.c.urgent == urgent,
+            outbox.c.next_attempt_at <= now,
+        )
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+    )
+    if is_postgresql(session):
+        due = due.with_for_update(skip_locked=True)
+    # A CTE, evaluated once: as an `IN (subquery)` PostgreSQL may rescan the
+    # LIMIT ... FOR UPDATE subquery per row and claim more than `limit` rows.
+    due_cte = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
+    claimed = session.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(select(due_cte.c.id)), outbox.c.status == OutboxStatus.PENDING)
+        .values(
+            status=OutboxStatus.SENDING,
+            attempts=outbox.c.attempts + 1,
+            lease_expires_at=lease_until,
+            provider=provider,
+            updated_at=now,
+        )
+        .returning(*_CLAIMED)
+    ).all()
+    return sorted(claimed, key=lambda row: (row.next_attempt_at, row.id))
+
+
+def claim_batch(
+    session: Session,
+    settings: Settings,
+    provider: SmsProvider,
+    *,
+    now: datetime,
+    limit: int,
+) -> tuple[list[Row[Any]], int]:
+    """Claim up to `limit` due rows and suppress those to unreachable numbers; no commit.
+
+    Returns the rows to send and how many were suppressed.
+    """
+    lease_until = now + timedelta(seconds=settings.sms_lease_seconds)
+    arguments: dict[str, Any] = {"now": now, "lease_until": lease_until, "provider": provider.name}
+    rows = list(_claim(session, urgent=True, limit=limit, **arguments))
+    if len(rows) < limit and not in_quiet_hours(settings, now):
+        rows.extend(_claim(session, urgent=False, limit=limit - len(rows), **arguments))
+    if not rows:
+        return [], 0
+    unreachable = contacts.unreachable_numbers(session, {row.to_phone for row in rows})
+    if not unreachable:
+        return rows, 0
+    suppressed = [row for row in rows if row.to_phone in unreachable]
+    session.execute(
+        update(outbox)
+        .where(outbox.c.id == bindparam("b_id"))
+        .values(
+            status=OutboxStatus.SUPPRESSED,
+            attempts=outbox.c.attempts - 1,
+            lease_expires_at=None,
+            error_code=bindparam("b_code"),
+            error_message=bindparam("b_message"),
+            updated_at=now,
+        ),
+        [
+            {
+                "b_id": row.id,
+                "b_code": unreachable[row.to_phone],
+                "b_message": f"not sent: number {unreachable[row.to_phone].replace('_', ' ')}",
+            }
+            for row in suppressed
+        ],
+    )
+    for row in suppressed:
+        log.info(
+            "suppressed outbox %d to %s: %s",
+            row.id,
+            mask_phone(row.to_phone),
+            unreachable[row.to_phone],
+        )
+    return [row for row in rows if row.to_phone not in unreachable], len(suppressed)
+
+
+def _record(session: Session, results: _Results) -> None:
+    if results.sent:
+        session.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("b_id"), outbox.c.status == OutboxStatus.SENDING)
+            .values(
+                status=OutboxStatus.SENT,
+                provider_sid=bindparam("b_sid"),
+                sent_at=bindparam("b_at"),
+                lease_expires_at=None,
+                error_code=None,
+                error_message=None,
+                updated_at=bindparam("b_at"),
+            ),
+            results.sent,
+        )
+    if results.unsent:
+        session.execute(
+            update(outbox)
+            .where(outbox.c.id == bindparam("b_id"), outbox.c.status == OutboxStatus.SENDING)
+            .values(
+                status=bindparam("b_status"),
+                next_attempt_at=bindparam("b_next"),
+                lease_expires_at=None,
+                error_code=bindparam("b_code"),
+                error_message=bindparam("b_message"),
+                updated_at=bindparam("b_at"),
+            ),
+            results.unsent,
+        )
+    for phone, code in results.opt_outs:
+        contacts.opt_out(session, phone, f"provider:{code}", _at(results))
+    for phone, code in results.invalid:
+        contacts.mark_invalid(session, phone, code, _at(results))
+
+
+def _at(results: _Results) -> datetime:
+    return (results.sent or results.unsent)[-1]["b_at"]
+
+
+def _release(session: Session, ids: list[int], now: datetime) -> int:
+    """Claimed rows not attempted (the dispatcher is stopping) go back to `pending`."""
+    if not ids:
+        return 0
+    return session.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.SENDING)
+        .values(
+            status=OutboxStatus.PENDING,
+            attempts=outbox.c.attempts - 1,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    ).rowcount
+
+
+def _outcome(
+    row: Row[Any],
+    error: SendError,
+    settings: Settings,
+    at: datetime,
+    results: _Results,
+    stats: DispatchStats,
+) -> None:
+    entry = {
+        "b_id": row.id,
+        "b_code": error.code[:16],
+        "b_message": error.message[:500],
+        "b_at": at,
+        "b_next": row.next_attempt_at,
+    }
+    if isinstance(error, TransientSendError) and row.attempts < settings.sms_max_attempts:
+        entry["b_status"] = OutboxStatus.PENDING
+        entry["b_next"] = at + retry_delay(row.attempts, error.retry_after)
+        stats.retried += 1
+        log.info(
+            "outbox %d to %s: %s, retry %d at %s",
+            row.id,
+            mask_phone(row.to_phone),
+            error.code,
+            row.attempts + 1,
+            entry["b_next"].isoformat(timespec="seconds"),
+        )
+    else:
+        entry["b_status"] = OutboxStatus.FAILED
+        stats.failed += 1
+        if isinstance(error, PermanentSendError):
+            if error.code in UNSUBSCRIBED_CODES:
+                results.opt_outs.append((row.to_phone, error.code))
+            elif error.code in INVALID_NUMBER_CODES:
+                results.invalid.append((row.to_phone, error.code))
+        log.warning(
+            "outbox %d to %s failed after %d attempt(s): %s %s",
+            row.id,
+            mask_phone(row.to_phone),
+            row.attempts,
+            error.code,
+            error.message,
+        )
+    results.unsent.append(entry)
+
+
+def dispatch_once(
+    database: Database,
+    provider: SmsProvider,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limiter: RateLimiter | None = None,
+    stop: threading.Event | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> DispatchStats:
+    """Reclaim expired leases, claim one batch, send it and record the results.
+
+    `now` fixes the clock of the whole pass (tests); by default each result is
+    stamped with the time it happened.
+    """
+
+    def current() -> datetime:
+        return now if now is not None else clock_now()
+
+    limiter = limiter or RateLimiter(settings.sms_rate_per_second)
+    stats = DispatchStats()
+    started = current()
+    with database.unit_of_work() as session:
+        stats.reclaimed = reclaim_expired(session, settings, started)
+        rows, stats.suppressed = claim_batch(
+            session,
+            settings,
+            provider,
+            now=started,
+            limit=effective_batch_size(settings, batch_size),
+        )
+        session.commit()
+    stats.claimed = len(rows) + stats.suppressed
+    if not rows:
+        return stats
+
+    results = _Results()
+    last_flush = monotonic()
+    with database.unit_of_work() as session:
+        for index, row in enumerate(rows):
+            if not limiter.acquire(provider.sender, stop) or (stop is not None and stop.is_set()):
+                _record(session, results)
+                stats.released = _release(session, [r.id for r in rows[index:]], current())
+                session.commit()
+                return stats
+            message = OutgoingMessage(
+                to=row.to_phone,
+                template=row.template,
+                params=row.params or {},
+                language=row.language,
+                body=row.body,
+                reference=row.idempotency_key,
+            )
+            try:
+                result = provider.send(message)
+            except SendError as error:
+                _outcome(row, error, settings, current(), results, stats)
+            except Exception as error:  # a provider bug must not lose the row
+                log.exception("outbox %d: unexpected error from %s", row.id, provider.name)
+                transient = TransientSendError("error", f"{type(error).__name__}: {error}")
+                _outcome(row, transient, settings, current(), results, stats)
+            else:
+                results.sent.append(
+                    {"b_id": row.id, "b_sid": result.provider_sid, "b_at": current()}
+                )
+                stats.sent += 1
+            if results and monotonic() - last_flush >= FLUSH_INTERVAL_SECONDS:
+                _record(session, results)
+                session.commit()
+                results = _Results()
+                last_flush = monotonic()
+        if results:
+            _record(session, results)
+            session.commit()
+    return stats
+
+
+def run(
+    database: Database,
+    provider: SmsProvider,
+    settings: Settings,
+    *,
+    stop: threading.Event,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    idle_seconds: float = 1.0,
+    on_pass: Callable[[DispatchStats], Any] | None = None,
+) -> DispatchStats:
+    """Dispatch until `stop` is set, sleeping `idle_seconds` whenever nothing is due."""
+    limiter = RateLimiter(settings.sms_rate_per_second)
+    total = DispatchStats()
+    while not stop.is_set():
+        try:
+            stats = dispatch_once(
+                database, provider, settings, batch_size=batch_size, limiter=limiter, stop=stop
+            )
+        except Exception:
+            log.exception("dispatch pass failed; trying again in %.0f s", idle_seconds * 5)
+            stop.wait(idle_seconds * 5)
+            continue
+        total += stats
+        if on_pass is not None and stats.claimed:
+            on_pass(stats)
+        if stats.claimed == 0:
+            stop.wait(idle_seconds)
+    return total
+
+
+def summary(stats: DispatchStats | Mapping[str, int]) -> str:
+    values = stats.as_dict() if isinstance(stats, DispatchStats) else dict(stats)
+    return ", ".join(f"{name} {count}" for name, count in values.items())

@@ -1,0 +1,122 @@
+"""Enqueue outbound SMS: every message is an outbox row first, in the caller's transaction.
+
+`enqueue` renders the body from the catalogue and inserts the row with
+`INSERT ... ON CONFLICT (idempotency_key) DO NOTHING`, so enqueuing the same
+key twice (even from two transactions at once) leaves one row and sends once.
+Nothing here commits: the row is written or rolled back with the change that
+caused it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from config.runtime import now as clock_now
+from grids.notices import Notice
+from i18n import catalogue, normalise_language
+from notifications.models import OutboxMessage, OutboxStatus
+
+E164 = re.compile(r"\+[1-9]\d{6,14}")
+_BATCH = 1000
+
+
+def is_e164(phone: str) -> bool:
+    return bool(phone) and E164.fullmatch(phone) is not None
+
+
+def render(notice: Notice) -> str:
+    """The message text of `notice` in its language; ValueError says what is wrong."""
+    language = normalise_language(notice.language)
+    texts = catalogue(language)
+    if not texts.has(notice.template):
+        raise ValueError(
+            f"SMS template {notice.template!r} is not in the {language} catalogue: "
+            f"add it to i18n/locales/{language}/LC_MESSAGES/messages.po"
+        )
+    missing = texts.placeholders(notice.template) - set(notice.params)
+    if missing:
+        raise ValueError(
+            f"SMS template {notice.template!r} needs parameters "
+            f"{', '.join(sorted(missing))}; notice {notice.key!r} did not give them"
+        )
+    return texts.text(notice.template, **dict(notice.params))
+
+
+def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
+    """The outbox row for `notice`; raises ValueError for a bad key, phone or template."""
+    if not notice.key or len(notice.key) > 200:
+        raise ValueError(f"idempotency key {notice.key!r} must be 1-200 characters")
+    if not is_e164(notice.phone):
+        raise ValueError(
+            f"notice {notice.key!r}: phone {notice.phone!r} is not in E.164 form "
+            "(+ country code and number, e.g. +8613912345678); normalise it with "
+            "grids.phones.normalise_phone first"
+        )
+    return {
+        "idempotency_key": notice.key,
+        "to_phone": notice.phone,
+        "recipient_type": notice.recipient_type,
+        "recipient_id": notice.recipient_id,
+        "template": notice.template,
+        "params": dict(notice.params),
+        "language": normalise_language(notice.language),
+        "body": render(notice),
+        "urgent": notice.urgent,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _insert_ignoring_duplicates(session: Session) -> Insert:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(OutboxMessage)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(OutboxMessage)
+    else:
+        raise RuntimeError(f"the outbox supports PostgreSQL and SQLite, not {dialect}")
+    return statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+def enqueue(
+    session: Session, notice: Notice, *, now: datetime | None = None
+) -> OutboxMessage | None:
+    """Add `notice` to the outbox in the session's transaction (no commit).
+
+    Returns the new row, or None when a row with the same idempotency key exists.
+    """
+    values = row_values(notice, now or clock_now())
+    statement = _insert_ignoring_duplicates(session).values(values).returning(OutboxMessage)
+    return session.scalars(statement).one_or_none()
+
+
+def enqueue_many(
+    session: Session, notices: Iterable[Notice], *, now: datetime | None = None
+) -> list[OutboxMessage]:
+    """Add many notices with bulk INSERT ... ON CONFLICT DO NOTHING; returns the new rows.
+
+    Every notice is checked before anything is inserted, so one bad notice
+    inserts none of them.
+    """
+    moment = now or clock_now()
+    rows: dict[str, dict[str, Any]] = {}
+    for notice in notices:
+        rows.setdefault(notice.key, row_values(notice, moment))
+    if not rows:
+        return []
+    values = list(rows.values())
+    inserted: list[OutboxMessage] = []
+    statement = _insert_ignoring_duplicates(session).returning(OutboxMessage)
+    for start in range(0, len(values), _BATCH):
+        inserted.extend(session.scalars(statement, values[start : start + _BATCH]).all())
+    return inserted

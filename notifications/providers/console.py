@@ -1,0 +1,31 @@
+"""Prints each message to stdout instead of sending it: the default for local use."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import dataclass
+from typing import ClassVar, TextIO
+
+from config.logging import mask_phone
+from notifications.providers.base import OutgoingMessage, SendResult, SmsProvider
+
+
+@dataclass
+class ConsoleProvider(SmsProvider):
+    stream: TextIO | None = None
+    name: ClassVar[str] = "console"
+
+    @property
+    def sender(self) -> str:
+        return "console"
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        sid = "CO" + uuid.uuid4().hex
+        stream = self.stream or sys.stdout
+        print(
+            f"[sms {sid}] to {mask_phone(message.to)} ({message.template}): {message.body}",
+            file=stream,
+        )
+        stream.flush()
+        return SendResult(provider_sid=sid, status="sent")

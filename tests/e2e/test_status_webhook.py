@@ -1,0 +1,223 @@
+"""`POST /sms/twilio/status`, signed with the twilio library's own RequestValidator, and the
+whole outbound path: outbox -> dispatcher -> Twilio API (stand-in) -> status callback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from grids.extension import database_of
+from grids.notices import Notice
+from notifications import contacts
+from notifications.models import OutboxMessage
+from notifications.outbox import enqueue
+from notifications.providers import provider_of
+from notifications.providers.twilio import TwilioProvider
+from tests.conftest import _empty_all_tables, make_app
+from tests.twilio_standin import TwilioStandIn
+
+PUBLIC_BASE_URL = "https://huzhu.example.org"
+STATUS_URL = PUBLIC_BASE_URL + "/sms/twilio/status"
+TOKEN = "test-auth-token"
+ACCOUNT = "AC" + "0" * 32
+SID = "SM" + "c" * 32
+PHONE = "+8613912345678"
+
+
+def callback(sid: str = SID, status: str = "delivered", **extra: str) -> dict[str, str]:
+    """What Twilio posts, unknown extra fields included."""
+    params = {
+        "AccountSid": ACCOUNT,
+        "ApiVersion": "2010-04-01",
+        "From": "+15005550006",
+        "To": PHONE,
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "RawDlrDoneDate": "2611241002",
+    }
+    params.update(extra)
+    return params
+
+
+def post_signed(
+    client: FlaskClient,
+    params: dict[str, str],
+    *,
+    url: str = STATUS_URL,
+    token: str = TOKEN,
+    signature: str | None = None,
+) -> object:
+    headers = {}
+    computed = RequestValidator(token).compute_signature(url, params)
+    if signature != "":
+        headers["X-Twilio-Signature"] = signature or computed
+    return client.post("/sms/twilio/status", data=params, headers=headers)
+
+
+@pytest.fixture
+def sent(session: Session) -> OutboxMessage:
+    row = enqueue(session, Notice(key="k", phone=PHONE, language="zh_CN", template="sms.test"))
+    assert row is not None
+    row.status, row.provider_sid, row.attempts = "sent", SID, 1
+    session.commit()
+    return row
+
+
+def status_of(session: Session, row: OutboxMessage) -> tuple[str, str | None]:
+    session.refresh(row)
+    return row.status, row.error_code
+
+
+def test_a_signed_delivered_callback_updates_the_row(
+    client: FlaskClient, session: Session, sent: OutboxMessage
+) -> None:
+    response = post_signed(client, callback(status="delivered"))
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert status_of(session, sent) == ("delivered", None)
+
+
+def test_statuses_never_go_backwards(
+    client: FlaskClient, session: Session, sent: OutboxMessage
+) -> None:
+    for status in ("queued", "sent", "delivered", "sent", "undelivered"):
+        assert post_signed(client, callback(status=status)).status_code == 204
+    assert status_of(session, sent) == ("delivered", None)
+
+
+def test_undelivered_records_the_error_code(
+    client: FlaskClient, session: Session, sent: OutboxMessage
+) -> None:
+    post_signed(client, callback(status="undelivered", ErrorCode="30003"))
+    assert status_of(session, sent) == ("undelivered", "30003")
+
+
+def test_error_21610_opts_the_number_out(
+    client: FlaskClient, session: Session, sent: OutboxMessage
+) -> None:
+    post_signed(client, callback(status="failed", ErrorCode="21610"))
+    assert status_of(session, sent) == ("failed", "21610")
+    assert contacts.is_opted_out(session, PHONE)
+
+
+def test_an_unknown_sid_is_answered_so_twilio_stops_retrying(
+    client: FlaskClient, session: Session, sent: OutboxMessage
+) -> None:
+    response = post_signed(client, callback(sid="SM" + "9" * 32))
+    assert response.status_code == 204
+    assert status_of(session, sent) == ("sent", None)
+
+
+def test_a_callback_without_message_sid_is_refused_clearly(client: FlaskClient) -> None:
+    params = callback()
+    del params["MessageSid"], params["SmsSid"]
+    response = post_signed(client, params)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "missing_fields"
+    assert error["fields"] == {"MessageSid": "required"}
+    assert "MessageSid" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["wrong signature", "missing signature", "changed parameter", "wrong url", "wrong token"],
+)
+def test_a_badly_signed_callback_is_refused_and_changes_nothing(
+    client: FlaskClient, session: Session, sent: OutboxMessage, tamper: str
+) -> None:
+    params = callback(status="delivered")
+    if tamper == "wrong signature":
+        response = post_signed(client, params, signature="bm90IGEgc2lnbmF0dXJl")
+    elif tamper == "missing signature":
+        response = post_signed(client, params, signature="")
+    elif tamper == "changed parameter":
+        signature = RequestValidator(TOKEN).compute_signature(STATUS_URL, params)
+        tampered = {**params, "MessageStatus": "failed"}
+        response = client.post(
+            "/sms/twilio/status", data=tampered, headers={"X-Twilio-Signature": signature}
+        )
+    elif tamper == "wrong url":
+        response = post_signed(
+            client, params, url="https://elsewhere.example.org/sms/twilio/status"
+        )
+    else:
+        response = post_signed(client, params, token="someone-elses-token")
+    assert response.status_code == 403
+    assert status_of(session, sent) == ("sent", None)
+
+
+@pytest.fixture
+def standin() -> Iterator[TwilioStandIn]:
+    with TwilioStandIn(ACCOUNT, TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def twilio_app(database_url: str, standin: TwilioStandIn) -> Iterator[Flask]:
+    application = make_app(database_url, sms_backend="twilio", twilio_api_base_url=standin.base_url)
+    yield application
+    provider_of(application).close()
+    database = database_of(application)
+    _empty_all_tables(database)
+    database.dispose()
+
+
+def test_a_reminder_goes_out_through_twilio_and_its_delivery_comes_back(
+    twilio_app: Flask, standin: TwilioStandIn
+) -> None:
+    assert isinstance(provider_of(twilio_app), TwilioProvider)
+    database = database_of(twilio_app)
+    morning = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+    with time_machine.travel(morning, tick=True):
+        with database.unit_of_work() as session:
+            enqueue(
+                session,
+                Notice(
+                    key="reminder:grid-12:2026-W48:member-5",
+                    phone=PHONE,
+                    language="en",
+                    template="sms.test",
+                ),
+            )
+            session.commit()
+        result = twilio_app.test_cli_runner().invoke(args=["outbox", "dispatch", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "sent 1" in result.output
+
+    [request] = standin.message_requests
+    assert request.value("To") == PHONE
+    assert request.value("StatusCallback") == STATUS_URL
+    assert (request.value("Body") or "").startswith("Huzhu SMS test")
+    with database.unit_of_work() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        assert (row.status, row.provider_sid) == ("sent", standin.created[0]["sid"])
+        sid = row.provider_sid
+
+    client = twilio_app.test_client()
+    response = post_signed(client, callback(sid=sid, status="sent"))
+    assert response.status_code == 204
+    response = post_signed(client, callback(sid=sid, status="delivered"))
+    assert response.status_code == 204
+    with database.unit_of_work() as session:
+        assert session.scalars(select(OutboxMessage.status)).one() == "delivered"
+
+    listed = twilio_app.test_cli_runner().invoke(args=["outbox", "list", "--format", "json"])
+    [item] = json.loads(listed.output)["items"]
+    assert (item["status"], item["provider_sid"], item["to"]) == (
+        "delivered",
+        sid,
+        "+86139****5678",
+    )

@@ -1,0 +1,67 @@
+"""`flask demo`: a small synthetic county, loaded and formed, twice."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+
+from grids.database import Database
+from grids.models import AuditEntry, Doctor, Facility, Grid, Membership, Patient
+from i18n import translate
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.unit_of_work() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Facility, Doctor, Patient, Grid, Membership, AuditEntry)
+        }
+
+
+def test_demo_loads_and_forms_a_county_and_a_second_run_changes_nothing(
+    runner: FlaskCliRunner, db: Database, tmp_path: Path
+) -> None:
+    args = ["demo", "--patients", "600", "--directory", str(tmp_path)]
+
+    first = runner.invoke(args=args)
+
+    assert first.exit_code == 0, first.output
+    with (tmp_path / "patients.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 600
+    counts = _counts(db)
+    assert counts["patients"] == 600
+    assert counts["memberships"] == 600
+    assert counts["grids"] > 600 // 20
+    assert translate("demo.summary.title", "zh_CN") in first.stdout
+    summary = {
+        line.rsplit(None, 1)[0].strip(): line.rsplit(None, 1)[1]
+        for line in first.stdout.splitlines()
+        if line.strip() and len(line.split()) >= 2
+    }
+    assert summary[translate("demo.summary.patients", "zh_CN")] == "600"
+    assert summary[translate("demo.summary.grids", "zh_CN")] == str(counts["grids"])
+    assert translate("demo.unchanged", "zh_CN") not in first.stdout
+    export = runner.invoke(args=["grids", "export"]).stdout
+
+    second = runner.invoke(args=args)
+
+    assert second.exit_code == 0, second.output
+    assert translate("demo.unchanged", "zh_CN") in second.stdout
+    assert _counts(db) == counts
+    assert runner.invoke(args=["grids", "export"]).stdout == export
+
+
+def test_the_same_seed_gives_the_same_files_and_another_seed_does_not(tmp_path: Path) -> None:
+    from grids.synthetic import generate_county, write_csv_files
+
+    first = write_csv_files(generate_county(300, seed=7), tmp_path / "a")
+    again = write_csv_files(generate_county(300, seed=7), tmp_path / "b")
+    other = write_csv_files(generate_county(300, seed=8), tmp_path / "c")
+
+    for kind in ("facilities", "doctors", "patients"):
+        assert first[kind].read_bytes() == again[kind].read_bytes()
+    assert first["patients"].read_bytes() != other["patients"].read_bytes()

@@ -1,0 +1,269 @@
+"""`flask grids form` against the database (SQLite, or PostgreSQL with DATABASE_URL)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from grids import formation_service
+from grids.database import Database
+from grids.models import AuditEntry, Grid, Membership, Patient
+from grids.vocabulary import PatientStatus
+from i18n import translate
+from tests import factories
+
+
+def _t(key: str, **params: object) -> str:
+    return translate(key, "zh_CN", **params)
+
+
+def _grids(db: Database) -> dict[str, tuple[int, str | None, str | None]]:
+    """code -> (members, doctor code, coordinator code)."""
+    with db.unit_of_work() as session:
+        grids = session.scalars(select(Grid)).all()
+        result = {}
+        for grid in grids:
+            members = session.scalar(
+                select(func.count()).where(
+                    Membership.grid_id == grid.id, Membership.left_at.is_(None)
+                )
+            )
+            result[grid.code] = (
+                members,
+                grid.doctor.code if grid.doctor else None,
+                grid.coordinator.code if grid.coordinator else None,
+            )
+        return result
+
+
+def _audit_count(db: Database) -> int:
+    with db.unit_of_work() as session:
+        return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+def _roster(session: Session) -> dict:
+    tree = factories.facility_tree(session, prefix="A")
+    clinic = tree["clinic_a"]
+    doctor = factories.doctor(session, clinic, code="DA1")
+    factories.patient(session, clinic, volunteer=True, code="P0001")
+    factories.patient(session, clinic, volunteer=True, code="P0002")
+    for number in range(3, 26):
+        factories.patient(session, clinic, code=f"P{number:04d}")
+    for number in range(26, 29):
+        factories.patient(session, clinic, condition="diabetes", code=f"P{number:04d}")
+    factories.patient(session, clinic, status=PatientStatus.DECEASED, code="P0029")
+    factories.patient(session, tree["clinic_b"], code="P0030")
+    session.commit()
+    return {**tree, "doctor": doctor}
+
+
+def test_form_places_the_roster_and_records_an_audit_entry(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    _roster(session)
+
+    result = runner.invoke(args=["grids", "form"])
+
+    assert result.exit_code == 0, result.output
+    assert _t("formation.report.written") in result.output
+    assert _grids(db) == {
+        "AV1-HTN01": (13, "DA1", "P0001"),
+        "AV1-HTN02": (12, "DA1", "P0002"),
+        "AV1-MIX01": (3, "DA1", None),
+        "AV2-MIX01": (1, "DA1", None),
+    }
+    assert "AV1-MIX01" in result.output and "AV2-MIX01" in result.output
+    with db.unit_of_work() as check:
+        entry = check.scalars(select(AuditEntry)).one()
+        assert entry.action == "grids.form"
+        assert entry.after is not None
+        assert entry.after["grids_created"] == 4
+        assert entry.after["placed_in_new"] == 29
+        deceased = check.scalars(select(Patient).where(Patient.code == "P0029")).one()
+        placed = check.scalar(select(func.count()).where(Membership.patient_id == deceased.id))
+        assert placed == 0
+
+
+def test_dry_run_reports_but_writes_nothing(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    _roster(session)
+
+    result = runner.invoke(args=["grids", "form", "--dry-run"])
+
+    assert result.exit_code == 0, result.output
+    assert _t("formation.report.title_dry_run") in result.output
+    assert _t("formation.report.not_written") in result.output
+    assert _grids(db) == {}
+    assert _audit_count(db) == 0
+
+
+def test_a_second_run_without_changes_writes_nothing(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    _roster(session)
+    runner.invoke(args=["grids", "form"])
+    export_before = runner.invoke(args=["grids", "export"]).stdout
+    assert len(export_before.splitlines()) == 1 + 29
+    with db.unit_of_work() as check:
+        versions = dict(check.execute(select(Grid.code, Grid.version)).tuples().all())
+
+    result = runner.invoke(args=["grids", "form"])
+
+    assert result.exit_code == 0, result.output
+    assert _t("formation.report.unchanged") in result.output
+    assert _audit_count(db) == 1
+    assert runner.invoke(args=["grids", "export"]).stdout == export_before
+    with db.unit_of_work() as check:
+        assert dict(check.execute(select(Grid.code, Grid.version)).tuples().all()) == versions
+
+
+def test_a_rerun_places_newcomers_and_closes_memberships_of_those_who_left(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    tree = _roster(session)
+    runner.invoke(args=["grids", "form"])
+    with db.unit_of_work() as change:
+        gone = change.scalars(select(Patient).where(Patient.code == "P0003")).one()
+        gone.status = PatientStatus.DECEASED
+        factories.patient(change, tree["clinic_a"], code="P0031")
+        change.commit()
+
+    result = runner.invoke(args=["grids", "form"])
+
+    assert result.exit_code == 0, result.output
+    grids = _grids(db)
+    assert grids["AV1-HTN01"][0] + grids["AV1-HTN02"][0] == 25
+    with db.unit_of_work() as check:
+        closed = check.scalars(
+            select(Membership).join(Patient).where(Patient.code == "P0003")
+        ).one()
+        assert closed.left_at is not None
+        assert closed.left_reason == "deceased"
+        newcomer = check.scalars(
+            select(Membership).join(Patient).where(Patient.code == "P0031")
+        ).one()
+        assert newcomer.left_at is None
+        assert newcomer.grid_id == closed.grid_id
+        assert newcomer.seat == closed.seat
+
+
+def test_facility_limits_formation_to_that_clinic(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    _roster(session)
+
+    result = runner.invoke(args=["grids", "form", "--facility", "AV2"])
+
+    assert result.exit_code == 0, result.output
+    assert _grids(db) == {"AV2-MIX01": (1, "DA1", None)}
+    assert _t("formation.report.scope", facility="AV2", clinics=1) in result.output
+
+
+def test_a_patient_who_moved_clinic_leaves_the_old_grid_when_the_new_clinic_is_formed(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    tree = _roster(session)
+    runner.invoke(args=["grids", "form"])
+    with db.unit_of_work() as change:
+        mover = change.scalars(select(Patient).where(Patient.code == "P0025")).one()
+        mover.facility_id = tree["clinic_b"].id
+        change.commit()
+
+    result = runner.invoke(args=["grids", "form", "--facility", "AV2"])
+
+    assert result.exit_code == 0, result.output
+    with db.unit_of_work() as check:
+        memberships = check.execute(
+            select(Grid.code, Membership.left_reason)
+            .join(Grid, Grid.id == Membership.grid_id)
+            .join(Patient, Patient.id == Membership.patient_id)
+            .where(Patient.code == "P0025")
+            .order_by(Membership.id)
+        ).all()
+    (old_grid, old_reason), (new_grid, new_reason) = memberships
+    assert old_grid.startswith("AV1-HTN") and old_reason == "facility_changed"
+    assert (new_grid, new_reason) == ("AV2-MIX01", None)
+
+
+def test_shortfall_is_reported_and_the_cap_holds(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    tree = factories.facility_tree(session, prefix="S")
+    factories.doctor(session, tree["clinic_a"], code="DS1")
+    for number in range(17 * 20):
+        factories.patient(session, tree["clinic_b"], code=f"S{number:04d}")
+    session.commit()
+
+    result = runner.invoke(args=["grids", "form"])
+
+    assert result.exit_code == 0, result.output
+    assert _t("formation.report.shortfall_title", cap=15) in result.output
+    lines = [line.split() for line in result.output.splitlines()]
+    assert ["SV2", "2", "1"] in lines
+    doctors = [doctor for _, doctor, _ in _grids(db).values()]
+    assert doctors.count("DS1") == 15
+    assert doctors.count(None) == 2
+
+
+def test_an_unknown_facility_fails_with_a_clear_message(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    _roster(session)
+
+    result = runner.invoke(args=["grids", "form", "--facility", "NOPE"])
+
+    assert result.exit_code != 0
+    assert _t("formation.error.unknown_facility", code="NOPE") in result.stderr
+    assert _grids(db) == {}
+
+
+@pytest.mark.postgres
+def test_a_bulk_write_keeps_the_memberships_foreign_keys(
+    runner: FlaskCliRunner, session: Session, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(formation_service, "BULK_MEMBERSHIPS", 1)
+    _roster(session)
+
+    result = runner.invoke(args=["grids", "form"])
+
+    assert result.exit_code == 0, result.output
+    assert sum(members for members, _, _ in _grids(db).values()) == 29
+    foreign_keys = {fk["name"] for fk in inspect(db.engine).get_foreign_keys("memberships")}
+    assert foreign_keys == {
+        "fk_memberships_grid_id_grids",
+        "fk_memberships_patient_id_patients",
+    }
+    with db.unit_of_work() as check:
+        grid_id = check.scalars(select(Grid.id)).first()
+        check.add(Membership(grid_id=grid_id, patient_id=999_999, seat=20))
+        with pytest.raises(IntegrityError):
+            check.flush()
+
+
+@pytest.mark.postgres
+def test_two_formations_at_once_run_one_after_the_other(session: Session, db: Database) -> None:
+    _roster(session)
+    outcome: dict[str, formation_service.FormationResult] = {}
+
+    def second_formation() -> None:
+        with db.unit_of_work() as other:
+            outcome["second"] = formation_service.form_grids_in_database(other)
+            other.commit()
+
+    with db.unit_of_work() as first:
+        assert formation_service.form_grids_in_database(first).written
+        waiting = threading.Thread(target=second_formation)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive(), "the second formation did not wait for the first"
+        first.commit()
+    waiting.join(timeout=30)
+
+    assert outcome["second"].plan.is_empty
+    assert sum(members for members, _, _ in _grids(db).values()) == 29

@@ -1,0 +1,119 @@
+"""Enqueuing: a row in the caller's transaction, once per idempotency key."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grids.database import Database
+from grids.notices import Notice
+from notifications.models import OutboxMessage
+from notifications.outbox import enqueue, enqueue_many
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+
+def reminder(n: int = 1, **changes: object) -> Notice:
+    values: dict[str, object] = {
+        "key": f"reminder:grid-12:2026-W48:member-{n}",
+        "phone": f"+86139{n:08d}",
+        "language": "zh_CN",
+        "template": "sms.test",
+        "recipient_type": "patient",
+        "recipient_id": n,
+    }
+    values.update(changes)
+    return Notice(**values)  # type: ignore[arg-type]
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+
+
+def test_enqueue_writes_a_pending_row_with_the_rendered_body(session: Session) -> None:
+    row = enqueue(session, reminder(5, urgent=True), now=NOW)
+    session.commit()
+    assert row is not None
+    stored = session.get(OutboxMessage, row.id)
+    assert stored is not None
+    assert stored.status == "pending"
+    assert stored.to_phone == "+8613900000005"
+    assert stored.template == "sms.test"
+    assert "短信通道" in stored.body
+    assert stored.urgent is True
+    assert stored.next_attempt_at == NOW
+    assert (stored.recipient_type, stored.recipient_id) == ("patient", 5)
+
+
+def test_enqueuing_the_same_key_twice_keeps_one_row(session: Session) -> None:
+    assert enqueue(session, reminder(), now=NOW) is not None
+    assert enqueue(session, reminder(), now=NOW) is None
+    session.commit()
+    assert enqueue(session, reminder(language="en"), now=NOW) is None
+    session.commit()
+    assert count(session) == 1
+
+
+def test_enqueue_does_not_commit(db: Database) -> None:
+    with db.unit_of_work() as session:
+        enqueue(session, reminder(), now=NOW)
+    with db.unit_of_work() as session:
+        assert count(session) == 0
+
+
+def test_a_bad_notice_writes_nothing(session: Session) -> None:
+    with pytest.raises(ValueError, match=r"E\.164"):
+        enqueue(session, reminder(phone="13900000001"), now=NOW)
+    session.commit()
+    assert count(session) == 0
+
+
+def test_enqueue_many_inserts_new_keys_and_skips_known_ones(session: Session) -> None:
+    enqueue(session, reminder(1), now=NOW)
+    inserted = enqueue_many(session, [reminder(n) for n in (1, 2, 3, 3)], now=NOW)
+    session.commit()
+    assert sorted(row.recipient_id or 0 for row in inserted) == [2, 3]
+    assert count(session) == 3
+
+
+def test_enqueue_many_handles_thousands_in_bulk(session: Session) -> None:
+    inserted = enqueue_many(session, [reminder(n) for n in range(2500)], now=NOW)
+    session.commit()
+    assert len(inserted) == 2500
+    assert count(session) == 2500
+
+
+def test_enqueue_many_checks_every_notice_before_inserting_any(session: Session) -> None:
+    notices = [reminder(1), reminder(2, template="sms.no.such")]
+    with pytest.raises(ValueError, match=r"sms\.no\.such"):
+        enqueue_many(session, notices, now=NOW)
+    session.commit()
+    assert count(session) == 0
+
+
+@pytest.mark.postgres
+def test_concurrent_enqueues_of_one_key_make_one_row(db: Database) -> None:
+    barrier = threading.Barrier(4)
+    outcomes: list[bool] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with db.unit_of_work() as session:
+            barrier.wait()
+            row = enqueue(session, reminder(), now=NOW)
+            session.commit()
+            with lock:
+                outcomes.append(row is not None)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [False, False, False, True]
+    with db.unit_of_work() as session:
+        assert count(session) == 1

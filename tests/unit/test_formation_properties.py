@@ -1,0 +1,146 @@
+"""Formation invariants over random rosters, over two rounds (the second after changes)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grids.formation import MIN_PEER_GROUP, FormationPlan
+from grids.models import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
+from grids.vocabulary import MIXED, PLACEABLE_STATUSES
+from tests.unit.formation_support import County
+
+CONDITIONS = ("hypertension",) * 5 + ("diabetes", "diabetes", "stroke", "copd")
+STATUSES = ("active",) * 6 + ("hospitalised", "deceased", "moved_away", "inactive")
+PLACEABLE = {str(status) for status in PLACEABLE_STATUSES}
+
+patient_strategy = st.tuples(
+    st.sampled_from(CONDITIONS),
+    st.sampled_from(STATUSES),
+    st.booleans(),  # volunteer, when the phone draw is 0 (no phone) or 1
+    st.integers(0, 3),  # 0: no phone
+)
+clinic_strategy = st.tuples(
+    st.integers(0, 2),  # township
+    st.lists(st.tuples(st.booleans(), st.integers(0, 15)), max_size=2),  # active, other grids
+    st.lists(patient_strategy, max_size=90),
+    st.lists(patient_strategy, max_size=30),  # second round arrivals
+)
+
+
+def _add(county: County, clinic, specs) -> None:  # type: ignore[no-untyped-def]
+    for condition, status, volunteer, phone in specs:
+        county.patient(
+            clinic,
+            condition,
+            status=status,
+            volunteer=volunteer and phone < 2,
+            has_phone=phone != 0,
+        )
+
+
+def check_invariants(county: County, plan: FormationPlan) -> None:
+    patients = county.patients
+    placement = Counter(
+        member.patient_id for grid in county.grids.values() for member in grid.members
+    )
+    assert all(count == 1 for count in placement.values()), "a patient placed twice"
+    eligible = {p.id for p in patients.values() if p.status in PLACEABLE}
+    assert set(placement) == eligible, "eligible not placed, or ineligible placed"
+
+    doctors_of_clinic: dict[int, set[int]] = {}
+    for doctor in county.doctors.values():
+        if doctor.active:
+            doctors_of_clinic.setdefault(doctor.clinic_id, set()).add(doctor.id)
+    loads: Counter[int] = Counter(
+        {doctor.id: doctor.external_load for doctor in county.doctors.values()}
+    )
+    for grid in county.grids.values():
+        members = [patients[member.patient_id] for member in grid.members]
+        seats = [member.seat for member in grid.members]
+        assert len(members) <= GRID_CAPACITY
+        assert len(set(seats)) == len(seats) and all(1 <= s <= GRID_CAPACITY for s in seats)
+        assert all(member.clinic_id == grid.clinic_id for member in members)
+        if grid.condition != MIXED:
+            assert all(member.condition == grid.condition for member in members)
+        if grid.coordinator_id is not None:
+            coordinator = patients[grid.coordinator_id]
+            assert coordinator.volunteer and coordinator.has_phone
+            assert coordinator.id in {member.id for member in members}
+        elif members:
+            assert not any(member.can_coordinate for member in members)
+            assert grid.code in plan.report.needs_coordinator
+        if grid.doctor_id is not None:
+            loads[grid.doctor_id] += 1
+            doctor = county.doctors[grid.doctor_id]
+            own = doctors_of_clinic.get(grid.clinic_id)
+            if own:
+                assert doctor.clinic_id == grid.clinic_id
+            else:
+                parent = county.clinics[grid.clinic_id].parent_id
+                assert county.clinics[doctor.clinic_id].parent_id == parent
+    assert all(load <= DOCTOR_GRID_CAPACITY for load in loads.values())
+    assert all(
+        county.doctors[grid.doctor_id].active
+        for grid in county.grids.values()
+        if grid.doctor_id is not None
+    )
+
+    new_groups: dict[tuple[int, str], list[int]] = {}
+    for grid in plan.new_grids:
+        new_groups.setdefault((grid.clinic_id, grid.condition), []).append(len(grid.members))
+    for (_, condition), sizes in new_groups.items():
+        assert max(sizes) - min(sizes) <= 1, f"unbalanced new grids {sizes}"
+        assert condition == MIXED or sum(sizes) >= MIN_PEER_GROUP
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    clinics=st.lists(clinic_strategy, min_size=1, max_size=6),
+    leaving=st.sets(st.integers(0, 300), max_size=30),
+    moving=st.sets(st.integers(0, 300), max_size=8),
+)
+def test_formation_keeps_every_invariant_over_two_rounds(clinics, leaving, moving) -> None:  # type: ignore[no-untyped-def]
+    county = County()
+    created = []
+    for index, (township, doctors, first_round, _) in enumerate(clinics):
+        clinic = county.clinic(f"C{index:02d}", 9000 + township)
+        created.append(clinic)
+        for number, (active, elsewhere) in enumerate(doctors):
+            county.doctor(clinic, f"D{index:02d}{number}", active=active, external_load=elsewhere)
+        _add(county, clinic, first_round)
+
+    plan = county.form()
+    check_invariants(county, plan)
+    before = county.placement()
+
+    ids = sorted(county.patients)
+    for position in leaving:
+        if position < len(ids):
+            patient = county.patients[ids[position]]
+            county.update_patient(patient, status="deceased")
+    for position in moving:
+        if position < len(ids):
+            patient = county.patients[ids[position]]
+            target = created[position % len(created)]
+            county.update_patient(patient, clinic_id=target.id)
+    for clinic, (_, _, _, arrivals) in zip(created, clinics, strict=True):
+        _add(county, clinic, arrivals)
+
+    second = county.form()
+    check_invariants(county, second)
+    after = county.placement()
+    for patient_id, place in before.items():
+        patient = county.patients[patient_id]
+        grid = county.grids[place[0]]
+        if patient.status in PLACEABLE and patient.clinic_id == grid.clinic_id:
+            assert after[patient_id] == place, "a placed patient moved"
+
+    third = county.form()
+    assert third.is_empty, "a re-run without changes changed something"
