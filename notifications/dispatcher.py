@@ -26,7 +26,7 @@ out, 21211/21614 flag it invalid for the administrator.
 Delivery is at least once: a dispatcher that dies after the provider accepted
 a message but before recording it leaves the row in `sending`, and the row is
 sent again after its lease. Results are recorded within about a second to keep
-that window small.
+that window small, and at once for urgent rows.
 
 The rate limit is per dispatcher process: N processes send up to N times
 `SMS_RATE_PER_SECOND` per sender. Run one dispatcher per sender when the
@@ -469,7 +469,9 @@ def dispatch_once(
                     {"b_id": row.id, "b_sid": result.provider_sid, "b_at": current()}
                 )
                 stats.sent += 1
-            if results and monotonic() - last_flush >= FLUSH_INTERVAL_SECONDS:
+            # Urgent results are recorded at once, so an early status callback
+            # (a failed delivery that should escalate) finds its SID.
+            if results and (row.urgent or monotonic() - last_flush >= FLUSH_INTERVAL_SECONDS):
                 _record(session, results)
                 session.commit()
                 results = _Results()

@@ -1,0 +1,538 @@
+"""Inbound webhook throughput under gunicorn on PostgreSQL, beside a bare Flask endpoint.
+
+    .venv/bin/python -m bench.webhook [--url URL] [--workers 4] [--grids 200]
+        [--duration 15] [--connections 16] [--rate 200] [--rate-duration 15]
+
+What it does:
+1. Creates the database `huzhu_bench_webhook` on the server of `--url` (dropped at the
+   end), migrates it with Alembic and loads a small county: `--grids` grids of 18
+   hypertension patients under two doctors per village clinic.
+2. Pre-computes signed Twilio requests (each with its own MessageSid, signed with the
+   twilio library's `RequestValidator`): coordinators' reports, readings, amendments,
+   attendance, a few urgent cases, members' texts and strangers.
+3. For each of three targets under the same `gunicorn -w WORKERS` on 127.0.0.1: the
+   bare Flask app (`bench.webhook_bare`), the same app storing each message with one
+   INSERT and COMMIT (the floor of any webhook that keeps every message), and Huzhu
+   (`wsgi:create_app()`), it measures from this (second) process:
+   - throughput: `wrk` (Debian package `wrk`) for `--duration` seconds with
+     `--connections` connections, posting the pre-computed requests from a Lua script;
+   - latency at a fixed rate: an open-loop asyncio client sends `--rate` requests per
+     second for `--rate-duration` seconds; each latency is counted from the moment the
+     request was due, so a stall is not hidden (no coordinated omission).
+4. Checks every Huzhu request was stored once, with no `error` outcome, and prints
+   the figures side by side. Targets: Huzhu at least 50% of the bare endpoint's
+   req/s; p99 under 100 ms at 200 req/s.
+
+Needs `wrk` (`apt-get install -y wrk`). Loopback only; bounded in time and count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import func, select, text
+from twilio.request_validator import RequestValidator
+
+from config.settings import PROJECT_ROOT
+from grids import migrate
+from grids.database import Database
+from grids.models import Doctor, Facility, Grid, Membership, Patient
+from grids.vocabulary import FacilityLevel
+from notifications.models import InboundMessage
+from tests.conftest import create_postgres_database, drop_postgres_database
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DATABASE_NAME = "huzhu_bench_webhook"
+PUBLIC_BASE_URL = "https://huzhu-bench.example.org"
+PATH = "/sms/twilio/inbound"
+AUTH_TOKEN = "bench-auth-token"
+GRID_SIZE = 18
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+LUA = r"""
+local bodies, signatures = {}, {}
+local index, step = 0, 1
+
+function setup(thread)
+  thread:set("id", __next_id or 0)
+  __next_id = (__next_id or 0) + 1
+end
+
+function init(args)
+  step = tonumber(args[1]) or 1
+  index = id
+  for line in io.lines(args[2]) do
+    local tab = line:find("\t", 1, true)
+    signatures[#signatures + 1] = line:sub(1, tab - 1)
+    bodies[#bodies + 1] = line:sub(tab + 1)
+  end
+end
+
+function request()
+  local i = (index % #bodies) + 1
+  index = index + step
+  return wrk.format("POST", "/sms/twilio/inbound", {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["X-Twilio-Signature"] = signatures[i],
+  }, bodies[i])
+end
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"status_errors": %d, "connect_errors": %d, "timeouts": %d, "read_errors": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.status, summary.errors.connect, summary.errors.timeout, summary.errors.read))
+end
+"""
+
+
+@dataclass(frozen=True)
+class CountyPhones:
+    coordinators: list[tuple[str, list[int]]]
+    """(coordinator phone, occupied seats) per grid."""
+    members: list[str]
+
+
+def load_county(url: str, grids: int) -> CountyPhones:
+    database = Database(url)
+    numbers = iter(range(10_000_000))
+
+    def phone() -> str:
+        return f"+86139{next(numbers):08d}"
+
+    coordinators: list[tuple[str, list[int]]] = []
+    members: list[str] = []
+    with database.unit_of_work() as session:
+        county = Facility(
+            code="BC", name="基准市人民医院", level=FacilityLevel.COUNTY_HOSPITAL, phone=phone()
+        )
+        session.add(county)
+        session.flush()
+        township = Facility(
+            code="BT1",
+            name="基准镇卫生院",
+            level=FacilityLevel.TOWNSHIP_CENTER,
+            parent_id=county.id,
+            phone=phone(),
+        )
+        session.add(township)
+        session.flush()
+        clinics = [
+            Facility(
+                code=f"BV{c:02d}",
+                name=f"第{c}村卫生室",
+                level=FacilityLevel.VILLAGE_CLINIC,
+                parent_id=township.id,
+                phone=phone(),
+            )
+            for c in range(max(1, grids // 20))
+        ]
+        session.add_all(clinics)
+        session.flush()
+        doctors = [
+            Doctor(code=f"BD{c:02d}{d}", name=f"医生{c}{d}", phone=phone(), facility_id=clinic.id)
+            for c, clinic in enumerate(clinics)
+            for d in range(2)
+        ]
+        session.add_all(doctors)
+        session.flush()
+        for g in range(grids):
+            clinic = clinics[g % len(clinics)]
+            doctor = doctors[2 * (g % len(clinics)) + (g // len(clinics)) % 2]
+            patients = [
+                Patient(
+                    code=f"BP{g:04d}{seat:02d}",
+                    name=f"患者{g}-{seat}",
+                    phone=phone(),
+                    facility_id=clinic.id,
+                    primary_condition="hypertension",
+                    conditions=["hypertension"],
+                    birth_year=1955,
+                    volunteer=seat == 1,
+                )
+                for seat in range(1, GRID_SIZE + 1)
+            ]
+            session.add_all(patients)
+            session.flush()
+            grid = Grid(
+                code=f"{clinic.code}-HTN{g:03d}",
+                facility_id=clinic.id,
+                condition="hypertension",
+                doctor_id=doctor.id,
+                coordinator_id=patients[0].id,
+            )
+            session.add(grid)
+            session.flush()
+            session.add_all(
+                Membership(grid_id=grid.id, patient_id=p.id, seat=seat)
+                for seat, p in enumerate(patients, start=1)
+            )
+            coordinators.append((patients[0].phone or "", list(range(1, GRID_SIZE + 1))))
+            members.extend(p.phone or "" for p in patients[1:])
+        session.commit()
+    database.dispose()
+    return CountyPhones(coordinators=coordinators, members=members)
+
+
+def message_mix(county: CountyPhones, rng: random.Random) -> tuple[str, str]:
+    """(From, Body) of one realistic inbound SMS."""
+    roll = rng.random()
+    phone, _seats = rng.choice(county.coordinators)
+    seat = rng.randint(2, GRID_SIZE)
+    if roll < 0.30:
+        return phone, "好"
+    if roll < 0.60:
+        return phone, (
+            f"好 {seat} 血压{rng.randint(130, 180)}/{rng.randint(80, 110)} "
+            f"{rng.randint(2, GRID_SIZE)} 血糖{rng.randint(50, 120) / 10}"
+        )
+    if roll < 0.75:
+        return phone, f"{seat} 血压{rng.randint(130, 180)}/{rng.randint(80, 110)}"
+    if roll < 0.85:
+        return phone, rng.choice(["到 15", "到 1 2 3 5 8", f"到 {rng.randint(5, 18)}"])
+    if roll < 0.87:
+        return phone, f"急 {seat} 胸痛"
+    if roll < 0.90:
+        return phone, "5 血压300/400"  # refused with a correction
+    if roll < 0.96:
+        return rng.choice(county.members), "好"
+    return f"+86137{rng.randint(0, 99_999_999):08d}", "你好"
+
+
+def signed_requests(
+    county: CountyPhones, count: int, prefix: str, seed: int
+) -> list[tuple[str, str]]:
+    """(signature, urlencoded body) pairs, each with its own MessageSid."""
+    rng = random.Random(seed)
+    validator = RequestValidator(AUTH_TOKEN)
+    out = []
+    for n in range(count):
+        sender, body = message_mix(county, rng)
+        sid = f"SM{prefix}{n:030d}"
+        form = {
+            "ToCountry": "CN",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "SmsSid": sid,
+            "SmsStatus": "received",
+            "Body": body,
+            "To": "+15005550006",
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": sender,
+            "ApiVersion": "2010-04-01",
+        }
+        out.append((validator.compute_signature(PUBLIC_BASE_URL + PATH, form), urlencode(form)))
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Gunicorn:
+    def __init__(self, app: str, workers: int, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                GUNICORN,
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "--chdir",
+                str(PROJECT_ROOT),
+                app,
+            ],
+            env={**os.environ, **env},
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"gunicorn for {app} did not start")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def run_wrk(
+    port: int, script: Path, data: Path, duration: int, connections: int, threads: int
+) -> dict[str, int]:
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(threads),
+        str(data),
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
+    return json.loads(line.removeprefix("WRK_JSON "))
+
+
+async def _fixed_rate(
+    port: int, requests: list[tuple[str, str]], rate: float
+) -> tuple[list[float], int]:
+    import aiohttp
+
+    url = f"http://127.0.0.1:{port}{PATH}"
+    latencies: list[float] = []
+    failures = 0
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.2
+
+        async def one(due: float, signature: str, body: str) -> None:
+            nonlocal failures
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                async with session.post(
+                    url,
+                    data=body.encode(),
+                    headers={
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Twilio-Signature": signature,
+                    },
+                    timeout=aiohttp.ClientTimeout(total=10),
+                ) as response:
+                    await response.read()
+                    if response.status != 200:
+                        failures += 1
+            except (aiohttp.ClientError, TimeoutError):
+                failures += 1
+            latencies.append(loop.time() - due)
+
+        await asyncio.gather(
+            *(one(start + n / rate, sig, body) for n, (sig, body) in enumerate(requests))
+        )
+    return latencies, failures
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def write_data(path: Path, requests: list[tuple[str, str]]) -> None:
+    with path.open("w") as handle:
+        for signature, body in requests:
+            handle.write(f"{signature}\t{body}\n")
+
+
+def measure(
+    name: str,
+    app: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    script: Path,
+    data: Path,
+    rate_requests: list[tuple[str, str]],
+) -> dict[str, float]:
+    print(f"-- {name}: gunicorn -w {args.workers} {app}", flush=True)
+    server = Gunicorn(app, args.workers, env)
+    try:
+        wrk = run_wrk(server.port, script, data, args.duration, args.connections, args.threads)
+        latencies, failures = asyncio.run(_fixed_rate(server.port, rate_requests, args.rate))
+    finally:
+        server.stop()
+    seconds = wrk["duration_us"] / 1e6
+    return {
+        "requests": wrk["requests"],
+        "rps": wrk["requests"] / seconds,
+        "p50_ms": wrk["p50_us"] / 1000,
+        "p99_ms": wrk["p99_us"] / 1000,
+        "errors": wrk["status_errors"] + wrk["connect_errors"] + wrk["timeouts"],
+        "rate_sent": len(latencies),
+        "rate_p50_ms": percentile(latencies, 50) * 1000,
+        "rate_p99_ms": percentile(latencies, 99) * 1000,
+        "rate_mean_ms": statistics.fmean(latencies) * 1000,
+        "rate_errors": failures,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--grids", type=int, default=200)
+    parser.add_argument("--duration", type=int, default=15, help="wrk seconds")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--rate", type=float, default=200.0, help="fixed-rate req/s")
+    parser.add_argument("--rate-duration", type=int, default=15)
+    parser.add_argument("--max-rps", type=int, default=2500, help="sizes the unique requests")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args(argv)
+    if not args.url.startswith("postgresql"):
+        raise SystemExit("bench.webhook measures PostgreSQL: give --url postgresql+psycopg://...")
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get update && apt-get install -y wrk")
+
+    url = create_postgres_database(args.url, DATABASE_NAME)
+    try:
+        migrate.upgrade(url)
+        started = time.perf_counter()
+        county = load_county(url, args.grids)
+        print(
+            f"county: {args.grids} grids, {args.grids * GRID_SIZE} members "
+            f"({time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
+        unique = args.max_rps * args.duration
+        started = time.perf_counter()
+        wrk_requests = signed_requests(county, unique, "w", seed=1)
+        rate_requests = signed_requests(county, int(args.rate * args.rate_duration), "r", seed=2)
+        print(
+            f"signed {len(wrk_requests) + len(rate_requests)} requests "
+            f"({time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
+        env = {
+            "DATABASE_URL": url,
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "SMS_BACKEND": "memory",
+            "LOG_LEVEL": "WARNING",
+            "HUZHU_ENV": "development",
+        }
+        with tempfile.TemporaryDirectory(prefix="huzhu-bench-") as scratch:
+            script = Path(scratch) / "inbound.lua"
+            script.write_text(LUA)
+            data = Path(scratch) / "requests.tsv"
+            write_data(data, wrk_requests)
+            bare = measure(
+                "bare Flask",
+                "bench.webhook_bare:create_app()",
+                {},
+                args,
+                script,
+                data,
+                rate_requests,
+            )
+            floor = measure(
+                "bare Flask + INSERT/COMMIT",
+                "bench.webhook_bare:create_app()",
+                {"BARE_DATABASE_URL": url},
+                args,
+                script,
+                data,
+                rate_requests,
+            )
+            with Database(url).engine.begin() as connection:
+                connection.execute(text("DELETE FROM inbound_messages"))
+            huzhu = measure("Huzhu", "wsgi:create_app()", env, args, script, data, rate_requests)
+
+        database = Database(url)
+        with database.unit_of_work() as session:
+            stored = session.scalar(select(func.count()).select_from(InboundMessage)) or 0
+            outcomes = dict(
+                session.execute(
+                    select(InboundMessage.outcome, func.count()).group_by(InboundMessage.outcome)
+                ).all()
+            )
+        database.dispose()
+    finally:
+        if not args.keep:
+            drop_postgres_database(args.url, DATABASE_NAME)
+
+    sent = int(huzhu["requests"]) + int(huzhu["rate_sent"])
+    print()
+    print(
+        f"gunicorn -w {args.workers} (sync) on 127.0.0.1; wrk -t{args.threads} "
+        f"-c{args.connections} -d{args.duration}s; fixed rate {args.rate:.0f} req/s "
+        f"for {args.rate_duration}s (open loop, latency from the due time)"
+    )
+    print(f"{'':24}{'bare Flask':>14}{'+INSERT/COMMIT':>16}{'Huzhu webhook':>16}")
+    rows = [
+        ("throughput req/s", "rps", "{:.0f}"),
+        ("  p50 latency ms", "p50_ms", "{:.1f}"),
+        ("  p99 latency ms", "p99_ms", "{:.1f}"),
+        ("  errors", "errors", "{:.0f}"),
+        (f"at {args.rate:.0f} req/s: p50 ms", "rate_p50_ms", "{:.1f}"),
+        (f"at {args.rate:.0f} req/s: p99 ms", "rate_p99_ms", "{:.1f}"),
+        (f"at {args.rate:.0f} req/s: errors", "rate_errors", "{:.0f}"),
+    ]
+    for label, key, fmt in rows:
+        print(
+            f"{label:24}{fmt.format(bare[key]):>14}{fmt.format(floor[key]):>16}"
+            f"{fmt.format(huzhu[key]):>16}"
+        )
+    ratio = huzhu["rps"] / bare["rps"]
+    p99 = huzhu["rate_p99_ms"]
+    print()
+    print(
+        f"Huzhu / bare + INSERT/COMMIT: {huzhu['rps'] / floor['rps']:.0%} "
+        "(storing each message durably is the floor of any such webhook)"
+    )
+    print(
+        f"Huzhu / bare throughput: {ratio:.0%} "
+        f"(target at least 50%: {'met' if ratio >= 0.5 else 'NOT MET'})"
+    )
+    print(
+        f"Huzhu p99 at {args.rate:.0f} req/s: {p99:.1f} ms "
+        f"(target under 100 ms: {'met' if p99 < 100 else 'NOT MET'})"
+    )
+    print(
+        f"stored inbound messages: {stored} (wrk counts only completed requests: "
+        f"{sent}); outcomes: {outcomes}"
+    )
+    if int(huzhu["requests"]) > len(wrk_requests):
+        print(
+            f"note: wrk sent more than the {len(wrk_requests)} unique requests; "
+            "repeats were answered from the stored reply (raise --max-rps)"
+        )
+    failures = huzhu["errors"] + huzhu["rate_errors"] + outcomes.get("error", 0)
+    if failures or stored < sent:
+        print(f"FAILED: {failures:.0f} errors, {stored} stored of {sent} answered")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,621 @@
+"""What happens to an inbound SMS, from Twilio's webhook to the TwiML reply.
+
+1. The raw message is stored first (`InboundMessage`, unique `MessageSid`): a
+   Twilio retry of the same message finds it and gets the same reply, changing
+   nothing; two deliveries at once meet at the unique constraint.
+2. The sender is looked up by number: a doctor, else a patient (a coordinator is
+   a patient who is some grid's coordinator), else unknown.
+3. The text is parsed and applied in the same transaction, with the outbox rows
+   it causes; the outcome and the reply are stored with the message; one commit.
+4. Whatever goes wrong, the person gets a reply: on an unexpected error the
+   transaction is rolled back, the message is stored again in a fresh one with
+   outcome `error`, and an urgent-looking text is forwarded to the doctor.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from twilio.twiml.messaging_response import MessagingResponse
+
+from config.logging import mask_phone, mask_phones_in
+from config.runtime import current_settings
+from config.runtime import now as clock_now
+from config.settings import Settings
+from grids.database import Database
+from grids.escalation import URGENT_TEXT_LIMIT, duty_facility
+from grids.extension import current_db
+from grids.http_errors import error_response
+from grids.models import Facility, Grid
+from grids.notices import Notice
+from grids.phones import InvalidPhone, normalise_phone
+from grids.reports import (
+    AckRefused,
+    ExchangeTimeRefused,
+    HeadcountTooLarge,
+    ImplausibleReading,
+    MemberUpdate,
+    ReportRefused,
+    Sender,
+    UnknownSeats,
+    acknowledge,
+    coordinator_opted_out,
+    current_grid_of,
+    identify_sender,
+    move_exchange,
+    record_attendance,
+    record_weekly_report,
+    report_urgent,
+    skip_exchange,
+)
+from i18n import normalise_language, translate
+from notifications import contacts, grammar, outbox, replies
+from notifications.commands import (
+    AckCommand,
+    AttendanceCommand,
+    Command,
+    HelpCommand,
+    MoveExchangeCommand,
+    OptInCommand,
+    OptOutCommand,
+    Parsed,
+    SkipExchangeCommand,
+    UrgentCommand,
+    WeeklyReportCommand,
+)
+from notifications.models import InboundMessage, SmsContact
+
+log = logging.getLogger(__name__)
+
+COMMAND_NAMES: dict[type, str] = {
+    WeeklyReportCommand: "report",
+    UrgentCommand: "urgent",
+    AttendanceCommand: "attendance",
+    AckCommand: "ack",
+    HelpCommand: "help",
+    OptOutCommand: "opt_out",
+    OptInCommand: "opt_in",
+    MoveExchangeCommand: "move",
+    SkipExchangeCommand: "skip",
+}
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_URGENT_LOOKING = re.compile(
+    r"急|救|胸痛|胸闷|昏迷|晕倒|呼吸困难|中风|\b(?:URGENT|SOS|EMERGENCY|HELP ME)\b", re.IGNORECASE
+)
+
+
+class Outcome:
+    APPLIED = "applied"
+    AMENDED = "amended"
+    REJECTED = "rejected"
+    """Not understood, or refused with a correction; nothing applied."""
+    HINT = "hint"
+    """The sender's role may not do this; told who may."""
+    HELP = "help"
+    OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+    UNKNOWN_SENDER = "unknown_sender"
+    UNKNOWN_SENDER_SILENT = "unknown_sender_quiet"
+    """An unknown number already got its one reply today."""
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class IncomingSms:
+    """The fields of Twilio's inbound webhook that we use; the rest is kept raw."""
+
+    message_sid: str
+    from_raw: str
+    from_phone: str
+    to_phone: str | None
+    body: str
+    params: dict[str, str]
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, Any]) -> IncomingSms:
+        params = form.to_dict() if hasattr(form, "to_dict") else dict(form)  # type: ignore[union-attr]
+        # PostgreSQL text cannot hold NUL; keep the rest of the message as sent.
+        params = {str(k): str(v).replace("\x00", "\ufffd") for k, v in params.items()}
+        from_raw = params.get("From", "")
+        try:
+            from_phone = normalise_phone(from_raw)
+        except InvalidPhone:
+            from_phone = from_raw.strip()[:32]
+        return cls(
+            message_sid=(params.get("MessageSid") or params.get("SmsSid") or "").strip()[:64],
+            from_raw=from_raw,
+            from_phone=from_phone,
+            to_phone=(params.get("To") or None),
+            body=params.get("Body", ""),
+            params=params,
+        )
+
+
+@dataclass
+class Handled:
+    outcome: str
+    reply: str | None
+    command: str | None = None
+    language: str | None = None
+    notices: list[Notice] = field(default_factory=list)
+    sender_type: str | None = None
+    sender_id: int | None = None
+
+
+# --- the Flask entry point ---
+
+
+def twilio_inbound_response(form: Mapping[str, Any]) -> Any:
+    """Store, parse, apply and answer one inbound SMS; the reply as TwiML."""
+    settings = current_settings()
+    sms = IncomingSms.from_form(form)
+    if not sms.message_sid:
+        return error_response(
+            400,
+            "missing_message_sid",
+            translate("sms.reply.missing_message_sid", settings.default_language),
+        )
+    reply = receive(current_db(), settings, sms, clock_now())
+    return twiml(reply)
+
+
+def twiml(reply: str | None) -> Response:
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return Response(str(response), mimetype="application/xml")
+
+
+# --- receiving: store first, apply, commit; or fail safely ---
+
+
+def receive(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str | None:
+    """Handle `sms` once; a repeat of its MessageSid gets the stored reply."""
+    try:
+        return _receive(database, settings, sms, now)
+    except Exception:
+        log.error(
+            "inbound SMS %s from %s failed; storing it with outcome error:\n%s",
+            sms.message_sid,
+            mask_phone(sms.from_phone),
+            mask_phones_in(traceback.format_exc()),
+        )
+        return _receive_after_failure(database, settings, sms, now)
+
+
+def _stored(session: Session, message_sid: str) -> InboundMessage | None:
+    return session.scalar(select(InboundMessage).where(InboundMessage.message_sid == message_sid))
+
+
+def _new_row(sms: IncomingSms, now: datetime, outcome: str = "received") -> InboundMessage:
+    return InboundMessage(
+        message_sid=sms.message_sid,
+        from_phone=sms.from_phone,
+        to_phone=(sms.to_phone or "")[:32] or None,
+        body=sms.body,
+        params=sms.params,
+        received_at=now,
+        outcome=outcome,
+    )
+
+
+def _receive(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str | None:
+    with database.unit_of_work() as session:
+        row = _new_row(sms, now)
+        session.add(row)
+        try:
+            # Stored first. A Twilio retry, even one arriving while the first delivery
+            # is still being applied, waits on the unique MessageSid and fails here.
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            earlier = _stored(session, sms.message_sid)
+            if earlier is None:
+                raise
+            return earlier.reply
+        handled = handle(session, settings, row, now)
+        if len(handled.notices) == 1:
+            outbox.enqueue(session, handled.notices[0], now=now)
+        elif handled.notices:
+            outbox.enqueue_many(session, handled.notices, now=now)
+        row.sender_type = handled.sender_type
+        row.sender_id = handled.sender_id
+        row.outcome = handled.outcome
+        row.command = handled.command
+        row.language = handled.language
+        row.reply = handled.reply
+        session.commit()
+        return handled.reply
+
+
+def guess_language(body: str, default: str) -> str:
+    if _HAN.search(body):
+        return "zh_CN"
+    if _LATIN.search(body):
+        return "en"
+    return normalise_language(default)
+
+
+def looks_urgent(body: str) -> bool:
+    text = unicodedata.normalize("NFKC", body)
+    if _URGENT_LOOKING.search(text):
+        return True
+    try:
+        return grammar.red_flag(text) is not None
+    except Exception:
+        return False
+
+
+def _receive_after_failure(
+    database: Database, settings: Settings, sms: IncomingSms, now: datetime
+) -> str:
+    language = guess_language(sms.body, settings.default_language)
+    reply = replies.simple(language, "sms.reply.error")
+    try:
+        with database.unit_of_work() as session:
+            earlier = _stored(session, sms.message_sid)
+            if earlier is not None:
+                return earlier.reply or reply
+            row = _new_row(sms, now, outcome=Outcome.ERROR)
+            row.language = language
+            session.add(row)
+            session.flush()
+            if looks_urgent(sms.body) and _forward_raw(session, settings, sms, now):
+                reply = replies.simple(language, "sms.reply.error_forwarded")
+            row.reply = reply
+            session.commit()
+    except Exception:
+        log.error(
+            "could not store inbound SMS %s from %s after an error:\n%s",
+            sms.message_sid,
+            mask_phone(sms.from_phone),
+            mask_phones_in(traceback.format_exc()),
+        )
+    return reply
+
+
+def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: datetime) -> bool:
+    """Send an urgent-looking text, as received, to the sender's doctor (or a duty
+    phone); best effort, in a savepoint so a failure here keeps the stored message."""
+    try:
+        with session.begin_nested():
+            sender = identify_sender(session, sms.from_phone)
+            grid: Grid | None = sender.roster.grid if sender.roster else None
+            if grid is None and sender.patient is not None:
+                grid = current_grid_of(session, sender.patient)
+            doctor = grid.doctor if grid is not None else None
+            params = {
+                "phone": sms.from_phone,
+                "text": " ".join(sms.body.split())[: URGENT_TEXT_LIMIT + 20],
+            }
+            if doctor is not None and doctor.phone:
+                phone, language, kind, rid = doctor.phone, doctor.language, "doctor", doctor.id
+            else:
+                start = None
+                if grid is not None:
+                    start = session.get(Facility, grid.facility_id)
+                elif sender.patient is not None:
+                    start = session.get(Facility, sender.patient.facility_id)
+                duty = duty_facility(start)
+                if duty is None or not duty.phone:
+                    return False
+                phone, language, kind, rid = (
+                    duty.phone,
+                    settings.default_language,
+                    "facility",
+                    duty.id,
+                )
+            outbox.enqueue(
+                session,
+                Notice(
+                    key=f"urgent-fallback:{sms.message_sid}",
+                    phone=phone,
+                    language=language,
+                    template="sms.urgent.fallback",
+                    params=params,
+                    urgent=True,
+                    recipient_type=kind,
+                    recipient_id=rid,
+                ),
+                now=now,
+            )
+        return True
+    except Exception:
+        log.error(
+            "could not forward urgent-looking SMS %s:\n%s",
+            sms.message_sid,
+            mask_phones_in(traceback.format_exc()),
+        )
+        return False
+
+
+# --- deciding what a message does ---
+
+
+def handle(session: Session, settings: Settings, row: InboundMessage, now: datetime) -> Handled:
+    """Apply the stored message `row`; returns the outcome, reply and notices (nothing
+    committed)."""
+    sender = identify_sender(session, row.from_phone)
+    parsed: Parsed = grammar.parse(row.body)
+    language = normalise_language(parsed.language or sender.language or settings.default_language)
+    command = parsed.command
+    handled = _dispatch(session, settings, sender, parsed, language, row, now)
+    handled.language = language
+    handled.sender_type = sender.role
+    handled.sender_id = sender.person_id
+    if handled.command is None and command is not None:
+        handled.command = COMMAND_NAMES.get(type(command))
+    return handled
+
+
+def _dispatch(
+    session: Session,
+    settings: Settings,
+    sender: Sender,
+    parsed: Parsed,
+    language: str,
+    row: InboundMessage,
+    now: datetime,
+) -> Handled:
+    command = parsed.command
+    if isinstance(command, OptOutCommand):
+        contacts.opt_out(session, row.from_phone, command.keyword, now)
+        notices: list[Notice] = []
+        if sender.role == "coordinator" and sender.roster and sender.patient:
+            notices = coordinator_opted_out(
+                session, sender.roster, sender.patient, source_ref=row.message_sid
+            )
+        return Handled(
+            Outcome.OPTED_OUT, replies.simple(language, "sms.reply.opted_out"), notices=notices
+        )
+    if isinstance(command, OptInCommand):
+        contacts.opt_in(session, row.from_phone, now)
+        return Handled(Outcome.OPTED_IN, replies.simple(language, "sms.reply.opted_in"))
+    if sender.role == "unknown":
+        key = "sms.help.unknown" if isinstance(command, HelpCommand) else "sms.reply.unknown_sender"
+        return _unknown_sender(session, settings, row, language, key, now)
+    if isinstance(command, HelpCommand):
+        return Handled(Outcome.HELP, replies.help_reply(language, sender.role))
+    if sender.role == "doctor":
+        return _from_doctor(session, settings, sender, command, language, now)
+    if command is None:
+        if sender.role == "coordinator" and parsed.error is not None:
+            return Handled(
+                Outcome.REJECTED,
+                replies.first_fitting([grammar.error_text(parsed.error, language)]),
+                command="not_understood",
+            )
+        return _member_hint(sender, language, Outcome.HINT)
+    if isinstance(command, UrgentCommand):
+        return _urgent(session, settings, sender, command, language, row, now)
+    if sender.role != "coordinator":
+        return _member_hint(sender, language, Outcome.HINT)
+    assert sender.roster is not None and sender.patient is not None
+    try:
+        return _from_coordinator(session, settings, sender, command, language, row, now)
+    except ReportRefused as refused:
+        return Handled(Outcome.REJECTED, _correction(language, refused, command, settings))
+
+
+def _member_hint(sender: Sender, language: str, outcome: str) -> Handled:
+    if sender.roster is None:
+        return Handled(outcome, replies.simple(language, "sms.reply.no_grid"))
+    if sender.role == "coordinator":
+        return Handled(outcome, replies.help_reply(language, "coordinator"))
+    coordinator = sender.roster.grid.coordinator
+    return Handled(
+        outcome, replies.member_hint(language, coordinator.name if coordinator else None)
+    )
+
+
+def _unknown_sender(
+    session: Session,
+    settings: Settings,
+    row: InboundMessage,
+    language: str,
+    key: str,
+    now: datetime,
+) -> Handled:
+    """One polite reply per number and day, so an auto-responder loop ends."""
+    log.info("inbound SMS from unregistered number %s", mask_phone(row.from_phone))
+    phone = row.from_phone[:32] or "-"
+    contact = session.scalar(select(SmsContact).where(SmsContact.phone == phone).with_for_update())
+    if contact is None:
+        try:
+            with session.begin_nested():
+                contact = SmsContact(phone=phone, updated_at=now)
+                session.add(contact)
+        except IntegrityError:
+            contact = session.get(SmsContact, phone)
+    assert contact is not None
+    tz = settings.tz
+    last = contact.unknown_sender_replied_at
+    if last is not None and last.astimezone(tz).date() == now.astimezone(tz).date():
+        return Handled(Outcome.UNKNOWN_SENDER_SILENT, None)
+    contact.unknown_sender_replied_at = now
+    return Handled(Outcome.UNKNOWN_SENDER, replies.simple(language, key))
+
+
+def _from_doctor(
+    session: Session,
+    settings: Settings,
+    sender: Sender,
+    command: Command | None,
+    language: str,
+    now: datetime,
+) -> Handled:
+    assert sender.doctor is not None
+    if not isinstance(command, AckCommand):
+        return Handled(Outcome.HINT, replies.simple(language, "sms.reply.doctor_hint"))
+    try:
+        acked = acknowledge(session, sender.doctor, command.code, now=now)
+    except AckRefused as refused:
+        return Handled(Outcome.REJECTED, replies.ack_refused_reply(language, refused, settings.tz))
+    return Handled(Outcome.APPLIED, replies.ack_reply(language, acked), notices=acked.notices)
+
+
+def _urgent(
+    session: Session,
+    settings: Settings,
+    sender: Sender,
+    command: UrgentCommand,
+    language: str,
+    row: InboundMessage,
+    now: datetime,
+) -> Handled:
+    assert sender.patient is not None
+    notices: list[Notice] = []
+    if command.report is not None and sender.role == "coordinator" and sender.roster:
+        # `好 5 胸闷`: the report is kept too; a refused one must not hold up the alert.
+        try:
+            carried = record_weekly_report(
+                session,
+                sender.roster,
+                sender.patient,
+                all_stable=command.report.all_stable,
+                updates=_member_updates(command.report),
+                now=now,
+                tz=settings.tz,
+                source_ref=row.message_sid,
+            )
+            notices += carried.notices
+        except ReportRefused as refused:
+            log.info("report carried by urgent SMS %s not applied: %s", row.message_sid, refused)
+    outcome = report_urgent(
+        session,
+        reporter=sender.patient,
+        roster=sender.roster,
+        seat=command.seat,
+        text=command.text or row.body,
+        red_flag=command.red_flag,
+        now=now,
+        source_ref=row.message_sid,
+        default_language=settings.default_language,
+    )
+    if outcome.notified == "nobody":
+        log.error(
+            "urgent report %s (grid %s) reached nobody: no doctor and no duty phone",
+            outcome.urgent.code,
+            sender.roster.grid.code if sender.roster else "-",
+        )
+    return Handled(
+        Outcome.APPLIED,
+        replies.urgent_reply(language, outcome, _urgent_words(command)),
+        notices=[*outcome.notices, *notices],
+    )
+
+
+def _urgent_words(command: UrgentCommand) -> str | None:
+    """For a red flag found inside a report, the words said of that member."""
+    if command.report is None:
+        return None
+    notes = [item.note for item in command.report.items if item.seat == command.seat and item.note]
+    return notes[0] if notes else None
+
+
+def _member_updates(command: WeeklyReportCommand) -> list[MemberUpdate]:
+    return [
+        MemberUpdate(
+            seat=item.seat,
+            systolic=item.blood_pressure.systolic if item.blood_pressure else None,
+            diastolic=item.blood_pressure.diastolic if item.blood_pressure else None,
+            glucose_mmol=item.glucose_mmol,
+            events=tuple(str(event) for event in item.events),
+            note=item.note,
+        )
+        for item in command.items
+    ]
+
+
+def _from_coordinator(
+    session: Session,
+    settings: Settings,
+    sender: Sender,
+    command: Command,
+    language: str,
+    row: InboundMessage,
+    now: datetime,
+) -> Handled:
+    roster, coordinator = sender.roster, sender.patient
+    assert roster is not None and coordinator is not None
+    tz = settings.tz
+    if isinstance(command, WeeklyReportCommand):
+        report = record_weekly_report(
+            session,
+            roster,
+            coordinator,
+            all_stable=command.all_stable,
+            updates=_member_updates(command),
+            now=now,
+            tz=tz,
+            source_ref=row.message_sid,
+        )
+        return Handled(
+            Outcome.AMENDED if report.amended else Outcome.APPLIED,
+            replies.report_reply(language, report),
+            notices=report.notices,
+        )
+    if isinstance(command, AttendanceCommand):
+        attendance = record_attendance(
+            session,
+            roster,
+            headcount=command.headcount,
+            seats=command.seats,
+            now=now,
+            tz=tz,
+            source_ref=row.message_sid,
+        )
+        return Handled(
+            Outcome.AMENDED if attendance.amended else Outcome.APPLIED,
+            replies.attendance_reply(language, attendance),
+        )
+    if isinstance(command, MoveExchangeCommand):
+        moved = move_exchange(
+            session,
+            roster,
+            coordinator,
+            at=command.at,
+            weekday=command.weekday,
+            days_ahead=command.days_ahead,
+            now=now,
+            tz=tz,
+            source_ref=row.message_sid,
+        )
+        return Handled(
+            Outcome.APPLIED, replies.exchange_reply(language, moved), notices=moved.notices
+        )
+    if isinstance(command, SkipExchangeCommand):
+        skipped = skip_exchange(
+            session, roster, coordinator, now=now, tz=tz, source_ref=row.message_sid
+        )
+        return Handled(
+            Outcome.APPLIED, replies.exchange_reply(language, skipped), notices=skipped.notices
+        )
+    # An acknowledgement (or anything else a coordinator has no use for): the help text.
+    return Handled(Outcome.HINT, replies.help_reply(language, "coordinator"))
+
+
+def _correction(language: str, refused: ReportRefused, command: Command, settings: Settings) -> str:
+    if isinstance(refused, UnknownSeats):
+        return replies.unknown_seats_reply(
+            language, refused, attendance=isinstance(command, AttendanceCommand)
+        )
+    if isinstance(refused, ImplausibleReading):
+        return replies.implausible_reply(language, refused)
+    if isinstance(refused, HeadcountTooLarge):
+        return replies.headcount_reply(language, refused)
+    if isinstance(refused, ExchangeTimeRefused):
+        return replies.exchange_refused_reply(language, refused, settings.tz)
+    raise refused

@@ -1,0 +1,582 @@
+"""Conversations through the signed Twilio webhook: what coordinators, members,
+doctors and strangers send, what is stored, what is sent on, and the replies."""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from grids.database import Database
+from grids.models import (
+    ExchangeAttendance,
+    ExchangeOverride,
+    Facility,
+    MemberReport,
+    Membership,
+    Patient,
+    Reading,
+    UrgentReport,
+    WeeklyReport,
+)
+from grids.vocabulary import PatientStatus
+from notifications import grammar
+from notifications.models import InboundMessage, OutboxMessage, SmsContact
+from notifications.segments import fits_one_segment
+from tests import factories
+
+BASE_URL = "https://huzhu.example.org"
+INBOUND = "/sms/twilio/inbound"
+AUTH_TOKEN = "test-auth-token"
+# Thursday 26 November 2026, 10:00 in Shanghai: ISO week 48.
+THURSDAY = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+_sids = itertools.count(1)
+
+
+def new_sid() -> str:
+    return f"SM{next(_sids):032x}"
+
+
+def twilio_form(from_phone: str, body: str, sid: str | None = None, **extra: str) -> dict[str, str]:
+    """The fields Twilio posts for an inbound SMS."""
+    return {
+        "ToCountry": "US",
+        "SmsMessageSid": sid or "",
+        "NumMedia": "0",
+        "SmsSid": sid or "",
+        "SmsStatus": "received",
+        "Body": body,
+        "To": "+15005550006",
+        "NumSegments": "1",
+        "MessageSid": sid or new_sid(),
+        "AccountSid": "AC" + "0" * 32,
+        "From": from_phone,
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
+
+
+def signature_for(form: dict[str, str], url: str = BASE_URL + INBOUND) -> str:
+    return RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+
+
+def post_signed(client: Any, form: dict[str, str], signature: str | None = None) -> Any:
+    return client.post(
+        INBOUND,
+        data=form,
+        headers={"X-Twilio-Signature": signature if signature is not None else signature_for(form)},
+    )
+
+
+def reply_of(response: Any) -> str | None:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/xml"
+    root = ElementTree.fromstring(response.get_data())
+    assert root.tag == "Response"
+    messages = root.findall("Message")
+    assert len(messages) <= 1
+    return messages[0].text if messages else None
+
+
+def send(
+    client: Any, from_phone: str, body: str, sid: str | None = None, **extra: str
+) -> str | None:
+    reply = reply_of(post_signed(client, twilio_form(from_phone, body, sid, **extra)))
+    if reply is not None:
+        assert fits_one_segment(reply), reply
+    return reply
+
+
+@dataclass
+class County:
+    tree: dict[str, Facility]
+    zh: factories.GridFixture
+    en: factories.GridFixture
+
+
+def build_county(db: Database) -> County:
+    """An 18-member Chinese grid and a 16-member English one, committed."""
+    with db.unit_of_work() as session:
+        tree = factories.facility_tree(session)
+        zh = factories.grid_with_members(session, tree["clinic_a"], size=18, code="JXV01-HTN01")
+        en = factories.grid_with_members(
+            session, tree["clinic_b"], size=16, language="en", code="JXV02-DM01"
+        )
+        en.doctor.name = "Li Wei"
+        for seat, member in en.members.items():
+            member.name = f"Wang Fang {seat}"
+        session.commit()
+    return County(tree=tree, zh=zh, en=en)
+
+
+def count(db: Database, model: type, *where: Any) -> int:
+    with db.unit_of_work() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def rows(db: Database, model: type, *where: Any) -> list[Any]:
+    order = model.phone if model is SmsContact else model.id
+    with db.unit_of_work() as session:
+        found = list(session.scalars(select(model).where(*where).order_by(order)))
+        session.expunge_all()
+        return found
+
+
+@pytest.fixture
+def county(db: Database) -> County:
+    return build_county(db)
+
+
+@pytest.fixture(autouse=True)
+def thursday() -> Iterator[None]:
+    with time_machine.travel(THURSDAY, tick=False):
+        yield
+
+
+# --- the signature ---
+
+
+def test_a_signed_request_is_accepted_with_unknown_extra_fields(client, db, county) -> None:
+    reply = send(client, county.zh.coordinator.phone, "好", AddOns='{"status":"successful"}')
+    assert reply == "已收到第48周报告：18人稳定"
+
+
+@pytest.mark.parametrize("tamper", ["wrong", "missing", "changed_parameter", "wrong_url"])
+def test_requests_not_signed_by_twilio_are_refused_and_nothing_is_stored(
+    client, db, county, tamper
+) -> None:
+    form = twilio_form(county.zh.coordinator.phone, "好")
+    signature = signature_for(form)
+    if tamper == "wrong":
+        signature = signature_for(form | {"Body": "x"})
+    elif tamper == "missing":
+        signature = ""
+    elif tamper == "changed_parameter":
+        form = form | {"Body": "急 5 胸痛"}
+    elif tamper == "wrong_url":
+        signature = signature_for(form, url="https://elsewhere.example.org" + INBOUND)
+    response = post_signed(client, form, signature)
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "invalid_signature"
+    assert count(db, InboundMessage) == count(db, WeeklyReport) == 0
+
+
+# --- weekly reports ---
+
+
+def test_all_stable(client, db, county) -> None:
+    assert send(client, county.zh.coordinator.phone, "好") == "已收到第48周报告：18人稳定"
+    [report] = rows(db, WeeklyReport)
+    assert (report.grid_id, report.week, report.all_stable) == (county.zh.grid.id, "2026-W48", True)
+    [message] = rows(db, InboundMessage)
+    assert (message.body, message.sender_type, message.sender_id, message.command) == (
+        "好",
+        "coordinator",
+        county.zh.coordinator.id,
+        "report",
+    )
+    assert (message.outcome, message.language, message.reply) == (
+        "applied",
+        "zh_CN",
+        "已收到第48周报告：18人稳定",
+    )
+
+
+def test_readings_are_stored_and_restated(client, db, county) -> None:
+    reply = send(client, county.zh.coordinator.phone, "好 5 血压165/100 12 血糖8.9")
+    assert reply == "已收到第48周报告：16人稳定，5号血压165/100，12号血糖8.9"
+    readings = {(r.patient_id, r.kind): r for r in rows(db, Reading)}
+    five, twelve = county.zh.members[5].id, county.zh.members[12].id
+    assert (readings[(five, "bp")].systolic, readings[(five, "bp")].diastolic) == (165, 100)
+    assert str(readings[(twelve, "glucose")].glucose_mmol) == "8.9"
+
+
+def test_a_later_report_the_same_week_amends_and_says_so(client, db, county) -> None:
+    phone = county.zh.coordinator.phone
+    send(client, phone, "好 5 血压165/100 12 血糖8.9")
+    reply = send(client, phone, "5 血压150/95 7 住院")
+    assert reply == "已更新第48周报告：15人稳定，5号血压150/95，7号住院"
+    [report] = rows(db, WeeklyReport)
+    assert (report.revisions, report.all_stable) == (2, True)
+    [bp] = rows(db, Reading, Reading.kind == "bp")
+    assert (bp.systolic, bp.diastolic) == (150, 95)
+    assert {m.seat for m in rows(db, MemberReport)} == {5, 7, 12}
+    assert rows(db, Patient, Patient.id == county.zh.members[7].id)[0].status == (
+        PatientStatus.HOSPITALISED
+    )
+    assert rows(db, InboundMessage)[-1].outcome == "amended"
+
+
+def test_full_width_input_is_read_like_ascii(client, db, county) -> None:
+    reply = send(client, county.zh.coordinator.phone, "好　５　血压１６５／１００")
+    assert reply == "已收到第48周报告：17人稳定，5号血压165/100"
+
+
+def test_a_death_is_recorded_and_the_doctor_told(client, db, county) -> None:
+    reply = send(client, county.zh.coordinator.phone, "好 9 去世")
+    assert reply == "已收到第48周报告：17人稳定，9号去世"
+    nine = rows(db, Patient, Patient.id == county.zh.members[9].id)[0]
+    assert (nine.status, str(nine.died_on)) == (PatientStatus.DECEASED, "2026-11-26")
+    [notice] = rows(db, OutboxMessage)
+    assert (notice.to_phone, notice.template) == (county.zh.doctor.phone, "sms.notice.member_died")
+    assert notice.body == f"JXV01-HTN01网格9号{nine.name}于2026-11-26去世（网格员报告）。"
+
+
+def test_a_seat_not_in_the_grid_gets_the_correction_and_nothing_is_stored(
+    client, db, county
+) -> None:
+    reply = send(client, county.zh.coordinator.phone, "5 血压150/95 19 住院")
+    assert reply == "没有19号，本网格为1-18号。例：5 血压150/95"
+    assert count(db, WeeklyReport) == count(db, Reading) == 0
+    assert rows(db, InboundMessage)[0].outcome == "rejected"
+
+
+def test_the_correction_describes_a_grid_with_gaps(client, db, county) -> None:
+    with db.unit_of_work() as session:
+        membership = session.scalar(
+            select(Membership).where(Membership.patient_id == county.zh.members[7].id)
+        )
+        membership.left_at = THURSDAY
+        session.commit()
+    reply = send(client, county.zh.coordinator.phone, "7 血压150/95")
+    assert reply == "没有7号，本网格为1-6、8-18号。例：5 血压150/95"
+
+
+def test_an_implausible_reading_gets_the_correction_and_nothing_is_stored(
+    client, db, county
+) -> None:
+    body = "5 血压300/400"
+    reply = send(client, county.zh.coordinator.phone, body)
+    parsed = grammar.parse(body)
+    assert parsed.error is not None
+    assert reply == grammar.error_text(parsed.error, "zh_CN")
+    assert "5" in reply
+    assert count(db, WeeklyReport) == count(db, Reading) == 0
+
+
+# --- attendance ---
+
+
+def test_attendance_headcount_then_seats(client, db, county) -> None:
+    phone = county.zh.coordinator.phone
+    assert send(client, phone, "到 15") == "已记录第48周交流：到15人"
+    assert send(client, phone, "到 1 2 3") == "已更新第48周交流：到3人（1-3号）"
+    [attendance] = rows(db, ExchangeAttendance)
+    assert (attendance.headcount, attendance.seats) == (3, [1, 2, 3])
+
+
+# --- urgent reports and acknowledgement ---
+
+
+def test_urgent_goes_to_the_doctor_and_the_doctors_ack_reaches_the_coordinator(
+    client, db, county
+) -> None:
+    grid = county.zh
+    reply = send(client, grid.coordinator.phone, "急 5 胸痛")
+    [urgent] = rows(db, UrgentReport)
+    assert (urgent.seat, urgent.patient_id, urgent.text) == (5, grid.members[5].id, "胸痛")
+    assert reply == f"已通知村医王医生（编号{urgent.code}）：5号胸痛。危急请拨120。"
+    [alert] = rows(db, OutboxMessage)
+    assert (alert.to_phone, alert.urgent, alert.template) == (
+        grid.doctor.phone,
+        True,
+        "sms.urgent.doctor",
+    )
+    assert alert.body == (
+        f"【急】JXV01-HTN01网格5号{grid.members[5].name}：胸痛。"
+        f"报告人电话{grid.coordinator.phone}。确认请回复：收到 {urgent.code}"
+    )
+
+    ack = send(client, grid.doctor.phone, "收到")
+    assert ack == f"已确认{urgent.code}：JXV01-HTN01网格5号{grid.members[5].name}。已告知报告人。"
+    [urgent] = rows(db, UrgentReport)
+    assert urgent.acknowledged_by_id == grid.doctor.id
+    told = rows(db, OutboxMessage, OutboxMessage.template == "sms.urgent.acknowledged")
+    assert [(m.to_phone, m.body) for m in told] == [
+        (grid.coordinator.phone, f"村医王医生已收到紧急报告{urgent.code}，正在处理。")
+    ]
+    assert send(client, grid.doctor.phone, "收到") == "目前没有待您确认的紧急报告。"
+
+
+def test_a_bare_ack_with_several_open_lists_the_codes(client, db, county) -> None:
+    send(client, county.zh.coordinator.phone, "急 5 胸痛")
+    send(client, county.zh.coordinator.phone, "急 6 晕倒")
+    codes = [u.code for u in rows(db, UrgentReport)]
+    reply = send(client, county.zh.doctor.phone, "收到")
+    assert reply == f"有2条待确认：{codes[0]}、{codes[1]}。请回复“收到 编号”，如：收到 {codes[0]}"
+    assert send(client, county.zh.doctor.phone, f"收到 {codes[1]}").startswith(f"已确认{codes[1]}")
+
+
+def test_another_grids_doctor_cannot_acknowledge(client, db, county) -> None:
+    send(client, county.zh.coordinator.phone, "急 5 胸痛")
+    [urgent] = rows(db, UrgentReport)
+    reply = send(client, county.en.doctor.phone, f"ACK {urgent.code}")
+    assert reply == f"{urgent.code} is not from one of your grids; its own doctor acknowledges it."
+    assert rows(db, UrgentReport)[0].acknowledged_at is None
+
+
+def test_a_grid_without_a_doctor_alerts_the_township_and_says_so(client, db, county) -> None:
+    with db.unit_of_work() as session:
+        orphan = factories.grid_with_members(
+            session, county.tree["clinic_b"], size=6, with_doctor=False, code="JXV02-HTN09"
+        )
+        session.commit()
+    reply = send(client, orphan.coordinator.phone, "急 3 说话不清")
+    [urgent] = rows(db, UrgentReport)
+    assert reply == (
+        f"本网格暂无村医，已通知义安镇卫生院（编号{urgent.code}）：3号说话不清。危急请拨120。"
+    )
+    [alert] = rows(db, OutboxMessage)
+    assert (alert.to_phone, alert.template, alert.urgent) == (
+        county.tree["township"].phone,
+        "sms.urgent.duty",
+        True,
+    )
+
+
+# --- the exchange ---
+
+
+def test_moving_and_skipping_this_weeks_exchange_tells_the_members(client, db, county) -> None:
+    phone = county.zh.coordinator.phone
+    assert send(client, phone, "改 周五 19:00") == "已改：本周交流改到周五19:00，已通知17人。"
+    moved = rows(db, OutboxMessage, OutboxMessage.template == "sms.notice.exchange_moved")
+    assert len(moved) == 17
+    assert moved[0].body == "JXV01-HTN01网格：本周交流活动改到周五19:00。"
+    assert phone not in {m.to_phone for m in moved}
+    assert send(client, phone, "停") == "已取消本周交流，已通知17人。"
+    [override] = rows(db, ExchangeOverride)
+    assert (override.week, override.skipped, override.starts_at) == ("2026-W48", True, None)
+    assert count(db, OutboxMessage, OutboxMessage.template == "sms.notice.exchange_skipped") == 17
+
+
+def test_moving_the_exchange_into_the_past_is_refused(client, db, county) -> None:
+    reply = send(client, county.zh.coordinator.phone, "改 周二 19:00")
+    assert reply == "周二19:00已过，请改到之后的时间。例：改 周日 19:00"
+    assert count(db, ExchangeOverride) == count(db, OutboxMessage) == 0
+
+
+# --- opting out and in ---
+
+
+def test_a_coordinator_opting_out_and_back_in(client, db, county) -> None:
+    phone = county.zh.coordinator.phone
+    assert send(client, phone, "退订") == "已退订。回复“开始”可恢复"
+    [contact] = rows(db, SmsContact)
+    assert (contact.phone, contact.opt_out_keyword) == (phone, "退订")
+    assert contact.opted_out_at is not None
+    [alert] = rows(db, OutboxMessage)
+    assert (alert.to_phone, alert.template) == (
+        county.zh.doctor.phone,
+        "sms.notice.coordinator_opted_out",
+    )
+    assert (
+        alert.body
+        == f"JXV01-HTN01网格的网格员{county.zh.coordinator.name}已退订短信，请另选网格员。"
+    )
+    assert send(client, phone, "开始") == "已恢复接收短信。回复“退订”可停止。"
+    assert rows(db, SmsContact)[0].opted_out_at is None
+
+
+def test_stop_and_start_in_english_from_anyone(client, db, county) -> None:
+    stranger = factories.phone()
+    assert send(client, stranger, "STOP") == "Unsubscribed. Reply START to resume."
+    assert rows(db, SmsContact)[0].opted_out_at is not None
+    assert send(client, stranger, "START") == "You're subscribed again. Reply STOP to stop."
+    member = county.en.members[4].phone
+    assert send(client, member, "stop") == "Unsubscribed. Reply START to resume."
+    assert count(db, OutboxMessage) == 0
+
+
+# --- who may send what ---
+
+
+def test_a_member_texting_a_report_is_told_who_the_coordinator_is(client, db, county) -> None:
+    reply = send(client, county.zh.members[4].phone, "好 5 血压150/95")
+    assert reply == (
+        f"周报由网格员{county.zh.coordinator.name}发送，请把情况告诉他/她。急事请回复：急 加情况"
+    )
+    assert count(db, WeeklyReport) == 0
+    assert rows(db, InboundMessage)[0].outcome == "hint"
+
+
+def test_a_members_own_urgent_message_is_about_them(client, db, county) -> None:
+    member = county.zh.members[4]
+    reply = send(client, member.phone, "急 胸闷喘不上气")
+    [urgent] = rows(db, UrgentReport)
+    assert (urgent.patient_id, urgent.seat, urgent.reporter_id) == (member.id, 4, member.id)
+    assert reply == f"已通知村医王医生（编号{urgent.code}）：4号胸闷喘不上气。危急请拨120。"
+
+
+def test_a_doctor_texting_a_report_gets_a_hint(client, db, county) -> None:
+    reply = send(client, county.zh.doctor.phone, "好")
+    assert reply == "医生请回复“收到 编号”确认紧急报告；周报由网格员发送。"
+    assert count(db, WeeklyReport) == 0
+
+
+@pytest.mark.parametrize(
+    ("who", "body", "expected"),
+    [
+        (
+            "coordinator",
+            "帮助",
+            "周报：好 或 好 5 血压150/95；到 15；急 5 胸痛；改 周四 19:00；停；退订",
+        ),
+        (
+            "member",
+            "帮助",
+            "急事请回复：急 加情况，如：急 胸痛。周报由网格员发送。回复“退订”停止接收",
+        ),
+        ("doctor", "帮助", "确认紧急报告：收到 或 收到 K7Q。周报由网格员发送。回复“退订”停止接收"),
+    ],
+)
+def test_help_is_for_the_senders_role(client, county, who, body, expected) -> None:
+    phone = {
+        "coordinator": county.zh.coordinator.phone,
+        "member": county.zh.members[3].phone,
+        "doctor": county.zh.doctor.phone,
+    }[who]
+    assert send(client, phone, body) == expected
+
+
+def test_a_stranger_gets_one_polite_reply_a_day(client, db, county) -> None:
+    stranger = factories.phone()
+    first = send(client, stranger, "你好，请问这是哪里")
+    assert first == "您好，这里是慢病网格互助短信平台。本号码未登记，请联系村医。急事请拨120。"
+    assert send(client, stranger, "你好？") is None
+    assert [m.outcome for m in rows(db, InboundMessage)] == [
+        "unknown_sender",
+        "unknown_sender_quiet",
+    ]
+    with time_machine.travel(datetime(2026, 11, 27, 2, 0, tzinfo=UTC), tick=False):
+        assert send(client, stranger, "你好") == first
+
+
+def test_the_stranger_is_logged_with_a_masked_number(client, county, caplog) -> None:
+    stranger = "+8613700001234"
+    with caplog.at_level("INFO", logger="notifications.inbound"):
+        send(client, stranger, "hello")
+    assert "+86137****1234" in caplog.text
+    assert stranger not in caplog.text
+
+
+# --- Twilio retries ---
+
+
+def test_the_same_message_sid_twice_changes_nothing_and_gets_the_same_reply(
+    client, db, county
+) -> None:
+    sid = new_sid()
+    first = send(client, county.zh.coordinator.phone, "急 5 胸痛", sid=sid)
+    second = send(client, county.zh.coordinator.phone, "急 5 胸痛", sid=sid)
+    assert first == second and first.startswith("已通知村医王医生")
+    assert count(db, InboundMessage) == count(db, UrgentReport) == count(db, OutboxMessage) == 1
+
+
+# --- English ---
+
+
+def test_an_english_coordinator(client, db, county) -> None:
+    grid = county.en
+    reply = send(client, grid.coordinator.phone, "OK 5 BP165/100 12 BG8.9")
+    assert reply == "Week 48 report received: 14 stable, #5 BP 165/100, #12 BG 8.9"
+    assert send(client, grid.coordinator.phone, "5 bp 150/95") == (
+        "Week 48 report updated: 14 stable, #5 BP 150/95"
+    )
+    assert send(client, grid.coordinator.phone, "ATT 1 2 3 5") == (
+        "Week 48 exchange: 4 attended (#1-3, 5). Recorded."
+    )
+    assert send(client, grid.coordinator.phone, "OK 17 BP150/95") == (
+        "No #17 in this grid; seats are #1-16. E.g. 5 BP150/95"
+    )
+    urgent_reply = send(client, grid.coordinator.phone, "URGENT 5 chest pain")
+    [urgent] = rows(db, UrgentReport)
+    assert (
+        urgent_reply
+        == f"Dr Li Wei alerted (ref {urgent.code}): #5 chest pain. If critical, call 120."
+    )
+    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True))
+    assert alert.body.startswith(f"URGENT grid JXV02-DM01 #5 {grid.members[5].name}: chest pain.")
+    assert send(client, grid.doctor.phone, f"ack {urgent.code.lower()}") == (
+        f"{urgent.code} acknowledged: grid JXV02-DM01 #5 {grid.members[5].name}. "
+        "The reporter has been told."
+    )
+    assert send(client, grid.coordinator.phone, "SKIP") == (
+        "This week's exchange is cancelled; 15 members told."
+    )
+
+
+def test_the_reply_follows_the_language_the_message_was_written_in(client, county) -> None:
+    assert send(client, county.zh.coordinator.phone, "OK") == "Week 48 report received: 18 stable"
+    assert send(client, county.en.coordinator.phone, "好") == "已收到第48周报告：16人稳定"
+
+
+# --- when something breaks ---
+
+
+def test_an_unexpected_error_is_stored_logged_and_answered(
+    client, db, county, monkeypatch, caplog
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError(f"database hiccup for {county.zh.coordinator.phone}")
+
+    monkeypatch.setattr("notifications.inbound.record_weekly_report", broken)
+    with caplog.at_level("ERROR", logger="notifications.inbound"):
+        reply = send(client, county.zh.coordinator.phone, "好 5 血压150/95")
+    assert reply == "抱歉，系统暂时出错，短信未能处理。急事请直接打电话给医生或拨120。"
+    [message] = rows(db, InboundMessage)
+    assert (message.outcome, message.body, message.reply) == ("error", "好 5 血压150/95", reply)
+    assert count(db, WeeklyReport) == count(db, Reading) == 0
+    assert "RuntimeError" in caplog.text
+    assert county.zh.coordinator.phone not in caplog.text
+
+
+def test_an_urgent_message_that_hits_an_error_still_reaches_the_doctor(
+    client, db, county, monkeypatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("escalation failed")
+
+    monkeypatch.setattr("notifications.inbound.report_urgent", broken)
+    reply = send(client, county.zh.coordinator.phone, "急 5 胸痛")
+    assert reply == "抱歉，系统出错，但已把短信原文转给村医。危急请拨120。"
+    [message] = rows(db, InboundMessage)
+    assert message.outcome == "error"
+    [alert] = rows(db, OutboxMessage)
+    assert (alert.to_phone, alert.urgent, alert.template) == (
+        county.zh.doctor.phone,
+        True,
+        "sms.urgent.fallback",
+    )
+    assert (
+        alert.body
+        == f"【急】系统出错，转发原文：{county.zh.coordinator.phone}发来：急 5 胸痛。请回电。"
+    )
+    assert count(db, UrgentReport) == 0
+    # Twilio's retry of the same message gets the same answer and sends nothing more.
+    again = send(client, county.zh.coordinator.phone, "急 5 胸痛", sid=message.message_sid)
+    assert again == reply
+    assert count(db, OutboxMessage) == 1
+
+
+def test_a_red_flag_inside_a_report_alerts_the_doctor_and_keeps_the_report(
+    client, db, county
+) -> None:
+    reply = send(client, county.zh.coordinator.phone, "好 5 胸闷 12 血糖8.9")
+    [urgent] = rows(db, UrgentReport)
+    assert (urgent.seat, urgent.red_flag) == (5, True)
+    assert reply == f"已通知村医王医生（编号{urgent.code}）：5号胸闷。危急请拨120。"
+    [report] = rows(db, WeeklyReport)
+    assert report.all_stable
+    notes = {m.seat: m.note for m in rows(db, MemberReport)}
+    assert notes == {5: "胸闷", 12: None}
+    assert [m.template for m in rows(db, OutboxMessage)] == ["sms.urgent.doctor"]

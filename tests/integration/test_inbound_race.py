@@ -1,0 +1,71 @@
+"""Twilio delivering the same message twice at the same moment: one is applied, both
+get its reply."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, text
+
+from config.runtime import settings_of
+from grids.database import Database
+from grids.models import UrgentReport
+from notifications.inbound import IncomingSms, receive
+from notifications.models import InboundMessage, OutboxMessage
+from tests.e2e.test_inbound import build_county, new_sid, twilio_form
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+def _wait_until_blocked(db: Database, timeout: float = 10.0) -> None:
+    if not db.is_postgresql:
+        time.sleep(0.5)  # SQLite: the second writer waits on the database lock
+        return
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second delivery never waited for the first")
+
+
+def test_a_second_delivery_during_the_first_gets_the_first_reply(app, db: Database) -> None:
+    county = build_county(db)
+    sid = new_sid()
+    sms = IncomingSms.from_form(twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid))
+    results: list[str | None] = []
+
+    with db.unit_of_work() as first:
+        # The first delivery, mid-flight: its row is written but not yet committed.
+        first.add(
+            InboundMessage(
+                message_sid=sid,
+                from_phone=sms.from_phone,
+                body=sms.body,
+                outcome="applied",
+                reply="the first delivery's reply",
+            )
+        )
+        first.flush()
+        second = threading.Thread(
+            target=lambda: results.append(receive(db, settings_of(app), sms, NOW))
+        )
+        second.start()
+        _wait_until_blocked(db)
+        first.commit()
+    second.join(timeout=30)
+
+    assert results == ["the first delivery's reply"]
+    with db.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 1
+        assert session.scalar(select(func.count()).select_from(UrgentReport)) == 0
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
