@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PRISM := tests/prism/node_modules/.bin/prism
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -14,12 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Prism (a mock of Twilio's API from its OpenAPI description) for the provider tests.
+$(PRISM): tests/prism/package.json tests/prism/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/prism --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the tests against Prism will be skipped"; \
+	fi
+
 install: $(STAMP)
 
 start: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) scripts/start
 
-test: $(STAMP)
+test: $(STAMP) $(PRISM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
@@ -29,7 +38,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.formation
+	$(BIN)/python -m bench.roster_import
+	$(BIN)/python -m bench.grammar
+	$(BIN)/python -m bench.dispatcher
+	$(BIN)/python -m bench.webhook
 
 clean:
-	rm -rf $(VENV) instance/*.db
+	rm -rf $(VENV) tests/prism/node_modules instance/*.db

@@ -1,4 +1,7 @@
-"""Prints each message to stdout instead of sending it: the default for local use."""
+"""Prints each message to stdout instead of sending it: the default for local use.
+
+The console is a log: numbers in the recipient and the text are masked.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import ClassVar, TextIO
 
-from config.logging import mask_phone
+from config.logging import mask_phone, mask_phones_in
 from notifications.providers.base import OutgoingMessage, SendResult, SmsProvider
 
 
@@ -24,7 +27,8 @@ class ConsoleProvider(SmsProvider):
         sid = "CO" + uuid.uuid4().hex
         stream = self.stream or sys.stdout
         print(
-            f"[sms {sid}] to {mask_phone(message.to)} ({message.template}): {message.body}",
+            f"[sms {sid}] to {mask_phone(message.to)} ({message.template}): "
+            f"{mask_phones_in(message.body)}",
             file=stream,
         )
         stream.flush()

@@ -49,6 +49,20 @@ def test_the_console_provider_prints_the_body_with_the_number_masked() -> None:
     assert result.provider_sid in printed
 
 
+def test_the_console_provider_masks_numbers_inside_the_text() -> None:
+    out = io.StringIO()
+    message = OutgoingMessage(
+        to="+8613912345678",
+        template="sms.urgent.doctor",
+        params={},
+        language="zh_CN",
+        body="【急】5号胸痛。报告人电话+8613800001111",
+    )
+    ConsoleProvider(stream=out).send(message)
+    assert "+86138****1111" in out.getvalue()
+    assert "13800001111" not in out.getvalue()
+
+
 def test_the_memory_provider_keeps_what_it_sent_and_fails_as_scripted() -> None:
     provider = MemoryProvider()
     provider.fail_next(TransientSendError("20429", "slow down"))

@@ -1,0 +1,81 @@
+"""`flask --app wsgi sms receive`: hand the service an SMS as if Twilio had delivered it.
+
+For trying the channel without Twilio (the README's walk-through) and for an
+administrator checking what a coordinator's message would do. The message goes
+through the same handler as the webhook: stored, parsed, applied, replied to.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from config.logging import mask_phone
+from config.runtime import current_settings
+from config.runtime import now as clock_now
+from grids.extension import current_db
+from grids.models import Doctor, Grid, Patient
+from grids.phones import InvalidPhone, normalise_phone
+from notifications.inbound import IncomingSms, receive
+
+sms_cli = AppGroup("sms", help="Try the SMS channel without Twilio.")
+
+
+def _sender_phone(phone: str | None, coordinator_of: str | None, doctor: str | None) -> str:
+    given = [value for value in (phone, coordinator_of, doctor) if value]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --from, --coordinator-of or --doctor")
+    if phone:
+        try:
+            return normalise_phone(phone)
+        except InvalidPhone as error:
+            raise click.BadParameter(
+                f"not a phone number ({error.reason})", param_hint="--from"
+            ) from None
+    with current_db().unit_of_work() as session:
+        if coordinator_of:
+            grid = session.scalar(select(Grid).where(Grid.code == coordinator_of))
+            if grid is None:
+                raise click.ClickException(f"no grid {coordinator_of}; see `grids export`")
+            coordinator = session.get(Patient, grid.coordinator_id) if grid.coordinator_id else None
+            if coordinator is None or not coordinator.phone:
+                raise click.ClickException(f"grid {coordinator_of} has no coordinator with a phone")
+            return coordinator.phone
+        found = session.scalar(select(Doctor).where(Doctor.code == doctor))
+        if found is None:
+            raise click.ClickException(f"no doctor {doctor}")
+        return found.phone
+
+
+@sms_cli.command("receive")
+@click.argument("text")
+@click.option("--from", "phone", help="The sender's phone number.")
+@click.option("--coordinator-of", metavar="GRID", help="Send as this grid's coordinator.")
+@click.option("--doctor", metavar="CODE", help="Send as this village doctor.")
+def receive_command(
+    text: str, phone: str | None, coordinator_of: str | None, doctor: str | None
+) -> None:
+    """Handle TEXT as an SMS from the sender and print the reply.
+
+    \b
+    Example:
+      flask --app wsgi sms receive --coordinator-of JX0101-HTN01 "好 3 血压165/100"
+    Messages the service sends in turn (to doctors, members) are queued in the
+    outbox; `outbox dispatch --once` sends them through SMS_BACKEND.
+    """
+    sender = _sender_phone(phone, coordinator_of, doctor)
+    sid = "SMlocal" + uuid.uuid4().hex
+    sms = IncomingSms(
+        message_sid=sid,
+        from_raw=sender,
+        from_phone=sender,
+        to_phone=None,
+        body=text,
+        params={"MessageSid": sid, "From": sender, "Body": text},
+    )
+    reply = receive(current_db(), current_settings(), sms, clock_now())
+    click.echo(f"{mask_phone(sender)} → {text}")
+    click.echo(f"reply ← {reply}" if reply else "(no reply)")
