@@ -43,6 +43,17 @@ class PhoneMaskingFilter(logging.Filter):
         return True
 
 
+class PhoneMaskingFormatter(logging.Formatter):
+    """Masks numbers in the whole line written, tracebacks and stack included.
+
+    Exception texts carry numbers too: a provider's "The 'To' number ... is not
+    valid", a database error quoting the row it refused.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_phones_in(super().format(record))
+
+
 def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     if any(getattr(h, "_huzhu", False) for h in root.handlers):
@@ -50,7 +61,7 @@ def configure_logging(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler._huzhu = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PhoneMaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(PhoneMaskingFilter())
     root.addHandler(handler)
     root.setLevel(level)

@@ -6,6 +6,7 @@ configuration table documents the same names.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -13,18 +14,30 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key"
 SUPPORTED_LANGUAGES = ("zh_CN", "en")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SMS_BACKENDS = ("console", "memory", "twilio")
 ENVIRONMENTS = ("development", "test", "production")
+# A send may start until 3/4 of the lease and take up to the provider's 15 s
+# timeout: the lease must leave room for that.
+MINIMUM_LEASE_SECONDS = 60
 
 
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names the variable and the fix."""
+class SettingsError(click.ClickException, ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix.
+
+    A `ClickException`, so `flask --app wsgi ...` prints the message alone on
+    stderr and exits 1, where any other error raised while the app is created
+    would print a traceback.
+    """
 
 
 @dataclass(frozen=True)
@@ -104,11 +117,33 @@ def parse_quiet_hours(raw: str) -> QuietHours:
     return QuietHours(time(h1, m1), time(h2, m2))
 
 
+def parse_base_url(name: str, raw: str) -> str:
+    """An absolute http(s) URL, maybe with a path prefix, without its trailing slash."""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(
+            f"{name}={raw!r} is not a base URL: give scheme, host and any path prefix, "
+            "e.g. https://huzhu.example.org, without query or fragment"
+        )
+    return raw.rstrip("/")
+
+
+def _sid(name: str, raw: str | None, prefix: str) -> str | None:
+    if raw is not None and not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", raw):
+        raise SettingsError(
+            f"{name}={raw!r} is not a Twilio SID: {prefix} and 32 hexadecimal digits, "
+            "as shown in the Twilio console"
+        )
+    return raw
+
+
 def _number(name: str, raw: str, kind: type, minimum: float) -> Any:
     try:
         value = kind(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name}={raw!r} must be a finite number")
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
     return value
@@ -152,6 +187,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if backend not in SMS_BACKENDS:
         raise SettingsError(f"SMS_BACKEND={backend!r} must be one of {', '.join(SMS_BACKENDS)}")
 
+    public_base_url = get("PUBLIC_BASE_URL")
+    log_level = (get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError(
+            f"LOG_LEVEL={log_level.lower()!r} must be one of {', '.join(LOG_LEVELS)}"
+        )
+
     validate_signature = parse_bool(
         "TWILIO_VALIDATE_SIGNATURE", get("TWILIO_VALIDATE_SIGNATURE") or "true"
     )
@@ -167,24 +209,32 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         timezone=timezone,
         default_language=language,
-        public_base_url=(get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        public_base_url=(
+            parse_base_url("PUBLIC_BASE_URL", public_base_url) if public_base_url else None
+        ),
         sms_backend=backend,
-        twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+        twilio_account_sid=_sid("TWILIO_ACCOUNT_SID", get("TWILIO_ACCOUNT_SID"), "AC"),
         twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
         twilio_from_number=get("TWILIO_FROM_NUMBER"),
-        twilio_messaging_service_sid=get("TWILIO_MESSAGING_SERVICE_SID"),
-        twilio_api_base_url=(get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
+        twilio_messaging_service_sid=_sid(
+            "TWILIO_MESSAGING_SERVICE_SID", get("TWILIO_MESSAGING_SERVICE_SID"), "MG"
+        ),
+        twilio_api_base_url=parse_base_url(
+            "TWILIO_API_BASE_URL", get("TWILIO_API_BASE_URL") or "https://api.twilio.com"
+        ),
         twilio_validate_signature=validate_signature,
         sms_rate_per_second=_number(
             "SMS_RATE_PER_SECOND", get("SMS_RATE_PER_SECOND") or "1", float, 0
         ),
         quiet_hours=parse_quiet_hours(get("QUIET_HOURS") or "21:00-08:00"),
         sms_max_attempts=_number("SMS_MAX_ATTEMPTS", get("SMS_MAX_ATTEMPTS") or "6", int, 1),
-        sms_lease_seconds=_number("SMS_LEASE_SECONDS", get("SMS_LEASE_SECONDS") or "120", int, 5),
+        sms_lease_seconds=_number(
+            "SMS_LEASE_SECONDS", get("SMS_LEASE_SECONDS") or "120", int, MINIMUM_LEASE_SECONDS
+        ),
         trusted_proxy_count=_number(
             "TRUSTED_PROXY_COUNT", get("TRUSTED_PROXY_COUNT") or "0", int, 0
         ),
-        log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        log_level=log_level,
     )
     check_sms_settings(settings)
     return settings
@@ -205,3 +255,8 @@ def check_sms_settings(settings: Settings) -> None:
         missing.append("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
     if missing:
         raise SettingsError(f"SMS_BACKEND=twilio needs {', '.join(missing)}")
+    if settings.is_production and not settings.public_base_url:
+        raise SettingsError(
+            "SMS_BACKEND=twilio in production needs PUBLIC_BASE_URL, the https address "
+            "Twilio calls: without it no delivery status comes back"
+        )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TextIO
 
 from sqlalchemy import select
+from sqlalchemy.engine import TupleResult
 from sqlalchemy.orm import Session, aliased
 
 from grids.models import Doctor, Facility, Grid, Membership, Patient
@@ -33,8 +34,11 @@ _FETCH = 5_000
 ExportRow = tuple[str, str, str, str | None, str | None, str, int]
 
 
-def membership_rows(session: Session) -> Iterator[ExportRow]:
-    """Every current membership, by grid code then seat, streamed."""
+def membership_rows(session: Session) -> TupleResult[ExportRow]:
+    """Every current membership, by grid code then seat, streamed; close it when done.
+
+    The query runs now, not at the first row: a database error comes before any output.
+    """
     coordinator = aliased(Patient)
     member = aliased(Patient)
     query = (
@@ -57,7 +61,7 @@ def membership_rows(session: Session) -> Iterator[ExportRow]:
         .order_by(Grid.code, Membership.seat)
         .execution_options(yield_per=_FETCH)
     )
-    yield from session.execute(query).tuples()
+    return session.execute(query).tuples()
 
 
 def write_csv(rows: Iterable[ExportRow], stream: TextIO, *, bom: bool = False) -> int:

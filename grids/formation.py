@@ -8,12 +8,15 @@ The rules (README, "Grid formation"):
 - a clinic's group of fewer than `MIN_PEER_GROUP` patients of one condition joins the
   clinic's mixed-condition grid(s);
 - the coordinator is a volunteer member with a phone, never anyone else; volunteers
-  are spread so each new grid gets one where possible;
+  are spread so each new grid gets one where possible; a coordinator who stops
+  volunteering or loses his phone is replaced by another volunteer member;
 - grids go to the active village doctors of their clinic (at most
   `DOCTOR_GRID_CAPACITY` each, fewest grids first); a clinic with no doctor of its
   own is covered by the doctors of the other clinics under the same centre;
 - stable: existing grids are filled first, nobody already placed moves, existing
-  doctors and coordinators stay; members no longer placeable leave.
+  doctors and coordinators stay while they still qualify (a doctor: active, at the
+  grid's clinic or covering it from the same centre); members no longer placeable,
+  now at another clinic, or whose primary condition is no longer the grid's, leave.
 
 Nothing here touches a database: plain records in, a `FormationPlan` out.
 """
@@ -35,6 +38,7 @@ from grids.vocabulary import MIXED, PLACEABLE_STATUSES, condition_abbreviation
 MIN_PEER_GROUP = 5
 SMALL_GRID_BELOW = MIN_PEER_GROUP
 LEFT_FACILITY_CHANGED = "facility_changed"
+LEFT_CONDITION_CHANGED = "condition_changed"
 
 _PLACEABLE = frozenset(str(status) for status in PLACEABLE_STATUSES)
 
@@ -182,6 +186,10 @@ class FormationReport:
     shortfalls: list[Shortfall] = field(default_factory=list)
     grids_assigned: int = 0
     coordinators_appointed: int = 0
+    coordinators_released: int = 0
+    """Coordinators who no longer volunteer or have no phone, though still members."""
+    doctors_released: int = 0
+    """Grids taken from a doctor no longer active, or now at a clinic that may not hold them."""
 
     @property
     def placed(self) -> int:
@@ -200,6 +208,8 @@ class FormationReport:
             "left": self.left,
             "grids_assigned": self.grids_assigned,
             "coordinators_appointed": self.coordinators_appointed,
+            "coordinators_released": self.coordinators_released,
+            "doctors_released": self.doctors_released,
             "needs_coordinator": len(self.needs_coordinator),
             "small_grids": len(self.small_grids),
             "unassigned": self.unassigned,
@@ -360,7 +370,9 @@ def _abbreviation(condition: str) -> str:
 def _apply_departures(
     grids: Sequence[GridIn], patients: dict[int, PatientIn], report: FormationReport
 ) -> tuple[list[Leave], list[_Grid], set[int]]:
-    """Members no longer placeable, or now at another clinic, leave; the rest stay put."""
+    """Members no longer placeable, now at another clinic or of another primary condition
+    (outside mixed grids) leave; the rest stay put. A coordinator who no longer qualifies
+    steps down."""
     leaves: list[Leave] = []
     states: list[_Grid] = []
     placed: set[int] = set()
@@ -376,6 +388,8 @@ def _apply_departures(
                     reason = patient.status
                 elif patient.clinic_id != grid.clinic_id:
                     reason = LEFT_FACILITY_CHANGED
+                elif grid.condition not in (MIXED, patient.condition):
+                    reason = LEFT_CONDITION_CHANGED
             if reason is None:
                 kept.append(member.patient_id)
                 seats.append(member.seat)
@@ -385,6 +399,10 @@ def _apply_departures(
             report.left_by_reason[reason] = report.left_by_reason.get(reason, 0) + 1
             if member.patient_id == coordinator_id:
                 coordinator_id = None
+        coordinator = patients.get(coordinator_id) if coordinator_id is not None else None
+        if coordinator is not None and not coordinator.can_coordinate:
+            coordinator_id = None
+            report.coordinators_released += 1
         states.append(
             _Grid(
                 grid.code,
@@ -526,15 +544,31 @@ def _assign_doctors(
 ) -> None:
     """Give unassigned grids in scope to doctors: own clinic first, then the centre's others."""
     active = [doctor for doctor in data.doctors if doctor.active and doctor.clinic_id in clinics]
-    loads = {doctor.id: doctor.external_load for doctor in active}
-    for state in states:
-        if state.doctor_id in loads:
-            loads[state.doctor_id] += 1
     by_clinic: dict[int, list[DoctorIn]] = {}
     by_parent: dict[int | None, list[DoctorIn]] = {}
     for doctor in active:
         by_clinic.setdefault(doctor.clinic_id, []).append(doctor)
         by_parent.setdefault(clinics[doctor.clinic_id].parent_id, []).append(doctor)
+
+    # A grid keeps its doctor only while formation could still choose him for it.
+    clinic_of = {doctor.id: doctor.clinic_id for doctor in active}
+    for state in candidates:
+        if state.doctor_id is None:
+            continue
+        doctor_clinic = clinic_of.get(state.doctor_id)
+        if doctor_clinic == state.clinic_id or (
+            doctor_clinic is not None
+            and state.clinic_id not in by_clinic
+            and clinics[doctor_clinic].parent_id == clinics[state.clinic_id].parent_id
+        ):
+            continue
+        state.doctor_id = None
+        report.doctors_released += 1
+
+    loads = {doctor.id: doctor.external_load for doctor in active}
+    for state in states:
+        if state.doctor_id in loads:
+            loads[state.doctor_id] += 1
 
     waiting: dict[int, list[_Grid]] = {}
     for state in sorted(candidates, key=attrgetter("code")):

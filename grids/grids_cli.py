@@ -6,19 +6,20 @@ import os
 import sys
 import tempfile
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from config.runtime import current_settings
-from grids.export import FORMATS, membership_rows, write_csv, write_json
+from config.logging import mask_phones_in
+from config.runtime import current_settings, settings_of
+from grids.export import FORMATS, ExportRow, membership_rows, write_csv, write_json
 from grids.extension import request_session
 from grids.formation import FormationReport
 from grids.formation_service import (
@@ -27,15 +28,34 @@ from grids.formation_service import (
     UnknownFacility,
     form_grids_in_database,
 )
-from grids.models import DOCTOR_GRID_CAPACITY, Doctor, Facility, Grid
+from grids.models import DOCTOR_GRID_CAPACITY, Doctor, Facility, Grid, Patient
 from grids.roster import RosterFiles
 from grids.roster_import import import_roster
 from grids.summary import county_summary
-from grids.synthetic import JIEXIU_PATIENTS, generate_county, write_csv_files
+from grids.synthetic import JIEXIU_PATIENTS, SyntheticCounty, generate_county, write_csv_files
 from grids.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, FacilityLevel
 from i18n import translate
 
-grids_cli = AppGroup("grids", help="Form grids and export their memberships.")
+
+class _ReportsDatabaseErrors(click.Command):
+    """A database error (unreachable, or not yet migrated): one line on stderr, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as error:
+            settings = settings_of(ctx.ensure_object(ScriptInfo).load_app())
+            reason = mask_phones_in(str(error.orig or error).strip().splitlines()[0])
+            raise click.ClickException(
+                translate("formation.error.database", settings.default_language, reason=reason)
+            ) from error
+
+
+class _GridsCommands(_ReportsDatabaseErrors, AppGroup):
+    pass
+
+
+grids_cli = _GridsCommands("grids", help="Form grids and export their memberships.")
 
 _LIST_WIDTH = 96
 
@@ -102,11 +122,17 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
             for reason, count in sorted(report.left_by_reason.items())
         )
         left = f"{report.left} ({reasons})"
-    rows = [
+    # Released doctors and coordinators follow a roster change: shown only when there are some.
+    released = [
+        ("formation.report.doctors_released", report.doctors_released),
+        ("formation.report.coordinators_released", report.coordinators_released),
+    ]
+    rows: list[tuple[str, Any]] = [
         ("formation.report.grids_created", report.grids_created),
         ("formation.report.placed_new", report.placed_in_new),
         ("formation.report.placed_existing", report.placed_in_existing),
         ("formation.report.left", left),
+        *((key, count) for key, count in released if count),
         ("formation.report.grids_assigned", report.grids_assigned),
         ("formation.report.coordinators_appointed", report.coordinators_appointed),
         ("formation.report.needs_coordinator", len(report.needs_coordinator)),
@@ -249,7 +275,13 @@ def form_command(facility_code: str | None, dry_run: bool) -> None:
 def export_command(output_format: str, output: Path | None) -> None:
     """One row per current membership, ordered by grid code then seat."""
     language = current_settings().default_language
-    rows = membership_rows(request_session())
+    with membership_rows(request_session()) as rows:
+        _export(rows, output_format, output, language)
+
+
+def _export(
+    rows: Iterable[ExportRow], output_format: str, output: Path | None, language: str
+) -> None:
     if output is None:
         stream = sys.stdout
         if output_format == "json":
@@ -289,7 +321,7 @@ def export_command(output_format: str, output: Path | None) -> None:
 # --- demo ---------------------------------------------------------------------------------
 
 
-@click.command("demo")
+@click.command("demo", cls=_ReportsDatabaseErrors)
 @click.option(
     "--patients",
     type=click.IntRange(1, 2_000_000),
@@ -307,13 +339,30 @@ def export_command(output_format: str, output: Path | None) -> None:
 )
 @with_appcontext
 def demo_command(patients: int, seed: int, directory: Path | None) -> None:
-    """Load a synthetic Jiexiu-sized county, form its grids and print a summary."""
+    """Load a synthetic Jiexiu-sized county, form its grids and print a summary.
+
+    Only into an empty database or one holding the same demo county: a database with
+    a real roster is refused.
+    """
     settings = current_settings()
     language = settings.default_language
     directory = directory or Path(current_app.instance_path) / "demo"
     click.echo(_t("demo.generating", language, patients=patients, seed=seed), err=True)
+    county = generate_county(patients, seed)
+    session = request_session()
+    foreign = stored_outside(session, county)
+    if foreign is not None:
+        kind, code = foreign
+        raise click.ClickException(
+            _t(
+                "demo.error.foreign_roster",
+                language,
+                kind=_t(f"roster.file.{kind}", language),
+                code=code,
+            )
+        )
     try:
-        paths = write_csv_files(generate_county(patients, seed), directory)
+        paths = write_csv_files(county, directory)
     except OSError as error:
         raise click.ClickException(
             _t(
@@ -324,7 +373,6 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
             )
         ) from error
 
-    session = request_session()
     imported = import_roster(
         session,
         RosterFiles(
@@ -339,7 +387,7 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
                 "demo.error.import",
                 language,
                 count=len(imported.errors),
-                file=first.file,
+                file=paths[first.file].name,
                 line=first.line or "-",
                 reason=_t(first.reason_key, language, **first.params),
             )
@@ -365,6 +413,25 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
         )
     else:
         click.echo(_t("demo.unchanged", language))
+
+
+def stored_outside(session: Session, county: SyntheticCounty) -> tuple[str, str] | None:
+    """(kind, code) of a stored facility, doctor or patient the demo county does not have.
+
+    The demo loads only into an empty database or one holding the same demo county:
+    never into a real county's roster, whose people could then get demo SMS.
+    """
+    for kind, model, rows in (
+        ("facilities", Facility, county.facilities),
+        ("doctors", Doctor, county.doctors),
+        ("patients", Patient, county.patients),
+    ):
+        codes = {row["code"] for row in rows}
+        stored = session.scalars(select(model.code)).all()  # type: ignore[attr-defined]
+        outside = sorted(code for code in stored if code not in codes)
+        if outside:
+            return kind, outside[0]
+    return None
 
 
 def render_demo_summary(session: Session, language: str, directory: Path) -> str:

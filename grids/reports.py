@@ -28,13 +28,12 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from grids.escalation import RECIPIENT_DOCTOR, RECIPIENT_FACILITY, escalate
+from grids.escalation import CanReceive, escalate
 from grids.models import (
     AuditEntry,
     Doctor,
     ExchangeAttendance,
     ExchangeOverride,
-    Facility,
     Grid,
     MemberReport,
     Membership,
@@ -655,9 +654,14 @@ class UrgentOutcome:
     seat_known: bool
     """False when the seat named is not a current member's (reported anyway)."""
     notified: str
-    """`doctor`, `facility` (a duty phone, the grid has no doctor) or `nobody`."""
+    """`doctor`, `facility` (a duty phone: the grid has no doctor, or the doctor's
+    number cannot get SMS) or `nobody`."""
     notified_name: str | None
     notices: list[Notice] = field(default_factory=list)
+    unknown_seat: int | None = None
+    """The seat written when no member holds it (`急 25 胸痛`)."""
+    doctor_unreachable: str | None = None
+    """The name of the grid's doctor when their number cannot get SMS."""
 
 
 def normalise_ack_code(code: str) -> str:
@@ -690,23 +694,29 @@ def report_urgent(
     now: datetime,
     source_ref: str | None = None,
     default_language: str = "zh_CN",
+    can_receive: CanReceive | None = None,
 ) -> UrgentOutcome:
     """Record an urgent case and hand it to the escalation service.
 
-    With no seat the case is the reporter's own. A seat no current member holds
-    is still reported (a mistyped seat must not stop an emergency), without a
-    member. A member (not the coordinator) reports for themselves.
+    With no seat, a member's case is their own; a coordinator's is about a member
+    not named (the doctor is told who reported it and calls back), never silently
+    the coordinator's own. A seat no current member holds is still reported (a
+    mistyped seat must not stop an emergency), without a member. `can_receive`
+    says whether a phone number can get SMS (see `grids.escalation`).
     """
     patient: Patient | None = None
     seat_known = True
+    unknown_seat: int | None = None
     if roster is None:
         patient, seat = reporter, None
     elif seat is None:
-        patient, seat = reporter, roster.seat_of(reporter.id)
+        if roster.grid.coordinator_id != reporter.id:
+            patient, seat = reporter, roster.seat_of(reporter.id)
     elif seat in roster.members:
         patient = roster.members[seat]
     else:
         seat_known = False
+        unknown_seat = seat
         text = f"{seat}: {text}"
         seat = None
 
@@ -733,25 +743,24 @@ def report_urgent(
     if urgent is None:
         raise RuntimeError("could not give the urgent report a unique code")
 
-    notices = escalate(session, urgent, now, default_language=default_language)
+    escalation = escalate(
+        session, urgent, now, default_language=default_language, can_receive=can_receive
+    )
     notified, notified_name = "nobody", None
-    for notice in notices:
-        if notice.recipient_type == RECIPIENT_DOCTOR and notice.recipient_id is not None:
-            notified = "doctor"
-            doctor = session.get(Doctor, notice.recipient_id)
-            notified_name = doctor.name if doctor else None
-            break
-        if notice.recipient_type == RECIPIENT_FACILITY and notice.recipient_id is not None:
-            notified = "facility"
-            facility = session.get(Facility, notice.recipient_id)
-            notified_name = facility.name if facility else None
+    if escalation.doctor is not None:
+        notified, notified_name = "doctor", escalation.doctor.name
+    elif escalation.facility is not None:
+        notified, notified_name = "facility", escalation.facility.name
+    unreachable = escalation.doctor_unreachable
     return UrgentOutcome(
         urgent=urgent,
         patient=patient,
         seat_known=seat_known,
         notified=notified,
         notified_name=notified_name,
-        notices=notices,
+        notices=escalation.notices,
+        unknown_seat=unknown_seat,
+        doctor_unreachable=unreachable.name if unreachable is not None else None,
     )
 
 
@@ -1006,15 +1015,16 @@ def skip_exchange(
 
 
 def coordinator_opted_out(
-    session: Session, roster: GridRoster, coordinator: Patient, *, source_ref: str
+    session: Session, roster: GridRoster, coordinator: Patient, *, day: date
 ) -> list[Notice]:
-    """The grid's doctor is asked to choose a new coordinator."""
+    """The grid's doctor is asked to choose a new coordinator; once a day at most, so a
+    coordinator who opts out and back in again and again does not flood the doctor."""
     doctor = roster.grid.doctor
     if doctor is None or not doctor.phone:
         return []
     return [
         Notice(
-            key=f"coordinator-opted-out:{roster.grid.id}:{coordinator.id}:{source_ref}",
+            key=f"coordinator-opted-out:{roster.grid.id}:{coordinator.id}:{day.isoformat()}",
             phone=doctor.phone,
             language=doctor.language,
             template="sms.notice.coordinator_opted_out",

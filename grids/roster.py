@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import unicodedata
 from collections import defaultdict
@@ -20,8 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from config.logging import mask_phone
-from grids.phones import InvalidPhone, normalise_phone
+from config.logging import mask_phone, mask_phones_in
+from grids.phones import InvalidPhone, is_mobile, normalise_phone
 from grids.vocabulary import (
     ALLOWED_PARENT_LEVELS,
     CONDITIONS,
@@ -44,6 +45,12 @@ PATIENTS = "patients"
 FILE_KINDS = (FACILITIES, DOCTORS, PATIENTS)
 
 MIN_BIRTH_YEAR = 1900
+MOBILE_DIGITS = 11
+HEADER_SEARCH_LINES = 10
+"""How many lines from the top may hold a title above the header."""
+DELIMITERS = (",", "\t", "，", ";")
+"""Excel saves CSV with commas; tab-separated text, full-width commas and semicolons
+(Excel in some locales) are read too."""
 CODE_MAX = 32
 PERSON_NAME_MAX = 60
 FACILITY_NAME_MAX = 120
@@ -51,6 +58,20 @@ FACILITY_NAME_MAX = 120
 T = TypeVar("T")
 Track = Callable[[Iterable[Any], int, str], Iterable[Any]]
 """Wraps an iterable to show progress: (items, total, kind) -> the same items."""
+
+
+def _masked(value: Any) -> Any:
+    """`value` with any phone number in it masked; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    masked = mask_phones_in(value)
+    if masked == value and sum(ch.isdigit() for ch in value) >= MOBILE_DIGITS:
+        try:
+            number = normalise_phone(value)
+        except InvalidPhone:
+            return value
+        return mask_phone(number)
+    return masked
 
 
 # --- the files and what comes out of them -------------------------------------------------
@@ -81,6 +102,10 @@ class RowError:
     params: Mapping[str, Any] = field(default_factory=dict)
     header: str | None = None
     """The column's header as written in the file (`电话`), for the message."""
+
+    def __post_init__(self) -> None:
+        # A value echoed back may be a phone number in the wrong column: never show it whole.
+        object.__setattr__(self, "params", {k: _masked(v) for k, v in self.params.items()})
 
     @property
     def is_file_error(self) -> bool:
@@ -208,6 +233,8 @@ _PHONE = (
     "手机号码",
     "电话号码",
     "联系电话",
+    "联系方式",
+    "本人电话",
     "值班电话",
 )
 _FACILITY_CODE = (
@@ -219,6 +246,10 @@ _FACILITY_CODE = (
     "所属机构编码",
     "卫生室编码",
     "所属卫生室",
+    "所属村卫生室",
+    "村卫生室编码",
+    "管理机构",
+    "管理机构编码",
 )
 _LANGUAGE = ("language", "语言")
 
@@ -226,11 +257,21 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     FACILITIES: (
         Column("code", True, (*_CODE, "机构编码", "机构代码")),
         Column("name", True, (*_NAME, "机构名称")),
-        Column("level", True, ("level", "级别", "层级", "机构级别")),
+        Column(
+            "level", True, ("level", "级别", "层级", "机构级别", "机构类别", "机构类型", "类别")
+        ),
         Column(
             "parent_code",
             False,
-            ("parent_code", "parent", "上级编码", "上级机构编码", "上级机构", "上级代码"),
+            (
+                "parent_code",
+                "parent",
+                "上级编码",
+                "上级机构编码",
+                "上级机构",
+                "上级代码",
+                "上级机构代码",
+            ),
         ),
         Column("phone", False, _PHONE),
     ),
@@ -242,15 +283,31 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("language", False, _LANGUAGE),
     ),
     PATIENTS: (
-        Column("code", True, (*_CODE, "患者编码", "档案编号", "档案号")),
+        Column(
+            "code",
+            True,
+            (*_CODE, "患者编码", "档案编号", "档案号", "个人档案编号", "健康档案编号"),
+        ),
         Column("name", True, (*_NAME, "患者姓名")),
         Column("phone", False, _PHONE),
         Column("facility_code", True, _FACILITY_CODE),
-        Column("conditions", True, ("conditions", "condition", "慢病", "疾病", "病种", "慢病种类")),
-        Column("birth_year", False, ("birth_year", "出生年份", "出生年")),
+        Column(
+            "conditions",
+            True,
+            ("conditions", "condition", "慢病", "疾病", "病种", "慢病种类", "慢性病", "疾病名称"),
+        ),
+        Column(
+            "birth_year",
+            False,
+            ("birth_year", "birth_date", "出生年份", "出生年", "出生日期", "出生年月"),
+        ),
         Column("sex", False, ("sex", "gender", "性别")),
-        Column("volunteer", False, ("volunteer", "志愿者", "是否志愿者", "愿意担任网格员")),
-        Column("status", False, ("status", "状态")),
+        Column(
+            "volunteer",
+            False,
+            ("volunteer", "志愿者", "是否志愿者", "愿意担任网格员", "是否愿意担任网格员"),
+        ),
+        Column("status", False, ("status", "状态", "档案状态", "管理状态")),
         Column("died_on", False, ("died_on", "死亡日期")),
         Column("language", False, _LANGUAGE),
     ),
@@ -312,14 +369,26 @@ def _accepted_statuses() -> str:
     )
 
 
-ACCEPTED_SEXES = "男, 女, M, F, male, female"
-ACCEPTED_VOLUNTEER = "y, n, 是, 否, yes, no, 1, 0"
+ACCEPTED_SEXES = "男, 女, 男性, 女性, M, F, 1 (男), 2 (女)"
+ACCEPTED_VOLUNTEER = "y, n, 是, 否, √, ×, yes, no, 1, 0"
 ACCEPTED_LANGUAGES = "zh_CN, en"
 _CONDITION_SEPARATORS = re.compile(r"[;,、；，/]")
-_BIRTH_YEAR = re.compile(r"(\d{4})年?")
+_BIRTH_YEAR = re.compile(r"(\d{4})(?:年|\s*[-/.年]\s*(\d{1,2})\s*月?)?")
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+_COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_TIME_OF_DAY = re.compile(r"\s+\d{1,2}:\d{2}(?::\d{2})?$")
+"""What Excel appends to a date cell saved as text: ` 0:00` or ` 00:00:00`."""
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?e\+?\d+", re.IGNORECASE)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+_CHINESE_MOBILE = re.compile(r"\+861\d{10}")
+"""A valid Chinese number of 11 digits starting with 1 is a mobile (landlines are shorter)."""
+
+
+def _is_mobile(e164: str) -> bool:
+    # The shortcut spares a second parse of nearly every number in a county's file.
+    return bool(_CHINESE_MOBILE.fullmatch(e164)) or is_mobile(e164)
 
 
 def clean(text: str) -> str:
@@ -354,9 +423,29 @@ def decode(data: bytes) -> tuple[str, str]:
         ) from None
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+def _find_header(kind: str, text: str) -> tuple[str, int]:
+    """The delimiter and the physical line of the header.
+
+    The header is the first of the top lines in which, split by one of `DELIMITERS`,
+    at least two cells are column names of `kind`; lines above it are titles. A file
+    where no line qualifies is read with commas from its first line, so that the
+    missing columns are reported.
+    """
+    aliases = HEADER_ALIASES[kind]
+    top = itertools.islice(io.StringIO(text), HEADER_SEARCH_LINES)
+    for number, line in enumerate(top, start=1):
+        for delimiter in DELIMITERS:
+            if delimiter not in line:
+                continue
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+            if sum(fold(clean(cell)) in aliases for cell in cells) >= 2:
+                return delimiter, number
+    return ",", 1
+
+
+def _records(text: str, delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
     """(physical line where the record starts, cleaned fields); blank records skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     previous = 0
     try:
         for fields in reader:
@@ -440,20 +529,46 @@ def read_roster_file(
         text, parsed.encoding = decode(data)
         if parsed.encoding == "gb18030":
             parsed.notices.append(RosterNotice(kind, "roster.notice.gb18030"))
-        records = _records(text)
+        delimiter, header_at = _find_header(kind, text)
+        records = _records(text, delimiter)
+        titles: list[int] = []
         first = next(records, None)
+        while first is not None and first[0] < header_at:
+            titles.append(first[0])
+            first = next(records, None)
         if first is None:
             raise _FileProblem("roster.error.no_header")
+        if titles:
+            lines = f"{titles[0]}-{titles[-1]}" if len(titles) > 1 else str(titles[0])
+            parsed.notices.append(RosterNotice(kind, "roster.notice.title_rows", {"lines": lines}))
         header_line, header = first
         positions = _map_header(kind, parsed, header, header_line)
         if parsed.has_file_error:
             return parsed
+        width = max((index + 1 for index, cell in enumerate(header) if cell), default=0)
+        code_at = next((i for i, column in positions.items() if column == "code"), None)
         parse_row = _ROW_PARSERS[kind]
         context = _Context(kind, parsed.headers, today or date.today())
         rows: Iterable[tuple[int, list[str]]] = records
         if track is not None:
             rows = track(records, text.count("\n"), kind)
         for line, fields in rows:
+            if any(fields[width:]):
+                # A value with an unquoted comma shifts every later column: one clear
+                # error beats a confusing one for each shifted value.
+                count = max(i + 1 for i, value in enumerate(fields) if value)
+                parsed.errors.append(
+                    RowError(
+                        kind,
+                        line,
+                        None,
+                        "roster.error.too_many_values",
+                        {"count": count, "columns": width},
+                    )
+                )
+                code = fields[code_at] if code_at is not None else None
+                parsed.entries.append(Entry(line, code or None, None))
+                continue
             values = {column: fields[i] for i, column in positions.items() if i < len(fields)}
             parsed.entries.append(parse_row(context, line, values, parsed.errors))
     except _FileProblem as problem:
@@ -544,20 +659,25 @@ class _Row:
             return None
         return value
 
-    def phone(self, *, required: bool) -> str | None:
+    def phone(self, *, required: bool, mobile: bool) -> str | None:
+        """E.164; `mobile`: the person is reached by SMS, so a landline is refused."""
         raw = self.values.get("phone", "")
         if not raw:
             if required:
                 self.error("phone", "roster.error.missing_value")
             return None
         try:
-            return normalise_phone(raw)
+            number = normalise_phone(raw)
         except InvalidPhone:
             if _SCIENTIFIC.fullmatch(raw):
                 self.error("phone", "roster.error.phone_scientific", phone=raw)
             else:
                 self.error("phone", "roster.error.invalid_phone", phone=mask_phone(raw))
             return None
+        if mobile and not _is_mobile(number):
+            self.error("phone", "roster.error.landline", phone=mask_phone(number))
+            return None
+        return number
 
     def language(self) -> str | None:
         raw = self.values.get("language", "")
@@ -588,7 +708,7 @@ def _parse_facility(
                 "level", "roster.error.unknown_level", value=raw_level, accepted=_accepted_levels()
             )
     parent_code = row.text("parent_code", max_length=CODE_MAX)
-    phone = row.phone(required=False)
+    phone = row.phone(required=False, mobile=False)
     if not row.ok or code is None or name is None or level is None:
         return Entry(line, code, None)
     return Entry(line, code, FacilityRow(line, code, name, level, parent_code, phone))
@@ -600,7 +720,7 @@ def _parse_doctor(
     row = _Row(context, line, values, errors)
     code = row.text("code", required=True, max_length=CODE_MAX)
     name = row.text("name", required=True, max_length=PERSON_NAME_MAX)
-    phone = row.phone(required=True)
+    phone = row.phone(required=True, mobile=True)
     facility_code = row.text("facility_code", required=True, max_length=CODE_MAX)
     language = row.language()
     if not row.ok or code is None or name is None or phone is None or facility_code is None:
@@ -609,7 +729,11 @@ def _parse_doctor(
 
 
 def parse_conditions(raw: str) -> tuple[tuple[str, ...], list[str]]:
-    """`高血压；糖尿病、高血压` -> (("hypertension", "diabetes"), []); unknown words second."""
+    """`高血压；糖尿病、高血压` -> (("hypertension", "diabetes"), []); unknown words second.
+
+    Spaces and line breaks within a cell separate conditions too, unless they are part
+    of a name (`high blood pressure`).
+    """
     codes: list[str] = []
     unknown: list[str] = []
     for word in _CONDITION_SEPARATORS.split(raw):
@@ -617,16 +741,19 @@ def parse_conditions(raw: str) -> tuple[tuple[str, ...], list[str]]:
         if not word:
             continue
         code = condition_code(word)
-        if code is None:
+        found = [code] if code else [condition_code(part) for part in word.split()]
+        if not all(found):
             unknown.append(word)
-        elif code not in codes:
-            codes.append(code)
+            continue
+        codes.extend(code for code in found if code and code not in codes)
     return tuple(codes), unknown
 
 
 def parse_date(raw: str) -> date | None:
-    """`2025-03-07`, `2025/3/7`, `2025年3月7日`; None when not a real date."""
-    match = _DATE.fullmatch(raw)
+    """`2025-03-07`, `2025/3/7`, `2025年3月7日`, `20250307`, with or without Excel's
+    ` 0:00:00`; None when not a real date."""
+    text = _TIME_OF_DAY.sub("", raw)
+    match = _DATE.fullmatch(text) or _COMPACT_DATE.fullmatch(text)
     if not match:
         return None
     try:
@@ -635,13 +762,23 @@ def parse_date(raw: str) -> date | None:
         return None
 
 
+def parse_birth_year(raw: str) -> int | None:
+    """`1955`, `1955年`, `1955-03`, `1955年3月`, or a full date; None otherwise."""
+    match = _BIRTH_YEAR.fullmatch(raw)
+    if match:
+        month = match.group(2)
+        return int(match.group(1)) if month is None or 1 <= int(month) <= 12 else None
+    born = parse_date(raw)
+    return born.year if born else None
+
+
 def _parse_patient(
     context: _Context, line: int, values: Mapping[str, str], errors: list[RowError]
 ) -> Entry:
     row = _Row(context, line, values, errors)
     code = row.text("code", required=True, max_length=CODE_MAX)
     name = row.text("name", required=True, max_length=PERSON_NAME_MAX)
-    phone = row.phone(required=False)
+    phone = row.phone(required=False, mobile=True)
     facility_code = row.text("facility_code", required=True, max_length=CODE_MAX)
 
     conditions, unknown = parse_conditions(values.get("conditions", ""))
@@ -658,8 +795,7 @@ def _parse_patient(
     birth_year: int | None = None
     raw_year = values.get("birth_year", "")
     if raw_year:
-        match = _BIRTH_YEAR.fullmatch(raw_year)
-        year = int(match.group(1)) if match else None
+        year = parse_birth_year(raw_year)
         if year is None or not MIN_BIRTH_YEAR <= year <= context.today.year:
             row.error(
                 "birth_year",
@@ -716,6 +852,8 @@ def _parse_patient(
         elif died_on > context.today:
             row.error("died_on", "roster.error.future_date", value=raw_died)
             died_on = None
+        elif status is None and not status_unknown:
+            status = PatientStatus.DECEASED
         elif status is not PatientStatus.DECEASED and not status_unknown:
             row.error("died_on", "roster.error.died_on_not_deceased", value=raw_died)
 

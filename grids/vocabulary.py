@@ -100,17 +100,22 @@ class Sex(StrEnum):
     FEMALE = "F"
 
 
+# `1` and `2` are the national sex codes (GB/T 2261.1) that health record systems export.
 SEX_ALIASES: dict[str, Sex] = {
     "m": Sex.MALE,
     "male": Sex.MALE,
     "男": Sex.MALE,
+    "男性": Sex.MALE,
+    "1": Sex.MALE,
     "f": Sex.FEMALE,
     "female": Sex.FEMALE,
     "女": Sex.FEMALE,
+    "女性": Sex.FEMALE,
+    "2": Sex.FEMALE,
 }
 
-YES_ALIASES = frozenset({"y", "yes", "1", "true", "是", "愿意", "√", "✓"})
-NO_ALIASES = frozenset({"n", "no", "0", "false", "否", "不", "不愿意", ""})
+YES_ALIASES = frozenset({"y", "yes", "1", "true", "是", "愿意", "√", "✓", "✔"})
+NO_ALIASES = frozenset({"n", "no", "0", "false", "否", "不", "不愿意", "×", "✗", "✕", ""})
 
 
 class DoctorStatus(StrEnum):

@@ -12,20 +12,43 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
-from config.logging import mask_phone
-from config.runtime import current_settings
+from config.logging import mask_phone, mask_phones_in
+from config.runtime import current_settings, settings_of
 from config.runtime import now as clock_now
 from grids.extension import current_db
 from grids.notices import Notice
 from grids.phones import InvalidPhone, normalise_phone
+from i18n import translate
 from notifications import contacts, dispatcher, outbox
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.providers import current_provider
 
-outbox_cli = AppGroup("outbox", help="Send and inspect outbound SMS.")
+
+class _OutboxCommands(AppGroup):
+    """Turns a database error in any subcommand into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as error:
+            settings = settings_of(ctx.ensure_object(ScriptInfo).load_app())
+            reason = str(error.orig or error).strip().splitlines()[0]
+            raise click.ClickException(
+                translate(
+                    "outbox.error.database",
+                    settings.default_language,
+                    url=make_url(settings.database_url).render_as_string(hide_password=True),
+                    reason=mask_phones_in(reason),
+                )
+            ) from error
+
+
+outbox_cli = _OutboxCommands("outbox", help="Send and inspect outbound SMS.")
 
 LIST_COLUMNS = (
     "id",
@@ -62,7 +85,9 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 @outbox_cli.command("dispatch")
-@click.option("--once", is_flag=True, help="One pass over what is due now, then exit.")
+@click.option(
+    "--once", is_flag=True, help="Send one batch (at most --batch-size) of what is due, then exit."
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 10_000),
@@ -226,8 +251,12 @@ def _phone_argument(raw: str) -> str:
         return normalise_phone(raw)
     except InvalidPhone as error:
         raise click.BadParameter(
-            f"{error.raw!r} is not a phone number ({error.reason}); "
-            "use E.164 (+8613912345678) or an 11-digit Chinese mobile"
+            translate(
+                "outbox.error.bad_phone",
+                current_settings().default_language,
+                raw=error.raw,
+                reason=error.reason,
+            )
         ) from None
 
 
@@ -238,7 +267,13 @@ def unflag_command(number: str) -> None:
     phone = _phone_argument(number)
     with current_db().unit_of_work() as session:
         if not contacts.is_invalid(session, phone):
-            raise click.ClickException(f"{mask_phone(phone)} is not flagged invalid")
+            raise click.ClickException(
+                translate(
+                    "outbox.error.not_flagged",
+                    current_settings().default_language,
+                    phone=mask_phone(phone),
+                )
+            )
         contacts.clear_invalid(session, phone, clock_now())
         session.commit()
     click.echo(f"{mask_phone(phone)}: invalid flag cleared")
@@ -263,7 +298,7 @@ def send_test_command(number: str, language: str | None) -> None:
         row = outbox.enqueue(session, notice, now=moment)
         session.commit()
     if row is None:
-        raise click.ClickException("a test message with the same key is already queued")
+        raise click.ClickException(translate("outbox.error.test_queued", settings.default_language))
     click.echo(f"queued outbox {row.id} to {mask_phone(phone)}")
 
 

@@ -43,15 +43,22 @@ class WeeklyReportCommand:
 
 @dataclass(frozen=True)
 class UrgentCommand:
-    """`急 5 胸痛`. `implicit` when a report named a red-flag symptom without `急`."""
+    """`急 5 胸痛`. `implicit` when a report named a red-flag symptom without `急`.
+
+    `seat` is the number written for the member (checked against the grid by the
+    caller: `急 25 胸痛` names a member who cannot be found, not the sender); None when
+    none was written."""
 
     seat: int | None
     text: str
     red_flag: bool = False
     implicit: bool = False
     report: WeeklyReportCommand | None = None
-    """When `implicit`: the weekly report the same message carried (`好 5 胸闷` is a
-    report and an urgent case), to be applied as well; None when there was none."""
+    """The weekly report the same message carried (`好 5 胸闷`, `好 5 血压150/95 急 7
+    胸痛` are a report and an urgent case), to be applied as well; None when none."""
+    report_error: ParseError | None = None
+    """Why a report the message carried could not be read (a reading out of range, a
+    message too long): the sender is told it was not recorded."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,20 @@ def _upsert(session: Session, phone: str, now: datetime, **values: Any) -> None:
         session.expire(loaded)
 
 
+UNSUBSCRIBED_CODES = frozenset({"21610"})
+"""Provider error codes saying the recipient unsubscribed (Twilio 21610)."""
+INVALID_NUMBER_CODES = frozenset({"21211", "21614"})
+"""Provider error codes saying the number cannot get SMS (Twilio 21211, 21614)."""
+
+
+def record_provider_error(session: Session, phone: str, code: str, now: datetime) -> None:
+    """What a provider's error code says about `phone`: opted out, invalid, or nothing."""
+    if code in UNSUBSCRIBED_CODES:
+        opt_out(session, phone, f"provider:{code}", now)
+    elif code in INVALID_NUMBER_CODES:
+        mark_invalid(session, phone, code, now)
+
+
 def opt_out(session: Session, phone: str, keyword: str, now: datetime) -> None:
     """Record that `phone` asked for no more SMS (the keyword it sent, or a provider code)."""
     _upsert(session, phone, now, opted_out_at=now, opt_out_keyword=keyword[:24])

@@ -52,8 +52,6 @@ _RANK = {
     OutboxStatus.FAILED: 2,
     OutboxStatus.DELIVERED: 3,
 }
-UNSUBSCRIBED_CODES = frozenset({"21610"})
-INVALID_NUMBER_CODES = frozenset({"21211", "21614"})
 
 
 def record_status(
@@ -75,10 +73,8 @@ def record_status(
     if row is None:
         return None
     code = (error_code or "").strip() or None
-    if code in UNSUBSCRIBED_CODES:
-        contacts.opt_out(session, row.to_phone, f"provider:{code}", now)
-    elif code in INVALID_NUMBER_CODES:
-        contacts.mark_invalid(session, row.to_phone, code, now)
+    if code:
+        contacts.record_provider_error(session, row.to_phone, code, now)
 
     new_status = PROVIDER_STATUSES.get(status.strip().lower())
     if new_status is None or row.status == OutboxStatus.SUPPRESSED:

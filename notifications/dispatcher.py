@@ -15,13 +15,18 @@ One pass (`dispatch_once`):
    without reaching the provider. The claim commits.
 4. Each row is sent, paced by a per-sender token bucket. Results are written
    back in bulk (one executemany `UPDATE` per outcome) at the end of the batch,
-   or sooner when sending is slow, so a delivery callback finds its SID.
+   or sooner when sending is slow, so a delivery callback finds its SID. No
+   send starts after `SEND_WINDOW` of the lease: the rows left go back to
+   `pending`, so a slow provider never makes another dispatcher reclaim rows
+   this one is still sending. Results only touch rows under this pass's lease.
 
 Retries: a transient failure puts the row back to `pending` after
 `retry_delay` (30 s doubling per attempt, at most an hour, never sooner than
 the provider's Retry-After) until `SMS_MAX_ATTEMPTS`, then `failed`. A
 permanent failure is `failed` at once; Twilio 21610 also opts the number
-out, 21211/21614 flag it invalid for the administrator.
+out, 21211/21614 flag it invalid for the administrator. When the provider
+refuses our account (wrong credentials), no message is at fault: the batch
+goes back to `pending` for `ACCOUNT_HOLD`, attempts uncounted, none failed.
 
 Delivery is at least once: a dispatcher that dies after the provider accepted
 a message but before recording it leaves the row in `sending`, and the row is
@@ -55,6 +60,7 @@ from notifications.models import OutboxMessage, OutboxStatus
 from notifications.providers.base import (
     OutgoingMessage,
     PermanentSendError,
+    ProviderAccountError,
     SendError,
     SmsProvider,
     TransientSendError,
@@ -68,8 +74,10 @@ DEFAULT_BATCH_SIZE = 200
 RETRY_BASE_SECONDS = 30.0
 RETRY_CAP_SECONDS = 3600.0
 FLUSH_INTERVAL_SECONDS = 1.0
-UNSUBSCRIBED_CODES = frozenset({"21610"})
-INVALID_NUMBER_CODES = frozenset({"21211", "21614"})
+SEND_WINDOW = 0.75
+"""No send starts after this share of the lease: the rest go back before it expires."""
+ACCOUNT_HOLD = timedelta(minutes=5)
+"""How long messages wait when the provider refuses our account (fix the settings meanwhile)."""
 
 _CLAIMED = (
     outbox.c.id,
@@ -166,12 +174,16 @@ def effective_batch_size(settings: Settings, batch_size: int) -> int:
     return max(1, min(batch_size, fits))
 
 
+def lease_end(settings: Settings, now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.sms_lease_seconds)
+
+
 @dataclass
 class _Results:
     sent: list[dict[str, Any]] = field(default_factory=list)
     unsent: list[dict[str, Any]] = field(default_factory=list)
-    opt_outs: list[tuple[str, str]] = field(default_factory=list)
-    invalid: list[tuple[str, str]] = field(default_factory=list)
+    refused_numbers: list[tuple[str, str]] = field(default_factory=list)
+    """(phone, provider error code) of permanent failures: may opt out or flag the number."""
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.unsent)
@@ -259,8 +271,11 @@ def claim_batch(
 
     Returns the rows to send and how many were suppressed.
     """
-    lease_until = now + timedelta(seconds=settings.sms_lease_seconds)
-    arguments: dict[str, Any] = {"now": now, "lease_until": lease_until, "provider": provider.name}
+    arguments: dict[str, Any] = {
+        "now": now,
+        "lease_until": lease_end(settings, now),
+        "provider": provider.name,
+    }
     rows = list(_claim(session, urgent=True, limit=limit, **arguments))
     if len(rows) < limit and not in_quiet_hours(settings, now):
         rows.extend(_claim(session, urgent=False, limit=limit - len(rows), **arguments))
@@ -300,11 +315,16 @@ def claim_batch(
     return [row for row in rows if row.to_phone not in unreachable], len(suppressed)
 
 
-def _record(session: Session, results: _Results) -> None:
+def _ours(lease_until: datetime) -> Any:
+    """Rows this pass still holds: its lease, not one a later claim gave them after a reclaim."""
+    return (outbox.c.status == OutboxStatus.SENDING) & (outbox.c.lease_expires_at == lease_until)
+
+
+def _record(session: Session, results: _Results, lease_until: datetime) -> None:
     if results.sent:
         session.execute(
             update(outbox)
-            .where(outbox.c.id == bindparam("b_id"), outbox.c.status == OutboxStatus.SENDING)
+            .where(outbox.c.id == bindparam("b_id"), _ours(lease_until))
             .values(
                 status=OutboxStatus.SENT,
                 provider_sid=bindparam("b_sid"),
@@ -319,7 +339,7 @@ def _record(session: Session, results: _Results) -> None:
     if results.unsent:
         session.execute(
             update(outbox)
-            .where(outbox.c.id == bindparam("b_id"), outbox.c.status == OutboxStatus.SENDING)
+            .where(outbox.c.id == bindparam("b_id"), _ours(lease_until))
             .values(
                 status=bindparam("b_status"),
                 next_attempt_at=bindparam("b_next"),
@@ -330,29 +350,43 @@ def _record(session: Session, results: _Results) -> None:
             ),
             results.unsent,
         )
-    for phone, code in results.opt_outs:
-        contacts.opt_out(session, phone, f"provider:{code}", _at(results))
-    for phone, code in results.invalid:
-        contacts.mark_invalid(session, phone, code, _at(results))
+    for phone, code in results.refused_numbers:
+        contacts.record_provider_error(session, phone, code, _at(results))
 
 
 def _at(results: _Results) -> datetime:
     return (results.sent or results.unsent)[-1]["b_at"]
 
 
-def _release(session: Session, ids: list[int], now: datetime) -> int:
-    """Claimed rows not attempted (the dispatcher is stopping) go back to `pending`."""
+def _release(
+    session: Session,
+    ids: list[int],
+    now: datetime,
+    lease_until: datetime,
+    *,
+    hold: SendError | None = None,
+) -> int:
+    """Claimed rows not attempted go back to `pending`, their attempt not counted.
+
+    With `hold` (the provider refused our account) they wait `ACCOUNT_HOLD` and
+    show the provider's error meanwhile.
+    """
     if not ids:
         return 0
-    return session.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.SENDING)
-        .values(
-            status=OutboxStatus.PENDING,
-            attempts=outbox.c.attempts - 1,
-            lease_expires_at=None,
-            updated_at=now,
+    values: dict[str, Any] = {
+        "status": OutboxStatus.PENDING,
+        "attempts": outbox.c.attempts - 1,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if hold is not None:
+        values.update(
+            next_attempt_at=now + ACCOUNT_HOLD,
+            error_code=hold.code[:16],
+            error_message=hold.message[:500],
         )
+    return session.execute(
+        update(outbox).where(outbox.c.id.in_(ids), _ours(lease_until)).values(**values)
     ).rowcount
 
 
@@ -387,10 +421,7 @@ def _outcome(
         entry["b_status"] = OutboxStatus.FAILED
         stats.failed += 1
         if isinstance(error, PermanentSendError):
-            if error.code in UNSUBSCRIBED_CODES:
-                results.opt_outs.append((row.to_phone, error.code))
-            elif error.code in INVALID_NUMBER_CODES:
-                results.invalid.append((row.to_phone, error.code))
+            results.refused_numbers.append((row.to_phone, error.code))
         log.warning(
             "outbox %d to %s failed after %d attempt(s): %s %s",
             row.id,
@@ -439,14 +470,24 @@ def dispatch_once(
     if not rows:
         return stats
 
+    lease_until = lease_end(settings, started)
+    send_window = settings.sms_lease_seconds * SEND_WINDOW
     results = _Results()
-    last_flush = monotonic()
+    claimed_at = last_flush = monotonic()
     with database.unit_of_work() as session:
         for index, row in enumerate(rows):
             if not limiter.acquire(provider.sender, stop) or (stop is not None and stop.is_set()):
-                _record(session, results)
-                stats.released = _release(session, [r.id for r in rows[index:]], current())
-                session.commit()
+                stats.released = _give_back(session, results, rows[index:], current(), lease_until)
+                return stats
+            if monotonic() - claimed_at >= send_window:
+                stats.released = _give_back(session, results, rows[index:], current(), lease_until)
+                log.warning(
+                    "sending took %.0f%% of the %d s lease; %d outbox rows go back to pending "
+                    "(a slow provider: lower --batch-size or raise SMS_LEASE_SECONDS)",
+                    SEND_WINDOW * 100,
+                    settings.sms_lease_seconds,
+                    stats.released,
+                )
                 return stats
             message = OutgoingMessage(
                 to=row.to_phone,
@@ -458,6 +499,20 @@ def dispatch_once(
             )
             try:
                 result = provider.send(message)
+            except ProviderAccountError as error:
+                stats.released = _give_back(
+                    session, results, rows[index:], current(), lease_until, hold=error
+                )
+                log.error(
+                    "%s refused our account (%s: %s); %d outbox rows held for %d minutes, "
+                    "none failed",
+                    provider.name,
+                    error.code,
+                    error.message,
+                    stats.released,
+                    ACCOUNT_HOLD.total_seconds() // 60,
+                )
+                return stats
             except SendError as error:
                 _outcome(row, error, settings, current(), results, stats)
             except Exception as error:  # a provider bug must not lose the row
@@ -472,14 +527,30 @@ def dispatch_once(
             # Urgent results are recorded at once, so an early status callback
             # (a failed delivery that should escalate) finds its SID.
             if results and (row.urgent or monotonic() - last_flush >= FLUSH_INTERVAL_SECONDS):
-                _record(session, results)
+                _record(session, results, lease_until)
                 session.commit()
                 results = _Results()
                 last_flush = monotonic()
         if results:
-            _record(session, results)
+            _record(session, results, lease_until)
             session.commit()
     return stats
+
+
+def _give_back(
+    session: Session,
+    results: _Results,
+    unsent: Sequence[Row[Any]],
+    now: datetime,
+    lease_until: datetime,
+    *,
+    hold: SendError | None = None,
+) -> int:
+    """Record what was sent, release the rows not sent, commit; returns how many went back."""
+    _record(session, results, lease_until)
+    released = _release(session, [row.id for row in unsent], now, lease_until, hold=hold)
+    session.commit()
+    return released
 
 
 def run(

@@ -7,7 +7,9 @@ entries, within one SMS segment.
 How a message is read
 ---------------------
 1. Only the first 500 characters are read (`MAX_INPUT_CHARS`); a longer message
-   is refused as `too_long` unless it is urgent. The text is NFKC-normalised
+   is refused as `too_long` unless its first 1,600 hold `急` or a red flag: then it
+   is read around that, as an urgent case, and any report in it is not recorded
+   (`report_error`). The text is NFKC-normalised
    (full-width `１５０／９５`, `，`, `：`, letters and spaces become ASCII; `⑤`
    becomes `5`), invisible format characters are dropped and English is matched
    case-insensitively.
@@ -26,14 +28,21 @@ How a message is read
    (`好`, `急`, `到`, `改`, `停`, `号`) counts only at the start of a run, right
    after another keyword, or at the end of a run that digits follow (`活动到15人`),
    so `送到医院` holds no `到` and `老李好像头晕` no `好`.
-4. Red flags come first. An explicit urgent word (`急`, `紧急`, `急救`, `URGENT`,
-   `SOS`, `EMERGENCY`) anywhere makes the message an `UrgentCommand`; so does a
-   red-flag symptom anywhere (chest pain, breathing difficulty, unconsciousness,
-   stroke signs, heavy bleeding, convulsions; see `keywords.RED_FLAGS_*`), with
-   `implicit=True`, and the report the same message carried in `report`. Negation
-   is not read (`无胸痛` is flagged too): a false alarm costs a doctor one SMS, a
-   missed one can cost a life. Urgent messages are never refused: a seat out of
-   range or missing gives `seat=None` and the words are kept in `text`. The one
+4. Red flags come first. An explicit urgent word (`急`, `紧急`, `救命`, `快来人`,
+   `URGENT`, `SOS`, `HELP ME` ...) anywhere makes the message an `UrgentCommand`;
+   so does a red-flag symptom anywhere (chest pain, breathing difficulty,
+   unconsciousness, stroke signs, heavy bleeding, convulsions, a fall with no
+   getting up; see `keywords.RED_FLAGS_*`), with `implicit=True`. A report
+   written with it (`好 5 胸闷`, `好 5 血压150/95 急 7 胸痛`) is carried in
+   `report`, or, when a reading in it was refused, its error in `report_error`.
+   A red flag right after a negation (`无胸痛`, `没有胸闷`, `no chest pain`) is
+   denied, not reported: the words stay the member's note (with `急` the message
+   is urgent anyway). Urgent messages are never refused. The seat is the number
+   right after `急` (any up to 99: `急 25 胸痛` names a member the grid lacks, and
+   the caller reports it as such, never as the sender's own case), else one
+   marked with 号/#, else for a red flag the member whose words name it or the
+   last seat before it; else None. `text` is what was said of the member, cut
+   around the red flag when long so the doctor's alert shows it. The one
    exception: an acknowledgement carrying a valid code (`收到 K7Q 胸痛已处理`) is
    a doctor answering an escalation, not a new one.
 5. Otherwise the first command word decides, after any greeting or name
@@ -73,9 +82,10 @@ Reports
 
 Other commands
 --------------
-- Attendance `到`/`ATT`: one number is a headcount (0-20, `到15人` too); two or
-  more are the seats present (ranges `1-12` allowed), headcount = how many; a
-  single seat marked as one (`到 5号`) is a seat. No number: `attendance_missing`.
+- Attendance `到`/`ATT`: one number is a headcount (0-20, `到15人`, `到十五人` too);
+  two or more are the seats present (ranges `1-12` allowed), headcount = how
+  many; a single seat marked as one (`到 5号`) is a seat. No number:
+  `attendance_missing`; a seat past 20 gets an attendance example.
 - Acknowledge `收到`/`ACK` [code]: the code is three characters of
   `ABCDEFGHJKLMNPQRSTUVWXYZ23456789`, upper-cased; letters and digits that look
   like a code but are not one give `ack_code_invalid`; other words are ignored.
@@ -90,7 +100,15 @@ Other commands
 - Skip `停`/`本周停`/`SKIP`. Help `帮助`/`怎么发`/`HELP`/`INFO`/`?`.
 
 Language: `zh_CN` or `en` from the first keyword; failing that from any Han or
-Latin text; None when it cannot be told (digits only, `?`, `T`).
+Latin text; None when it cannot be told (digits only, `?`, `T`). A text whose
+Latin words are all keywords (`OK 5 BP150/95`, `STOP`) is typed by Chinese
+volunteers too: `keywords_only` tells the caller to answer it in the sender's
+own language.
+
+Pinyin input offers homophones (`血亚`, `学压`, `血唐`, `去逝`) and some phones
+write traditional characters (`號`, `血壓`): both are read as meant. A message
+that asks in words to stop (`不要再发了`, `don't send`) is no opt-out (carriers
+act on the keyword alone) and gets the `optout` hint: how to opt out.
 """
 
 from __future__ import annotations
@@ -99,12 +117,15 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from grids import reports
+from grids.escalation import URGENT_TEXT_LIMIT as ALERT_TEXT_CHARS
+from grids.reports import ACK_CODE_LENGTH, DIASTOLIC_RANGE, GLUCOSE_RANGE, SYSTOLIC_RANGE
 from i18n import catalogue, normalise_language
 from notifications import keywords as kw
 from notifications.commands import (
@@ -128,15 +149,21 @@ from notifications.keywords import Kind, Word
 from notifications.segments import GSM_7, encoding, fits_one_segment
 
 MAX_INPUT_CHARS = 500
-MAX_SEAT = 20
+MAX_SEAT = reports.SEAT_RANGE[1]
 MAX_HEADCOUNT = 20
-SYSTOLIC_RANGE = (60, 300)
-DIASTOLIC_RANGE = (30, 200)
-GLUCOSE_RANGE = (Decimal("1.0"), Decimal("40.0"))
-ACK_ALPHABET = frozenset("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-ACK_CODE_LENGTH = 3
+ACK_ALPHABET = frozenset(reports.ACK_ALPHABET)
 NOTE_LIMIT = 200
 URGENT_TEXT_LIMIT = 500
+URGENT_EXCERPT_CHARS = ALERT_TEXT_CHARS - 2
+"""Characters of a long message kept around its red flag (with an ellipsis at each
+end), so that the doctor's alert, which shows `ALERT_TEXT_CHARS`, shows the flag."""
+MAX_WRITTEN_SEAT = 99
+"""A number up to this right after `急` is the seat meant, even one the grid cannot have
+(`急 25 胸痛`): the case is then reported as about an unknown member, never as the
+reporter's own."""
+MAX_URGENT_SCAN_CHARS = 1600
+"""A message too long to read is still searched this far (Twilio's longest body) for
+`急` and red flags."""
 
 ZH, EN = "zh_CN", "en"
 
@@ -495,12 +522,44 @@ _RED_FLAG = re.compile(
     ),
     re.IGNORECASE,
 )
+_DENIED_ENGLISH = re.compile(
+    r"\b(?:" + "|".join(re.escape(word) for word in kw.NEGATIONS_ENGLISH) + r")(?:\s+any)?$",
+    re.IGNORECASE,
+)
+
+
+def _denied(text: str, start: int) -> bool:
+    """Whether the red flag at `start` follows a negation (`无胸痛`, `no chest pain`)."""
+    before = text[max(0, start - 16) : start].rstrip()
+    return before.endswith(kw.NEGATIONS_CHINESE) or _DENIED_ENGLISH.search(before) is not None
+
+
+def red_flag_match(text: str) -> re.Match[str] | None:
+    """The first red-flag symptom named, and not denied, in (normalised) `text`."""
+    for match in _RED_FLAG.finditer(text):
+        if not _denied(text, match.start()):
+            return match
+    return None
 
 
 def red_flag(text: str) -> str | None:
-    """The first red-flag symptom named in (normalised) `text`, if any."""
-    match = _RED_FLAG.search(text)
+    """The first red-flag symptom named, and not denied, in (normalised) `text`."""
+    match = red_flag_match(text)
     return match.group() if match else None
+
+
+def _excerpt(words: str) -> str:
+    """`words`, or the part of them around the red flag when they are too long for the
+    doctor's alert to show it (the whole message stays stored with the inbound SMS)."""
+    if len(words) <= URGENT_EXCERPT_CHARS:
+        return words
+    match = red_flag_match(words)
+    start = 0
+    if match is not None:
+        start = max(0, min(match.start() - 8, len(words) - URGENT_EXCERPT_CHARS))
+    end = start + URGENT_EXCERPT_CHARS
+    piece = words[start:end].strip()
+    return ("…" if start else "") + piece + ("…" if end < len(words) else "")
 
 
 def _sounds_like_symptom(tokens: Sequence[Token]) -> bool:
@@ -747,6 +806,8 @@ def _attendance(tokens: Sequence[Token]) -> AttendanceCommand:
             index += 1
             continue
         seat = _seat_at(tokens, index)
+        if seat is None and token.kind is Kind.NUMERAL:
+            seat = _Seat(token.word.value, index + 1, marked=False)  # `到十五人`
         if seat is None:
             index += 1
             continue
@@ -760,11 +821,12 @@ def _attendance(tokens: Sequence[Token]) -> AttendanceCommand:
         people, numbers = numbers[0].number, []
     if people is not None and not 0 <= people <= MAX_HEADCOUNT:
         raise _Refused(HEADCOUNT_OUT_OF_RANGE, value=people)
-    seats = [_check_seat(seat) for seat in numbers]
+    # The correction's example is then one of attendance (`sms.error.<code>.attendance`).
+    for number in [seat.number for seat in numbers] + [n for pair in ranges for n in pair]:
+        if not 1 <= number <= MAX_SEAT:
+            raise _Refused(SEAT_OUT_OF_RANGE, seat=number, context="attendance")
+    seats = [seat.number for seat in numbers]
     for low, high in ranges:
-        for number in (low, high):
-            if not 1 <= number <= MAX_SEAT:
-                raise _Refused(SEAT_OUT_OF_RANGE, seat=number)
         seats.extend(range(min(low, high), max(low, high) + 1))
     present = tuple(sorted(set(seats)))
     if people is None and not present:
@@ -870,57 +932,112 @@ def _move(text: str, tokens: Sequence[Token]) -> MoveExchangeCommand:
     return MoveExchangeCommand(at=time(hour, minute), weekday=weekday, days_ahead=days_ahead)
 
 
-def _urgent(text: str, tokens: Sequence[Token], at: int, flag: str | None) -> UrgentCommand:
+def _urgent(
+    text: str,
+    tokens: Sequence[Token],
+    at: int,
+    flag: re.Match[str] | None,
+    *,
+    carry_report: bool = True,
+) -> UrgentCommand:
     """`急 5 胸痛`, or `急` anywhere: never refused."""
     opening = all(token.kind in _FILLER | {Kind.TEXT} for token in tokens[:at])
     seat_number: int | None = None
     rest_from = tokens[at].end
+    words_follow = opening
     if at + 1 < len(tokens):
         seat = _seat_at(tokens, at + 1)
-        if seat is not None and 1 <= seat.number <= MAX_SEAT:
+        if seat is not None and seat.number <= MAX_WRITTEN_SEAT:
             seat_number = seat.number
             rest_from = tokens[seat.end - 1].end
+            words_follow = True
     if seat_number is None:
         later = (_seat_at(tokens, index) for index in range(at + 1, len(tokens)))
         marked = [seat for seat in later if seat is not None and seat.marked]
         earlier = [_seat_at(tokens, index) for index in range(at)]
-        if marked and 1 <= marked[0].number <= MAX_SEAT:
+        if marked and marked[0].number <= MAX_WRITTEN_SEAT:
             seat_number = marked[0].number
         elif not opening:
             before = [seat for seat in earlier if seat is not None]
             if before and 1 <= before[-1].number <= MAX_SEAT:
                 seat_number = before[-1].number
-    words = _clean(text[rest_from:]) if opening else _clean(text)
+    words = _clean(text[rest_from:]) if words_follow else _clean(text)
+    said = [
+        token
+        for index, token in enumerate(tokens)
+        if index != at and not token.is_integer and token.kind not in _FILLER
+    ]
+    if not said:
+        words = ""  # `5号 急`, `救命啊 3号`: a seat and `急`, nothing more to restate
+    report, report_error = (None, None)
+    if carry_report and not opening:
+        report, report_error = _report_before(text, tokens[:at])
     return UrgentCommand(
         seat=seat_number,
         text=words[:URGENT_TEXT_LIMIT],
         red_flag=flag is not None,
         implicit=False,
+        report=report,
+        report_error=report_error,
     )
 
 
+# Errors that say a reading was written and could not be taken: a report the sender
+# meant, which an urgent message carried and which was not recorded.
+_READING_ERRORS = frozenset(
+    {BP_OUT_OF_RANGE, BP_UNREADABLE, GLUCOSE_OUT_OF_RANGE, GLUCOSE_UNREADABLE, NUMBER_UNREADABLE}
+)
+
+
+def _report_before(
+    text: str, tokens: Sequence[Token]
+) -> tuple[WeeklyReportCommand | None, ParseError | None]:
+    """The report written before `急` (`好 5 血压150/95 急 7 胸痛`), if it names members."""
+    if not tokens:
+        return None, None
+    try:
+        command = _command(text, list(tokens))
+    except _Refused as refused:
+        return None, refused.error if refused.error.code in _READING_ERRORS else None
+    if isinstance(command, WeeklyReportCommand) and command.items:
+        return command, None
+    return None, None
+
+
 def _implicit_urgent(
-    text: str, tokens: Sequence[Token], flag: str, report: WeeklyReportCommand | None
+    text: str,
+    tokens: Sequence[Token],
+    flag: re.Match[str],
+    report: WeeklyReportCommand | None,
+    report_error: ParseError | None = None,
 ) -> UrgentCommand:
+    """A red flag without `急`: about the member whose words name it, else the last seat
+    written before it. The text is those words (or the message) around the flag."""
     seat_number: int | None = None
+    words: str | None = None
     if report is not None:
-        lowered = flag.lower()
         for item in report.items:
-            if item.note and lowered in item.note.lower():
-                seat_number = item.seat
+            if item.note and red_flag_match(item.note) is not None:
+                seat_number, words = item.seat, item.note
                 break
     if seat_number is None:
-        for index in range(len(tokens)):
+        # The last seat written before the flag. One written after it may be another
+        # member's (`老王胸痛，5号血压150/95`): then the member is left unclear and the
+        # doctor reads the words.
+        for index, token in enumerate(tokens):
+            if token.start >= flag.start():
+                break
             seat = _seat_at(tokens, index)
             if seat is not None and 1 <= seat.number <= MAX_SEAT:
                 seat_number = seat.number
-                break
+                words = _clean(text[tokens[seat.end - 1].end :])
     return UrgentCommand(
         seat=seat_number,
-        text=_clean(text)[:URGENT_TEXT_LIMIT],
+        text=_excerpt(words or _clean(text)),
         red_flag=True,
         implicit=True,
         report=report,
+        report_error=report_error,
     )
 
 
@@ -959,13 +1076,22 @@ def _bare_ack_code(text: str) -> str | None:
     return None
 
 
-def _hint(tokens: Sequence[Token]) -> str | None:
+def _asks_to_stop(text: str) -> bool:
+    """`不要再发了`, `stop sending me this`: a wish to opt out, not the keyword itself."""
+    return any(request in text for request in kw.STOP_REQUESTS_CHINESE) or bool(
+        kw.STOP_REQUESTS_ENGLISH.search(text)
+    )
+
+
+def _hint(text: str, tokens: Sequence[Token]) -> str | None:
     """Which example an unreadable message most likely needs (None: the general one)."""
     meaningful = [token for token in tokens if token.kind is not Kind.IGNORE]
     if meaningful:
         first = meaningful[0].text
         if first.upper() in kw.OPT_OUT_ENGLISH or first.startswith(tuple(kw.OPT_OUT_CHINESE)):
             return "optout"
+    if _asks_to_stop(text):
+        return "optout"
     if any(token.kind is Kind.PEOPLE or "到" in token.text for token in tokens):
         return "attendance"
     if any(
@@ -1001,7 +1127,7 @@ def _command(text: str, tokens: list[Token]) -> Command:
     if head is None:
         if _sounds_like_symptom(tokens):
             raise _Refused(MISSING_SEAT, value=_span(text, tokens))
-        raise _Refused(UNRECOGNISED, hint=_hint(tokens))
+        raise _Refused(UNRECOGNISED, hint=_hint(text, tokens))
     kind = tokens[head].kind
     rest = tokens[head + 1 :]
     if kind is Kind.ATTEND:
@@ -1025,27 +1151,24 @@ def _command(text: str, tokens: list[Token]) -> Command:
 
 def _parse(message: str) -> Parsed:
     message = message.strip()
-    too_long = len(message) > MAX_INPUT_CHARS
+    if len(message) > MAX_INPUT_CHARS:
+        return _too_long(message)
     # NFKC can lengthen text (one ligature becomes up to 18 characters): bound it again.
-    text = normalise(message[:MAX_INPUT_CHARS])[: 2 * MAX_INPUT_CHARS]
+    text = normalise(message)[: 2 * MAX_INPUT_CHARS]
     if not text.strip():
         return Parsed(None, ParseError(EMPTY), None)
-    if not too_long:
-        keyword = _whole_message_keyword(text)
-        if keyword is not None:
-            return keyword
+    keyword = _whole_message_keyword(text)
+    if keyword is not None:
+        return keyword
     tokens = tokenise(text)
     language = _language(tokens)
-    if not too_long:
-        code = _bare_ack_code(text)
-        if code is not None:
-            return Parsed(AckCommand(code), None, None)
-    flag = red_flag(text)
+    code = _bare_ack_code(text)
+    if code is not None:
+        return Parsed(AckCommand(code), None, None)
+    flag = red_flag_match(text)
     urgent_at = next((i for i, token in enumerate(tokens) if token.kind is Kind.URGENT), None)
     if urgent_at is not None:
         return Parsed(_urgent(text, tokens, urgent_at, flag), None, language)
-    if too_long and flag is None:
-        return Parsed(None, ParseError(TOO_LONG, {"limit": MAX_INPUT_CHARS}), language)
     try:
         command: Command | None = _command(text, tokens)
         error: ParseError | None = None
@@ -1055,8 +1178,58 @@ def _parse(message: str) -> Parsed:
         if isinstance(command, AckCommand) and command.code is not None:
             return Parsed(command, None, language)
         report = command if isinstance(command, WeeklyReportCommand) else None
-        return Parsed(_implicit_urgent(text, tokens, flag, report), None, language)
+        report_error = error if error is not None and error.code in _READING_ERRORS else None
+        urgent = _implicit_urgent(text, tokens, flag, report, report_error)
+        return Parsed(urgent, None, language)
     return Parsed(command, error, language)
+
+
+def _too_long(message: str) -> Parsed:
+    """A message past `MAX_INPUT_CHARS` is refused, unless it is urgent anywhere in its
+    first `MAX_URGENT_SCAN_CHARS`: then it is read around the first sign of it. A report
+    it carries is not recorded (`report_error` says so): the sender is asked to split it."""
+    scanned = normalise(message[:MAX_URGENT_SCAN_CHARS])[: 2 * MAX_URGENT_SCAN_CHARS]
+    tokens = tokenise(scanned)
+    flag = red_flag_match(scanned)
+    urgent = next((token for token in tokens if token.kind is Kind.URGENT), None)
+    too_long = ParseError(TOO_LONG, {"limit": MAX_INPUT_CHARS})
+    if urgent is None and flag is None:
+        return Parsed(None, too_long, _language(tokens[:200]))
+    anchor = min(
+        position
+        for position in (urgent.start if urgent else None, flag.start() if flag else None)
+        if position is not None
+    )
+    start = max(0, anchor - 60)
+    while 0 < start < anchor and not _is_separator(scanned[start - 1]):
+        start += 1  # begin at a word, not inside a number or a seat
+    window = scanned[start : start + MAX_INPUT_CHARS]
+    tokens = tokenise(window)
+    language = _language(tokens)
+    flag = red_flag_match(window)
+    at = next((i for i, token in enumerate(tokens) if token.kind is Kind.URGENT), None)
+    if at is not None:
+        command = _urgent(window, tokens, at, flag, carry_report=False)
+    else:
+        assert flag is not None
+        command = _implicit_urgent(window, tokens, flag, None)
+    return Parsed(replace(command, report=None, report_error=too_long), None, language)
+
+
+_NEUTRAL_WORDS = frozenset(
+    {word for phrase in kw.ENGLISH for word in phrase}
+    | kw.OPT_OUT_ENGLISH
+    | kw.OPT_IN_ENGLISH
+    | kw.OPT_OUT_LETTERS
+)
+
+
+def keywords_only(text: str) -> bool:
+    """Whether every Latin word of `text` is one of the grammar's keywords or a single
+    letter (`OK`, `OK 5 BP150/95`, `ACK K7Q`, `STOP`). Chinese volunteers type these
+    too, so such a text says nothing of the language its writer reads."""
+    words = re.findall(r"[A-Za-z]+", normalise(text[:MAX_URGENT_SCAN_CHARS]))
+    return all(len(word) == 1 or word.upper() in _NEUTRAL_WORDS for word in words)
 
 
 def parse(text: str) -> Parsed:
@@ -1114,6 +1287,9 @@ def error_text(error: ParseError, language: str | None) -> str:
     hint = error.params.get("hint")
     if error.code == UNRECOGNISED and hint in HINTS:
         key = f"{key}.{hint}"
+    context = error.params.get("context")
+    if context and messages.has(f"{key}.{context}"):
+        key = f"{key}.{context}"
     if not messages.has(key):
         key = f"sms.error.{UNRECOGNISED}"
     wanted = messages.placeholders(key)

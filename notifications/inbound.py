@@ -18,7 +18,7 @@ import logging
 import re
 import traceback
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,7 @@ from grids.database import Database
 from grids.escalation import URGENT_TEXT_LIMIT, duty_facility
 from grids.extension import current_db
 from grids.http_errors import error_response
-from grids.models import Facility, Grid
+from grids.models import Doctor, Facility, Grid
 from grids.notices import Notice
 from grids.phones import InvalidPhone, normalise_phone
 from grids.reports import (
@@ -54,6 +54,7 @@ from grids.reports import (
     current_grid_of,
     identify_sender,
     move_exchange,
+    open_urgent_codes,
     record_attendance,
     record_weekly_report,
     report_urgent,
@@ -300,7 +301,8 @@ def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: da
                 "phone": sms.from_phone,
                 "text": " ".join(sms.body.split())[: URGENT_TEXT_LIMIT + 20],
             }
-            if doctor is not None and doctor.phone:
+            can_receive = can_receive_sms(session)
+            if doctor is not None and doctor.phone and can_receive(doctor.phone):
                 phone, language, kind, rid = doctor.phone, doctor.language, "doctor", doctor.id
             else:
                 start = None
@@ -308,7 +310,7 @@ def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: da
                     start = session.get(Facility, grid.facility_id)
                 elif sender.patient is not None:
                     start = session.get(Facility, sender.patient.facility_id)
-                duty = duty_facility(start)
+                duty = duty_facility(start, can_receive)
                 if duty is None or not duty.phone:
                     return False
                 phone, language, kind, rid = (
@@ -349,7 +351,11 @@ def handle(session: Session, settings: Settings, row: InboundMessage, now: datet
     committed)."""
     sender = identify_sender(session, row.from_phone)
     parsed: Parsed = grammar.parse(row.body)
-    language = normalise_language(parsed.language or sender.language or settings.default_language)
+    language = parsed.language
+    if language == "en" and sender.language and grammar.keywords_only(row.body):
+        # `OK 5 BP150/95` from a Chinese volunteer: answer in the language they read.
+        language = sender.language
+    language = normalise_language(language or sender.language or settings.default_language)
     command = parsed.command
     handled = _dispatch(session, settings, sender, parsed, language, row, now)
     handled.language = language
@@ -375,21 +381,29 @@ def _dispatch(
         notices: list[Notice] = []
         if sender.role == "coordinator" and sender.roster and sender.patient:
             notices = coordinator_opted_out(
-                session, sender.roster, sender.patient, source_ref=row.message_sid
+                session, sender.roster, sender.patient, day=now.astimezone(settings.tz).date()
             )
-        return Handled(
-            Outcome.OPTED_OUT, replies.simple(language, "sms.reply.opted_out"), notices=notices
-        )
+        # A doctor who opts out gets no urgent alerts: escalation sends them to the duty
+        # phone instead, and the reply says so.
+        key = "sms.reply.opted_out_doctor" if sender.role == "doctor" else "sms.reply.opted_out"
+        return Handled(Outcome.OPTED_OUT, replies.simple(language, key), notices=notices)
     if isinstance(command, OptInCommand):
         contacts.opt_in(session, row.from_phone, now)
         return Handled(Outcome.OPTED_IN, replies.simple(language, "sms.reply.opted_in"))
     if sender.role == "unknown":
+        if isinstance(command, UrgentCommand):
+            # Nobody to alert for a number we do not know: always say so and point to
+            # 120, however many times today this number has written.
+            log.warning("urgent SMS from unregistered number %s", mask_phone(row.from_phone))
+            return Handled(
+                Outcome.UNKNOWN_SENDER, replies.simple(language, "sms.reply.unknown_sender_urgent")
+            )
         key = "sms.help.unknown" if isinstance(command, HelpCommand) else "sms.reply.unknown_sender"
         return _unknown_sender(session, settings, row, language, key, now)
     if isinstance(command, HelpCommand):
         return Handled(Outcome.HELP, replies.help_reply(language, sender.role))
     if sender.role == "doctor":
-        return _from_doctor(session, settings, sender, command, language, now)
+        return _from_doctor(session, settings, sender, parsed, language, row, now)
     if command is None:
         if sender.role == "coordinator" and parsed.error is not None:
             return Handled(
@@ -452,18 +466,50 @@ def _from_doctor(
     session: Session,
     settings: Settings,
     sender: Sender,
-    command: Command | None,
+    parsed: Parsed,
     language: str,
+    row: InboundMessage,
     now: datetime,
 ) -> Handled:
     assert sender.doctor is not None
+    command = parsed.command
+    if not isinstance(command, AckCommand) or command.code is None:
+        # Doctors send no reports: one of their open codes anywhere (`K7Q 收到`,
+        # `已处理 K7Q`) answers that alert.
+        code = _open_code_named(session, sender.doctor, row.body)
+        if code is not None:
+            command = AckCommand(code)
     if not isinstance(command, AckCommand):
+        error = parsed.error
+        if error is not None and error.code == grammar.ACK_CODE_INVALID:
+            return Handled(
+                Outcome.REJECTED,
+                replies.first_fitting([grammar.error_text(error, language)]),
+                command="not_understood",
+            )
         return Handled(Outcome.HINT, replies.simple(language, "sms.reply.doctor_hint"))
     try:
         acked = acknowledge(session, sender.doctor, command.code, now=now)
     except AckRefused as refused:
         return Handled(Outcome.REJECTED, replies.ack_refused_reply(language, refused, settings.tz))
     return Handled(Outcome.APPLIED, replies.ack_reply(language, acked), notices=acked.notices)
+
+
+def can_receive_sms(session: Session) -> Callable[[str], bool]:
+    """Whether a number can get SMS: not opted out, not flagged invalid by the provider
+    (the dispatcher would suppress anything sent to it)."""
+
+    def can_receive(phone: str) -> bool:
+        return phone not in contacts.unreachable_numbers(session, [phone])
+
+    return can_receive
+
+
+def _open_code_named(session: Session, doctor: Doctor, body: str) -> str | None:
+    """The one open urgent code of `doctor` that `body` names as a word, if exactly one."""
+    words = set(re.findall(r"[A-Z0-9]+", unicodedata.normalize("NFKC", body).upper()))
+    named = [code for code in open_urgent_codes(session, doctor) if code in words]
+    return named[0] if len(named) == 1 else None
 
 
 def _urgent(
@@ -477,22 +523,33 @@ def _urgent(
 ) -> Handled:
     assert sender.patient is not None
     notices: list[Notice] = []
-    if command.report is not None and sender.role == "coordinator" and sender.roster:
-        # `好 5 胸闷`: the report is kept too; a refused one must not hold up the alert.
-        try:
-            carried = record_weekly_report(
-                session,
-                sender.roster,
-                sender.patient,
-                all_stable=command.report.all_stable,
-                updates=_member_updates(command.report),
-                now=now,
-                tz=settings.tz,
-                source_ref=row.message_sid,
-            )
-            notices += carried.notices
-        except ReportRefused as refused:
-            log.info("report carried by urgent SMS %s not applied: %s", row.message_sid, refused)
+    report_fate: str | None = None
+    if sender.role == "coordinator" and sender.roster:
+        if command.report is not None:
+            # `好 5 胸闷`: the report is kept too; a refused one must not hold up the
+            # alert, and the coordinator is told it was not recorded.
+            try:
+                with session.begin_nested():
+                    carried = record_weekly_report(
+                        session,
+                        sender.roster,
+                        sender.patient,
+                        all_stable=command.report.all_stable,
+                        updates=_member_updates(command.report),
+                        now=now,
+                        tz=settings.tz,
+                        source_ref=row.message_sid,
+                    )
+                notices += carried.notices
+                report_fate = "recorded"
+            except ReportRefused as refused:
+                log.info(
+                    "report carried by urgent SMS %s not applied: %s", row.message_sid, refused
+                )
+                report_fate = "not_recorded"
+        elif command.report_error is not None:
+            too_long = command.report_error.code == grammar.TOO_LONG
+            report_fate = "too_long" if too_long else "not_recorded"
     outcome = report_urgent(
         session,
         reporter=sender.patient,
@@ -503,6 +560,7 @@ def _urgent(
         now=now,
         source_ref=row.message_sid,
         default_language=settings.default_language,
+        can_receive=can_receive_sms(session),
     )
     if outcome.notified == "nobody":
         log.error(
@@ -512,17 +570,9 @@ def _urgent(
         )
     return Handled(
         Outcome.APPLIED,
-        replies.urgent_reply(language, outcome, _urgent_words(command)),
+        replies.urgent_reply(language, outcome, command.text, report=report_fate),
         notices=[*outcome.notices, *notices],
     )
-
-
-def _urgent_words(command: UrgentCommand) -> str | None:
-    """For a red flag found inside a report, the words said of that member."""
-    if command.report is None:
-        return None
-    notes = [item.note for item in command.report.items if item.seat == command.seat and item.note]
-    return notes[0] if notes else None
 
 
 def _member_updates(command: WeeklyReportCommand) -> list[MemberUpdate]:

@@ -10,6 +10,7 @@ as text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -85,7 +86,11 @@ CHINESE: dict[str, Word] = {
         Kind.OTHERS,
         "其他 其它 其余 别的 剩下 剩下的 其他人 其余人 其他的 其余的 大家 全部 所有人 全组 全体",
     ),
-    **_words(Kind.URGENT, "急 紧急 急救 很急 危急 急诊 救命 求救"),
+    **_words(
+        Kind.URGENT,
+        "急 紧急 急救 很急 好急 太急 特急 非常急 危急 急诊 救命 求救 救救 快来人 出事了 不行了 "
+        "快不行了 病危 抢救",
+    ),
     **_words(Kind.ATTEND, "到 到了 到会 到场 出席 参加 来了 实到 参会 到会人数 出席人数 参加人数"),
     **_words(Kind.ACK, "收到 已收到 收到了 已阅 知道了"),
     **_words(Kind.HELP, "帮助 怎么发 怎么回 怎么写 怎么报 格式 说明 使用说明"),
@@ -97,21 +102,23 @@ CHINESE: dict[str, Word] = {
         "停 本周停 这周停 暂停 停一次 停一周 本周暂停 这周暂停 本周不办 这周不办 不办了 停办 "
         "取消活动 本周取消 这周取消",
     ),
-    **_words(Kind.BP, "血压 量血压 高血压 低血压"),
-    **_words(Kind.BP_HIGH, "高压 收缩压"),
-    **_words(Kind.BP_LOW, "低压 舒张压"),
+    # Pinyin input offers homophones (血亚, 学压, 血唐) and some phones write traditional
+    # characters (血壓, 號): both are read as what was meant.
+    **_words(Kind.BP, "血压 量血压 高血压 低血压 血壓 血亚 学压 雪压"),
+    **_words(Kind.BP_HIGH, "高压 收缩压 高壓"),
+    **_words(Kind.BP_LOW, "低压 舒张压 低壓"),
     **_words(Kind.BP_SEP, "比"),
-    **_words(Kind.GLUCOSE, "血糖 空腹血糖 餐后血糖 随机血糖 空腹 餐后 糖"),
+    **_words(Kind.GLUCOSE, "血糖 空腹血糖 餐后血糖 随机血糖 空腹 餐后 糖 血唐 血汤 雪糖 餐後"),
     **_words(Kind.EVENT, "住院 住院了 入院 住进医院 进医院 住医院", MemberEvent.HOSPITALISED),
     **_words(Kind.EVENT, "出院 出院了 已出院", MemberEvent.DISCHARGED),
     **_words(
         Kind.EVENT,
-        "漏药 漏服 漏吃 漏吃药 漏服药 忘吃药 忘了吃药 没吃药 停药 断药 未服药 没按时吃药",
+        "漏药 漏服 漏吃 漏吃药 漏服药 忘吃药 忘了吃药 没吃药 停药 断药 未服药 没按时吃药 漏藥",
         MemberEvent.MISSED_MEDICATION,
     ),
-    **_words(Kind.EVENT, "去世 过世 死亡 病故 逝世 死了 病逝 已故", MemberEvent.DIED),
+    **_words(Kind.EVENT, "去世 过世 死亡 病故 逝世 死了 病逝 已故 去逝 過世", MemberEvent.DIED),
     **_words(Kind.SEAT_PREFIX, "第 座号"),
-    **_words(Kind.SEAT_SUFFIX, "号"),
+    **_words(Kind.SEAT_SUFFIX, "号 號"),
     **_words(Kind.UNIT, "毫米汞柱 毫摩尔 毫摩尔每升 毫摩 每升"),
     **_words(Kind.PEOPLE, "人 个人 位 名 个"),
     **_words(
@@ -135,8 +142,11 @@ CHINESE: dict[str, Word] = {
         for value, numeral in enumerate("零一二三四五六七八九十", start=0)
     },
     **_words(Kind.NUMERAL, "两", 2),
-    **_words(Kind.NUMERAL, "十一", 11),
-    **_words(Kind.NUMERAL, "十二", 12),
+    **{
+        f"十{numeral}": Word(Kind.NUMERAL, 10 + value)
+        for value, numeral in enumerate("一二三四五六七八九", 1)
+    },
+    **_words(Kind.NUMERAL, "二十", 20),
     **{
         f"{prefix}{day}": Word(Kind.WEEKDAY, index)
         for prefix in ("周", "星期", "礼拜")
@@ -180,7 +190,11 @@ ENGLISH: dict[tuple[str, ...], Word] = {
     ),
     **_phrases(Kind.TEXT, "NOT OK|NOT OKAY|NOT FINE|NOT GOOD|NOT WELL|NOT STABLE"),
     **_phrases(Kind.OTHERS, "REST|THE REST|OTHERS|OTHER|EVERYONE|EVERYBODY|EVERYONE ELSE"),
-    **_phrases(Kind.URGENT, "URGENT|SOS|EMERGENCY"),
+    **_phrases(
+        Kind.URGENT,
+        "URGENT|URGNET|URGEN|SOS|EMERGENCY|HELP ME|PLEASE HELP|COME QUICK|COME QUICKLY|"
+        "COME NOW|AMBULANCE",
+    ),
     **_phrases(Kind.ATTEND, "ATT|ATTEND|ATTENDED|ATTENDANCE|PRESENT"),
     **_phrases(Kind.ACK, "ACK|ACKNOWLEDGE|ACKNOWLEDGED"),
     **_phrases(Kind.HELP, "HELP|INFO"),
@@ -257,11 +271,12 @@ OPT_IN_CHINESE = _set("开始 订阅 恢复")
 # Red flags: a member may need help within minutes. Any message naming one is
 # urgent, whatever else it says.
 RED_FLAGS_CHINESE = _set(
-    "胸痛 胸疼 胸闷 胸口痛 胸口疼 心口痛 心口疼 心绞痛 心梗 "
-    "呼吸困难 喘不上气 喘不过气 上不来气 憋气 "
-    "昏迷 叫不醒 晕倒 昏倒 晕过去 不省人事 "
+    "胸痛 胸疼 胸闷 胸口痛 胸口疼 心口痛 心口疼 心绞痛 心梗 胸通 胸们 "
+    "呼吸困难 喘不上气 喘不过气 上不来气 憋气 无法呼吸 不能呼吸 停止呼吸 没气了 心跳停 没有心跳 "
+    "昏迷 叫不醒 叫不应 晕倒 昏倒 晕过去 昏过去 晕厥 不省人事 神志不清 意识不清 休克 "
     "口角歪斜 口眼歪斜 嘴歪 偏瘫 半身不遂 说话不清 说不出话 手脚麻木 中风 "
-    "大出血 吐血 咯血 便血不止 抽搐 抽风"
+    "大出血 吐血 咯血 便血不止 抽搐 抽风 "
+    "起不来 站不起来 爬不起来"
 )
 RED_FLAGS_ENGLISH = (
     r"chest pains?",
@@ -271,6 +286,7 @@ RED_FLAGS_ENGLISH = (
     r"cannot breathe?",
     r"can not breathe?",
     r"not breathing",
+    r"(?:couldn'?t|could not|unable to) breathe?",
     r"(?:difficulty|trouble) breathing",
     r"short(?:ness)? of breath",
     r"unconscious",
@@ -289,13 +305,47 @@ RED_FLAGS_ENGLISH = (
     r"coughing blood",
     r"seizures?",
     r"convulsions?",
+    r"blacked out",
+    r"not waking",
+    r"(?:can'?t|cannot|won'?t) wake(?: up)?",
+    r"(?:can'?t|cannot) (?:get|stand) up",
+    r"choking",
 )
+
+# A red flag right after one of these is denied, not reported (`无胸痛`, `no chest
+# pain`): the words stay the member's note. `急` still makes any message urgent.
+NEGATIONS_CHINESE = ("没有", "没", "无", "未", "不", "不是", "否认")
+NEGATIONS_ENGLISH = ("no", "not", "without", "denies", "never", "no more")
 
 # Loose words (no seat) that still say something is wrong with someone: a report
 # that carries them without a seat is sent back rather than read as "all stable".
 SYMPTOM_HINTS_CHINESE = _set(
     "痛 疼 晕 烧 咳 吐 泻 病 摔 跌 肿 喘 痒 难受 不舒服 不好 血 药 医院 住 出院 死"
 )
+# Sentences that ask us to stop sending without being the opt-out keyword alone: the
+# reply says how to opt out (carriers act only on the keyword, so we do too).
+STOP_REQUESTS_CHINESE = (
+    "不要再发",
+    "不要发",
+    "别再发",
+    "别发",
+    "不用发",
+    "不用再发",
+    "不想收",
+    "不要收",
+    "不接收",
+    "停止发送",
+    "不要短信",
+    "别给我发",
+    "不要给我发",
+    "取消短信",
+    "取消订阅",
+)
+STOP_REQUESTS_ENGLISH = re.compile(
+    r"\b(?:stop|unsubscribe|don'?t (?:send|text)|no more (?:sms|messages|texts))\b",
+    re.IGNORECASE,
+)
+
 SYMPTOM_HINTS_ENGLISH = _set(
     "DIZZY PAIN PAINS SICK ILL FEVER FELL FALL HURT HURTS COUGH COUGHING VOMIT VOMITING "
     "HEADACHE HIGH LOW UNWELL BAD WORSE SWOLLEN"

@@ -122,7 +122,12 @@ def format_glucose(value: Decimal) -> str:
     return f"{value:.1f}"
 
 
-def member_details(language: str, update: MemberUpdate) -> str:
+NOTE_LIMIT = 8
+"""Characters of a member's note restated in a report confirmation (twice in GSM-7)."""
+
+
+def member_details(language: str, update: MemberUpdate, *, show_note: bool = False) -> str:
+    """`血压150/95、血糖7.0、住院、头晕`; the note as `有备注` unless `show_note`."""
     details: list[str] = []
     if update.systolic is not None and update.diastolic is not None:
         details.append(
@@ -140,7 +145,9 @@ def member_details(language: str, update: MemberUpdate) -> str:
     details.extend(
         text(language, f"sms.reply.detail.{event}") for event in EVENTS if event in update.events
     )
-    if update.note:
+    if update.note and show_note:
+        details.append(clip(update.note, NOTE_LIMIT))
+    elif update.note:
         details.append(text(language, "sms.reply.detail.note"))
     return text(language, "sms.reply.detail.separator").join(details)
 
@@ -155,12 +162,22 @@ def report_reply(language: str, outcome: ReportOutcome) -> str:
         if outcome.all_stable
         else []
     )
-    members = [
-        text(language, "sms.reply.summary.member", seat=u.seat, details=member_details(language, u))
-        for u in outcome.updates
+    summaries = [
+        separator.join(
+            head
+            + [
+                text(
+                    language,
+                    "sms.reply.summary.member",
+                    seat=u.seat,
+                    details=member_details(language, u, show_note=show_note),
+                )
+                for u in outcome.updates
+            ]
+        )
+        for show_note in (True, False)
     ]
     seats = [u.seat for u in outcome.updates]
-    summaries = [separator.join(head + members)]
     if seats:
         runs = len(seat_runs(seats))
         for limit in (None, *range(runs - 1, 0, -1)):
@@ -200,37 +217,84 @@ def attendance_reply(language: str, outcome: AttendanceOutcome) -> str:
 # --- urgent reports and acknowledgements ---
 
 
-def urgent_reply(language: str, outcome: UrgentOutcome, words: str | None = None) -> str:
-    """`已通知村医王医生（编号K7Q）：5号胸痛。危急请拨120。`; `words` restates the
-    case when the stored text is the whole message (a red flag inside a report)."""
+def _then(first: str, second: str) -> str:
+    """Two sentences as one reply: a space after Latin punctuation, none after `。`."""
+    return f"{first}{'' if first.endswith(('。', '！', '）')) else ' '}{second}"
+
+
+def urgent_reply(
+    language: str,
+    outcome: UrgentOutcome,
+    words: str | None = None,
+    *,
+    report: str | None = None,
+) -> str:
+    """`已通知村医王医生（编号K7Q）：5号胸痛。危急请拨120。` `words` are what was said of
+    the member (the stored text when None); `report` is what became of a weekly report
+    the same message carried: `recorded`, `not_recorded`, `too_long` or None. The
+    code, who was alerted and `120` always stay; what was said goes first when short of
+    room, then the report's fate."""
     urgent = outcome.urgent
-    words = clip(words or urgent.text, URGENT_TEXT_LIMIT)
-    about = (
-        text(language, "sms.reply.urgent.about_seat", seat=urgent.seat, text=words)
-        if urgent.seat
-        else words
-    )
+    if words is None:
+        words = urgent.text
+        if outcome.unknown_seat is not None:
+            words = words.removeprefix(f"{outcome.unknown_seat}: ")
+    words = clip(words, URGENT_TEXT_LIMIT)
+    if outcome.unknown_seat is not None:
+        about: str | None = text(
+            language, "sms.reply.urgent.about_unknown_seat", seat=outcome.unknown_seat, text=words
+        )
+    elif urgent.seat and words:
+        about = text(language, "sms.reply.urgent.about_seat", seat=urgent.seat, text=words)
+    elif urgent.seat:
+        about = seat_list(language, [urgent.seat])
+    else:
+        about = words or None
     code = urgent.code
+    candidates: list[str] = []
     if outcome.notified == "doctor":
         name = clip(outcome.notified_name or "", NAME_LIMIT)
-        return first_fitting(
-            [
-                text(language, "sms.reply.urgent.doctor", doctor=name, code=code, about=about),
-                text(language, "sms.reply.urgent.doctor_short", doctor=name, code=code),
-                text(language, "sms.reply.urgent.doctor_minimal", code=code),
-            ]
-        )
-    if outcome.notified == "facility":
+        if about:
+            candidates.append(
+                text(language, "sms.reply.urgent.doctor", doctor=name, code=code, about=about)
+            )
+        candidates += [
+            text(language, "sms.reply.urgent.doctor_short", doctor=name, code=code),
+            text(language, "sms.reply.urgent.doctor_minimal", code=code),
+        ]
+    elif outcome.notified == "facility" and outcome.doctor_unreachable:
         facility = clip(outcome.notified_name or "", 12)
-        return first_fitting(
-            [
+        doctor = clip(outcome.doctor_unreachable, NAME_LIMIT)
+        if about:
+            candidates.append(
+                text(
+                    language,
+                    "sms.reply.urgent.doctor_unreachable",
+                    doctor=doctor,
+                    facility=facility,
+                    code=code,
+                    about=about,
+                )
+            )
+        candidates.append(text(language, "sms.reply.urgent.doctor_unreachable_short", code=code))
+    elif outcome.notified == "facility":
+        facility = clip(outcome.notified_name or "", 12)
+        if about:
+            candidates.append(
                 text(
                     language, "sms.reply.urgent.facility", facility=facility, code=code, about=about
-                ),
-                text(language, "sms.reply.urgent.facility_short", code=code),
-            ]
-        )
-    return first_fitting([text(language, "sms.reply.urgent.nobody", code=code)])
+                )
+            )
+        candidates.append(text(language, "sms.reply.urgent.facility_short", code=code))
+    else:
+        candidates.append(text(language, "sms.reply.urgent.nobody", code=code))
+    if report is not None:
+        key = f"sms.reply.urgent.report_{report}"
+        fates = [text(language, key)]
+        if catalogue(language).has(f"{key}_short"):
+            fates.append(text(language, f"{key}_short"))
+        candidates = [_then(c, fate) for fate in fates for c in candidates] + candidates
+    return first_fitting(candidates)
 
 
 def ack_reply(language: str, outcome: AckOutcome) -> str:

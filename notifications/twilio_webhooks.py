@@ -1,9 +1,11 @@
 """Twilio's webhooks: inbound SMS and delivery status, both signed by Twilio.
 
-The signature is checked against `PUBLIC_BASE_URL` + path (what Twilio was
-told to call). Without `PUBLIC_BASE_URL`, against the URL of the request as
-werkzeug sees it, which honours `X-Forwarded-*` only when `TRUSTED_PROXY_COUNT`
-installs `ProxyFix`.
+The signature is checked against `PUBLIC_BASE_URL` + path + query (what
+Twilio was told to call; `PUBLIC_BASE_URL` includes any path prefix the
+service is published under). Without `PUBLIC_BASE_URL`, against the URL of
+the request as werkzeug sees it, which honours `X-Forwarded-Proto/Host/Port/
+Prefix` only when `TRUSTED_PROXY_COUNT` installs `ProxyFix`. Twilio may sign
+with or without the default port; the library's validator accepts both.
 """
 
 from __future__ import annotations
@@ -27,10 +29,18 @@ twilio_webhooks = Blueprint("twilio_webhooks", __name__)
 
 
 def signed_url(settings: Settings, incoming: Request) -> str:
-    if settings.public_base_url:
-        query = incoming.query_string.decode("latin-1")
-        return settings.public_base_url + incoming.path + (f"?{query}" if query else "")
-    return incoming.url
+    """The URL Twilio signed: the base it was given, the path, and the query byte for byte.
+
+    `request.url` would not do for the query: werkzeug turns it into an IRI,
+    decoding percent-escapes Twilio signed as they were.
+    """
+    base = (
+        settings.public_base_url.rstrip("/") + incoming.path
+        if settings.public_base_url
+        else incoming.base_url
+    )
+    query = incoming.query_string.decode("latin-1")
+    return base + (f"?{query}" if query else "")
 
 
 def signature_is_valid(settings: Settings, incoming: Request) -> bool:
@@ -48,7 +58,14 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = current_settings()
         if settings.twilio_validate_signature and not signature_is_valid(settings, request):
-            log.warning("refused unsigned or wrongly signed request to %s", request.path)
+            log.warning(
+                "refused a request to %s: %s",
+                request.path,
+                "TWILIO_AUTH_TOKEN is not set, so no signature can be checked"
+                if not settings.twilio_auth_token
+                else "X-Twilio-Signature is missing or does not match the URL "
+                f"{signed_url(settings, request)} (PUBLIC_BASE_URL must be what Twilio calls)",
+            )
             return error_response(
                 403,
                 "invalid_signature",

@@ -13,6 +13,7 @@ from config.settings import Settings
 from notifications.providers.base import (
     OutgoingMessage,
     PermanentSendError,
+    ProviderAccountError,
     SendError,
     SendResult,
     SmsProvider,
@@ -25,6 +26,7 @@ STATUS_CALLBACK_PATH = "/sms/twilio/status"
 __all__ = [
     "OutgoingMessage",
     "PermanentSendError",
+    "ProviderAccountError",
     "SendError",
     "SendResult",
     "SmsProvider",

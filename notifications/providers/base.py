@@ -56,6 +56,12 @@ class PermanentSendError(SendError):
     """Sending this message again will fail the same way (opted out, invalid number, ...)."""
 
 
+class ProviderAccountError(SendError):
+    """The provider refuses our account, not this message (wrong credentials, unknown or
+    suspended account): every message would fail the same way until an administrator
+    fixes the settings, so the dispatcher holds them all and fails none."""
+
+
 class SmsProvider(ABC):
     name: ClassVar[str]
     """Stored on each outbox row as `provider`."""

@@ -2,14 +2,15 @@
 
 API calls go to `TWILIO_API_BASE_URL` (Twilio itself by default, a local
 stand-in in tests) through a `TwilioHttpClient` subclass, the library's own
-extension point for custom transports. The client is built with
-`environment={}` so stray `TWILIO_*` variables (edge, region) never redirect
-it: our settings are the only configuration.
+extension point for custom transports. Our settings are the only
+configuration: stray `TWILIO_*` variables of the process (edge, region,
+credentials) never reach the client (see `ISOLATED_ENVIRONMENT`).
 
 The library does not retry; errors are mapped here for the dispatcher:
-HTTP 429 / 20429, 5xx, timeouts and connection errors are transient;
-21610 (unsubscribed), 21211 (invalid number), 21614 (not a mobile) and any
-other 4xx are permanent.
+HTTP 429 / 20429, 5xx, timeouts and connection errors are transient; 401,
+403 and 404 refuse our account (credentials, account SID), so every message
+is held; 21610 (unsubscribed), 21211 (invalid number), 21614 (not a mobile)
+and any other 4xx are permanent for the message.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from twilio.rest import Client
 from notifications.providers.base import (
     OutgoingMessage,
     PermanentSendError,
+    ProviderAccountError,
+    SendError,
     SendResult,
     SmsProvider,
     TransientSendError,
@@ -37,10 +40,17 @@ log = logging.getLogger(__name__)
 
 TWILIO_API_BASE_URL = "https://api.twilio.com"
 TOO_MANY_REQUESTS = 20429
-UNSUBSCRIBED = "21610"
-INVALID_NUMBER = "21211"
-NOT_A_MOBILE = "21614"
+# 401 bad credentials or inactive account (20003, 20005), 403 forbidden, 404 no
+# such account in the URL (20404): our account is refused, not the message.
+ACCOUNT_STATUSES = frozenset({401, 403, 404})
 DEFAULT_TIMEOUT_SECONDS = 15.0
+
+# The library reads TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_EDGE and
+# TWILIO_REGION from `environment`, and falls back to os.environ when the
+# mapping is empty (so `environment={}` is not enough): an edge or region
+# there would send requests to api.<edge>.<region>.twilio.com, past
+# TWILIO_API_BASE_URL. This mapping is not empty and gives none of them.
+ISOLATED_ENVIRONMENT: dict[str, str] = {"TWILIO_EDGE": "", "TWILIO_REGION": ""}
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -117,7 +127,10 @@ class TwilioProvider(SmsProvider):
             )
         self.http_client = BaseUrlHttpClient(self.api_base_url, self.timeout)
         self.client = Client(
-            self.account_sid, self.auth_token, http_client=self.http_client, environment={}
+            self.account_sid,
+            self.auth_token,
+            http_client=self.http_client,
+            environment=dict(ISOLATED_ENVIRONMENT),
         )
 
     @property
@@ -153,19 +166,16 @@ class TwilioProvider(SmsProvider):
             raise TransientSendError("no-sid", "Twilio accepted the message but gave no SID")
         return SendResult(provider_sid=created.sid, status=created.status or "queued")
 
-    def _classify(
-        self, error: TwilioRestException | TwilioServiceException
-    ) -> TransientSendError | PermanentSendError:
+    def _classify(self, error: TwilioRestException | TwilioServiceException) -> SendError:
         status = int(error.status or 0)
         code = str(error.code) if error.code and error.code != status else f"http-{status}"
         text = _error_text(error)
         if status == 429 or error.code == TOO_MANY_REQUESTS or status >= 500 or status == 0:
             return TransientSendError(code, text, retry_after=self.http_client.last_retry_after)
-        if status in (401, 403):
-            log.error(
-                "Twilio refused our credentials (%s): check TWILIO_ACCOUNT_SID and "
-                "TWILIO_AUTH_TOKEN",
+        if status in ACCOUNT_STATUSES:
+            return ProviderAccountError(
                 code,
+                f"{text} (check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_API_BASE_URL)",
             )
         return PermanentSendError(code, text)
 

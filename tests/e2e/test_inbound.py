@@ -338,8 +338,11 @@ def test_a_grid_without_a_doctor_alerts_the_township_and_says_so(client, db, cou
     [alert] = rows(db, OutboxMessage)
     assert (alert.to_phone, alert.template, alert.urgent) == (
         county.tree["township"].phone,
-        "sms.urgent.duty",
+        "sms.urgent.duty_member",
         True,
+    )
+    assert alert.body.startswith(
+        "【急】请义安镇卫生院值班医生处理（网格无村医）：JXV02-HTN09网格3号"
     )
 
 
@@ -516,8 +519,17 @@ def test_an_english_coordinator(client, db, county) -> None:
 
 
 def test_the_reply_follows_the_language_the_message_was_written_in(client, county) -> None:
-    assert send(client, county.zh.coordinator.phone, "OK") == "Week 48 report received: 18 stable"
-    assert send(client, county.en.coordinator.phone, "好") == "已收到第48周报告：16人稳定"
+    zh, en = county.zh.coordinator.phone, county.en.coordinator.phone
+    assert send(client, zh, "ok 5 chest tight, sweating").startswith("Dr 王医生 alerted")
+    assert send(client, en, "好") == "已收到第48周报告：16人稳定"
+
+
+@pytest.mark.parametrize("body", ["OK", "ok 5 BP150/95", "STOP"])
+def test_keywords_alone_are_answered_in_the_senders_own_language(client, county, body) -> None:
+    # Chinese volunteers type OK, BP and STOP on a keypad more easily than Chinese,
+    # and may not read English.
+    reply = send(client, county.zh.coordinator.phone, body)
+    assert reply.startswith(("已收到第48周报告", "已退订"))
 
 
 # --- when something breaks ---
@@ -574,9 +586,161 @@ def test_a_red_flag_inside_a_report_alerts_the_doctor_and_keeps_the_report(
     reply = send(client, county.zh.coordinator.phone, "好 5 胸闷 12 血糖8.9")
     [urgent] = rows(db, UrgentReport)
     assert (urgent.seat, urgent.red_flag) == (5, True)
-    assert reply == f"已通知村医王医生（编号{urgent.code}）：5号胸闷。危急请拨120。"
+    assert reply == f"已通知村医王医生（编号{urgent.code}）：5号胸闷。危急请拨120。周报已记录。"
     [report] = rows(db, WeeklyReport)
     assert report.all_stable
     notes = {m.seat: m.note for m in rows(db, MemberReport)}
     assert notes == {5: "胸闷", 12: None}
     assert [m.template for m in rows(db, OutboxMessage)] == ["sms.urgent.doctor"]
+
+
+# --- urgent cases that must reach a person, and say so truly ---
+
+
+def test_a_red_flag_after_a_long_report_reaches_the_doctor_with_the_flag(
+    client, db, county
+) -> None:
+    body = "好 1 血压150/95 2 血压160/100 3 血糖8.9 4 住院 6 血压145/92 11 漏药 7 胸口疼得厉害"
+    reply = send(client, county.zh.coordinator.phone, body)
+    [urgent] = rows(db, UrgentReport)
+    assert (urgent.seat, urgent.text) == (7, "胸口疼得厉害")
+    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True))
+    assert alert.body.startswith(
+        f"【急】JXV01-HTN01网格7号{county.zh.members[7].name}：胸口疼得厉害。"
+    )
+    assert (
+        reply
+        == f"已通知村医王医生（编号{urgent.code}）：7号胸口疼得厉害。危急请拨120。周报已记录。"
+    )
+    assert count(db, Reading) == 4
+
+
+def test_an_urgent_seat_the_grid_lacks_is_not_taken_for_the_coordinator(client, db, county) -> None:
+    reply = send(client, county.zh.coordinator.phone, "急 25 胸痛")
+    [urgent] = rows(db, UrgentReport)
+    assert (urgent.seat, urgent.patient_id, urgent.text) == (None, None, "25: 胸痛")
+    assert (
+        reply == f"已通知村医王医生（编号{urgent.code}）：25号（本网格无此号）胸痛。危急请拨120。"
+    )
+    [alert] = rows(db, OutboxMessage)
+    assert alert.template == "sms.urgent.doctor_unclear"
+    assert f"报告人{county.zh.coordinator.name}" in alert.body
+
+
+def test_urgent_with_no_seat_from_a_coordinator_names_nobody_as_the_patient(
+    client, db, county
+) -> None:
+    reply = send(client, county.zh.coordinator.phone, "老王晕倒了")
+    [urgent] = rows(db, UrgentReport)
+    assert (urgent.seat, urgent.patient_id, urgent.text) == (None, None, "老王晕倒了")
+    assert reply == f"已通知村医王医生（编号{urgent.code}）：老王晕倒了。危急请拨120。"
+    bare = send(client, county.zh.coordinator.phone, "急")
+    second = rows(db, UrgentReport)[1]
+    assert bare == f"已通知村医王医生（编号{second.code}）。危急请拨120。"
+
+
+def test_a_denied_red_flag_is_a_note_and_alerts_nobody(client, db, county) -> None:
+    reply = send(client, county.zh.coordinator.phone, "好 5号无胸痛，血压150/95")
+    assert reply == "已收到第48周报告：17人稳定，5号血压150/95、无胸痛"
+    assert count(db, UrgentReport) == count(db, OutboxMessage) == 0
+
+
+def test_a_report_with_an_error_beside_a_red_flag_alerts_and_says_it_was_not_recorded(
+    client, db, county
+) -> None:
+    reply = send(client, county.zh.coordinator.phone, "好 5 血压300/20 7 胸痛")
+    [urgent] = rows(db, UrgentReport)
+    assert urgent.seat == 7
+    assert reply == (
+        f"已通知村医王医生（编号{urgent.code}）：7号胸痛。危急请拨120。周报有误未记录，请改正后另发。"
+    )
+    assert count(db, WeeklyReport) == 0
+
+
+def test_a_doctor_who_opted_out_is_bypassed_and_the_reporter_told(client, db, county) -> None:
+    grid = county.zh
+    assert send(client, grid.doctor.phone, "退订") == (
+        "已退订。您将收不到紧急报告，改发卫生院值班。回复“开始”可恢复"
+    )
+    reply = send(client, grid.coordinator.phone, "急 5 胸痛")
+    [urgent] = rows(db, UrgentReport)
+    assert reply == (
+        f"村医王医生收不到短信，已通知义安镇卫生院（编号{urgent.code}）：5号胸痛。危急请拨120。"
+    )
+    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True))
+    assert (alert.to_phone, alert.template) == (
+        county.tree["township"].phone,
+        "sms.urgent.duty_member",
+    )
+    assert "村医王医生收不到短信" in alert.body
+    send(client, grid.doctor.phone, "开始")
+    send(client, grid.coordinator.phone, "急 6 晕倒")
+    latest = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True))[-1]
+    assert latest.to_phone == grid.doctor.phone
+
+
+def test_a_stranger_in_an_emergency_is_always_pointed_to_120(client, db, county) -> None:
+    stranger = factories.phone()
+    send(client, stranger, "你好")
+    for body in ("急 胸痛", "救命"):
+        assert send(client, stranger, body) == (
+            "本号码未登记，短信无法转给医生。危急请立即拨打120，或直接打电话给村医。"
+        )
+
+
+def test_a_doctors_mistyped_code_is_corrected(client, db, county) -> None:
+    assert send(client, county.zh.doctor.phone, "收到 I0O") == (
+        "编号I0O不对，编号是短信里的3位字母数字。例：收到 K7Q"
+    )
+
+
+def test_a_long_message_with_a_late_red_flag_alerts_and_asks_to_split_the_report(
+    client, db, county
+) -> None:
+    body = "好 " + "5 头晕 " * 100 + "7 胸痛"
+    reply = send(client, county.zh.coordinator.phone, body)
+    [urgent] = rows(db, UrgentReport)
+    assert (urgent.seat, urgent.text) == (7, "胸痛")
+    assert reply == (
+        f"已通知村医王医生（编号{urgent.code}）：7号胸痛。危急请拨120。周报太长未记录，请分几条发。"
+    )
+    assert count(db, WeeklyReport) == 0
+    [stored] = rows(db, InboundMessage)
+    assert stored.body == body
+
+
+def test_opting_out_again_the_same_day_asks_the_doctor_once(client, db, county) -> None:
+    phone = county.zh.coordinator.phone
+    for body in ("N", "开始", "T", "开始", "退订"):
+        send(client, phone, body)
+    notices = rows(db, OutboxMessage, OutboxMessage.template == "sms.notice.coordinator_opted_out")
+    assert len(notices) == 1
+
+
+def test_asking_in_words_to_stop_gets_how_to_opt_out(client, db, county) -> None:
+    reply = send(client, county.zh.coordinator.phone, "不要再发了")
+    assert reply == "如要退订，请只发“退订”两个字。不退订请忽略本条。"
+    assert count(db, SmsContact) == 0
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ("{code} 收到", "已确认{code}："),
+        ("{code}收到", "已确认{code}："),
+        ("已处理{code}", "已确认{code}："),
+        ("ok {code}", "{code} acknowledged"),
+    ],
+)
+@pytest.mark.parametrize("codes", ["K7QMHP", "NHPEFR"])
+def test_a_doctor_naming_an_open_code_in_any_order_acknowledges_it(
+    client, db, county, form, expected, codes, monkeypatch
+) -> None:
+    draws = iter(codes)
+    monkeypatch.setattr("grids.reports.secrets.choice", lambda _alphabet: next(draws))
+    send(client, county.zh.coordinator.phone, "急 5 胸痛")
+    send(client, county.zh.coordinator.phone, "急 6 晕倒")
+    _first, second = rows(db, UrgentReport)
+    reply = send(client, county.zh.doctor.phone, form.format(code=second.code.lower()))
+    assert reply.startswith(expected.format(code=second.code))
+    assert [u.acknowledged_at is not None for u in rows(db, UrgentReport)] == [False, True]

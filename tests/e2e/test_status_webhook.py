@@ -112,6 +112,16 @@ def test_error_21610_opts_the_number_out(
     assert contacts.is_opted_out(session, PHONE)
 
 
+@pytest.mark.parametrize("code", ["21211", "21614"])
+def test_an_invalid_number_error_flags_the_number_for_the_administrator(
+    client: FlaskClient, session: Session, sent: OutboxMessage, code: str
+) -> None:
+    post_signed(client, callback(status="failed", ErrorCode=code))
+    assert status_of(session, sent) == ("failed", code)
+    assert contacts.is_invalid(session, PHONE)
+    assert not contacts.is_opted_out(session, PHONE)
+
+
 def test_an_unknown_sid_is_answered_so_twilio_stops_retrying(
     client: FlaskClient, session: Session, sent: OutboxMessage
 ) -> None:

@@ -25,7 +25,8 @@ from notifications import contacts
 from notifications.dispatcher import dispatch_once
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue
-from notifications.providers.twilio import BaseUrlHttpClient, TwilioProvider
+from notifications.providers import OutgoingMessage, SendError
+from notifications.providers.twilio import ISOLATED_ENVIRONMENT, BaseUrlHttpClient, TwilioProvider
 from tests.twilio_standin import TwilioStandIn
 
 ACCOUNT = "AC" + "0" * 32
@@ -35,6 +36,9 @@ SERVICE = "MG" + "ab" * 16
 CALLBACK = "https://huzhu.example.org/sms/twilio/status"
 DAY = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 PHONE = "+8613912345678"
+MESSAGE = OutgoingMessage(
+    to=PHONE, template="sms.test", params={}, language="zh_CN", body="互助短信测试"
+)
 
 
 @pytest.fixture
@@ -192,22 +196,33 @@ def test_a_timeout_is_retried(
     assert one(db, row_id).status == "sent"
 
 
-def test_wrong_credentials_fail_the_message_with_twilios_code(
-    db: Database, standin: TwilioStandIn, settings: Settings
+@pytest.mark.parametrize(
+    "changes", [{"auth_token": "wrong-token"}, {"account_sid": "AC" + "9" * 32}]
+)
+def test_refused_credentials_hold_the_message_until_the_settings_are_fixed(
+    db: Database, standin: TwilioStandIn, settings: Settings, changes: dict[str, str]
 ) -> None:
-    provider = make_provider(standin, auth_token="wrong-token")
+    misconfigured = make_provider(standin, **changes)
     row_id = add(db)
-    dispatch_once(db, provider, settings, now=DAY)
-    provider.close()
+    stats = dispatch_once(db, misconfigured, settings, now=DAY)
+    misconfigured.close()
+    assert (stats.failed, stats.released) == (0, 1)
     row = one(db, row_id)
-    assert (row.status, row.error_code) == ("failed", "20003")
-    assert [r.answered for r in standin.requests] == [401]
+    assert (row.status, row.attempts, row.error_code) == ("pending", 0, "20003")
+    assert "TWILIO_AUTH_TOKEN" in (row.error_message or "")
+
+    fixed = make_provider(standin)
+    dispatch_once(db, fixed, settings, now=DAY + timedelta(minutes=5))
+    fixed.close()
+    row = one(db, row_id)
+    assert (row.status, row.attempts, row.error_code) == ("sent", 1, None)
+    assert [r.answered for r in standin.requests] == [401, 201]
 
 
 @pytest.fixture
 def client(standin: TwilioStandIn) -> Iterator[Client]:
     http = BaseUrlHttpClient(standin.base_url, timeout=2)
-    yield Client(ACCOUNT, TOKEN, http_client=http, environment={})
+    yield Client(ACCOUNT, TOKEN, http_client=http, environment=dict(ISOLATED_ENVIRONMENT))
     if http.session is not None:
         http.session.close()
 
@@ -239,3 +254,33 @@ def test_the_standin_answers_with_a_message_shaped_like_twilios(client: Client) 
     assert message.status == "queued"
     assert message.direction == "outbound-api"
     assert message.date_created is not None
+
+
+@pytest.mark.parametrize("variable", ["TWILIO_EDGE", "TWILIO_REGION"])
+def test_twilio_edge_or_region_in_the_environment_never_redirects_the_provider(
+    db: Database,
+    standin: TwilioStandIn,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+) -> None:
+    monkeypatch.setenv(variable, "sydney" if variable == "TWILIO_EDGE" else "au1")
+    provider = make_provider(standin)
+    row_id = add(db)
+    dispatch_once(db, provider, settings, now=DAY)
+    provider.close()
+    assert [r.answered for r in standin.message_requests] == [201]
+    assert one(db, row_id).status == "sent"
+
+
+def test_twilio_credentials_in_the_environment_are_never_used(
+    standin: TwilioStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+    provider = make_provider(standin, auth_token="")
+    with pytest.raises(SendError):
+        provider.send(MESSAGE)
+    provider.close()
+    [request] = standin.requests
+    assert (request.basic_auth, request.answered) == (None, 401)

@@ -19,7 +19,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from notifications.providers import OutgoingMessage, PermanentSendError
-from notifications.providers.twilio import BaseUrlHttpClient, TwilioProvider
+from notifications.providers.twilio import ISOLATED_ENVIRONMENT, BaseUrlHttpClient, TwilioProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 PRISM = ROOT / "tests" / "prism" / "node_modules" / ".bin" / "prism"
@@ -105,7 +105,7 @@ def test_prism_refuses_a_malformed_sender_and_we_do_not_retry(prism: str) -> Non
 
 def test_prism_refuses_a_request_without_credentials(prism: str) -> None:
     http = BaseUrlHttpClient(prism, timeout=5)
-    client = Client(http_client=http, environment={}, account_sid=ACCOUNT)
+    client = Client(http_client=http, environment=dict(ISOLATED_ENVIRONMENT), account_sid=ACCOUNT)
     with pytest.raises(TwilioRestException) as refused:
         client.messages.create(to="+8613912345678", from_="+15005550006", body="x")
     if http.session is not None:

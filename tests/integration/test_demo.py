@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from grids.database import Database
 from grids.models import AuditEntry, Doctor, Facility, Grid, Membership, Patient
 from i18n import translate
+from tests.roster_files import FACILITIES, small_roster
 
 
 def _counts(db: Database) -> dict[str, int]:
@@ -65,3 +66,38 @@ def test_the_same_seed_gives_the_same_files_and_another_seed_does_not(tmp_path: 
     for kind in ("facilities", "doctors", "patients"):
         assert first[kind].read_bytes() == again[kind].read_bytes()
     assert first["patients"].read_bytes() != other["patients"].read_bytes()
+
+
+def test_demo_refuses_a_database_holding_a_real_roster(
+    runner: FlaskCliRunner, db: Database, tmp_path: Path
+) -> None:
+    files = small_roster(tmp_path, facilities=FACILITIES, doctors=None, patients=None)
+    command = ["roster", "import", "--facilities", str(files.facilities)]
+    assert runner.invoke(args=command).exit_code == 0
+    before = _counts(db)
+
+    demo = tmp_path / "demo"
+    result = runner.invoke(args=["demo", "--patients", "300", "--directory", str(demo)])
+
+    assert result.exit_code == 1
+    assert translate("demo.error.foreign_roster", "zh_CN", kind="机构", code="C1") in result.stderr
+    assert _counts(db) == before
+    assert not demo.exists()
+
+
+def test_demo_of_another_size_is_refused_over_an_earlier_demo(
+    runner: FlaskCliRunner, db: Database, tmp_path: Path
+) -> None:
+    assert (
+        runner.invoke(args=["demo", "--patients", "600", "--directory", str(tmp_path)]).exit_code
+        == 0
+    )
+    before = _counts(db)
+
+    result = runner.invoke(args=["demo", "--patients", "300", "--directory", str(tmp_path)])
+
+    assert result.exit_code == 1
+    refusal = translate("demo.error.foreign_roster", "zh_CN", kind="KIND", code="CODE")
+    assert refusal.split("KIND")[0] in result.stderr
+    assert refusal.split("CODE")[1] in result.stderr
+    assert _counts(db) == before

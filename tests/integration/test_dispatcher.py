@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from grids.database import Database
 from grids.notices import Notice
 from notifications import contacts
 from notifications.dispatcher import (
+    ACCOUNT_HOLD,
     DispatchStats,
     RateLimiter,
     claim_batch,
@@ -31,6 +33,7 @@ from notifications.outbox import enqueue
 from notifications.providers import (
     OutgoingMessage,
     PermanentSendError,
+    ProviderAccountError,
     SendResult,
     TransientSendError,
     provider_of,
@@ -349,6 +352,57 @@ def test_the_rate_limit_paces_sends_per_sender(
     stats = dispatch_once(db, Timed(), settings, now=DAY, limiter=limiter)
     assert stats.sent == 5
     assert sent_at == [0.0, 0.0, 0.5, 1.0, 1.5]
+
+
+def test_a_dispatcher_slower_than_its_lease_never_sends_what_another_one_took_over(
+    db: Database, settings: Settings
+) -> None:
+    """Each send takes 40 s of a 120 s lease. Before its lease runs out the first dispatcher
+    stops and gives the rest back, so a second one that reclaims them is the only sender."""
+    settings = dataclasses.replace(settings, sms_lease_seconds=120)
+    clock = FakeClock()
+    second = MemoryProvider()
+    lease_over = DAY + timedelta(seconds=121)
+
+    class Slow(MemoryProvider):
+        def send(self, message: OutgoingMessage) -> SendResult:
+            if len(self.attempts) == 3:  # the lease is over: another dispatcher takes over
+                dispatch_once(db, second, settings, now=lease_over)
+            clock.now += 40
+            return super().send(message)
+
+    ids = add(db, *(notice(n) for n in range(5)))
+    first = Slow()
+    stats = dispatch_once(db, first, settings, now=DAY, monotonic=clock)
+    assert (stats.sent, stats.released) == (3, 2)
+    dispatch_once(db, second, settings, now=lease_over)
+
+    sent = Counter(m.reference for m in first.sent + second.sent)
+    assert sorted(sent.values()) == [1] * 5
+    stored = rows(db)
+    assert [stored[i].status for i in ids] == ["sent"] * 5
+    assert [stored[i].attempts for i in ids] == [1] * 5
+
+
+def test_an_account_refusal_holds_every_message_and_fails_none(
+    db: Database, provider: MemoryProvider, settings: Settings
+) -> None:
+    ids = add(db, *(notice(n) for n in range(3)))
+    provider.fail_next(ProviderAccountError("20003", "Authenticate"))
+    stats = dispatch_once(db, provider, settings, now=DAY)
+    assert (stats.sent, stats.failed, stats.retried, stats.released) == (0, 0, 0, 3)
+    stored = rows(db)
+    assert [stored[i].status for i in ids] == ["pending"] * 3
+    assert [stored[i].attempts for i in ids] == [0] * 3
+    assert {stored[i].error_code for i in ids} == {"20003"}
+    assert {stored[i].next_attempt_at for i in ids} == {DAY + ACCOUNT_HOLD}
+
+    assert dispatch_once(db, provider, settings, now=DAY + ACCOUNT_HOLD / 2).claimed == 0
+    stats = dispatch_once(db, provider, settings, now=DAY + ACCOUNT_HOLD)
+    assert stats.sent == 3
+    stored = rows(db)
+    assert [(stored[i].status, stored[i].error_code) for i in ids] == [("sent", None)] * 3
+    assert len(provider.attempts) == 4
 
 
 def test_stopping_mid_batch_puts_unsent_rows_back(db: Database, settings: Settings) -> None:

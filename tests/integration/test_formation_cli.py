@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskCliRunner
@@ -12,10 +13,14 @@ from sqlalchemy.orm import Session
 
 from grids import formation_service
 from grids.database import Database
+from grids.extension import database_of
 from grids.models import AuditEntry, Grid, Membership, Patient
+from grids.roster import RosterFiles
 from grids.vocabulary import PatientStatus
 from i18n import translate
 from tests import factories
+from tests.conftest import make_app
+from tests.roster_files import csv_file
 
 
 def _t(key: str, **params: object) -> str:
@@ -267,3 +272,72 @@ def test_two_formations_at_once_run_one_after_the_other(session: Session, db: Da
 
     assert outcome["second"].plan.is_empty
     assert sum(members for members, _, _ in _grids(db).values()) == 29
+
+
+def test_after_a_reimport_grids_follow_changed_volunteers_conditions_and_doctors(
+    runner: FlaskCliRunner, db: Database, tmp_path: Path
+) -> None:
+    facilities = (
+        "code,name,level,parent_code",
+        "C1,县医院,county_hospital,",
+        "T1,一镇卫生院,township_center,C1",
+        "T2,二镇卫生院,township_center,C1",
+        "V1,东村卫生室,village_clinic,T1",
+        "V3,南村卫生室,village_clinic,T2",
+    )
+    patients = ["code,name,phone,facility_code,conditions,volunteer"]
+    patients += [
+        f"P{n:02d},患者{n},1390000{n:04d},V1,高血压,{'y' if n == 1 else 'n'}" for n in range(1, 8)
+    ]
+    patients += [f"P{n:02d},患者{n},1390000{n:04d},V1,糖尿病,n" for n in range(8, 14)]
+
+    def load(doctors: list[str], patient_lines: list[str]) -> None:
+        files = RosterFiles(
+            csv_file(tmp_path, "facilities.csv", *facilities),
+            csv_file(tmp_path, "doctors.csv", "code,name,phone,facility_code", *doctors),
+            csv_file(tmp_path, "patients.csv", *patient_lines),
+        )
+        command = ["roster", "import"]
+        for kind, path in files.given():
+            command += [f"--{kind}", str(path)]
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output
+
+    load(["D1,王医生,13800000001,V1"], patients)
+    assert runner.invoke(args=["grids", "form"]).exit_code == 0
+    assert _grids(db) == {"V1-HTN01": (7, "D1", "P01"), "V1-DM01": (6, "D1", None)}
+
+    patients[1] = patients[1].removesuffix(",y") + ",n"  # P01 no longer volunteers
+    patients[2] = patients[2].replace("高血压", "糖尿病")  # P02's primary condition changed
+    load(["D1,王医生,13800000001,V3", "D2,李医生,13800000002,V1"], patients)
+    result = runner.invoke(args=["grids", "form"])
+
+    assert result.exit_code == 0, result.output
+    assert _grids(db) == {"V1-HTN01": (6, "D2", None), "V1-DM01": (7, "D2", None)}
+    assert _t("formation.left_reason.condition_changed") in result.stdout
+    report = {
+        line.rsplit(None, 1)[0]: line.rsplit(None, 1)[1]
+        for line in result.stdout.splitlines()
+        if "  " in line
+    }
+    assert report[_t("formation.report.doctors_released")] == "2"
+    assert report[_t("formation.report.coordinators_released")] == "1"
+    assert "V1-HTN01" in result.stdout.split(_t("formation.report.needs_coordinator_list"))[1]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["grids", "form"], ["grids", "export"], ["demo", "--patients", "50", "--directory", "DIR"]],
+)
+def test_a_database_without_the_schema_is_one_clear_line_and_exit_1(
+    command: list[str], tmp_path: Path
+) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
+    args = [str(tmp_path / "demo") if word == "DIR" else word for word in command]
+    result = app.test_cli_runner().invoke(args=args)
+    database_of(app).dispose()
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert "no such table" in message and "db upgrade" in message
+    assert result.stdout == ""

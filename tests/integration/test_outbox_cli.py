@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
+from grids.extension import database_of
 from grids.notices import Notice
 from notifications import contacts
 from notifications.outbox import enqueue
 from notifications.providers import PermanentSendError, provider_of
 from notifications.providers.memory import MemoryProvider
+from tests.conftest import make_app
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -130,13 +133,13 @@ def test_unflag_clears_an_invalid_number(runner: FlaskCliRunner, session: Sessio
     assert not contacts.is_invalid(session, "+8613900000002")
     again = runner.invoke(args=["outbox", "unflag", "13900000002"])
     assert again.exit_code == 1
-    assert "not flagged invalid" in again.output
+    assert "+86139****0002 没有被标记为无效号码" in again.output
 
 
 def test_unflag_refuses_a_bad_number(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["outbox", "unflag", "12345"])
     assert result.exit_code == 2
-    assert "is not a phone number" in result.output
+    assert "“12345”不是电话号码（invalid）" in result.output
 
 
 def test_send_test_queues_a_message_the_dispatcher_sends(
@@ -149,3 +152,34 @@ def test_send_test_queues_a_message_the_dispatcher_sends(
     [message] = provider.sent
     assert message.to == "+8613900000009"
     assert message.body.startswith("Huzhu SMS test")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["outbox", "list"],
+        ["outbox", "numbers"],
+        ["outbox", "dispatch", "--once"],
+        ["outbox", "send-test", "--to", "13900000009"],
+        ["outbox", "unflag", "13900000009"],
+    ],
+)
+def test_every_command_says_clearly_when_the_database_is_unreachable(args: list[str]) -> None:
+    app = make_app("postgresql+psycopg://huzhu:s3cret@127.0.0.1:1/huzhu")
+    result = app.test_cli_runner().invoke(args=args)
+    database_of(app).dispose()
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith("Error: ")
+    assert "Connection refused" in result.output
+    assert "postgresql+psycopg://huzhu:***@127.0.0.1:1/huzhu" in result.output
+    assert "s3cret" not in result.output
+
+
+def test_a_database_without_the_schema_says_to_run_db_upgrade(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
+    result = app.test_cli_runner().invoke(args=["outbox", "list", "--format", "json"])
+    database_of(app).dispose()
+    assert result.exit_code == 1
+    assert "no such table: outbox" in result.output
+    assert "db upgrade" in result.output

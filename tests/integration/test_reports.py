@@ -321,23 +321,44 @@ def test_an_urgent_report_gets_a_code_and_goes_to_the_doctor_at_once(
         "text": "胸痛",
         "code": stored.code,
         "phone": fixture.coordinator.phone,
+        "reporter": fixture.coordinator.name,
     }
 
 
-def test_without_a_seat_the_report_is_about_the_sender(session, roster, fixture) -> None:
-    outcome = urgent(session, roster, fixture, seat=None)
-    assert (outcome.urgent.seat, outcome.patient) == (1, fixture.coordinator)
+def test_a_member_without_a_seat_reports_their_own_case(session, roster, fixture) -> None:
+    member = fixture.members[4]
+    outcome = reports.report_urgent(
+        session, reporter=member, roster=roster, seat=None, text="胸闷", now=THURSDAY
+    )
+    assert (outcome.urgent.seat, outcome.patient) == (4, member)
+    assert outcome.notices[0].template == "sms.urgent.doctor"
 
 
-def test_an_unknown_seat_is_still_reported_without_a_member(session, roster, fixture) -> None:
-    outcome = urgent(session, roster, fixture, seat=19)
-    assert not outcome.seat_known
+def test_a_coordinator_without_a_seat_is_not_taken_for_the_patient(
+    session, roster, fixture
+) -> None:
+    # `老王晕倒了` from the coordinator in seat 1 is about someone; the doctor must not
+    # read it as the coordinator's own case, and learns who reported it.
+    outcome = urgent(session, roster, fixture, seat=None, text="老王晕倒了")
+    assert (outcome.urgent.seat, outcome.urgent.patient_id, outcome.patient) == (None, None, None)
+    [notice] = outcome.notices
+    assert notice.template == "sms.urgent.doctor_unclear"
+    assert (notice.params["reporter"], notice.params["text"]) == (
+        fixture.coordinator.name,
+        "老王晕倒了",
+    )
+
+
+@pytest.mark.parametrize("seat", [19, 25, 0])
+def test_an_unknown_seat_is_still_reported_without_a_member(session, roster, fixture, seat) -> None:
+    outcome = urgent(session, roster, fixture, seat=seat)
+    assert not outcome.seat_known and outcome.unknown_seat == seat
     assert (outcome.urgent.seat, outcome.urgent.patient_id, outcome.urgent.text) == (
         None,
         None,
-        "19: 胸痛",
+        f"{seat}: 胸痛",
     )
-    assert outcome.notices[0].template == "sms.urgent.doctor_no_member"
+    assert outcome.notices[0].template == "sms.urgent.doctor_unclear"
 
 
 def test_codes_are_unique_among_open_reports(session, roster, fixture, monkeypatch) -> None:
@@ -359,13 +380,42 @@ def test_a_grid_without_a_doctor_alerts_the_township_duty_phone(session, tree) -
         now=THURSDAY,
     )
     assert (outcome.notified, outcome.notified_name) == ("facility", tree["township"].name)
+    assert outcome.doctor_unreachable is None
     [notice] = outcome.notices
     assert (notice.phone, notice.template, notice.urgent) == (
         tree["township"].phone,
-        "sms.urgent.duty",
+        "sms.urgent.duty_member",
         True,
     )
     assert notice.params["facility"] == tree["township"].name
+    assert notice.params["reason"] == "网格无村医"
+
+
+def test_a_doctor_whose_number_cannot_get_sms_is_bypassed_for_the_duty_phone(
+    session, roster, fixture, tree
+) -> None:
+    # A doctor who texted 退订 by mistake, or whose number the provider refuses: an
+    # alert to them would be suppressed, so it goes to the township instead.
+    outcome = reports.report_urgent(
+        session,
+        reporter=fixture.coordinator,
+        roster=roster,
+        seat=5,
+        text="胸痛",
+        now=THURSDAY,
+        can_receive=lambda phone: phone != fixture.doctor.phone,
+    )
+    assert (outcome.notified, outcome.doctor_unreachable) == ("facility", fixture.doctor.name)
+    [notice] = outcome.notices
+    assert (notice.phone, notice.template) == (tree["township"].phone, "sms.urgent.duty_member")
+    assert notice.params["reason"] == f"村医{fixture.doctor.name}收不到短信"
+
+
+def test_a_duty_phone_that_cannot_get_sms_is_passed_over(session, tree) -> None:
+    from grids.escalation import duty_facility
+
+    township = tree["township"]
+    assert duty_facility(tree["clinic_a"], lambda phone: phone != township.phone) is tree["county"]
 
 
 def test_nobody_to_alert_is_said_plainly(session, tree) -> None:
@@ -574,12 +624,20 @@ def test_senders_are_told_apart_by_phone(session, tree, fixture) -> None:
 
 
 def test_a_coordinator_opting_out_asks_the_doctor_for_a_new_one(session, roster, fixture) -> None:
-    [notice] = reports.coordinator_opted_out(session, roster, fixture.coordinator, source_ref="SMo")
+    day = THURSDAY.date()
+    [notice] = reports.coordinator_opted_out(session, roster, fixture.coordinator, day=day)
     assert (notice.phone, notice.template, notice.params) == (
         fixture.doctor.phone,
         "sms.notice.coordinator_opted_out",
         {"grid": fixture.grid.code, "name": fixture.coordinator.name},
     )
+    # Opting out again the same day asks once; another day asks again.
+    [again] = reports.coordinator_opted_out(session, roster, fixture.coordinator, day=day)
+    assert again.key == notice.key
+    [later] = reports.coordinator_opted_out(
+        session, roster, fixture.coordinator, day=day.replace(day=day.day + 1)
+    )
+    assert later.key != notice.key
 
 
 def test_duty_facility_walks_up_to_the_township_centre(session, tree) -> None:

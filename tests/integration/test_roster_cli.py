@@ -179,3 +179,65 @@ def test_a_database_error_rolls_everything_back(
     assert result.stderr.startswith("数据库出错，本次导入已全部撤销，没有写入任何数据：")
     assert "13900000011" not in result.stderr and "+86139****0011" in result.stderr
     assert count(db, Facility) == count(db, Patient) == 0
+
+
+def test_a_patients_file_as_excel_saves_it_imports(
+    runner: FlaskCliRunner, db: Database, tmp_path: Path
+) -> None:
+    """Title row, BOM, CRLF, header with spaces, trailing empty columns and a blank last
+    line, quoted cells with commas and line breaks, the values county offices type."""
+    files = small_roster(tmp_path, patients=None)
+    lines = [
+        "介休市慢性病患者花名册,,,,,,,,,,",
+        " 档案编号 ,姓名,联系电话,所属机构,慢病种类,出生日期,性别,是否志愿者,,,",
+        'P1,"张秀英, 大",+86 139-0000-0011,V1,"高血压\n2型糖尿病",1952/4/1,女性,√,,,',
+        "P2,李建国,0086 13900000012,V1,高血压 冠心病,1948年,男性,×,,,",
+        "P3,王桂兰,86 139 0000 0013,V2,脑梗死、慢阻肺,1960-01-15 0:00:00,2,,,,",
+        ",,,,,,,,,,",
+        "",
+    ]
+    patients = tmp_path / "patients.csv"
+    patients.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8"))
+
+    result = runner.invoke(args=[*args(files), "--patients", str(patients)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == ["patients.csv：第1行在表头上方，是标题，已跳过。"]
+    with db.unit_of_work() as session:
+        stored = {
+            p.code: (p.name, p.phone, p.conditions, p.birth_year, p.sex, p.volunteer)
+            for p in session.scalars(select(Patient))
+        }
+    assert stored == {
+        "P1": ("张秀英, 大", "+8613900000011", ["hypertension", "diabetes"], 1952, "F", True),
+        "P2": (
+            "李建国",
+            "+8613900000012",
+            ["hypertension", "coronary_heart_disease"],
+            1948,
+            "M",
+            False,
+        ),
+        "P3": ("王桂兰", "+8613900000013", ["stroke", "copd"], 1960, "F", False),
+    }
+
+
+def test_a_shifted_row_and_a_landline_are_reported_masked_in_english(
+    english_runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    files = small_roster(
+        tmp_path,
+        patients=(
+            PATIENTS_HEADER,
+            "P1,Mary,Jones,13900000011,V1,flu,1950,F,y",
+            "P2,John,0354-7221234,V1,HTN,1950,M,n",
+        ),
+    )
+    result = english_runner.invoke(args=args(files))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "patients.csv line 2: this row has 9 values but the header has only 8 columns: a value "
+        "probably contains a comma. Put that value in double quotes, or remove the comma.",
+        'patients.csv line 3, column "phone": +86354****1234 is a landline and cannot receive '
+        "SMS. Give a mobile number (leave it empty for a patient without a mobile).",
+    ]

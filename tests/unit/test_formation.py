@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from grids.formation import LEFT_FACILITY_CHANGED, Shortfall, form_grids
+from dataclasses import replace
+
+from grids.formation import LEFT_CONDITION_CHANGED, LEFT_FACILITY_CHANGED, Shortfall, form_grids
 from tests.unit.formation_support import County
 
 TOWNSHIP = 9000
@@ -470,3 +472,88 @@ def test_scope_forms_only_the_given_clinics() -> None:
     county.form(scope={west.id})
 
     assert county.sizes() == {"JX0102-HTN01": 6}
+
+
+def test_a_coordinator_who_stops_volunteering_or_loses_the_phone_is_replaced() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    quitting = county.patient(clinic, volunteer=True, code="P1")
+    losing_phone = county.patient(clinic, "diabetes", volunteer=True, code="P2")
+    county.patients_of(clinic, 6)
+    county.patients_of(clinic, 6, "diabetes")
+    backup = county.patient(clinic, volunteer=True, code="P3")
+    county.form()
+    assert county.grid("JX0101-HTN01").coordinator_id == quitting.id
+    assert county.grid("JX0101-DM01").coordinator_id == losing_phone.id
+
+    county.update_patient(quitting, volunteer=False)
+    county.update_patient(losing_phone, has_phone=False)
+    plan = county.form()
+
+    assert county.grid("JX0101-HTN01").coordinator_id == backup.id
+    assert county.grid("JX0101-DM01").coordinator_id is None
+    assert plan.report.needs_coordinator == ["JX0101-DM01"]
+    assert plan.leaves == []
+    assert county.form().is_empty
+
+
+def test_a_member_whose_primary_condition_changed_moves_to_a_grid_of_that_condition() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    changing = county.patient(clinic, code="P0")
+    county.patients_of(clinic, 6)
+    county.patients_of(clinic, 6, "diabetes")
+    in_mixed = county.patient(clinic, "stroke")
+    county.form()
+    assert county.grid("JX0101-MIX01").members[0].patient_id == in_mixed.id
+
+    county.update_patient(changing, condition="diabetes")
+    county.update_patient(in_mixed, condition="copd")
+    plan = county.form()
+
+    assert [(leave.patient_id, leave.reason) for leave in plan.leaves] == [
+        (changing.id, LEFT_CONDITION_CHANGED)
+    ]
+    assert county.grids[county.placement()[changing.id][0]].code == "JX0101-DM01"
+    assert county.sizes() == {"JX0101-DM01": 7, "JX0101-HTN01": 6, "JX0101-MIX01": 1}
+
+
+def test_grids_of_a_doctor_no_longer_active_or_now_elsewhere_go_to_one_who_qualifies() -> None:
+    county = County()
+    east = county.clinic("JX0101", TOWNSHIP)
+    west = county.clinic("JX0102", TOWNSHIP)
+    far = county.clinic("JX0201", OTHER_TOWNSHIP)
+    leaving = county.doctor(east, "D1")
+    retiring = county.doctor(west, "D2")
+    county.patients_of(east, 6)
+    county.patients_of(west, 6)
+    county.form()
+    assert county.grid("JX0101-HTN01").doctor_id == leaving.id
+    assert county.grid("JX0102-HTN01").doctor_id == retiring.id
+
+    county.doctors[leaving.id] = replace(leaving, clinic_id=far.id)
+    county.doctors[retiring.id] = replace(retiring, active=False)
+    newcomer = county.doctor(east, "D3")
+    plan = county.form()
+
+    assert county.grid("JX0101-HTN01").doctor_id == newcomer.id
+    # West has no doctor of its own any more: the township's other doctor covers it.
+    assert county.grid("JX0102-HTN01").doctor_id == newcomer.id
+    assert plan.report.doctors_released == 2
+    assert plan.report.grids_assigned == 2
+    assert county.form().is_empty
+
+
+def test_a_clinic_that_gets_its_own_doctor_takes_its_grids_back_from_the_cover() -> None:
+    county = County()
+    east = county.clinic("JX0101", TOWNSHIP)
+    west = county.clinic("JX0102", TOWNSHIP)
+    cover = county.doctor(east, "D1")
+    county.patients_of(west, 6)
+    county.form()
+    assert county.grid("JX0102-HTN01").doctor_id == cover.id
+
+    own = county.doctor(west, "D2")
+    county.form()
+
+    assert county.grid("JX0102-HTN01").doctor_id == own.id

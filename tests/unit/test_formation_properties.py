@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -105,8 +106,14 @@ def check_invariants(county: County, plan: FormationPlan) -> None:
     clinics=st.lists(clinic_strategy, min_size=1, max_size=6),
     leaving=st.sets(st.integers(0, 300), max_size=30),
     moving=st.sets(st.integers(0, 300), max_size=8),
+    changing=st.sets(st.integers(0, 300), max_size=20),
+    doctor_changes=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 6)), max_size=4),
 )
-def test_formation_keeps_every_invariant_over_two_rounds(clinics, leaving, moving) -> None:  # type: ignore[no-untyped-def]
+def test_formation_keeps_every_invariant_over_two_rounds(  # type: ignore[no-untyped-def]
+    clinics, leaving, moving, changing, doctor_changes
+) -> None:
+    """Between the rounds patients die, move, change condition, stop volunteering or
+    lose their phone; doctors retire (target 0) or move to another clinic."""
     county = County()
     created = []
     for index, (township, doctors, first_round, _) in enumerate(clinics):
@@ -130,6 +137,26 @@ def test_formation_keeps_every_invariant_over_two_rounds(clinics, leaving, movin
             patient = county.patients[ids[position]]
             target = created[position % len(created)]
             county.update_patient(patient, clinic_id=target.id)
+    for position in changing:
+        if position < len(ids):
+            patient = county.patients[ids[position]]
+            change = position % 3
+            if change == 0:
+                condition = CONDITIONS[(CONDITIONS.index(patient.condition) + 5) % len(CONDITIONS)]
+                county.update_patient(patient, condition=condition)
+            elif change == 1:
+                county.update_patient(patient, volunteer=False)
+            else:
+                county.update_patient(patient, has_phone=False)
+    doctor_ids = sorted(county.doctors)
+    for position, target in doctor_changes:
+        if position < len(doctor_ids):
+            doctor = county.doctors[doctor_ids[position]]
+            if target == 0:
+                county.doctors[doctor.id] = replace(doctor, active=False)
+            else:
+                clinic = created[target % len(created)]
+                county.doctors[doctor.id] = replace(doctor, clinic_id=clinic.id)
     for clinic, (_, _, _, arrivals) in zip(created, clinics, strict=True):
         _add(county, clinic, arrivals)
 
@@ -139,7 +166,8 @@ def test_formation_keeps_every_invariant_over_two_rounds(clinics, leaving, movin
     for patient_id, place in before.items():
         patient = county.patients[patient_id]
         grid = county.grids[place[0]]
-        if patient.status in PLACEABLE and patient.clinic_id == grid.clinic_id:
+        same_condition = grid.condition in (MIXED, patient.condition)
+        if patient.status in PLACEABLE and patient.clinic_id == grid.clinic_id and same_condition:
             assert after[patient_id] == place, "a placed patient moved"
 
     third = county.form()

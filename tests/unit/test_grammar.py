@@ -24,7 +24,7 @@ from notifications.commands import (
     UrgentCommand,
     WeeklyReportCommand,
 )
-from notifications.grammar import ERROR_CODES, parse
+from notifications.grammar import ERROR_CODES, parse, red_flag
 
 ZH, EN = "zh_CN", "en"
 HOSP = MemberEvent.HOSPITALISED
@@ -160,8 +160,7 @@ CASES: list[tuple[str, Parsed]] = [
     ("急救 第8号 叫不醒", ok(UrgentCommand(seat=8, text="叫不醒", red_flag=True), ZH)),
     ("急", ok(UrgentCommand(seat=None, text=""), ZH)),
     ("急 王大爷不舒服", ok(UrgentCommand(seat=None, text="王大爷不舒服"), ZH)),
-    ("急 25 胸痛", ok(UrgentCommand(seat=None, text="25 胸痛", red_flag=True), ZH)),
-    ("5号 急", ok(UrgentCommand(seat=5, text="5号 急"), ZH)),
+    ("急 25 胸痛", ok(UrgentCommand(seat=25, text="胸痛", red_flag=True), ZH)),
     ("URGENT 5 chest pain", ok(UrgentCommand(seat=5, text="chest pain", red_flag=True), EN)),
     ("sos 12 fell down", ok(UrgentCommand(seat=12, text="fell down"), EN)),
     (
@@ -174,7 +173,7 @@ CASES: list[tuple[str, Parsed]] = [
         ok(
             UrgentCommand(
                 seat=5,
-                text="5 胸闷",
+                text="胸闷",
                 red_flag=True,
                 implicit=True,
                 report=report(item(5, note="胸闷")),
@@ -187,7 +186,7 @@ CASES: list[tuple[str, Parsed]] = [
         ok(
             UrgentCommand(
                 seat=12,
-                text="好 12 说话不清",
+                text="说话不清",
                 red_flag=True,
                 implicit=True,
                 report=report(item(12, note="说话不清"), stable=True),
@@ -200,7 +199,7 @@ CASES: list[tuple[str, Parsed]] = [
         ok(
             UrgentCommand(
                 seat=7,
-                text="5 血压150/95 7号晕倒了",
+                text="晕倒了",
                 red_flag=True,
                 implicit=True,
                 report=report(item(5, bp=(150, 95)), item(7, note="晕倒了")),
@@ -213,7 +212,7 @@ CASES: list[tuple[str, Parsed]] = [
         ok(
             UrgentCommand(
                 seat=4,
-                text="ok 4 chest pain",
+                text="chest pain",
                 red_flag=True,
                 implicit=True,
                 report=report(item(4, note="chest pain"), stable=True),
@@ -225,6 +224,97 @@ CASES: list[tuple[str, Parsed]] = [
         "好 老李胸痛",
         ok(UrgentCommand(seat=None, text="好 老李胸痛", red_flag=True, implicit=True), ZH),
     ),
+    (
+        "好 1 血压150/95 2 血压160/100 3 血糖8.9 4 住院 5 漏药 6 血压145/92 7 胸痛",
+        ok(
+            UrgentCommand(
+                seat=7,
+                text="胸痛",  # what the doctor must read, not the report before it
+                red_flag=True,
+                implicit=True,
+                report=report(
+                    item(1, bp=(150, 95)),
+                    item(2, bp=(160, 100)),
+                    item(3, bg="8.9"),
+                    item(4, events=(HOSP,)),
+                    item(5, events=(MISSED,)),
+                    item(6, bp=(145, 92)),
+                    item(7, note="胸痛"),
+                    stable=True,
+                ),
+            ),
+            ZH,
+        ),
+    ),
+    (
+        "好 5 血压150/95 急 7 胸痛",
+        ok(
+            UrgentCommand(
+                seat=7,
+                text="胸痛",
+                red_flag=True,
+                report=report(item(5, bp=(150, 95)), stable=True),
+            ),
+            ZH,
+        ),
+    ),
+    (
+        "好 5 血压300/20 7 胸痛",
+        ok(
+            UrgentCommand(
+                seat=7,
+                text="胸痛",
+                red_flag=True,
+                implicit=True,
+                report_error=ParseError("bp_out_of_range", {"seat": 5, "value": "300/20"}),
+            ),
+            ZH,
+        ),
+    ),
+    (
+        "5号摔倒了起不来",
+        ok(
+            UrgentCommand(
+                seat=5,
+                text="摔倒了起不来",
+                red_flag=True,
+                implicit=True,
+                report=report(item(5, note="摔倒了起不来")),
+            ),
+            ZH,
+        ),
+    ),
+    ("急 0 胸痛", ok(UrgentCommand(seat=0, text="胸痛", red_flag=True), ZH)),
+    ("好急！5号胸痛", ok(UrgentCommand(seat=5, text="胸痛", red_flag=True), ZH)),
+    ("快来人", ok(UrgentCommand(seat=None, text=""), ZH)),
+    ("救命啊 3号", ok(UrgentCommand(seat=3, text=""), ZH)),
+    ("help me", ok(UrgentCommand(seat=None, text=""), EN)),
+    ("5号 急", ok(UrgentCommand(seat=5, text=""), ZH)),
+    # --- a denied red flag is a note, not an alarm ---
+    ("5号无胸痛", ok(report(item(5, note="无胸痛")), ZH)),
+    (
+        "5号没有胸闷，血压150/95",
+        ok(report(item(5, bp=(150, 95), note="没有胸闷")), ZH),
+    ),
+    ("OK 5 no chest pain", ok(report(item(5, note="no chest pain"), stable=True), EN)),
+    (
+        "5号无胸痛，7号胸痛",
+        ok(
+            UrgentCommand(
+                seat=7,
+                text="胸痛",
+                red_flag=True,
+                implicit=True,
+                report=report(item(5, note="无胸痛"), item(7, note="胸痛")),
+            ),
+            ZH,
+        ),
+    ),
+    # --- pinyin homophones and traditional characters ---
+    ("5 学压150 95", ok(BP_5, ZH)),
+    ("5號血壓150/95", ok(BP_5, ZH)),
+    ("9 去逝", ok(report(item(9, events=(DIED,))), ZH)),
+    ("5 血唐8.9", ok(report(item(5, bg="8.9")), ZH)),
     # --- attendance ---
     ("到 15", ok(AttendanceCommand(headcount=15), ZH)),
     ("到15人", ok(AttendanceCommand(headcount=15), ZH)),
@@ -234,6 +324,8 @@ CASES: list[tuple[str, Parsed]] = [
     ("到 1-5 9", ok(AttendanceCommand(headcount=6, seats=(1, 2, 3, 4, 5, 9)), ZH)),
     ("到 5号", ok(AttendanceCommand(headcount=1, seats=(5,)), ZH)),
     ("今天活动到15人", ok(AttendanceCommand(headcount=15), ZH)),
+    ("到十五人", ok(AttendanceCommand(headcount=15), ZH)),
+    ("到 十二", ok(AttendanceCommand(headcount=12), ZH)),
     ("ATT 15", ok(AttendanceCommand(headcount=15), EN)),
     ("att 1 2 3", ok(AttendanceCommand(headcount=3, seats=(1, 2, 3)), EN)),
     # --- acknowledgement ---
@@ -321,7 +413,8 @@ CASES: list[tuple[str, Parsed]] = [
     ("到", err("attendance_missing", ZH)),
     ("ATT", err("attendance_missing", EN)),
     ("到 35", err("headcount_out_of_range", ZH, value=35)),
-    ("到 1 2 30", err("seat_out_of_range", ZH, seat=30)),
+    ("到 1 2 30", err("seat_out_of_range", ZH, seat=30, context="attendance")),
+    ("到 1-25", err("seat_out_of_range", ZH, seat=25, context="attendance")),
     ("收到 K1Q", err("ack_code_invalid", ZH, code="K1Q")),
     ("ACK K7QQ", err("ack_code_invalid", EN, code="K7QQ")),
     ("改 周四", err("move_incomplete", ZH)),
@@ -330,6 +423,9 @@ CASES: list[tuple[str, Parsed]] = [
     ("改 下周一 19:00", err("move_not_this_week", ZH)),
     ("MOVE NEXT MON 7PM", err("move_not_this_week", EN)),
     ("stop please", err("unrecognised", EN, hint="optout")),
+    ("不要再发了", err("unrecognised", ZH, hint="optout")),
+    ("别给我发短信了", err("unrecognised", ZH, hint="optout")),
+    ("please don't send these", err("unrecognised", EN, hint="optout")),
     ("退订 谢谢", err("unrecognised", ZH, hint="optout")),
     ("19:00", err("unrecognised", None, hint="move")),
     ("你好", err("unrecognised", ZH, hint=None)),
@@ -353,9 +449,29 @@ def test_an_urgent_message_is_never_refused_for_its_length() -> None:
     parsed = parse("急 5 胸痛 " + "很痛 " * 300)
     assert parsed.error is None
     assert parsed.command == UrgentCommand(
-        seat=5, text=parsed.command.text, red_flag=True, implicit=False
+        seat=5,
+        text=parsed.command.text,
+        red_flag=True,
+        implicit=False,
+        report_error=ParseError("too_long", {"limit": 500}),
     )
     assert parsed.command.text.startswith("胸痛 很痛")
+
+
+def test_a_long_message_with_a_red_flag_past_the_read_limit_is_still_urgent() -> None:
+    message = "好 " + "5 头晕 " * 100 + "7 胸痛"
+    assert len(message) > 500
+    parsed = parse(message)
+    assert parsed.error is None and parsed.language == ZH
+    command = parsed.command
+    assert isinstance(command, UrgentCommand)
+    assert (command.seat, command.red_flag, command.report) == (7, True, None)
+    assert command.text == "胸痛"
+    assert command.report_error == ParseError("too_long", {"limit": 500})
+
+
+def test_a_long_message_without_urgency_is_refused_as_too_long() -> None:
+    assert parse("好 " + "5 头晕 " * 300) == err("too_long", ZH, limit=500)
 
 
 def test_a_message_merely_containing_an_opt_out_word_is_no_opt_out() -> None:
@@ -377,3 +493,26 @@ def test_garbage_is_refused_quickly_and_without_an_exception() -> None:
 
 def test_every_error_code_has_an_example_in_the_table() -> None:
     assert {parsed.error.code for _, parsed in CASES if parsed.error} == set(ERROR_CODES)
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("5号胸痛", "胸痛"),
+        ("5号止不住吐血", "吐血"),
+        ("他没气了", "没气了"),
+        ("没有心跳了", "没有心跳"),
+        ("5 is not breathing", "not breathing"),
+        ("he could not breathe", "could not breathe"),
+        ("5号摔倒了站不起来", "站不起来"),
+        ("无胸痛", None),
+        ("没胸闷", None),
+        ("不是胸痛，是胃疼", None),
+        ("没有呼吸困难", None),
+        ("no chest pain", None),
+        ("denies any chest pain", None),
+        ("无胸痛，但喘不上气", "喘不上气"),
+    ],
+)
+def test_red_flags_are_found_unless_denied(text: str, flag: str | None) -> None:
+    assert red_flag(text) == flag

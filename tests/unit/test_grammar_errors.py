@@ -29,6 +29,7 @@ def every_error() -> list[ParseError]:
             for value in WORST_VALUES:
                 params = {"seat": value, "value": value, "code": value, "limit": 500, "hint": hint}
                 errors.append(ParseError(code, params))
+                errors.append(ParseError(code, params | {"context": "attendance"}))
     return errors
 
 
@@ -72,6 +73,8 @@ def test_english_corrections_with_plain_parameters_stay_gsm7(code: str) -> None:
             "Seat 5: BP 300/20 is not plausible. Please check and resend, e.g. 5 BP150/95",
         ),
         ("21 住院", "zh_CN", "没有21号，座号是1-20。例：5 血压150/95"),
+        ("到 1 2 25", "zh_CN", "没有25号，座号是1-20。例：到 1 2 3 或 到 15"),
+        ("ATT 1-25", "en", "There is no seat 25: seats are 1-20. Example: ATT 1 2 3 or ATT 15"),
         ("好 血糖8.9", "zh_CN", "“血糖8.9”前面缺座号，请把座号写在前面。例：5 血压150/95"),
         ("OK BG8.9", "en", 'Put the seat number before "BG8.9", e.g. 5 BP150/95'),
         ("12 血糖45", "zh_CN", "12号血糖45不合理（应为1-40），请核对后重发。例：5 血糖8.9"),

@@ -11,6 +11,7 @@ from config.settings import Settings
 from notifications.providers import (
     OutgoingMessage,
     PermanentSendError,
+    ProviderAccountError,
     TransientSendError,
     build_provider,
 )
@@ -142,8 +143,11 @@ def test_a_messaging_service_is_preferred_over_a_from_number() -> None:
         (400, 21211, PermanentSendError, "21211"),
         (400, 21614, PermanentSendError, "21614"),
         (400, 21408, PermanentSendError, "21408"),
-        (401, 20003, PermanentSendError, "20003"),
-        (404, 20404, PermanentSendError, "20404"),
+        (422, None, PermanentSendError, "http-422"),
+        (401, 20003, ProviderAccountError, "20003"),
+        (401, 20005, ProviderAccountError, "20005"),
+        (403, None, ProviderAccountError, "http-403"),
+        (404, 20404, ProviderAccountError, "20404"),
     ],
 )
 def test_twilio_errors_are_transient_or_permanent(

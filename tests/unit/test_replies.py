@@ -108,11 +108,28 @@ def test_several_things_about_one_member_are_joined() -> None:
         note="头晕",
     )
     assert replies.report_reply("zh_CN", outcome([update])) == (
-        "已收到第48周报告：18人稳定，5号血压150/95、血糖7.0、出院、漏药、有备注"
+        "已收到第48周报告：18人稳定，5号血压150/95、血糖7.0、出院、漏药、头晕"
     )
+    # Chinese words in an English reply would make it UCS-2 and too long: "note".
     assert replies.report_reply("en", outcome([update])) == (
         "Week 48 report received: 18 stable, #5 BP 150/95 + BG 7.0 + discharged"
         " + missed meds + note"
+    )
+
+
+def test_what_was_noted_of_a_member_is_restated() -> None:
+    report = outcome([MemberUpdate(5, note="头晕,乏力"), MemberUpdate(7, note="dizzy")])
+    assert (
+        replies.report_reply("zh_CN", report)
+        == "已收到第48周报告：18人稳定，5号头晕,乏力，7号dizzy"
+    )
+    english = outcome([MemberUpdate(5, note="dizzy for 3 days and tired")], stable=18)
+    assert replies.report_reply("en", english) == (
+        "Week 48 report received: 18 stable, #5 dizzy for 3 da.."
+    )
+    long_note = outcome([MemberUpdate(5, note="头晕乏力三天了吃药也不见好")])
+    assert (
+        replies.report_reply("zh_CN", long_note) == "已收到第48周报告：18人稳定，5号头晕乏力三天了…"
     )
 
 
@@ -204,6 +221,76 @@ def test_urgent_confirmations_fit_at_the_longest(language, notified) -> None:
     )
     assert fits_one_segment(reply), reply
     assert "K7Q" in reply and "120" in reply
+
+
+def test_the_urgent_confirmation_says_what_became_of_the_report_it_carried() -> None:
+    assert replies.urgent_reply("zh_CN", urgent_outcome(), report="recorded") == (
+        "已通知村医王医生（编号K7Q）：5号胸痛。危急请拨120。周报已记录。"
+    )
+    assert replies.urgent_reply(
+        "en", urgent_outcome(name="Li Wei", text="chest pain"), report="not_recorded"
+    ) == (
+        "Dr Li Wei alerted (ref K7Q): #5 chest pain. If critical, call 120. "
+        "Report NOT recorded: please correct it and send it again."
+    )
+
+
+def test_the_urgent_confirmation_for_a_seat_the_grid_lacks_and_for_no_words() -> None:
+    unknown = UrgentOutcome(
+        urgent=UrgentReport(code="K7Q", text="25: 胸痛", seat=None),
+        patient=None,
+        seat_known=False,
+        notified="doctor",
+        notified_name="王医生",
+        unknown_seat=25,
+    )
+    assert replies.urgent_reply("zh_CN", unknown) == (
+        "已通知村医王医生（编号K7Q）：25号（本网格无此号）胸痛。危急请拨120。"
+    )
+    assert replies.urgent_reply("zh_CN", urgent_outcome(seat=None), "") == (
+        "已通知村医王医生（编号K7Q）。危急请拨120。"
+    )
+    assert replies.urgent_reply("zh_CN", urgent_outcome(seat=4), "") == (
+        "已通知村医王医生（编号K7Q）：4号。危急请拨120。"
+    )
+    assert replies.urgent_reply("en", urgent_outcome(name="Li Wei", seat=4), "") == (
+        "Dr Li Wei alerted (ref K7Q): #4. If critical, call 120."
+    )
+
+
+def test_the_urgent_confirmation_when_the_doctor_cannot_get_sms() -> None:
+    outcome = UrgentOutcome(
+        urgent=UrgentReport(code="K7Q", text="胸痛", seat=5),
+        patient=None,
+        seat_known=True,
+        notified="facility",
+        notified_name="义安镇卫生院",
+        doctor_unreachable="王医生",
+    )
+    assert replies.urgent_reply("zh_CN", outcome) == (
+        "村医王医生收不到短信，已通知义安镇卫生院（编号K7Q）：5号胸痛。危急请拨120。"
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("notified", ["doctor", "facility", "unreachable", "nobody"])
+@pytest.mark.parametrize("report", ["recorded", "not_recorded", "too_long"])
+def test_the_fate_of_the_report_is_told_even_at_the_longest(language, notified, report) -> None:
+    outcome = UrgentOutcome(
+        urgent=UrgentReport(code="K7Q", text="x", seat=20),
+        patient=None,
+        seat_known=False,
+        notified="facility" if notified == "unreachable" else notified,
+        notified_name=LONG_NAME,
+        unknown_seat=99,
+        doctor_unreachable=LONG_NAME if notified == "unreachable" else None,
+    )
+    reply = replies.urgent_reply(language, outcome, "胸口疼得厉害出冷汗" * 30, report=report)
+    assert fits_one_segment(reply), reply
+    texts = catalogue(language)
+    key = f"sms.reply.urgent.report_{report}"
+    fates = [texts.text(key)] + ([texts.text(f"{key}_short")] if texts.has(f"{key}_short") else [])
+    assert "K7Q" in reply and "120" in reply and reply.endswith(tuple(fates))
 
 
 def test_the_ack_confirmation_and_its_fallback() -> None:
@@ -350,6 +437,7 @@ LONGEST_COMMON = {
     "grid": "JXV0168-COPD12",
     "facility": "介休市妇幼保健计划生育...",
     "phone": "+8613912345678",
+    "reporter": "欧阳建国",
     "date": "2026-11-26",
     "limit": 500,
 }
@@ -364,6 +452,7 @@ LONGEST = {
         "occupied": "1-6、8-18号",
         "details": "血压300/200、血糖40.0",
         "summary": "20人稳定",
+        "reason": "村医欧阳建国收不到短信",
     },
     "en": LONGEST_COMMON
     | {
@@ -375,6 +464,7 @@ LONGEST = {
         "occupied": "#1-6, 8-18",
         "details": "BP 300/200 + BG 40.0",
         "summary": "20 stable",
+        "reason": "Dr 欧阳建国 cannot get SMS",
     },
 }
 # Alerts to doctors may take two segments: an urgent alert carries the member, the
@@ -386,15 +476,26 @@ TWO_SEGMENTS = {
     "sms.urgent.duty",
     "sms.urgent.duty_no_member",
     "sms.urgent.fallback",
+    "sms.urgent.doctor_unclear",
+    "sms.urgent.duty_member",
+    "sms.urgent.duty_unclear",
 }
 TWO_SEGMENTS_IN_ENGLISH = {"sms.notice.member_died", "sms.notice.coordinator_opted_out"}
 # An English alert to a township duty phone that carries Chinese names is UCS-2 and
 # may take three: it is delivered whole, and the reporter's words are not cut further.
-THREE_SEGMENTS_IN_ENGLISH = {"sms.urgent.duty", "sms.urgent.duty_no_member"}
+# So may one to a doctor about an unclear member, which names the reporter.
+THREE_SEGMENTS_IN_ENGLISH = {
+    "sms.urgent.doctor_unclear",
+    "sms.urgent.duty",
+    "sms.urgent.duty_no_member",
+    "sms.urgent.duty_member",
+    "sms.urgent.duty_unclear",
+}
 # Composers fall back to a shorter candidate when these do not fit (tested above).
 HAVE_FALLBACK = {
     "sms.reply.urgent.doctor",
     "sms.reply.urgent.facility",
+    "sms.reply.urgent.doctor_unreachable",
     "sms.reply.unknown_seat",
     "sms.reply.unknown_seat_attendance",
     "sms.reply.ack.done",

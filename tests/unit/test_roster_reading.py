@@ -324,7 +324,6 @@ def test_patient_row_errors_name_line_and_column(
         ("deceased,2026-02-30,", "died_on", "invalid_date"),
         ("deceased,2026-06-02,", "died_on", "future_date"),
         ("active,2026-01-02,", "died_on", "died_on_not_deceased"),
-        (",2026-01-02,", "died_on", "died_on_not_deceased"),
         (",,fr", "language", "unknown_language"),
     ],
 )
@@ -413,3 +412,161 @@ def test_row_error_is_a_plain_value() -> None:
     error = RowError(PATIENTS, 3, "phone", "roster.error.invalid_phone", {"phone": "****"})
     assert error == RowError(PATIENTS, 3, "phone", "roster.error.invalid_phone", {"phone": "****"})
     assert not error.is_file_error
+
+
+# --- what county spreadsheets contain ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sex", "volunteer", "year", "expected"),
+    [
+        ("男性", "√", "1955", ("M", True, 1955)),
+        ("女性", "×", "1955年", ("F", False, 1955)),
+        ("1", "✔", "1955-03-07", ("M", True, 1955)),
+        ("2", "否", "1955/3/7", ("F", False, 1955)),
+        ("男", "Y", "1955年3月7日", ("M", True, 1955)),
+        ("女", "N", "1955年3月", ("F", False, 1955)),
+        ("F", "是", "1955.03", ("F", True, 1955)),
+        ("M", "", "19550307", ("M", False, 1955)),
+        ("M", "", "1955/3/7 0:00:00", ("M", False, 1955)),
+    ],
+)
+def test_sex_volunteer_and_birth_year_as_county_spreadsheets_write_them(
+    tmp_path: Path, sex: str, volunteer: str, year: str, expected: tuple[str, bool, int]
+) -> None:
+    row = only_patient(patients(tmp_path, f"P1,张秀英,,V1,高血压,{year},{sex},{volunteer}"))
+    assert (row.sex, row.volunteer, row.birth_year) == expected
+
+
+@pytest.mark.parametrize("year", ["55", "1955-13", "1955-02-30", "0000"])
+def test_a_birth_year_that_is_not_a_full_year_or_a_real_date_is_refused(
+    tmp_path: Path, year: str
+) -> None:
+    parsed = patients(tmp_path, f"P1,张秀英,,V1,高血压,{year},男,")
+    assert reasons(parsed) == [(2, "birth_year", "birth_year_range")]
+
+
+@pytest.mark.parametrize(
+    ("written", "codes"),
+    [
+        ("高血压 糖尿病", ("hypertension", "diabetes")),
+        ("高血压\n2型糖尿病", ("hypertension", "diabetes")),
+        ("高血压\r\n冠心病", ("hypertension", "coronary_heart_disease")),
+        ("high blood pressure", ("hypertension",)),
+        ("Type 2 diabetes; HTN", ("diabetes", "hypertension")),
+    ],
+)
+def test_conditions_separated_by_spaces_or_line_breaks_within_a_cell(
+    tmp_path: Path, written: str, codes: tuple[str, ...]
+) -> None:
+    row = only_patient(patients(tmp_path, f'P1,张秀英,,V1,"{written}",,,'))
+    assert row.conditions == codes
+
+
+def test_words_that_are_not_all_conditions_are_reported_whole(tmp_path: Path) -> None:
+    parsed = patients(tmp_path, 'P1,张秀英,,V1,"高血压 感冒",,,')
+    assert reasons(parsed) == [(2, "conditions", "unknown_condition")]
+    assert parsed.errors[0].params["value"] == "高血压 感冒"
+
+
+@pytest.mark.parametrize("separator", ["\t", "，", ";"])
+def test_files_separated_by_tabs_full_width_commas_or_semicolons_are_read(
+    tmp_path: Path, separator: str
+) -> None:
+    parsed = patients(
+        tmp_path,
+        separator.join(["P1", "张秀英", "13912345678", "V1", "高血压", "1952", "F", "y"]),
+        header=PATIENTS_HEADER.replace(",", separator),
+    )
+    row = only_patient(parsed)
+    assert (row.code, row.phone, row.conditions, row.volunteer) == (
+        "P1",
+        "+8613912345678",
+        ("hypertension",),
+        True,
+    )
+
+
+def test_title_rows_above_the_header_are_skipped_with_a_notice(tmp_path: Path) -> None:
+    parsed = patients(
+        tmp_path,
+        "P1,张秀英,13912345678,V1,高血压,1952,F,y",
+        header="介休市慢病患者花名册,,,,,,,\n制表日期：2026年5月,,,,,,,\n" + PATIENTS_HEADER,
+    )
+    row = only_patient(parsed)
+    assert (row.line, row.code) == (4, "P1")
+    [notice] = parsed.notices
+    assert notice.key == "roster.notice.title_rows" and notice.params == {"lines": "1-2"}
+    assert "1-2" in render_notice(notice, "patients.csv", "zh_CN")
+    assert "1-2" in render_notice(notice, "patients.csv", "en")
+
+
+def test_a_row_with_more_values_than_columns_is_one_clear_error(tmp_path: Path) -> None:
+    parsed = patients(
+        tmp_path,
+        "P1,张秀英,老,13912345678,V1,高血压,1952,F,y",
+        "P2,李建国,13912345679,V1,高血压,1948,M,n,,,",
+    )
+    assert reasons(parsed) == [(2, None, "too_many_values")]
+    assert parsed.errors[0].params == {"count": 9, "columns": 8}
+    assert [entry.row is not None for entry in parsed.entries] == [False, True]
+    for language in ("zh_CN", "en"):
+        text = render_error(parsed.errors[0], "patients.csv", language)
+        assert "9" in text and "8" in text and "13912345678" not in text
+
+
+def test_a_phone_number_in_any_echoed_value_is_masked(tmp_path: Path) -> None:
+    parsed = patients(tmp_path, "P1,张秀英,,V1,13912345678,139 1234 5679,F,y")
+    assert [column for _, column, _ in reasons(parsed)] == ["conditions", "birth_year"]
+    for error in parsed.errors:
+        for language in ("zh_CN", "en"):
+            text = render_error(error, "patients.csv", language)
+            assert "12345678" not in text and "1234 5679" not in text
+
+
+@pytest.mark.parametrize("kind", [DOCTORS, PATIENTS])
+def test_a_landline_is_refused_for_people_who_get_sms(tmp_path: Path, kind: str) -> None:
+    header = DOCTORS_HEADER if kind == DOCTORS else PATIENTS_HEADER
+    line = "X1,王医生,0354-7221234,V1" + ("" if kind == DOCTORS else ",高血压,,,")
+    parsed = read(tmp_path, kind, header, line)
+    assert reasons(parsed) == [(2, "phone", "landline")]
+    text = render_error(parsed.errors[0], f"{kind}.csv", "zh_CN")
+    assert "7221234" not in text and "手机" in text
+
+
+def test_a_death_date_with_no_status_means_deceased(tmp_path: Path) -> None:
+    without_status = only_patient(
+        patients(
+            tmp_path,
+            "P1,张秀英,,V1,高血压,1940,F,n,2026-03-07",
+            header=PATIENTS_HEADER + ",死亡日期",
+        )
+    )
+    blank_status = only_patient(
+        patients(
+            tmp_path,
+            "P1,张秀英,,V1,高血压,1940,F,n,,2026-03-07 00:00:00",
+            header=PATIENTS_HEADER + ",状态,死亡日期",
+        )
+    )
+    for row in (without_status, blank_status):
+        assert (row.status, row.died_on) == (PatientStatus.DECEASED, date(2026, 3, 7))
+
+
+def test_header_words_of_public_health_record_exports(tmp_path: Path) -> None:
+    parsed = patients(
+        tmp_path,
+        "P1,张秀英,13912345678,V1,高血压,1952-04-01,女,是,在管",
+        header="个人档案编号,姓名,本人电话,管理机构编码,慢性病,出生日期,性别,是否愿意担任网格员,档案状态",
+    )
+    row = only_patient(parsed)
+    assert (row.code, row.facility_code, row.birth_year, row.status) == (
+        "P1",
+        "V1",
+        1952,
+        PatientStatus.ACTIVE,
+    )
+    facilities = read(
+        tmp_path, FACILITIES, "机构代码,机构名称,机构类别,上级机构代码", "C1,县医院,县医院,"
+    )
+    assert facilities.errors == []

@@ -2,9 +2,17 @@ from __future__ import annotations
 
 from datetime import time
 
+import click
 import pytest
 
 from config.settings import DEVELOPMENT_SECRET_KEY, SettingsError, load_settings
+
+TWILIO = {
+    "SMS_BACKEND": "twilio",
+    "TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
+    "TWILIO_AUTH_TOKEN": "token",
+    "TWILIO_FROM_NUMBER": "+15005550006",
+}
 
 
 def test_defaults_are_the_embedded_development_setup() -> None:
@@ -43,12 +51,24 @@ def test_development_falls_back_to_a_development_key() -> None:
         ({"SMS_BACKEND": "pigeon"}, "SMS_BACKEND"),
         ({"SMS_RATE_PER_SECOND": "fast"}, "SMS_RATE_PER_SECOND"),
         ({"SMS_RATE_PER_SECOND": "-1"}, "SMS_RATE_PER_SECOND"),
+        ({"SMS_RATE_PER_SECOND": "nan"}, "SMS_RATE_PER_SECOND='nan' must be a finite number"),
+        ({"SMS_LEASE_SECONDS": "10"}, "SMS_LEASE_SECONDS='10' must be at least 60"),
         ({"QUIET_HOURS": "9pm to 8am"}, "QUIET_HOURS"),
         ({"QUIET_HOURS": "25:00-08:00"}, "QUIET_HOURS"),
         ({"TRUSTED_PROXY_COUNT": "one"}, "TRUSTED_PROXY_COUNT"),
         ({"HUZHU_ENV": "staging"}, "HUZHU_ENV"),
         ({"TWILIO_VALIDATE_SIGNATURE": "maybe"}, "TWILIO_VALIDATE_SIGNATURE"),
         ({"SMS_BACKEND": "twilio"}, "TWILIO_ACCOUNT_SID"),
+        ({**TWILIO, "HUZHU_ENV": "production", "SECRET_KEY": "x"}, "needs PUBLIC_BASE_URL"),
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL='verbose' must be one of DEBUG, INFO"),
+        ({"PUBLIC_BASE_URL": "huzhu.example.org"}, r"PUBLIC_BASE_URL=.* https://"),
+        ({"PUBLIC_BASE_URL": "https://huzhu.example.org/?x=1"}, "PUBLIC_BASE_URL"),
+        ({"TWILIO_API_BASE_URL": "localhost:4010"}, "TWILIO_API_BASE_URL"),
+        ({**TWILIO, "TWILIO_ACCOUNT_SID": "SK" + "0" * 32}, r"TWILIO_ACCOUNT_SID=.* AC"),
+        (
+            {**TWILIO, "TWILIO_FROM_NUMBER": "", "TWILIO_MESSAGING_SERVICE_SID": "MG123"},
+            r"TWILIO_MESSAGING_SERVICE_SID=.* MG",
+        ),
         (
             {"HUZHU_ENV": "production", "SECRET_KEY": "x", "TWILIO_VALIDATE_SIGNATURE": "false"},
             "development only",
@@ -62,9 +82,7 @@ def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -
 
 def test_twilio_backend_needs_a_sender() -> None:
     with pytest.raises(SettingsError, match="TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"):
-        load_settings(
-            {"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}
-        )
+        load_settings({**TWILIO, "TWILIO_FROM_NUMBER": ""})
 
 
 def test_quiet_hours_wrap_over_midnight() -> None:
@@ -84,3 +102,26 @@ def test_quiet_hours_can_be_switched_off() -> None:
 def test_overrides_reject_unknown_names() -> None:
     with pytest.raises(SettingsError, match="unknown settings: databse_url"):
         load_settings({}).with_overrides({"databse_url": "sqlite://"})
+
+
+def test_a_complete_twilio_setup_loads() -> None:
+    settings = load_settings(
+        {
+            **TWILIO,
+            "HUZHU_ENV": "production",
+            "SECRET_KEY": "s3cret-value",
+            "PUBLIC_BASE_URL": "https://huzhu.example.org/county/",
+            "TWILIO_API_BASE_URL": "http://127.0.0.1:4010/",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.public_base_url == "https://huzhu.example.org/county"
+    assert settings.twilio_api_base_url == "http://127.0.0.1:4010"
+    assert settings.log_level == "DEBUG"
+
+
+def test_settings_errors_are_value_errors_and_print_alone_on_the_cli() -> None:
+    with pytest.raises(ValueError) as raised:
+        load_settings({"HUZHU_ENV": "production"})
+    assert isinstance(raised.value, click.ClickException)
+    assert raised.value.format_message().startswith("SECRET_KEY is not set")
