@@ -430,8 +430,9 @@ def _insert_memberships(
             session.execute(DropConstraint(foreign_key))
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(
-            "COPY memberships (grid_id, patient_id, seat, joined_at) FROM STDIN"
+            "COPY memberships (grid_id, patient_id, seat, joined_at) FROM STDIN (FORMAT BINARY)"
         ) as copy:
+            copy.set_types(["int4", "int4", "int2", "timestamptz"])
             for grid_id, patient_id, seat in memberships:
                 copy.write_row((grid_id, patient_id, seat, now))
         for foreign_key in foreign_keys:
