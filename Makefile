@@ -37,7 +37,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Benchmarks need the local PostgreSQL (scratch databases are created and dropped)
+# and wrk, a Debian package, for the webhook load.
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.formation
 	$(BIN)/python -m bench.roster_import
 	$(BIN)/python -m bench.grammar

@@ -22,6 +22,11 @@ What it does:
 4. Checks every Huzhu request was stored once, with no `error` outcome, and prints
    the figures side by side. Targets: Huzhu at least 50% of the bare endpoint's
    req/s; p99 under 100 ms at 200 req/s.
+5. Handles `--per-message` more messages of the same mix in this process, straight
+   through `notifications.inbound.receive`, and prints what each costs on average:
+   SQL statements, database round trips (statements plus BEGIN, COMMIT and the
+   pool's pre-ping), ORM objects loaded, and CPU time of the handler. The first
+   three do not vary from run to run, unlike req/s and CPU time on a busy machine.
 
 Needs `wrk` (`apt-get install -y wrk`). Loopback only; bounded in time and count.
 """
@@ -46,16 +51,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from twilio.request_validator import RequestValidator
 
+from config.runtime import now as clock_now
+from config.runtime import settings_of
 from config.settings import PROJECT_ROOT
 from grids import migrate
-from grids.database import Database
+from grids.database import Base, Database
+from grids.extension import database_of
 from grids.models import Doctor, Facility, Grid, Membership, Patient
 from grids.vocabulary import FacilityLevel
+from notifications.inbound import IncomingSms, receive
 from notifications.models import InboundMessage
 from tests.conftest import create_postgres_database, drop_postgres_database
+from wsgi import create_app
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = "huzhu_bench_webhook"
@@ -396,6 +406,78 @@ def measure(
     }
 
 
+@dataclass
+class PerMessage:
+    messages: int
+    statements: float
+    round_trips: float
+    orm_objects: float
+    cpu_ms: float
+    errors: int
+    """Messages stored with outcome `error`: a failure here must not pass for speed."""
+
+
+def per_message_cost(url: str, county: CountyPhones, count: int) -> PerMessage:
+    """What one message of the mix costs in this process, on average."""
+    app = create_app({"database_url": url, "sms_backend": "memory", "log_level": "WARNING"})
+    database, settings = database_of(app), settings_of(app)
+    rng = random.Random(3)
+    forms = []
+    for n in range(2 * count):
+        sender, body = message_mix(county, rng)
+        sid = f"SMp{n:030d}"
+        forms.append({"MessageSid": sid, "From": sender, "To": "+15005550006", "Body": body})
+    counts = {"statements": 0, "round_trips": 0, "orm_objects": 0}
+
+    def statement(*_args: object) -> None:
+        counts["statements"] += 1
+        counts["round_trips"] += 1
+
+    def round_trip(*_args: object) -> None:
+        counts["round_trips"] += 1
+
+    def loaded(*_args: object) -> None:
+        counts["orm_objects"] += 1
+
+    engine = database.engine
+    with app.app_context():
+        for form in forms[:count]:  # warm up: caches, prepared statements, the pool
+            receive(database, settings, IncomingSms.from_form(form), clock_now())
+        listeners = [
+            (engine, "before_cursor_execute", statement),
+            (engine, "begin", round_trip),
+            (engine, "commit", round_trip),
+            (Base, "load", loaded),
+        ]
+        if engine.pool._pre_ping:  # one SELECT 1 when a connection is taken from the pool
+            listeners.append((engine.pool, "checkout", round_trip))
+        for target, name, listener in listeners:
+            event.listen(target, name, listener, **({"propagate": True} if target is Base else {}))
+        try:
+            started = time.process_time()
+            for form in forms[count:]:
+                receive(database, settings, IncomingSms.from_form(form), clock_now())
+            cpu = time.process_time() - started
+        finally:
+            for target, name, listener in listeners:
+                event.remove(target, name, listener)
+    with database.unit_of_work() as session:
+        errors = session.scalar(
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(InboundMessage.message_sid.like("SMp%"), InboundMessage.outcome == "error")
+        )
+    database.dispose()
+    return PerMessage(
+        messages=count,
+        statements=counts["statements"] / count,
+        round_trips=counts["round_trips"] / count,
+        orm_objects=counts["orm_objects"] / count,
+        cpu_ms=cpu * 1000 / count,
+        errors=errors or 0,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL)
@@ -407,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="fixed-rate req/s")
     parser.add_argument("--rate-duration", type=int, default=15)
     parser.add_argument("--max-rps", type=int, default=2500, help="sizes the unique requests")
+    parser.add_argument(
+        "--per-message", type=int, default=1000, help="messages for the per-message cost"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     if not args.url.startswith("postgresql"):
@@ -477,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
                 ).all()
             )
         database.dispose()
+        cost = per_message_cost(url, county, args.per_message)
     finally:
         if not args.keep:
             drop_postgres_database(args.url, DATABASE_NAME)
@@ -527,7 +613,13 @@ def main(argv: list[str] | None = None) -> int:
             f"note: wrk sent more than the {len(wrk_requests)} unique requests; "
             "repeats were answered from the stored reply (raise --max-rps)"
         )
-    failures = huzhu["errors"] + huzhu["rate_errors"] + outcomes.get("error", 0)
+    print(
+        f"per message, in process ({cost.messages} of the same mix through "
+        f"notifications.inbound.receive): {cost.statements:.2f} SQL statements, "
+        f"{cost.round_trips:.2f} database round trips, {cost.orm_objects:.1f} ORM objects "
+        f"loaded, {cost.cpu_ms:.2f} ms CPU"
+    )
+    failures = huzhu["errors"] + huzhu["rate_errors"] + outcomes.get("error", 0) + cost.errors
     if failures or stored < sent:
         print(f"FAILED: {failures:.0f} errors, {stored} stored of {sent} answered")
         return 1

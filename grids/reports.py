@@ -23,10 +23,23 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, and_, func, literal, or_, select
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    lambda_stmt,
+    or_,
+    select,
+)
 from sqlalchemy import update as sql_update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
+from sqlalchemy.sql.lambdas import StatementLambdaElement
 
 from grids.escalation import CanReceive, escalate
 from grids.models import (
@@ -177,21 +190,88 @@ class Sender:
         return person.id if person is not None else None
 
 
+# What the SMS channel reads or changes of a grid and its members. Other columns
+# (conditions, birth year, exchange venue, ...) are left unloaded and load on first use.
+ROSTER_GRID_COLUMNS = (Grid.id, Grid.code, Grid.facility_id, Grid.doctor_id, Grid.coordinator_id)
+ROSTER_MEMBER_COLUMNS = (
+    Patient.id,
+    Patient.code,
+    Patient.name,
+    Patient.phone,
+    Patient.facility_id,
+    Patient.status,
+    Patient.died_on,
+    Patient.language,
+)
+
+
+def _with_members(query: Select[Any]) -> Select[Any]:
+    """`query` (which selects from `Grid`) joined to the grid's current members by seat."""
+    return (
+        query.add_columns(Membership.seat, Patient)
+        .outerjoin(Membership, and_(Membership.grid_id == Grid.id, Membership.left_at.is_(None)))
+        .outerjoin(Patient, Patient.id == Membership.patient_id)
+        .options(load_only(*ROSTER_GRID_COLUMNS), load_only(*ROSTER_MEMBER_COLUMNS))
+        .order_by(Membership.seat)
+    )
+
+
+def _roster(grid: Grid, rows: Iterable[Any]) -> GridRoster:
+    return GridRoster(
+        grid=grid, members={row.seat: row.Patient for row in rows if row.seat is not None}
+    )
+
+
+# Statements used on every inbound SMS are built once: SQLAlchemy then finds their
+# compiled form by a cache key computed once, not on each message.
+_ROSTER = _with_members(select(Grid).where(Grid.id == bindparam("grid_id")))
+
+
+def _sender_roster_query() -> Select[Any]:
+    """Who owns `:phone` and, for a patient, the roster of the grid they speak for, in
+    one round trip: one row per member (or one row with no grid)."""
+    phone = bindparam("phone")
+    patient_id = select(Patient.id).where(Patient.phone == phone).scalar_subquery()
+    member_of = (
+        select(Membership.grid_id)
+        .where(Membership.patient_id == patient_id, Membership.left_at.is_(None))
+        .limit(1)
+        .scalar_subquery()
+    )
+    sender = select(
+        select(Doctor.id).where(Doctor.phone == phone).scalar_subquery().label("doctor_id"),
+        patient_id.label("patient_id"),
+        select(Grid.id)
+        .where(Grid.coordinator_id == patient_id, Grid.id == member_of)
+        .scalar_subquery()
+        .label("coordinates_own"),
+        select(func.min(Grid.id))
+        .where(Grid.coordinator_id == patient_id)
+        .scalar_subquery()
+        .label("coordinates_any"),
+        member_of.label("member_of"),
+    ).subquery("sender")
+    spoken_for = func.coalesce(
+        sender.c.coordinates_own, sender.c.coordinates_any, sender.c.member_of
+    )
+    return _with_members(
+        select(sender)
+        .select_from(sender)
+        .add_columns(Grid)
+        .outerjoin(Grid, and_(sender.c.doctor_id.is_(None), Grid.id == spoken_for))
+    )
+
+
+_SENDER_ROSTER = _sender_roster_query()
+
+
 def load_roster(session: Session, grid: Grid | int) -> GridRoster:
     """The grid and its current members, in one query."""
     grid_id = grid if isinstance(grid, int) else grid.id
-    rows = session.execute(
-        select(Grid, Membership.seat, Patient)
-        .select_from(Grid)
-        .outerjoin(Membership, and_(Membership.grid_id == Grid.id, Membership.left_at.is_(None)))
-        .outerjoin(Patient, Patient.id == Membership.patient_id)
-        .where(Grid.id == grid_id)
-        .order_by(Membership.seat)
-    ).all()
+    rows = session.execute(_ROSTER, {"grid_id": grid_id}).all()
     if not rows:
         raise LookupError(f"no grid with id {grid_id}")
-    members = {seat: patient for _grid, seat, patient in rows if seat is not None}
-    return GridRoster(grid=rows[0][0], members=members)
+    return _roster(rows[0].Grid, rows)
 
 
 def current_grid_of(session: Session, patient: Patient) -> Grid | None:
@@ -204,44 +284,26 @@ def current_grid_of(session: Session, patient: Patient) -> Grid | None:
 
 def identify_sender(session: Session, phone: str) -> Sender:
     """A doctor by phone, else a patient: the coordinator of a grid (the one they sit
-    in, if they coordinate several), a member, or neither. Two queries for a patient
-    in a grid: who it is, then the grid with its members."""
-    patient_id = select(Patient.id).where(Patient.phone == phone).scalar_subquery()
-    member_of = (
-        select(Membership.grid_id)
-        .where(Membership.patient_id == patient_id, Membership.left_at.is_(None))
-        .limit(1)
-        .scalar_subquery()
-    )
-    coordinates_own = (
-        select(Grid.id)
-        .where(Grid.coordinator_id == patient_id, Grid.id == member_of)
-        .scalar_subquery()
-    )
-    coordinates_any = (
-        select(func.min(Grid.id)).where(Grid.coordinator_id == patient_id).scalar_subquery()
-    )
-    doctor_id, found_patient, own, coordinated, member_grid = session.execute(
-        select(
-            select(Doctor.id).where(Doctor.phone == phone).scalar_subquery(),
-            patient_id,
-            coordinates_own,
-            coordinates_any,
-            member_of,
-        )
-    ).one()
-    if doctor_id is not None:
-        return Sender("doctor", doctor=session.get(Doctor, doctor_id))
-    if found_patient is None:
+    in, if they coordinate several), a member, or neither. One query finds who it is
+    and, for a patient in a grid, that grid with its members."""
+    rows = session.execute(_SENDER_ROSTER, {"phone": phone}).all()
+    found = rows[0]
+    if found.doctor_id is not None:
+        return Sender("doctor", doctor=session.get(Doctor, found.doctor_id))
+    if found.patient_id is None:
         return Sender("unknown")
-    grid_id = own or coordinated or member_grid
-    roster = load_roster(session, grid_id) if grid_id is not None else None
-    patient = session.get(Patient, found_patient)
-    if own or coordinated:
+    roster = _roster(found.Grid, rows) if found.Grid is not None else None
+    # Loaded with the roster when they sit in the grid, so no second query then.
+    patient = session.get(Patient, found.patient_id)
+    if found.coordinates_own is not None or found.coordinates_any is not None:
         return Sender("coordinator", patient=patient, roster=roster)
     if roster is not None:
         return Sender("member", patient=patient, roster=roster)
     return Sender("patient", patient=patient)
+
+
+def _table(model: type[Any]) -> Table:
+    return model.__table__
 
 
 def _get_or_create(
@@ -363,52 +425,113 @@ def merge_updates(updates: Iterable[MemberUpdate]) -> tuple[MemberUpdate, ...]:
     return tuple(merged.values())
 
 
-def _bump_weekly_report(
-    session: Session, grid_id: int, week: str, reporter_id: int, all_stable: bool, now: datetime
-) -> tuple[int, int, bool] | None:
-    """Amend the week's report if there is one: (id, revisions, all stable), else None.
-    The UPDATE locks the row, so texts for one grid and week are applied one by one."""
-    row = session.execute(
-        sql_update(WeeklyReport)
-        .where(WeeklyReport.grid_id == grid_id, WeeklyReport.week == week)
-        .values(
-            revisions=WeeklyReport.revisions + 1,
-            last_received_at=now,
-            coordinator_id=reporter_id,
-            all_stable=or_(WeeklyReport.all_stable, literal(all_stable, Boolean)),
-        )
-        .returning(WeeklyReport.id, WeeklyReport.revisions, WeeklyReport.all_stable)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    return (row[0], row[1], bool(row[2])) if row is not None else None
+# --- writing reports ---
+#
+# Rows are created or amended with INSERT ... ON CONFLICT (the same on PostgreSQL and
+# SQLite): one statement, which waits for a concurrent text about the same row to
+# commit. SQLAlchemy 2.0 gives ON CONFLICT statements no cache key and would compile
+# them again for every message; as lambda statements, which are cached by where their
+# lambda is written, each is compiled once (so each needs a lambda of its own).
+
+
+def _weekly_report_upsert(insert: Callable[[Table], Any]) -> Insert:
+    table = _table(WeeklyReport)
+    statement = insert(table)
+    received = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.grid_id, table.c.week],
+        set_={
+            "revisions": table.c.revisions + 1,
+            "last_received_at": received.last_received_at,
+            "coordinator_id": received.coordinator_id,
+            "all_stable": or_(table.c.all_stable, received.all_stable),
+        },
+    ).returning(table.c.id, table.c.revisions, table.c.all_stable)
+
+
+def _member_report_upsert(insert: Callable[[Table], Any]) -> Insert:
+    table = _table(MemberReport)
+    statement = insert(table)
+    named = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.weekly_report_id, table.c.patient_id],
+        set_={
+            "seat": named.seat,
+            **{event: or_(table.c[event], named[event]) for event in EVENTS},
+            "note": func.coalesce(named.note, table.c.note),
+            "updated_at": named.updated_at,
+        },
+    )
+
+
+READING_VALUES = ("grid_id", "systolic", "diastolic", "glucose_mmol", "reported_at", "source_ref")
+
+
+def _reading_upsert(insert: Callable[[Table], Any]) -> Insert:
+    table = _table(Reading)
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.patient_id, table.c.week, table.c.kind],
+        set_={column: statement.excluded[column] for column in READING_VALUES},
+    )
+
+
+@dataclass(frozen=True)
+class _Upserts:
+    weekly_report: StatementLambdaElement
+    member_reports: StatementLambdaElement
+    readings: StatementLambdaElement
+
+
+_UPSERTS = {
+    "postgresql": _Upserts(
+        weekly_report=lambda_stmt(lambda: _weekly_report_upsert(postgresql.insert)),
+        member_reports=lambda_stmt(lambda: _member_report_upsert(postgresql.insert)),
+        readings=lambda_stmt(lambda: _reading_upsert(postgresql.insert)),
+    ),
+    "sqlite": _Upserts(
+        weekly_report=lambda_stmt(lambda: _weekly_report_upsert(sqlite.insert)),
+        member_reports=lambda_stmt(lambda: _member_report_upsert(sqlite.insert)),
+        readings=lambda_stmt(lambda: _reading_upsert(sqlite.insert)),
+    ),
+}
+
+
+def _upserts(session: Session) -> _Upserts:
+    return _UPSERTS[session.get_bind().dialect.name]
+
+
+_NAMED_THIS_WEEK = select(MemberReport.patient_id).where(
+    MemberReport.weekly_report_id == bindparam("report_id")
+)
+
+
+def _forget_loaded(session: Session, *models: type[Any]) -> None:
+    """Rows of `models` were written by statements, not through the session: any copy
+    the session holds is read again on next use."""
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, models):
+            session.expire(loaded)
 
 
 def _weekly_report(
     session: Session, grid_id: int, week: str, reporter_id: int, all_stable: bool, now: datetime
 ) -> tuple[int, int, bool]:
-    """The week's report, amended or created: (id, revisions, all stable)."""
-    bumped = _bump_weekly_report(session, grid_id, week, reporter_id, all_stable, now)
-    if bumped is not None:
-        return bumped
-    report = WeeklyReport(
-        grid_id=grid_id,
-        week=week,
-        coordinator_id=reporter_id,
-        all_stable=all_stable,
-        first_received_at=now,
-        last_received_at=now,
-        revisions=1,
-    )
-    try:
-        with session.begin_nested():
-            session.add(report)
-        return report.id, 1, all_stable
-    except IntegrityError:
-        # Another text for the same grid and week created it a moment ago.
-        bumped = _bump_weekly_report(session, grid_id, week, reporter_id, all_stable, now)
-        if bumped is None:
-            raise
-        return bumped
+    """The week's report, created or amended: (id, revisions, all stable). The row stays
+    locked until commit, so texts for one grid and week are applied one by one."""
+    report_id, revisions, week_all_stable = session.execute(
+        _upserts(session).weekly_report,
+        {
+            "grid_id": grid_id,
+            "week": week,
+            "coordinator_id": reporter_id,
+            "all_stable": all_stable,
+            "first_received_at": now,
+            "last_received_at": now,
+            "revisions": 1,
+        },
+    ).one()
+    return report_id, revisions, bool(week_all_stable)
 
 
 def _record_members(
@@ -419,66 +542,58 @@ def _record_members(
     updates: Sequence[MemberUpdate],
     now: datetime,
     source_ref: str | None,
-) -> set[int]:
-    """Flags, notes and readings of the members named; returns the ids of every member
-    named this week (earlier texts included). Events only ever add up; a reading
-    replaces the week's reading of its kind."""
-    named = {
-        row.patient_id: row
-        for row in session.scalars(
-            select(MemberReport).where(MemberReport.weekly_report_id == report_id)
-        )
-    }
+) -> None:
+    """Flags, notes and readings of the members named, one statement for each table.
+    Events only ever add up; a reading replaces the week's reading of its kind."""
     if not updates:
-        return set(named)
-    patient_ids = [roster.members[u.seat].id for u in updates]
-    readings = {
-        (reading.patient_id, reading.kind): reading
-        for reading in session.scalars(
-            select(Reading).where(Reading.patient_id.in_(patient_ids), Reading.week == week)
-        )
-    }
+        return
+    members: list[dict[str, Any]] = []
+    readings: list[dict[str, Any]] = []
     for item in updates:
-        patient = roster.members[item.seat]
-        row = named.get(patient.id)
-        if row is None:
-            row = MemberReport(
-                weekly_report_id=report_id,
-                patient_id=patient.id,
-                week=week,
-                seat=item.seat,
-                hospitalised=False,
-                discharged=False,
-                missed_medication=False,
-                died=False,
-            )
-            session.add(row)
-            named[patient.id] = row
-        row.seat = item.seat
-        row.hospitalised = row.hospitalised or HOSPITALISED in item.events
-        row.discharged = row.discharged or DISCHARGED in item.events
-        row.missed_medication = row.missed_medication or MISSED_MEDICATION in item.events
-        row.died = row.died or DIED in item.events
-        if item.note:
-            row.note = item.note
-        values: list[tuple[str, dict[str, Any]]] = []
+        patient_id = roster.members[item.seat].id
+        members.append(
+            {
+                "weekly_report_id": report_id,
+                "patient_id": patient_id,
+                "week": week,
+                "seat": item.seat,
+                # Each event has a flag column of the same name.
+                **{event: event in item.events for event in EVENTS},
+                "note": item.note or None,
+                "updated_at": now,
+            }
+        )
+        reading = {
+            "patient_id": patient_id,
+            "grid_id": roster.grid.id,
+            "week": week,
+            "reported_at": now,
+            "source_ref": source_ref,
+        }
         if item.has_blood_pressure:
-            values.append(("bp", {"systolic": item.systolic, "diastolic": item.diastolic}))
+            readings.append(
+                {
+                    **reading,
+                    "kind": "bp",
+                    "systolic": item.systolic,
+                    "diastolic": item.diastolic,
+                    "glucose_mmol": None,
+                }
+            )
         if item.glucose_mmol is not None:
-            values.append(("glucose", {"glucose_mmol": item.glucose_mmol}))
-        for kind, measured in values:
-            reading = readings.get((patient.id, kind))
-            if reading is None:
-                reading = Reading(patient_id=patient.id, week=week, kind=kind)
-                session.add(reading)
-                readings[(patient.id, kind)] = reading
-            reading.grid_id = roster.grid.id
-            reading.systolic = measured.get("systolic")
-            reading.diastolic = measured.get("diastolic")
-            reading.glucose_mmol = measured.get("glucose_mmol")
-            reading.reported_at = now
-            reading.source_ref = source_ref
-    return set(named)
+            readings.append(
+                {
+                    **reading,
+                    "kind": "glucose",
+                    "systolic": None,
+                    "diastolic": None,
+                    "glucose_mmol": item.glucose_mmol,
+                }
+            )
+    upserts = _upserts(session)
+    session.execute(upserts.member_reports, members)
+    if readings:
+        session.execute(upserts.readings, readings)
 
 
 def _apply_events(
@@ -557,10 +672,12 @@ def record_weekly_report(
     week = iso_week(now, tz)
     today = now.astimezone(tz).date()
 
+    session.flush()  # the report is written by statements: the session's changes go first
     report_id, revisions, week_all_stable = _weekly_report(
         session, grid.id, week, reporter.id, all_stable, now
     )
-    named = _record_members(session, roster, report_id, week, merged, now, source_ref)
+    _record_members(session, roster, report_id, week, merged, now, source_ref)
+    _forget_loaded(session, WeeklyReport, MemberReport, Reading)
     notices: list[Notice] = []
     for member_update in merged:
         if member_update.events:
@@ -577,16 +694,24 @@ def record_weekly_report(
             )
     session.flush()
 
-    stable = [
-        seat
-        for seat, member in roster.members.items()
-        if member.status == PatientStatus.ACTIVE and member.id not in named
-    ]
+    stable_count = 0
+    if week_all_stable:
+        # Members named this week are not counted stable: by this text alone when it
+        # created the report, else by earlier texts too.
+        if revisions == 1:
+            named = {roster.members[update.seat].id for update in merged}
+        else:
+            named = set(session.scalars(_NAMED_THIS_WEEK, {"report_id": report_id}))
+        stable_count = sum(
+            1
+            for member in roster.members.values()
+            if member.status == PatientStatus.ACTIVE and member.id not in named
+        )
     return ReportOutcome(
         week=week,
         amended=revisions > 1,
-        all_stable=bool(week_all_stable),
-        stable_count=len(stable) if week_all_stable else 0,
+        all_stable=week_all_stable,
+        stable_count=stable_count,
         updates=merged,
         doctor_told_of_deaths=any(n.template == "sms.notice.member_died" for n in notices),
         notices=notices,
@@ -621,27 +746,50 @@ def record_attendance(
         headcount = len(present)
     elif headcount < 0 or headcount > len(roster.members):
         raise HeadcountTooLarge(headcount, len(roster.members))
-    grid = roster.grid
     week = iso_week(now, tz)
+    reported = {
+        "headcount": headcount,
+        "seats": list(present) or None,
+        "reported_at": now,
+        "source_ref": source_ref,
+    }
+    session.flush()  # written by statements: the session's changes go first
+    amended = _amend_attendance(session, roster.grid.id, week, reported)
+    if not amended:
+        try:
+            with session.begin_nested():
+                session.execute(
+                    _table(ExchangeAttendance).insert(),
+                    {"grid_id": roster.grid.id, "week": week, **reported},
+                )
+        except IntegrityError:
+            # Another text for the same grid and week created it a moment ago.
+            amended = _amend_attendance(session, roster.grid.id, week, reported)
+            if not amended:
+                raise
+    return AttendanceOutcome(week=week, amended=amended, headcount=headcount, seats=present)
 
-    def find() -> ExchangeAttendance | None:
-        return session.scalar(
-            select(ExchangeAttendance)
-            .where(ExchangeAttendance.grid_id == grid.id, ExchangeAttendance.week == week)
-            .with_for_update()
-        )
 
-    row, created = _get_or_create(
-        session,
-        find,
-        lambda: ExchangeAttendance(grid_id=grid.id, week=week, headcount=headcount),
+ATTENDANCE_VALUES = ("headcount", "seats", "reported_at", "source_ref")
+
+
+def _attendance_update() -> Update:
+    table = _table(ExchangeAttendance)
+    return (
+        sql_update(table)
+        .where(table.c.grid_id == bindparam("grid"), table.c.week == bindparam("of_week"))
+        .values({name: bindparam(name) for name in ATTENDANCE_VALUES})
     )
-    row.headcount = headcount
-    row.seats = list(present) or None
-    row.reported_at = now
-    row.source_ref = source_ref
-    session.flush()
-    return AttendanceOutcome(week=week, amended=not created, headcount=headcount, seats=present)
+
+
+_AMEND_ATTENDANCE = _attendance_update()
+
+
+def _amend_attendance(session: Session, grid_id: int, week: str, reported: dict[str, Any]) -> bool:
+    """Replace the week's attendance if it was reported already; the row stays locked."""
+    amended = session.execute(_AMEND_ATTENDANCE, {"grid": grid_id, "of_week": week, **reported})
+    _forget_loaded(session, ExchangeAttendance)
+    return amended.rowcount > 0
 
 
 # --- urgent reports ---

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
@@ -201,42 +201,51 @@ def _stored(session: Session, message_sid: str) -> InboundMessage | None:
 
 
 def _new_row(sms: IncomingSms, now: datetime, outcome: str = "received") -> InboundMessage:
-    return InboundMessage(
-        message_sid=sms.message_sid,
-        from_phone=sms.from_phone,
-        to_phone=(sms.to_phone or "")[:32] or None,
-        body=sms.body,
-        params=sms.params,
-        received_at=now,
-        outcome=outcome,
-    )
+    return InboundMessage(**_row_values(sms, now, outcome))
+
+
+def _row_values(sms: IncomingSms, now: datetime, outcome: str) -> dict[str, Any]:
+    return {
+        "message_sid": sms.message_sid,
+        "from_phone": sms.from_phone,
+        "to_phone": (sms.to_phone or "")[:32] or None,
+        "body": sms.body,
+        "params": sms.params,
+        "received_at": now,
+        "outcome": outcome,
+    }
+
+
+# Built once, so SQLAlchemy finds the compiled statements without rebuilding them.
+_INBOUND = InboundMessage.__table__
+_STORE = _INBOUND.insert()
+_OUTCOME = ("sender_type", "sender_id", "outcome", "command", "language", "reply")
+_RECORD_OUTCOME = (
+    update(_INBOUND)
+    .where(_INBOUND.c.message_sid == bindparam("sid"))
+    .values({name: bindparam(name) for name in _OUTCOME})
+)
 
 
 def _receive(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str | None:
     with database.unit_of_work() as session:
-        row = _new_row(sms, now)
-        session.add(row)
         try:
             # Stored first. A Twilio retry, even one arriving while the first delivery
             # is still being applied, waits on the unique MessageSid and fails here.
-            session.flush()
+            session.execute(_STORE, _row_values(sms, now, "received"))
         except IntegrityError:
             session.rollback()
             earlier = _stored(session, sms.message_sid)
             if earlier is None:
                 raise
             return earlier.reply
-        handled = handle(session, settings, row, now)
+        handled = handle(session, settings, sms, now)
         if len(handled.notices) == 1:
             outbox.enqueue(session, handled.notices[0], now=now)
         elif handled.notices:
             outbox.enqueue_many(session, handled.notices, now=now)
-        row.sender_type = handled.sender_type
-        row.sender_id = handled.sender_id
-        row.outcome = handled.outcome
-        row.command = handled.command
-        row.language = handled.language
-        row.reply = handled.reply
+        outcome = {name: getattr(handled, name) for name in _OUTCOME}
+        session.execute(_RECORD_OUTCOME, {"sid": sms.message_sid, **outcome})
         session.commit()
         return handled.reply
 
@@ -346,18 +355,18 @@ def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: da
 # --- deciding what a message does ---
 
 
-def handle(session: Session, settings: Settings, row: InboundMessage, now: datetime) -> Handled:
-    """Apply the stored message `row`; returns the outcome, reply and notices (nothing
+def handle(session: Session, settings: Settings, sms: IncomingSms, now: datetime) -> Handled:
+    """Apply `sms`, stored already; returns the outcome, reply and notices (nothing
     committed)."""
-    sender = identify_sender(session, row.from_phone)
-    parsed: Parsed = grammar.parse(row.body)
+    sender = identify_sender(session, sms.from_phone)
+    parsed: Parsed = grammar.parse(sms.body)
     language = parsed.language
-    if language == "en" and sender.language and grammar.keywords_only(row.body):
+    if language == "en" and sender.language and grammar.keywords_only(sms.body):
         # `OK 5 BP150/95` from a Chinese volunteer: answer in the language they read.
         language = sender.language
     language = normalise_language(language or sender.language or settings.default_language)
     command = parsed.command
-    handled = _dispatch(session, settings, sender, parsed, language, row, now)
+    handled = _dispatch(session, settings, sender, parsed, language, sms, now)
     handled.language = language
     handled.sender_type = sender.role
     handled.sender_id = sender.person_id
@@ -372,12 +381,12 @@ def _dispatch(
     sender: Sender,
     parsed: Parsed,
     language: str,
-    row: InboundMessage,
+    sms: IncomingSms,
     now: datetime,
 ) -> Handled:
     command = parsed.command
     if isinstance(command, OptOutCommand):
-        contacts.opt_out(session, row.from_phone, command.keyword, now)
+        contacts.opt_out(session, sms.from_phone, command.keyword, now)
         notices: list[Notice] = []
         if sender.role == "coordinator" and sender.roster and sender.patient:
             notices = coordinator_opted_out(
@@ -388,22 +397,22 @@ def _dispatch(
         key = "sms.reply.opted_out_doctor" if sender.role == "doctor" else "sms.reply.opted_out"
         return Handled(Outcome.OPTED_OUT, replies.simple(language, key), notices=notices)
     if isinstance(command, OptInCommand):
-        contacts.opt_in(session, row.from_phone, now)
+        contacts.opt_in(session, sms.from_phone, now)
         return Handled(Outcome.OPTED_IN, replies.simple(language, "sms.reply.opted_in"))
     if sender.role == "unknown":
         if isinstance(command, UrgentCommand):
             # Nobody to alert for a number we do not know: always say so and point to
             # 120, however many times today this number has written.
-            log.warning("urgent SMS from unregistered number %s", mask_phone(row.from_phone))
+            log.warning("urgent SMS from unregistered number %s", mask_phone(sms.from_phone))
             return Handled(
                 Outcome.UNKNOWN_SENDER, replies.simple(language, "sms.reply.unknown_sender_urgent")
             )
         key = "sms.help.unknown" if isinstance(command, HelpCommand) else "sms.reply.unknown_sender"
-        return _unknown_sender(session, settings, row, language, key, now)
+        return _unknown_sender(session, settings, sms, language, key, now)
     if isinstance(command, HelpCommand):
         return Handled(Outcome.HELP, replies.help_reply(language, sender.role))
     if sender.role == "doctor":
-        return _from_doctor(session, settings, sender, parsed, language, row, now)
+        return _from_doctor(session, settings, sender, parsed, language, sms, now)
     if command is None:
         if sender.role == "coordinator" and parsed.error is not None:
             return Handled(
@@ -413,12 +422,12 @@ def _dispatch(
             )
         return _member_hint(sender, language, Outcome.HINT)
     if isinstance(command, UrgentCommand):
-        return _urgent(session, settings, sender, command, language, row, now)
+        return _urgent(session, settings, sender, command, language, sms, now)
     if sender.role != "coordinator":
         return _member_hint(sender, language, Outcome.HINT)
     assert sender.roster is not None and sender.patient is not None
     try:
-        return _from_coordinator(session, settings, sender, command, language, row, now)
+        return _from_coordinator(session, settings, sender, command, language, sms, now)
     except ReportRefused as refused:
         return Handled(Outcome.REJECTED, _correction(language, refused, command, settings))
 
@@ -437,14 +446,14 @@ def _member_hint(sender: Sender, language: str, outcome: str) -> Handled:
 def _unknown_sender(
     session: Session,
     settings: Settings,
-    row: InboundMessage,
+    sms: IncomingSms,
     language: str,
     key: str,
     now: datetime,
 ) -> Handled:
     """One polite reply per number and day, so an auto-responder loop ends."""
-    log.info("inbound SMS from unregistered number %s", mask_phone(row.from_phone))
-    phone = row.from_phone[:32] or "-"
+    log.info("inbound SMS from unregistered number %s", mask_phone(sms.from_phone))
+    phone = sms.from_phone[:32] or "-"
     contact = session.scalar(select(SmsContact).where(SmsContact.phone == phone).with_for_update())
     if contact is None:
         try:
@@ -468,7 +477,7 @@ def _from_doctor(
     sender: Sender,
     parsed: Parsed,
     language: str,
-    row: InboundMessage,
+    sms: IncomingSms,
     now: datetime,
 ) -> Handled:
     assert sender.doctor is not None
@@ -476,7 +485,7 @@ def _from_doctor(
     if not isinstance(command, AckCommand) or command.code is None:
         # Doctors send no reports: one of their open codes anywhere (`K7Q 收到`,
         # `已处理 K7Q`) answers that alert.
-        code = _open_code_named(session, sender.doctor, row.body)
+        code = _open_code_named(session, sender.doctor, sms.body)
         if code is not None:
             command = AckCommand(code)
     if not isinstance(command, AckCommand):
@@ -518,7 +527,7 @@ def _urgent(
     sender: Sender,
     command: UrgentCommand,
     language: str,
-    row: InboundMessage,
+    sms: IncomingSms,
     now: datetime,
 ) -> Handled:
     assert sender.patient is not None
@@ -538,13 +547,13 @@ def _urgent(
                         updates=_member_updates(command.report),
                         now=now,
                         tz=settings.tz,
-                        source_ref=row.message_sid,
+                        source_ref=sms.message_sid,
                     )
                 notices += carried.notices
                 report_fate = "recorded"
             except ReportRefused as refused:
                 log.info(
-                    "report carried by urgent SMS %s not applied: %s", row.message_sid, refused
+                    "report carried by urgent SMS %s not applied: %s", sms.message_sid, refused
                 )
                 report_fate = "not_recorded"
         elif command.report_error is not None:
@@ -555,10 +564,10 @@ def _urgent(
         reporter=sender.patient,
         roster=sender.roster,
         seat=command.seat,
-        text=command.text or row.body,
+        text=command.text or sms.body,
         red_flag=command.red_flag,
         now=now,
-        source_ref=row.message_sid,
+        source_ref=sms.message_sid,
         default_language=settings.default_language,
         can_receive=can_receive_sms(session),
     )
@@ -595,7 +604,7 @@ def _from_coordinator(
     sender: Sender,
     command: Command,
     language: str,
-    row: InboundMessage,
+    sms: IncomingSms,
     now: datetime,
 ) -> Handled:
     roster, coordinator = sender.roster, sender.patient
@@ -610,7 +619,7 @@ def _from_coordinator(
             updates=_member_updates(command),
             now=now,
             tz=tz,
-            source_ref=row.message_sid,
+            source_ref=sms.message_sid,
         )
         return Handled(
             Outcome.AMENDED if report.amended else Outcome.APPLIED,
@@ -625,7 +634,7 @@ def _from_coordinator(
             seats=command.seats,
             now=now,
             tz=tz,
-            source_ref=row.message_sid,
+            source_ref=sms.message_sid,
         )
         return Handled(
             Outcome.AMENDED if attendance.amended else Outcome.APPLIED,
@@ -641,14 +650,14 @@ def _from_coordinator(
             days_ahead=command.days_ahead,
             now=now,
             tz=tz,
-            source_ref=row.message_sid,
+            source_ref=sms.message_sid,
         )
         return Handled(
             Outcome.APPLIED, replies.exchange_reply(language, moved), notices=moved.notices
         )
     if isinstance(command, SkipExchangeCommand):
         skipped = skip_exchange(
-            session, roster, coordinator, now=now, tz=tz, source_ref=row.message_sid
+            session, roster, coordinator, now=now, tz=tz, source_ref=sms.message_sid
         )
         return Handled(
             Outcome.APPLIED, replies.exchange_reply(language, skipped), notices=skipped.notices
