@@ -375,6 +375,16 @@ def write_data(path: Path, requests: list[tuple[str, str]]) -> None:
             handle.write(f"{signature}\t{body}\n")
 
 
+def settle(url: str) -> None:
+    """Let PostgreSQL write out what the saturating wrk phase left behind (a CHECKPOINT and a
+    short pause), so the fixed-rate phase measures the steady state at that rate."""
+    engine = Database(url).engine
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("CHECKPOINT"))
+    engine.dispose()
+    time.sleep(2)
+
+
 def measure(
     name: str,
     app: str,
@@ -388,6 +398,7 @@ def measure(
     server = Gunicorn(app, args.workers, env)
     try:
         wrk = run_wrk(server.port, script, data, args.duration, args.connections, args.threads)
+        settle(args.url)
         latencies, failures = asyncio.run(_fixed_rate(server.port, rate_requests, args.rate))
     finally:
         server.stop()
