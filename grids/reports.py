@@ -1087,36 +1087,20 @@ def move_exchange(
 ) -> ExchangeOutcome:
     """Move this week's exchange to a later time this week; members are told."""
     starts = exchange_start(at=at, weekday=weekday, days_ahead=days_ahead, now=now, tz=tz)
-    week = iso_week(now, tz)
-    override, created = _override(session, roster.grid, week)
-    unchanged = not created and not override.skipped and override.starts_at == starts
-    override.skipped = False
-    override.starts_at = starts
-    override.requested_by_id = requester.id
-    override.created_at = now
-    override.source_ref = source_ref
-    session.flush()
-    notices: list[Notice] = []
-    if not unchanged:
-        notices = _tell_members(
-            roster,
-            requester,
-            week,
-            source_ref or f"{starts:%Y%m%dT%H%M}",
-            "sms.notice.exchange_moved",
-            lambda member: {
-                "grid": roster.grid.code,
-                "weekday": translate(WEEKDAY_KEYS[starts.weekday()], member.language),
-                "time": f"{starts:%H:%M}",
-            },
-        )
-    return ExchangeOutcome(
-        week=week,
-        skipped=False,
+    return _change_exchange(
+        session,
+        roster,
+        requester,
         starts_at=starts,
-        unchanged=unchanged,
-        members_told=len(notices),
-        notices=notices,
+        now=now,
+        tz=tz,
+        source_ref=source_ref,
+        template="sms.notice.exchange_moved",
+        params=lambda member: {
+            "grid": roster.grid.code,
+            "weekday": translate(WEEKDAY_KEYS[starts.weekday()], member.language),
+            "time": f"{starts:%H:%M}",
+        },
     )
 
 
@@ -1130,29 +1114,55 @@ def skip_exchange(
     source_ref: str | None = None,
 ) -> ExchangeOutcome:
     """No exchange this week; members are told."""
+    return _change_exchange(
+        session,
+        roster,
+        requester,
+        starts_at=None,
+        now=now,
+        tz=tz,
+        source_ref=source_ref,
+        template="sms.notice.exchange_skipped",
+        params=lambda member: {"grid": roster.grid.code},
+    )
+
+
+def _change_exchange(
+    session: Session,
+    roster: GridRoster,
+    requester: Patient,
+    *,
+    starts_at: datetime | None,
+    now: datetime,
+    tz: ZoneInfo,
+    source_ref: str | None,
+    template: str,
+    params: Callable[[Patient], dict[str, str]],
+) -> ExchangeOutcome:
+    """Record this week's exchange as moved to `starts_at`, or skipped when None; members
+    are told unless it already was so."""
+    skipped = starts_at is None
     week = iso_week(now, tz)
     override, created = _override(session, roster.grid, week)
-    unchanged = not created and override.skipped
-    override.skipped = True
-    override.starts_at = None
+    unchanged = (
+        not created and override.skipped == skipped and (skipped or override.starts_at == starts_at)
+    )
+    override.skipped = skipped
+    override.starts_at = starts_at
     override.requested_by_id = requester.id
     override.created_at = now
     override.source_ref = source_ref
     session.flush()
     notices: list[Notice] = []
     if not unchanged:
+        default_ref = "skip" if starts_at is None else f"{starts_at:%Y%m%dT%H%M}"
         notices = _tell_members(
-            roster,
-            requester,
-            week,
-            source_ref or "skip",
-            "sms.notice.exchange_skipped",
-            lambda member: {"grid": roster.grid.code},
+            roster, requester, week, source_ref or default_ref, template, params
         )
     return ExchangeOutcome(
         week=week,
-        skipped=True,
-        starts_at=None,
+        skipped=skipped,
+        starts_at=starts_at,
         unchanged=unchanged,
         members_told=len(notices),
         notices=notices,
