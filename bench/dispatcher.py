@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from config.settings import Settings, parse_quiet_hours
-from grids import migrate
-from grids.database import Database
-from grids.notices import Notice
+from grids.core.notices import Notice
+from grids.storage import migrate
+from grids.storage.database import Database
 from notifications.dispatcher import dispatch_once
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue_many

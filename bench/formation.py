@@ -35,12 +35,12 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from grids import migrate
-from grids.database import Database
-from grids.formation import form_grids
-from grids.formation_service import form_grids_in_database
-from grids.synthetic import SyntheticCounty, formation_input, generate_county
-from grids.vocabulary import condition_code
+from grids.core.vocabulary import condition_code
+from grids.demo.synthetic import SyntheticCounty, formation_input, generate_county
+from grids.formation.planner import form_grids
+from grids.formation.service import form_grids_in_database
+from grids.storage import migrate
+from grids.storage.database import Database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = "huzhu_bench_formation"

@@ -18,7 +18,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-from notifications.grammar import error_text, parse
+from notifications.sms.grammar import error_text, parse
 from tests.unit.test_grammar import CASES
 
 

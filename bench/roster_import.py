@@ -21,12 +21,12 @@ from typing import TypeVar
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from grids import migrate
-from grids.database import Database
+from grids.demo.synthetic import generate_county, write_csv_files
 from grids.models import Patient
-from grids.roster import ExistingRoster, RosterFiles, read_roster, validate_roster
-from grids.roster_import import ImportReport, import_roster
-from grids.synthetic import generate_county, write_csv_files
+from grids.roster.importing import ImportReport, import_roster
+from grids.roster.validation import ExistingRoster, RosterFiles, read_roster, validate_roster
+from grids.storage import migrate
+from grids.storage.database import Database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = "huzhu_bench_roster"

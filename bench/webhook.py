@@ -57,11 +57,11 @@ from twilio.request_validator import RequestValidator
 from config.runtime import now as clock_now
 from config.runtime import settings_of
 from config.settings import PROJECT_ROOT
-from grids import migrate
-from grids.database import Base, Database
-from grids.extension import database_of
+from grids.core.vocabulary import FacilityLevel
 from grids.models import Doctor, Facility, Grid, Membership, Patient
-from grids.vocabulary import FacilityLevel
+from grids.storage import migrate
+from grids.storage.database import Base, Database
+from grids.storage.session import database_of
 from notifications.inbound import IncomingSms, receive
 from notifications.models import InboundMessage
 from tests.conftest import create_postgres_database, drop_postgres_database

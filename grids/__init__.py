@@ -9,8 +9,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from grids import cli, web
-    from grids.extension import init_db
+    from grids.storage import cli
+    from grids.storage.session import init_db
+    from grids.web import pages as web
 
     init_db(app)
     web.init_app(app)

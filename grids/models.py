@@ -31,8 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from grids.database import Base, UTCDateTime, utcnow
-from grids.vocabulary import DoctorStatus, FacilityLevel, PatientStatus
+from grids.core.vocabulary import DoctorStatus, FacilityLevel, PatientStatus
+from grids.storage.database import Base, UTCDateTime, utcnow
 
 GRID_CAPACITY = 20
 DOCTOR_GRID_CAPACITY = 15

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 import grids.models  # noqa: F401  (registers the tables)
 import notifications.models  # noqa: F401
 from config.settings import load_settings
-from grids.database import Base, UTCDateTime, build_engine
+from grids.storage.database import Base, UTCDateTime, build_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -11,7 +11,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from notifications import cli, providers
     from notifications.sms_cli import sms_cli
-    from notifications.twilio_webhooks import twilio_webhooks
+    from notifications.twilio.webhooks import twilio_webhooks
 
     providers.init_app(app)
     app.register_blueprint(twilio_webhooks)

@@ -20,9 +20,9 @@ from sqlalchemy.exc import DBAPIError
 from config.logging import mask_phone, mask_phones_in
 from config.runtime import current_settings, settings_of
 from config.runtime import now as clock_now
-from grids.extension import current_db
-from grids.notices import Notice
-from grids.phones import InvalidPhone, normalise_phone
+from grids.core.notices import Notice
+from grids.core.phones import InvalidPhone, normalise_phone
+from grids.storage.session import current_db
 from i18n import translate
 from notifications import contacts, dispatcher, outbox
 from notifications.models import OutboxMessage, OutboxStatus

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from config.logging import mask_phone
 from config.runtime import current_settings
 from config.runtime import now as clock_now
-from grids.extension import request_session
-from grids.http_errors import error_response
+from grids.storage.session import request_session
+from grids.web.errors import error_response
 from i18n import translate
 from notifications import contacts
 from notifications.models import OutboxMessage, OutboxStatus

@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 from config.logging import mask_phone
 from config.runtime import now as clock_now
 from config.settings import Settings
-from grids.database import Database, is_postgresql
+from grids.storage.database import Database, is_postgresql
 from notifications import contacts
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.providers.base import (

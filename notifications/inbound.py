@@ -33,14 +33,11 @@ from config.logging import mask_phone, mask_phones_in
 from config.runtime import current_settings
 from config.runtime import now as clock_now
 from config.settings import Settings
-from grids.database import Database
-from grids.escalation import URGENT_TEXT_LIMIT, duty_facility
-from grids.extension import current_db
-from grids.http_errors import error_response
+from grids.core.notices import Notice
+from grids.core.phones import InvalidPhone, normalise_phone
+from grids.escalation.routing import URGENT_TEXT_LIMIT, duty_facility
 from grids.models import Doctor, Facility, Grid
-from grids.notices import Notice
-from grids.phones import InvalidPhone, normalise_phone
-from grids.reports import (
+from grids.reports.weekly import (
     AckRefused,
     ExchangeTimeRefused,
     HeadcountTooLarge,
@@ -60,9 +57,14 @@ from grids.reports import (
     report_urgent,
     skip_exchange,
 )
+from grids.storage.database import Database
+from grids.storage.session import current_db
+from grids.web.errors import error_response
 from i18n import normalise_language, translate
-from notifications import contacts, grammar, outbox, replies
-from notifications.commands import (
+from notifications import contacts, outbox
+from notifications.models import InboundMessage, SmsContact
+from notifications.sms import grammar, replies
+from notifications.sms.commands import (
     AckCommand,
     AttendanceCommand,
     Command,
@@ -75,7 +77,6 @@ from notifications.commands import (
     UrgentCommand,
     WeeklyReportCommand,
 )
-from notifications.models import InboundMessage, SmsContact
 
 log = logging.getLogger(__name__)
 

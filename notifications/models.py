@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from grids.database import Base, UTCDateTime, utcnow
+from grids.storage.database import Base, UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.runtime import now as clock_now
-from grids.notices import Notice
+from grids.core.notices import Notice
 from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
 
@@ -57,7 +57,7 @@ def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
         raise ValueError(
             f"notice {notice.key!r}: phone {notice.phone!r} is not in E.164 form "
             "(+ country code and number, e.g. +8613912345678); normalise it with "
-            "grids.phones.normalise_phone first"
+            "grids.core.phones.normalise_phone first"
         )
     return {
         "idempotency_key": notice.key,

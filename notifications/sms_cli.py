@@ -16,9 +16,9 @@ from sqlalchemy import select
 from config.logging import mask_phone
 from config.runtime import current_settings
 from config.runtime import now as clock_now
-from grids.extension import current_db
+from grids.core.phones import InvalidPhone, normalise_phone
 from grids.models import Doctor, Grid, Patient
-from grids.phones import InvalidPhone, normalise_phone
+from grids.storage.session import current_db
 from notifications.inbound import IncomingSms, receive
 
 sms_cli = AppGroup("sms", help="Try the SMS channel without Twilio.")

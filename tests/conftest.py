@@ -18,9 +18,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from grids import migrate
-from grids.database import Base, Database
-from grids.extension import database_of
+from grids.storage import migrate
+from grids.storage.database import Base, Database
+from grids.storage.session import database_of
 
 BACKEND_URL = os.environ.get("DATABASE_URL", "")
 USES_POSTGRES = BACKEND_URL.startswith("postgresql")

@@ -15,7 +15,7 @@ import time_machine
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from grids.database import Database
+from grids.core.vocabulary import PatientStatus
 from grids.models import (
     ExchangeAttendance,
     ExchangeOverride,
@@ -27,11 +27,11 @@ from grids.models import (
     UrgentReport,
     WeeklyReport,
 )
-from grids.vocabulary import PatientStatus
-from notifications import grammar
+from grids.storage.database import Database
 from notifications.models import InboundMessage, OutboxMessage, SmsContact
-from notifications.segments import fits_one_segment
-from tests import factories
+from notifications.sms import grammar
+from notifications.sms.segments import fits_one_segment
+from tests.support import factories
 
 BASE_URL = "https://huzhu.example.org"
 INBOUND = "/sms/twilio/inbound"
@@ -737,7 +737,7 @@ def test_a_doctor_naming_an_open_code_in_any_order_acknowledges_it(
     client, db, county, form, expected, codes, monkeypatch
 ) -> None:
     draws = iter(codes)
-    monkeypatch.setattr("grids.reports.secrets.choice", lambda _alphabet: next(draws))
+    monkeypatch.setattr("grids.reports.weekly.secrets.choice", lambda _alphabet: next(draws))
     send(client, county.zh.coordinator.phone, "急 5 胸痛")
     send(client, county.zh.coordinator.phone, "急 6 晕倒")
     _first, second = rows(db, UrgentReport)

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from grids.database import Database
 from grids.models import Grid
+from grids.storage.database import Database
 from notifications.models import InboundMessage
-from notifications.segments import segment_count
+from notifications.sms.segments import segment_count
 from tests.e2e.test_inbound import County, build_county, new_sid, post_signed, reply_of, twilio_form
 
 WORDS = [

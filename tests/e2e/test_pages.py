@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from openapi_spec_validator import validate
 
-from tests import factories
+from tests.support import factories
 
 
 def test_home_page_without_roster_says_how_to_load_one(client) -> None:

@@ -16,15 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from grids.extension import database_of
-from grids.notices import Notice
+from grids.core.notices import Notice
+from grids.storage.session import database_of
 from notifications import contacts
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue
 from notifications.providers import provider_of
 from notifications.providers.twilio import TwilioProvider
 from tests.conftest import _empty_all_tables, make_app
-from tests.twilio_standin import TwilioStandIn
+from tests.support.twilio_standin import TwilioStandIn
 
 PUBLIC_BASE_URL = "https://huzhu.example.org"
 STATUS_URL = PUBLIC_BASE_URL + "/sms/twilio/status"

@@ -19,15 +19,15 @@ from twilio.rest import Client
 
 from config.runtime import settings_of
 from config.settings import Settings
-from grids.database import Database
-from grids.notices import Notice
+from grids.core.notices import Notice
+from grids.storage.database import Database
 from notifications import contacts
 from notifications.dispatcher import dispatch_once
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue
 from notifications.providers import OutgoingMessage, SendError
 from notifications.providers.twilio import ISOLATED_ENVIRONMENT, BaseUrlHttpClient, TwilioProvider
-from tests.twilio_standin import TwilioStandIn
+from tests.support.twilio_standin import TwilioStandIn
 
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "test-auth-token"

@@ -1,5 +1,5 @@
 """A second stand-in for Twilio: Prism, which validates every request against the OpenAPI
-description itself (`tests/data/twilio_messages_openapi.json`, extracted from Twilio's).
+description itself (`tests/support/data/twilio_messages_openapi.json`, extracted from Twilio's).
 
 Prism is a Node tool: `npm ci --prefix tests/prism --ignore-scripts` installs it
 (about 10 s). Without it these tests are skipped; the Python stand-in covers the
@@ -23,7 +23,7 @@ from notifications.providers.twilio import ISOLATED_ENVIRONMENT, BaseUrlHttpClie
 
 ROOT = Path(__file__).resolve().parents[2]
 PRISM = ROOT / "tests" / "prism" / "node_modules" / ".bin" / "prism"
-SPEC = ROOT / "tests" / "data" / "twilio_messages_openapi.json"
+SPEC = ROOT / "tests" / "support" / "data" / "twilio_messages_openapi.json"
 ACCOUNT = "AC" + "0" * 32
 
 pytestmark = pytest.mark.skipif(

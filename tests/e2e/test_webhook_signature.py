@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-from grids.extension import database_of
+from grids.storage.session import database_of
 from tests.conftest import make_app
 
 TOKEN = "test-auth-token"

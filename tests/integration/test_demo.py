@@ -8,10 +8,10 @@ from pathlib import Path
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
-from grids.database import Database
 from grids.models import AuditEntry, Doctor, Facility, Grid, Membership, Patient
+from grids.storage.database import Database
 from i18n import translate
-from tests.roster_files import FACILITIES, small_roster
+from tests.support.roster_files import FACILITIES, small_roster
 
 
 def _counts(db: Database) -> dict[str, int]:
@@ -57,7 +57,7 @@ def test_demo_loads_and_forms_a_county_and_a_second_run_changes_nothing(
 
 
 def test_the_same_seed_gives_the_same_files_and_another_seed_does_not(tmp_path: Path) -> None:
-    from grids.synthetic import generate_county, write_csv_files
+    from grids.demo.synthetic import generate_county, write_csv_files
 
     first = write_csv_files(generate_county(300, seed=7), tmp_path / "a")
     again = write_csv_files(generate_county(300, seed=7), tmp_path / "b")

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from config.runtime import settings_of
 from config.settings import Settings
-from grids.database import Database
-from grids.notices import Notice
+from grids.core.notices import Notice
+from grids.storage.database import Database
 from notifications import contacts
 from notifications.dispatcher import (
     ACCOUNT_HOLD,

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from config.settings import Settings
-from grids.database import Database
-from grids.notices import Notice
+from grids.core.notices import Notice
+from grids.storage.database import Database
 from notifications.dispatcher import dispatch_once
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue_many

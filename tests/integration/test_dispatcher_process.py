@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from grids.database import Database
-from grids.notices import Notice
+from grids.core.notices import Notice
+from grids.storage.database import Database
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue
 

@@ -11,11 +11,11 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grids.database import Database, utcnow
-from grids.export import EXPORT_COLUMNS
+from grids.formation.export import EXPORT_COLUMNS
 from grids.models import Membership, Patient
+from grids.storage.database import Database, utcnow
 from i18n import translate
-from tests import factories
+from tests.support import factories
 
 HEADER = "grid_code,facility_code,condition,doctor_code,coordinator_code,member_code,seat"
 

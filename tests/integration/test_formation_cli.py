@@ -11,16 +11,16 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from grids import formation_service
-from grids.database import Database
-from grids.extension import database_of
+from grids.core.vocabulary import PatientStatus
+from grids.formation import service as formation_service
 from grids.models import AuditEntry, Grid, Membership, Patient
-from grids.roster import RosterFiles
-from grids.vocabulary import PatientStatus
+from grids.roster.validation import RosterFiles
+from grids.storage.database import Database
+from grids.storage.session import database_of
 from i18n import translate
-from tests import factories
 from tests.conftest import make_app
-from tests.roster_files import csv_file
+from tests.support import factories
+from tests.support.roster_files import csv_file
 
 
 def _t(key: str, **params: object) -> str:

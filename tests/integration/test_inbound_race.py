@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, text
 
 from config.runtime import settings_of
-from grids.database import Database
 from grids.models import UrgentReport
+from grids.storage.database import Database
 from notifications.inbound import IncomingSms, receive
 from notifications.models import InboundMessage, OutboxMessage
 from tests.e2e.test_inbound import build_county, new_sid, twilio_form

@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
-from grids.extension import database_of
-from grids.notices import Notice
+from grids.core.notices import Notice
+from grids.storage.session import database_of
 from notifications import contacts
 from notifications.outbox import enqueue
 from notifications.providers import PermanentSendError, provider_of

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from grids.notices import Notice
+from grids.core.notices import Notice
 from notifications import contacts
 from notifications.delivery import record_status
 from notifications.models import OutboxMessage

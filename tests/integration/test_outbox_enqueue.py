@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grids.database import Database
-from grids.notices import Notice
+from grids.core.notices import Notice
+from grids.storage.database import Database
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue, enqueue_many
 

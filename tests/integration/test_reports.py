@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grids import reports
+from grids.core.vocabulary import PatientStatus
 from grids.models import (
     AuditEntry,
     ExchangeAttendance,
@@ -24,7 +24,8 @@ from grids.models import (
     UrgentReport,
     WeeklyReport,
 )
-from grids.reports import (
+from grids.reports import weekly as reports
+from grids.reports.weekly import (
     DIED,
     DISCHARGED,
     HOSPITALISED,
@@ -37,8 +38,7 @@ from grids.reports import (
     UnknownSeats,
     load_roster,
 )
-from grids.vocabulary import PatientStatus
-from tests import factories
+from tests.support import factories
 
 TZ = ZoneInfo("Asia/Shanghai")
 # Thursday 26 November 2026, 10:00 in Shanghai: ISO week 2026-W48.
@@ -412,7 +412,7 @@ def test_a_doctor_whose_number_cannot_get_sms_is_bypassed_for_the_duty_phone(
 
 
 def test_a_duty_phone_that_cannot_get_sms_is_passed_over(session, tree) -> None:
-    from grids.escalation import duty_facility
+    from grids.escalation.routing import duty_facility
 
     township = tree["township"]
     assert duty_facility(tree["clinic_a"], lambda phone: phone != township.phone) is tree["county"]
@@ -641,7 +641,7 @@ def test_a_coordinator_opting_out_asks_the_doctor_for_a_new_one(session, roster,
 
 
 def test_duty_facility_walks_up_to_the_township_centre(session, tree) -> None:
-    from grids.escalation import duty_facility
+    from grids.escalation.routing import duty_facility
 
     assert duty_facility(tree["clinic_a"]) is tree["township"]
     tree["township"].phone = None

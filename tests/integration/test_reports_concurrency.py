@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
-from grids import reports
-from grids.database import Database
 from grids.models import Grid, Patient, Reading, WeeklyReport
-from grids.reports import MemberUpdate, load_roster
-from tests import factories
+from grids.reports import weekly as reports
+from grids.reports.weekly import MemberUpdate, load_roster
+from grids.storage.database import Database
+from tests.support import factories
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

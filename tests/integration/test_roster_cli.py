@@ -11,14 +11,14 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from grids import roster_import
-from grids.database import Database
-from grids.extension import database_of
 from grids.models import AuditEntry, Facility, Patient
-from grids.roster import RosterFiles
+from grids.roster import importing as roster_import
+from grids.roster.validation import RosterFiles
+from grids.storage.database import Database
+from grids.storage.session import database_of
 from tests.conftest import _empty_all_tables, make_app
-from tests.roster_files import PATIENTS as PATIENT_LINES
-from tests.roster_files import PATIENTS_HEADER, csv_file, small_roster
+from tests.support.roster_files import PATIENTS as PATIENT_LINES
+from tests.support.roster_files import PATIENTS_HEADER, csv_file, small_roster
 
 
 def args(files: RosterFiles, *flags: str) -> list[str]:

@@ -11,20 +11,20 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from grids.database import Database
+from grids.core.vocabulary import FacilityLevel, PatientStatus
 from grids.models import AuditEntry, Doctor, Facility, Patient
-from grids.roster import DOCTORS, FACILITIES, PATIENTS, RosterFiles
-from grids.roster_import import ImportReport, import_roster
-from grids.vocabulary import FacilityLevel, PatientStatus
-from tests.roster_files import (
+from grids.roster.importing import ImportReport, import_roster
+from grids.roster.validation import DOCTORS, FACILITIES, PATIENTS, RosterFiles
+from grids.storage.database import Database
+from tests.support.roster_files import (
     DOCTORS_HEADER,
     FACILITIES_HEADER,
     PATIENTS_HEADER,
     rosters,
     small_roster,
 )
-from tests.roster_files import FACILITIES as FACILITY_LINES
-from tests.roster_files import PATIENTS as PATIENT_LINES
+from tests.support.roster_files import FACILITIES as FACILITY_LINES
+from tests.support.roster_files import PATIENTS as PATIENT_LINES
 
 TODAY = date(2026, 6, 1)
 TABLES = ("facilities", "doctors", "patients", "audit_log")

@@ -5,8 +5,8 @@ import os
 import pytest
 from sqlalchemy import inspect
 
-from grids import migrate
-from grids.database import Base
+from grids.storage import migrate
+from grids.storage.database import Base
 from tests.conftest import create_postgres_database, drop_postgres_database
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from grids.models import Reading
 from notifications.models import InboundMessage, OutboxMessage
-from tests import factories
+from tests.support import factories
 
 
 def test_a_coordinators_report_goes_through_the_inbound_handler(runner, session) -> None:

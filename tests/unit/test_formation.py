@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from grids.formation import LEFT_CONDITION_CHANGED, LEFT_FACILITY_CHANGED, Shortfall, form_grids
-from tests.unit.formation_support import County
+from grids.formation.planner import (
+    LEFT_CONDITION_CHANGED,
+    LEFT_FACILITY_CHANGED,
+    Shortfall,
+    form_grids,
+)
+from tests.support.formation import County
 
 TOWNSHIP = 9000
 OTHER_TOWNSHIP = 9001

@@ -8,10 +8,10 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grids.formation import MIN_PEER_GROUP, FormationPlan
+from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES
+from grids.formation.planner import MIN_PEER_GROUP, FormationPlan
 from grids.models import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
-from grids.vocabulary import MIXED, PLACEABLE_STATUSES
-from tests.unit.formation_support import County
+from tests.support.formation import County
 
 CONDITIONS = ("hypertension",) * 5 + ("diabetes", "diabetes", "stroke", "copd")
 STATUSES = ("active",) * 6 + ("hospitalised", "deceased", "moved_away", "inactive")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from notifications.commands import (
+from notifications.sms.commands import (
     AckCommand,
     AttendanceCommand,
     BloodPressure,
@@ -24,7 +24,7 @@ from notifications.commands import (
     UrgentCommand,
     WeeklyReportCommand,
 )
-from notifications.grammar import ERROR_CODES, parse, red_flag
+from notifications.sms.grammar import ERROR_CODES, parse, red_flag
 
 ZH, EN = "zh_CN", "en"
 HOSP = MemberEvent.HOSPITALISED

@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from grids import reports
 from grids.models import GRID_CAPACITY
+from grids.reports import weekly as reports
 from i18n import catalogue
-from notifications import grammar
-from notifications.commands import ParseError
-from notifications.grammar import ERROR_CODES, HINTS, error_text, parse
-from notifications.segments import GSM_7, encoding, fits_one_segment, length
+from notifications.sms import grammar
+from notifications.sms.commands import ParseError
+from notifications.sms.grammar import ERROR_CODES, HINTS, error_text, parse
+from notifications.sms.segments import GSM_7, encoding, fits_one_segment, length
 
 LANGUAGES = ("zh_CN", "en")
 

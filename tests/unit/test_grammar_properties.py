@@ -6,11 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifications import grammar
-from notifications import keywords as kw
-from notifications.commands import OptInCommand, OptOutCommand, Parsed
-from notifications.grammar import error_text, parse
-from notifications.segments import fits_one_segment, segment_count
+from notifications.sms import grammar
+from notifications.sms import keywords as kw
+from notifications.sms.commands import OptInCommand, OptOutCommand, Parsed
+from notifications.sms.grammar import error_text, parse
+from notifications.sms.segments import fits_one_segment, segment_count
 
 LANGUAGES = ("zh_CN", "en")
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

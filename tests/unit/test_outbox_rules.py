@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.settings import Settings, parse_quiet_hours
-from grids.notices import Notice
+from grids.core.notices import Notice
 from notifications.dispatcher import (
     RateLimiter,
     effective_batch_size,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from grids.models import Grid, Patient, UrgentReport
-from grids.reports import (
+from grids.reports.weekly import (
     DISCHARGED,
     EVENTS,
     HOSPITALISED,
@@ -28,8 +28,8 @@ from grids.reports import (
     UrgentOutcome,
 )
 from i18n import catalogue
-from notifications import replies
-from notifications.segments import fits_one_segment, segment_count
+from notifications.sms import replies
+from notifications.sms.segments import fits_one_segment, segment_count
 
 TZ = ZoneInfo("Asia/Shanghai")
 LANGUAGES = ("zh_CN", "en")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grids.roster import (
+from grids.core.vocabulary import FacilityLevel, PatientStatus
+from grids.roster.validation import (
     DOCTORS,
     FACILITIES,
     PATIENTS,
@@ -19,15 +20,14 @@ from grids.roster import (
     render_error,
     render_notice,
 )
-from grids.vocabulary import FacilityLevel, PatientStatus
 from i18n import catalogue
-from tests.roster_files import (
+from tests.support.roster_files import (
     DOCTORS_HEADER,
     FACILITIES_HEADER,
     PATIENTS_HEADER,
     csv_file,
 )
-from tests.roster_files import PATIENTS as PATIENT_LINES
+from tests.support.roster_files import PATIENTS as PATIENT_LINES
 
 TODAY = date(2026, 6, 1)
 
@@ -394,11 +394,8 @@ def test_chinese_error_text_names_the_column_as_written(tmp_path: Path) -> None:
 
 
 def test_every_roster_message_key_in_the_code_is_in_both_catalogues() -> None:
-    root = Path(__file__).resolve().parents[2] / "grids"
-    source = "".join(
-        (root / name).read_text(encoding="utf-8")
-        for name in ("roster.py", "roster_import.py", "roster_cli.py")
-    )
+    root = Path(__file__).resolve().parents[2] / "grids" / "roster"
+    source = "".join(path.read_text(encoding="utf-8") for path in sorted(root.glob("*.py")))
     keys = set(
         re.findall(r'"(roster\.(?:error|notice|summary|report|usage|progress)\.\w+)"', source)
     )

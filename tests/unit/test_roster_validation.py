@@ -7,7 +7,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from grids.roster import (
+from grids.core.vocabulary import FacilityLevel
+from grids.roster.validation import (
     DOCTORS,
     FACILITIES,
     PATIENTS,
@@ -19,9 +20,8 @@ from grids.roster import (
     render_error,
     validate_roster,
 )
-from grids.vocabulary import FacilityLevel
-from tests.roster_files import DOCTORS as DOCTOR_LINES
-from tests.roster_files import (
+from tests.support.roster_files import DOCTORS as DOCTOR_LINES
+from tests.support.roster_files import (
     DOCTORS_HEADER,
     FACILITIES_HEADER,
     PATIENTS_HEADER,
@@ -29,7 +29,7 @@ from tests.roster_files import (
     rosters,
     small_roster,
 )
-from tests.roster_files import PATIENTS as PATIENT_LINES
+from tests.support.roster_files import PATIENTS as PATIENT_LINES
 
 TODAY = date(2026, 6, 1)
 V = FacilityLevel.VILLAGE_CLINIC

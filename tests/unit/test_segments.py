@@ -5,7 +5,7 @@ from __future__ import annotations
 import gsm0338  # noqa: F401  (registers the gsm03.38 codec)
 import pytest
 
-from notifications.segments import encoding, fits_one_segment, length, segment_count
+from notifications.sms.segments import encoding, fits_one_segment, length, segment_count
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,683 @@
+"""Grid formation: a pure function from the roster and the current grids to a plan.
+
+The rules (README, "Grid formation"):
+
+- a grid holds patients of one village clinic with the same primary condition, at
+  most `GRID_CAPACITY`; n patients form ceil(n / 20) grids whose sizes differ by at
+  most one;
+- a clinic's group of fewer than `MIN_PEER_GROUP` patients of one condition joins the
+  clinic's mixed-condition grid(s);
+- the coordinator is a volunteer member with a phone, never anyone else; volunteers
+  are spread so each new grid gets one where possible; a coordinator who stops
+  volunteering or loses his phone is replaced by another volunteer member;
+- grids go to the active village doctors of their clinic (at most
+  `DOCTOR_GRID_CAPACITY` each, fewest grids first); a clinic with no doctor of its
+  own is covered by the doctors of the other clinics under the same centre;
+- stable: existing grids are filled first, nobody already placed moves, existing
+  doctors and coordinators stay while they still qualify (a doctor: active, at the
+  grid's clinic or covering it from the same centre); members no longer placeable,
+  now at another clinic, or whose primary condition is no longer the grid's, leave.
+
+Nothing here touches a database: plain records in, a `FormationPlan` out.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import NamedTuple
+
+from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES, condition_abbreviation
+from grids.models import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
+
+MIN_PEER_GROUP = 5
+SMALL_GRID_BELOW = MIN_PEER_GROUP
+LEFT_FACILITY_CHANGED = "facility_changed"
+LEFT_CONDITION_CHANGED = "condition_changed"
+
+_PLACEABLE = frozenset(str(status) for status in PLACEABLE_STATUSES)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicIn:
+    """A village clinic; `parent_id` is its township or community centre."""
+
+    id: int
+    code: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorIn:
+    """A village doctor; `external_load` counts the grids he has outside the input."""
+
+    id: int
+    code: str
+    clinic_id: int
+    active: bool = True
+    external_load: int = 0
+
+
+class PatientIn(NamedTuple):
+    """A patient as formation sees him (a tuple: a million are loaded at once)."""
+
+    id: int
+    code: str
+    clinic_id: int
+    condition: str
+    status: str = "active"
+    volunteer: bool = False
+    has_phone: bool = True
+
+    @property
+    def can_coordinate(self) -> bool:
+        return bool(self.volunteer and self.has_phone)
+
+
+class MemberIn(NamedTuple):
+    """A current membership (not yet left)."""
+
+    membership_id: int
+    patient_id: int
+    seat: int
+
+
+@dataclass(slots=True)
+class GridIn:
+    id: int
+    code: str
+    clinic_id: int
+    condition: str
+    doctor_id: int | None
+    coordinator_id: int | None
+    members: list[MemberIn] = field(default_factory=list)
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FormationInput:
+    """Everything formation looks at.
+
+    `scope` is the set of clinic ids to form (None: every clinic given). Clinics,
+    doctors and grids outside the scope may be given too: sibling clinics' doctors
+    cover clinics without one, and a patient who moved into the scope leaves the grid
+    of his old clinic.
+    """
+
+    clinics: Sequence[ClinicIn]
+    doctors: Sequence[DoctorIn]
+    patients: Sequence[PatientIn]
+    grids: Sequence[GridIn] = ()
+    scope: frozenset[int] | None = None
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class NewGrid:
+    code: str
+    clinic_id: int
+    condition: str
+    coordinator_id: int | None
+    members: list[tuple[int, int]]
+    """(patient_id, seat), seats from 1."""
+    doctor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """A patient takes a free seat in an existing grid."""
+
+    grid_id: int
+    patient_id: int
+    seat: int
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    membership_id: int
+    grid_id: int
+    patient_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GridChange:
+    """The new doctor and coordinator of an existing grid (`version` as read)."""
+
+    grid_id: int
+    code: str
+    version: int
+    doctor_id: int | None
+    coordinator_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """A clinic whose grids the doctors allowed to take them cannot all take."""
+
+    clinic_code: str
+    unassigned: int
+    doctors_available: int
+
+
+@dataclass(slots=True)
+class FormationReport:
+    grids_created: int = 0
+    grids_created_by_condition: dict[str, int] = field(default_factory=dict)
+    placed_in_new: int = 0
+    placed_in_existing: int = 0
+    left: int = 0
+    left_by_reason: dict[str, int] = field(default_factory=dict)
+    needs_coordinator: list[str] = field(default_factory=list)
+    small_grids: list[str] = field(default_factory=list)
+    doctors: int = 0
+    doctor_load_min: int = 0
+    doctor_load_max: int = 0
+    shortfalls: list[Shortfall] = field(default_factory=list)
+    grids_assigned: int = 0
+    coordinators_appointed: int = 0
+    coordinators_released: int = 0
+    """Coordinators who no longer volunteer or have no phone, though still members."""
+    doctors_released: int = 0
+    """Grids taken from a doctor no longer active, or now at a clinic that may not hold them."""
+
+    @property
+    def placed(self) -> int:
+        return self.placed_in_new + self.placed_in_existing
+
+    @property
+    def unassigned(self) -> int:
+        return sum(shortfall.unassigned for shortfall in self.shortfalls)
+
+    def counts(self) -> dict[str, int]:
+        """The figures an audit entry keeps."""
+        return {
+            "grids_created": self.grids_created,
+            "placed_in_new": self.placed_in_new,
+            "placed_in_existing": self.placed_in_existing,
+            "left": self.left,
+            "grids_assigned": self.grids_assigned,
+            "coordinators_appointed": self.coordinators_appointed,
+            "coordinators_released": self.coordinators_released,
+            "doctors_released": self.doctors_released,
+            "needs_coordinator": len(self.needs_coordinator),
+            "small_grids": len(self.small_grids),
+            "unassigned": self.unassigned,
+        }
+
+
+@dataclass(slots=True)
+class FormationPlan:
+    new_grids: list[NewGrid]
+    joins: list[Join]
+    leaves: list[Leave]
+    grid_changes: list[GridChange]
+    report: FormationReport
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.new_grids or self.joins or self.leaves or self.grid_changes)
+
+
+# --- the working state of one grid --------------------------------------------------------
+
+
+class _Grid:
+    """A grid being filled: its seats, members and who leads and serves it."""
+
+    __slots__ = (
+        "clinic_id",
+        "code",
+        "condition",
+        "coordinator_id",
+        "doctor_id",
+        "free_seats",
+        "member_ids",
+        "original",
+    )
+
+    def __init__(
+        self,
+        code: str,
+        clinic_id: int,
+        condition: str,
+        doctor_id: int | None,
+        coordinator_id: int | None,
+        member_ids: list[int],
+        taken_seats: Iterable[int],
+        original: GridIn | None,
+    ) -> None:
+        self.code = code
+        self.clinic_id = clinic_id
+        self.condition = condition
+        self.doctor_id = doctor_id
+        self.coordinator_id = coordinator_id
+        self.member_ids = member_ids
+        taken = set(taken_seats)
+        self.free_seats = [seat for seat in range(GRID_CAPACITY, 0, -1) if seat not in taken]
+        self.original = original
+
+    def take_lowest_seat(self) -> int:
+        return self.free_seats.pop()
+
+
+# --- the function -------------------------------------------------------------------------
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the garbage collector while millions of acyclic records are built.
+
+    Left on, it would run full collections over the growing heap again and again,
+    which at a million patients costs more than the formation itself.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def form_grids(data: FormationInput) -> FormationPlan:
+    """Plan the grids for `data`; see the module docstring for the rules."""
+    with collector_paused():
+        return _form(data)
+
+
+def _form(data: FormationInput) -> FormationPlan:
+    clinics = {clinic.id: clinic for clinic in data.clinics}
+    patients = {patient.id: patient for patient in data.patients}
+    scope = set(clinics) if data.scope is None else set(data.scope) & set(clinics)
+    report = FormationReport()
+
+    leaves, states, placed = _apply_departures(data.grids, patients, report)
+    by_group: dict[tuple[int, str], list[_Grid]] = {}
+    numbers: dict[tuple[int, str], int] = {}
+    for state in states:
+        if state.clinic_id in scope:
+            by_group.setdefault((state.clinic_id, state.condition), []).append(state)
+    for grid in data.grids:
+        clinic = clinics.get(grid.clinic_id)
+        if clinic is not None:
+            key = (grid.clinic_id, grid.condition)
+            numbers[key] = max(numbers.get(key, 0), _grid_number(grid.code, clinic.code, grid))
+
+    waiting: dict[int, dict[str, list[PatientIn]]] = {}
+    for patient in sorted(data.patients, key=attrgetter("code")):
+        if (
+            patient.id in placed
+            or patient.status not in _PLACEABLE
+            or patient.clinic_id not in scope
+        ):
+            continue
+        waiting.setdefault(patient.clinic_id, {}).setdefault(patient.condition, []).append(patient)
+
+    joins: list[Join] = []
+    created: list[_Grid] = []
+    for clinic_id in sorted(waiting, key=lambda cid: clinics[cid].code):
+        clinic = clinics[clinic_id]
+        mixed_pool: list[PatientIn] = []
+        for condition in sorted(waiting[clinic_id]):
+            group = waiting[clinic_id][condition]
+            remainder = _fill(by_group.get((clinic_id, condition), ()), group, joins, report)
+            if len(remainder) >= MIN_PEER_GROUP:
+                created.extend(_new_grids(clinic, condition, remainder, numbers, report))
+            else:
+                mixed_pool.extend(remainder)
+        if mixed_pool:
+            mixed_pool.sort(key=attrgetter("code"))
+            remainder = _fill(by_group.get((clinic_id, MIXED), ()), mixed_pool, joins, report)
+            if remainder:
+                created.extend(_new_grids(clinic, MIXED, remainder, numbers, report))
+
+    in_scope = [state for state in states if state.clinic_id in scope]
+    for state in in_scope:
+        if state.coordinator_id is None:
+            _appoint_coordinator(state, patients, report)
+
+    _assign_doctors(data, clinics, scope, [*in_scope, *created], states, report)
+    return _plan(states, created, joins, leaves, report, scope)
+
+
+def _grid_number(code: str, clinic_code: str, grid: GridIn) -> int:
+    abbreviation = _abbreviation(grid.condition)
+    prefix = f"{clinic_code}-{abbreviation}"
+    number = code[len(prefix) :]
+    if code.startswith(prefix) and number.isascii() and number.isdigit():
+        return int(number)
+    return 0
+
+
+def _abbreviation(condition: str) -> str:
+    try:
+        return condition_abbreviation(condition)
+    except KeyError:
+        return condition.upper()[:4]
+
+
+def _apply_departures(
+    grids: Sequence[GridIn], patients: dict[int, PatientIn], report: FormationReport
+) -> tuple[list[Leave], list[_Grid], set[int]]:
+    """Members no longer placeable, now at another clinic or of another primary condition
+    (outside mixed grids) leave; the rest stay put. A coordinator who no longer qualifies
+    steps down."""
+    leaves: list[Leave] = []
+    states: list[_Grid] = []
+    placed: set[int] = set()
+    for grid in grids:
+        kept: list[int] = []
+        seats: list[int] = []
+        coordinator_id = grid.coordinator_id
+        for member in grid.members:
+            patient = patients.get(member.patient_id)
+            reason = None
+            if patient is not None:
+                if patient.status not in _PLACEABLE:
+                    reason = patient.status
+                elif patient.clinic_id != grid.clinic_id:
+                    reason = LEFT_FACILITY_CHANGED
+                elif grid.condition not in (MIXED, patient.condition):
+                    reason = LEFT_CONDITION_CHANGED
+            if reason is None:
+                kept.append(member.patient_id)
+                seats.append(member.seat)
+                placed.add(member.patient_id)
+                continue
+            leaves.append(Leave(member.membership_id, grid.id, member.patient_id, reason))
+            report.left_by_reason[reason] = report.left_by_reason.get(reason, 0) + 1
+            if member.patient_id == coordinator_id:
+                coordinator_id = None
+        coordinator = patients.get(coordinator_id) if coordinator_id is not None else None
+        if coordinator is not None and not coordinator.can_coordinate:
+            coordinator_id = None
+            report.coordinators_released += 1
+        states.append(
+            _Grid(
+                grid.code,
+                grid.clinic_id,
+                grid.condition,
+                grid.doctor_id,
+                coordinator_id,
+                kept,
+                seats,
+                grid,
+            )
+        )
+    report.left = len(leaves)
+    return leaves, states, placed
+
+
+def _fill(
+    grids: Iterable[_Grid], group: list[PatientIn], joins: list[Join], report: FormationReport
+) -> list[PatientIn]:
+    """Seat `group` (in code order) in existing grids with free seats; return who is left.
+
+    A volunteer with a phone goes first to a grid that needs a coordinator; everyone
+    else to the grid with the most free seats, so sizes stay balanced.
+    """
+    open_grids = [grid for grid in grids if grid.free_seats]
+    if not open_grids:
+        return group
+    remaining = group
+    leaderless = sorted(
+        (grid for grid in open_grids if grid.coordinator_id is None),
+        key=lambda grid: (-len(grid.free_seats), grid.code),
+    )
+    if leaderless:
+        remaining = []
+        for patient in group:
+            if leaderless and patient.can_coordinate:
+                grid = leaderless.pop(0)
+                _join(grid, patient, joins)
+                grid.coordinator_id = patient.id
+                report.coordinators_appointed += 1
+            else:
+                remaining.append(patient)
+    heap = [(-len(grid.free_seats), grid.code, grid) for grid in open_grids if grid.free_seats]
+    heapq.heapify(heap)
+    left_over: list[PatientIn] = []
+    for index, patient in enumerate(remaining):
+        if not heap:
+            left_over = remaining[index:]
+            break
+        _, _, grid = heapq.heappop(heap)
+        _join(grid, patient, joins)
+        if grid.free_seats:
+            heapq.heappush(heap, (-len(grid.free_seats), grid.code, grid))
+    report.placed_in_existing += len(group) - len(left_over)
+    return left_over
+
+
+def _join(grid: _Grid, patient: PatientIn, joins: list[Join]) -> None:
+    assert grid.original is not None
+    joins.append(Join(grid.original.id, patient.id, grid.take_lowest_seat()))
+    grid.member_ids.append(patient.id)
+
+
+def _new_grids(
+    clinic: ClinicIn,
+    condition: str,
+    group: list[PatientIn],
+    numbers: dict[tuple[int, str], int],
+    report: FormationReport,
+) -> list[_Grid]:
+    """ceil(n/20) grids of balanced sizes; one coordinator each where volunteers allow."""
+    count = math.ceil(len(group) / GRID_CAPACITY)
+    base, extra = divmod(len(group), count)
+    targets = [base + (1 if index < extra else 0) for index in range(count)]
+    leaders = [patient for patient in group if patient.can_coordinate]
+    coordinators = leaders[:count]
+    chosen = {patient.id for patient in coordinators}
+    rest = [patient for patient in leaders[count:]]
+    rest.extend(patient for patient in group if not patient.can_coordinate)
+    rosters: list[list[PatientIn]] = [[] for _ in range(count)]
+    for index, leader in enumerate(coordinators):
+        rosters[index].append(leader)
+    cursor = 0
+    for patient in rest:
+        while len(rosters[cursor]) >= targets[cursor]:
+            cursor = (cursor + 1) % count
+        rosters[cursor].append(patient)
+        cursor = (cursor + 1) % count
+
+    key = (clinic.id, condition)
+    abbreviation = _abbreviation(condition)
+    grids: list[_Grid] = []
+    for index, roster in enumerate(rosters):
+        numbers[key] = numbers.get(key, 0) + 1
+        coordinator_id = coordinators[index].id if index < len(coordinators) else None
+        members = sorted(
+            (patient for patient in roster if patient.id not in chosen), key=attrgetter("code")
+        )
+        ordered = ([coordinators[index]] if coordinator_id is not None else []) + members
+        grid = _Grid(
+            f"{clinic.code}-{abbreviation}{numbers[key]:02d}",
+            clinic.id,
+            condition,
+            None,
+            coordinator_id,
+            [patient.id for patient in ordered],
+            range(1, len(ordered) + 1),
+            None,
+        )
+        grids.append(grid)
+    report.grids_created += count
+    report.grids_created_by_condition[condition] = (
+        report.grids_created_by_condition.get(condition, 0) + count
+    )
+    report.placed_in_new += len(group)
+    return grids
+
+
+def _appoint_coordinator(
+    state: _Grid, patients: dict[int, PatientIn], report: FormationReport
+) -> None:
+    candidates = [
+        patient
+        for patient_id in state.member_ids
+        if (patient := patients.get(patient_id)) is not None and patient.can_coordinate
+    ]
+    if candidates:
+        state.coordinator_id = min(candidates, key=attrgetter("code")).id
+        report.coordinators_appointed += 1
+
+
+def _assign_doctors(
+    data: FormationInput,
+    clinics: dict[int, ClinicIn],
+    scope: set[int],
+    candidates: list[_Grid],
+    states: list[_Grid],
+    report: FormationReport,
+) -> None:
+    """Give unassigned grids in scope to doctors: own clinic first, then the centre's others."""
+    active = [doctor for doctor in data.doctors if doctor.active and doctor.clinic_id in clinics]
+    by_clinic: dict[int, list[DoctorIn]] = {}
+    by_parent: dict[int | None, list[DoctorIn]] = {}
+    for doctor in active:
+        by_clinic.setdefault(doctor.clinic_id, []).append(doctor)
+        by_parent.setdefault(clinics[doctor.clinic_id].parent_id, []).append(doctor)
+
+    # A grid keeps its doctor only while formation could still choose him for it.
+    clinic_of = {doctor.id: doctor.clinic_id for doctor in active}
+    for state in candidates:
+        if state.doctor_id is None:
+            continue
+        doctor_clinic = clinic_of.get(state.doctor_id)
+        if doctor_clinic == state.clinic_id or (
+            doctor_clinic is not None
+            and state.clinic_id not in by_clinic
+            and clinics[doctor_clinic].parent_id == clinics[state.clinic_id].parent_id
+        ):
+            continue
+        state.doctor_id = None
+        report.doctors_released += 1
+
+    loads = {doctor.id: doctor.external_load for doctor in active}
+    for state in states:
+        if state.doctor_id in loads:
+            loads[state.doctor_id] += 1
+
+    waiting: dict[int, list[_Grid]] = {}
+    for state in sorted(candidates, key=attrgetter("code")):
+        if state.doctor_id is None:
+            waiting.setdefault(state.clinic_id, []).append(state)
+
+    def assign(queue: list[_Grid], doctors: list[DoctorIn]) -> list[_Grid]:
+        heap = [
+            (loads[doctor.id], doctor.code, doctor.id)
+            for doctor in doctors
+            if loads[doctor.id] < DOCTOR_GRID_CAPACITY
+        ]
+        heapq.heapify(heap)
+        for index, grid in enumerate(queue):
+            if not heap:
+                return queue[index:]
+            load, code, doctor_id = heapq.heappop(heap)
+            grid.doctor_id = doctor_id
+            loads[doctor_id] = load + 1
+            report.grids_assigned += 1
+            if load + 1 < DOCTOR_GRID_CAPACITY:
+                heapq.heappush(heap, (load + 1, code, doctor_id))
+        return []
+
+    unassigned: dict[int, int] = {}
+    available: dict[int, int] = {}
+    covered_by_parent: dict[int | None, list[int]] = {}
+    for clinic_id in sorted(waiting, key=lambda cid: clinics[cid].code):
+        own = by_clinic.get(clinic_id)
+        if own:
+            left = assign(waiting[clinic_id], own)
+            available[clinic_id] = len(own)
+            if left:
+                unassigned[clinic_id] = len(left)
+        else:
+            covered_by_parent.setdefault(clinics[clinic_id].parent_id, []).append(clinic_id)
+
+    for parent_id, clinic_ids in covered_by_parent.items():
+        siblings = by_parent.get(parent_id, [])
+        # Take the clinics' grids in turn, so a shortage falls on every village alike.
+        queues = [waiting[clinic_id] for clinic_id in clinic_ids]
+        interleaved = [
+            queue[round_]
+            for round_ in range(max(len(queue) for queue in queues))
+            for queue in queues
+            if round_ < len(queue)
+        ]
+        left = assign(interleaved, siblings)
+        for clinic_id in clinic_ids:
+            available[clinic_id] = len(siblings)
+        for grid in left:
+            unassigned[grid.clinic_id] = unassigned.get(grid.clinic_id, 0) + 1
+
+    report.shortfalls = [
+        Shortfall(clinics[clinic_id].code, count, available.get(clinic_id, 0))
+        for clinic_id, count in sorted(unassigned.items(), key=lambda item: clinics[item[0]].code)
+    ]
+    relevant_parents = {clinics[clinic_id].parent_id for clinic_id in scope}
+    relevant = [
+        loads[doctor.id]
+        for doctor in active
+        if clinics[doctor.clinic_id].parent_id in relevant_parents
+    ]
+    report.doctors = len(relevant)
+    report.doctor_load_min = min(relevant, default=0)
+    report.doctor_load_max = max(relevant, default=0)
+
+
+def _plan(
+    states: list[_Grid],
+    created: list[_Grid],
+    joins: list[Join],
+    leaves: list[Leave],
+    report: FormationReport,
+    scope: set[int],
+) -> FormationPlan:
+    changes: list[GridChange] = []
+    for state in states:
+        original = state.original
+        assert original is not None
+        if (state.doctor_id, state.coordinator_id) != (
+            original.doctor_id,
+            original.coordinator_id,
+        ):
+            changes.append(
+                GridChange(
+                    original.id,
+                    original.code,
+                    original.version,
+                    state.doctor_id,
+                    state.coordinator_id,
+                )
+            )
+    new_grids = [
+        NewGrid(
+            code=state.code,
+            clinic_id=state.clinic_id,
+            condition=state.condition,
+            coordinator_id=state.coordinator_id,
+            members=list(zip(state.member_ids, range(1, len(state.member_ids) + 1), strict=True)),
+            doctor_id=state.doctor_id,
+        )
+        for state in created
+    ]
+    formed = [state for state in states if state.clinic_id in scope] + created
+    report.needs_coordinator = sorted(
+        state.code for state in formed if state.coordinator_id is None and state.member_ids
+    )
+    report.small_grids = sorted(
+        state.code for state in formed if 0 < len(state.member_ids) < SMALL_GRID_BELOW
+    )
+    return FormationPlan(new_grids, joins, leaves, changes, report)

@@ -1,0 +1,140 @@
+"""`flask --app wsgi roster ...`: importing a county's roster from CSV files."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.logging import mask_phones_in
+from config.runtime import current_settings
+from grids.roster.importing import ImportReport, import_roster
+from grids.roster.validation import RosterFiles, render_error, render_notice
+from grids.storage.session import request_session
+from i18n import translate
+
+roster_cli = AppGroup("roster", help="Import the county's roster from CSV files.")
+
+_CSV = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+
+
+@roster_cli.command("import")
+@click.option("--facilities", type=_CSV, help="Facilities CSV: code,name,level,parent_code,phone")
+@click.option("--doctors", type=_CSV, help="Village doctors CSV: code,name,phone,facility_code")
+@click.option(
+    "--patients",
+    type=_CSV,
+    help="Patients CSV: code,name,phone,facility_code,conditions,birth_year,sex,volunteer",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
+@click.option("--skip-bad-rows", is_flag=True, help="Import the good rows; list the bad ones.")
+def import_command(
+    facilities: Path | None,
+    doctors: Path | None,
+    patients: Path | None,
+    dry_run: bool,
+    skip_bad_rows: bool,
+) -> None:
+    """Import or update facilities, doctors and patients by code.
+
+    Without --skip-bad-rows nothing is written when any row is bad. Rows absent
+    from a file are left as they are.
+    """
+    settings = current_settings()
+    language = settings.default_language
+    if not (facilities or doctors or patients):
+        raise click.UsageError(translate("roster.usage.no_files", language))
+    session = request_session()
+    try:
+        report = import_roster(
+            session,
+            RosterFiles(facilities, doctors, patients),
+            default_language=language,
+            skip_bad_rows=skip_bad_rows,
+            dry_run=dry_run,
+            progress=sys.stderr.isatty(),
+            today=datetime.now(settings.tz).date(),
+        )
+        if report.applied:
+            session.commit()
+    except SQLAlchemyError as error:
+        session.rollback()
+        detail = mask_phones_in(str(getattr(error, "orig", None) or error).splitlines()[0])
+        click.echo(translate("roster.error.database", language, detail=detail), err=True)
+        raise click.exceptions.Exit(1) from error
+
+    for line in notice_lines(report, language):
+        click.echo(line, err=True)
+    for line in error_lines(report, language):
+        click.echo(line, err=True)
+    click.echo(summary_table(report, language))
+    click.echo(outcome_line(report, language))
+    if report.file_errors or (report.bad_rows and (dry_run or not skip_bad_rows)):
+        raise click.exceptions.Exit(1)
+
+
+def notice_lines(report: ImportReport, language: str) -> list[str]:
+    return [
+        render_notice(notice, report.file_name(notice.file), language) for notice in report.notices
+    ]
+
+
+def error_lines(report: ImportReport, language: str) -> list[str]:
+    return [render_error(error, report.file_name(error.file), language) for error in report.errors]
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    space = " " * (width - _width(text))
+    return space + text if right else text + space
+
+
+def summary_table(report: ImportReport, language: str) -> str:
+    """One line per file: read, created, updated, unchanged, bad; aligned for CJK text."""
+    columns = ("file", "read", "created", "updated", "unchanged", "bad")
+    rows = [[translate(f"roster.summary.{c}", language) for c in columns]]
+    for kind, counts in report.files.items():
+        label = f"{translate(f'roster.file.{kind}', language)} ({counts.path.name})"
+        rows.append(
+            [
+                label,
+                *(
+                    str(n)
+                    for n in (
+                        counts.read,
+                        counts.created,
+                        counts.updated,
+                        counts.unchanged,
+                        counts.bad,
+                    )
+                ),
+            ]
+        )
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(_pad(cell, widths[i], right=i > 0) for i, cell in enumerate(row)).rstrip()
+        for row in rows
+    )
+
+
+def outcome_line(report: ImportReport, language: str) -> str:
+    if report.file_errors:
+        return translate("roster.summary.file_errors", language)
+    if report.dry_run:
+        return translate("roster.summary.dry_run", language)
+    if not report.applied:
+        return translate("roster.summary.aborted", language, count=report.bad_rows)
+    created = sum(f.created for f in report.files.values())
+    updated = sum(f.updated for f in report.files.values())
+    done = translate("roster.summary.done", language, created=created, updated=updated)
+    if report.bad_rows:
+        return done + " " + translate("roster.summary.skipped", language, count=report.bad_rows)
+    return done

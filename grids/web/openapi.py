@@ -1,0 +1,93 @@
+"""The OpenAPI document served at `/api/v1/openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from grids.web.schemas import ErrorSchema, HealthSchema, SummarySchema
+
+_TWILIO_FORM = {
+    "application/x-www-form-urlencoded": {
+        "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+    }
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": "Error"}}}
+
+
+def build_openapi() -> dict[str, Any]:
+    spec = APISpec(
+        title="Huzhu",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Grid mutual-aid service for chronic-disease care."},
+    )
+    spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("Health", schema=HealthSchema)
+    spec.components.schema("Summary", schema=SummarySchema)
+    spec.path(
+        path="/api/v1/summary",
+        operations={
+            "get": {
+                "summary": "County-wide counts (no personal data)",
+                "responses": {
+                    "200": {
+                        "description": "Counts",
+                        "content": {"application/json": {"schema": "Summary"}},
+                    }
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/healthz",
+        operations={
+            "get": {
+                "summary": "Liveness and database check",
+                "responses": {
+                    "200": {
+                        "description": "Healthy",
+                        "content": {"application/json": {"schema": "Health"}},
+                    },
+                    "503": {
+                        "description": "Database unreachable",
+                        "content": {"application/json": {"schema": "Health"}},
+                    },
+                },
+            }
+        },
+    )
+    for path, summary, reply in (
+        ("/sms/twilio/inbound", "Twilio webhook: an inbound SMS", "TwiML reply"),
+        ("/sms/twilio/status", "Twilio webhook: delivery status of an outbound SMS", "Recorded"),
+    ):
+        spec.path(
+            path=path,
+            operations={
+                "post": {
+                    "summary": summary,
+                    "description": "Requires a valid X-Twilio-Signature computed for "
+                    "PUBLIC_BASE_URL + path.",
+                    "parameters": [
+                        {
+                            "name": "X-Twilio-Signature",
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "requestBody": {"required": True, "content": _TWILIO_FORM},
+                    "responses": {
+                        "200": {"description": reply},
+                        "403": _error("Missing or invalid signature"),
+                    },
+                }
+            },
+        )
+    return spec.to_dict()

@@ -1,0 +1,115 @@
+"""The landing page, health check and JSON API of the domain. Views stay thin."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from config.runtime import current_settings
+from grids.storage.session import request_session
+from grids.web.errors import error_response
+from grids.web.openapi import build_openapi
+from grids.web.schemas import HealthSchema, SummarySchema
+from grids.web.summary import county_summary
+from i18n import LANGUAGES, catalogue, normalise_language
+
+log = logging.getLogger(__name__)
+
+web = Blueprint("web", __name__, template_folder="templates")
+
+
+def page_language() -> str:
+    """`?lang=` if given, else the browser's preference, else the county default."""
+    asked = request.args.get("lang")
+    if asked:
+        return normalise_language(asked)
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best:
+        return normalise_language(best)
+    return current_settings().default_language
+
+
+@web.get("/")
+def home() -> str:
+    language = page_language()
+    summary = county_summary(request_session())
+    return render_template(
+        "home.html",
+        t=catalogue(language).text,
+        language=language,
+        languages=LANGUAGES,
+        summary=summary,
+    )
+
+
+@web.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        request_session().execute(text("SELECT 1"))
+        body, status = {"status": "ok", "database": "ok"}, 200
+    except SQLAlchemyError:
+        log.exception("health check: database unreachable")
+        body, status = {"status": "unavailable", "database": "unreachable"}, 503
+    return jsonify(HealthSchema().dump(body)), status
+
+
+@web.get("/api/v1/summary")
+def summary() -> Response:
+    result = county_summary(request_session())
+    payload = {
+        "facilities": result.facilities,
+        "facilities_by_level": result.facilities_by_level,
+        "doctors": result.doctors,
+        "patients_by_status": result.patients_by_status,
+        "grids": result.grids,
+        "grids_by_condition": result.grids_by_condition,
+        "members": result.members,
+        "grids_without_doctor": result.grids_without_doctor,
+        "grids_without_coordinator": result.grids_without_coordinator,
+    }
+    return jsonify(SummarySchema().dump(payload))
+
+
+@web.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_openapi())
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/sms/")) or request.accept_mimetypes.best == (
+        "application/json"
+    )
+
+
+def handle_http_error(error: HTTPException) -> Any:
+    if not _wants_json():
+        return error
+    language = current_settings().default_language
+    status = error.code or 500
+    if status == 404:
+        message = catalogue(language).text("api.error.not_found", path=request.path)
+    elif status == 405:
+        message = catalogue(language).text("api.error.method_not_allowed", method=request.method)
+    else:
+        message = error.description or error.name
+    return error_response(status, error.name.lower().replace(" ", "_"), message)
+
+
+def handle_unexpected_error(error: Exception) -> Any:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    language = current_settings().default_language
+    message = catalogue(language).text("api.error.internal")
+    if _wants_json():
+        return error_response(500, "internal_error", message)
+    return message, 500
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(web)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

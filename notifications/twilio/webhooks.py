@@ -1,0 +1,92 @@
+"""Twilio's webhooks: inbound SMS and delivery status, both signed by Twilio.
+
+The signature is checked against `PUBLIC_BASE_URL` + path + query (what
+Twilio was told to call; `PUBLIC_BASE_URL` includes any path prefix the
+service is published under). Without `PUBLIC_BASE_URL`, against the URL of
+the request as werkzeug sees it, which honours `X-Forwarded-Proto/Host/Port/
+Prefix` only when `TRUSTED_PROXY_COUNT` installs `ProxyFix`. Twilio may sign
+with or without the default port; the library's validator accepts both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Request, request
+from twilio.request_validator import RequestValidator
+
+from config.runtime import current_settings
+from config.settings import Settings
+from grids.web.errors import error_response
+from i18n import translate
+
+log = logging.getLogger(__name__)
+
+twilio_webhooks = Blueprint("twilio_webhooks", __name__)
+
+
+def signed_url(settings: Settings, incoming: Request) -> str:
+    """The URL Twilio signed: the base it was given, the path, and the query byte for byte.
+
+    `request.url` would not do for the query: werkzeug turns it into an IRI,
+    decoding percent-escapes Twilio signed as they were.
+    """
+    base = (
+        settings.public_base_url.rstrip("/") + incoming.path
+        if settings.public_base_url
+        else incoming.base_url
+    )
+    query = incoming.query_string.decode("latin-1")
+    return base + (f"?{query}" if query else "")
+
+
+def signature_is_valid(settings: Settings, incoming: Request) -> bool:
+    signature = incoming.headers.get("X-Twilio-Signature", "")
+    if not signature or not settings.twilio_auth_token:
+        return False
+    validator = RequestValidator(settings.twilio_auth_token)
+    return validator.validate(signed_url(settings, incoming), incoming.form, signature)
+
+
+def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse with 403 any request whose X-Twilio-Signature does not match."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings = current_settings()
+        if settings.twilio_validate_signature and not signature_is_valid(settings, request):
+            log.warning(
+                "refused a request to %s: %s",
+                request.path,
+                "TWILIO_AUTH_TOKEN is not set, so no signature can be checked"
+                if not settings.twilio_auth_token
+                else "X-Twilio-Signature is missing or does not match the URL "
+                f"{signed_url(settings, request)} (PUBLIC_BASE_URL must be what Twilio calls)",
+            )
+            return error_response(
+                403,
+                "invalid_signature",
+                translate("http.error.invalid_signature", settings.default_language),
+            )
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@twilio_webhooks.post("/sms/twilio/inbound")
+@twilio_signed
+def inbound() -> Any:
+    from notifications.inbound import twilio_inbound_response
+
+    return twilio_inbound_response(request.form)
+
+
+@twilio_webhooks.post("/sms/twilio/status")
+@twilio_signed
+def status() -> Any:
+    from notifications.delivery import twilio_status_response
+
+    return twilio_status_response(request.form)
