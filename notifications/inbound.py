@@ -23,15 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Response
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from twilio.twiml.messaging_response import MessagingResponse
 
 from config.logging import mask_phone, mask_phones_in
-from config.runtime import current_settings
-from config.runtime import now as clock_now
 from config.settings import Settings
 from grids.core.limits import URGENT_FORWARD_CHARS
 from grids.core.notices import Notice
@@ -51,9 +47,7 @@ from grids.reports.exchanges import coordinator_opted_out, move_exchange, skip_e
 from grids.reports.senders import Sender, current_grid_of, identify_sender
 from grids.reports.weekly import MemberUpdate, record_weekly_report
 from grids.storage.database import Database
-from grids.storage.session import current_db
-from grids.web.errors import error_response
-from i18n import normalise_language, translate
+from i18n import normalise_language
 from notifications import contacts, outbox
 from notifications.models import InboundMessage, SmsContact
 from notifications.sms import grammar, replies
@@ -147,30 +141,6 @@ class Handled:
     notices: list[Notice] = field(default_factory=list)
     sender_type: str | None = None
     sender_id: int | None = None
-
-
-# --- the Flask entry point ---
-
-
-def twilio_inbound_response(form: Mapping[str, Any]) -> Any:
-    """Store, parse, apply and answer one inbound SMS; the reply as TwiML."""
-    settings = current_settings()
-    sms = IncomingSms.from_form(form)
-    if not sms.message_sid:
-        return error_response(
-            400,
-            "missing_message_sid",
-            translate("sms.reply.missing_message_sid", settings.default_language),
-        )
-    reply = receive(current_db(), settings, sms, clock_now())
-    return twiml(reply)
-
-
-def twiml(reply: str | None) -> Response:
-    response = MessagingResponse()
-    if reply:
-        response.message(reply)
-    return Response(str(response), mimetype="application/xml")
 
 
 # --- receiving: store first, apply, commit; or fail safely ---
