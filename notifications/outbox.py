@@ -115,3 +115,24 @@ def enqueue_many(
     for start in range(0, len(values), _BATCH):
         inserted.extend(session.scalars(statement, values[start : start + _BATCH]).all())
     return inserted
+
+
+def enqueue_count(
+    session: Session, notices: Iterable[Notice], *, now: datetime | None = None
+) -> int:
+    """Like `enqueue_many` without reading the rows back: returns how many were new.
+
+    For fan-outs of many thousands of messages (the weekly reminders), where
+    returning every row would cost more than inserting it.
+    """
+    moment = now or clock_now()
+    rows: dict[str, dict[str, Any]] = {}
+    for notice in notices:
+        rows.setdefault(notice.key, row_values(notice, moment))
+    values = list(rows.values())
+    statement = _insert_ignoring_duplicates(session)
+    added = 0
+    for start in range(0, len(values), _BATCH):
+        result = session.execute(statement, values[start : start + _BATCH])
+        added += max(result.rowcount, 0)
+    return added

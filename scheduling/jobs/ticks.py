@@ -1,0 +1,81 @@
+"""The frequent jobs: `escalation-tick` (every 30 s) and `outbox-dispatch` (every few
+seconds). Both are safe to run from two processes at once (rows are claimed with
+`FOR UPDATE SKIP LOCKED`), so they keep no run rows, only their last state.
+
+Catch-up: an escalation tick advances every overdue escalation at once; the
+dispatcher sends what is due, holding non-urgent messages in the quiet hours.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from importlib import import_module
+from typing import Any
+
+from config.settings import Settings
+from grids.storage.database import Database
+from notifications import dispatcher
+from notifications.providers import SmsProvider
+from scheduling.jobs.clearing import clear_pointless
+from scheduling.jobs.common import JobResult
+
+log = logging.getLogger(__name__)
+
+ESCALATION_MODULE = "notifications.escalation_tick"
+DISPATCH_BUDGET_SECONDS = 4.0
+"""One outbox-dispatch run sends for at most this long, so the next tick is not late."""
+
+_told_absent = False
+
+
+def escalation_available() -> bool:
+    try:
+        module = import_module(ESCALATION_MODULE)
+    except ImportError:
+        return False
+    return hasattr(module, "run_escalation_tick")
+
+
+def escalation_tick(database: Database, settings: Settings, now: datetime) -> JobResult:
+    global _told_absent
+    try:
+        module = import_module(ESCALATION_MODULE)
+        run: Callable[..., Any] = module.run_escalation_tick
+    except (ImportError, AttributeError):
+        if not _told_absent:
+            log.warning(
+                "escalation-tick: %s.run_escalation_tick is not installed; skipping",
+                ESCALATION_MODULE,
+            )
+            _told_absent = True
+        return JobResult(note=f"{ESCALATION_MODULE} not available; skipped")
+    outcome = run(database, settings, now)
+    note = None if outcome is None else str(outcome)[:200]
+    return JobResult(note=note)
+
+
+def outbox_dispatch(
+    provider: SmsProvider,
+) -> Callable[[Database, Settings, datetime], JobResult]:
+    """The outbox-dispatch job for `provider`: clear pointless reminders, then send
+    due messages for up to DISPATCH_BUDGET_SECONDS."""
+
+    def dispatch(database: Database, settings: Settings, now: datetime) -> JobResult:
+        result = JobResult()
+        with database.unit_of_work() as session:
+            result.cleared = clear_pointless(session, settings, now)
+            session.commit()
+        started = time.monotonic()
+        limiter = dispatcher.RateLimiter(settings.sms_rate_per_second)
+        while time.monotonic() - started < DISPATCH_BUDGET_SECONDS:
+            stats = dispatcher.dispatch_once(database, provider, settings, now=now, limiter=limiter)
+            result.sent += stats.sent
+            result.skipped += stats.suppressed
+            if stats.claimed == 0:
+                break
+        return result
+
+    return dispatch
