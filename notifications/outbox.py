@@ -131,8 +131,9 @@ def enqueue_count(
         rows.setdefault(notice.key, row_values(notice, moment))
     values = list(rows.values())
     statement = _insert_ignoring_duplicates(session)
+    connection = session.connection()
     added = 0
     for start in range(0, len(values), _BATCH):
-        result = session.execute(statement, values[start : start + _BATCH])
+        result = connection.execute(statement, values[start : start + _BATCH])
         added += max(result.rowcount, 0)
     return added

@@ -101,7 +101,7 @@ def run_job(
     if run_id is not None:
         _finish(database, run_id, "ok", result, None)
     _record_state(database, spec.id, now, "ok", None)
-    if slot is not None or result.sent or result.cleared:
+    if result.queued or result.sent or result.cleared or result.missed:
         log.info("%s (slot %s): %s", spec.id, slot, result.as_dict())
     return RunOutcome(spec.id, slot, "ok", result)
 

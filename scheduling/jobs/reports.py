@@ -138,7 +138,7 @@ def _silences(
             select(WeeklyReport.grid_id, WeeklyReport.week)
             .where(WeeklyReport.grid_id.in_([g.id for g in silent]), WeeklyReport.week < before)
             .order_by(WeeklyReport.week)
-        ).tuples()
+        ).all()
     )
     doctors = people.doctors(session, [g.doctor_id for g in silent if g.doctor_id])
     notices = []
