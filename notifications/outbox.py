@@ -130,10 +130,11 @@ def enqueue_count(
     for notice in notices:
         rows.setdefault(notice.key, row_values(notice, moment))
     values = list(rows.values())
-    statement = _insert_ignoring_duplicates(session)
+    # RETURNING the ids counts the new rows on every driver (an executemany's rowcount
+    # is not reliable); ids are cheap to return where whole rows are not.
+    statement = _insert_ignoring_duplicates(session).returning(OutboxMessage.__table__.c.id)
     connection = session.connection()
     added = 0
     for start in range(0, len(values), _BATCH):
-        result = connection.execute(statement, values[start : start + _BATCH])
-        added += max(result.rowcount, 0)
+        added += len(connection.execute(statement, values[start : start + _BATCH]).all())
     return added
