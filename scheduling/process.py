@@ -150,7 +150,7 @@ class SchedulerProcess:
             scheduler.shutdown(wait=False)
 
     def _job(self, spec: JobSpec) -> Callable[[], None]:
-        function = function_of(spec.id, self.provider)
+        function = function_of(spec.id, self.provider, self.stop)
 
         def run() -> None:
             if self.stop.is_set() or not self.leadership.still_held():

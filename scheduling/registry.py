@@ -8,6 +8,7 @@ with `SKIP LOCKED` instead and keep no run rows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,7 +126,9 @@ def spec_of(job_id: str) -> JobSpec:
     raise KeyError(job_id)
 
 
-def function_of(job_id: str, provider: SmsProvider) -> JobFunction:
+def function_of(
+    job_id: str, provider: SmsProvider, halt: threading.Event | None = None
+) -> JobFunction:
     functions: dict[str, JobFunction] = {
         "exchange-reminders": exchange_reminders,
         "report-prompts": report_prompts,
@@ -133,6 +136,6 @@ def function_of(job_id: str, provider: SmsProvider) -> JobFunction:
         "member-silence": member_silence,
         "doctor-digest": doctor_digest,
         "escalation-tick": escalation_tick,
-        "outbox-dispatch": outbox_dispatch(provider),
+        "outbox-dispatch": outbox_dispatch(provider, halt),
     }
     return functions[job_id]

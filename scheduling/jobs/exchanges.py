@@ -44,6 +44,8 @@ MEMBER_REMINDER_AT = time(18, 0)
 COORDINATOR_LEAD = timedelta(hours=2)
 ATTENDANCE_PROMPT_AT = time(10, 0)
 LOOKBACK = timedelta(days=2)
+VENUE_CHARS = 20
+"""A longer venue name is cut so the reminder stays one SMS segment."""
 """Catch-up horizon: reminders and prompts due longer ago are not looked for."""
 
 
@@ -164,7 +166,11 @@ def _remind_members(
                         phone=member.phone,
                         language=member.language,
                         template="sms.exchange.reminder",
-                        params={"when": when, "time": f"{local:%H:%M}", "venue": occ.venue},
+                        params={
+                            "when": when,
+                            "time": f"{local:%H:%M}",
+                            "venue": occ.venue[:VENUE_CHARS],
+                        },
                         recipient_type="patient",
                         recipient_id=member.id,
                     )

@@ -9,7 +9,7 @@ dispatcher sends what is due, holding non-urgent messages in the quiet hours.
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from importlib import import_module
@@ -58,20 +58,33 @@ def escalation_tick(database: Database, settings: Settings, now: datetime) -> Jo
 
 
 def outbox_dispatch(
-    provider: SmsProvider,
+    provider: SmsProvider, halt: threading.Event | None = None
 ) -> Callable[[Database, Settings, datetime], JobResult]:
     """The outbox-dispatch job for `provider`: clear pointless reminders, then send
-    due messages for up to DISPATCH_BUDGET_SECONDS."""
+    due messages for up to DISPATCH_BUDGET_SECONDS, or until `halt` is set (the
+    process stopping); rows claimed and not sent go back to pending."""
+    stopping = halt or threading.Event()
+    limiters: dict[float, dispatcher.RateLimiter] = {}
 
     def dispatch(database: Database, settings: Settings, now: datetime) -> JobResult:
         result = JobResult()
         with database.unit_of_work() as session:
             result.cleared = clear_pointless(session, settings, now)
             session.commit()
-        started = time.monotonic()
-        limiter = dispatcher.RateLimiter(settings.sms_rate_per_second)
-        while time.monotonic() - started < DISPATCH_BUDGET_SECONDS:
-            stats = dispatcher.dispatch_once(database, provider, settings, now=now, limiter=limiter)
+        enough = threading.Event()
+
+        def watch() -> None:
+            stopping.wait(DISPATCH_BUDGET_SECONDS)
+            enough.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        # One token bucket across runs, so the pace holds from one tick to the next.
+        rate = settings.sms_rate_per_second
+        limiter = limiters.setdefault(rate, dispatcher.RateLimiter(rate))
+        while not enough.is_set():
+            stats = dispatcher.dispatch_once(
+                database, provider, settings, now=now, limiter=limiter, stop=enough
+            )
             result.sent += stats.sent
             result.skipped += stats.suppressed
             if stats.claimed == 0:
