@@ -409,7 +409,9 @@ def _confirmation(
     )
     return Handled(
         Outcome.APPLIED,
-        replies.confirmation_reply(language, confirmed, settings.tz),
+        replies.confirmation_reply(
+            language, confirmed.starts_at if confirmed else None, settings.tz
+        ),
         command="confirm",
     )
 

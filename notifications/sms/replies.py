@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from grids.core.weeks import week_number
 from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
-from grids.exchanges.confirmations import Confirmed
 from grids.reports.attendance import AttendanceOutcome
 from grids.reports.errors import (
     ExchangeTimeRefused,
@@ -469,11 +468,11 @@ def simple(language: str, key: str, **params: object) -> str:
     return first_fitting([text(language, key, **params)])
 
 
-def confirmation_reply(language: str, confirmed: Confirmed | None, tz: ZoneInfo) -> str:
-    """The answer to a member's `1` / `去`."""
-    if confirmed is None:
+def confirmation_reply(language: str, starts_at: datetime | None, tz: ZoneInfo) -> str:
+    """The answer to a member's `1` / `去`: the exchange they will come to, if any."""
+    if starts_at is None:
         return first_fitting([text(language, "sms.reply.exchange.confirm_none")])
-    starts = confirmed.starts_at.astimezone(tz)
+    starts = starts_at.astimezone(tz)
     return first_fitting(
         [
             text(
