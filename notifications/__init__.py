@@ -9,11 +9,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from notifications import cli, providers
+    from notifications import cli, mainland_cli, providers
+    from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 
     providers.init_app(app)
     app.register_blueprint(twilio_webhooks)
+    app.register_blueprint(mainland_webhooks)
     cli.init_app(app)
+    mainland_cli.init_app(app)
     app.cli.add_command(sms_cli)

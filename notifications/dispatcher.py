@@ -496,6 +496,7 @@ def dispatch_once(
                 language=row.language,
                 body=row.body,
                 reference=row.idempotency_key,
+                outbox_id=row.id,
             )
             try:
                 result = provider.send(message)

@@ -10,10 +10,11 @@ caused it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from flask import current_app, has_app_context
 from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -25,6 +26,19 @@ from notifications.models import OutboxMessage, OutboxStatus
 
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 _BATCH = 1000
+TEMPLATE_POLICY_KEY = "huzhu.sms_template_policy"
+"""`app.extensions` key of the mainland providers' `TemplatePolicy` (absent for Twilio)."""
+
+
+class TemplateCheck(Protocol):
+    def check(self, name: str, language: str, params: Mapping[str, Any]) -> None: ...
+
+
+def template_policy() -> TemplateCheck | None:
+    """The configured provider's template rules, when it sends templates only."""
+    if not has_app_context():
+        return None
+    return current_app.extensions.get(TEMPLATE_POLICY_KEY)
 
 
 def is_e164(phone: str) -> bool:
@@ -49,8 +63,11 @@ def render(notice: Notice) -> str:
     return texts.text(notice.template, **dict(notice.params))
 
 
-def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
-    """The outbox row for `notice`; raises ValueError for a bad key, phone or template."""
+def row_values(
+    notice: Notice, now: datetime, policy: TemplateCheck | None = None
+) -> dict[str, Any]:
+    """The outbox row for `notice`; raises ValueError for a bad key, phone or template
+    (`policy`: also one the provider cannot send)."""
     if not notice.key or len(notice.key) > 200:
         raise ValueError(f"idempotency key {notice.key!r} must be 1-200 characters")
     if not is_e164(notice.phone):
@@ -59,6 +76,10 @@ def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
             "(+ country code and number, e.g. +8613912345678); normalise it with "
             "grids.core.phones.normalise_phone first"
         )
+    body = render(notice)
+    language = normalise_language(notice.language)
+    if policy is not None:
+        policy.check(notice.template, language, notice.params)
     return {
         "idempotency_key": notice.key,
         "to_phone": notice.phone,
@@ -66,8 +87,8 @@ def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
         "recipient_id": notice.recipient_id,
         "template": notice.template,
         "params": dict(notice.params),
-        "language": normalise_language(notice.language),
-        "body": render(notice),
+        "language": language,
+        "body": body,
         "urgent": notice.urgent,
         "status": OutboxStatus.PENDING,
         "attempts": 0,
@@ -95,7 +116,7 @@ def enqueue(
 
     Returns the new row, or None when a row with the same idempotency key exists.
     """
-    values = row_values(notice, now or clock_now())
+    values = row_values(notice, now or clock_now(), template_policy())
     statement = _insert_ignoring_duplicates(session).values(values).returning(OutboxMessage)
     return session.scalars(statement).one_or_none()
 
@@ -110,8 +131,9 @@ def enqueue_many(
     """
     moment = now or clock_now()
     rows: dict[str, dict[str, Any]] = {}
+    policy = template_policy()
     for notice in notices:
-        rows.setdefault(notice.key, row_values(notice, moment))
+        rows.setdefault(notice.key, row_values(notice, moment, policy))
     if not rows:
         return []
     values = list(rows.values())
