@@ -239,16 +239,17 @@ class TemplatePolicy:
 
     def check(self, name: str, language: str, params: Mapping[str, Any]) -> None:
         """Raise TemplateNotSendable unless the provider can send this message."""
+        template = self.template(name, language)
         self.template_id(name, language)
-        template_values(self.template(name, language), params, self.variable_limit)
+        template_values(template, params, self.variable_limit)
 
     def provider_values(
         self, name: str, language: str, params: Mapping[str, Any]
     ) -> tuple[str, list[tuple[str, str]]]:
         """The provider template id and its (variable, value) pairs for one message."""
-        template_id = self.template_id(name, language)
-        return template_id, template_values(
-            self.template(name, language), params, self.variable_limit
+        template = self.template(name, language)
+        return self.template_id(name, language), template_values(
+            template, params, self.variable_limit
         )
 
     def gaps(self) -> list[Gap]:
