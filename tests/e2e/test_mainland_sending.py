@@ -169,7 +169,7 @@ def test_an_unmapped_template_fails_at_enqueue_and_nothing_is_queued(
 ) -> None:
     app: Flask = request.getfixturevalue(f"{backend}_app")
     params = {"grid": "G1", "seat": "3", "name": "李四", "date": "2026-11-24"}
-    with pytest.raises(TemplateNotSendable, match="sms.notice.member_died.*SMS_TEMPLATE_MAP"):
+    with pytest.raises(TemplateNotSendable, match=r"sms\.notice\.member_died.*SMS_TEMPLATE_MAP"):
         queue(app, "sms.notice.member_died", params=params)
     with database_of(app).unit_of_work() as session:
         assert session.scalars(select(OutboxMessage)).all() == []
