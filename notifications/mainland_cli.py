@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from config.runtime import current_settings
 from config.runtime import now as clock_now
@@ -42,9 +43,9 @@ BACKEND_OPTION = click.option(
 )
 
 
-@click.group("templates")
-def templates_cli() -> None:
-    """Provider templates of the mainland SMS backends (Aliyun, Tencent Cloud)."""
+templates_cli = AppGroup(
+    "templates", help="Provider templates of the mainland SMS backends (Aliyun, Tencent Cloud)."
+)
 
 
 @templates_cli.command("list")
@@ -85,6 +86,7 @@ def check_command(backend: str | None) -> None:
 
 
 @click.command("reconcile")
+@with_appcontext
 @click.option("--at", "at", default=None, help="Reconcile as if the clock read this ISO time.")
 def reconcile_command(at: str | None) -> None:
     """Pull replies and delivery reports the provider's pushes may have missed."""

@@ -213,7 +213,7 @@ class TencentProvider(SmsProvider):
             yield PulledReply(
                 phone=str(item.PhoneNumber or phone),
                 text=str(item.ReplyContent or ""),
-                sent_at=int(item.ReplyTime or 0),
+                sent_at=_unix(item.ReplyTime),
                 sign_name=str(item.SignName or ""),
             )
 
@@ -234,5 +234,13 @@ class TencentProvider(SmsProvider):
                 session_context=str(item.SessionContext or ""),
                 report_status=str(item.ReportStatus or ""),
                 description=str(item.Description or ""),
-                received_at=int(item.UserReceiveTime or 0),
+                received_at=_unix(item.UserReceiveTime),
             )
+
+
+def _unix(value: object) -> int:
+    """A Unix time in seconds as the API gives it; 0 when it is missing or not a number."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
