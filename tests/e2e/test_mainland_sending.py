@@ -278,3 +278,56 @@ def test_an_unreachable_provider_is_a_transient_error(
         row_id = queue(app)
         assert dispatch(app).retried == 1
         assert row(app, row_id).error_code == "network"
+
+
+# --- per-number frequency caps, on a controlled clock ---
+
+
+def test_the_dispatcher_spaces_same_content_to_one_number_30_seconds_apart_for_tencent(
+    tencent_app: Flask, tencent: TencentStandIn
+) -> None:
+    first = queue(tencent_app, "sms.test", key="first", urgent=False)
+    second = queue(tencent_app, "sms.test", key="second", urgent=False)
+    queue(tencent_app, "sms.test", key="elsewhere", phone="+8613900000002", urgent=False)
+    assert dispatch(tencent_app).sent == 2
+    held = row(tencent_app, second)
+    assert (held.status, held.attempts, held.error_code) == (
+        OutboxStatus.PENDING,
+        0,
+        "frequency_cap",
+    )
+    assert held.next_attempt_at == NOW + timedelta(seconds=30)
+    assert row(tencent_app, first).status == OutboxStatus.SENT
+    assert dispatch(tencent_app, NOW + timedelta(seconds=29)).sent == 0
+    assert dispatch(tencent_app, NOW + timedelta(seconds=30)).sent == 1
+    assert [call.params["PhoneNumberSet"] for call in tencent.calls_of("SendSms")] == [
+        [DOCTOR],
+        ["+8613900000002"],
+        [DOCTOR],
+    ]
+
+
+def test_the_eleventh_notice_of_the_day_waits_for_tomorrow_but_an_urgent_alert_goes(
+    tencent_app: Flask, tencent: TencentStandIn
+) -> None:
+    for n in range(10):
+        queue(
+            tencent_app,
+            "sms.notice.exchange_skipped",
+            key=f"notice-{n}",
+            params={"grid": f"G{n}"},
+            urgent=False,
+        )
+    assert dispatch(tencent_app).sent == 10
+    eleventh = queue(
+        tencent_app,
+        "sms.notice.exchange_skipped",
+        key="notice-10",
+        params={"grid": "G10"},
+        urgent=False,
+    )
+    alert = queue(tencent_app)
+    assert dispatch(tencent_app, NOW + timedelta(minutes=1)).sent == 1
+    assert row(tencent_app, alert).status == OutboxStatus.SENT
+    # Midnight in Shanghai is 16:00 UTC.
+    assert row(tencent_app, eleventh).next_attempt_at == datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
