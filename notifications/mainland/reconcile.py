@@ -20,15 +20,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
 from config.runtime import settings_of
 from config.settings import Settings
 from grids.storage.database import Database
 from grids.storage.session import database_of
+from notifications.inbound import IncomingSms
 from notifications.mainland import pushes
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.providers import SmsProvider, provider_of
@@ -48,9 +51,9 @@ class ReconcileResult:
     receipts: int = 0
 
 
-def _sent_rows(session: object, provider: str, since: datetime, now: datetime) -> list:
+def _sent_rows(session: Session, provider: str, since: datetime, now: datetime) -> list[Row[Any]]:
     return list(
-        session.execute(  # type: ignore[attr-defined]
+        session.execute(
             select(
                 OutboxMessage.id,
                 OutboxMessage.to_phone,
@@ -93,7 +96,11 @@ def reconcile_app(app: Flask, now: datetime) -> ReconcileResult:
 
 
 def _aliyun_receipts(
-    database: Database, provider: AliyunProvider, rows: list, settings: Settings, now: datetime
+    database: Database,
+    provider: AliyunProvider,
+    rows: list[Row[Any]],
+    settings: Settings,
+    now: datetime,
 ) -> int:
     receipts: list[pushes.Receipt] = []
     for row in rows:
@@ -121,7 +128,7 @@ def _aliyun_receipts(
 def _tencent_receipts(
     database: Database,
     provider: TencentProvider,
-    rows: list,
+    rows: list[Row[Any]],
     since: datetime,
     now: datetime,
 ) -> int:
@@ -157,7 +164,7 @@ def _tencent_replies(
     since: datetime,
     now: datetime,
 ) -> int:
-    replies = []
+    replies: list[IncomingSms] = []
     for phone in phones:
         try:
             pulled = list(provider.pull_replies(phone, since, now))
