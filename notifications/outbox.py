@@ -9,40 +9,47 @@ caused it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
-from flask import current_app, has_app_context
-from sqlalchemy import Insert
+from sqlalchemy import Connection, Engine, Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.runtime import now as clock_now
+from grids.core.limits import is_e164
 from grids.core.notices import Notice
 from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
 
-E164 = re.compile(r"\+[1-9]\d{6,14}")
 _BATCH = 1000
-TEMPLATE_POLICY_KEY = "huzhu.sms_template_policy"
-"""`app.extensions` key of the mainland providers' `TemplatePolicy` (absent for Twilio)."""
 
 
 class TemplateCheck(Protocol):
     def check(self, name: str, language: str, params: Mapping[str, Any]) -> None: ...
 
 
-def template_policy() -> TemplateCheck | None:
-    """The configured provider's template rules, when it sends templates only."""
-    if not has_app_context():
+_TEMPLATE_POLICIES: WeakKeyDictionary[Engine, TemplateCheck] = WeakKeyDictionary()
+
+
+def use_template_policy(engine: Engine, policy: TemplateCheck | None) -> None:
+    """Check every message queued through `engine` against `policy` (a mainland provider's
+    templates), or nothing (None); set when the application is built."""
+    if policy is None:
+        _TEMPLATE_POLICIES.pop(engine, None)
+    else:
+        _TEMPLATE_POLICIES[engine] = policy
+
+
+def template_policy(session: Session) -> TemplateCheck | None:
+    """The template rules of the provider that will send what this session queues."""
+    if not _TEMPLATE_POLICIES:
         return None
-    return current_app.extensions.get(TEMPLATE_POLICY_KEY)
-
-
-def is_e164(phone: str) -> bool:
-    return bool(phone) and E164.fullmatch(phone) is not None
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return _TEMPLATE_POLICIES.get(engine)
 
 
 def render(notice: Notice) -> str:
@@ -116,7 +123,7 @@ def enqueue(
 
     Returns the new row, or None when a row with the same idempotency key exists.
     """
-    values = row_values(notice, now or clock_now(), template_policy())
+    values = row_values(notice, now or clock_now(), template_policy(session))
     statement = _insert_ignoring_duplicates(session).values(values).returning(OutboxMessage)
     return session.scalars(statement).one_or_none()
 
@@ -131,7 +138,7 @@ def enqueue_many(
     """
     moment = now or clock_now()
     rows: dict[str, dict[str, Any]] = {}
-    policy = template_policy()
+    policy = template_policy(session)
     for notice in notices:
         rows.setdefault(notice.key, row_values(notice, moment, policy))
     if not rows:

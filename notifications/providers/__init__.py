@@ -10,7 +10,8 @@ from flask import Flask, current_app
 
 from config.runtime import settings_of
 from config.settings import MAINLAND_BACKENDS, Settings, SettingsError
-from notifications.outbox import TEMPLATE_POLICY_KEY
+from grids.storage.session import database_of
+from notifications.outbox import use_template_policy
 from notifications.provider_templates import TemplatePolicy, load_template_map
 from notifications.providers.base import (
     OutgoingMessage,
@@ -94,8 +95,7 @@ def build_template_policy(settings: Settings) -> TemplatePolicy | None:
 def init_app(app: Flask) -> None:
     settings = settings_of(app)
     policy = build_template_policy(settings)
-    if policy is not None:
-        app.extensions[TEMPLATE_POLICY_KEY] = policy
+    use_template_policy(database_of(app).engine, policy)
     app.extensions[PROVIDER_KEY] = build_provider(settings, policy)
 
 
