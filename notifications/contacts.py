@@ -70,7 +70,7 @@ def opt_in(session: Session, phone: str, now: datetime) -> None:
 
 def mark_invalid(session: Session, phone: str, code: str, now: datetime) -> None:
     """The provider said `phone` cannot get SMS (21211 invalid, 21614 not a mobile)."""
-    _upsert(session, phone, now, invalid_at=now, invalid_code=str(code)[-16:])
+    _upsert(session, phone, now, invalid_at=now, invalid_code=str(code)[:16])
 
 
 def clear_invalid(session: Session, phone: str, now: datetime) -> None:
