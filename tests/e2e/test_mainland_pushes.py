@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import time_machine
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from config.runtime import settings_of
@@ -352,3 +354,39 @@ def test_tencent_pushes_from_outside_the_allowlist_are_refused(
         refused = post(client, "tencent/status", [])
         allowed = post(client, "tencent/status", [], environ_base={"REMOTE_ADDR": "203.0.113.9"})
         assert (refused.status_code, allowed.status_code) == (403, 200)
+
+
+# --- whatever a push holds, the good items are kept and the provider gets its answer ---
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+_up_fields = ("phone_number", "content", "send_time", "sequence_id", "dest_code", "sign_name")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    junk=st.lists(
+        st.dictionaries(st.sampled_from(_up_fields), _json_values, max_size=6) | _json_values,
+        max_size=4,
+    ),
+    text=st.text(max_size=80),
+)
+def test_any_batch_keeps_its_good_items_and_is_answered_the_aliyun_way(
+    aliyun_app: Flask, grid: factories.GridFixture, junk: list[Any], text: str
+) -> None:
+    db = database_of(aliyun_app)
+    good = aliyun_up(grid.coordinator.phone, text)
+    response = post(aliyun_app.test_client(), "aliyun/up", [*junk, good])
+    assert (response.status_code, response.get_json()) == (200, ALIYUN_OK)
+    with db.unit_of_work() as session:
+        keys = set(session.scalars(select(InboundMessage.message_sid)))
+    assert f"aliyun:{good['sequence_id']}" in keys
