@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,7 +41,7 @@ from grids.storage.database import Database
 from notifications import delivery, inbound, outbox
 from notifications.inbound import IncomingSms
 from notifications.models import InboundMessage, OutboxMessage
-from notifications.provider_templates import RELAY_TEMPLATE, relay_chunks
+from notifications.provider_templates import RELAY_TEMPLATE, TemplateNotSendable, relay_chunks
 from notifications.providers.mainland import e164_from_provider
 
 log = logging.getLogger(__name__)
@@ -176,10 +176,6 @@ def incoming_sms(key: str, phone: str, text: str, item: Mapping[str, Any]) -> In
     )
 
 
-def _stored(session: Session, key: str) -> InboundMessage | None:
-    return session.scalar(select(InboundMessage).where(InboundMessage.message_sid == key))
-
-
 def relay_notices(sms: IncomingSms, reply: str, language: str) -> list[Notice]:
     """The answer to an inbound SMS as template messages (one per 70 characters)."""
     return [
@@ -196,39 +192,66 @@ def relay_notices(sms: IncomingSms, reply: str, language: str) -> list[Notice]:
 
 
 def apply_replies(
-    database: Database, settings: Settings, replies: Iterable[IncomingSms], now: datetime
+    database: Database, settings: Settings, replies: Sequence[IncomingSms], now: datetime
 ) -> PushResult:
-    """Receive each reply through the inbound service and queue its answer; each in its own
-    transaction, so one failure never loses the others."""
+    """Receive each reply through the inbound service (each in its own transaction, so one
+    failure never loses the others), then queue the answers in one transaction.
+
+    Should queuing fail, the error reaches the provider, which pushes again: the replies
+    are then repeats, answered from what was stored, and their answers queued then.
+    """
     result = PushResult()
+    if not replies:
+        return result
+    keys = [sms.message_sid for sms in replies]
+    with database.unit_of_work() as session:
+        seen = set(
+            session.scalars(
+                select(InboundMessage.message_sid).where(InboundMessage.message_sid.in_(keys))
+            )
+        )
+    answers: list[tuple[IncomingSms, str]] = []
     for sms in replies:
-        with database.unit_of_work() as session:
-            seen = _stored(session, sms.message_sid) is not None
         answer = inbound.receive(database, settings, sms, now)
-        if seen:
+        if sms.message_sid in seen:
             result.duplicates += 1
         else:
+            seen.add(sms.message_sid)
             result.accepted += 1
         if answer:
-            _queue_answer(database, settings, sms, answer, now)
+            answers.append((sms, answer))
+    if answers:
+        _queue_answers(database, settings, answers, now)
     return result
 
 
-def _queue_answer(
-    database: Database, settings: Settings, sms: IncomingSms, answer: str, now: datetime
+def _queue_answers(
+    database: Database, settings: Settings, answers: list[tuple[IncomingSms, str]], now: datetime
 ) -> None:
-    try:
-        with database.unit_of_work() as session:
-            stored = _stored(session, sms.message_sid)
-            language = (stored.language if stored else None) or settings.default_language
-            outbox.enqueue_many(session, relay_notices(sms, answer, language), now=now)
-            session.commit()
-    except Exception:
-        log.exception(
-            "could not queue the answer to SMS %s from %s",
-            sms.message_sid,
-            mask_phone(sms.from_phone),
+    with database.unit_of_work() as session:
+        languages = dict(
+            session.execute(
+                select(InboundMessage.message_sid, InboundMessage.language).where(
+                    InboundMessage.message_sid.in_([sms.message_sid for sms, _ in answers])
+                )
+            )
+            .tuples()
+            .all()
         )
+        notices = [
+            notice
+            for sms, answer in answers
+            for notice in relay_notices(
+                sms, answer, languages.get(sms.message_sid) or settings.default_language
+            )
+        ]
+        try:
+            outbox.enqueue_many(session, notices, now=now)
+        except TemplateNotSendable as error:
+            # A gap in SMS_TEMPLATE_MAP: pushing again would not help; the log says what to add.
+            log.error("answers to %d SMS not queued: %s", len(answers), error)
+            return
+        session.commit()
 
 
 def receive_aliyun_up(
@@ -265,36 +288,48 @@ class Receipt:
 
 
 def apply_receipts(database: Database, receipts: Iterable[Receipt], now: datetime) -> PushResult:
-    """Update the outbox row of each receipt, checked against our outbox id and number."""
+    """Update the outbox row of each receipt, checked against our outbox id and number; one
+    transaction, a savepoint per receipt so one failure never loses the others."""
     result = PushResult()
-    for receipt in receipts:
-        with database.unit_of_work() as session:
-            row = session.scalar(
-                select(OutboxMessage).where(OutboxMessage.provider_sid == receipt.provider_sid)
-            )
-            if (
-                row is None
-                or (receipt.outbox_id and receipt.outbox_id != str(row.id))
-                or (receipt.phone and receipt.phone != row.to_phone)
-            ):
-                result.unknown += 1
-                log.warning(
-                    "delivery report for an unknown or mismatched message %s (outbox %s, %s)",
-                    receipt.provider_sid,
-                    receipt.outbox_id or "-",
-                    mask_phone(receipt.phone),
-                )
-                continue
-            delivery.record_status(
-                session,
-                receipt.provider_sid,
-                "delivered" if receipt.delivered else "undelivered",
-                None if receipt.delivered else (receipt.error_code or "failed"),
-                now,
-            )
-            session.commit()
-            result.accepted += 1
+    with database.unit_of_work() as session:
+        for receipt in receipts:
+            try:
+                with session.begin_nested():
+                    if _apply_receipt(session, receipt, now):
+                        result.accepted += 1
+                    else:
+                        result.unknown += 1
+            except Exception:
+                log.exception("delivery report for %s not applied", receipt.provider_sid)
+                result.rejected += 1
+        session.commit()
     return result
+
+
+def _apply_receipt(session: Session, receipt: Receipt, now: datetime) -> bool:
+    row = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.provider_sid == receipt.provider_sid)
+    )
+    if (
+        row is None
+        or (receipt.outbox_id and receipt.outbox_id != str(row.id))
+        or (receipt.phone and receipt.phone != row.to_phone)
+    ):
+        log.warning(
+            "delivery report for an unknown or mismatched message %s (outbox %s, %s)",
+            receipt.provider_sid,
+            receipt.outbox_id or "-",
+            mask_phone(receipt.phone),
+        )
+        return False
+    delivery.record_status(
+        session,
+        receipt.provider_sid,
+        "delivered" if receipt.delivered else "undelivered",
+        None if receipt.delivered else (receipt.error_code or "failed"),
+        now,
+    )
+    return True
 
 
 def receive_aliyun_report(database: Database, payload: Any, now: datetime) -> PushResult:
