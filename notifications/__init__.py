@@ -9,7 +9,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from notifications import cli, mainland_cli, providers
+    from notifications import cli, providers
+    from notifications.mainland import cli as mainland_cli
     from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
