@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 04:55:58.206747
+Create Date: 2026-12-01 05:57:03.987395
 """
 
 from collections.abc import Sequence
