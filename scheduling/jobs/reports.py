@@ -92,7 +92,7 @@ def report_prompts(database: Database, settings: Settings, now: datetime) -> Job
                             phone=coordinator.phone,
                             language=coordinator.language,
                             template=f"sms.report.{'prompt' if which == 'first' else 'nudge'}",
-                            params={"week": week[-3:]},
+                            params={},
                             recipient_type="patient",
                             recipient_id=coordinator.id,
                         )
