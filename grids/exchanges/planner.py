@@ -199,26 +199,34 @@ def place_grids(
 
     new: list[Slot] = []
     unplaced: list[Unplaced] = []
+    times_of: dict[int, list[int]] = {}
+    # Bookings only grow: a start found full for a venue, length and set of days stays
+    # full, so the next grid with the same ones resumes the search where this one ended.
+    resume: dict[tuple[str, int, frozenset[int]], int] = {}
     for grid in sorted(grids, key=lambda g: (not g.preferred_weekdays, g.venue, g.code)):
         if grid.weekday is not None and grid.start is not None:
             continue
-        times = _start_times(grid.minutes, quiet)
+        times = times_of.setdefault(grid.minutes, _start_times(grid.minutes, quiet))
         if not times or grid.minutes <= 0:
             unplaced.append(Unplaced(grid.code, "too_long"))
             continue
+        allowed = frozenset(set(grid.preferred_weekdays) & set(range(7)) or range(7))
         days = sorted(
-            set(grid.preferred_weekdays) & set(range(7)) or range(7),
-            key=lambda day, load=doctor_days[grid.doctor_code]: _visits_key(load, day),
+            allowed, key=lambda day, load=doctor_days[grid.doctor_code]: _visits_key(load, day)
         )
+        search = (grid.venue, grid.minutes, allowed)
         found: tuple[int, int] | None = None
-        for begin in times:  # the latest start that any allowed day still has free
+        for index in range(resume.get(search, 0), len(times)):
+            begin = times[index]  # the latest start that any allowed day still has free
             for day in days:
                 if book.clash(grid.venue, day, begin, grid.minutes) is None:
                     found = (day, begin)
                     break
             if found:
+                resume[search] = index
                 break
         if found is None:
+            resume[search] = len(times)
             reason = "preferred_days_full" if grid.preferred_weekdays else "no_free_slot"
             unplaced.append(Unplaced(grid.code, reason))
             continue
