@@ -151,7 +151,8 @@ def load_county(url: str, county: SyntheticCounty) -> None:
     raw = engine.raw_connection()
     try:
         connection = raw.driver_connection
-        cursor = connection.cursor()  # type: ignore[union-attr]
+        assert connection is not None
+        cursor = connection.cursor()
         facility_ids = {row["code"]: n for n, row in enumerate(county.facilities, start=1)}
         with cursor.copy(
             "COPY facilities (id, code, name, level, parent_id, phone, created_at, updated_at) "

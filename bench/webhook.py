@@ -570,7 +570,9 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = dict(
                 session.execute(
                     select(InboundMessage.outcome, func.count()).group_by(InboundMessage.outcome)
-                ).all()
+                )
+                .tuples()
+                .all()
             )
         database.dispose()
         cost = per_message_cost(url, county, args.per_message)

@@ -74,6 +74,7 @@ def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
 
 def _insert_ignoring_duplicates(session: Session) -> Insert:
     dialect = session.get_bind().dialect.name
+    statement: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         statement = postgresql.insert(OutboxMessage)
     elif dialect == "sqlite":

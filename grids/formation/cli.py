@@ -428,7 +428,7 @@ def stored_outside(session: Session, county: SyntheticCounty) -> tuple[str, str]
         ("patients", Patient, county.patients),
     ):
         codes = {row["code"] for row in rows}
-        stored = session.scalars(select(model.code)).all()  # type: ignore[attr-defined]
+        stored = session.scalars(select(model.code)).all()
         outside = sorted(code for code in stored if code not in codes)
         if outside:
             return kind, outside[0]
@@ -437,13 +437,15 @@ def stored_outside(session: Session, county: SyntheticCounty) -> tuple[str, str]
 
 def render_demo_summary(session: Session, language: str, directory: Path) -> str:
     summary = county_summary(session)
-    loads = dict(
+    loads: dict[int, int] = dict(
         session.execute(
             select(Doctor.id, func.count(Grid.id))
             .outerjoin(Grid, Grid.doctor_id == Doctor.id)
             .where(Doctor.status == DoctorStatus.ACTIVE)
             .group_by(Doctor.id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     short_clinics = session.scalar(
         select(func.count(func.distinct(Grid.facility_id))).where(Grid.doctor_id.is_(None))

@@ -145,7 +145,7 @@ class _Stored:
 
 def _load(session: Session, kinds: Iterable[str]) -> _Stored:
     stored = _Stored()
-    for record in session.execute(
+    for facility in session.execute(
         select(
             Facility.id,
             Facility.code,
@@ -155,14 +155,12 @@ def _load(session: Session, kinds: Iterable[str]) -> _Stored:
             Facility.phone,
         )
     ):
-        stored.facilities[record.code] = record
-        stored.facility_code_by_id[record.id] = record.code
+        stored.facilities[facility.code] = facility
+        stored.facility_code_by_id[facility.id] = facility.code
     for model in (Doctor, Patient, Grid):
-        stored.facility_in_use.update(
-            session.scalars(select(model.facility_id).distinct()).all()  # type: ignore[attr-defined]
-        )
+        stored.facility_in_use.update(session.scalars(select(model.facility_id).distinct()).all())
     if DOCTORS in kinds or PATIENTS in kinds:
-        for record in session.execute(
+        for doctor in session.execute(
             select(
                 Doctor.id,
                 Doctor.code,
@@ -172,8 +170,8 @@ def _load(session: Session, kinds: Iterable[str]) -> _Stored:
                 Doctor.language,
             )
         ):
-            stored.doctors[record.code] = record
-        for record in session.execute(
+            stored.doctors[doctor.code] = doctor
+        for patient in session.execute(
             select(
                 Patient.id,
                 Patient.code,
@@ -190,7 +188,7 @@ def _load(session: Session, kinds: Iterable[str]) -> _Stored:
                 Patient.language,
             )
         ):
-            stored.patients[record.code] = record
+            stored.patients[patient.code] = patient
     return stored
 
 

@@ -487,15 +487,15 @@ def _map_header(kind: str, parsed: ParsedFile, header: list[str], line: int) -> 
                     {"column": column, "headers": ", ".join(texts)},
                 )
             )
-    for column in COLUMNS[kind]:
-        if column.required and column.name not in seen:
+    for expected in COLUMNS[kind]:
+        if expected.required and expected.name not in seen:
             parsed.errors.append(
                 RowError(
                     kind,
                     line,
-                    column.name,
+                    expected.name,
                     "roster.error.missing_column",
-                    {"column": column.name, "accepted": accepted_headers(kind, column.name)},
+                    {"column": expected.name, "accepted": accepted_headers(kind, expected.name)},
                 )
             )
     if ignored:
@@ -950,7 +950,12 @@ class ValidatedRoster:
         return {e.line for e in self.errors if e.file == kind and e.line and not e.is_file_error}
 
     def rows(self, kind: str) -> Sequence[Row]:
-        return {FACILITIES: self.facilities, DOCTORS: self.doctors, PATIENTS: self.patients}[kind]
+        by_kind: dict[str, Sequence[Row]] = {
+            FACILITIES: self.facilities,
+            DOCTORS: self.doctors,
+            PATIENTS: self.patients,
+        }
+        return by_kind[kind]
 
 
 class _Checker:

@@ -31,7 +31,7 @@ def _grids(db: Database) -> dict[str, tuple[int, str | None, str | None]]:
     """code -> (members, doctor code, coordinator code)."""
     with db.unit_of_work() as session:
         grids = session.scalars(select(Grid)).all()
-        result = {}
+        result: dict[str, tuple[int, str | None, str | None]] = {}
         for grid in grids:
             members = session.scalar(
                 select(func.count()).where(
@@ -39,7 +39,7 @@ def _grids(db: Database) -> dict[str, tuple[int, str | None, str | None]]:
                 )
             )
             result[grid.code] = (
-                members,
+                members or 0,
                 grid.doctor.code if grid.doctor else None,
                 grid.coordinator.code if grid.coordinator else None,
             )

@@ -35,6 +35,7 @@ def test_an_urgent_message_queues_an_sms_to_the_doctor(runner, session) -> None:
 
     assert result.exit_code == 0, result.output
     queued = session.scalars(select(OutboxMessage)).one()
+    assert fixture.doctor is not None
     assert queued.to_phone == fixture.doctor.phone
     assert queued.urgent
 
@@ -45,6 +46,7 @@ def test_a_doctor_can_acknowledge_from_the_command_line(runner, session) -> None
     session.commit()
     runner.invoke(args=["sms", "receive", "--coordinator-of", "G-ACK", "急 4 胸痛"])
 
+    assert fixture.doctor is not None
     result = runner.invoke(args=["sms", "receive", "--doctor", fixture.doctor.code, "收到"])
 
     assert result.exit_code == 0, result.output

@@ -115,7 +115,7 @@ def patient(
 class GridFixture:
     grid: Grid
     doctor: Doctor | None
-    coordinator: Patient | None
+    coordinator: Patient
     members: dict[int, Patient] = field(default_factory=dict)
     """seat -> patient, the coordinator included."""
 

@@ -31,6 +31,7 @@ def test_the_table_covers_enough_messages() -> None:
 def test_an_urgent_message_is_never_refused_for_its_length() -> None:
     parsed = parse("急 5 胸痛 " + "很痛 " * 300)
     assert parsed.error is None
+    assert isinstance(parsed.command, UrgentCommand)
     assert parsed.command == UrgentCommand(
         seat=5,
         text=parsed.command.text,
