@@ -10,7 +10,8 @@ from notifications.sms.commands import (
     ParseError,
     UrgentCommand,
 )
-from notifications.sms.grammar import ERROR_CODES, parse, red_flag
+from notifications.sms.errors import ERROR_CODES
+from notifications.sms.grammar import parse, red_flag
 from tests.support.grammar_cases import (
     CASES,
     ZH,
