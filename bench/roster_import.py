@@ -24,7 +24,9 @@ from sqlalchemy.engine import make_url
 from grids.demo.synthetic import generate_county, write_csv_files
 from grids.models import Patient
 from grids.roster.importing import ImportReport, import_roster
-from grids.roster.validation import ExistingRoster, RosterFiles, read_roster, validate_roster
+from grids.roster.reading import read_roster
+from grids.roster.records import RosterFiles
+from grids.roster.references import ExistingRoster, validate_roster
 from grids.storage import migrate
 from grids.storage.database import Database
 

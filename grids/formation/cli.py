@@ -32,7 +32,7 @@ from grids.formation.service import (
 )
 from grids.models import Doctor, Facility, Grid, Patient
 from grids.roster.importing import import_roster
-from grids.roster.validation import RosterFiles
+from grids.roster.records import RosterFiles
 from grids.storage.session import request_session
 from grids.web.summary import county_summary
 from i18n import translate

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from config.logging import mask_phones_in
 from config.runtime import current_settings
 from grids.roster.importing import ImportReport, import_roster
-from grids.roster.validation import RosterFiles, render_error, render_notice
+from grids.roster.records import RosterFiles, render_error, render_notice
 from grids.storage.session import request_session
 from i18n import translate
 

@@ -1,9 +1,9 @@
 """Applying roster CSV files to the database, in the caller's transaction.
 
-`import_roster` reads and validates the files (`grids.roster.validation`), compares every
-good row with what is stored, and writes only what changed, with bulk
-statements. It never commits: the caller does, so a database error anywhere
-rolls the whole import back.
+`import_roster` reads the files (`grids.roster.reading`), checks their references
+(`grids.roster.references`), compares every good row with what is stored, and writes
+only what changed, with bulk statements. It never commits: the caller does, so a
+database error anywhere rolls the whole import back.
 """
 
 from __future__ import annotations
@@ -21,21 +21,23 @@ from tqdm import tqdm
 
 from grids.core.vocabulary import PatientStatus
 from grids.models import AuditEntry, Doctor, Facility, Grid, Patient
-from grids.roster.validation import (
+from grids.roster.reading import read_roster
+from grids.roster.records import (
     DOCTORS,
     FACILITIES,
     PATIENTS,
     DoctorRow,
-    ExistingFacility,
-    ExistingRoster,
     FacilityRow,
     ParsedFile,
     PatientRow,
     RosterFiles,
     RosterNotice,
     RowError,
+)
+from grids.roster.references import (
+    ExistingFacility,
+    ExistingRoster,
     ValidatedRoster,
-    read_roster,
     validate_roster,
 )
 from grids.storage.database import utcnow

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from grids.core.vocabulary import PatientStatus
 from grids.formation import service as formation_service
 from grids.models import AuditEntry, Grid, Membership, Patient
-from grids.roster.validation import RosterFiles
+from grids.roster.records import RosterFiles
 from grids.storage.database import Database
 from grids.storage.session import database_of
 from i18n import translate

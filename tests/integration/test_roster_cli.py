@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from grids.models import AuditEntry, Facility, Patient
 from grids.roster import importing as roster_import
-from grids.roster.validation import RosterFiles
+from grids.roster.records import RosterFiles
 from grids.storage.database import Database
 from grids.storage.session import database_of
 from tests.conftest import _empty_all_tables, make_app

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from grids.core.vocabulary import FacilityLevel, PatientStatus
 from grids.models import AuditEntry, Doctor, Facility, Patient
 from grids.roster.importing import ImportReport, import_roster
-from grids.roster.validation import DOCTORS, FACILITIES, PATIENTS, RosterFiles
+from grids.roster.records import DOCTORS, FACILITIES, PATIENTS, RosterFiles
 from grids.storage.database import Database
 from tests.support.roster_files import (
     DOCTORS_HEADER,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from grids.core.vocabulary import FacilityLevel, PatientStatus
-from grids.roster.validation import (
+from grids.roster.reading import read_roster_file
+from grids.roster.records import (
     DOCTORS,
     FACILITIES,
     PATIENTS,
@@ -17,7 +18,6 @@ from grids.roster.validation import (
     ParsedFile,
     PatientRow,
     RowError,
-    read_roster_file,
     render_error,
     render_notice,
 )
