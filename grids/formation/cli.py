@@ -5,20 +5,19 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, ScriptInfo, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config.logging import mask_phones_in
-from config.runtime import current_settings, settings_of
+from config.runtime import current_settings
+from grids.cli import CommandFailed, render_table
 from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, FacilityLevel
 from grids.demo.synthetic import JIEXIU_PATIENTS, SyntheticCounty, generate_county, write_csv_files
@@ -37,51 +36,12 @@ from grids.storage.session import request_session
 from grids.web.summary import county_summary
 from i18n import translate
 
-
-class _ReportsDatabaseErrors(click.Command):
-    """A database error (unreachable, or not yet migrated): one line on stderr, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DBAPIError as error:
-            settings = settings_of(ctx.ensure_object(ScriptInfo).load_app())
-            reason = mask_phones_in(str(error.orig or error).strip().splitlines()[0])
-            raise click.ClickException(
-                translate("formation.error.database", settings.default_language, reason=reason)
-            ) from error
-
-
-class _GridsCommands(_ReportsDatabaseErrors, AppGroup):
-    pass
-
-
-grids_cli = _GridsCommands("grids", help="Form grids and export their memberships.")
+grids_cli = AppGroup("grids", help="Form grids and export their memberships.")
 
 _LIST_WIDTH = 96
 
 
 # --- rendering ----------------------------------------------------------------------------
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain text table; Chinese characters count as two columns."""
-    cells = [list(headers)] + [
-        ["" if value is None else str(value) for value in row] for row in rows
-    ]
-    widths = [max(_width(row[index]) for row in cells) for index in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(
-            cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)
-        ).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
 
 def _code_list(codes: Sequence[str]) -> list[str]:
@@ -172,6 +132,7 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
                 (_t(key, language) if key.startswith("formation.") else key, value)
                 for key, value in rows
             ],
+            rule=True,
         ),
     ]
     if report.needs_coordinator:
@@ -197,6 +158,7 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
                     _t("formation.report.shortfall_doctors", language),
                 ),
                 [(s.clinic_code, s.unassigned, s.doctors_available) for s in report.shortfalls],
+                rule=True,
             ),
         ]
     lines.append("")
@@ -230,15 +192,15 @@ def run_formation(
             session, facility_code=facility_code, dry_run=dry_run, actor=actor
         )
     except UnknownFacility as error:
-        raise click.ClickException(
+        raise CommandFailed(
             _t("formation.error.unknown_facility", language, code=error.code)
         ) from error
     except FormationConflict as error:
-        raise click.ClickException(
+        raise CommandFailed(
             _t("formation.error.conflict", language, code=error.grid_code)
         ) from error
     except IntegrityError as error:
-        raise click.ClickException(_t("formation.error.concurrent", language)) from error
+        raise CommandFailed(_t("formation.error.concurrent", language)) from error
 
 
 @grids_cli.command("form")
@@ -305,7 +267,7 @@ def _export(
         os.replace(temporary, output)
         temporary = None
     except OSError as error:
-        raise click.ClickException(
+        raise CommandFailed(
             _t(
                 "export.error.cannot_write",
                 language,
@@ -322,7 +284,7 @@ def _export(
 # --- demo ---------------------------------------------------------------------------------
 
 
-@click.command("demo", cls=_ReportsDatabaseErrors)
+@click.command("demo")
 @click.option(
     "--patients",
     type=click.IntRange(1, 2_000_000),
@@ -354,7 +316,7 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
     foreign = stored_outside(session, county)
     if foreign is not None:
         kind, code = foreign
-        raise click.ClickException(
+        raise CommandFailed(
             _t(
                 "demo.error.foreign_roster",
                 language,
@@ -365,7 +327,7 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
     try:
         paths = write_csv_files(county, directory)
     except OSError as error:
-        raise click.ClickException(
+        raise CommandFailed(
             _t(
                 "export.error.cannot_write",
                 language,
@@ -383,7 +345,7 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
     )
     if not imported.applied and imported.errors:
         first = imported.errors[0]
-        raise click.ClickException(
+        raise CommandFailed(
             _t(
                 "demo.error.import",
                 language,
@@ -500,6 +462,7 @@ def render_demo_summary(session: Session, language: str, directory: Path) -> str
             render_table(
                 (_t("formation.report.item", language), _t("formation.report.count", language)),
                 rows,
+                rule=True,
             ),
         ]
     )

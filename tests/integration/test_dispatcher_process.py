@@ -89,7 +89,7 @@ def test_the_dispatcher_sends_and_stops_cleanly_on_sigterm(database_url: str, db
         assert process.stderr is not None
         errors = process.stderr.read()
     assert process.returncode == 0, errors
-    assert "SIGTERM: stopping" in errors
-    assert "stopped; total: reclaimed 0, claimed 1" in errors
+    assert "SIGTERM：发完当前这条后停止" in errors
+    assert "已停止；合计：reclaimed 0, claimed 1" in errors
     with db.unit_of_work() as session:
         assert session.scalars(select(OutboxMessage.status)).one() == "sent"

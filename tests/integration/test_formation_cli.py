@@ -16,9 +16,7 @@ from grids.formation import service as formation_service
 from grids.models import AuditEntry, Grid, Membership, Patient
 from grids.roster.records import RosterFiles
 from grids.storage.database import Database
-from grids.storage.session import database_of
 from i18n import translate
-from tests.conftest import make_app
 from tests.support import factories
 from tests.support.roster_files import csv_file
 
@@ -323,21 +321,3 @@ def test_after_a_reimport_grids_follow_changed_volunteers_conditions_and_doctors
     assert report[_t("formation.report.doctors_released")] == "2"
     assert report[_t("formation.report.coordinators_released")] == "1"
     assert "V1-HTN01" in result.stdout.split(_t("formation.report.needs_coordinator_list"))[1]
-
-
-@pytest.mark.parametrize(
-    "command",
-    [["grids", "form"], ["grids", "export"], ["demo", "--patients", "50", "--directory", "DIR"]],
-)
-def test_a_database_without_the_schema_is_one_clear_line_and_exit_1(
-    command: list[str], tmp_path: Path
-) -> None:
-    app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
-    args = [str(tmp_path / "demo") if word == "DIR" else word for word in command]
-    result = app.test_cli_runner().invoke(args=args)
-    database_of(app).dispose()
-    assert result.exit_code == 1
-    assert isinstance(result.exception, SystemExit), result.exception
-    [message] = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert "no such table" in message and "db upgrade" in message
-    assert result.stdout == ""
