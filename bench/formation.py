@@ -241,7 +241,7 @@ def end_to_end_child(url: str) -> None:
     for _ in range(2):
         with database.unit_of_work() as session:
             started = time.perf_counter()
-            result = form_grids_in_database(session, actor="bench")
+            result = form_grids_in_database(session, now=datetime.now(UTC), actor="bench")
             before_commit = time.perf_counter()
             session.commit()
             finished = time.perf_counter()

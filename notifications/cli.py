@@ -126,7 +126,11 @@ def _headers(columns: Sequence[str]) -> list[str]:
 
 
 @outbox_cli.command("list")
-@click.option("--status", type=click.Choice(OutboxStatus.ALL), help="Only rows in this status.")
+@click.option(
+    "--status",
+    type=click.Choice([status.value for status in OutboxStatus]),
+    help="Only rows in this status.",
+)
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option(
     "--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True

@@ -17,7 +17,6 @@ from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from config.runtime import now as clock_now
 from grids.core.limits import is_e164
 from grids.core.notices import Notice
 from i18n import catalogue, normalise_language
@@ -84,30 +83,27 @@ def _insert_ignoring_duplicates(session: Session) -> Insert:
     return statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
-def enqueue(
-    session: Session, notice: Notice, *, now: datetime | None = None
-) -> OutboxMessage | None:
+def enqueue(session: Session, notice: Notice, *, now: datetime) -> OutboxMessage | None:
     """Add `notice` to the outbox in the session's transaction (no commit).
 
     Returns the new row, or None when a row with the same idempotency key exists.
     """
-    values = row_values(notice, now or clock_now())
+    values = row_values(notice, now)
     statement = _insert_ignoring_duplicates(session).values(values).returning(OutboxMessage)
     return session.scalars(statement).one_or_none()
 
 
 def enqueue_many(
-    session: Session, notices: Iterable[Notice], *, now: datetime | None = None
+    session: Session, notices: Iterable[Notice], *, now: datetime
 ) -> list[OutboxMessage]:
     """Add many notices with bulk INSERT ... ON CONFLICT DO NOTHING; returns the new rows.
 
     Every notice is checked before anything is inserted, so one bad notice
     inserts none of them.
     """
-    moment = now or clock_now()
     rows: dict[str, dict[str, Any]] = {}
     for notice in notices:
-        rows.setdefault(notice.key, row_values(notice, moment))
+        rows.setdefault(notice.key, row_values(notice, now))
     if not rows:
         return []
     values = list(rows.values())

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.runtime import current_settings
+from config.runtime import now as clock_now
 from grids.cli import CommandFailed, render_table
 from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, FacilityLevel
@@ -189,7 +190,7 @@ def run_formation(
     """Form (and write, unless `dry_run`); domain errors become messages for the user."""
     try:
         return form_grids_in_database(
-            session, facility_code=facility_code, dry_run=dry_run, actor=actor
+            session, now=clock_now(), facility_code=facility_code, dry_run=dry_run, actor=actor
         )
     except UnknownFacility as error:
         raise CommandFailed(
@@ -336,12 +337,15 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
             )
         ) from error
 
+    now = clock_now()
     imported = import_roster(
         session,
         RosterFiles(
             facilities=paths["facilities"], doctors=paths["doctors"], patients=paths["patients"]
         ),
         default_language=language,
+        now=now,
+        today=now.astimezone(settings.tz).date(),
     )
     if not imported.applied and imported.errors:
         first = imported.errors[0]

@@ -36,7 +36,7 @@ from grids.formation.planner import (
     form_grids,
 )
 from grids.models import AuditEntry, Doctor, Facility, Grid, Membership, Patient
-from grids.storage.database import is_postgresql, utcnow
+from grids.storage.database import is_postgresql
 from grids.storage.rows import rows_matched
 
 AUDIT_ACTION = "grids.form"
@@ -78,6 +78,7 @@ def form_grids_in_database(
     session: Session,
     *,
     facility_code: str | None = None,
+    now: datetime,
     dry_run: bool = False,
     actor: str = "cli",
 ) -> FormationResult:
@@ -97,7 +98,7 @@ def form_grids_in_database(
         formed = time.perf_counter()
     written = False
     if not dry_run and not plan.is_empty:
-        _write(session, plan, actor, facility_code)
+        _write(session, plan, actor, facility_code, now)
         written = True
     finished = time.perf_counter()
     return FormationResult(
@@ -321,8 +322,9 @@ def _load_scope(
 # --- writing ------------------------------------------------------------------------------
 
 
-def _write(session: Session, plan: FormationPlan, actor: str, facility_code: str | None) -> None:
-    now = utcnow()
+def _write(
+    session: Session, plan: FormationPlan, actor: str, facility_code: str | None, now: datetime
+) -> None:
     if plan.leaves:
         session.execute(
             update(Membership),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask.cli import AppGroup
+from tqdm import tqdm
 
 from config.runtime import current_settings
 from config.runtime import now as clock_now
@@ -48,14 +51,16 @@ def import_command(
     if not (facilities or doctors or patients):
         raise click.UsageError(translate("roster.usage.no_files", language))
     session = request_session()
+    now = clock_now()
     report = import_roster(
         session,
         RosterFiles(facilities, doctors, patients),
         default_language=language,
         skip_bad_rows=skip_bad_rows,
         dry_run=dry_run,
-        progress=sys.stderr.isatty(),
-        today=clock_now().astimezone(settings.tz).date(),
+        now=now,
+        today=now.astimezone(settings.tz).date(),
+        progress=TerminalProgress(language) if sys.stderr.isatty() else None,
     )
     if report.applied:
         session.commit()
@@ -68,6 +73,38 @@ def import_command(
     click.echo(outcome_line(report, language))
     if report.file_errors or (report.bad_rows and (dry_run or not skip_bad_rows)):
         raise click.exceptions.Exit(1)
+
+
+PROGRESS_THRESHOLD = 5_000
+"""Files with more rows than this get a progress bar."""
+
+
+class TerminalProgress:
+    """Progress bars on stderr for files past `PROGRESS_THRESHOLD` rows."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self._bar: tqdm[Any] | None = None
+
+    def reading(self, items: Iterable[Any], total: int, kind: str) -> Iterable[Any]:
+        if total <= PROGRESS_THRESHOLD:
+            return items
+        label = translate("roster.progress.reading", self.language, file=self._name(kind))
+        return tqdm(items, total=total, desc=label, unit=" rows", file=sys.stderr, leave=False)
+
+    def written(self, kind: str, done: int, total: int) -> None:
+        if total <= PROGRESS_THRESHOLD:
+            return
+        if self._bar is None:
+            label = translate("roster.progress.writing", self.language, file=self._name(kind))
+            self._bar = tqdm(total=total, desc=label, unit=" rows", file=sys.stderr, leave=False)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self._bar.close()
+            self._bar = None
+
+    def _name(self, kind: str) -> str:
+        return translate(f"roster.file.{kind}", self.language)
 
 
 def notice_lines(report: ImportReport, language: str) -> list[str]:

@@ -8,7 +8,6 @@ database error anywhere rolls the whole import back.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from grids.core.vocabulary import PatientStatus
 from grids.models import AuditEntry, Doctor, Facility, Grid, Patient
@@ -30,6 +28,7 @@ from grids.roster.records import (
     FacilityRow,
     ParsedFile,
     PatientRow,
+    Progress,
     RosterFiles,
     RosterNotice,
     RowError,
@@ -40,11 +39,7 @@ from grids.roster.references import (
     ValidatedRoster,
     validate_roster,
 )
-from grids.storage.database import utcnow
-from i18n import translate
 
-PROGRESS_THRESHOLD = 5_000
-"""Files with more rows than this get a progress bar (on a terminal)."""
 WRITE_BATCH = 5_000
 
 _PATIENT_FIELDS = (
@@ -314,32 +309,14 @@ def _plan_patients(
     return plan
 
 
-class _Progress:
-    def __init__(self, enabled: bool, language: str) -> None:
-        self.enabled = enabled
-        self.language = language
-
-    def track(self, items: Iterable[Any], total: int, kind: str) -> Iterable[Any]:
-        if not self.enabled or total <= PROGRESS_THRESHOLD:
-            return items
-        label = translate("roster.progress.reading", self.language, file=self._name(kind))
-        return tqdm(items, total=total, desc=label, unit=" rows", file=sys.stderr, leave=False)
-
-    def batches(self, rows: list[dict[str, Any]], kind: str) -> Iterator[list[dict[str, Any]]]:
-        bar = None
-        if self.enabled and len(rows) > PROGRESS_THRESHOLD:
-            label = translate("roster.progress.writing", self.language, file=self._name(kind))
-            bar = tqdm(total=len(rows), desc=label, unit=" rows", file=sys.stderr, leave=False)
-        for start in range(0, len(rows), WRITE_BATCH):
-            batch = rows[start : start + WRITE_BATCH]
-            yield batch
-            if bar is not None:
-                bar.update(len(batch))
-        if bar is not None:
-            bar.close()
-
-    def _name(self, kind: str) -> str:
-        return translate(f"roster.file.{kind}", self.language)
+def _batches(
+    rows: list[dict[str, Any]], kind: str, progress: Progress | None
+) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), WRITE_BATCH):
+        batch = rows[start : start + WRITE_BATCH]
+        yield batch
+        if progress is not None:
+            progress.written(kind, start + len(batch), len(rows))
 
 
 def _write_people(
@@ -348,7 +325,7 @@ def _write_people(
     plan: _Plan,
     stored: dict[str, Any],
     kind: str,
-    progress: _Progress,
+    progress: Progress | None,
 ) -> None:
     """Updates first, then inserts; a phone that moves is first let go by its old holder."""
     wanted_phones = {row["phone"] for row in (*plan.creates, *plan.updates) if row["phone"]}
@@ -362,9 +339,9 @@ def _write_people(
             letting_go.append({"id": row["id"], "phone": placeholder})
     if letting_go:
         session.execute(update(model), letting_go)
-    for batch in progress.batches(plan.updates, kind):
+    for batch in _batches(plan.updates, kind, progress):
         session.execute(update(model), batch)
-    for batch in progress.batches(plan.creates, kind):
+    for batch in _batches(plan.creates, kind, progress):
         session.execute(insert(model), batch)
 
 
@@ -420,8 +397,9 @@ def import_roster(
     default_language: str,
     skip_bad_rows: bool = False,
     dry_run: bool = False,
-    progress: bool = False,
-    today: date | None = None,
+    now: datetime,
+    today: date,
+    progress: Progress | None = None,
     actor: str = "cli",
 ) -> ImportReport:
     """Validate the files and, when allowed, write what changed. Never commits.
@@ -429,8 +407,7 @@ def import_roster(
     Nothing is written when a file cannot be read, when `dry_run`, or when any row is
     bad and `skip_bad_rows` is false; `ImportReport.applied` says whether it was.
     """
-    bar = _Progress(progress, default_language)
-    parsed = read_roster(files, today=today, track=bar.track)
+    parsed = read_roster(files, today=today, track=progress.reading if progress else None)
     stored = _load(session, parsed)
     validated: ValidatedRoster = validate_roster(parsed, stored.existing_roster())
 
@@ -449,7 +426,6 @@ def import_roster(
     if validated.has_file_error:
         return report
 
-    now = utcnow()
     facility_ids = {code: record.id for code, record in stored.facilities.items()}
     plans: dict[str, _Plan] = {}
     parents: dict[str, str | None] = {}
@@ -484,7 +460,7 @@ def import_roster(
         plan = plans[kind]
         for row in (*plan.creates, *plan.updates):
             row["facility_id"] = facility_ids[row.pop(_FACILITY_CODE)]
-        _write_people(session, model, plan, records, kind, bar)
+        _write_people(session, model, plan, records, kind, progress)
     _audit(session, report, actor)
     session.flush()
     report.applied = True

@@ -146,7 +146,7 @@ def read_roster_file(
     path: Path,
     kind: str,
     *,
-    today: date | None = None,
+    today: date,
     track: Track | None = None,
 ) -> ParsedFile:
     """Read one file and check each row on its own (values, formats, duplicates in the file).
@@ -184,7 +184,7 @@ def read_roster_file(
         width = max((index + 1 for index, cell in enumerate(header) if cell), default=0)
         code_at = next((i for i, column in positions.items() if column == "code"), None)
         parse_row = ROW_PARSERS[kind]
-        context = RowContext(kind, parsed.headers, today or date.today())
+        context = RowContext(kind, parsed.headers, today)
         rows: Iterable[tuple[int, list[str]]] = records
         if track is not None:
             rows = track(records, text.count("\n"), kind)
@@ -215,7 +215,7 @@ def read_roster_file(
 
 
 def read_roster(
-    files: RosterFiles, *, today: date | None = None, track: Track | None = None
+    files: RosterFiles, *, today: date, track: Track | None = None
 ) -> dict[str, ParsedFile]:
     return {
         kind: read_roster_file(path, kind, today=today, track=track) for kind, path in files.given()

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from config.logging import mask_phone, mask_phones_in
 from grids.core.phones import InvalidPhone, normalise_phone
@@ -40,6 +40,18 @@ FACILITY_NAME_MAX = 120
 T = TypeVar("T")
 Track = Callable[[Iterable[Any], int, str], Iterable[Any]]
 """Wraps an iterable to show progress: (items, total, kind) -> the same items."""
+
+
+class Progress(Protocol):
+    """How a long import shows its progress; the caller draws it (the CLI on a terminal)."""
+
+    def reading(self, items: Iterable[Any], total: int, kind: str) -> Iterable[Any]:
+        """The rows of file `kind` as they are read (`total` of them)."""
+        ...
+
+    def written(self, kind: str, done: int, total: int) -> None:
+        """`done` of `total` rows of `kind` written."""
+        ...
 
 
 def _masked(value: Any) -> Any:

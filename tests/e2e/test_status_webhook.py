@@ -69,7 +69,11 @@ def post_signed(
 
 @pytest.fixture
 def sent(session: Session) -> OutboxMessage:
-    row = enqueue(session, Notice(key="k", phone=PHONE, language="zh_CN", template="sms.test"))
+    row = enqueue(
+        session,
+        Notice(key="k", phone=PHONE, language="zh_CN", template="sms.test"),
+        now=datetime.now(UTC),
+    )
     assert row is not None
     row.status, row.provider_sid, row.attempts = "sent", SID, 1
     session.commit()
@@ -202,6 +206,7 @@ def test_a_reminder_goes_out_through_twilio_and_its_delivery_comes_back(
                     language="en",
                     template="sms.test",
                 ),
+                now=morning,
             )
             session.commit()
         result = twilio_app.test_cli_runner().invoke(args=["outbox", "dispatch", "--once"])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -54,6 +55,7 @@ def test_the_dispatcher_sends_and_stops_cleanly_on_sigterm(database_url: str, db
                 key="urgent:1", phone="+8613912345678", language="zh_CN", template="sms.test",
                 urgent=True,
             ),
+            now=datetime.now(UTC),
         )  # fmt: skip
         session.commit()
     env = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from grids.storage.database import Database
 from i18n import translate
 from tests.support import factories
 from tests.support.roster_files import csv_file
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
 
 def _t(key: str, **params: object) -> str:
@@ -256,11 +259,11 @@ def test_two_formations_at_once_run_one_after_the_other(session: Session, db: Da
 
     def second_formation() -> None:
         with db.unit_of_work() as other:
-            outcome["second"] = formation_service.form_grids_in_database(other)
+            outcome["second"] = formation_service.form_grids_in_database(other, now=NOW)
             other.commit()
 
     with db.unit_of_work() as first:
-        assert formation_service.form_grids_in_database(first).written
+        assert formation_service.form_grids_in_database(first, now=NOW).written
         waiting = threading.Thread(target=second_formation)
         waiting.start()
         waiting.join(timeout=1.0)

@@ -35,7 +35,7 @@ def queue(session: Session, n: int, **changes: object) -> None:
         "urgent": True,  # not held by quiet hours, whatever time the suite runs
     }
     values.update(changes)
-    enqueue(session, Notice(**values))  # type: ignore[arg-type]
+    enqueue(session, Notice(**values), now=NOW)  # type: ignore[arg-type]
     session.commit()
 
 
