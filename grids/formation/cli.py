@@ -45,6 +45,11 @@ _LIST_WIDTH = 96
 # --- rendering ----------------------------------------------------------------------------
 
 
+def _cannot_write(path: Path, error: OSError, language: str) -> CommandFailed:
+    reason = error.strerror or str(error)
+    return CommandFailed(_t("export.error.cannot_write", language, path=str(path), reason=reason))
+
+
 def _code_list(codes: Sequence[str]) -> list[str]:
     lines: list[str] = []
     current = ""
@@ -268,14 +273,7 @@ def _export(
         os.replace(temporary, output)
         temporary = None
     except OSError as error:
-        raise CommandFailed(
-            _t(
-                "export.error.cannot_write",
-                language,
-                path=str(output),
-                reason=error.strerror or str(error),
-            )
-        ) from error
+        raise _cannot_write(output, error, language) from error
     finally:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
@@ -328,14 +326,7 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
     try:
         paths = write_csv_files(county, directory)
     except OSError as error:
-        raise CommandFailed(
-            _t(
-                "export.error.cannot_write",
-                language,
-                path=str(directory),
-                reason=error.strerror or str(error),
-            )
-        ) from error
+        raise _cannot_write(directory, error, language) from error
 
     now = clock_now()
     imported = import_roster(

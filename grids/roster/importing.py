@@ -190,10 +190,16 @@ def _load(session: Session, kinds: Iterable[str]) -> _Stored:
 
 
 def _compare(
-    plan: _Plan, stored: Any, wanted: dict[str, Any], fields: Sequence[str], now: datetime
+    plan: _Plan,
+    stored: Any,
+    code: str,
+    wanted: dict[str, Any],
+    fields: Sequence[str],
+    now: datetime,
 ) -> None:
+    """Plan a create (nothing `stored` by `code`), an update, or nothing."""
     if stored is None:
-        plan.creates.append({**wanted, "created_at": now, "updated_at": now})
+        plan.creates.append({"code": code, **wanted, "created_at": now, "updated_at": now})
         return
     if all(getattr(stored, name) == wanted[name] for name in fields):
         plan.unchanged += 1
@@ -226,7 +232,7 @@ def _plan_facilities(
             "parent_id": parent.id if parent is not None else None,
         }
         if record is None:
-            _compare(plan, None, {"code": row.code, **wanted}, _FACILITY_FIELDS, now)
+            _compare(plan, None, row.code, wanted, _FACILITY_FIELDS, now)
             continue
         current_parent = code_of.get(record.parent_id) if record.parent_id else None
         same = (
@@ -260,9 +266,7 @@ def _plan_doctors(
             "language": language,
             _FACILITY_CODE: row.facility_code,
         }
-        if record is None:
-            wanted["code"] = row.code
-        _compare(plan, record, wanted, _DOCTOR_FIELDS, now)
+        _compare(plan, record, row.code, wanted, _DOCTOR_FIELDS, now)
     return plan
 
 
@@ -303,9 +307,7 @@ def _plan_patients(
             or (record.language if record is not None else default_language),
             _FACILITY_CODE: row.facility_code,
         }
-        if record is None:
-            wanted["code"] = row.code
-        _compare(plan, record, wanted, _PATIENT_FIELDS, now)
+        _compare(plan, record, row.code, wanted, _PATIENT_FIELDS, now)
     return plan
 
 
