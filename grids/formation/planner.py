@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -23,8 +24,14 @@ from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES, condition_abbreviat
 
 MIN_PEER_GROUP = 5
 SMALL_GRID_BELOW = MIN_PEER_GROUP
-LEFT_FACILITY_CHANGED = "facility_changed"
-LEFT_CONDITION_CHANGED = "condition_changed"
+
+
+class LeaveReason(StrEnum):
+    """Why a member leaves a grid (stored as the membership's `left_reason`)."""
+
+    FACILITY_CHANGED = "facility_changed"
+    CONDITION_CHANGED = "condition_changed"
+
 
 _PLACEABLE = frozenset(str(status) for status in PLACEABLE_STATUSES)
 
@@ -134,6 +141,7 @@ class Leave:
     grid_id: int
     patient_id: int
     reason: str
+    """A `LeaveReason`, or the patient's status when it is no longer placeable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,9 +381,9 @@ def _apply_departures(
                 if patient.status not in _PLACEABLE:
                     reason = patient.status
                 elif patient.clinic_id != grid.clinic_id:
-                    reason = LEFT_FACILITY_CHANGED
+                    reason = LeaveReason.FACILITY_CHANGED
                 elif grid.condition not in (MIXED, patient.condition):
-                    reason = LEFT_CONDITION_CHANGED
+                    reason = LeaveReason.CONDITION_CHANGED
             if reason is None:
                 kept.append(member.patient_id)
                 seats.append(member.seat)
