@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.grammar
 	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.webhook
+	$(BIN)/python -m bench.mainland
 
 clean:
 	rm -rf $(VENV) tests/prism/node_modules instance/*.db
