@@ -148,19 +148,16 @@ def enqueue_many(
     return inserted
 
 
-def enqueue_count(
-    session: Session, notices: Iterable[Notice], *, now: datetime | None = None
-) -> int:
+def enqueue_count(session: Session, notices: Iterable[Notice], *, now: datetime) -> int:
     """Like `enqueue_many` without reading the rows back: returns how many were new.
 
     For fan-outs of many thousands of messages (the weekly reminders), where
     returning every row would cost more than inserting it.
     """
-    moment = now or clock_now()
     rows: dict[str, dict[str, Any]] = {}
     policy = template_policy(session)
     for notice in notices:
-        rows.setdefault(notice.key, row_values(notice, moment, policy))
+        rows.setdefault(notice.key, row_values(notice, now, policy))
     values = list(rows.values())
     # RETURNING the ids counts the new rows on every driver (an executemany's rowcount
     # is not reliable); ids are cheap to return where whole rows are not.
