@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 10:48:57.626818
+Create Date: 2026-12-01 04:47:08.698606
 """
 
 from collections.abc import Sequence
@@ -93,6 +93,21 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_inbound_messages_received_at"), ["received_at"], unique=False
         )
+
+    op.create_table(
+        "login_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=80), nullable=False),
+        sa.Column("remote_addr", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("succeeded", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
+    )
+    with op.batch_alter_table("login_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_login_attempts_remote_addr_at", ["remote_addr", "at"], unique=False
+        )
+        batch_op.create_index("ix_login_attempts_username_at", ["username", "at"], unique=False)
 
     op.create_table(
         "outbox",
@@ -253,6 +268,40 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_grids_doctor_id"), ["doctor_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_grids_facility_id"), ["facility_id"], unique=False)
+
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=80), nullable=False),
+        sa.Column("password_hash", sa.String(length=256), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("doctor_id", sa.Integer(), nullable=True),
+        sa.Column("facility_id", sa.Integer(), nullable=True),
+        sa.Column("language", sa.String(length=8), nullable=True),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "(role = 'doctor') = (doctor_id IS NOT NULL)", name=op.f("ck_users_doctor_scope")
+        ),
+        sa.CheckConstraint(
+            "(role = 'township') = (facility_id IS NOT NULL)", name=op.f("ck_users_township_scope")
+        ),
+        sa.CheckConstraint("role IN ('admin', 'township', 'doctor')", name=op.f("ck_users_role")),
+        sa.ForeignKeyConstraint(
+            ["doctor_id"], ["doctors.id"], name=op.f("fk_users_doctor_id_doctors")
+        ),
+        sa.ForeignKeyConstraint(
+            ["facility_id"], ["facilities.id"], name=op.f("fk_users_facility_id_facilities")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_users_token_hash")),
+        sa.UniqueConstraint("username", name=op.f("uq_users_username")),
+    )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_users_doctor_id"), ["doctor_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_users_facility_id"), ["facility_id"], unique=False)
 
     op.create_table(
         "exchange_attendance",
@@ -494,6 +543,11 @@ def downgrade() -> None:
     op.drop_table("memberships")
     op.drop_table("exchange_overrides")
     op.drop_table("exchange_attendance")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_users_facility_id"))
+        batch_op.drop_index(batch_op.f("ix_users_doctor_id"))
+
+    op.drop_table("users")
     with op.batch_alter_table("grids", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_grids_facility_id"))
         batch_op.drop_index(batch_op.f("ix_grids_doctor_id"))
@@ -516,6 +570,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_claim")
 
     op.drop_table("outbox")
+    with op.batch_alter_table("login_attempts", schema=None) as batch_op:
+        batch_op.drop_index("ix_login_attempts_username_at")
+        batch_op.drop_index("ix_login_attempts_remote_addr_at")
+
+    op.drop_table("login_attempts")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inbound_messages_received_at"))
         batch_op.drop_index(batch_op.f("ix_inbound_messages_from_phone"))
