@@ -9,7 +9,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from grids import accounts
+    from grids import accounts, admin
     from grids.storage import cli
     from grids.storage.session import init_db
     from grids.web import pages as web
@@ -18,3 +18,4 @@ def init_app(app: Flask) -> None:
     accounts.init_app(app)
     web.init_app(app)
     cli.init_app(app)
+    admin.init_app(app)

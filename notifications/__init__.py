@@ -9,11 +9,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from notifications import cli, providers
+    from grids.channel import register_channel
+    from notifications import cli, outbox, providers
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 
     providers.init_app(app)
+    register_channel(
+        app, lambda session, notices, now: outbox.enqueue_many(session, notices, now=now)
+    )
     app.register_blueprint(twilio_webhooks)
     cli.init_app(app)
     app.cli.add_command(sms_cli)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 04:47:08.698606
+Create Date: 2026-12-01 04:55:24.631089
 """
 
 from collections.abc import Sequence
@@ -33,6 +33,31 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
+
+    op.create_table(
+        "change_sets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=80), nullable=False),
+        sa.Column("operation", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("override", sa.Boolean(), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.Column("undoes_id", sa.Integer(), nullable=True),
+        sa.Column("undone_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["undoes_id"], ["change_sets.id"], name=op.f("fk_change_sets_undoes_id_change_sets")
+        ),
+        sa.ForeignKeyConstraint(
+            ["undone_by_id"],
+            ["change_sets.id"],
+            name=op.f("fk_change_sets_undone_by_id_change_sets"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_change_sets")),
+    )
+    with op.batch_alter_table("change_sets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_change_sets_at"), ["at"], unique=False)
 
     op.create_table(
         "facilities",
@@ -584,6 +609,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_facilities_parent_id"))
 
     op.drop_table("facilities")
+    with op.batch_alter_table("change_sets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_change_sets_at"))
+
+    op.drop_table("change_sets")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
         batch_op.drop_index(batch_op.f("ix_audit_log_action"))

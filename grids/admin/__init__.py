@@ -1,0 +1,12 @@
+"""Administration: reassigning grids, coordinators, members and doctors, with preview,
+audit and undo, on the web, the JSON API and the CLI."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from grids.admin.cli import admin_cli
+
+    app.cli.add_command(admin_cli)
