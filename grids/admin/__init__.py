@@ -7,6 +7,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from grids.admin.api import admin_api
     from grids.admin.cli import admin_cli
 
+    app.register_blueprint(admin_api)
     app.cli.add_command(admin_cli)

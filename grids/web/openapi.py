@@ -90,4 +90,7 @@ def build_openapi() -> dict[str, Any]:
                 }
             },
         )
+    from grids.admin.openapi import document_admin
+
+    document_admin(spec)
     return spec.to_dict()
