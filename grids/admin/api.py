@@ -49,6 +49,8 @@ def domain_error(error: Exception) -> tuple[Response, int]:
         return error_response(400, "invalid", translate("admin.api.invalid", lang), fields)
     if isinstance(error, NotFound):
         return error_response(404, "not_found", translate(error.key, lang, **error.params))
+    if isinstance(error, AdminError) and error.key == "admin.error.no_change_set":
+        return error_response(404, "not_found", translate(error.key, lang, **error.params))
     if isinstance(error, AdminError):
         status = 403 if error.key in FORBIDDEN_KEYS else 400
         code = "forbidden" if status == 403 else "invalid"
@@ -156,16 +158,19 @@ def changes() -> Any:
     return jsonify(ChangeLogSchema().dump({"items": items}))
 
 
-@admin_api.post("/changes/<int:change_set_id>/undo")
+@admin_api.post("/changes/<change_set_id>/undo")
 @require_role(*EDITORS)
-def undo_change(change_set_id: int) -> Any:
+def undo_change(change_set_id: str) -> Any:
     session = request_session()
+    if not change_set_id.isdigit():
+        error = AdminError("admin.error.no_change_set", id=change_set_id)
+        return error_response(404, "not_found", translate(error.key, language(), **error.params))
     try:
         body = UndoRequestSchema().load(request.get_json(silent=True) or {})
         actor, allowed = actor_for(session, current())
         outcome = undo(
             session,
-            change_set_id,
+            int(change_set_id),
             actor=actor,
             now=now(),
             reason=body.get("reason"),
