@@ -159,21 +159,135 @@ def _current(session: Session, table: Table, row_id: int, field: str) -> Any:
 def apply_changes(session: Session, changes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Apply `changes` in order with compare-and-set; return them as recorded (real ids,
     JSON values). Raises `ChangeConflict` at the first row that is not as expected; the
-    caller then rolls back, so nothing is half-applied. Never commits."""
+    caller then rolls back, so nothing is half-applied. Never commits.
+
+    Runs of like changes go in one statement each: updates of one column from the same
+    value to the same value (`WHERE id IN (...) AND column IS NOT DISTINCT FROM expected`,
+    every row must match), and inserts into one table."""
     refs: dict[str, int] = {}
     recorded: list[dict[str, Any]] = []
-    for change in changes:
+    index = 0
+    while index < len(changes):
+        change = changes[index]
+        run = [change]
+        while index + len(run) < len(changes) and _alike(change, changes[index + len(run)]):
+            run.append(changes[index + len(run)])
+        index += len(run)
         table = CHANGE_TABLES[change["table"]]
         op = change["op"]
-        if op == "update":
+        if op == "update" and len(run) > 1:
+            recorded += _update_many(session, table, run)
+        elif op == "update":
             recorded.append(_update(session, table, change, refs))
+        elif op == "insert" and len(run) > 1:
+            recorded += _insert_many(session, table, run, refs)
         elif op == "insert":
             recorded.append(_insert(session, table, change, refs))
         elif op == "delete":
-            recorded.append(_delete(session, table, change))
+            recorded += [_delete(session, table, one) for one in run]
         else:
             raise ValueError(f"unknown change op {op!r}")
     return recorded
+
+
+def _has_ref(value: Any) -> bool:
+    return isinstance(value, dict) and "ref" in value
+
+
+def _alike(first: dict[str, Any], other: dict[str, Any]) -> bool:
+    if first["op"] != other["op"] or first["table"] != other["table"]:
+        return False
+    if first["op"] == "update":
+        return (
+            first["field"] == other["field"]
+            and first["expected"] == other["expected"]
+            and first["set"] == other["set"]
+            and not any(_has_ref(c[k]) for c in (first, other) for k in ("id", "expected", "set"))
+        )
+    if first["op"] == "insert":
+        return (
+            not first.get("ref")
+            and not other.get("ref")
+            and first.get("id") is None
+            and (other.get("id") is None)
+        )
+    return first["op"] == "delete"
+
+
+def _update_many(session: Session, table: Table, run: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    first = run[0]
+    field = first["field"]
+    ids = [change["id"] for change in run]
+    expected = _from_json(table, field, first["expected"])
+    value = _from_json(table, field, first["set"])
+    result = session.execute(
+        update(table)
+        .where(table.c.id.in_(ids), table.c[field].is_not_distinct_from(expected))
+        .values({field: value})
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != len(set(ids)):  # type: ignore[attr-defined]
+        matched = set(ids)
+        rows = session.execute(select(table.c.id, table.c[field]).where(table.c.id.in_(ids))).all()
+        for row_id, actual in rows:
+            if to_json(actual) != to_json(value):  # not set by this statement
+                matched.discard(row_id)
+        missing = next((change for change in run if change["id"] not in matched), run[0])
+        raise ChangeConflict(
+            [
+                Conflict(
+                    first["table"],
+                    missing["id"],
+                    missing.get("key"),
+                    field,
+                    to_json(expected),
+                    _current(session, table, missing["id"], field),
+                    _later_change_set(session, first["table"], missing["id"], None),
+                )
+            ]
+        )
+    return [
+        {
+            "op": "update",
+            "table": change["table"],
+            "id": change["id"],
+            "key": change.get("key"),
+            "field": field,
+            "expected": to_json(expected),
+            "set": to_json(value),
+        }
+        for change in run
+    ]
+
+
+def _insert_many(
+    session: Session, table: Table, run: list[dict[str, Any]], refs: dict[str, int]
+) -> list[dict[str, Any]]:
+    rows = [
+        {
+            column: _from_json(table, column, _resolve(value, refs))
+            for column, value in change["values"].items()
+        }
+        for change in run
+    ]
+    try:
+        ids = session.scalars(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        ).all()
+    except IntegrityError as error:
+        raise ChangeConflict(
+            [Conflict(run[0]["table"], None, run[0].get("key"), None, None, "taken")]
+        ) from error
+    return [
+        {
+            "op": "insert",
+            "table": change["table"],
+            "id": row_id,
+            "key": change.get("key"),
+            "values": {column: to_json(value) for column, value in values.items()},
+        }
+        for change, row_id, values in zip(run, ids, rows, strict=True)
+    ]
 
 
 def _update(

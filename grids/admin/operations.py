@@ -143,6 +143,47 @@ def slot_of(session: Session, doctor: Doctor) -> DoctorSlot:
     )
 
 
+def slots_of(session: Session, doctors: Sequence[Doctor]) -> dict[int, DoctorSlot]:
+    """`slot_of` for many doctors in two queries."""
+    ids = [d.id for d in doctors]
+    loads = dict(
+        session.execute(
+            select(Grid.doctor_id, func.count())
+            .where(Grid.doctor_id.in_(ids))
+            .group_by(Grid.doctor_id)
+        ).all()
+    )
+    parents = _parents(session, {d.facility_id for d in doctors})
+    return {
+        d.id: DoctorSlot(
+            d.id,
+            d.code,
+            d.facility_id,
+            parents.get(d.facility_id),
+            loads.get(d.id, 0),
+            d.status == DoctorStatus.ACTIVE,
+        )
+        for d in doctors
+    }
+
+
+def places_of(session: Session, grids: Sequence[Grid]) -> dict[int, GridPlace]:
+    """`place_of` for many grids (members not counted: a doctor's checks need none)."""
+    parents = _parents(session, {g.facility_id for g in grids})
+    return {
+        g.id: GridPlace(g.id, g.code, g.facility_id, parents.get(g.facility_id), g.condition, 0)
+        for g in grids
+    }
+
+
+def _parents(session: Session, facility_ids: set[int]) -> dict[int, int | None]:
+    return dict(
+        session.execute(
+            select(Facility.id, Facility.parent_id).where(Facility.id.in_(facility_ids))
+        ).all()
+    )
+
+
 # --- change helpers ---------------------------------------------------------------------------
 
 
@@ -188,9 +229,28 @@ def _join(plan: Plan, grid_id: Any, patient: Patient, seat: int, now: datetime) 
                 "patient_id": patient.id,
                 "seat": seat,
                 "joined_at": now,
+                "left_at": None,
+                "left_reason": None,
             },
         }
     )
+
+
+def _phase(change: dict[str, Any]) -> int:
+    """Versions first, then new grids, then other updates (seats are freed), then new
+    memberships: a plan in this order never trips a unique seat or current-member index,
+    and like changes sit together so they are applied in bulk."""
+    if change["op"] == "update" and change["table"] == "grids" and change["field"] == "version":
+        return 0
+    if change["op"] == "insert" and change["table"] == "grids":
+        return 1
+    if change["op"] == "insert":
+        return 3
+    return 2
+
+
+def phased(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(changes, key=_phase)  # stable: each phase keeps the plan's order
 
 
 def _can_coordinate(patient: Patient) -> bool:
@@ -499,9 +559,8 @@ def retirement_suggestion(
     grids = list(
         session.scalars(select(Grid).where(Grid.doctor_id == doctor.id).order_by(Grid.code))
     )
-    township = _township(session, doctor.facility_id)
     clinics = {grid.facility_id for grid in grids} | {doctor.facility_id}
-    townships = {_township(session, clinic) for clinic in clinics} | {township}
+    townships = set(_parents(session, clinics).values())
     nearby = select(Facility.id).where(
         Facility.id.in_(clinics) | Facility.parent_id.in_([t for t in townships if t is not None])
     )
@@ -513,8 +572,8 @@ def retirement_suggestion(
             )
         )
     )
-    slots = [slot_of(session, candidate) for candidate in candidates]
-    places = [place_of(session, grid, 0) for grid in grids]
+    slots = list(slots_of(session, candidates).values())
+    places = list(places_of(session, grids).values())
     chosen = suggest_reassignment(places, slots, anywhere=bool(only))
     codes = {candidate.id: candidate.code for candidate in candidates}
     by_id = {grid.id: grid.code for grid in grids}
@@ -552,6 +611,8 @@ def retire_doctor(
         )
     }
     added: dict[str, int] = defaultdict(int)
+    slots = slots_of(session, list(doctors.values()))
+    places = places_of(session, grids)
     for grid in grids:
         _touch(plan, grid)
         target_code = chosen.get(grid.code)
@@ -565,9 +626,7 @@ def retire_doctor(
         else:
             added[target.code] += 1
             plan.facility_ids.add(target.facility_id)
-            plan.problems += doctor_problems(
-                place_of(session, grid, 0), slot_of(session, target), added[target.code]
-            )
+            plan.problems += doctor_problems(places[grid.id], slots[target.id], added[target.code])
         _assign(plan, grid, doctor, target)
     status = DoctorStatus.SUSPENDED if suspend else DoctorStatus.RETIRED
     if doctor.status == status:

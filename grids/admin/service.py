@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from config.logging import mask_phone
 from grids import audit
 from grids.admin.follow import follow_grid
-from grids.admin.operations import Plan
+from grids.admin.operations import Plan, phased
 from grids.admin.rules import Problem, blocking
 from grids.audit import ChangeConflict, Conflict, UndoRefused
 from grids.core.notices import Notice
@@ -203,7 +203,7 @@ def execute(
         outcome.grids = _side_by_side(grids_before, grids_before)
         outcome.doctors = _side_by_side(doctors_before, doctors_before)
         return outcome
-    recorded = audit.apply_changes(session, plan.changes)
+    recorded = audit.apply_changes(session, phased(plan.changes))
     change_set = audit.record_change_set(
         session,
         actor=actor,
