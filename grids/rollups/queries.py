@@ -1,0 +1,385 @@
+"""The SQL behind the indicators: one statement counts every grid's members at once.
+
+Same statements on SQLite and PostgreSQL (window functions, CASE, no JSON
+operators). Thresholds come from `indicators`; week bounds from `WeekPeriod`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from grids.core.vocabulary import FacilityLevel
+from grids.models import (
+    Doctor,
+    ExchangeAttendance,
+    Facility,
+    Grid,
+    MemberReport,
+    Membership,
+    Patient,
+    Reading,
+    UrgentReport,
+    WeeklyReport,
+)
+from grids.rollups.indicators import (
+    BP_CONTROLLED_BELOW,
+    BP_CRISIS_AT,
+    DIABETES,
+    GLUCOSE_CONTROLLED_BELOW,
+    GLUCOSE_CRISIS_AT,
+    HYPERTENSION,
+    GridPlace,
+    UrgentCase,
+)
+from grids.rollups.period import WeekPeriod
+
+TOWNSHIP_LEVELS = (FacilityLevel.TOWNSHIP_CENTER, FacilityLevel.COMMUNITY_CENTER)
+
+
+def _flag(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _has_condition(code: str) -> ColumnElement[bool]:
+    # `conditions` is a JSON list of codes; its text form holds each code in quotes.
+    return cast(Patient.conditions, String).like(f'%"{code}"%')
+
+
+def _latest_reading(kind: str, period: WeekPeriod, *columns: Any) -> Any:
+    ranked = (
+        select(
+            Reading.patient_id,
+            *columns,
+            func.row_number()
+            .over(partition_by=Reading.patient_id, order_by=Reading.week.desc())
+            .label("rank"),
+        )
+        .where(
+            Reading.kind == kind,
+            Reading.week >= period.control_from,
+            Reading.week <= period.week,
+        )
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank == 1).subquery(f"latest_{kind}")
+
+
+def grid_counts(session: Session, period: WeekPeriod) -> dict[int, dict[str, int]]:
+    """Every indicator count of every grid for the week: {grid_id: {field: count}}."""
+    week = period.week
+    end = period.end
+
+    first_joined = (
+        select(Membership.patient_id, func.min(Membership.joined_at).label("first_joined"))
+        .group_by(Membership.patient_id)
+        .subquery("first_joined")
+    )
+    bp = _latest_reading("bp", period, Reading.systolic, Reading.diastolic)
+    glucose = _latest_reading("glucose", period, Reading.glucose_mmol)
+    named = (
+        select(
+            MemberReport.patient_id,
+            func.max(MemberReport.week).label("last_week"),
+            func.max(case((MemberReport.week == week, 1), else_=0)).label("this_week"),
+            func.max(
+                case(
+                    (
+                        and_(
+                            MemberReport.week == week,
+                            or_(
+                                MemberReport.hospitalised,
+                                MemberReport.discharged,
+                                MemberReport.missed_medication,
+                                MemberReport.died,
+                            ),
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ).label("flagged"),
+            func.max(case((MemberReport.hospitalised, MemberReport.week))).label("last_in"),
+            func.max(case((MemberReport.discharged, MemberReport.week))).label("last_out"),
+        )
+        .where(MemberReport.week <= week)
+        .group_by(MemberReport.patient_id)
+        .subquery("named")
+    )
+    read = (
+        select(
+            Reading.patient_id,
+            func.max(Reading.week).label("last_week"),
+            func.max(case((Reading.week == week, 1), else_=0)).label("this_week"),
+        )
+        .where(Reading.week >= period.lost_from, Reading.week <= week)
+        .group_by(Reading.patient_id)
+        .subquery("read")
+    )
+    urgent = (
+        select(
+            UrgentReport.patient_id,
+            func.max(UrgentReport.received_at).label("last_at"),
+            _flag(UrgentReport.received_at >= period.start).label("this_week"),
+            _flag(UrgentReport.received_at >= period.start_of(period.red_urgent_from)).label(
+                "recent"
+            ),
+        )
+        .where(
+            UrgentReport.patient_id.is_not(None),
+            UrgentReport.received_at >= period.start_of(period.lost_from),
+            UrgentReport.received_at < end,
+        )
+        .group_by(UrgentReport.patient_id)
+        .subquery("urgent")
+    )
+    stable = (
+        select(
+            WeeklyReport.grid_id,
+            func.max(WeeklyReport.week).label("last_week"),
+            func.max(WeeklyReport.last_received_at).label("last_at"),
+        )
+        .where(
+            WeeklyReport.all_stable.is_(True),
+            WeeklyReport.week >= period.lost_from,
+            WeeklyReport.week <= week,
+        )
+        .group_by(WeeklyReport.grid_id)
+        .subquery("stable")
+    )
+    this_report = (
+        select(WeeklyReport.grid_id, WeeklyReport.all_stable)
+        .where(WeeklyReport.week == week)
+        .subquery("this_report")
+    )
+
+    def heard_since(first_week: str) -> ColumnElement[bool]:
+        return or_(
+            named.c.last_week >= first_week,
+            read.c.last_week >= first_week,
+            urgent.c.last_at >= period.start_of(first_week),
+            and_(stable.c.last_week >= first_week, stable.c.last_at >= Membership.joined_at),
+        )
+
+    registered_before = first_joined.c.first_joined
+    no_news = and_(
+        registered_before < period.start_of(period.no_news_from),
+        ~func.coalesce(heard_since(period.no_news_from), False),
+    )
+    lost = and_(
+        registered_before < period.start_of(period.lost_from),
+        ~func.coalesce(heard_since(period.lost_from), False),
+    )
+    systolic_ok, diastolic_ok = BP_CONTROLLED_BELOW
+    bp_controlled = and_(bp.c.systolic < systolic_ok, bp.c.diastolic < diastolic_ok)
+    bp_known = bp.c.systolic.is_not(None)
+    glucose_known = glucose.c.glucose_mmol.is_not(None)
+    glucose_controlled = glucose.c.glucose_mmol < GLUCOSE_CONTROLLED_BELOW
+    in_care_long = registered_before < period.start_of(period.control_from)
+    htn = and_(_has_condition(HYPERTENSION), in_care_long)
+    dm = and_(_has_condition(DIABETES), in_care_long)
+    hospitalised = and_(
+        named.c.last_in.is_not(None),
+        or_(named.c.last_out.is_(None), named.c.last_out < named.c.last_in),
+    )
+    red = or_(
+        func.coalesce(urgent.c.recent, 0) > 0,
+        bp.c.systolic >= BP_CRISIS_AT[0],
+        bp.c.diastolic >= BP_CRISIS_AT[1],
+        glucose.c.glucose_mmol >= GLUCOSE_CRISIS_AT,
+        hospitalised,
+    )
+    yellow = or_(
+        and_(bp_known, ~bp_controlled),
+        and_(glucose_known, ~glucose_controlled),
+        no_news,
+    )
+    red_flag = func.coalesce(red, False)
+    yellow_flag = and_(~red_flag, func.coalesce(yellow, False))
+
+    statement = (
+        select(
+            Membership.grid_id,
+            func.count().label("members"),
+            _flag(
+                and_(this_report.c.all_stable.is_(True), func.coalesce(named.c.this_week, 0) == 0)
+            ).label("members_stable"),
+            _flag(read.c.this_week == 1).label("members_with_reading"),
+            _flag(or_(named.c.flagged == 1, urgent.c.this_week > 0)).label("members_flagged"),
+            _flag(no_news).label("members_no_news_2w"),
+            _flag(htn).label("htn_denominator"),
+            _flag(and_(htn, bp_controlled)).label("bp_controlled"),
+            _flag(and_(htn, bp_known, ~bp_controlled)).label("bp_uncontrolled"),
+            _flag(and_(htn, ~bp_known)).label("bp_missed"),
+            _flag(lost).label("lost_to_follow_up"),
+            _flag(dm).label("dm_denominator"),
+            _flag(and_(dm, glucose_controlled)).label("glucose_controlled"),
+            _flag(and_(dm, glucose_known, ~glucose_controlled)).label("glucose_uncontrolled"),
+            _flag(and_(dm, ~glucose_known)).label("glucose_missed"),
+            _flag(red_flag).label("red"),
+            _flag(yellow_flag).label("yellow"),
+            _flag(and_(~red_flag, ~yellow_flag)).label("green"),
+        )
+        .select_from(Membership)
+        .join(Patient, Patient.id == Membership.patient_id)
+        .join(first_joined, first_joined.c.patient_id == Membership.patient_id)
+        .outerjoin(bp, bp.c.patient_id == Membership.patient_id)
+        .outerjoin(glucose, glucose.c.patient_id == Membership.patient_id)
+        .outerjoin(named, named.c.patient_id == Membership.patient_id)
+        .outerjoin(read, read.c.patient_id == Membership.patient_id)
+        .outerjoin(urgent, urgent.c.patient_id == Membership.patient_id)
+        .outerjoin(stable, stable.c.grid_id == Membership.grid_id)
+        .outerjoin(this_report, this_report.c.grid_id == Membership.grid_id)
+        .where(
+            Membership.joined_at < end,
+            or_(Membership.left_at.is_(None), Membership.left_at >= end),
+            or_(Patient.died_on.is_(None), Patient.died_on > period.last_day),
+        )
+        .group_by(Membership.grid_id)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for row in session.execute(statement).mappings():
+        values = {key: int(value or 0) for key, value in row.items() if key != "grid_id"}
+        values["grids"] = 1 if values["members"] else 0
+        counts[row["grid_id"]] = values
+
+    def merge(rows: Any) -> None:
+        for row in rows.mappings():
+            values = counts.setdefault(row["grid_id"], {})
+            for key, value in row.items():
+                if key != "grid_id":
+                    values[key] = int(value or 0)
+
+    merge(
+        session.execute(
+            select(WeeklyReport.grid_id, literal(1).label("grids_reported")).where(
+                WeeklyReport.week == week
+            )
+        )
+    )
+    merge(
+        session.execute(
+            select(
+                ExchangeAttendance.grid_id,
+                case((ExchangeAttendance.headcount > 0, 1), else_=0).label("exchanges_held"),
+                ExchangeAttendance.headcount.label("attendance"),
+            ).where(ExchangeAttendance.week == week)
+        )
+    )
+    merge(
+        session.execute(
+            select(
+                WeeklyReport.grid_id,
+                func.count(func.distinct(MemberReport.patient_id)).label("hospitalisations"),
+            )
+            .join(WeeklyReport, WeeklyReport.id == MemberReport.weekly_report_id)
+            .where(MemberReport.week == week, MemberReport.hospitalised.is_(True))
+            .group_by(WeeklyReport.grid_id)
+        )
+    )
+    merge(session.execute(_deaths(period)))
+    return counts
+
+
+def _deaths(period: WeekPeriod) -> Any:
+    """Deaths in the 52 weeks up to the week's end, in the grid the member was last in."""
+    last_membership = (
+        select(
+            Membership.patient_id,
+            Membership.grid_id,
+            func.row_number()
+            .over(partition_by=Membership.patient_id, order_by=Membership.joined_at.desc())
+            .label("rank"),
+        )
+        .where(Membership.joined_at < period.end)
+        .subquery("last_membership")
+    )
+    age = cast(extract("year", Patient.died_on), Integer) - Patient.birth_year
+    return (
+        select(
+            last_membership.c.grid_id,
+            func.count().label("deaths"),
+            func.coalesce(func.sum(age), 0).label("death_age_sum"),
+            func.count(Patient.birth_year).label("deaths_with_age"),
+        )
+        .join(last_membership, last_membership.c.patient_id == Patient.id)
+        .where(
+            last_membership.c.rank == 1,
+            Patient.died_on.is_not(None),
+            Patient.died_on >= period.start_of(period.outcome_from).astimezone(period.tz).date(),
+            Patient.died_on <= period.last_day,
+        )
+        .group_by(last_membership.c.grid_id)
+    )
+
+
+def urgent_cases(session: Session, period: WeekPeriod) -> list[UrgentCase]:
+    """The week's urgent reports (few): their acknowledgement times, whenever they came."""
+    rows = session.execute(
+        select(
+            UrgentReport.grid_id,
+            UrgentReport.received_at,
+            UrgentReport.acknowledged_at,
+            (UrgentReport.acknowledged_by_id == Grid.doctor_id).label("by_grid_doctor"),
+        )
+        .join(Grid, Grid.id == UrgentReport.grid_id)
+        .where(UrgentReport.received_at >= period.start, UrgentReport.received_at < period.end)
+    )
+    return [
+        UrgentCase(
+            grid_id=grid_id,
+            received_at=received,
+            acknowledged_at=acknowledged,
+            acknowledged_by_grid_doctor=bool(by_doctor),
+        )
+        for grid_id, received, acknowledged, by_doctor in rows
+    ]
+
+
+def grid_places(session: Session) -> list[GridPlace]:
+    """Every grid with its doctor, township centre and county (the root of its facility tree)."""
+    facilities = {
+        row.id: row
+        for row in session.execute(
+            select(Facility.id, Facility.code, Facility.level, Facility.parent_id)
+        )
+    }
+
+    def ancestry(facility_id: int) -> tuple[str | None, str]:
+        township: str | None = None
+        current = facilities[facility_id]
+        seen = set()
+        while True:
+            if township is None and current.level in TOWNSHIP_LEVELS:
+                township = current.code
+            if current.parent_id is None or current.parent_id in seen:
+                return township, current.code
+            seen.add(current.id)
+            current = facilities[current.parent_id]
+
+    cache: dict[int, tuple[str | None, str]] = {}
+    places = []
+    for grid_id, grid_code, facility_id, doctor_code in session.execute(
+        select(Grid.id, Grid.code, Grid.facility_id, Doctor.code)
+        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
+        .order_by(Grid.code)
+    ):
+        if facility_id not in cache:
+            cache[facility_id] = ancestry(facility_id)
+        township, county = cache[facility_id]
+        places.append(GridPlace(grid_id, grid_code, doctor_code, township, county))
+    return places
