@@ -10,6 +10,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from notifications import cli, providers
+    from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 

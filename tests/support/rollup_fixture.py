@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from grids.models import (
     ExchangeAttendance,
     Grid,
-    Membership,
     MemberReport,
+    Membership,
     Patient,
     Reading,
     UrgentReport,
