@@ -64,6 +64,7 @@ def _latest_reading(kind: str, period: WeekPeriod, *columns: Any) -> Any:
     ranked = (
         select(
             Reading.patient_id,
+            Reading.week,
             *columns,
             func.row_number()
             .over(partition_by=Reading.patient_id, order_by=Reading.week.desc())
@@ -79,8 +80,11 @@ def _latest_reading(kind: str, period: WeekPeriod, *columns: Any) -> Any:
     return select(ranked).where(ranked.c.rank == 1).subquery(f"latest_{kind}")
 
 
-def grid_counts(session: Session, period: WeekPeriod) -> dict[int, dict[str, int]]:
-    """Every indicator count of every grid for the week: {grid_id: {field: count}}."""
+def member_status(period: WeekPeriod) -> Any:
+    """One row per member under care at the week's end, each indicator a 0/1 column.
+
+    The grid counts add these columns up; the pages list them for one grid.
+    """
     week = period.week
     end = period.end
 
@@ -211,28 +215,44 @@ def grid_counts(session: Session, period: WeekPeriod) -> dict[int, dict[str, int
     red_flag = func.coalesce(red, False)
     yellow_flag = and_(~red_flag, func.coalesce(yellow, False))
 
-    statement = (
+    def one(condition: ColumnElement[bool]) -> Any:
+        return case((condition, 1), else_=0)
+
+    return (
         select(
             Membership.grid_id,
-            func.count().label("members"),
-            _flag(
+            Membership.patient_id,
+            Membership.seat,
+            one(
                 and_(this_report.c.all_stable.is_(True), func.coalesce(named.c.this_week, 0) == 0)
             ).label("members_stable"),
-            _flag(read.c.this_week == 1).label("members_with_reading"),
-            _flag(or_(named.c.flagged == 1, urgent.c.this_week > 0)).label("members_flagged"),
-            _flag(no_news).label("members_no_news_2w"),
-            _flag(htn).label("htn_denominator"),
-            _flag(and_(htn, bp_controlled)).label("bp_controlled"),
-            _flag(and_(htn, bp_known, ~bp_controlled)).label("bp_uncontrolled"),
-            _flag(and_(htn, ~bp_known)).label("bp_missed"),
-            _flag(lost).label("lost_to_follow_up"),
-            _flag(dm).label("dm_denominator"),
-            _flag(and_(dm, glucose_controlled)).label("glucose_controlled"),
-            _flag(and_(dm, glucose_known, ~glucose_controlled)).label("glucose_uncontrolled"),
-            _flag(and_(dm, ~glucose_known)).label("glucose_missed"),
-            _flag(red_flag).label("red"),
-            _flag(yellow_flag).label("yellow"),
-            _flag(and_(~red_flag, ~yellow_flag)).label("green"),
+            one(read.c.this_week == 1).label("members_with_reading"),
+            one(or_(named.c.flagged == 1, urgent.c.this_week > 0)).label("members_flagged"),
+            one(no_news).label("members_no_news_2w"),
+            one(htn).label("htn_denominator"),
+            one(and_(htn, bp_controlled)).label("bp_controlled"),
+            one(and_(htn, bp_known, ~bp_controlled)).label("bp_uncontrolled"),
+            one(and_(htn, ~bp_known)).label("bp_missed"),
+            one(lost).label("lost_to_follow_up"),
+            one(dm).label("dm_denominator"),
+            one(and_(dm, glucose_controlled)).label("glucose_controlled"),
+            one(and_(dm, glucose_known, ~glucose_controlled)).label("glucose_uncontrolled"),
+            one(and_(dm, ~glucose_known)).label("glucose_missed"),
+            one(red_flag).label("red"),
+            one(yellow_flag).label("yellow"),
+            one(and_(~red_flag, ~yellow_flag)).label("green"),
+            # Why a member is red, for the doctor's page.
+            one(func.coalesce(urgent.c.recent, 0) > 0).label("red_urgent"),
+            one(or_(bp.c.systolic >= BP_CRISIS_AT[0], bp.c.diastolic >= BP_CRISIS_AT[1])).label(
+                "red_bp"
+            ),
+            one(glucose.c.glucose_mmol >= GLUCOSE_CRISIS_AT).label("red_glucose"),
+            one(hospitalised).label("red_hospitalised"),
+            bp.c.systolic,
+            bp.c.diastolic,
+            bp.c.week.label("bp_week"),
+            glucose.c.glucose_mmol,
+            glucose.c.week.label("glucose_week"),
         )
         .select_from(Membership)
         .join(Patient, Patient.id == Membership.patient_id)
@@ -249,8 +269,38 @@ def grid_counts(session: Session, period: WeekPeriod) -> dict[int, dict[str, int
             or_(Membership.left_at.is_(None), Membership.left_at >= end),
             or_(Patient.died_on.is_(None), Patient.died_on > period.last_day),
         )
-        .group_by(Membership.grid_id)
     )
+
+
+MEMBER_COUNTS = (
+    "members_stable",
+    "members_with_reading",
+    "members_flagged",
+    "members_no_news_2w",
+    "htn_denominator",
+    "bp_controlled",
+    "bp_uncontrolled",
+    "bp_missed",
+    "lost_to_follow_up",
+    "dm_denominator",
+    "glucose_controlled",
+    "glucose_uncontrolled",
+    "glucose_missed",
+    "red",
+    "yellow",
+    "green",
+)
+
+
+def grid_counts(session: Session, period: WeekPeriod) -> dict[int, dict[str, int]]:
+    """Every indicator count of every grid for the week: {grid_id: {field: count}}."""
+    week = period.week
+    members = member_status(period).subquery("members")
+    statement = select(
+        members.c.grid_id,
+        func.count().label("members"),
+        *(func.coalesce(func.sum(members.c[name]), 0).label(name) for name in MEMBER_COUNTS),
+    ).group_by(members.c.grid_id)
     counts: dict[int, dict[str, int]] = {}
     for row in session.execute(statement).mappings():
         values = {key: int(value or 0) for key, value in row.items() if key != "grid_id"}
