@@ -9,7 +9,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from notifications import cli, providers
+    from notifications import cli, demo_history, providers
     from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
@@ -17,4 +17,5 @@ def init_app(app: Flask) -> None:
     providers.init_app(app)
     app.register_blueprint(twilio_webhooks)
     cli.init_app(app)
+    demo_history.init_app(app)
     app.cli.add_command(sms_cli)

@@ -16,7 +16,7 @@ from grids.rollups.indicators import rate
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
 from grids.rollups.queries import grid_places, member_status
-from grids.rollups.service import compute_week
+from grids.rollups.service import compute_week, subject_keys
 
 TREND_WEEKS = 12
 
@@ -50,7 +50,11 @@ def week_figures(
                 provisional=False,
                 revised={key for key, row in found.items() if row.revisions > 1},
             )
-    rollup = compute_week(session, period, now)
+    places = grid_places(session)
+    needed = [place for place in places if wanted & set(subject_keys(place))]
+    rollup = compute_week(
+        session, period, now, places=None if len(needed) == len(places) else needed
+    )
     return WeekFigures(
         period=period,
         values=dict(rollup.values),

@@ -6,6 +6,7 @@ operators). Thresholds come from `indicators`; week bounds from `WeekPeriod`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import (
@@ -60,27 +61,42 @@ def _has_condition(code: str) -> ColumnElement[bool]:
     return cast(Patient.conditions, String).like(f'%"{code}"%')
 
 
-def _latest_reading(kind: str, period: WeekPeriod, *columns: Any) -> Any:
-    ranked = (
-        select(
-            Reading.patient_id,
-            Reading.week,
-            *columns,
-            func.row_number()
-            .over(partition_by=Reading.patient_id, order_by=Reading.week.desc())
-            .label("rank"),
-        )
-        .where(
-            Reading.kind == kind,
-            Reading.week >= period.control_from,
-            Reading.week <= period.week,
-        )
-        .subquery()
+Scope = Collection[int] | None
+"""Grid ids to count, or None for every grid (the whole population at once)."""
+
+
+def _patients_of(grid_ids: Collection[int]) -> Any:
+    return select(Membership.patient_id).where(Membership.grid_id.in_(grid_ids))
+
+
+def _scoped(statement: Any, patient_column: Any, grid_ids: Scope) -> Any:
+    if grid_ids is None:
+        return statement
+    return statement.where(patient_column.in_(_patients_of(grid_ids)))
+
+
+def _grids_only(statement: Any, grid_column: Any, grid_ids: Scope) -> Any:
+    return statement if grid_ids is None else statement.where(grid_column.in_(grid_ids))
+
+
+def _latest_reading(kind: str, period: WeekPeriod, *columns: Any, grid_ids: Scope = None) -> Any:
+    ranked = select(
+        Reading.patient_id,
+        Reading.week,
+        *columns,
+        func.row_number()
+        .over(partition_by=Reading.patient_id, order_by=Reading.week.desc())
+        .label("rank"),
+    ).where(
+        Reading.kind == kind,
+        Reading.week >= period.control_from,
+        Reading.week <= period.week,
     )
+    ranked = _scoped(ranked, Reading.patient_id, grid_ids).subquery()
     return select(ranked).where(ranked.c.rank == 1).subquery(f"latest_{kind}")
 
 
-def member_status(period: WeekPeriod) -> Any:
+def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
     """One row per member under care at the week's end, each indicator a 0/1 column.
 
     The grid counts add these columns up; the pages list them for one grid.
@@ -88,13 +104,12 @@ def member_status(period: WeekPeriod) -> Any:
     week = period.week
     end = period.end
 
-    first_joined = (
-        select(Membership.patient_id, func.min(Membership.joined_at).label("first_joined"))
-        .group_by(Membership.patient_id)
-        .subquery("first_joined")
-    )
-    bp = _latest_reading("bp", period, Reading.systolic, Reading.diastolic)
-    glucose = _latest_reading("glucose", period, Reading.glucose_mmol)
+    first_joined = select(
+        Membership.patient_id, func.min(Membership.joined_at).label("first_joined")
+    ).group_by(Membership.patient_id)
+    first_joined = _scoped(first_joined, Membership.patient_id, grid_ids).subquery("first_joined")
+    bp = _latest_reading("bp", period, Reading.systolic, Reading.diastolic, grid_ids=grid_ids)
+    glucose = _latest_reading("glucose", period, Reading.glucose_mmol, grid_ids=grid_ids)
     named = (
         select(
             MemberReport.patient_id,
@@ -122,8 +137,8 @@ def member_status(period: WeekPeriod) -> Any:
         )
         .where(MemberReport.week <= week)
         .group_by(MemberReport.patient_id)
-        .subquery("named")
     )
+    named = _scoped(named, MemberReport.patient_id, grid_ids).subquery("named")
     read = (
         select(
             Reading.patient_id,
@@ -132,8 +147,8 @@ def member_status(period: WeekPeriod) -> Any:
         )
         .where(Reading.week >= period.lost_from, Reading.week <= week)
         .group_by(Reading.patient_id)
-        .subquery("read")
     )
+    read = _scoped(read, Reading.patient_id, grid_ids).subquery("read")
     urgent = (
         select(
             UrgentReport.patient_id,
@@ -149,8 +164,8 @@ def member_status(period: WeekPeriod) -> Any:
             UrgentReport.received_at < end,
         )
         .group_by(UrgentReport.patient_id)
-        .subquery("urgent")
     )
+    urgent = _scoped(urgent, UrgentReport.patient_id, grid_ids).subquery("urgent")
     stable = (
         select(
             WeeklyReport.grid_id,
@@ -163,13 +178,13 @@ def member_status(period: WeekPeriod) -> Any:
             WeeklyReport.week <= week,
         )
         .group_by(WeeklyReport.grid_id)
-        .subquery("stable")
     )
-    this_report = (
-        select(WeeklyReport.grid_id, WeeklyReport.all_stable)
-        .where(WeeklyReport.week == week)
-        .subquery("this_report")
-    )
+    stable = _grids_only(stable, WeeklyReport.grid_id, grid_ids).subquery("stable")
+    this_report = _grids_only(
+        select(WeeklyReport.grid_id, WeeklyReport.all_stable).where(WeeklyReport.week == week),
+        WeeklyReport.grid_id,
+        grid_ids,
+    ).subquery("this_report")
 
     def heard_since(first_week: str) -> ColumnElement[bool]:
         return or_(
@@ -268,6 +283,7 @@ def member_status(period: WeekPeriod) -> Any:
             Membership.joined_at < end,
             or_(Membership.left_at.is_(None), Membership.left_at >= end),
             or_(Patient.died_on.is_(None), Patient.died_on > period.last_day),
+            *([] if grid_ids is None else [Membership.grid_id.in_(grid_ids)]),
         )
     )
 
@@ -292,10 +308,12 @@ MEMBER_COUNTS = (
 )
 
 
-def grid_counts(session: Session, period: WeekPeriod) -> dict[int, dict[str, int]]:
+def grid_counts(
+    session: Session, period: WeekPeriod, grid_ids: Scope = None
+) -> dict[int, dict[str, int]]:
     """Every indicator count of every grid for the week: {grid_id: {field: count}}."""
     week = period.week
-    members = member_status(period).subquery("members")
+    members = member_status(period, grid_ids).subquery("members")
     statement = select(
         members.c.grid_id,
         func.count().label("members"),
@@ -307,7 +325,8 @@ def grid_counts(session: Session, period: WeekPeriod) -> dict[int, dict[str, int
         values["grids"] = 1 if values["members"] else 0
         counts[row["grid_id"]] = values
 
-    def merge(rows: Any) -> None:
+    def merge(statement: Any, grid_column: Any) -> None:
+        rows = session.execute(_grids_only(statement, grid_column, grid_ids))
         for row in rows.mappings():
             values = counts.setdefault(row["grid_id"], {})
             for key, value in row.items():
@@ -315,37 +334,35 @@ def grid_counts(session: Session, period: WeekPeriod) -> dict[int, dict[str, int
                     values[key] = int(value or 0)
 
     merge(
-        session.execute(
-            select(WeeklyReport.grid_id, literal(1).label("grids_reported")).where(
-                WeeklyReport.week == week
-            )
-        )
+        select(WeeklyReport.grid_id, literal(1).label("grids_reported")).where(
+            WeeklyReport.week == week
+        ),
+        WeeklyReport.grid_id,
     )
     merge(
-        session.execute(
-            select(
-                ExchangeAttendance.grid_id,
-                case((ExchangeAttendance.headcount > 0, 1), else_=0).label("exchanges_held"),
-                ExchangeAttendance.headcount.label("attendance"),
-            ).where(ExchangeAttendance.week == week)
-        )
+        select(
+            ExchangeAttendance.grid_id,
+            case((ExchangeAttendance.headcount > 0, 1), else_=0).label("exchanges_held"),
+            ExchangeAttendance.headcount.label("attendance"),
+        ).where(ExchangeAttendance.week == week),
+        ExchangeAttendance.grid_id,
     )
     merge(
-        session.execute(
-            select(
-                WeeklyReport.grid_id,
-                func.count(func.distinct(MemberReport.patient_id)).label("hospitalisations"),
-            )
-            .join(WeeklyReport, WeeklyReport.id == MemberReport.weekly_report_id)
-            .where(MemberReport.week == week, MemberReport.hospitalised.is_(True))
-            .group_by(WeeklyReport.grid_id)
+        select(
+            WeeklyReport.grid_id,
+            func.count(func.distinct(MemberReport.patient_id)).label("hospitalisations"),
         )
+        .join(WeeklyReport, WeeklyReport.id == MemberReport.weekly_report_id)
+        .where(MemberReport.week == week, MemberReport.hospitalised.is_(True))
+        .group_by(WeeklyReport.grid_id),
+        WeeklyReport.grid_id,
     )
-    merge(session.execute(_deaths(period)))
+    deaths, death_grid = _deaths(period)
+    merge(deaths, death_grid)
     return counts
 
 
-def _deaths(period: WeekPeriod) -> Any:
+def _deaths(period: WeekPeriod) -> tuple[Any, Any]:
     """Deaths in the 52 weeks up to the week's end, in the grid the member was last in."""
     last_membership = (
         select(
@@ -374,10 +391,10 @@ def _deaths(period: WeekPeriod) -> Any:
             Patient.died_on <= period.last_day,
         )
         .group_by(last_membership.c.grid_id)
-    )
+    ), last_membership.c.grid_id
 
 
-def urgent_cases(session: Session, period: WeekPeriod) -> list[UrgentCase]:
+def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -> list[UrgentCase]:
     """The week's urgent reports (few): their acknowledgement times, whenever they came."""
     rows = session.execute(
         select(
@@ -387,7 +404,11 @@ def urgent_cases(session: Session, period: WeekPeriod) -> list[UrgentCase]:
             (UrgentReport.acknowledged_by_id == Grid.doctor_id).label("by_grid_doctor"),
         )
         .join(Grid, Grid.id == UrgentReport.grid_id)
-        .where(UrgentReport.received_at >= period.start, UrgentReport.received_at < period.end)
+        .where(
+            UrgentReport.received_at >= period.start,
+            UrgentReport.received_at < period.end,
+            *([] if grid_ids is None else [UrgentReport.grid_id.in_(grid_ids)]),
+        )
     )
     return [
         UrgentCase(

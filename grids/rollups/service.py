@@ -93,12 +93,18 @@ def compute_week(
     doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
     places: list[GridPlace] | None = None,
 ) -> WeekRollup:
-    """Every grid's counts in one statement, added up to doctors, townships and counties."""
+    """Every grid's counts in one statement, added up to doctors, townships and counties.
+
+    With `places`, only those grids are counted (the subjects they add up to must
+    consist of exactly those grids, e.g. one doctor's grids)."""
+    grid_ids = None if places is None else [place.grid_id for place in places]
     places = places if places is not None else grid_places(session)
-    totals = roll_up(places, grid_counts(session, period), urgent_cases(session, period))
+    totals = roll_up(
+        places, grid_counts(session, period, grid_ids), urgent_cases(session, period, grid_ids)
+    )
     # Every subject exists in every week, with zeros when it has nothing to count.
     for place in places:
-        for key in _subject_keys(place):
+        for key in subject_keys(place):
             totals.setdefault(key, Totals())
     values = {
         key: indicators(total, week_end=min(period.end, now), doctor_timeout_s=doctor_timeout_s)
@@ -113,7 +119,7 @@ def compute_week(
     )
 
 
-def _subject_keys(place: GridPlace) -> list[tuple[str, str]]:
+def subject_keys(place: GridPlace) -> list[tuple[str, str]]:
     keys = [("grid", place.grid_code), ("county", place.county_code)]
     if place.doctor_code:
         keys.append(("doctor", place.doctor_code))
@@ -194,52 +200,6 @@ def rollup_document(
     return compute_week(session, period, now).document(level, code)
 
 
-def trend(
-    session: Session,
-    level: str,
-    code: str,
-    last_week: str,
-    now: datetime,
-    tz: ZoneInfo,
-    weeks: int = 12,
-) -> list[dict[str, Any]]:
-    """Documents of the `weeks` weeks ending with `last_week`, oldest first."""
-    places = grid_places(session)
-    result = []
-    for week in weeks_back(last_week, weeks):
-        period = WeekPeriod(week, tz)
-        if period.start > now:
-            continue
-        snapshot = None
-        if period.closed_at(now):
-            snapshot = session.scalar(
-                select(RollupSnapshot).where(
-                    RollupSnapshot.week == week,
-                    RollupSnapshot.level == level,
-                    RollupSnapshot.code == code,
-                )
-            )
-        if snapshot is not None:
-            result.append(
-                document(
-                    level,
-                    code,
-                    week,
-                    as_of=snapshot.computed_at,
-                    provisional=False,
-                    revised=snapshot.revisions > 1,
-                    values=snapshot.indicators,
-                )
-            )
-            continue
-        rollup = compute_week(session, period, now, places=places)
-        try:
-            result.append(rollup.document(level, code))
-        except RollupError:
-            continue
-    return result
-
-
 __all__ = [
     "TRAILING_WEEKS",
     "RollupError",
@@ -251,5 +211,5 @@ __all__ = [
     "shift_week",
     "snapshot_closed_weeks",
     "snapshot_week",
-    "trend",
+    "subject_keys",
 ]

@@ -155,3 +155,15 @@ def test_readings_after_the_week_do_not_change_it(session, county) -> None:
     session.commit()
     later = datetime(2026, 12, 20, tzinfo=UTC)
     assert _doc(session, "grid", "R-A", now=later)["indicators"]["lost_to_follow_up"] == 1
+
+
+def test_counting_one_doctors_grids_gives_the_same_figures(session, county) -> None:
+    from grids.rollups.queries import grid_places
+
+    period = WeekPeriod(fx.WEEK, TZ)
+    whole = compute_week(session, period, fx.NOW)
+    places = [place for place in grid_places(session) if place.doctor_code == "RD1"]
+    part = compute_week(session, period, fx.NOW, places=places)
+    assert part.values[("doctor", "RD1")] == whole.values[("doctor", "RD1")]
+    assert part.values[("grid", "R-A")] == fx.EXPECTED_GRID_A
+    assert ("grid", "R-C") not in part.values
