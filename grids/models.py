@@ -31,11 +31,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from grids.core.limits import GRID_CAPACITY
 from grids.core.vocabulary import DoctorStatus, FacilityLevel, PatientStatus
 from grids.storage.database import Base, UTCDateTime, utcnow
-
-GRID_CAPACITY = 20
-DOCTOR_GRID_CAPACITY = 15
 
 
 def _enum(enum_class: type, name: str) -> Enum:

@@ -11,19 +11,12 @@ unknown SID is logged and answered 204, so Twilio stops retrying.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 
-from flask import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
-from config.runtime import current_settings
-from config.runtime import now as clock_now
-from grids.storage.session import request_session
-from grids.web.errors import error_response
-from i18n import translate
 from notifications import contacts
 from notifications.models import OutboxMessage, OutboxStatus
 
@@ -96,31 +89,3 @@ def record_status(
             f" ({code})" if code else "",
         )
     return row
-
-
-def twilio_status_response(form: Mapping[str, str]) -> Response | tuple[Response, int]:
-    """Handle a verified Twilio status callback; 204 whatever the SID, 400 if fields are missing."""
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip()
-    if not sid or not status:
-        settings = current_settings()
-        return error_response(
-            400,
-            "missing_fields",
-            translate("outbox.error.status_fields", settings.default_language),
-            {
-                name: "required"
-                for name, value in (("MessageSid", sid), ("MessageStatus", status))
-                if not value
-            },
-        )
-    if status.lower() not in PROVIDER_STATUSES:
-        log.warning("status callback for %s with unknown status %r", sid, status)
-        return Response(status=204)
-    session = request_session()
-    row = record_status(session, sid, status, form.get("ErrorCode"), clock_now())
-    if row is None:
-        log.warning("status callback for unknown message SID %s (%s)", sid, status)
-        return Response(status=204)
-    session.commit()
-    return Response(status=204)

@@ -23,44 +23,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Response
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from twilio.twiml.messaging_response import MessagingResponse
 
 from config.logging import mask_phone, mask_phones_in
-from config.runtime import current_settings
-from config.runtime import now as clock_now
 from config.settings import Settings
+from grids.core.limits import URGENT_FORWARD_CHARS
 from grids.core.notices import Notice
 from grids.core.phones import InvalidPhone, normalise_phone
-from grids.escalation.routing import URGENT_TEXT_LIMIT, duty_facility
+from grids.escalation.routing import duty_facility
+from grids.escalation.urgent import AckRefused, acknowledge, open_urgent_codes, report_urgent
 from grids.models import Doctor, Facility, Grid
-from grids.reports.weekly import (
-    AckRefused,
+from grids.reports.attendance import record_attendance
+from grids.reports.errors import (
     ExchangeTimeRefused,
     HeadcountTooLarge,
     ImplausibleReading,
-    MemberUpdate,
     ReportRefused,
-    Sender,
     UnknownSeats,
-    acknowledge,
-    coordinator_opted_out,
-    current_grid_of,
-    identify_sender,
-    move_exchange,
-    open_urgent_codes,
-    record_attendance,
-    record_weekly_report,
-    report_urgent,
-    skip_exchange,
 )
+from grids.reports.exchanges import coordinator_opted_out, move_exchange, skip_exchange
+from grids.reports.senders import Sender, current_grid_of, identify_sender
+from grids.reports.weekly import MemberUpdate, record_weekly_report
 from grids.storage.database import Database
-from grids.storage.session import current_db
-from grids.web.errors import error_response
-from i18n import normalise_language, translate
+from i18n import normalise_language
 from notifications import contacts, outbox
 from notifications.models import InboundMessage, SmsContact
 from notifications.sms import grammar, replies
@@ -154,30 +141,6 @@ class Handled:
     notices: list[Notice] = field(default_factory=list)
     sender_type: str | None = None
     sender_id: int | None = None
-
-
-# --- the Flask entry point ---
-
-
-def twilio_inbound_response(form: Mapping[str, Any]) -> Any:
-    """Store, parse, apply and answer one inbound SMS; the reply as TwiML."""
-    settings = current_settings()
-    sms = IncomingSms.from_form(form)
-    if not sms.message_sid:
-        return error_response(
-            400,
-            "missing_message_sid",
-            translate("sms.reply.missing_message_sid", settings.default_language),
-        )
-    reply = receive(current_db(), settings, sms, clock_now())
-    return twiml(reply)
-
-
-def twiml(reply: str | None) -> Response:
-    response = MessagingResponse()
-    if reply:
-        response.message(reply)
-    return Response(str(response), mimetype="application/xml")
 
 
 # --- receiving: store first, apply, commit; or fail safely ---
@@ -309,7 +272,7 @@ def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: da
             doctor = grid.doctor if grid is not None else None
             params = {
                 "phone": sms.from_phone,
-                "text": " ".join(sms.body.split())[: URGENT_TEXT_LIMIT + 20],
+                "text": " ".join(sms.body.split())[: URGENT_FORWARD_CHARS + 20],
             }
             can_receive = can_receive_sms(session)
             if doctor is not None and doctor.phone and can_receive(doctor.phone):

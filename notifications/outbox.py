@@ -9,7 +9,6 @@ caused it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -19,16 +18,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from config.runtime import now as clock_now
+from grids.core.limits import is_e164
 from grids.core.notices import Notice
 from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
 
-E164 = re.compile(r"\+[1-9]\d{6,14}")
 _BATCH = 1000
-
-
-def is_e164(phone: str) -> bool:
-    return bool(phone) and E164.fullmatch(phone) is not None
 
 
 def render(notice: Notice) -> str:

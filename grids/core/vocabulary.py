@@ -72,6 +72,20 @@ class PatientStatus(StrEnum):
 
 
 PLACEABLE_STATUSES = frozenset({PatientStatus.ACTIVE, PatientStatus.HOSPITALISED})
+GONE_STATUSES = frozenset(
+    {PatientStatus.DECEASED, PatientStatus.MOVED_AWAY, PatientStatus.INACTIVE}
+)
+"""Members in these states are no longer followed week by week."""
+
+
+class MemberEvent(StrEnum):
+    """What a coordinator reports of a member besides readings."""
+
+    HOSPITALISED = "hospitalised"
+    DISCHARGED = "discharged"
+    MISSED_MEDICATION = "missed_medication"
+    DIED = "died"
+
 
 PATIENT_STATUS_ALIASES: dict[str, PatientStatus] = {
     "active": PatientStatus.ACTIVE,

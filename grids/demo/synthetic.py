@@ -21,9 +21,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from grids.core.vocabulary import condition_code
 from grids.formation.planner import MIN_PEER_GROUP, ClinicIn, DoctorIn, FormationInput, PatientIn
-from grids.models import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 
 JIEXIU_PATIENTS = 11_500
 JIEXIU_TOWNSHIPS = 14

@@ -18,27 +18,24 @@ same transaction that stored the report.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from grids.core.limits import URGENT_FORWARD_CHARS, is_e164
 from grids.core.notices import Notice
 from grids.core.vocabulary import DoctorStatus, FacilityLevel
 from grids.models import Doctor, Facility, Grid, Patient, UrgentReport
 from i18n import normalise_language, translate
 
-URGENT_TEXT_LIMIT = 40
-"""Characters of the reporter's own words forwarded; keeps the SMS within two segments."""
 FACILITY_NAME_LIMIT = 12
 NAME_LIMIT = 8
 
 DUTY_LEVELS = frozenset({FacilityLevel.TOWNSHIP_CENTER, FacilityLevel.COMMUNITY_CENTER})
 RECIPIENT_DOCTOR = "doctor"
 RECIPIENT_FACILITY = "facility"
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 CanReceive = Callable[[str], bool]
 
@@ -48,7 +45,7 @@ def _anyone(_phone: str) -> bool:
 
 
 def _reachable(phone: str | None, can_receive: CanReceive | None = None) -> bool:
-    if not phone or _E164.fullmatch(phone) is None:
+    if phone is None or not is_e164(phone):
         return False
     return (can_receive or _anyone)(phone)
 
@@ -95,7 +92,7 @@ def _params(session: Session, urgent: UrgentReport) -> dict[str, str]:
         "grid": grid.code if grid else "-",
         "seat": str(urgent.seat) if urgent.seat else "?",
         "name": patient.name if patient else "",
-        "text": clip(urgent.text, URGENT_TEXT_LIMIT),
+        "text": clip(urgent.text, URGENT_FORWARD_CHARS),
         "code": urgent.code,
         "phone": (reporter.phone if reporter and reporter.phone else "-"),
         "reporter": clip(reporter.name, NAME_LIMIT) if reporter else "-",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from config.logging import mask_phones_in
 from config.runtime import current_settings, settings_of
+from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, FacilityLevel
 from grids.demo import demo_steps
 from grids.demo.synthetic import JIEXIU_PATIENTS, SyntheticCounty, generate_county, write_csv_files
@@ -30,7 +31,7 @@ from grids.formation.service import (
     UnknownFacility,
     form_grids_in_database,
 )
-from grids.models import DOCTOR_GRID_CAPACITY, Doctor, Facility, Grid, Patient, WeeklyReport
+from grids.models import Doctor, Facility, Grid, Patient, WeeklyReport
 from grids.roster.importing import import_roster
 from grids.roster.validation import RosterFiles
 from grids.storage.session import request_session

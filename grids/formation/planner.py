@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import NamedTuple
 
+from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES, condition_abbreviation
-from grids.models import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 
 MIN_PEER_GROUP = 5
 SMALL_GRID_BELOW = MIN_PEER_GROUP

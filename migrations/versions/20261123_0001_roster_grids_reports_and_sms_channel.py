@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 04:52:07.046288
+Create Date: 2026-12-01 05:20:28.114031
 """
 
 from collections.abc import Sequence

@@ -123,9 +123,15 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from grids.escalation.routing import URGENT_TEXT_LIMIT as ALERT_TEXT_CHARS
-from grids.reports import weekly as reports
-from grids.reports.weekly import ACK_CODE_LENGTH, DIASTOLIC_RANGE, GLUCOSE_RANGE, SYSTOLIC_RANGE
+from grids.core.limits import (
+    ACK_ALPHABET,
+    ACK_CODE_LENGTH,
+    DIASTOLIC_RANGE,
+    GLUCOSE_RANGE,
+    SEAT_RANGE,
+    SYSTOLIC_RANGE,
+    URGENT_FORWARD_CHARS,
+)
 from i18n import catalogue, normalise_language
 from notifications.sms import keywords as kw
 from notifications.sms.commands import (
@@ -149,12 +155,12 @@ from notifications.sms.keywords import Kind, Word
 from notifications.sms.segments import GSM_7, encoding, fits_one_segment
 
 MAX_INPUT_CHARS = 500
-MAX_SEAT = reports.SEAT_RANGE[1]
+MAX_SEAT = SEAT_RANGE[1]
 MAX_HEADCOUNT = 20
-ACK_ALPHABET = frozenset(reports.ACK_ALPHABET)
+ACK_CHARS = frozenset(ACK_ALPHABET)
 NOTE_LIMIT = 200
 URGENT_TEXT_LIMIT = 500
-URGENT_EXCERPT_CHARS = ALERT_TEXT_CHARS - 2
+URGENT_EXCERPT_CHARS = URGENT_FORWARD_CHARS - 2
 """Characters of a long message kept around its red flag (with an ellipsis at each
 end), so that the doctor's alert, which shows `ALERT_TEXT_CHARS`, shows the flag."""
 MAX_WRITTEN_SEAT = 99
@@ -851,7 +857,7 @@ def _ack_code(text: str, tokens: Sequence[Token]) -> str | None:
         candidate = text[run[0].start : run[-1].end].upper()
         letters = any(char.isalpha() for char in candidate)
         digits = any(char.isdigit() for char in candidate)
-        valid = all(char in ACK_ALPHABET for char in candidate)
+        valid = all(char in ACK_CHARS for char in candidate)
         if len(candidate) == ACK_CODE_LENGTH and valid:
             return candidate
         if letters and (digits or len(candidate) == ACK_CODE_LENGTH):
@@ -1068,7 +1074,7 @@ def _bare_ack_code(text: str) -> str | None:
     bare = _clean(text).upper()
     if (
         len(bare) == ACK_CODE_LENGTH
-        and all(char in ACK_ALPHABET for char in bare)
+        and all(char in ACK_CHARS for char in bare)
         and any(char.isalpha() for char in bare)
         and any(char.isdigit() for char in bare)
     ):

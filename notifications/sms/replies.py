@@ -14,20 +14,16 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from grids.core.weeks import week_number
-from grids.reports.weekly import (
-    EVENTS,
-    AckOutcome,
-    AckRefused,
-    AttendanceOutcome,
-    ExchangeOutcome,
+from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
+from grids.reports.attendance import AttendanceOutcome
+from grids.reports.errors import (
     ExchangeTimeRefused,
     HeadcountTooLarge,
     ImplausibleReading,
-    MemberUpdate,
-    ReportOutcome,
     UnknownSeats,
-    UrgentOutcome,
 )
+from grids.reports.exchanges import ExchangeOutcome
+from grids.reports.weekly import EVENTS, MemberUpdate, ReportOutcome
 from i18n import catalogue
 from notifications.sms.segments import GSM_7, encoding, fits_one_segment, segment_count
 

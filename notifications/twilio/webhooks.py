@@ -15,13 +15,18 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Request, request
+from flask import Blueprint, Request, Response, request
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 from config.runtime import current_settings
+from config.runtime import now as clock_now
 from config.settings import Settings
+from grids.storage.session import current_db, request_session
 from grids.web.errors import error_response
 from i18n import translate
+from notifications.delivery import PROVIDER_STATUSES, record_status
+from notifications.inbound import IncomingSms, receive
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +81,53 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def twiml(reply: str | None) -> Response:
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return Response(str(response), mimetype="application/xml")
+
+
 @twilio_webhooks.post("/sms/twilio/inbound")
 @twilio_signed
 def inbound() -> Any:
-    from notifications.inbound import twilio_inbound_response
-
-    return twilio_inbound_response(request.form)
+    """Store, parse, apply and answer one inbound SMS; the reply as TwiML."""
+    settings = current_settings()
+    sms = IncomingSms.from_form(request.form)
+    if not sms.message_sid:
+        return error_response(
+            400,
+            "missing_message_sid",
+            translate("sms.reply.missing_message_sid", settings.default_language),
+        )
+    return twiml(receive(current_db(), settings, sms, clock_now()))
 
 
 @twilio_webhooks.post("/sms/twilio/status")
 @twilio_signed
 def status() -> Any:
-    from notifications.delivery import twilio_status_response
-
-    return twilio_status_response(request.form)
+    """A delivery status; 204 whatever the SID, 400 if fields are missing."""
+    form = request.form
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    state = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip()
+    if not sid or not state:
+        return error_response(
+            400,
+            "missing_fields",
+            translate("outbox.error.status_fields", current_settings().default_language),
+            {
+                name: "required"
+                for name, value in (("MessageSid", sid), ("MessageStatus", state))
+                if not value
+            },
+        )
+    if state.lower() not in PROVIDER_STATUSES:
+        log.warning("status callback for %s with unknown status %r", sid, state)
+        return Response(status=204)
+    session = request_session()
+    row = record_status(session, sid, state, form.get("ErrorCode"), clock_now())
+    if row is None:
+        log.warning("status callback for unknown message SID %s (%s)", sid, state)
+        return Response(status=204)
+    session.commit()
+    return Response(status=204)

@@ -737,7 +737,7 @@ def test_a_doctor_naming_an_open_code_in_any_order_acknowledges_it(
     client, db, county, form, expected, codes, monkeypatch
 ) -> None:
     draws = iter(codes)
-    monkeypatch.setattr("grids.reports.weekly.secrets.choice", lambda _alphabet: next(draws))
+    monkeypatch.setattr("grids.escalation.urgent.secrets.choice", lambda _alphabet: next(draws))
     send(client, county.zh.coordinator.phone, "急 5 胸痛")
     send(client, county.zh.coordinator.phone, "急 6 晕倒")
     _first, second = rows(db, UrgentReport)

@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grids.core.vocabulary import PatientStatus
+from grids.core.limits import ACK_ALPHABET
+from grids.core.vocabulary import MemberEvent, PatientStatus
+from grids.escalation.urgent import AckRefused, acknowledge, report_urgent
 from grids.models import (
     AuditEntry,
     ExchangeAttendance,
@@ -24,20 +26,16 @@ from grids.models import (
     UrgentReport,
     WeeklyReport,
 )
-from grids.reports import weekly as reports
-from grids.reports.weekly import (
-    DIED,
-    DISCHARGED,
-    HOSPITALISED,
-    MISSED_MEDICATION,
-    AckRefused,
+from grids.reports.attendance import record_attendance
+from grids.reports.errors import (
     ExchangeTimeRefused,
     HeadcountTooLarge,
     ImplausibleReading,
-    MemberUpdate,
     UnknownSeats,
-    load_roster,
 )
+from grids.reports.exchanges import coordinator_opted_out, move_exchange, skip_exchange
+from grids.reports.senders import GridRoster, identify_sender, load_roster
+from grids.reports.weekly import MemberUpdate, record_weekly_report
 from tests.support import factories
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -60,12 +58,12 @@ def fixture(session: Session, tree: dict[str, Facility]) -> factories.GridFixtur
 
 
 @pytest.fixture
-def roster(session: Session, fixture: factories.GridFixture) -> reports.GridRoster:
+def roster(session: Session, fixture: factories.GridFixture) -> GridRoster:
     return load_roster(session, fixture.grid)
 
 
 def report(session, roster, fixture, *, all_stable=True, updates=(), now=THURSDAY):
-    return reports.record_weekly_report(
+    return record_weekly_report(
         session,
         roster,
         fixture.coordinator,
@@ -152,7 +150,7 @@ def test_all_stable_later_never_erases_an_event_reported_earlier(session, roster
         roster,
         fixture,
         all_stable=False,
-        updates=[MemberUpdate(7, events=(HOSPITALISED,))],
+        updates=[MemberUpdate(7, events=(MemberEvent.HOSPITALISED,))],
     )
     assert (first.all_stable, first.stable_count) == (False, 0)
     second = report(session, roster, fixture)
@@ -169,13 +167,13 @@ def test_events_change_the_patients_status(session, roster, fixture) -> None:
         roster,
         fixture,
         updates=[
-            MemberUpdate(7, events=(HOSPITALISED,)),
-            MemberUpdate(3, events=(MISSED_MEDICATION,)),
+            MemberUpdate(7, events=(MemberEvent.HOSPITALISED,)),
+            MemberUpdate(3, events=(MemberEvent.MISSED_MEDICATION,)),
         ],
     )
     assert fixture.members[7].status == PatientStatus.HOSPITALISED
     assert fixture.members[3].status == PatientStatus.ACTIVE
-    report(session, roster, fixture, updates=[MemberUpdate(7, events=(DISCHARGED,))])
+    report(session, roster, fixture, updates=[MemberUpdate(7, events=(MemberEvent.DISCHARGED,))])
     assert fixture.members[7].status == PatientStatus.ACTIVE
     seven = session.scalar(select(MemberReport).where(MemberReport.seat == 7))
     assert (seven.hospitalised, seven.discharged) == (True, True)
@@ -192,7 +190,9 @@ def test_events_change_the_patients_status(session, roster, fixture) -> None:
 def test_a_death_records_the_date_and_tells_the_doctor_once(session, roster, fixture) -> None:
     # 17:30 UTC on Thursday is 01:30 on Friday 27 November in Shanghai.
     late = datetime(2026, 11, 26, 17, 30, tzinfo=UTC)
-    outcome = report(session, roster, fixture, updates=[MemberUpdate(9, events=(DIED,))], now=late)
+    outcome = report(
+        session, roster, fixture, updates=[MemberUpdate(9, events=(MemberEvent.DIED,))], now=late
+    )
     nine = fixture.members[9]
     assert (nine.status, nine.died_on) == (PatientStatus.DECEASED, date(2026, 11, 27))
     assert outcome.doctor_told_of_deaths
@@ -203,7 +203,9 @@ def test_a_death_records_the_date_and_tells_the_doctor_once(session, roster, fix
         fixture.doctor.id,
     )
     assert notice.params["seat"] == "9" and notice.params["name"] == nine.name
-    again = report(session, roster, fixture, updates=[MemberUpdate(9, events=(DIED,))], now=late)
+    again = report(
+        session, roster, fixture, updates=[MemberUpdate(9, events=(MemberEvent.DIED,))], now=late
+    )
     assert again.notices == [] and nine.died_on == date(2026, 11, 27)
     # The deceased member is no longer counted stable.
     assert report(session, roster, fixture, now=late).stable_count == 11
@@ -217,7 +219,7 @@ def test_unknown_seats_are_refused_and_nothing_is_written(session, roster, fixtu
             fixture,
             updates=[
                 MemberUpdate(5, systolic=150, diastolic=95),
-                MemberUpdate(21, events=(HOSPITALISED,)),
+                MemberUpdate(21, events=(MemberEvent.HOSPITALISED,)),
             ],
         )
     assert refused.value.seats == (21,)
@@ -239,7 +241,12 @@ def test_implausible_readings_are_refused_and_nothing_is_written(
     session, roster, fixture, update
 ) -> None:
     with pytest.raises(ImplausibleReading):
-        report(session, roster, fixture, updates=[MemberUpdate(3, events=(HOSPITALISED,)), update])
+        report(
+            session,
+            roster,
+            fixture,
+            updates=[MemberUpdate(3, events=(MemberEvent.HOSPITALISED,)), update],
+        )
     assert count(session, WeeklyReport) == count(session, Reading) == 0
     assert fixture.members[3].status == PatientStatus.ACTIVE
 
@@ -251,7 +258,7 @@ def test_two_items_for_one_seat_in_a_message_are_merged(session, roster, fixture
         fixture,
         updates=[
             MemberUpdate(5, systolic=150, diastolic=95),
-            MemberUpdate(5, events=(MISSED_MEDICATION,)),
+            MemberUpdate(5, events=(MemberEvent.MISSED_MEDICATION,)),
         ],
     )
     assert [(u.seat, u.systolic, u.events) for u in outcome.updates] == [
@@ -264,9 +271,9 @@ def test_two_items_for_one_seat_in_a_message_are_merged(session, roster, fixture
 
 
 def test_attendance_headcount_then_seats_amends(session, roster) -> None:
-    first = reports.record_attendance(session, roster, headcount=10, now=THURSDAY, tz=TZ)
+    first = record_attendance(session, roster, headcount=10, now=THURSDAY, tz=TZ)
     assert (first.week, first.amended, first.headcount) == ("2026-W48", False, 10)
-    second = reports.record_attendance(
+    second = record_attendance(
         session, roster, headcount=3, seats=(3, 1, 2, 2), now=THURSDAY, tz=TZ
     )
     assert (second.amended, second.headcount, second.seats) == (True, 3, (1, 2, 3))
@@ -276,9 +283,9 @@ def test_attendance_headcount_then_seats_amends(session, roster) -> None:
 
 def test_attendance_refuses_more_people_than_members_and_unknown_seats(session, roster) -> None:
     with pytest.raises(HeadcountTooLarge):
-        reports.record_attendance(session, roster, headcount=15, now=THURSDAY, tz=TZ)
+        record_attendance(session, roster, headcount=15, now=THURSDAY, tz=TZ)
     with pytest.raises(UnknownSeats):
-        reports.record_attendance(session, roster, headcount=2, seats=(1, 19), now=THURSDAY, tz=TZ)
+        record_attendance(session, roster, headcount=2, seats=(1, 19), now=THURSDAY, tz=TZ)
     assert count(session, ExchangeAttendance) == 0
 
 
@@ -286,7 +293,7 @@ def test_attendance_refuses_more_people_than_members_and_unknown_seats(session, 
 
 
 def urgent(session, roster, fixture, seat=5, text="胸痛", now=THURSDAY):
-    return reports.report_urgent(
+    return report_urgent(
         session,
         reporter=fixture.coordinator,
         roster=roster,
@@ -302,7 +309,7 @@ def test_an_urgent_report_gets_a_code_and_goes_to_the_doctor_at_once(
 ) -> None:
     outcome = urgent(session, roster, fixture)
     stored = session.scalars(select(UrgentReport)).one()
-    assert len(stored.code) == 3 and set(stored.code) <= set(reports.ACK_ALPHABET)
+    assert len(stored.code) == 3 and set(stored.code) <= set(ACK_ALPHABET)
     assert (stored.grid_id, stored.patient_id, stored.seat, stored.text, stored.reporter_id) == (
         fixture.grid.id,
         fixture.members[5].id,
@@ -327,7 +334,7 @@ def test_an_urgent_report_gets_a_code_and_goes_to_the_doctor_at_once(
 
 def test_a_member_without_a_seat_reports_their_own_case(session, roster, fixture) -> None:
     member = fixture.members[4]
-    outcome = reports.report_urgent(
+    outcome = report_urgent(
         session, reporter=member, roster=roster, seat=None, text="胸闷", now=THURSDAY
     )
     assert (outcome.urgent.seat, outcome.patient) == (4, member)
@@ -364,14 +371,14 @@ def test_an_unknown_seat_is_still_reported_without_a_member(session, roster, fix
 def test_codes_are_unique_among_open_reports(session, roster, fixture, monkeypatch) -> None:
     first = urgent(session, roster, fixture)
     draws = iter(first.urgent.code + "KQ7")
-    monkeypatch.setattr(reports.secrets, "choice", lambda _alphabet: next(draws))
+    monkeypatch.setattr("grids.escalation.urgent.secrets.choice", lambda _alphabet: next(draws))
     second = urgent(session, roster, fixture, seat=6)
     assert second.urgent.code == "KQ7" != first.urgent.code
 
 
 def test_a_grid_without_a_doctor_alerts_the_township_duty_phone(session, tree) -> None:
     orphan = factories.grid_with_members(session, tree["clinic_b"], size=6, with_doctor=False)
-    outcome = reports.report_urgent(
+    outcome = report_urgent(
         session,
         reporter=orphan.coordinator,
         roster=load_roster(session, orphan.grid),
@@ -396,7 +403,7 @@ def test_a_doctor_whose_number_cannot_get_sms_is_bypassed_for_the_duty_phone(
 ) -> None:
     # A doctor who texted 退订 by mistake, or whose number the provider refuses: an
     # alert to them would be suppressed, so it goes to the township instead.
-    outcome = reports.report_urgent(
+    outcome = report_urgent(
         session,
         reporter=fixture.coordinator,
         roster=roster,
@@ -422,7 +429,7 @@ def test_nobody_to_alert_is_said_plainly(session, tree) -> None:
     orphan = factories.grid_with_members(session, tree["clinic_b"], size=4, with_doctor=False)
     for facility in tree.values():
         facility.phone = None
-    outcome = reports.report_urgent(
+    outcome = report_urgent(
         session,
         reporter=orphan.coordinator,
         roster=load_roster(session, orphan.grid),
@@ -451,7 +458,7 @@ def test_the_grids_doctor_acknowledges_by_code_and_the_reporter_is_told(
 ) -> None:
     code = urgent(session, roster, fixture).urgent.code
     later = THURSDAY.replace(minute=7)
-    acked = reports.acknowledge(session, fixture.doctor, code.lower(), now=later)
+    acked = acknowledge(session, fixture.doctor, code.lower(), now=later)
     assert (acked.urgent.acknowledged_at, acked.urgent.acknowledged_by_id) == (
         later,
         fixture.doctor.id,
@@ -463,36 +470,34 @@ def test_the_grids_doctor_acknowledges_by_code_and_the_reporter_is_told(
         fixture.doctor.name,
     )
     with pytest.raises(AckRefused) as again:
-        reports.acknowledge(session, fixture.doctor, code, now=later)
+        acknowledge(session, fixture.doctor, code, now=later)
     assert again.value.reason == "already_acknowledged"
 
 
 def test_a_bare_ack_takes_the_one_open_report_or_lists_them(session, roster, fixture) -> None:
     with pytest.raises(AckRefused) as none_open:
-        reports.acknowledge(session, fixture.doctor, None, now=THURSDAY)
+        acknowledge(session, fixture.doctor, None, now=THURSDAY)
     assert none_open.value.reason == "none_open"
     first = urgent(session, roster, fixture).urgent
     second = urgent(session, roster, fixture, seat=6, now=THURSDAY.replace(minute=1)).urgent
     with pytest.raises(AckRefused) as several:
-        reports.acknowledge(session, fixture.doctor, None, now=THURSDAY)
+        acknowledge(session, fixture.doctor, None, now=THURSDAY)
     assert (several.value.reason, several.value.open_codes) == (
         "several_open",
         (first.code, second.code),
     )
-    reports.acknowledge(session, fixture.doctor, first.code, now=THURSDAY)
-    assert reports.acknowledge(session, fixture.doctor, None, now=THURSDAY).urgent is second
+    acknowledge(session, fixture.doctor, first.code, now=THURSDAY)
+    assert acknowledge(session, fixture.doctor, None, now=THURSDAY).urgent is second
 
 
 def test_only_the_grids_doctor_may_acknowledge(session, tree, roster, fixture) -> None:
     code = urgent(session, roster, fixture).urgent.code
     other = factories.doctor(session, tree["clinic_b"], name="李医生")
     with pytest.raises(AckRefused) as refused:
-        reports.acknowledge(session, other, code, now=THURSDAY)
+        acknowledge(session, other, code, now=THURSDAY)
     assert refused.value.reason == "not_your_grid"
     with pytest.raises(AckRefused) as unknown:
-        reports.acknowledge(
-            session, fixture.doctor, "ZZZ" if code != "ZZZ" else "YYY", now=THURSDAY
-        )
+        acknowledge(session, fixture.doctor, "ZZZ" if code != "ZZZ" else "YYY", now=THURSDAY)
     assert unknown.value.reason == "unknown_code"
     assert session.scalars(select(UrgentReport)).one().acknowledged_at is None
 
@@ -501,7 +506,7 @@ def test_only_the_grids_doctor_may_acknowledge(session, tree, roster, fixture) -
 
 
 def test_moving_the_exchange_later_this_week_tells_the_members(session, roster, fixture) -> None:
-    outcome = reports.move_exchange(
+    outcome = move_exchange(
         session,
         roster,
         fixture.coordinator,
@@ -527,7 +532,7 @@ def test_moving_the_exchange_later_this_week_tells_the_members(session, roster, 
         "weekday": "周五",
         "time": "19:00",
     }
-    again = reports.move_exchange(
+    again = move_exchange(
         session,
         roster,
         fixture.coordinator,
@@ -542,7 +547,7 @@ def test_moving_the_exchange_later_this_week_tells_the_members(session, roster, 
 
 def test_members_are_told_in_their_own_language(session, roster, fixture) -> None:
     fixture.members[4].language = "en"
-    outcome = reports.move_exchange(
+    outcome = move_exchange(
         session,
         roster,
         fixture.coordinator,
@@ -569,7 +574,7 @@ def test_moving_into_the_past_or_out_of_the_week_is_refused(
     session, roster, fixture, weekday, days_ahead, at, reason
 ) -> None:
     with pytest.raises(ExchangeTimeRefused) as refused:
-        reports.move_exchange(
+        move_exchange(
             session,
             roster,
             fixture.coordinator,
@@ -584,14 +589,14 @@ def test_moving_into_the_past_or_out_of_the_week_is_refused(
 
 
 def test_skipping_the_exchange_tells_the_members_once(session, roster, fixture) -> None:
-    outcome = reports.skip_exchange(
+    outcome = skip_exchange(
         session, roster, fixture.coordinator, now=THURSDAY, tz=TZ, source_ref="SMs"
     )
     assert (outcome.skipped, outcome.members_told) == (True, 11)
     assert {n.template for n in outcome.notices} == {"sms.notice.exchange_skipped"}
     override = session.scalars(select(ExchangeOverride)).one()
     assert (override.skipped, override.starts_at) == (True, None)
-    again = reports.skip_exchange(
+    again = skip_exchange(
         session, roster, fixture.coordinator, now=THURSDAY, tz=TZ, source_ref="SMt"
     )
     assert again.unchanged and again.notices == []
@@ -602,7 +607,7 @@ def test_deceased_members_and_members_without_a_phone_are_not_told(
 ) -> None:
     fixture.members[2].status = PatientStatus.DECEASED
     fixture.members[3].phone = None
-    outcome = reports.skip_exchange(
+    outcome = skip_exchange(
         session, roster, fixture.coordinator, now=THURSDAY, tz=TZ, source_ref="SMs"
     )
     assert outcome.members_told == 9
@@ -612,29 +617,29 @@ def test_deceased_members_and_members_without_a_phone_are_not_told(
 
 
 def test_senders_are_told_apart_by_phone(session, tree, fixture) -> None:
-    assert reports.identify_sender(session, fixture.doctor.phone).role == "doctor"
-    coordinator = reports.identify_sender(session, fixture.coordinator.phone)
+    assert identify_sender(session, fixture.doctor.phone).role == "doctor"
+    coordinator = identify_sender(session, fixture.coordinator.phone)
     assert coordinator.role == "coordinator" and coordinator.roster.grid.id == fixture.grid.id
     assert sorted(coordinator.roster.members) == list(range(1, 13))
-    member = reports.identify_sender(session, fixture.members[4].phone)
+    member = identify_sender(session, fixture.members[4].phone)
     assert (member.role, member.roster.seat_of(fixture.members[4].id)) == ("member", 4)
     loner = factories.patient(session, tree["clinic_a"])
-    assert reports.identify_sender(session, loner.phone).role == "patient"
-    assert reports.identify_sender(session, factories.phone()).role == "unknown"
+    assert identify_sender(session, loner.phone).role == "patient"
+    assert identify_sender(session, factories.phone()).role == "unknown"
 
 
 def test_a_coordinator_opting_out_asks_the_doctor_for_a_new_one(session, roster, fixture) -> None:
     day = THURSDAY.date()
-    [notice] = reports.coordinator_opted_out(session, roster, fixture.coordinator, day=day)
+    [notice] = coordinator_opted_out(session, roster, fixture.coordinator, day=day)
     assert (notice.phone, notice.template, notice.params) == (
         fixture.doctor.phone,
         "sms.notice.coordinator_opted_out",
         {"grid": fixture.grid.code, "name": fixture.coordinator.name},
     )
     # Opting out again the same day asks once; another day asks again.
-    [again] = reports.coordinator_opted_out(session, roster, fixture.coordinator, day=day)
+    [again] = coordinator_opted_out(session, roster, fixture.coordinator, day=day)
     assert again.key == notice.key
-    [later] = reports.coordinator_opted_out(
+    [later] = coordinator_opted_out(
         session, roster, fixture.coordinator, day=day.replace(day=day.day + 1)
     )
     assert later.key != notice.key

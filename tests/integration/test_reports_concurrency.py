@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, text
 
 from grids.models import Grid, Patient, Reading, WeeklyReport
-from grids.reports import weekly as reports
-from grids.reports.weekly import MemberUpdate, load_roster
+from grids.reports.senders import load_roster
+from grids.reports.weekly import MemberUpdate, record_weekly_report
 from grids.storage.database import Database
 from tests.support import factories
 
@@ -46,7 +46,7 @@ def test_concurrent_first_reports_make_one_report_with_two_revisions(db: Databas
 
     def record(session, seat: int, systolic: int):
         grid = session.get(Grid, grid_id)
-        return reports.record_weekly_report(
+        return record_weekly_report(
             session,
             load_roster(session, grid),
             session.get(Patient, coordinator_id),

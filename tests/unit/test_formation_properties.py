@@ -8,9 +8,9 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES
 from grids.formation.planner import MIN_PEER_GROUP, FormationPlan
-from grids.models import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from tests.support.formation import County
 
 CONDITIONS = ("hypertension",) * 5 + ("diabetes", "diabetes", "stroke", "copd")

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
-from grids.models import GRID_CAPACITY
-from grids.reports import weekly as reports
 from i18n import catalogue
 from notifications.sms import grammar
 from notifications.sms.commands import ParseError
@@ -128,12 +124,3 @@ def test_an_unknown_code_falls_back_to_the_general_correction() -> None:
 
 def test_a_missing_language_means_chinese() -> None:
     assert error_text(ParseError("empty"), None) == error_text(ParseError("empty"), "zh_CN")
-
-
-def test_the_grammar_agrees_with_the_domain_on_limits() -> None:
-    assert grammar.MAX_SEAT == GRID_CAPACITY == reports.SEAT_RANGE[1]
-    assert grammar.SYSTOLIC_RANGE == reports.SYSTOLIC_RANGE
-    assert grammar.DIASTOLIC_RANGE == reports.DIASTOLIC_RANGE
-    assert grammar.GLUCOSE_RANGE == reports.GLUCOSE_RANGE == (Decimal("1.0"), Decimal("40.0"))
-    assert frozenset(reports.ACK_ALPHABET) == grammar.ACK_ALPHABET
-    assert grammar.ACK_CODE_LENGTH == reports.ACK_CODE_LENGTH

@@ -9,24 +9,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from grids.core.vocabulary import MemberEvent
+from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
 from grids.models import Grid, Patient, UrgentReport
-from grids.reports.weekly import (
-    DISCHARGED,
-    EVENTS,
-    HOSPITALISED,
-    MISSED_MEDICATION,
-    AckOutcome,
-    AckRefused,
-    AttendanceOutcome,
-    ExchangeOutcome,
+from grids.reports.attendance import AttendanceOutcome
+from grids.reports.errors import (
     ExchangeTimeRefused,
     HeadcountTooLarge,
     ImplausibleReading,
-    MemberUpdate,
-    ReportOutcome,
     UnknownSeats,
-    UrgentOutcome,
 )
+from grids.reports.exchanges import ExchangeOutcome
+from grids.reports.weekly import EVENTS, MemberUpdate, ReportOutcome
 from i18n import catalogue
 from notifications.sms import replies
 from notifications.sms.segments import fits_one_segment, segment_count
@@ -88,8 +82,8 @@ def test_the_report_is_restated() -> None:
 
 def test_an_amendment_says_so_and_a_partial_report_has_no_stable_count() -> None:
     updates = [
-        MemberUpdate(7, events=(HOSPITALISED,)),
-        MemberUpdate(3, events=(MISSED_MEDICATION,)),
+        MemberUpdate(7, events=(MemberEvent.HOSPITALISED,)),
+        MemberUpdate(3, events=(MemberEvent.MISSED_MEDICATION,)),
     ]
     report = outcome(updates, amended=True, all_stable=False, stable=0)
     assert replies.report_reply("zh_CN", report) == "已更新第48周报告：7号住院，3号漏药"
@@ -104,7 +98,7 @@ def test_several_things_about_one_member_are_joined() -> None:
         systolic=150,
         diastolic=95,
         glucose_mmol=Decimal("7"),
-        events=(DISCHARGED, MISSED_MEDICATION),
+        events=(MemberEvent.DISCHARGED, MemberEvent.MISSED_MEDICATION),
         note="头晕",
     )
     assert replies.report_reply("zh_CN", outcome([update])) == (

@@ -14,7 +14,7 @@ only that operation, for Prism (`prism mock`) as a second stand-in.
 
 Run from the project root when Twilio's description changes:
 
-    .venv/bin/python tests/support/data/extract_twilio_messages_api.py [path/to/twilio_api_v2010.json]
+    .venv/bin/python tests/support/data/extract_twilio_messages_api.py [twilio_api_v2010.json]
 """
 
 from __future__ import annotations

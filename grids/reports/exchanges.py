@@ -1,0 +1,217 @@
+"""Moving or skipping this week's exchange, and a coordinator who stops receiving SMS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.orm import Session
+
+from grids.core.notices import Notice
+from grids.core.weeks import iso_week, week_monday
+from grids.models import (
+    ExchangeOverride,
+    Grid,
+    Patient,
+)
+from grids.reports.errors import ExchangeTimeRefused
+from grids.reports.senders import GridRoster
+from grids.storage.rows import get_or_create
+from i18n import translate
+
+# --- moving or skipping this week's exchange ---
+
+
+@dataclass(frozen=True)
+class ExchangeOutcome:
+    week: str
+    skipped: bool
+    starts_at: datetime | None
+    """Aware, in the county's time zone."""
+    unchanged: bool
+    members_told: int
+    notices: list[Notice] = field(default_factory=list)
+
+
+WEEKDAY_KEYS = tuple(f"sms.notice.weekday.{n}" for n in range(7))
+
+
+def _tell_members(
+    roster: GridRoster,
+    requester: Patient,
+    week: str,
+    source_ref: str,
+    template: str,
+    params: Callable[[Patient], dict[str, str]],
+) -> list[Notice]:
+    notices = []
+    for member in roster.followed().values():
+        if member.id == requester.id or not member.phone:
+            continue
+        notices.append(
+            Notice(
+                key=f"exchange:{roster.grid.id}:{week}:{source_ref}:{member.id}",
+                phone=member.phone,
+                language=member.language,
+                template=template,
+                params=params(member),
+                recipient_type="patient",
+                recipient_id=member.id,
+            )
+        )
+    return notices
+
+
+def _override(session: Session, grid: Grid, week: str) -> tuple[ExchangeOverride, bool]:
+    def find() -> ExchangeOverride | None:
+        return session.scalar(
+            select(ExchangeOverride)
+            .where(ExchangeOverride.grid_id == grid.id, ExchangeOverride.week == week)
+            .with_for_update()
+        )
+
+    return get_or_create(session, find, lambda: ExchangeOverride(grid_id=grid.id, week=week))
+
+
+def exchange_start(
+    *, at: time, weekday: int | None, days_ahead: int | None, now: datetime, tz: ZoneInfo
+) -> datetime:
+    """When `改 周四 19:00` / `改 明天 19:00` / `改 19:00` means, checked to be later
+    this week; raises `ExchangeTimeRefused`."""
+    local_now = now.astimezone(tz)
+    week = iso_week(now, tz)
+    if weekday is not None:
+        day = week_monday(week) + timedelta(days=weekday)
+    else:
+        day = local_now.date() + timedelta(days=days_ahead or 0)
+    starts = datetime.combine(day, at.replace(tzinfo=None), tzinfo=tz)
+    if iso_week(starts, tz) != week:
+        raise ExchangeTimeRefused("not_this_week", starts)
+    if starts <= local_now:
+        raise ExchangeTimeRefused("past", starts)
+    return starts
+
+
+def move_exchange(
+    session: Session,
+    roster: GridRoster,
+    requester: Patient,
+    *,
+    at: time,
+    weekday: int | None = None,
+    days_ahead: int | None = None,
+    now: datetime,
+    tz: ZoneInfo,
+    source_ref: str | None = None,
+) -> ExchangeOutcome:
+    """Move this week's exchange to a later time this week; members are told."""
+    starts = exchange_start(at=at, weekday=weekday, days_ahead=days_ahead, now=now, tz=tz)
+    return _change_exchange(
+        session,
+        roster,
+        requester,
+        starts_at=starts,
+        now=now,
+        tz=tz,
+        source_ref=source_ref,
+        template="sms.notice.exchange_moved",
+        params=lambda member: {
+            "grid": roster.grid.code,
+            "weekday": translate(WEEKDAY_KEYS[starts.weekday()], member.language),
+            "time": f"{starts:%H:%M}",
+        },
+    )
+
+
+def skip_exchange(
+    session: Session,
+    roster: GridRoster,
+    requester: Patient,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    source_ref: str | None = None,
+) -> ExchangeOutcome:
+    """No exchange this week; members are told."""
+    return _change_exchange(
+        session,
+        roster,
+        requester,
+        starts_at=None,
+        now=now,
+        tz=tz,
+        source_ref=source_ref,
+        template="sms.notice.exchange_skipped",
+        params=lambda member: {"grid": roster.grid.code},
+    )
+
+
+def _change_exchange(
+    session: Session,
+    roster: GridRoster,
+    requester: Patient,
+    *,
+    starts_at: datetime | None,
+    now: datetime,
+    tz: ZoneInfo,
+    source_ref: str | None,
+    template: str,
+    params: Callable[[Patient], dict[str, str]],
+) -> ExchangeOutcome:
+    """Record this week's exchange as moved to `starts_at`, or skipped when None; members
+    are told unless it already was so."""
+    skipped = starts_at is None
+    week = iso_week(now, tz)
+    override, created = _override(session, roster.grid, week)
+    unchanged = (
+        not created and override.skipped == skipped and (skipped or override.starts_at == starts_at)
+    )
+    override.skipped = skipped
+    override.starts_at = starts_at
+    override.requested_by_id = requester.id
+    override.created_at = now
+    override.source_ref = source_ref
+    session.flush()
+    notices: list[Notice] = []
+    if not unchanged:
+        default_ref = "skip" if starts_at is None else f"{starts_at:%Y%m%dT%H%M}"
+        notices = _tell_members(
+            roster, requester, week, source_ref or default_ref, template, params
+        )
+    return ExchangeOutcome(
+        week=week,
+        skipped=skipped,
+        starts_at=starts_at,
+        unchanged=unchanged,
+        members_told=len(notices),
+        notices=notices,
+    )
+
+
+# --- a coordinator who stops receiving SMS ---
+
+
+def coordinator_opted_out(
+    session: Session, roster: GridRoster, coordinator: Patient, *, day: date
+) -> list[Notice]:
+    """The grid's doctor is asked to choose a new coordinator; once a day at most, so a
+    coordinator who opts out and back in again and again does not flood the doctor."""
+    doctor = roster.grid.doctor
+    if doctor is None or not doctor.phone:
+        return []
+    return [
+        Notice(
+            key=f"coordinator-opted-out:{roster.grid.id}:{coordinator.id}:{day.isoformat()}",
+            phone=doctor.phone,
+            language=doctor.language,
+            template="sms.notice.coordinator_opted_out",
+            params={"grid": roster.grid.code, "name": coordinator.name},
+            recipient_type="doctor",
+            recipient_id=doctor.id,
+        )
+    ]
