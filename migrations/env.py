@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 import grids.accounts.models
-import grids.models  # noqa: F401  (registers the tables)
+import grids.models
+import grids.rollups.models  # noqa: F401
 import notifications.models  # noqa: F401
 from config.settings import load_settings
 from grids.storage.database import Base, UTCDateTime, build_engine

@@ -10,7 +10,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from grids.channel import register_channel
-    from notifications import cli, outbox, providers
+    from notifications import cli, demo_history, outbox, providers
+    from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 
@@ -20,4 +21,5 @@ def init_app(app: Flask) -> None:
     )
     app.register_blueprint(twilio_webhooks)
     cli.init_app(app)
+    demo_history.init_app(app)
     app.cli.add_command(sms_cli)

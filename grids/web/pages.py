@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -28,7 +29,9 @@ web = Blueprint(
 
 
 @web.get("/")
-def home() -> str:
+def home() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("rollups.landing"))
     language = page_language()
     summary = county_summary(request_session())
     return render_template(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 04:55:24.631089
+Create Date: 2026-12-01 05:24:51.238808
 """
 
 from collections.abc import Sequence
@@ -166,6 +166,24 @@ def upgrade() -> None:
             "ix_outbox_claim", ["status", "urgent", "next_attempt_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_outbox_to_phone"), ["to_phone"], unique=False)
+
+    op.create_table(
+        "rollup_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("week", sa.String(length=8), nullable=False),
+        sa.Column("level", sa.String(length=12), nullable=False),
+        sa.Column("code", sa.String(length=48), nullable=False),
+        sa.Column("indicators", sa.JSON(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("first_computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revisions", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rollup_snapshots")),
+        sa.UniqueConstraint(
+            "week", "level", "code", name=op.f("uq_rollup_snapshots_week_level_code")
+        ),
+    )
+    with op.batch_alter_table("rollup_snapshots", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rollup_snapshots_week"), ["week"], unique=False)
 
     op.create_table(
         "sms_contacts",
@@ -590,6 +608,10 @@ def downgrade() -> None:
 
     op.drop_table("doctors")
     op.drop_table("sms_contacts")
+    with op.batch_alter_table("rollup_snapshots", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rollup_snapshots_week"))
+
+    op.drop_table("rollup_snapshots")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_to_phone"))
         batch_op.drop_index("ix_outbox_claim")

@@ -65,3 +65,9 @@ def test_anonymous_requests_to_private_routes_are_turned_away(app: Flask, client
 @pytest.mark.parametrize("path", ["/", "/login", "/healthz", "/api/v1/openapi.json"])
 def test_public_routes_open_without_login(client, path: str) -> None:
     assert client.get(path).status_code == 200
+
+
+def test_the_stylesheet_is_served_from_the_project(client) -> None:
+    response = client.get("/static/huzhu.css")
+    assert response.status_code == 200
+    assert b"360 px" in response.data
