@@ -236,17 +236,18 @@ def _join(plan: Plan, grid_id: Any, patient: Patient, seat: int, now: datetime) 
     )
 
 
-def _phase(change: dict[str, Any]) -> int:
+def _phase(change: dict[str, Any]) -> tuple[int, str, str]:
     """Versions first, then new grids, then other updates (seats are freed), then new
     memberships: a plan in this order never trips a unique seat or current-member index,
     and like changes sit together so they are applied in bulk."""
     if change["op"] == "update" and change["table"] == "grids" and change["field"] == "version":
-        return 0
+        return (0, "", "")
     if change["op"] == "insert" and change["table"] == "grids":
-        return 1
+        return (1, "", "")
     if change["op"] == "insert":
-        return 3
-    return 2
+        return (3, "", "")
+    # A plan updates each column of a row once, so updates may go column by column.
+    return (2, change["table"], change["field"])
 
 
 def phased(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
