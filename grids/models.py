@@ -110,7 +110,7 @@ class Grid(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(48), unique=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
-    condition: Mapped[str] = mapped_column(String(32))
+    condition: Mapped[str] = mapped_column(String(32), index=True)
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id"), index=True)
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     exchange_weekday: Mapped[int | None] = mapped_column(SmallInteger)

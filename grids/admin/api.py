@@ -14,7 +14,13 @@ from grids import audit
 from grids.accounts.access import current, require_role, scope_for
 from grids.admin import browse as browsing
 from grids.admin.operations import OPERATIONS, NotFound
-from grids.admin.requests import actor_for, build_plan, change_set_document, outcome_document
+from grids.admin.requests import (
+    actor_for,
+    build_plan,
+    change_set_document,
+    outcome_document,
+    visible_change_sets,
+)
 from grids.admin.schemas import (
     ChangeLogSchema,
     GridFilterSchema,
@@ -154,7 +160,9 @@ def operate(operation: str) -> Any:
 @require_role(*EDITORS)
 def changes() -> Any:
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
-    items = [change_set_document(c) for c in audit.change_sets(request_session(), limit=limit)]
+    session = request_session()
+    found = visible_change_sets(session, audit.change_sets(session, limit=limit), _scope())
+    items = [change_set_document(c) for c in found]
     return jsonify(ChangeLogSchema().dump({"items": items}))
 
 

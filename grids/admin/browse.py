@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from grids import audit
@@ -87,14 +87,19 @@ def browse(session: Session, wanted: GridFilter, facility_ids: set[int] | None =
     conditions = []
     if facility_ids is not None:
         conditions.append(Grid.facility_id.in_(facility_ids))
+    # Codes become ids first, so each filter uses the index on its grid column.
     if wanted.township:
-        conditions.append(township.code == wanted.township)
+        centre = select(Facility.id).where(Facility.code == wanted.township).scalar_subquery()
+        clinics = select(Facility.id).where(Facility.parent_id == centre)
+        conditions.append(Grid.facility_id.in_(clinics))
     if wanted.clinic:
-        conditions.append(clinic.code == wanted.clinic)
+        place = select(Facility.id).where(Facility.code == wanted.clinic).scalar_subquery()
+        conditions.append(Grid.facility_id == place)
     if wanted.condition:
         conditions.append(Grid.condition == wanted.condition)
     if wanted.doctor:
-        conditions.append(Doctor.code == wanted.doctor)
+        doctor = select(Doctor.id).where(Doctor.code == wanted.doctor).scalar_subquery()
+        conditions.append(Grid.doctor_id == doctor)
     if wanted.needs_coordinator:
         conditions.append(Grid.coordinator_id.is_(None))
     if wanted.no_doctor:
@@ -102,7 +107,7 @@ def browse(session: Session, wanted: GridFilter, facility_ids: set[int] | None =
     if wanted.capacity == "full":
         conditions.append(_members_count() >= GRID_CAPACITY)
     elif wanted.capacity == "small":
-        conditions.append(and_(_members_count() > 0, _members_count() < SMALL_GRID_BELOW))
+        conditions.append(_members_count().between(1, SMALL_GRID_BELOW - 1))
     elif wanted.capacity == "doctor_over":
         loads = (
             select(Grid.doctor_id)

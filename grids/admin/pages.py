@@ -17,7 +17,13 @@ from grids import audit
 from grids.accounts.access import current, doctor_or_403, grid_or_403, require_role, scope_for
 from grids.admin import browse as browsing
 from grids.admin.operations import OPERATIONS, STATUSES, NotFound, retirement_suggestion
-from grids.admin.requests import actor_for, build_plan, change_set_document, outcome_document
+from grids.admin.requests import (
+    actor_for,
+    build_plan,
+    change_set_document,
+    outcome_document,
+    visible_change_sets,
+)
 from grids.admin.service import AdminError, Outcome, execute, undo
 from grids.audit import ChangeConflict, UndoRefused
 from grids.channel import channel
@@ -255,7 +261,9 @@ def _outcome_page(outcome: Outcome, operation: str, params: dict[str, Any]) -> t
 @admin_pages.get("/changes")
 @require_role(*EDITORS)
 def changes() -> Any:
-    items = [change_set_document(c) for c in audit.change_sets(request_session(), limit=100)]
+    session = request_session()
+    found = visible_change_sets(session, audit.change_sets(session, limit=100), _scope())
+    items = [change_set_document(c) for c in found]
     return _render("admin/changes.html", items=items)
 
 

@@ -17,7 +17,7 @@ from grids.admin import operations
 from grids.admin.operations import Plan
 from grids.admin.rules import Problem
 from grids.admin.service import AdminError, Outcome, notice_rows
-from grids.models import ChangeSet
+from grids.models import ChangeSet, Grid
 from i18n import translate
 
 
@@ -99,6 +99,24 @@ def outcome_document(outcome: Outcome, language: str) -> dict[str, Any]:
         "versions": outcome.versions,
         "changes": outcome.changes,
     }
+
+
+def visible_change_sets(
+    session: Session, found: list[ChangeSet], allowed: set[int] | None
+) -> list[ChangeSet]:
+    """The change-sets a township account may read: those touching only its clinics."""
+    if allowed is None:
+        return found
+    grid_ids = {c["id"] for cs in found for c in cs.changes if c["table"] == "grids"}
+    facility_of = dict(
+        session.execute(select(Grid.id, Grid.facility_id).where(Grid.id.in_(grid_ids))).all()
+    )
+
+    def inside(change_set: ChangeSet) -> bool:
+        touched = {c["id"] for c in change_set.changes if c["table"] == "grids"}
+        return bool(touched) and all(facility_of.get(g) in allowed for g in touched)
+
+    return [cs for cs in found if inside(cs)]
 
 
 def change_set_document(change_set: ChangeSet) -> dict[str, Any]:

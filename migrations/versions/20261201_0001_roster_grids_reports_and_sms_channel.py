@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 05:24:51.238808
+Create Date: 2026-12-01 05:38:38.842536
 """
 
 from collections.abc import Sequence
@@ -306,6 +306,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_grids_code")),
     )
     with op.batch_alter_table("grids", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_grids_condition"), ["condition"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_grids_coordinator_id"), ["coordinator_id"], unique=False
         )
@@ -595,6 +596,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_grids_facility_id"))
         batch_op.drop_index(batch_op.f("ix_grids_doctor_id"))
         batch_op.drop_index(batch_op.f("ix_grids_coordinator_id"))
+        batch_op.drop_index(batch_op.f("ix_grids_condition"))
 
     op.drop_table("grids")
     with op.batch_alter_table("patients", schema=None) as batch_op:

@@ -126,3 +126,11 @@ def test_a_township_account_cannot_move_a_grid_out_of_its_township(client, sessi
     body = {"grid": "AV1-HTN01", "doctor": "DF1", "override": True, "reason": "x"}
     assert post(client, path, yian, body).status_code == 403
     assert post(client, path, yian, {"grid": "AV1-HTN01", "doctor": "DB1"}).status_code == 200
+
+
+def test_township_accounts_read_only_their_own_changes(client, session, c) -> None:
+    yian, far = auth(session, "yian"), auth(session, "far")
+    path = "/api/v1/admin/operations/move-grid"
+    assert post(client, path, yian, {"grid": "AV1-HTN01", "doctor": "DB1"}).status_code == 200
+    assert len(client.get("/api/v1/admin/changes", headers=yian).get_json()["items"]) == 1
+    assert client.get("/api/v1/admin/changes", headers=far).get_json()["items"] == []

@@ -357,3 +357,33 @@ def test_a_township_account_cannot_touch_another_township(session: Session, c: C
     assert run(
         session, operations.move_grid(session, "AV1-HTN01", "DB1"), allowed_facilities=scope
     ).applied
+
+
+@pytest.mark.postgres
+def test_two_administrators_at_once_one_wins_the_other_gets_a_conflict(
+    session: Session, c: County, db: Database
+) -> None:
+    import threading
+
+    with db.unit_of_work() as first, db.unit_of_work() as second:
+        plan_first = operations.move_grid(first, "AV1-HTN01", "DB1")
+        plan_second = operations.split(second, "AV1-HTN01", NOW)
+        execute(first, plan_first, actor="user:a", now=NOW)  # holds the grid's row lock
+        outcome: dict[str, Any] = {}
+
+        def apply_second() -> None:
+            try:
+                execute(second, plan_second, actor="user:b", now=NOW)
+                second.commit()
+                outcome["result"] = "applied"
+            except ChangeConflict as conflict:
+                second.rollback()
+                outcome["result"] = conflict.conflicts[0].key
+
+        thread = threading.Thread(target=apply_second)
+        thread.start()
+        first.commit()
+        thread.join(timeout=30)
+    assert outcome == {"result": "AV1-HTN01"}
+    assert session.scalar(select(func.count()).select_from(ChangeSet)) == 1
+    assert session.scalar(select(Grid).where(Grid.code == "AV1-HTN03")) is None
