@@ -40,7 +40,12 @@ def week_figures(
 ) -> WeekFigures:
     wanted = set(keys)
     if period.closed_at(now) and wanted:
-        rows = session.scalars(select(RollupSnapshot).where(RollupSnapshot.week == period.week))
+        rows = session.scalars(
+            select(RollupSnapshot).where(
+                RollupSnapshot.week == period.week,
+                RollupSnapshot.code.in_({code for _, code in wanted}),
+            )
+        )
         found = {(row.level, row.code): row for row in rows if (row.level, row.code) in wanted}
         if set(found) == wanted:
             return WeekFigures(

@@ -27,7 +27,7 @@ from grids.rollups import boards, exports
 from grids.rollups.charts import Series, trend_chart
 from grids.rollups.indicators import LEVELS, rate
 from grids.rollups.needs import grid_needs
-from grids.rollups.period import WeekPeriod
+from grids.rollups.period import WeekPeriod, current_week, last_closed_week
 from grids.rollups.queries import grid_places
 from grids.rollups.service import RollupError, parse_period
 from grids.storage.session import request_session
@@ -72,9 +72,13 @@ def _render(template: str, **context: Any) -> str:
 def _chart(level: str, code: str, period: WeekPeriod) -> str:
     language = page_language()
     t = catalogue(language).text
-    points = boards.trend_points(
-        request_session(), level, code, period.week, now(), current_settings().tz
-    )
+    moment = now()
+    # Looking at the week that just ended, the chart runs on into the current one
+    # (drawn as provisional).
+    last = period.week
+    if period.week == last_closed_week(moment, period.tz):
+        last = current_week(moment, period.tz)
+    points = boards.trend_points(request_session(), level, code, last, moment, period.tz)
     provisional = bool(points) and not WeekPeriod(points[-1].week, period.tz).closed_at(now())
     return trend_chart(
         t("web.chart.title"),

@@ -197,7 +197,11 @@ def rollup_document(
                 revised=row.revisions > 1,
                 values=row.indicators,
             )
-    return compute_week(session, period, now).document(level, code)
+    # Only the grids that add up to this subject are counted.
+    places = [place for place in grid_places(session) if (level, code) in subject_keys(place)]
+    if not places:
+        raise RollupError("rollups.error.unknown_subject", level=level, code=code)
+    return compute_week(session, period, now, places=places).document(level, code)
 
 
 __all__ = [

@@ -113,3 +113,10 @@ def test_exports_open_as_spreadsheets_with_chinese_headers(client, county) -> No
     with zipfile.ZipFile(io.BytesIO(xlsx.data)) as book:
         assert "xl/worksheets/sheet1.xml" in book.namelist()
         assert "在管成员" in book.read("xl/sharedStrings.xml").decode("utf-8")
+
+
+def test_the_chart_runs_into_the_current_week_drawn_as_provisional(client, county) -> None:
+    log_in(client, "wang")
+    html = client.get("/doctors/RD1").get_data(as_text=True)
+    assert 'class="provisional"' in html
+    assert "W49" in html

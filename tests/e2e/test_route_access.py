@@ -71,3 +71,4 @@ def test_the_stylesheet_is_served_from_the_project(client) -> None:
     response = client.get("/static/huzhu.css")
     assert response.status_code == 200
     assert b"360 px" in response.data
+    response.close()
