@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from config.logging import mask_phone
+from config.logging import mask_phone, mask_phones_in
 from grids import audit
 from grids.admin.follow import follow_grid
 from grids.admin.operations import Plan, phased
@@ -415,14 +415,17 @@ def notices_for(
 
 
 def notice_rows(notices: Sequence[Notice]) -> list[dict[str, Any]]:
-    """What the preview shows of each SMS: recipient, masked number, template, text."""
+    """What the preview shows of each SMS: recipient, template, and the number and text
+    with phone numbers masked."""
     return [
         {
             "recipient": f"{n.recipient_type}:{n.recipient_id}",
             "to": mask_phone(n.phone),
             "template": n.template,
             "language": n.language,
-            "text": translate(n.template, normalise_language(n.language), **dict(n.params)),
+            "text": mask_phones_in(
+                translate(n.template, normalise_language(n.language), **dict(n.params))
+            ),
             "urgent": n.urgent,
         }
         for n in notices

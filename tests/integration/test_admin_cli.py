@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -38,6 +39,7 @@ def test_dry_run_json_shows_the_consequences_and_writes_nothing(runner, session,
         "sms.admin.coordinator_doctor",
     }
     assert all("****" in s["to"] for s in document["sms"])
+    assert not any(re.search(r"\+86\d{11}", s["text"]) for s in document["sms"])
     assert session.scalar(select(ChangeSet.id)) is None
     assert session.scalar(select(OutboxMessage.id)) is None
 
