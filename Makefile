@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.admin
+	$(BIN)/python -m bench.mainland
 
 clean:
 	rm -rf $(VENV) tests/prism/node_modules instance/*.db test-artifacts

@@ -12,6 +12,8 @@ def init_app(app: Flask) -> None:
     from grids.channel import register_channel
     from notifications import cli, demo_history, outbox, providers
     from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
+    from notifications.mainland import cli as mainland_cli
+    from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 
@@ -20,6 +22,8 @@ def init_app(app: Flask) -> None:
         app, lambda session, notices, now: outbox.enqueue_many(session, notices, now=now)
     )
     app.register_blueprint(twilio_webhooks)
+    app.register_blueprint(mainland_webhooks)
     cli.init_app(app)
     demo_history.init_app(app)
+    mainland_cli.init_app(app)
     app.cli.add_command(sms_cli)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 05:44:59.394924
+Create Date: 2026-12-01 06:04:49.338680
 """
 
 from collections.abc import Sequence
