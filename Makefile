@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PRISM := tests/prism/node_modules/.bin/prism
+CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -23,12 +24,22 @@ $(PRISM): tests/prism/package.json tests/prism/package-lock.json
 		echo "npm not found: the tests against Prism will be skipped"; \
 	fi
 
+# Debian's Chromium (and a CJK font for readable screenshots) for the browser tests;
+# Playwright drives it through executable_path, never `playwright install`.
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei) \
+			|| echo "chromium could not be installed: the browser tests will be skipped"; \
+	else \
+		echo "apt-get not found: the browser tests will be skipped"; \
+	fi
+
 install: $(STAMP)
 
 start: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) scripts/start
 
-test: $(STAMP) $(PRISM)
+test: $(STAMP) $(PRISM) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
@@ -48,8 +59,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.grammar
 	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.webhook
+	$(BIN)/python -m bench.admin
 	$(BIN)/python -m bench.mainland
 	$(BIN)/python -m bench.scheduler
 
 clean:
-	rm -rf $(VENV) tests/prism/node_modules instance/*.db
+	rm -rf $(VENV) tests/prism/node_modules instance/*.db test-artifacts

@@ -26,7 +26,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         settings = settings.with_overrides(test_config)
     configure_logging(settings.log_level)
 
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    # Static files are served by the web blueprint (grids/web/static).
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=None)
     app.config["SECRET_KEY"] = settings.secret_key
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions[SETTINGS_KEY] = settings

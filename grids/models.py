@@ -110,7 +110,7 @@ class Grid(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(48), unique=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id"), index=True)
-    condition: Mapped[str] = mapped_column(String(32))
+    condition: Mapped[str] = mapped_column(String(32), index=True)
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id"), index=True)
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     exchange_weekday: Mapped[int | None] = mapped_column(SmallInteger)
@@ -298,3 +298,25 @@ class UrgentReport(Base):
             postgresql_where=sql_text("acknowledged_at IS NULL"),
         ),
     )
+
+
+class ChangeSet(Base):
+    """One administrative change applied as a whole: who, when, why, and every row touched.
+
+    `changes` lists, in the order applied, each row touched with the value it was
+    expected to hold and the value it was set to (see `grids.audit`); an undo is a
+    change-set of its own that points at the one it reverses.
+    """
+
+    __tablename__ = "change_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    operation: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    override: Mapped[bool] = mapped_column(Boolean, default=False)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    undoes_id: Mapped[int | None] = mapped_column(ForeignKey("change_sets.id"))
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("change_sets.id"))

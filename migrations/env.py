@@ -8,8 +8,10 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
+import grids.accounts.models
 import grids.exchanges.models
 import grids.models
+import grids.rollups.models
 import grids.silence.models  # noqa: F401
 import notifications.models  # noqa: F401
 import scheduling.models  # noqa: F401

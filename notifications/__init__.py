@@ -12,15 +12,21 @@ if TYPE_CHECKING:  # importing a pure subpackage must not load Flask
 
 
 def init_app(app: Flask) -> None:
-    from notifications import cli, providers
+    from grids.channel import register_channel
+    from notifications import cli, demo_history, outbox, providers
+    from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
     from notifications.mainland import cli as mainland_cli
     from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 
     providers.init_app(app)
+    register_channel(
+        app, lambda session, notices, now: outbox.enqueue_many(session, notices, now=now)
+    )
     app.register_blueprint(twilio_webhooks)
     app.register_blueprint(mainland_webhooks)
     cli.init_app(app)
+    demo_history.init_app(app)
     mainland_cli.init_app(app)
     app.cli.add_command(sms_cli)

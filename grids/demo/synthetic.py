@@ -29,6 +29,8 @@ JIEXIU_PATIENTS = 11_500
 JIEXIU_TOWNSHIPS = 14
 JIEXIU_CLINICS = 168
 JIEXIU_DOCTORS = 40
+SHORT_DOCTORS_PER_TOWNSHIPS = 7
+"""One doctor short for every 7 townships: the demo leaves a few grids without one."""
 
 FACILITY_HEADERS = ("code", "name", "level", "parent_code", "phone")
 DOCTOR_HEADERS = ("code", "name", "phone", "facility_code")
@@ -106,7 +108,7 @@ MOBILE_PREFIXES = (
     "182", "183", "187", "188", "130", "131", "132", "155", "156", "185", "186",
     "133", "153", "180", "181", "189", "177", "199",
 )  # fmt: skip
-VOLUNTEER_RATE = 0.12
+VOLUNTEER_RATE = 0.3
 NO_VOLUNTEER_VILLAGE_RATE = 0.04
 EMPTY_CLINIC_RATE = 0.02
 NO_PHONE_RATE = 0.06
@@ -342,14 +344,15 @@ def _place_doctors(
     clinic_parent: list[str],
     clinic_conditions: list[Counter[str]],
 ) -> None:
-    """Some township areas get enough doctors for their grids; the rest run short.
+    """Almost every township area gets enough doctors for its grids; a few run short.
 
-    Every township with patients gets one doctor; then, in a seeded order, townships
-    are staffed in full while doctors remain, so the last ones stay over capacity.
+    The county has the doctors its grids need but `SHORT_DOCTORS_PER_TOWNSHIPS`
+    (realistic shortfalls left for the administrator). Every township with patients
+    gets one doctor; then, in a seeded order, townships are staffed in full while
+    doctors remain, so the last ones stay over capacity.
     Within a township the busiest clinics get the doctors (enough for their own grids),
     and their spare capacity covers the clinics without a doctor.
     """
-    budget = _scaled(JIEXIU_DOCTORS, len(county.patients))
     by_township: dict[str, list[tuple[int, int]]] = {}
     for index, counts in enumerate(clinic_conditions):
         grids = _grid_count(counts)
@@ -361,6 +364,8 @@ def _place_doctors(
         township: math.ceil(sum(g for g, _ in clinics) / DOCTOR_GRID_CAPACITY)
         for township, clinics in by_township.items()
     }
+    shortfall = max(1, len(order) // SHORT_DOCTORS_PER_TOWNSHIPS)
+    budget = max(len(order), sum(needed.values()) - shortfall)
     granted = dict.fromkeys(order, 0)
     for township in order:
         if budget == 0:

@@ -21,6 +21,7 @@ from config.runtime import now as clock_now
 from grids.cli import CommandFailed, render_table
 from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, FacilityLevel
+from grids.demo import demo_steps
 from grids.demo.synthetic import JIEXIU_PATIENTS, SyntheticCounty, generate_county, write_csv_files
 from grids.formation.export import FORMATS, ExportRow, membership_rows, write_csv, write_json
 from grids.formation.planner import FormationReport
@@ -30,7 +31,7 @@ from grids.formation.service import (
     UnknownFacility,
     form_grids_in_database,
 )
-from grids.models import Doctor, Facility, Grid, Patient
+from grids.models import Doctor, Facility, Grid, Patient, WeeklyReport
 from grids.roster.importing import import_roster
 from grids.roster.records import RosterFiles
 from grids.storage.session import request_session
@@ -323,6 +324,15 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
                 code=code,
             )
         )
+    if session.scalar(select(WeeklyReport.id).limit(1)) is not None:
+        # The county is at work (reports came in): importing the roster again would
+        # undo what the reports changed (a death, a hospital stay). Leave it as it is.
+        click.echo(render_demo_summary(session, language, directory))
+        click.echo("")
+        click.echo(_t("demo.unchanged", language))
+        for step in demo_steps(current_app):
+            step(click.echo)
+        return
     try:
         paths = write_csv_files(county, directory)
     except OSError as error:
@@ -371,6 +381,8 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
         )
     else:
         click.echo(_t("demo.unchanged", language))
+    for step in demo_steps(current_app):
+        step(click.echo)
 
 
 def stored_outside(session: Session, county: SyntheticCounty) -> tuple[str, str] | None:

@@ -20,6 +20,32 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": "Error"}}}
 
 
+def _rollups(spec: APISpec) -> None:
+    from grids.rollups.schemas import RollupQuerySchema, RollupSchema
+
+    spec.components.schema("Rollup", schema=RollupSchema)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.path(
+        path="/api/v1/rollups",
+        operations={
+            "get": {
+                "summary": "Weekly indicators of a grid, doctor, township or county (counts)",
+                "security": [{"bearer": []}],
+                "parameters": [{"in": "query", "schema": RollupQuerySchema}],
+                "responses": {
+                    "200": {
+                        "description": "The rollup document (DESIGN §5)",
+                        "content": {"application/json": {"schema": "Rollup"}},
+                    },
+                    "400": _error("Bad level, code or week"),
+                    "401": _error("No or bad credentials"),
+                    "403": _error("Outside the account's scope (or no such subject)"),
+                },
+            }
+        },
+    )
+
+
 def build_openapi() -> dict[str, Any]:
     spec = APISpec(
         title="Huzhu",
@@ -31,6 +57,7 @@ def build_openapi() -> dict[str, Any]:
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema("Health", schema=HealthSchema)
     spec.components.schema("Summary", schema=SummarySchema)
+    _rollups(spec)
     spec.path(
         path="/api/v1/summary",
         operations={
@@ -90,4 +117,7 @@ def build_openapi() -> dict[str, Any]:
                 }
             },
         )
+    from grids.admin.openapi import document_admin
+
+    document_admin(spec)
     return spec.to_dict()

@@ -7,7 +7,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -15,31 +26,26 @@ from werkzeug.exceptions import HTTPException
 
 from config.runtime import current_settings
 from config.runtime import now as clock_now
+from grids.accounts.access import any_role
 from grids.storage.session import request_session
 from grids.web.errors import error_response
+from grids.web.language import page_language
 from grids.web.openapi import build_openapi
 from grids.web.schemas import HealthSchema, SummarySchema
 from grids.web.summary import county_summary
-from i18n import LANGUAGES, catalogue, normalise_language
+from i18n import LANGUAGES, catalogue
 
 log = logging.getLogger(__name__)
 
-web = Blueprint("web", __name__, template_folder="templates")
-
-
-def page_language() -> str:
-    """`?lang=` if given, else the browser's preference, else the county default."""
-    asked = request.args.get("lang")
-    if asked:
-        return normalise_language(asked)
-    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
-    if best:
-        return normalise_language(best)
-    return current_settings().default_language
+web = Blueprint(
+    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
 
 
 @web.get("/")
-def home() -> str:
+def home() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("rollups.landing"))
     language = page_language()
     summary = county_summary(request_session())
     return render_template(
@@ -84,6 +90,7 @@ def healthz() -> tuple[Response, int]:
 
 
 @web.get("/api/v1/summary")
+@any_role
 def summary() -> Response:
     result = county_summary(request_session())
     payload = {
@@ -112,11 +119,28 @@ def _wants_json() -> bool:
 
 
 def handle_http_error(error: HTTPException) -> Any:
+    status = error.code or 500
     if not _wants_json():
+        if status in (403, 404):
+            language = page_language()
+            t = catalogue(language).text
+            message = t(f"web.error.{status}")
+            page = render_template(
+                "error.html",
+                t=t,
+                language=language,
+                languages=LANGUAGES,
+                status=status,
+                message=message,
+            )
+            return page, status
         return error
     language = current_settings().default_language
-    status = error.code or 500
-    if status == 404:
+    if status == 401:
+        message = catalogue(language).text("api.error.unauthorized")
+    elif status == 403:
+        message = catalogue(language).text("api.error.forbidden")
+    elif status == 404:
         message = catalogue(language).text("api.error.not_found", path=request.path)
     elif status == 405:
         message = catalogue(language).text("api.error.method_not_allowed", method=request.method)

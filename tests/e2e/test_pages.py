@@ -3,6 +3,7 @@ from __future__ import annotations
 from openapi_spec_validator import validate
 
 from tests.support import factories
+from tests.support.accounts import bearer, make_user, token_for
 
 
 def test_home_page_without_roster_says_how_to_load_one(client) -> None:
@@ -53,8 +54,10 @@ def test_healthz_reports_the_database(client) -> None:
 def test_summary_api_counts(client, session) -> None:
     tree = factories.facility_tree(session)
     factories.grid_with_members(session, tree["clinic_a"], size=4)
+    make_user(session, "bureau", "admin")
+    token = token_for(session, "bureau")
     session.commit()
-    body = client.get("/api/v1/summary").get_json()
+    body = client.get("/api/v1/summary", headers=bearer(token)).get_json()
     assert body["facilities"] == 4
     assert body["facilities_by_level"]["village_clinic"] == 2
     assert body["grids"] == 1

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 05:57:03.987395
+Create Date: 2026-12-01 06:27:50.687520
 """
 
 from collections.abc import Sequence
@@ -33,6 +33,31 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
+
+    op.create_table(
+        "change_sets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=80), nullable=False),
+        sa.Column("operation", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("override", sa.Boolean(), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.Column("undoes_id", sa.Integer(), nullable=True),
+        sa.Column("undone_by_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["undoes_id"], ["change_sets.id"], name=op.f("fk_change_sets_undoes_id_change_sets")
+        ),
+        sa.ForeignKeyConstraint(
+            ["undone_by_id"],
+            ["change_sets.id"],
+            name=op.f("fk_change_sets_undone_by_id_change_sets"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_change_sets")),
+    )
+    with op.batch_alter_table("change_sets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_change_sets_at"), ["at"], unique=False)
 
     op.create_table(
         "facilities",
@@ -95,6 +120,21 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "login_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=80), nullable=False),
+        sa.Column("remote_addr", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("succeeded", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
+    )
+    with op.batch_alter_table("login_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_login_attempts_remote_addr_at", ["remote_addr", "at"], unique=False
+        )
+        batch_op.create_index("ix_login_attempts_username_at", ["username", "at"], unique=False)
+
+    op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
@@ -126,6 +166,24 @@ def upgrade() -> None:
             "ix_outbox_claim", ["status", "urgent", "next_attempt_at"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_outbox_to_phone"), ["to_phone"], unique=False)
+
+    op.create_table(
+        "rollup_snapshots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("week", sa.String(length=8), nullable=False),
+        sa.Column("level", sa.String(length=12), nullable=False),
+        sa.Column("code", sa.String(length=48), nullable=False),
+        sa.Column("indicators", sa.JSON(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("first_computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revisions", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rollup_snapshots")),
+        sa.UniqueConstraint(
+            "week", "level", "code", name=op.f("uq_rollup_snapshots_week_level_code")
+        ),
+    )
+    with op.batch_alter_table("rollup_snapshots", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rollup_snapshots_week"), ["week"], unique=False)
 
     op.create_table(
         "scheduler_heartbeats",
@@ -281,11 +339,46 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_grids_code")),
     )
     with op.batch_alter_table("grids", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_grids_condition"), ["condition"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_grids_coordinator_id"), ["coordinator_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_grids_doctor_id"), ["doctor_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_grids_facility_id"), ["facility_id"], unique=False)
+
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=80), nullable=False),
+        sa.Column("password_hash", sa.String(length=256), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("doctor_id", sa.Integer(), nullable=True),
+        sa.Column("facility_id", sa.Integer(), nullable=True),
+        sa.Column("language", sa.String(length=8), nullable=True),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "(role = 'doctor') = (doctor_id IS NOT NULL)", name=op.f("ck_users_doctor_scope")
+        ),
+        sa.CheckConstraint(
+            "(role = 'township') = (facility_id IS NOT NULL)", name=op.f("ck_users_township_scope")
+        ),
+        sa.CheckConstraint("role IN ('admin', 'township', 'doctor')", name=op.f("ck_users_role")),
+        sa.ForeignKeyConstraint(
+            ["doctor_id"], ["doctors.id"], name=op.f("fk_users_doctor_id_doctors")
+        ),
+        sa.ForeignKeyConstraint(
+            ["facility_id"], ["facilities.id"], name=op.f("fk_users_facility_id_facilities")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_users_token_hash")),
+        sa.UniqueConstraint("username", name=op.f("uq_users_username")),
+    )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_users_doctor_id"), ["doctor_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_users_facility_id"), ["facility_id"], unique=False)
 
     op.create_table(
         "doctor_visits",
@@ -634,10 +727,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_doctor_visits_doctor_id"))
 
     op.drop_table("doctor_visits")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_users_facility_id"))
+        batch_op.drop_index(batch_op.f("ix_users_doctor_id"))
+
+    op.drop_table("users")
     with op.batch_alter_table("grids", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_grids_facility_id"))
         batch_op.drop_index(batch_op.f("ix_grids_doctor_id"))
         batch_op.drop_index(batch_op.f("ix_grids_coordinator_id"))
+        batch_op.drop_index(batch_op.f("ix_grids_condition"))
 
     op.drop_table("grids")
     with op.batch_alter_table("patients", schema=None) as batch_op:
@@ -654,11 +753,20 @@ def downgrade() -> None:
     op.drop_table("scheduler_runs")
     op.drop_table("scheduler_job_state")
     op.drop_table("scheduler_heartbeats")
+    with op.batch_alter_table("rollup_snapshots", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rollup_snapshots_week"))
+
+    op.drop_table("rollup_snapshots")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_to_phone"))
         batch_op.drop_index("ix_outbox_claim")
 
     op.drop_table("outbox")
+    with op.batch_alter_table("login_attempts", schema=None) as batch_op:
+        batch_op.drop_index("ix_login_attempts_username_at")
+        batch_op.drop_index("ix_login_attempts_remote_addr_at")
+
+    op.drop_table("login_attempts")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inbound_messages_received_at"))
         batch_op.drop_index(batch_op.f("ix_inbound_messages_from_phone"))
@@ -668,6 +776,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_facilities_parent_id"))
 
     op.drop_table("facilities")
+    with op.batch_alter_table("change_sets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_change_sets_at"))
+
+    op.drop_table("change_sets")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
         batch_op.drop_index(batch_op.f("ix_audit_log_action"))

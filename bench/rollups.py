@@ -1,0 +1,209 @@
+"""Weekly rollups on PostgreSQL: every level for one week, beside a bare GROUP BY floor.
+
+    .venv/bin/python -m bench.rollups [--members 200000] [--url URL] [--repeat 3]
+
+A scratch database (`huzhu_bench_rollups`) is created, migrated and filled by
+SQL (`generate_series`, not timed): a county of MEMBERS members in grids of 20,
+15 grids per doctor, 14 townships; a year (52 weeks) of weekly reports, a BP or
+glucose reading for each member about every 4 weeks, member reports, attendance
+and urgent cases. Then, for the last week:
+
+- rollups: `compute_week` (one statement counting every grid's members, the
+  urgent cases, grid places, and the sums up to doctors, townships, county);
+- floor: bare GROUP BYs over the same rows with the same week filters
+  (memberships per grid, readings in the 52 weeks per member, member reports
+  per member, weekly reports per grid, attendance, urgent cases), no joins.
+
+Prints the scale, both times (best of REPEAT) and their ratio (target <= 20x).
+The database is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from grids.rollups.period import WeekPeriod
+from grids.rollups.service import compute_week
+from grids.storage import migrate
+from grids.storage.database import Database
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DATABASE_NAME = "huzhu_bench_rollups"
+TZ = ZoneInfo("Asia/Shanghai")
+WEEK = "2026-W48"
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+FILL = """
+INSERT INTO facilities (id, code, name, level, parent_id, created_at, updated_at)
+VALUES (1, 'C', '市人民医院', 'county_hospital', NULL, now(), now());
+INSERT INTO facilities (id, code, name, level, parent_id, created_at, updated_at)
+SELECT 1 + t, 'T' || t, '乡镇卫生院' || t, 'township_center', 1, now(), now()
+FROM generate_series(1, 14) t;
+INSERT INTO facilities (id, code, name, level, parent_id, created_at, updated_at)
+SELECT 100 + c, 'V' || c, '村卫生室' || c, 'village_clinic', 2 + (c % 14), now(), now()
+FROM generate_series(1, :clinics) c;
+INSERT INTO doctors (id, code, name, phone, facility_id, language, status, created_at, updated_at)
+SELECT d, 'D' || d, '医生' || d, '+86139' || lpad(d::text, 8, '0'), 100 + 1 + (d % :clinics),
+       'zh_CN', 'active', now(), now()
+FROM generate_series(1, :doctors) d;
+INSERT INTO patients (id, code, name, phone, facility_id, primary_condition, conditions,
+                      birth_year, sex, volunteer, status, language, created_at, updated_at)
+SELECT p, 'P' || p, '患者' || p, '+86138' || lpad(p::text, 8, '0'), 100 + 1 + ((p / 20) % :clinics),
+       CASE WHEN p % 4 = 0 THEN 'diabetes' ELSE 'hypertension' END,
+       CASE WHEN p % 4 = 0 THEN '["diabetes"]'::json WHEN p % 9 = 0
+            THEN '["hypertension", "diabetes"]'::json ELSE '["hypertension"]'::json END,
+       1940 + p % 30, 'F', false,
+       CASE WHEN p % 997 = 0 THEN 'deceased' ELSE 'active' END, 'zh_CN', now(), now()
+FROM generate_series(1, :members) p;
+UPDATE patients SET died_on = DATE '2026-06-01' + (id % 150) WHERE status = 'deceased';
+INSERT INTO grids (id, code, facility_id, condition, doctor_id, coordinator_id, exchange_minutes,
+                   version, created_at, updated_at)
+SELECT g, 'G' || g, 100 + 1 + (g % :clinics), 'hypertension', 1 + (g - 1) / 15,
+       (g - 1) * 20 + 1, 60, 1, now(), now()
+FROM generate_series(1, :grids) g;
+INSERT INTO memberships (grid_id, patient_id, seat, joined_at, left_at)
+SELECT 1 + (p - 1) / 20, p, 1 + (p - 1) % 20,
+       TIMESTAMPTZ '2025-01-01' + (p % 300) * INTERVAL '1 day', NULL
+FROM generate_series(1, :members) p;
+CREATE TEMP TABLE weeks AS
+SELECT n, to_char(DATE '2026-11-23' - n * 7, 'IYYY-"W"IW') AS week,
+       TIMESTAMPTZ '2026-11-23 02:00+00' - n * INTERVAL '7 days' AS at
+FROM generate_series(0, 51) n;
+INSERT INTO weekly_reports (grid_id, week, coordinator_id, all_stable, first_received_at,
+                            last_received_at, revisions)
+SELECT g, w.week, (g - 1) * 20 + 1, (g + n) % 3 <> 0, w.at, w.at, 1
+FROM generate_series(1, :grids) g CROSS JOIN weeks w
+WHERE (g * 7 + n) % 10 <> 0;
+INSERT INTO readings (patient_id, grid_id, week, kind, systolic, diastolic, glucose_mmol,
+                      reported_at)
+SELECT p, 1 + (p - 1) / 20, w.week,
+       CASE WHEN p % 4 = 0 THEN 'glucose' ELSE 'bp' END,
+       CASE WHEN p % 4 = 0 THEN NULL ELSE 110 + (p * 7 + n) % 80 END,
+       CASE WHEN p % 4 = 0 THEN NULL ELSE 65 + (p * 3 + n) % 50 END,
+       CASE WHEN p % 4 = 0 THEN 5 + ((p + n) % 120) / 10.0 ELSE NULL END,
+       w.at
+FROM generate_series(1, :members) p CROSS JOIN weeks w
+WHERE (p + n) % 4 = 0;
+INSERT INTO member_reports (weekly_report_id, patient_id, week, seat, hospitalised, discharged,
+                            missed_medication, died, updated_at)
+SELECT r.id, (r.grid_id - 1) * 20 + 1 + (r.id % 20), r.week, 1 + (r.id % 20),
+       r.id % 53 = 0, false, r.id % 7 = 0, false, r.first_received_at
+FROM weekly_reports r WHERE NOT r.all_stable;
+INSERT INTO exchange_attendance (grid_id, week, headcount, reported_at)
+SELECT g, w.week, 10 + (g + n) % 10, w.at
+FROM generate_series(1, :grids) g CROSS JOIN weeks w WHERE (g + n) % 5 <> 0;
+INSERT INTO urgent_reports (code, grid_id, patient_id, seat, text, red_flag, received_at,
+                            acknowledged_at, acknowledged_by_id)
+SELECT 'U' || u, 1 + u % :grids, 1 + (u * 37) % :members, 1, '胸痛', false,
+       TIMESTAMPTZ '2026-11-23 03:00+00' - (u % 364) * INTERVAL '1 day',
+       TIMESTAMPTZ '2026-11-23 03:00+00' - (u % 364) * INTERVAL '1 day'
+           + (60 + u % 1800) * INTERVAL '1 second',
+       1 + (u % :grids) / 15
+FROM generate_series(1, :urgent) u;
+ANALYZE;
+"""
+
+FLOOR = [
+    "SELECT grid_id, count(*) FROM memberships WHERE joined_at < :end "
+    "AND (left_at IS NULL OR left_at >= :end) GROUP BY grid_id",
+    "SELECT patient_id, max(week) FROM readings WHERE week >= :lost_from AND week <= :week "
+    "GROUP BY patient_id",
+    "SELECT patient_id, max(week) FROM member_reports WHERE week <= :week GROUP BY patient_id",
+    "SELECT grid_id, max(week) FROM weekly_reports WHERE week >= :lost_from AND week <= :week "
+    "GROUP BY grid_id",
+    "SELECT grid_id, sum(headcount) FROM exchange_attendance WHERE week = :week GROUP BY grid_id",
+    "SELECT patient_id, max(received_at) FROM urgent_reports WHERE received_at < :end "
+    "GROUP BY patient_id",
+]
+
+
+def _admin(url: str, statement: str) -> None:
+    engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--members", type=int, default=200_000)
+    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    members = args.members - args.members % 300
+    grids = members // 20
+    doctors = -(-grids // 15)
+    clinics = max(1, doctors)
+    url = make_url(args.url).set(database=DATABASE_NAME).render_as_string(hide_password=False)
+    _admin(args.url, f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
+    _admin(args.url, f'CREATE DATABASE "{DATABASE_NAME}"')
+    try:
+        migrate.upgrade(url)
+        database = Database(url)
+        started = time.perf_counter()
+        with database.engine.begin() as connection:
+            params = {
+                "members": members,
+                "grids": grids,
+                "doctors": doctors,
+                "clinics": clinics,
+                "urgent": max(10, members // 500),
+            }
+            raw = connection.connection.driver_connection
+            for statement in FILL.split(";\n"):
+                if statement.strip():
+                    sql = statement
+                    for key, value in params.items():
+                        sql = sql.replace(f":{key}", str(value))
+                    raw.execute(sql)
+        load = time.perf_counter() - started
+        with database.engine.connect() as connection:
+            rows = {
+                table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
+                for table in (
+                    "memberships",
+                    "readings",
+                    "weekly_reports",
+                    "member_reports",
+                    "exchange_attendance",
+                    "urgent_reports",
+                )
+            }
+        period = WeekPeriod(WEEK, TZ)
+        floor_params = {"end": period.end, "week": WEEK, "lost_from": period.lost_from}
+        rollup_times, floor_times = [], []
+        subjects = 0
+        for _ in range(args.repeat):
+            with database.unit_of_work() as session:
+                started = time.perf_counter()
+                rollup = compute_week(session, period, NOW)
+                rollup_times.append(time.perf_counter() - started)
+                subjects = len(rollup.values)
+            with database.engine.connect() as connection:
+                started = time.perf_counter()
+                for statement in FLOOR:
+                    connection.execute(text(statement), floor_params).all()
+                floor_times.append(time.perf_counter() - started)
+        database.dispose()
+        best_rollup, best_floor = min(rollup_times), min(floor_times)
+        print(f"scale: {members:,} members, {grids:,} grids, {doctors:,} doctors, 14 townships")
+        print("rows: " + ", ".join(f"{table} {count:,}" for table, count in rows.items()))
+        print(f"load (not timed in the figures): {load:.1f} s")
+        print(
+            f"all rollups for {WEEK}, every level ({subjects:,} subjects): "
+            f"{best_rollup:.2f} s (best of {args.repeat})"
+        )
+        print(f"floor, bare GROUP BYs over the same rows: {best_floor:.2f} s")
+        print(f"ratio: {best_rollup / best_floor:.1f}x (target <= 20x)")
+    finally:
+        _admin(args.url, f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Administration: reassigning grids, coordinators, members and doctors, with preview,
+audit and undo, on the web, the JSON API and the CLI."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from grids.admin.api import admin_api
+    from grids.admin.cli import admin_cli
+    from grids.admin.pages import admin_pages
+
+    app.register_blueprint(admin_api)
+    app.register_blueprint(admin_pages)
+    app.cli.add_command(admin_cli)

@@ -1,0 +1,503 @@
+"""Applying a plan as one change-set: preview, scope, compare-and-set, audit, SMS, undo.
+
+`execute` runs the plan's changes in the caller's transaction, records the
+change-set, re-targets what follows a moved grid and derives every SMS from
+what changed. A dry run does all of that, reads the consequences, and rolls the
+transaction back: the preview is exactly what applying would do. Nothing here
+commits; the caller commits an applied outcome.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from config.logging import mask_phone, mask_phones_in
+from grids import audit
+from grids.admin.follow import follow_grid
+from grids.admin.operations import Plan, phased
+from grids.admin.rules import Problem, blocking
+from grids.audit import ChangeConflict, Conflict, UndoRefused
+from grids.core.notices import Notice
+from grids.core.vocabulary import GONE_STATUSES
+from grids.models import ChangeSet, Doctor, Grid, Membership, Patient
+from i18n import normalise_language, translate
+
+Deliver = Callable[[Session, Sequence[Notice], datetime], None]
+NAME_LIMIT = 8
+GRID_LIST_LIMIT = 3
+
+
+class AdminError(ValueError):
+    """A request that cannot be done as asked; `key` and `params` name the catalogue text."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass
+class Outcome:
+    operation: str
+    subject: str
+    actor: str
+    reason: str | None
+    override: bool
+    dry_run: bool
+    applied: bool = False
+    change_set_id: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+    blocking: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    grids: list[dict[str, Any]] = field(default_factory=list)
+    """Each grid touched: members, coordinator, doctor and version before and after."""
+    doctors: list[dict[str, Any]] = field(default_factory=list)
+    """Each doctor touched: grids held and status before and after."""
+    notices: list[Notice] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+def _snapshot_grids(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    counts = dict(
+        session.execute(
+            select(Membership.grid_id, func.count())
+            .where(Membership.grid_id.in_(ids), Membership.left_at.is_(None))
+            .group_by(Membership.grid_id)
+        ).all()
+    )
+    found: dict[int, dict[str, Any]] = {}
+    rows = session.execute(
+        select(Grid.id, Grid.code, Grid.version, Doctor.code, Patient.code)
+        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
+        .outerjoin(Patient, Patient.id == Grid.coordinator_id)
+        .where(Grid.id.in_(ids))
+    )
+    for grid_id, code, version, doctor, coordinator in rows:
+        found[grid_id] = {
+            "code": code,
+            "members": counts.get(grid_id, 0),
+            "doctor": doctor,
+            "coordinator": coordinator,
+            "version": version,
+        }
+    return found
+
+
+def _snapshot_doctors(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    counts = dict(
+        session.execute(
+            select(Grid.doctor_id, func.count())
+            .where(Grid.doctor_id.in_(ids))
+            .group_by(Grid.doctor_id)
+        ).all()
+    )
+    return {
+        doctor_id: {"code": code, "grids": counts.get(doctor_id, 0), "status": str(status)}
+        for doctor_id, code, status in session.execute(
+            select(Doctor.id, Doctor.code, Doctor.status).where(Doctor.id.in_(ids))
+        )
+    }
+
+
+def _side_by_side(
+    before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    rows = []
+    for row_id in sorted(
+        set(before) | set(after), key=lambda i: (after.get(i) or before[i])["code"]
+    ):
+        old, new = before.get(row_id, {}), after.get(row_id, {})
+        row = {"code": (new or old)["code"]}
+        for key in new or old:
+            if key != "code":
+                row[f"{key}_before"] = old.get(key)
+                row[f"{key}_after"] = new.get(key)
+        rows.append(row)
+    return rows
+
+
+def conflicts_with_expected(
+    session: Session, plan: Plan, expected: dict[str, int] | None
+) -> list[Conflict]:
+    """Grids whose version is not the one the caller previewed."""
+    if not expected:
+        return []
+    found = []
+    ids = {g.code: g.id for g in session.scalars(select(Grid).where(Grid.code.in_(expected)))}
+    for code, version in sorted(expected.items()):
+        current = plan.versions.get(code)
+        if current is not None and current != version:
+            found.append(
+                Conflict(
+                    "grids",
+                    ids.get(code),
+                    code,
+                    "version",
+                    version,
+                    current,
+                    audit._later_change_set(session, "grids", ids.get(code), None),
+                )
+            )
+    return found
+
+
+def execute(
+    session: Session,
+    plan: Plan,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+    override: bool = False,
+    dry_run: bool = False,
+    expected_versions: dict[str, int] | None = None,
+    allowed_facilities: set[int] | None = None,
+    deliver: Deliver | None = None,
+    default_language: str = "zh_CN",
+) -> Outcome:
+    """Preview (`dry_run`) or apply `plan` as one change-set.
+
+    Raises `AdminError` (override without a reason, out of the actor's scope) and
+    `ChangeConflict` (a grid changed since it was read or previewed); a plan with
+    problems that block it comes back not applied, with the problems listed.
+    """
+    reason = (reason or "").strip() or None
+    if override and reason is None:
+        raise AdminError("admin.error.override_needs_reason")
+    if allowed_facilities is not None and not plan.facility_ids <= allowed_facilities:
+        raise AdminError("admin.error.out_of_scope")
+    outcome = Outcome(
+        operation=plan.operation,
+        subject=plan.subject,
+        actor=actor,
+        reason=reason,
+        override=override,
+        dry_run=dry_run,
+        problems=plan.problems,
+        blocking=blocking(plan.problems, override),
+        notes=plan.notes,
+        moves=plan.moves,
+        assignments=plan.assignments,
+        versions=plan.versions,
+    )
+    stale = conflicts_with_expected(session, plan, expected_versions)
+    if stale:
+        raise ChangeConflict(stale)
+    grids_before = _snapshot_grids(session, plan.grid_ids)
+    doctors_before = _snapshot_doctors(session, plan.doctor_ids)
+    if outcome.blocking:
+        outcome.grids = _side_by_side(grids_before, grids_before)
+        outcome.doctors = _side_by_side(doctors_before, doctors_before)
+        return outcome
+    recorded = audit.apply_changes(session, phased(plan.changes))
+    change_set = audit.record_change_set(
+        session,
+        actor=actor,
+        operation=plan.operation,
+        subject=plan.subject,
+        reason=reason,
+        override=override and any(p.overridable for p in plan.problems),
+        changes=recorded,
+        at=now,
+    )
+    _finish(
+        session, outcome, change_set, recorded, grids_before, doctors_before, now, default_language
+    )
+    if dry_run:
+        session.rollback()
+    else:
+        if deliver is not None and outcome.notices:
+            deliver(session, outcome.notices, now)
+        outcome.applied = True
+    return outcome
+
+
+def _finish(
+    session: Session,
+    outcome: Outcome,
+    change_set: ChangeSet,
+    recorded: list[dict[str, Any]],
+    grids_before: dict[int, dict[str, Any]],
+    doctors_before: dict[int, dict[str, Any]],
+    now: datetime,
+    default_language: str,
+) -> None:
+    outcome.change_set_id = change_set.id
+    outcome.changes = recorded
+    grid_ids = set(grids_before) | {c["id"] for c in recorded if c["table"] == "grids"}
+    doctor_ids = set(doctors_before) | {
+        value
+        for c in recorded
+        if c["table"] == "grids" and c["op"] == "update" and c["field"] == "doctor_id"
+        for value in (c["expected"], c["set"])
+        if value is not None
+    }
+    session.expire_all()
+    notices = notices_for(session, recorded, change_set.id)
+    for grid_id, (old, new) in _final(recorded, "grids", "doctor_id").items():
+        notices += follow_grid(session, grid_id, old, new, now, default_language=default_language)
+    outcome.notices = notices
+    outcome.grids = _side_by_side(grids_before, _snapshot_grids(session, grid_ids))
+    outcome.doctors = _side_by_side(doctors_before, _snapshot_doctors(session, doctor_ids))
+
+
+def _final(recorded: list[dict[str, Any]], table: str, column: str) -> dict[int, tuple[Any, Any]]:
+    """Row id -> (value before the change-set, value after) for one column."""
+    found: dict[int, tuple[Any, Any]] = {}
+    for change in recorded:
+        if change["table"] != table:
+            continue
+        if change["op"] == "update" and change["field"] == column:
+            first = found.get(change["id"], (change["expected"], None))[0]
+            found[change["id"]] = (first, change["set"])
+        elif change["op"] == "insert" and column in change["values"]:
+            found[change["id"]] = (None, change["values"][column])
+        elif change["op"] == "delete" and column in change["values"]:
+            found[change["id"]] = (change["values"][column], None)
+    return {row_id: pair for row_id, pair in found.items() if pair[0] != pair[1]}
+
+
+# --- SMS: derived from what changed -----------------------------------------------------------
+
+
+def _clip(text: str, limit: int = NAME_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _grid_list(codes: list[str]) -> str:
+    shown = ", ".join(sorted(codes)[:GRID_LIST_LIMIT])
+    return shown + ("…" if len(codes) > GRID_LIST_LIMIT else "")
+
+
+def notices_for(
+    session: Session, recorded: list[dict[str, Any]], change_set_id: int
+) -> list[Notice]:
+    """Every SMS the change-set causes, read from the rows as they now are:
+    the new coordinator, the grid's members, the moved members, the old and new doctors."""
+    notices: list[Notice] = []
+    prefix = f"admin:{change_set_id}"
+    doctor_changes = _final(recorded, "grids", "doctor_id")
+    coordinator_changes = {
+        grid_id: new
+        for grid_id, (_old, new) in _final(recorded, "grids", "coordinator_id").items()
+        if new is not None
+    }
+    joined = [
+        change
+        for change in recorded
+        if change["table"] == "memberships" and change["op"] == "insert"
+    ]
+    grid_ids = (
+        set(doctor_changes) | set(coordinator_changes) | {c["values"]["grid_id"] for c in joined}
+    )
+    grids = {g.id: g for g in session.scalars(select(Grid).where(Grid.id.in_(grid_ids)))}
+    people_ids = set(coordinator_changes.values()) | {c["values"]["patient_id"] for c in joined}
+    people_ids |= {g.coordinator_id for g in grids.values() if g.coordinator_id}
+    members_of: dict[int, list[int]] = defaultdict(list)
+    for grid_id, patient_id in session.execute(
+        select(Membership.grid_id, Membership.patient_id).where(
+            Membership.grid_id.in_(list(coordinator_changes)), Membership.left_at.is_(None)
+        )
+    ):
+        members_of[grid_id].append(patient_id)
+        people_ids.add(patient_id)
+    people = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(people_ids)))}
+    doctor_ids = {d for pair in doctor_changes.values() for d in pair if d is not None}
+    doctor_ids |= {g.doctor_id for g in grids.values() if g.doctor_id}
+    doctors = {d.id: d for d in session.scalars(select(Doctor).where(Doctor.id.in_(doctor_ids)))}
+
+    def to_patient(patient: Patient | None, template: str, **params: Any) -> None:
+        if patient is None or patient.phone is None or patient.status in GONE_STATUSES:
+            return
+        notices.append(
+            Notice(
+                key=f"{prefix}:{template.rsplit('.', 1)[-1]}:patient:{patient.id}",
+                phone=patient.phone,
+                language=patient.language,
+                template=template,
+                params=params,
+                recipient_type="patient",
+                recipient_id=patient.id,
+            )
+        )
+
+    def to_doctor(doctor: Doctor, template: str, **params: Any) -> None:
+        notices.append(
+            Notice(
+                key=f"{prefix}:{template.rsplit('.', 1)[-1]}:doctor:{doctor.id}",
+                phone=doctor.phone,
+                language=doctor.language,
+                template=template,
+                params=params,
+                recipient_type="doctor",
+                recipient_id=doctor.id,
+            )
+        )
+
+    def coordinator_name(grid: Grid) -> str:
+        coordinator = people.get(grid.coordinator_id) if grid.coordinator_id else None
+        return _clip(coordinator.name) if coordinator else "-"
+
+    told: set[int] = set()
+    for change in joined:
+        grid = grids[change["values"]["grid_id"]]
+        patient = people.get(change["values"]["patient_id"])
+        if patient is not None and patient.id != grid.coordinator_id:
+            told.add(patient.id)
+            to_patient(
+                patient,
+                "sms.admin.member_moved",
+                grid=grid.code,
+                seat=change["values"]["seat"],
+                name=coordinator_name(grid),
+            )
+    for grid_id, coordinator_id in sorted(coordinator_changes.items()):
+        grid = grids[grid_id]
+        told.add(coordinator_id)
+        to_patient(people.get(coordinator_id), "sms.admin.coordinator_new", grid=grid.code)
+        for member_id in members_of[grid_id]:
+            if member_id not in told:
+                to_patient(
+                    people.get(member_id),
+                    "sms.admin.member_coordinator",
+                    grid=grid.code,
+                    name=coordinator_name(grid),
+                )
+    released: dict[int, list[str]] = defaultdict(list)
+    assigned: dict[int, list[str]] = defaultdict(list)
+    for grid_id, (old, new) in sorted(doctor_changes.items()):
+        grid = grids.get(grid_id)
+        if grid is None:  # removed by the undo of a split: its members are told where they are
+            continue
+        if old is not None:
+            released[old].append(grid.code)
+        if new is not None:
+            assigned[new].append(grid.code)
+            doctor = doctors[new]
+            coordinator = people.get(grid.coordinator_id) if grid.coordinator_id else None
+            if coordinator is not None and coordinator.id not in told:
+                to_patient(
+                    coordinator,
+                    "sms.admin.coordinator_doctor",
+                    grid=grid.code,
+                    doctor=_clip(doctor.name),
+                    phone=doctor.phone,
+                )
+    for doctor_id, codes in sorted(released.items()):
+        to_doctor(
+            doctors[doctor_id],
+            "sms.admin.doctor_released",
+            count=len(codes),
+            grids=_grid_list(codes),
+        )
+    for doctor_id, codes in sorted(assigned.items()):
+        to_doctor(
+            doctors[doctor_id],
+            "sms.admin.doctor_assigned",
+            count=len(codes),
+            grids=_grid_list(codes),
+        )
+    return notices
+
+
+def notice_rows(notices: Sequence[Notice]) -> list[dict[str, Any]]:
+    """What the preview shows of each SMS: recipient, template, and the number and text
+    with phone numbers masked."""
+    return [
+        {
+            "recipient": f"{n.recipient_type}:{n.recipient_id}",
+            "to": mask_phone(n.phone),
+            "template": n.template,
+            "language": n.language,
+            "text": mask_phones_in(
+                translate(n.template, normalise_language(n.language), **dict(n.params))
+            ),
+            "urgent": n.urgent,
+        }
+        for n in notices
+    ]
+
+
+# --- undo ------------------------------------------------------------------------------------
+
+
+def undo(
+    session: Session,
+    change_set_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+    dry_run: bool = False,
+    allowed_facilities: set[int] | None = None,
+    deliver: Deliver | None = None,
+    default_language: str = "zh_CN",
+) -> Outcome:
+    """Reverse a change-set with an inverse change-set of its own, if no later change is
+    in the way (`UndoRefused` says which one is)."""
+    change_set = session.get(ChangeSet, change_set_id)
+    if change_set is None:
+        raise AdminError("admin.error.no_change_set", id=change_set_id)
+    if change_set.undoes_id is not None:
+        raise UndoRefused("admin.undo.is_undo", id=change_set.id, of=change_set.undoes_id)
+    touched_grids = {c["id"] for c in change_set.changes if c["table"] == "grids"}
+    if allowed_facilities is not None:
+        facilities = set(
+            session.scalars(select(Grid.facility_id).where(Grid.id.in_(touched_grids)))
+        )
+        if not facilities <= allowed_facilities:
+            raise AdminError("admin.error.out_of_scope")
+    doctor_ids = {c["id"] for c in change_set.changes if c["table"] == "doctors"} | {
+        value
+        for c in change_set.changes
+        if c["table"] == "grids" and c["op"] == "update" and c["field"] == "doctor_id"
+        for value in (c["expected"], c["set"])
+        if value is not None
+    }
+    existing = set(session.scalars(select(Grid.id).where(Grid.id.in_(touched_grids))))
+    grids_before = _snapshot_grids(session, existing)
+    doctors_before = _snapshot_doctors(session, doctor_ids)
+    outcome = Outcome(
+        operation="undo",
+        subject=str(change_set.id),
+        actor=actor,
+        reason=reason,
+        override=False,
+        dry_run=dry_run,
+    )
+    recorded = audit.undo_changes(session, change_set)
+    inverse_set = audit.record_change_set(
+        session,
+        actor=actor,
+        operation="undo",
+        subject=str(change_set.id),
+        reason=reason,
+        override=False,
+        changes=recorded,
+        at=now,
+        undoes=change_set,
+    )
+    _finish(
+        session, outcome, inverse_set, recorded, grids_before, doctors_before, now, default_language
+    )
+    if dry_run:
+        session.rollback()
+    else:
+        if deliver is not None and outcome.notices:
+            deliver(session, outcome.notices, now)
+        outcome.applied = True
+    return outcome

@@ -1,0 +1,52 @@
+"""`GET /api/v1/rollups`: the rollup document, for those whose scope covers the subject."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import ValidationError
+
+from config.runtime import current_settings, now
+from grids.accounts.access import (
+    any_role,
+    doctor_or_403,
+    facility_or_403,
+    grid_or_403,
+)
+from grids.rollups.schemas import RollupQuerySchema, RollupSchema
+from grids.rollups.service import RollupError, rollup_document
+from grids.storage.session import request_session
+from grids.web.errors import error_response
+from i18n import translate
+
+rollups_api = Blueprint("rollups_api", __name__)
+
+
+def check_scope(level: str, code: str) -> None:
+    """403 unless the user's scope covers the subject (existence is not revealed)."""
+    session = request_session()
+    if level == "grid":
+        grid_or_403(session, code)
+    elif level == "doctor":
+        doctor_or_403(session, code)
+    else:
+        facility_or_403(session, code)
+
+
+@rollups_api.get("/api/v1/rollups")
+@any_role
+def get_rollup() -> tuple[Response, int] | Response:
+    settings = current_settings()
+    try:
+        query = RollupQuerySchema().load(request.args.to_dict())
+    except ValidationError as error:
+        message = translate("api.error.invalid_query", settings.default_language)
+        return error_response(400, "invalid_query", message, error.normalized_messages())
+    check_scope(query["level"], query["code"])
+    try:
+        doc = rollup_document(
+            request_session(), query["level"], query["code"], query.get("week"), now(), settings.tz
+        )
+    except RollupError as error:
+        message = translate(error.key, settings.default_language, **error.params)
+        return error_response(400, "invalid_query", message, {"week": [message]})
+    return jsonify(RollupSchema().dump(doc))

@@ -1,0 +1,274 @@
+"""What the pages show, loaded in a few queries: week figures, member lists, trends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grids.models import Doctor, Facility, Grid, Patient, UrgentReport, WeeklyReport
+from grids.rollups.indicators import rate
+from grids.rollups.models import RollupSnapshot
+from grids.rollups.period import WeekPeriod, weeks_back
+from grids.rollups.queries import grid_places, member_status
+from grids.rollups.service import compute_week, subject_keys
+
+TREND_WEEKS = 12
+
+
+@dataclass
+class WeekFigures:
+    """Indicators of some subjects for one week, from snapshots when the week is closed."""
+
+    period: WeekPeriod
+    values: dict[tuple[str, str], dict[str, Any]]
+    as_of: datetime
+    provisional: bool
+    revised: set[tuple[str, str]] = field(default_factory=set)
+
+    def of(self, level: str, code: str) -> dict[str, Any]:
+        return self.values.get((level, code), {})
+
+
+def week_figures(
+    session: Session, period: WeekPeriod, now: datetime, keys: Sequence[tuple[str, str]]
+) -> WeekFigures:
+    wanted = set(keys)
+    if period.closed_at(now) and wanted:
+        rows = session.scalars(
+            select(RollupSnapshot).where(
+                RollupSnapshot.week == period.week,
+                RollupSnapshot.code.in_({code for _, code in wanted}),
+            )
+        )
+        found = {(row.level, row.code): row for row in rows if (row.level, row.code) in wanted}
+        if set(found) == wanted:
+            return WeekFigures(
+                period=period,
+                values={key: row.indicators for key, row in found.items()},
+                as_of=max(row.computed_at for row in found.values()),
+                provisional=False,
+                revised={key for key, row in found.items() if row.revisions > 1},
+            )
+    places = grid_places(session)
+    needed = [place for place in places if wanted & set(subject_keys(place))]
+    rollup = compute_week(
+        session, period, now, places=None if len(needed) == len(places) else needed
+    )
+    return WeekFigures(
+        period=period,
+        values=dict(rollup.values),
+        as_of=rollup.as_of,
+        provisional=rollup.provisional,
+    )
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    week: str
+    bp_control: float | None
+    glucose_control: float | None
+    coverage: float | None
+    attendance: float | None
+
+
+def trend_points(
+    session: Session, level: str, code: str, last_week: str, now: datetime, tz: ZoneInfo
+) -> list[TrendPoint]:
+    """The 12 weeks ending with `last_week`: control rates, report coverage, attendance."""
+    points = []
+    for week in weeks_back(last_week, TREND_WEEKS):
+        period = WeekPeriod(week, tz)
+        if period.start > now:
+            continue
+        values = week_figures(session, period, now, [(level, code)]).of(level, code)
+        points.append(
+            TrendPoint(
+                week=week,
+                bp_control=rate(values.get("bp_controlled"), values.get("htn_denominator")),
+                glucose_control=rate(
+                    values.get("glucose_controlled"), values.get("dm_denominator")
+                ),
+                coverage=rate(values.get("grids_reported"), values.get("grids")),
+                attendance=rate(values.get("attendance"), values.get("members")),
+            )
+        )
+    return points
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    grid_code: str
+    seat: int
+    code: str
+    name: str
+    phone: str | None
+    colour: str
+    reasons: tuple[str, ...]
+    systolic: int | None
+    diastolic: int | None
+    bp_week: str | None
+    glucose: Any
+    glucose_week: str | None
+    silent: bool
+    lost: bool
+
+
+def member_rows(session: Session, period: WeekPeriod, grid_ids: Sequence[int]) -> list[MemberRow]:
+    """Members of the grids at the week's end with their colour and why (same SQL as counts)."""
+    if not grid_ids:
+        return []
+    status = member_status(period).where(Grid.id.in_(grid_ids))
+    status = status.join(Grid, Grid.id == status.selected_columns.grid_id).subquery("status")
+    rows = session.execute(
+        select(status, Patient.code, Patient.name, Patient.phone, Grid.code.label("grid_code"))
+        .join(Patient, Patient.id == status.c.patient_id)
+        .join(Grid, Grid.id == status.c.grid_id)
+        .order_by(Grid.code, status.c.seat)
+    ).mappings()
+    result = []
+    for row in rows:
+        colour = "red" if row["red"] else "yellow" if row["yellow"] else "green"
+        reasons = tuple(
+            reason
+            for reason, column in (
+                ("urgent", "red_urgent"),
+                ("bp", "red_bp"),
+                ("glucose", "red_glucose"),
+                ("hospitalised", "red_hospitalised"),
+            )
+            if row[column]
+        )
+        result.append(
+            MemberRow(
+                grid_code=row["grid_code"],
+                seat=row["seat"],
+                code=row["code"],
+                name=row["name"],
+                phone=row["phone"],
+                colour=colour,
+                reasons=reasons,
+                systolic=row["systolic"],
+                diastolic=row["diastolic"],
+                bp_week=row["bp_week"],
+                glucose=row["glucose_mmol"],
+                glucose_week=row["glucose_week"],
+                silent=bool(row["members_no_news_2w"]),
+                lost=bool(row["lost_to_follow_up"]),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    code: str
+    grid_code: str
+    seat: int | None
+    member_name: str | None
+    text: str
+    received_at: datetime
+
+
+def open_cases(session: Session, grid_ids: Sequence[int], now: datetime) -> list[OpenCase]:
+    """Urgent cases of these grids nobody has acknowledged yet, oldest first."""
+    if not grid_ids:
+        return []
+    rows = session.execute(
+        select(
+            UrgentReport.code,
+            Grid.code,
+            UrgentReport.seat,
+            Patient.name,
+            UrgentReport.text,
+            UrgentReport.received_at,
+        )
+        .join(Grid, Grid.id == UrgentReport.grid_id)
+        .outerjoin(Patient, Patient.id == UrgentReport.patient_id)
+        .where(
+            UrgentReport.grid_id.in_(grid_ids),
+            UrgentReport.acknowledged_at.is_(None),
+            UrgentReport.received_at <= now,
+        )
+        .order_by(UrgentReport.received_at)
+    )
+    return [OpenCase(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class GridLine:
+    grid: Grid
+    number: int
+    coordinator: str | None
+    reported_at: datetime | None
+
+
+def doctor_grids(session: Session, doctor: Doctor, week: str) -> list[GridLine]:
+    grids = session.scalars(select(Grid).where(Grid.doctor_id == doctor.id).order_by(Grid.code))
+    return _grid_lines(session, list(grids), week)
+
+
+def _grid_lines(session: Session, grids: list[Grid], week: str) -> list[GridLine]:
+    ids = [grid.id for grid in grids]
+    coordinators = dict(
+        session.execute(
+            select(Grid.id, Patient.name)
+            .join(Patient, Patient.id == Grid.coordinator_id)
+            .where(Grid.id.in_(ids))
+        ).all()
+    )
+    reported = dict(
+        session.execute(
+            select(WeeklyReport.grid_id, WeeklyReport.first_received_at).where(
+                WeeklyReport.grid_id.in_(ids), WeeklyReport.week == week
+            )
+        ).all()
+    )
+    return [
+        GridLine(grid, number, coordinators.get(grid.id), reported.get(grid.id))
+        for number, grid in enumerate(grids, start=1)
+    ]
+
+
+def grid_line(session: Session, grid: Grid, week: str) -> GridLine:
+    siblings = (
+        list(
+            session.scalars(
+                select(Grid).where(Grid.doctor_id == grid.doctor_id).order_by(Grid.code)
+            )
+        )
+        if grid.doctor_id
+        else [grid]
+    )
+    lines = _grid_lines(session, siblings, week)
+    return next(line for line in lines if line.grid.id == grid.id)
+
+
+def children(session: Session, level: str, code: str) -> list[tuple[str, str, str]]:
+    """Subjects one level down, (level, code, name): township -> doctors, county -> townships."""
+    places = grid_places(session)
+    if level == "township":
+        codes = sorted({p.doctor_code for p in places if p.township_code == code and p.doctor_code})
+        names = dict(
+            session.execute(select(Doctor.code, Doctor.name).where(Doctor.code.in_(codes))).all()
+        )
+        return [("doctor", c, names.get(c, c)) for c in codes]
+    if level == "county":
+        codes = sorted(
+            {p.township_code for p in places if p.county_code == code and p.township_code}
+        )
+        names = dict(
+            session.execute(
+                select(Facility.code, Facility.name).where(Facility.code.in_(codes))
+            ).all()
+        )
+        return [("township", c, names.get(c, c)) for c in codes]
+    if level == "doctor":
+        grids = sorted(p.grid_code for p in places if p.doctor_code == code)
+        return [("grid", c, c) for c in grids]
+    return []

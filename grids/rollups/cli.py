@@ -1,0 +1,93 @@
+"""`flask --app wsgi rollups show|snapshot`; `digest` is added by the SMS channel."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+from config.runtime import current_settings
+from config.runtime import now as clock_now
+from grids.rollups.indicators import INDICATOR_FIELDS, LEVELS
+from grids.rollups.service import RollupError, rollup_document, snapshot_closed_weeks
+from grids.storage.session import request_session
+from i18n import translate
+
+rollups_cli = AppGroup("rollups", help="Weekly indicators per grid, doctor, township, county.")
+
+
+def fail(error: RollupError) -> click.ClickException:
+    return click.ClickException(
+        translate(error.key, current_settings().default_language, **error.params)
+    )
+
+
+def at_option(value: datetime | None) -> datetime:
+    if value is None:
+        return clock_now()
+    if value.tzinfo is None:
+        return value.replace(tzinfo=current_settings().tz)
+    return value
+
+
+AT = click.option(
+    "--at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+    help="Compute as if the clock read this ISO time (county time if no offset).",
+)
+
+
+@rollups_cli.command("show")
+@click.option("--level", type=click.Choice(LEVELS), required=True)
+@click.option("--code", required=True, help="Grid, doctor, township or county (root) code.")
+@click.option("--week", help="ISO week such as 2026-W48 (default: the last closed week).")
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
+@AT
+def show_command(level: str, code: str, week: str | None, output: str, at: datetime | None) -> None:
+    """Print one rollup: the same document as GET /api/v1/rollups."""
+    settings = current_settings()
+    try:
+        doc = rollup_document(request_session(), level, code, week, at_option(at), settings.tz)
+    except RollupError as error:
+        raise fail(error) from error
+    if output == "json":
+        click.echo(json.dumps(doc, ensure_ascii=False))
+        return
+    click.echo(render_table(doc, settings.default_language))
+
+
+def render_table(doc: dict[str, Any], language: str) -> str:
+    state = translate("rollups.provisional" if doc["provisional"] else "rollups.final", language)
+    lines = [
+        f"{doc['level']} {doc['code']} {doc['week']}  ({state}; "
+        + translate("rollups.as_of", language, as_of=doc["as_of"])
+        + ")"
+    ]
+    width = max(len(name) for name in INDICATOR_FIELDS)
+    for name in INDICATOR_FIELDS:
+        value = doc["indicators"][name]
+        lines.append(f"{name:<{width}}  {'-' if value is None else value}")
+    return "\n".join(lines)
+
+
+@rollups_cli.command("snapshot")
+@AT
+def snapshot_command(at: datetime | None) -> None:
+    """Snapshot the last closed week and recompute the trailing weeks (late data)."""
+    settings = current_settings()
+    session = request_session()
+    outcome = snapshot_closed_weeks(session, at_option(at), settings.tz)
+    session.commit()
+    for week, (created, revised) in outcome.items():
+        click.echo(
+            translate(
+                "rollups.snapshot.done",
+                settings.default_language,
+                week=week,
+                created=created,
+                revised=revised,
+            )
+        )

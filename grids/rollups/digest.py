@@ -1,0 +1,89 @@
+"""The Monday digest: one short SMS per village doctor about last week.
+
+Returns `Notice`s; the SMS channel puts them in the outbox. Idempotent: the
+key names the week and the doctor, so a second run queues nothing new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grids.core.notices import Notice
+from grids.core.vocabulary import DoctorStatus
+from grids.core.weeks import week_number
+from grids.models import Doctor, Grid, UrgentReport
+from grids.rollups.needs import first_grid, grid_needs
+from grids.rollups.service import compute_week, parse_period
+
+TEMPLATE = "sms.digest.doctor"
+TEMPLATE_ALL_WELL = "sms.digest.doctor_all_well"
+
+
+@dataclass(frozen=True)
+class Digest:
+    week: str
+    notices: list[Notice]
+
+
+def open_urgent_by_grid(session: Session, now: datetime) -> dict[str, int]:
+    """Urgent cases nobody has acknowledged yet, per grid code."""
+    rows = session.execute(
+        select(Grid.code, func.count())
+        .join(UrgentReport, UrgentReport.grid_id == Grid.id)
+        .where(UrgentReport.acknowledged_at.is_(None), UrgentReport.received_at <= now)
+        .group_by(Grid.code)
+    )
+    return {code: count for code, count in rows}
+
+
+def monday_digest(session: Session, now: datetime, tz: ZoneInfo, week: str | None = None) -> Digest:
+    """One notice per active doctor with grids: reports, red members, open cases, where to start."""
+    period = parse_period(week, now, tz)
+    rollup = compute_week(session, period, now)
+    grid_values = {
+        code: values for (level, code), values in rollup.values.items() if level == "grid"
+    }
+    open_urgent = open_urgent_by_grid(session, now)
+    grids_of: dict[str, list[str]] = {}
+    for place in rollup.places:
+        if place.doctor_code:
+            grids_of.setdefault(place.doctor_code, []).append(place.grid_code)
+    notices: list[Notice] = []
+    doctors = session.scalars(
+        select(Doctor).where(Doctor.status == DoctorStatus.ACTIVE).order_by(Doctor.code)
+    )
+    for doctor in doctors:
+        codes = grids_of.get(doctor.code)
+        if not codes or not doctor.phone:
+            continue
+        values = rollup.values[("doctor", doctor.code)]
+        needs = grid_needs(codes, grid_values, open_urgent)
+        first = first_grid(needs)
+        params = {
+            "week": str(week_number(period.week)),
+            "grids": str(len(codes)),
+            "reported": str(values["grids_reported"]),
+            "red": str(values["red"]),
+            "open": str(sum(open_urgent.get(code, 0) for code in codes)),
+        }
+        template = TEMPLATE_ALL_WELL
+        if first is not None:
+            template = TEMPLATE
+            params["first"] = str(first.number)
+        notices.append(
+            Notice(
+                key=f"digest:{period.week}:doctor:{doctor.id}",
+                phone=doctor.phone,
+                language=doctor.language,
+                template=template,
+                params=params,
+                recipient_type="doctor",
+                recipient_id=doctor.id,
+            )
+        )
+    return Digest(week=period.week, notices=notices)

@@ -1,0 +1,231 @@
+"""The weekly indicators: every definition's thresholds and the rollup arithmetic, in one place.
+
+Plain data and functions (no Flask, no SQLAlchemy). The SQL in `queries.py`
+counts members per grid with the constants below; this module adds grid
+counts up to doctors, townships and the county, and builds the document of
+DESIGN §5. docs/indicators.md explains each definition with a worked example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+# --- definitions -------------------------------------------------------------
+
+HYPERTENSION = "hypertension"
+DIABETES = "diabetes"
+CONTROL_WINDOW_WEEKS = 13
+"""'3 months': the 13 ISO weeks ending with the week (W-12 .. W)."""
+NO_NEWS_WEEKS = 2
+"""No news for 2+ weeks: nothing heard of the member in the week and the week before."""
+LOST_TO_FOLLOW_UP_WEEKS = 52
+"""Lost to follow-up: nothing heard of the member in the 52 weeks ending with the week."""
+RED_URGENT_WEEKS = 4
+"""Red: an urgent report about the member in the 4 weeks ending with the week."""
+BP_CONTROLLED_BELOW = (140, 90)
+"""Controlled: systolic below 140 and diastolic below 90 (140/85 and 135/90 are not)."""
+BP_CRISIS_AT = (180, 110)
+"""Red: systolic at or above 180, or diastolic at or above 110."""
+GLUCOSE_CONTROLLED_BELOW = 7.0
+"""mmol/L, fasting (a glucose value in a coordinator's report is taken as fasting)."""
+GLUCOSE_CRISIS_AT = 16.7
+"""mmol/L: red at or above."""
+DOCTOR_ACK_TIMEOUT_S = 600
+"""Past the village doctor: not acknowledged by the grid's doctor within the ladder's
+first step (ESCALATION_TIMEOUTS doctor=10 minutes by default)."""
+OUTCOME_WEEKS = 52
+"""Deaths and the average age at death cover the 52 weeks ending with the week."""
+
+LEVELS = ("grid", "doctor", "township", "county")
+
+# Counts summed from grids up to every level, in the document's order.
+COUNT_FIELDS: tuple[str, ...] = (
+    "members",
+    "grids",
+    "grids_reported",
+    "members_stable",
+    "members_with_reading",
+    "members_flagged",
+    "members_no_news_2w",
+    "htn_denominator",
+    "bp_controlled",
+    "bp_uncontrolled",
+    "bp_missed",
+    "lost_to_follow_up",
+    "dm_denominator",
+    "glucose_controlled",
+    "glucose_uncontrolled",
+    "glucose_missed",
+    "exchanges_held",
+    "attendance",
+    "red",
+    "yellow",
+    "green",
+    "hospitalisations",
+    "deaths",
+)
+# Internal sums behind the averages; not in the document.
+HIDDEN_SUMS = ("death_age_sum", "deaths_with_age")
+
+INDICATOR_FIELDS: tuple[str, ...] = (
+    "members",
+    "grids",
+    "grids_reported",
+    "members_stable",
+    "members_with_reading",
+    "members_flagged",
+    "members_no_news_2w",
+    "htn_denominator",
+    "bp_controlled",
+    "bp_uncontrolled",
+    "bp_missed",
+    "lost_to_follow_up",
+    "dm_denominator",
+    "glucose_controlled",
+    "glucose_uncontrolled",
+    "glucose_missed",
+    "exchanges_held",
+    "attendance",
+    "urgent",
+    "urgent_ack_median_s",
+    "urgent_ack_max_s",
+    "urgent_past_doctor",
+    "urgent_open",
+    "red",
+    "yellow",
+    "green",
+    "hospitalisations",
+    "deaths",
+    "avg_age_at_death",
+)
+
+
+@dataclass(frozen=True)
+class UrgentCase:
+    """One urgent report received in the week, with when (if ever) it was acknowledged."""
+
+    grid_id: int
+    received_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by_grid_doctor: bool
+
+    def ack_seconds(self) -> int | None:
+        if self.acknowledged_at is None:
+            return None
+        return max(0, int((self.acknowledged_at - self.received_at).total_seconds()))
+
+    def open_at(self, moment: datetime) -> bool:
+        return self.acknowledged_at is None or self.acknowledged_at > moment
+
+    def past_doctor(self, doctor_timeout_s: int, moment: datetime) -> bool:
+        """Climbed past the village doctor: not acknowledged by the grid's doctor in time."""
+        seconds = self.ack_seconds()
+        if seconds is None:
+            return (moment - self.received_at).total_seconds() > doctor_timeout_s
+        return seconds > doctor_timeout_s or not self.acknowledged_by_grid_doctor
+
+
+@dataclass
+class Totals:
+    """Additive counts of a set of grids, plus their urgent cases."""
+
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(COUNT_FIELDS + HIDDEN_SUMS, 0)
+    )
+    urgent: list[UrgentCase] = field(default_factory=list)
+
+    def add(self, counts: Mapping[str, int], urgent: Iterable[UrgentCase] = ()) -> None:
+        for name in COUNT_FIELDS + HIDDEN_SUMS:
+            self.counts[name] += int(counts.get(name) or 0)
+        self.urgent.extend(urgent)
+
+    def merge(self, other: Totals) -> None:
+        self.add(other.counts, other.urgent)
+
+
+def indicators(totals: Totals, *, week_end: datetime, doctor_timeout_s: int) -> dict[str, Any]:
+    """The `indicators` object of the document: counts, and medians from the cases."""
+    counts = totals.counts
+    seconds = [s for s in (case.ack_seconds() for case in totals.urgent) if s is not None]
+    with_age = counts["deaths_with_age"]
+    values: dict[str, Any] = {name: counts[name] for name in COUNT_FIELDS}
+    values.update(
+        urgent=len(totals.urgent),
+        urgent_ack_median_s=int(median(seconds)) if seconds else None,
+        urgent_ack_max_s=max(seconds) if seconds else None,
+        urgent_past_doctor=sum(
+            1 for case in totals.urgent if case.past_doctor(doctor_timeout_s, week_end)
+        ),
+        urgent_open=sum(1 for case in totals.urgent if case.open_at(week_end)),
+        avg_age_at_death=round(counts["death_age_sum"] / with_age, 1) if with_age else None,
+    )
+    return {name: values[name] for name in INDICATOR_FIELDS}
+
+
+def rate(numerator: int | None, denominator: int | None) -> float | None:
+    """A percentage for pages (documents hold counts only); None when there is nothing to divide."""
+    if not denominator or numerator is None:
+        return None
+    return round(100.0 * numerator / denominator, 1)
+
+
+def document(
+    level: str,
+    code: str,
+    week: str,
+    *,
+    as_of: datetime,
+    provisional: bool,
+    revised: bool,
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "level": level,
+        "code": code,
+        "week": week,
+        "as_of": as_of.isoformat(),
+        "provisional": provisional,
+        "revised": revised,
+        "indicators": {name: values[name] for name in INDICATOR_FIELDS},
+    }
+
+
+# --- the hierarchy ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GridPlace:
+    """Where a grid sits: its doctor, township centre and county (codes)."""
+
+    grid_id: int
+    grid_code: str
+    doctor_code: str | None
+    township_code: str | None
+    county_code: str
+
+
+def roll_up(
+    places: Sequence[GridPlace],
+    grid_counts: Mapping[int, Mapping[str, int]],
+    urgent: Iterable[UrgentCase],
+) -> dict[tuple[str, str], Totals]:
+    """Totals for every (level, code): grids, doctors, townships, counties."""
+    cases: dict[int, list[UrgentCase]] = {}
+    for case in urgent:
+        cases.setdefault(case.grid_id, []).append(case)
+    result: dict[tuple[str, str], Totals] = {}
+    for place in places:
+        counts = grid_counts.get(place.grid_id, {})
+        grid_cases = cases.get(place.grid_id, [])
+        keys = [("grid", place.grid_code), ("county", place.county_code)]
+        if place.doctor_code:
+            keys.append(("doctor", place.doctor_code))
+        if place.township_code:
+            keys.append(("township", place.township_code))
+        for key in keys:
+            result.setdefault(key, Totals()).add(counts, grid_cases)
+    return result

@@ -1,0 +1,264 @@
+"""The doctor's Monday page, grid, member, township and county pages, and exports.
+
+Views stay thin: check role and scope, load through `boards`, render.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from config.logging import mask_phone
+from config.runtime import current_settings, now
+from grids.accounts.access import (
+    any_role,
+    current,
+    doctor_or_403,
+    facility_or_403,
+    grid_or_403,
+    patient_or_403,
+    require_role,
+    scope_for,
+)
+from grids.models import Doctor, Facility, Reading
+from grids.rollups import boards, exports
+from grids.rollups.charts import Series, trend_chart
+from grids.rollups.indicators import LEVELS, rate
+from grids.rollups.needs import grid_needs
+from grids.rollups.period import WeekPeriod, current_week, last_closed_week
+from grids.rollups.queries import grid_places
+from grids.rollups.service import RollupError, parse_period
+from grids.storage.session import request_session
+from grids.web.language import page_language
+from i18n import LANGUAGES, catalogue
+
+rollup_pages = Blueprint("rollups", __name__)
+
+SORTABLE = (
+    "members",
+    "grids_reported",
+    "red",
+    "yellow",
+    "members_no_news_2w",
+    "bp_control",
+    "glucose_control",
+    "attendance",
+    "urgent",
+    "deaths",
+)
+
+
+def _period() -> WeekPeriod:
+    try:
+        return parse_period(request.args.get("week"), now(), current_settings().tz)
+    except RollupError:
+        abort(404)
+
+
+def _render(template: str, **context: Any) -> str:
+    language = page_language()
+    return render_template(
+        template,
+        t=catalogue(language).text,
+        language=language,
+        languages=LANGUAGES,
+        rate=rate,
+        **context,
+    )
+
+
+def _chart(level: str, code: str, period: WeekPeriod) -> str:
+    language = page_language()
+    t = catalogue(language).text
+    moment = now()
+    # Looking at the week that just ended, the chart runs on into the current one
+    # (drawn as provisional).
+    last = period.week
+    if period.week == last_closed_week(moment, period.tz):
+        last = current_week(moment, period.tz)
+    points = boards.trend_points(request_session(), level, code, last, moment, period.tz)
+    provisional = bool(points) and not WeekPeriod(points[-1].week, period.tz).closed_at(now())
+    return trend_chart(
+        t("web.chart.title"),
+        [point.week[-3:] for point in points],
+        [
+            Series(t("web.chart.bp_control"), "#1f6fb2", [p.bp_control for p in points]),
+            Series(t("web.chart.coverage"), "#2e9e4a", [p.coverage for p in points]),
+            Series(t("web.chart.attendance"), "#b36b00", [p.attendance for p in points]),
+        ],
+        provisional_last=provisional,
+        provisional_label=t("web.chart.provisional"),
+    )
+
+
+@rollup_pages.get("/home")
+@any_role
+def landing() -> Any:
+    """Each role's first page: a doctor's Monday page, a township's, the county's."""
+    user = current()
+    session = request_session()
+    if user.role == "doctor" and user.doctor_id:
+        doctor = session.get(Doctor, user.doctor_id)
+        if doctor is not None:
+            return redirect(url_for("rollups.doctor_page", code=doctor.code))
+    if user.role == "township" and user.facility_id:
+        facility = session.get(Facility, user.facility_id)
+        if facility is not None:
+            return redirect(url_for("rollups.area_page", level="township", code=facility.code))
+    counties = sorted({place.county_code for place in grid_places(session)})
+    if counties:
+        return redirect(url_for("rollups.area_page", level="county", code=counties[0]))
+    return redirect(url_for("web.home"))
+
+
+@rollup_pages.get("/doctors/<code>")
+@any_role
+def doctor_page(code: str) -> str:
+    session = request_session()
+    doctor = doctor_or_403(session, code)
+    period = _period()
+    lines = boards.doctor_grids(session, doctor, period.week)
+    keys = [("doctor", doctor.code)] + [("grid", line.grid.code) for line in lines]
+    figures = boards.week_figures(session, period, now(), keys)
+    grid_ids = [line.grid.id for line in lines]
+    cases = boards.open_cases(session, grid_ids, now())
+    open_by_grid: dict[str, int] = {}
+    for case in cases:
+        open_by_grid[case.grid_code] = open_by_grid.get(case.grid_code, 0) + 1
+    grid_values = {line.grid.code: figures.of("grid", line.grid.code) for line in lines}
+    needs = grid_needs([line.grid.code for line in lines], grid_values, open_by_grid)
+    line_of = {line.grid.code: line for line in lines}
+    members = boards.member_rows(session, period, grid_ids)
+    return _render(
+        "rollups/doctor.html",
+        doctor=doctor,
+        period=period,
+        figures=figures,
+        values=figures.of("doctor", doctor.code),
+        cases=cases,
+        red_members=[m for m in members if m.colour == "red"],
+        silent_members=[m for m in members if m.silent],
+        unreported=[need for need in needs if not need.reported and need.members],
+        ordered=[(need, line_of[need.code], grid_values[need.code]) for need in needs],
+        chart=_chart("doctor", doctor.code, period),
+        number_of={line.grid.code: line.number for line in lines},
+    )
+
+
+@rollup_pages.get("/grids/<code>")
+@any_role
+def grid_page(code: str) -> str:
+    session = request_session()
+    grid = grid_or_403(session, code)
+    period = _period()
+    figures = boards.week_figures(session, period, now(), [("grid", grid.code)])
+    return _render(
+        "rollups/grid.html",
+        grid=grid,
+        line=boards.grid_line(session, grid, period.week),
+        period=period,
+        figures=figures,
+        values=figures.of("grid", grid.code),
+        members=boards.member_rows(session, period, [grid.id]),
+        cases=boards.open_cases(session, [grid.id], now()),
+        chart=_chart("grid", grid.code, period),
+    )
+
+
+@rollup_pages.get("/members/<code>")
+@any_role
+def member_page(code: str) -> str:
+    session = request_session()
+    patient = patient_or_403(session, code)
+    readings = session.scalars(
+        select(Reading)
+        .where(Reading.patient_id == patient.id)
+        .order_by(Reading.week.desc())
+        .limit(26)
+    ).all()
+    shown = patient.phone if scope_for(session).sees_phones() else None
+    return _render(
+        "rollups/member.html",
+        patient=patient,
+        phone=shown or (mask_phone(patient.phone) if patient.phone else None),
+        readings=readings,
+    )
+
+
+@rollup_pages.get("/areas/<level>/<code>")
+@require_role("admin", "township")
+def area_page(level: str, code: str) -> str:
+    if level not in ("township", "county"):
+        abort(404)
+    session = request_session()
+    facility = facility_or_403(session, code)
+    period = _period()
+    rows = boards.children(session, level, code)
+    keys = [(level, code)] + [(child_level, child) for child_level, child, _ in rows]
+    figures = boards.week_figures(session, period, now(), keys)
+    table = [
+        (child_level, child, name, figures.of(child_level, child))
+        for child_level, child, name in rows
+    ]
+    sort = request.args.get("sort", "red")
+    if sort in SORTABLE:
+        table.sort(key=lambda row: _sort_value(row[3], sort), reverse=True)
+    return _render(
+        "rollups/area.html",
+        level=level,
+        facility=facility,
+        period=period,
+        figures=figures,
+        values=figures.of(level, code),
+        table=table,
+        sort=sort,
+        sortable=SORTABLE,
+        chart=_chart(level, code, period),
+    )
+
+
+def _sort_value(values: dict[str, Any], column: str) -> float:
+    if column == "bp_control":
+        return rate(values.get("bp_controlled"), values.get("htn_denominator")) or -1.0
+    if column == "glucose_control":
+        return rate(values.get("glucose_controlled"), values.get("dm_denominator")) or -1.0
+    return float(values.get(column) or 0)
+
+
+@rollup_pages.get("/exports/<level>/<code>.<fmt>")
+@any_role
+def export(level: str, code: str, fmt: str) -> Response:
+    """The page's table (the subject and one level down) as CSV or XLSX."""
+    if level not in LEVELS or fmt not in ("csv", "xlsx"):
+        abort(404)
+    session = request_session()
+    if level == "grid":
+        name = grid_or_403(session, code).code
+    elif level == "doctor":
+        name = doctor_or_403(session, code).name
+    else:
+        name = facility_or_403(session, code).name
+    period = _period()
+    rows = boards.children(session, level, code)
+    keys = [(level, code)] + [(child_level, child) for child_level, child, _ in rows]
+    figures = boards.week_figures(session, period, now(), keys)
+    language = request.args.get("lang") or page_language()
+    header = exports.headers(language)
+    table = exports.rows(level, period.week, [(code, name, figures.of(level, code))])
+    for child_level, child, child_name in rows:
+        table += exports.rows(
+            child_level, period.week, [(child, child_name, figures.of(child_level, child))]
+        )
+    filename = f"huzhu-{level}-{code}-{period.week}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = exports.to_csv(header, table), "text/csv; charset=utf-8"
+    else:
+        body = exports.to_xlsx(header, table, period.week)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

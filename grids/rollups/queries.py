@@ -1,0 +1,456 @@
+"""The SQL behind the indicators: one statement counts every grid's members at once.
+
+Same statements on SQLite and PostgreSQL (window functions, CASE, no JSON
+operators). Thresholds come from `indicators`; week bounds from `WeekPeriod`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from grids.core.vocabulary import FacilityLevel
+from grids.models import (
+    Doctor,
+    ExchangeAttendance,
+    Facility,
+    Grid,
+    MemberReport,
+    Membership,
+    Patient,
+    Reading,
+    UrgentReport,
+    WeeklyReport,
+)
+from grids.rollups.indicators import (
+    BP_CONTROLLED_BELOW,
+    BP_CRISIS_AT,
+    DIABETES,
+    GLUCOSE_CONTROLLED_BELOW,
+    GLUCOSE_CRISIS_AT,
+    HYPERTENSION,
+    GridPlace,
+    UrgentCase,
+)
+from grids.rollups.period import WeekPeriod
+
+TOWNSHIP_LEVELS = (FacilityLevel.TOWNSHIP_CENTER, FacilityLevel.COMMUNITY_CENTER)
+
+
+def _flag(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _has_condition(code: str) -> ColumnElement[bool]:
+    # `conditions` is a JSON list of codes; its text form holds each code in quotes.
+    return cast(Patient.conditions, String).like(f'%"{code}"%')
+
+
+Scope = Collection[int] | None
+"""Grid ids to count, or None for every grid (the whole population at once)."""
+
+
+def _patients_of(grid_ids: Collection[int]) -> Any:
+    return select(Membership.patient_id).where(Membership.grid_id.in_(grid_ids))
+
+
+def _scoped(statement: Any, patient_column: Any, grid_ids: Scope) -> Any:
+    if grid_ids is None:
+        return statement
+    return statement.where(patient_column.in_(_patients_of(grid_ids)))
+
+
+def _grids_only(statement: Any, grid_column: Any, grid_ids: Scope) -> Any:
+    return statement if grid_ids is None else statement.where(grid_column.in_(grid_ids))
+
+
+def _latest_reading(kind: str, period: WeekPeriod, *columns: Any, grid_ids: Scope = None) -> Any:
+    ranked = select(
+        Reading.patient_id,
+        Reading.week,
+        *columns,
+        func.row_number()
+        .over(partition_by=Reading.patient_id, order_by=Reading.week.desc())
+        .label("rank"),
+    ).where(
+        Reading.kind == kind,
+        Reading.week >= period.control_from,
+        Reading.week <= period.week,
+    )
+    ranked = _scoped(ranked, Reading.patient_id, grid_ids).subquery()
+    return select(ranked).where(ranked.c.rank == 1).subquery(f"latest_{kind}")
+
+
+def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
+    """One row per member under care at the week's end, each indicator a 0/1 column.
+
+    The grid counts add these columns up; the pages list them for one grid.
+    """
+    week = period.week
+    end = period.end
+
+    first_joined = select(
+        Membership.patient_id, func.min(Membership.joined_at).label("first_joined")
+    ).group_by(Membership.patient_id)
+    first_joined = _scoped(first_joined, Membership.patient_id, grid_ids).subquery("first_joined")
+    bp = _latest_reading("bp", period, Reading.systolic, Reading.diastolic, grid_ids=grid_ids)
+    glucose = _latest_reading("glucose", period, Reading.glucose_mmol, grid_ids=grid_ids)
+    named = (
+        select(
+            MemberReport.patient_id,
+            func.max(MemberReport.week).label("last_week"),
+            func.max(case((MemberReport.week == week, 1), else_=0)).label("this_week"),
+            func.max(
+                case(
+                    (
+                        and_(
+                            MemberReport.week == week,
+                            or_(
+                                MemberReport.hospitalised,
+                                MemberReport.discharged,
+                                MemberReport.missed_medication,
+                                MemberReport.died,
+                            ),
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ).label("flagged"),
+            func.max(case((MemberReport.hospitalised, MemberReport.week))).label("last_in"),
+            func.max(case((MemberReport.discharged, MemberReport.week))).label("last_out"),
+        )
+        .where(MemberReport.week <= week)
+        .group_by(MemberReport.patient_id)
+    )
+    named = _scoped(named, MemberReport.patient_id, grid_ids).subquery("named")
+    read = (
+        select(
+            Reading.patient_id,
+            func.max(Reading.week).label("last_week"),
+            func.max(case((Reading.week == week, 1), else_=0)).label("this_week"),
+        )
+        .where(Reading.week >= period.lost_from, Reading.week <= week)
+        .group_by(Reading.patient_id)
+    )
+    read = _scoped(read, Reading.patient_id, grid_ids).subquery("read")
+    urgent = (
+        select(
+            UrgentReport.patient_id,
+            func.max(UrgentReport.received_at).label("last_at"),
+            _flag(UrgentReport.received_at >= period.start).label("this_week"),
+            _flag(UrgentReport.received_at >= period.start_of(period.red_urgent_from)).label(
+                "recent"
+            ),
+        )
+        .where(
+            UrgentReport.patient_id.is_not(None),
+            UrgentReport.received_at >= period.start_of(period.lost_from),
+            UrgentReport.received_at < end,
+        )
+        .group_by(UrgentReport.patient_id)
+    )
+    urgent = _scoped(urgent, UrgentReport.patient_id, grid_ids).subquery("urgent")
+    stable = (
+        select(
+            WeeklyReport.grid_id,
+            func.max(WeeklyReport.week).label("last_week"),
+            func.max(WeeklyReport.last_received_at).label("last_at"),
+        )
+        .where(
+            WeeklyReport.all_stable.is_(True),
+            WeeklyReport.week >= period.lost_from,
+            WeeklyReport.week <= week,
+        )
+        .group_by(WeeklyReport.grid_id)
+    )
+    stable = _grids_only(stable, WeeklyReport.grid_id, grid_ids).subquery("stable")
+    this_report = _grids_only(
+        select(WeeklyReport.grid_id, WeeklyReport.all_stable).where(WeeklyReport.week == week),
+        WeeklyReport.grid_id,
+        grid_ids,
+    ).subquery("this_report")
+
+    def heard_since(first_week: str) -> ColumnElement[bool]:
+        return or_(
+            named.c.last_week >= first_week,
+            read.c.last_week >= first_week,
+            urgent.c.last_at >= period.start_of(first_week),
+            and_(stable.c.last_week >= first_week, stable.c.last_at >= Membership.joined_at),
+        )
+
+    registered_before = first_joined.c.first_joined
+    no_news = and_(
+        registered_before < period.start_of(period.no_news_from),
+        ~func.coalesce(heard_since(period.no_news_from), False),
+    )
+    lost = and_(
+        registered_before < period.start_of(period.lost_from),
+        ~func.coalesce(heard_since(period.lost_from), False),
+    )
+    systolic_ok, diastolic_ok = BP_CONTROLLED_BELOW
+    bp_controlled = and_(bp.c.systolic < systolic_ok, bp.c.diastolic < diastolic_ok)
+    bp_known = bp.c.systolic.is_not(None)
+    glucose_known = glucose.c.glucose_mmol.is_not(None)
+    glucose_controlled = glucose.c.glucose_mmol < GLUCOSE_CONTROLLED_BELOW
+    in_care_long = registered_before < period.start_of(period.control_from)
+    htn = and_(_has_condition(HYPERTENSION), in_care_long)
+    dm = and_(_has_condition(DIABETES), in_care_long)
+    hospitalised = and_(
+        named.c.last_in.is_not(None),
+        or_(named.c.last_out.is_(None), named.c.last_out < named.c.last_in),
+    )
+    red = or_(
+        func.coalesce(urgent.c.recent, 0) > 0,
+        bp.c.systolic >= BP_CRISIS_AT[0],
+        bp.c.diastolic >= BP_CRISIS_AT[1],
+        glucose.c.glucose_mmol >= GLUCOSE_CRISIS_AT,
+        hospitalised,
+    )
+    yellow = or_(
+        and_(bp_known, ~bp_controlled),
+        and_(glucose_known, ~glucose_controlled),
+        no_news,
+    )
+    red_flag = func.coalesce(red, False)
+    yellow_flag = and_(~red_flag, func.coalesce(yellow, False))
+
+    def one(condition: ColumnElement[bool]) -> Any:
+        return case((condition, 1), else_=0)
+
+    return (
+        select(
+            Membership.grid_id,
+            Membership.patient_id,
+            Membership.seat,
+            one(
+                and_(this_report.c.all_stable.is_(True), func.coalesce(named.c.this_week, 0) == 0)
+            ).label("members_stable"),
+            one(read.c.this_week == 1).label("members_with_reading"),
+            one(or_(named.c.flagged == 1, urgent.c.this_week > 0)).label("members_flagged"),
+            one(no_news).label("members_no_news_2w"),
+            one(htn).label("htn_denominator"),
+            one(and_(htn, bp_controlled)).label("bp_controlled"),
+            one(and_(htn, bp_known, ~bp_controlled)).label("bp_uncontrolled"),
+            one(and_(htn, ~bp_known)).label("bp_missed"),
+            one(lost).label("lost_to_follow_up"),
+            one(dm).label("dm_denominator"),
+            one(and_(dm, glucose_controlled)).label("glucose_controlled"),
+            one(and_(dm, glucose_known, ~glucose_controlled)).label("glucose_uncontrolled"),
+            one(and_(dm, ~glucose_known)).label("glucose_missed"),
+            one(red_flag).label("red"),
+            one(yellow_flag).label("yellow"),
+            one(and_(~red_flag, ~yellow_flag)).label("green"),
+            # Why a member is red, for the doctor's page.
+            one(func.coalesce(urgent.c.recent, 0) > 0).label("red_urgent"),
+            one(or_(bp.c.systolic >= BP_CRISIS_AT[0], bp.c.diastolic >= BP_CRISIS_AT[1])).label(
+                "red_bp"
+            ),
+            one(glucose.c.glucose_mmol >= GLUCOSE_CRISIS_AT).label("red_glucose"),
+            one(hospitalised).label("red_hospitalised"),
+            bp.c.systolic,
+            bp.c.diastolic,
+            bp.c.week.label("bp_week"),
+            glucose.c.glucose_mmol,
+            glucose.c.week.label("glucose_week"),
+        )
+        .select_from(Membership)
+        .join(Patient, Patient.id == Membership.patient_id)
+        .join(first_joined, first_joined.c.patient_id == Membership.patient_id)
+        .outerjoin(bp, bp.c.patient_id == Membership.patient_id)
+        .outerjoin(glucose, glucose.c.patient_id == Membership.patient_id)
+        .outerjoin(named, named.c.patient_id == Membership.patient_id)
+        .outerjoin(read, read.c.patient_id == Membership.patient_id)
+        .outerjoin(urgent, urgent.c.patient_id == Membership.patient_id)
+        .outerjoin(stable, stable.c.grid_id == Membership.grid_id)
+        .outerjoin(this_report, this_report.c.grid_id == Membership.grid_id)
+        .where(
+            Membership.joined_at < end,
+            or_(Membership.left_at.is_(None), Membership.left_at >= end),
+            or_(Patient.died_on.is_(None), Patient.died_on > period.last_day),
+            *([] if grid_ids is None else [Membership.grid_id.in_(grid_ids)]),
+        )
+    )
+
+
+MEMBER_COUNTS = (
+    "members_stable",
+    "members_with_reading",
+    "members_flagged",
+    "members_no_news_2w",
+    "htn_denominator",
+    "bp_controlled",
+    "bp_uncontrolled",
+    "bp_missed",
+    "lost_to_follow_up",
+    "dm_denominator",
+    "glucose_controlled",
+    "glucose_uncontrolled",
+    "glucose_missed",
+    "red",
+    "yellow",
+    "green",
+)
+
+
+def grid_counts(
+    session: Session, period: WeekPeriod, grid_ids: Scope = None
+) -> dict[int, dict[str, int]]:
+    """Every indicator count of every grid for the week: {grid_id: {field: count}}."""
+    week = period.week
+    members = member_status(period, grid_ids).subquery("members")
+    statement = select(
+        members.c.grid_id,
+        func.count().label("members"),
+        *(func.coalesce(func.sum(members.c[name]), 0).label(name) for name in MEMBER_COUNTS),
+    ).group_by(members.c.grid_id)
+    counts: dict[int, dict[str, int]] = {}
+    for row in session.execute(statement).mappings():
+        values = {key: int(value or 0) for key, value in row.items() if key != "grid_id"}
+        values["grids"] = 1 if values["members"] else 0
+        counts[row["grid_id"]] = values
+
+    def merge(statement: Any, grid_column: Any) -> None:
+        rows = session.execute(_grids_only(statement, grid_column, grid_ids))
+        for row in rows.mappings():
+            values = counts.setdefault(row["grid_id"], {})
+            for key, value in row.items():
+                if key != "grid_id":
+                    values[key] = int(value or 0)
+
+    merge(
+        select(WeeklyReport.grid_id, literal(1).label("grids_reported")).where(
+            WeeklyReport.week == week
+        ),
+        WeeklyReport.grid_id,
+    )
+    merge(
+        select(
+            ExchangeAttendance.grid_id,
+            case((ExchangeAttendance.headcount > 0, 1), else_=0).label("exchanges_held"),
+            ExchangeAttendance.headcount.label("attendance"),
+        ).where(ExchangeAttendance.week == week),
+        ExchangeAttendance.grid_id,
+    )
+    merge(
+        select(
+            WeeklyReport.grid_id,
+            func.count(func.distinct(MemberReport.patient_id)).label("hospitalisations"),
+        )
+        .join(WeeklyReport, WeeklyReport.id == MemberReport.weekly_report_id)
+        .where(MemberReport.week == week, MemberReport.hospitalised.is_(True))
+        .group_by(WeeklyReport.grid_id),
+        WeeklyReport.grid_id,
+    )
+    deaths, death_grid = _deaths(period)
+    merge(deaths, death_grid)
+    return counts
+
+
+def _deaths(period: WeekPeriod) -> tuple[Any, Any]:
+    """Deaths in the 52 weeks up to the week's end, in the grid the member was last in."""
+    last_membership = (
+        select(
+            Membership.patient_id,
+            Membership.grid_id,
+            func.row_number()
+            .over(partition_by=Membership.patient_id, order_by=Membership.joined_at.desc())
+            .label("rank"),
+        )
+        .where(Membership.joined_at < period.end)
+        .subquery("last_membership")
+    )
+    age = cast(extract("year", Patient.died_on), Integer) - Patient.birth_year
+    return (
+        select(
+            last_membership.c.grid_id,
+            func.count().label("deaths"),
+            func.coalesce(func.sum(age), 0).label("death_age_sum"),
+            func.count(Patient.birth_year).label("deaths_with_age"),
+        )
+        .join(last_membership, last_membership.c.patient_id == Patient.id)
+        .where(
+            last_membership.c.rank == 1,
+            Patient.died_on.is_not(None),
+            Patient.died_on >= period.start_of(period.outcome_from).astimezone(period.tz).date(),
+            Patient.died_on <= period.last_day,
+        )
+        .group_by(last_membership.c.grid_id)
+    ), last_membership.c.grid_id
+
+
+def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -> list[UrgentCase]:
+    """The week's urgent reports (few): their acknowledgement times, whenever they came."""
+    rows = session.execute(
+        select(
+            UrgentReport.grid_id,
+            UrgentReport.received_at,
+            UrgentReport.acknowledged_at,
+            (UrgentReport.acknowledged_by_id == Grid.doctor_id).label("by_grid_doctor"),
+        )
+        .join(Grid, Grid.id == UrgentReport.grid_id)
+        .where(
+            UrgentReport.received_at >= period.start,
+            UrgentReport.received_at < period.end,
+            *([] if grid_ids is None else [UrgentReport.grid_id.in_(grid_ids)]),
+        )
+    )
+    return [
+        UrgentCase(
+            grid_id=grid_id,
+            received_at=received,
+            acknowledged_at=acknowledged,
+            acknowledged_by_grid_doctor=bool(by_doctor),
+        )
+        for grid_id, received, acknowledged, by_doctor in rows
+    ]
+
+
+def grid_places(session: Session) -> list[GridPlace]:
+    """Every grid with its doctor, township centre and county (the root of its facility tree)."""
+    facilities = {
+        row.id: row
+        for row in session.execute(
+            select(Facility.id, Facility.code, Facility.level, Facility.parent_id)
+        )
+    }
+
+    def ancestry(facility_id: int) -> tuple[str | None, str]:
+        township: str | None = None
+        current = facilities[facility_id]
+        seen = set()
+        while True:
+            if township is None and current.level in TOWNSHIP_LEVELS:
+                township = current.code
+            if current.parent_id is None or current.parent_id in seen:
+                return township, current.code
+            seen.add(current.id)
+            current = facilities[current.parent_id]
+
+    cache: dict[int, tuple[str | None, str]] = {}
+    places = []
+    for grid_id, grid_code, facility_id, doctor_code in session.execute(
+        select(Grid.id, Grid.code, Grid.facility_id, Doctor.code)
+        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
+        .order_by(Grid.code)
+    ):
+        if facility_id not in cache:
+            cache[facility_id] = ancestry(facility_id)
+        township, county = cache[facility_id]
+        places.append(GridPlace(grid_id, grid_code, doctor_code, township, county))
+    return places

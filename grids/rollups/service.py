@@ -1,0 +1,219 @@
+"""Rollups of a week: computed live, or read from the snapshot of a closed week.
+
+A week is computed from the stored data up to its end, whatever the wall
+clock reads (acknowledgements of the week's urgent cases count whenever they
+came). Closed weeks are snapshotted; recomputing the trailing weeks later
+updates a snapshot only when the figures changed, and marks it revised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grids.rollups.indicators import (
+    DOCTOR_ACK_TIMEOUT_S,
+    LEVELS,
+    GridPlace,
+    Totals,
+    document,
+    indicators,
+    roll_up,
+)
+from grids.rollups.models import RollupSnapshot
+from grids.rollups.period import WeekPeriod, last_closed_week, shift_week, weeks_back
+from grids.rollups.queries import grid_counts, grid_places, urgent_cases
+
+TRAILING_WEEKS = 4
+"""Closed weeks recomputed by each snapshot run, so late data reaches them."""
+
+
+class RollupError(ValueError):
+    """A request the rollups cannot answer; `key` and `params` name the catalogue text."""
+
+    def __init__(self, key: str, **params: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class WeekRollup:
+    """Every subject's indicators for one week."""
+
+    period: WeekPeriod
+    places: list[GridPlace]
+    values: dict[tuple[str, str], dict[str, Any]]
+    as_of: datetime
+    provisional: bool
+    revised: frozenset[tuple[str, str]] = frozenset()
+
+    def document(self, level: str, code: str) -> dict[str, Any]:
+        key = (level, code)
+        if key not in self.values:
+            raise RollupError("rollups.error.unknown_subject", level=level, code=code)
+        return document(
+            level,
+            code,
+            self.period.week,
+            as_of=self.as_of,
+            provisional=self.provisional,
+            revised=key in self.revised,
+            values=self.values[key],
+        )
+
+
+def parse_period(week: str | None, now: datetime, tz: ZoneInfo) -> WeekPeriod:
+    """The week asked for, or the last closed one; a future week is refused."""
+    chosen = week or last_closed_week(now, tz)
+    try:
+        period = WeekPeriod(chosen, tz)
+    except ValueError:
+        raise RollupError("rollups.error.bad_week", week=chosen) from None
+    if period.start > now:
+        raise RollupError("rollups.error.future_week", week=chosen)
+    return period
+
+
+def check_level(level: str) -> None:
+    if level not in LEVELS:
+        raise RollupError("rollups.error.bad_level", level=level)
+
+
+def compute_week(
+    session: Session,
+    period: WeekPeriod,
+    now: datetime,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
+    places: list[GridPlace] | None = None,
+) -> WeekRollup:
+    """Every grid's counts in one statement, added up to doctors, townships and counties.
+
+    With `places`, only those grids are counted (the subjects they add up to must
+    consist of exactly those grids, e.g. one doctor's grids)."""
+    grid_ids = None if places is None else [place.grid_id for place in places]
+    places = places if places is not None else grid_places(session)
+    totals = roll_up(
+        places, grid_counts(session, period, grid_ids), urgent_cases(session, period, grid_ids)
+    )
+    # Every subject exists in every week, with zeros when it has nothing to count.
+    for place in places:
+        for key in subject_keys(place):
+            totals.setdefault(key, Totals())
+    values = {
+        key: indicators(total, week_end=min(period.end, now), doctor_timeout_s=doctor_timeout_s)
+        for key, total in totals.items()
+    }
+    return WeekRollup(
+        period=period,
+        places=places,
+        values=values,
+        as_of=now,
+        provisional=not period.closed_at(now),
+    )
+
+
+def subject_keys(place: GridPlace) -> list[tuple[str, str]]:
+    keys = [("grid", place.grid_code), ("county", place.county_code)]
+    if place.doctor_code:
+        keys.append(("doctor", place.doctor_code))
+    if place.township_code:
+        keys.append(("township", place.township_code))
+    return keys
+
+
+def snapshot_week(session: Session, period: WeekPeriod, now: datetime) -> tuple[int, int]:
+    """Store (or revise) the snapshot of a closed week: (new subjects, revised subjects)."""
+    if not period.closed_at(now):
+        return 0, 0
+    rollup = compute_week(session, period, now)
+    stored = {
+        (row.level, row.code): row
+        for row in session.scalars(select(RollupSnapshot).where(RollupSnapshot.week == period.week))
+    }
+    created = revised = 0
+    for (level, code), values in rollup.values.items():
+        row = stored.get((level, code))
+        if row is None:
+            session.add(
+                RollupSnapshot(
+                    week=period.week,
+                    level=level,
+                    code=code,
+                    indicators=values,
+                    computed_at=now,
+                    first_computed_at=now,
+                    revisions=1,
+                )
+            )
+            created += 1
+        elif row.indicators != values:
+            row.indicators = values
+            row.computed_at = now
+            row.revisions += 1
+            revised += 1
+    session.flush()
+    return created, revised
+
+
+def snapshot_closed_weeks(
+    session: Session, now: datetime, tz: ZoneInfo, trailing: int = TRAILING_WEEKS
+) -> dict[str, tuple[int, int]]:
+    """Snapshot the last closed week and recompute the `trailing` weeks before it."""
+    last = last_closed_week(now, tz)
+    return {
+        week: snapshot_week(session, WeekPeriod(week, tz), now)
+        for week in weeks_back(last, trailing)
+    }
+
+
+def rollup_document(
+    session: Session, level: str, code: str, week: str | None, now: datetime, tz: ZoneInfo
+) -> dict[str, Any]:
+    """The DESIGN §5 document: a closed week's snapshot when there is one, else computed now."""
+    check_level(level)
+    period = parse_period(week, now, tz)
+    if period.closed_at(now):
+        row = session.scalar(
+            select(RollupSnapshot).where(
+                RollupSnapshot.week == period.week,
+                RollupSnapshot.level == level,
+                RollupSnapshot.code == code,
+            )
+        )
+        if row is not None:
+            return document(
+                level,
+                code,
+                period.week,
+                as_of=row.computed_at,
+                provisional=False,
+                revised=row.revisions > 1,
+                values=row.indicators,
+            )
+    # Only the grids that add up to this subject are counted.
+    places = [place for place in grid_places(session) if (level, code) in subject_keys(place)]
+    if not places:
+        raise RollupError("rollups.error.unknown_subject", level=level, code=code)
+    return compute_week(session, period, now, places=places).document(level, code)
+
+
+__all__ = [
+    "TRAILING_WEEKS",
+    "RollupError",
+    "WeekRollup",
+    "check_level",
+    "compute_week",
+    "parse_period",
+    "rollup_document",
+    "shift_week",
+    "snapshot_closed_weeks",
+    "snapshot_week",
+    "subject_keys",
+]
