@@ -23,6 +23,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -61,7 +62,9 @@ def bench_retire_preview(database: Database, runs: int) -> None:
                 select(Grid.doctor_id, func.count())
                 .where(Grid.doctor_id.is_not(None))
                 .group_by(Grid.doctor_id)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
         doctors = session.execute(
             select(Doctor.id, Doctor.code, Facility.parent_id).join(
@@ -108,9 +111,11 @@ def _thousand_moves(database: Database, count: int) -> list[tuple[str, str]]:
                 select(Membership.grid_id, func.count())
                 .where(Membership.left_at.is_(None))
                 .group_by(Membership.grid_id)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
-        codes = dict(session.execute(select(Grid.id, Grid.code)).all())
+        codes = dict(session.execute(select(Grid.id, Grid.code)).tuples().all())
         free = {grid_id: 20 - size for grid_id, size in sizes.items() if size < 20}
         targets = sorted(free, key=lambda g: -free[g])
         members = session.execute(
@@ -222,7 +227,7 @@ def main() -> None:
         load_county(target, county)
         database = Database(target)
         with database.unit_of_work() as session:
-            form_grids_in_database(session, actor="bench")
+            form_grids_in_database(session, actor="bench", now=datetime.now(UTC))
             session.commit()
         with database.unit_of_work() as session:
             members = session.scalar(select(func.count()).where(Membership.left_at.is_(None)))

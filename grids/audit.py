@@ -78,10 +78,10 @@ def entries(session: Session, *, action: str | None = None, limit: int = 100) ->
 # recorded change holds real ids only.
 
 CHANGE_TABLES: dict[str, Table] = {
-    "grids": Grid.__table__,  # type: ignore[dict-item]
-    "memberships": Membership.__table__,  # type: ignore[dict-item]
-    "patients": Patient.__table__,  # type: ignore[dict-item]
-    "doctors": Doctor.__table__,  # type: ignore[dict-item]
+    "grids": Grid.__table__,
+    "memberships": Membership.__table__,
+    "patients": Patient.__table__,
+    "doctors": Doctor.__table__,
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from grids import audit
@@ -84,7 +84,7 @@ def browse(session: Session, wanted: GridFilter, facility_ids: set[int] | None =
         .outerjoin(township, township.id == clinic.parent_id)
         .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
     )
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if facility_ids is not None:
         conditions.append(Grid.facility_id.in_(facility_ids))
     # Codes become ids first, so each filter uses the index on its grid column.

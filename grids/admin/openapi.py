@@ -15,7 +15,7 @@ from grids.admin.schemas import (
     UndoRequestSchema,
 )
 
-_BEARER = [{"bearer": []}, {"session": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
 
 
 def _json(schema: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ Nothing here writes; `grids.admin.service` applies a plan as one change-set.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -151,7 +151,9 @@ def slots_of(session: Session, doctors: Sequence[Doctor]) -> dict[int, DoctorSlo
             select(Grid.doctor_id, func.count())
             .where(Grid.doctor_id.in_(ids))
             .group_by(Grid.doctor_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     parents = _parents(session, {d.facility_id for d in doctors})
     return {
@@ -180,7 +182,9 @@ def _parents(session: Session, facility_ids: set[int]) -> dict[int, int | None]:
     return dict(
         session.execute(
             select(Facility.id, Facility.parent_id).where(Facility.id.in_(facility_ids))
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
 
@@ -347,7 +351,7 @@ def move_members(session: Session, moves: Sequence[tuple[str, str]], now: dateti
         )
     ):
         seats[grid_id].add(seat)
-    townships = dict(session.execute(select(Facility.id, Facility.parent_id)).all())
+    townships = dict(session.execute(select(Facility.id, Facility.parent_id)).tuples().all())
     subject = moves[0][0] if len(moves) == 1 else f"{len(moves)}"
     plan = Plan("move-member", subject)
     for patient_code, grid_code in moves:
@@ -586,7 +590,7 @@ def retire_doctor(
     doctor_code: str,
     *,
     suspend: bool = False,
-    assignments: dict[str, str | None] | None = None,
+    assignments: Mapping[str, str | None] | None = None,
     only: Sequence[str] | None = None,
 ) -> Plan:
     """Reassign all of a doctor's grids (the suggestion, or `assignments` edited from it)
@@ -601,10 +605,10 @@ def retire_doctor(
     for code in only or ():
         load_doctor(session, code)
     chosen = dict(retirement_suggestion(session, doctor, only))
-    for grid_code, target in (assignments or {}).items():
+    for grid_code, edited in (assignments or {}).items():
         if grid_code not in chosen:
             plan.problems.append(problem("not_doctors_grid", grid=grid_code, doctor=doctor.code))
-        chosen[grid_code] = target or None
+        chosen[grid_code] = edited or None
     doctors = {
         d.code: d
         for d in session.scalars(

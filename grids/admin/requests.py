@@ -109,7 +109,9 @@ def visible_change_sets(
         return found
     grid_ids = {c["id"] for cs in found for c in cs.changes if c["table"] == "grids"}
     facility_of = dict(
-        session.execute(select(Grid.id, Grid.facility_id).where(Grid.id.in_(grid_ids))).all()
+        session.execute(select(Grid.id, Grid.facility_id).where(Grid.id.in_(grid_ids)))
+        .tuples()
+        .all()
     )
 
     def inside(change_set: ChangeSet) -> bool:

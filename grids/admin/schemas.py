@@ -43,7 +43,7 @@ class OperationRequestSchema(BaseSchema):
         values=fields.String(allow_none=True),
         metadata={"description": "retire-doctor: grid code -> doctor code (edits the suggestion)"},
     )
-    only = fields.List(
+    only = fields.List(  # type: ignore[assignment]  # the API's name; shadows Schema.only
         fields.String(), metadata={"description": "retire-doctor: share among these"}
     )
     status = fields.String(validate=validate.OneOf(STATUSES))

@@ -75,7 +75,9 @@ def _snapshot_grids(session: Session, ids: set[int]) -> dict[int, dict[str, Any]
             select(Membership.grid_id, func.count())
             .where(Membership.grid_id.in_(ids), Membership.left_at.is_(None))
             .group_by(Membership.grid_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     found: dict[int, dict[str, Any]] = {}
     rows = session.execute(
@@ -103,7 +105,9 @@ def _snapshot_doctors(session: Session, ids: set[int]) -> dict[int, dict[str, An
             select(Grid.doctor_id, func.count())
             .where(Grid.doctor_id.in_(ids))
             .group_by(Grid.doctor_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     return {
         doctor_id: {"code": code, "grids": counts.get(doctor_id, 0), "status": str(status)}
@@ -380,9 +384,10 @@ def notices_for(
     released: dict[int, list[str]] = defaultdict(list)
     assigned: dict[int, list[str]] = defaultdict(list)
     for grid_id, (old, new) in sorted(doctor_changes.items()):
-        grid = grids.get(grid_id)
-        if grid is None:  # removed by the undo of a split: its members are told where they are
+        found = grids.get(grid_id)
+        if found is None:  # removed by the undo of a split: its members are told where they are
             continue
+        grid = found
         if old is not None:
             released[old].append(grid.code)
         if new is not None:

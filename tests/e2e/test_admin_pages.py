@@ -86,7 +86,9 @@ def test_retire_flow_preview_edit_apply_then_undo(client, session, c) -> None:
     assert session.scalars(select(OutboxMessage)).all()
     log = client.get("/admin/changes").get_data(as_text=True)
     assert "retire-doctor" in log
-    change_id = re.search(r'id="change-(\d+)"', log).group(1)
+    found = re.search(r'id="change-(\d+)"', log)
+    assert found is not None
+    change_id = found.group(1)
     undone = client.post(f"/admin/changes/{change_id}/undo", data={"csrf_token": csrf_token(log)})
     assert undone.status_code == 200
     session.expire_all()

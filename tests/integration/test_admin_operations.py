@@ -62,8 +62,8 @@ def test_a_preview_changes_nothing_and_shows_every_sms(session: Session, c: Coun
         "sms.admin.doctor_released",
     ]
     session.expire_all()
-    assert session.get(Grid, c.g1.grid.id).doctor_id == c.d1.id
-    assert session.get(Grid, c.g1.grid.id).version == version
+    assert session.get_one(Grid, c.g1.grid.id).doctor_id == c.d1.id
+    assert session.get_one(Grid, c.g1.grid.id).version == version
     assert session.scalar(select(func.count()).select_from(ChangeSet)) == 0
     assert outbox_templates(session) == []
 
@@ -74,7 +74,7 @@ def test_moving_a_grid_is_one_change_set_with_expected_and_set_values(
     outcome = run(session, operations.move_grid(session, "AV1-HTN01", "DB1"))
     assert outcome.applied
     session.expire_all()
-    grid = session.get(Grid, c.g1.grid.id)
+    grid = session.get_one(Grid, c.g1.grid.id)
     assert grid.doctor_id == c.d2.id
     [recorded] = change_sets(session)
     assert recorded.actor == "user:bureau" and recorded.operation == "move-grid"
@@ -125,14 +125,14 @@ def test_a_new_coordinator_is_told_how_to_report_and_members_who_it_is(
     outcome = run(session, operations.set_coordinator(session, "AV1-HTN01", member.code))
     assert outcome.applied
     session.expire_all()
-    assert session.get(Grid, c.g1.grid.id).coordinator_id == member.id
+    assert session.get_one(Grid, c.g1.grid.id).coordinator_id == member.id
     assert current_seat(session, c.g1.members[1]) == ("AV1-HTN01", 1)  # the old one stays
     templates = outbox_templates(session)
     assert templates.count("sms.admin.coordinator_new") == 1
     assert templates.count("sms.admin.member_coordinator") == 11
-    text = session.scalar(
+    text = session.scalars(
         select(OutboxMessage.body).where(OutboxMessage.template == "sms.admin.coordinator_new")
-    )
+    ).one()
     assert "AV1-HTN01" in text and "急" in text
 
 
@@ -187,7 +187,7 @@ def test_a_split_is_balanced_keeps_the_coordinator_and_names_the_new_grid(
     assert outcome.applied
     sizes = {g["code"]: g["members_after"] for g in outcome.grids}
     assert sizes == {"AV1-HTN02": 10, "AV1-HTN03": 9}
-    new = session.scalar(select(Grid).where(Grid.code == "AV1-HTN03"))
+    new = session.scalars(select(Grid).where(Grid.code == "AV1-HTN03")).one()
     assert new.doctor_id == c.d1.id
     assert new.coordinator_id == c.g2.members[11].id or new.coordinator_id is not None
     assert current_seat(session, c.g2.members[1]) == ("AV1-HTN02", 1)
@@ -214,7 +214,7 @@ def test_merging_more_than_twenty_is_refused_and_a_fitting_merge_moves_everyone(
     assert outcome.applied
     assert [m["to_seat"] for m in outcome.moves] == [13, 14, 15]
     session.expire_all()
-    absorbed = session.get(Grid, small.grid.id)
+    absorbed = session.get_one(Grid, small.grid.id)
     assert absorbed.coordinator_id is None and absorbed.doctor_id is None
 
 
@@ -232,7 +232,7 @@ def test_retiring_a_doctor_applies_the_edited_suggestion_and_the_open_urgent_rep
     )
     session.add(urgent)
     session.commit()
-    doctor = session.get(Doctor, c.d1.id)
+    doctor = session.get_one(Doctor, c.d1.id)
     suggestion = operations.retirement_suggestion(session, doctor)
     assert suggestion == {"AV1-HTN01": "DA2", "AV1-HTN02": "DA2"}  # same clinic first
     edited = {"AV1-HTN02": "DB1"}
@@ -243,7 +243,7 @@ def test_retiring_a_doctor_applies_the_edited_suggestion_and_the_open_urgent_rep
         "AV1-HTN02": "DB1",
     }
     session.expire_all()
-    assert session.get(Doctor, c.d1.id).status == DoctorStatus.RETIRED
+    assert session.get_one(Doctor, c.d1.id).status == DoctorStatus.RETIRED
     forwarded = session.scalar(
         select(OutboxMessage).where(OutboxMessage.template == "sms.urgent.doctor")
     )
@@ -259,7 +259,7 @@ def test_deceased_needs_a_date_and_leaves_the_grid(session: Session, c: County) 
     )
     assert outcome.applied
     session.expire_all()
-    patient = session.get(Patient, member.id)
+    patient = session.get_one(Patient, member.id)
     assert patient.status == PatientStatus.DECEASED and patient.died_on == date(2026, 11, 28)
     assert current_seat(session, patient) is None
 
@@ -269,7 +269,7 @@ def test_hospitalised_then_discharged_keeps_the_seat(session: Session, c: County
     run(session, operations.set_status(session, member.code, "hospitalised", NOW))
     run(session, operations.set_status(session, member.code, "discharged", NOW))
     session.expire_all()
-    assert session.get(Patient, member.id).status == PatientStatus.ACTIVE
+    assert session.get_one(Patient, member.id).status == PatientStatus.ACTIVE
     assert current_seat(session, member) == ("AV1-HTN01", 6)
 
 
@@ -313,7 +313,9 @@ def test_a_write_between_reading_and_applying_is_a_conflict_and_nothing_is_kept(
 def test_undo_restores_the_rows_and_is_itself_audited(session: Session, c: County) -> None:
     moving = c.g1.members[7]
     applied = run(session, operations.move_members(session, [(moving.code, "AV1-HTN02")], NOW))
-    outcome = undo(session, applied.change_set_id, actor="user:bureau", now=NOW, deliver=deliver)
+    outcome = undo(
+        session, _id(applied.change_set_id), actor="user:bureau", now=NOW, deliver=deliver
+    )
     session.commit()
     assert current_seat(session, moving) == ("AV1-HTN01", 7)
     [inverse, original] = change_sets(session)
@@ -328,17 +330,17 @@ def test_undo_is_refused_when_a_later_change_is_in_the_way(session: Session, c: 
     first = run(session, operations.move_grid(session, "AV1-HTN01", "DB1"))
     later = run(session, operations.split(session, "AV1-HTN01", NOW))
     with pytest.raises(UndoRefused) as refused:
-        undo(session, first.change_set_id, actor="user:bureau", now=NOW)
+        undo(session, _id(first.change_set_id), actor="user:bureau", now=NOW)
     assert refused.value.key == "admin.undo.later_change"
     assert refused.value.params["later"] == later.change_set_id
     session.rollback()
-    undo(session, later.change_set_id, actor="user:bureau", now=NOW)
+    undo(session, _id(later.change_set_id), actor="user:bureau", now=NOW)
     session.commit()
     assert session.scalar(select(Grid).where(Grid.code == "AV1-HTN03")) is None
-    undo(session, first.change_set_id, actor="user:bureau", now=NOW)
+    undo(session, _id(first.change_set_id), actor="user:bureau", now=NOW)
     session.commit()
     session.expire_all()
-    assert session.get(Grid, c.g1.grid.id).doctor_id == c.d1.id
+    assert session.get_one(Grid, c.g1.grid.id).doctor_id == c.d1.id
 
 
 def test_a_township_account_cannot_touch_another_township(session: Session, c: County) -> None:
@@ -387,3 +389,8 @@ def test_two_administrators_at_once_one_wins_the_other_gets_a_conflict(
     assert outcome == {"result": "AV1-HTN01"}
     assert session.scalar(select(func.count()).select_from(ChangeSet)) == 1
     assert session.scalar(select(Grid).where(Grid.code == "AV1-HTN03")) is None
+
+
+def _id(change_set_id: int | None) -> int:
+    assert change_set_id is not None, "the operation was not applied"
+    return change_set_id
