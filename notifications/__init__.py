@@ -11,11 +11,15 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from notifications import cli, demo_history, providers
     from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
+    from notifications.mainland import cli as mainland_cli
+    from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 
     providers.init_app(app)
     app.register_blueprint(twilio_webhooks)
+    app.register_blueprint(mainland_webhooks)
     cli.init_app(app)
+    mainland_cli.init_app(app)
     demo_history.init_app(app)
     app.cli.add_command(sms_cli)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 05:20:28.114031
+Create Date: 2026-12-01 06:08:07.595051
 """
 
 from collections.abc import Sequence
