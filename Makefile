@@ -42,6 +42,8 @@ start: $(STAMP)
 test: $(STAMP) $(PRISM) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -58,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.mainland
+	$(BIN)/python -m bench.scheduler
 	$(BIN)/python -m bench.rollups
 
 clean:

@@ -5,11 +5,15 @@ This package imports neither `notifications` nor `scheduling`.
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing a pure subpackage must not load Flask
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:
     from grids import accounts, rollups
+    from grids.exchanges import cli as exchanges_cli
     from grids.storage import cli
     from grids.storage.session import init_db
     from grids.web import pages as web
@@ -19,3 +23,4 @@ def init_app(app: Flask) -> None:
     rollups.init_app(app)
     web.init_app(app)
     cli.init_app(app)
+    exchanges_cli.init_app(app)

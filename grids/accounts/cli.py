@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from config.runtime import current_settings
 from grids.accounts.models import ROLES
@@ -16,13 +17,10 @@ from grids.accounts.service import (
     issue_token,
     list_users,
 )
-
-# One line on stderr, exit 1, when the database is down or not migrated.
-from grids.formation.cli import _GridsCommands as DatabaseErrorsGroup
 from grids.storage.session import request_session
 from i18n import translate
 
-users_cli = DatabaseErrorsGroup("users", help="Accounts of the web pages and the API.")
+users_cli = AppGroup("users", help="Accounts of the web pages and the API.")
 
 
 def _fail(error: AccountError) -> click.ClickException:

@@ -7,20 +7,16 @@ from datetime import datetime
 from typing import Any
 
 import click
+from flask.cli import AppGroup
 
 from config.runtime import current_settings
 from config.runtime import now as clock_now
-
-# One line on stderr, exit 1, when the database is down or not migrated.
-from grids.formation.cli import _GridsCommands as DatabaseErrorsGroup
 from grids.rollups.indicators import INDICATOR_FIELDS, LEVELS
 from grids.rollups.service import RollupError, rollup_document, snapshot_closed_weeks
 from grids.storage.session import request_session
 from i18n import translate
 
-rollups_cli = DatabaseErrorsGroup(
-    "rollups", help="Weekly indicators per grid, doctor, township, county."
-)
+rollups_cli = AppGroup("rollups", help="Weekly indicators per grid, doctor, township, county.")
 
 
 def fail(error: RollupError) -> click.ClickException:

@@ -71,7 +71,8 @@ def test_the_doctor_looks_first_where_urgent_cases_are_open() -> None:
     }
     needs = grid_needs(["C", "A", "B"], values, {"C": 1})
     assert [need.code for need in needs] == ["C", "A", "B"]
-    assert first_grid(needs).number == 3  # C is the third grid by code
+    first = first_grid(needs)
+    assert first is not None and first.number == 3  # C is the third grid by code
     calm = grid_needs(["A"], {"A": {"grids_reported": 1, "members": 20}}, {})
     assert first_grid(calm) is None
 
