@@ -220,14 +220,18 @@ def _grid_lines(session: Session, grids: list[Grid], week: str) -> list[GridLine
             select(Grid.id, Patient.name)
             .join(Patient, Patient.id == Grid.coordinator_id)
             .where(Grid.id.in_(ids))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     reported: dict[int, datetime] = dict(
         session.execute(
             select(WeeklyReport.grid_id, WeeklyReport.first_received_at).where(
                 WeeklyReport.grid_id.in_(ids), WeeklyReport.week == week
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     return [
         GridLine(grid, number, coordinators.get(grid.id), reported.get(grid.id))
@@ -255,7 +259,9 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
     if level == "township":
         codes = sorted({p.doctor_code for p in places if p.township_code == code and p.doctor_code})
         names: dict[str, str] = dict(
-            session.execute(select(Doctor.code, Doctor.name).where(Doctor.code.in_(codes))).tuples()
+            session.execute(select(Doctor.code, Doctor.name).where(Doctor.code.in_(codes)))
+            .tuples()
+            .all()
         )
         return [("doctor", c, names.get(c, c)) for c in codes]
     if level == "county":
@@ -263,9 +269,9 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
             {p.township_code for p in places if p.county_code == code and p.township_code}
         )
         facility_names: dict[str, str] = dict(
-            session.execute(
-                select(Facility.code, Facility.name).where(Facility.code.in_(codes))
-            ).tuples()
+            session.execute(select(Facility.code, Facility.name).where(Facility.code.in_(codes)))
+            .tuples()
+            .all()
         )
         return [("township", c, facility_names.get(c, c)) for c in codes]
     if level == "doctor":
