@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.admin
 	$(BIN)/python -m bench.mainland
 	$(BIN)/python -m bench.scheduler
+	$(BIN)/python -m bench.rollups
 
 clean:
 	rm -rf $(VENV) tests/prism/node_modules instance/*.db test-artifacts

@@ -156,6 +156,7 @@ def main() -> None:
                 "urgent": max(10, members // 500),
             }
             raw = connection.connection.driver_connection
+            assert raw is not None
             for statement in FILL.split(";\n"):
                 if statement.strip():
                     sql = statement

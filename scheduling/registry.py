@@ -23,7 +23,7 @@ from config.settings import Settings
 from grids.storage.database import Database
 from notifications.providers import SmsProvider
 from scheduling.jobs.common import JobResult
-from scheduling.jobs.digest import NOT_WIRED, digest_available, doctor_digest
+from scheduling.jobs.digest import doctor_digest
 from scheduling.jobs.exchanges import attendance_prompts, exchange_reminders
 from scheduling.jobs.reports import report_prompts
 from scheduling.jobs.silence import member_silence
@@ -97,7 +97,6 @@ JOBS: tuple[JobSpec, ...] = (
         "Mon 08:00: each village doctor's weekly digest",
         "%Y-%m-%d",
         misfire_grace_time=6 * 3600,
-        note=lambda: None if digest_available() else NOT_WIRED,
     ),
     JobSpec(
         "escalation-tick",

@@ -215,19 +215,23 @@ def doctor_grids(session: Session, doctor: Doctor, week: str) -> list[GridLine]:
 
 def _grid_lines(session: Session, grids: list[Grid], week: str) -> list[GridLine]:
     ids = [grid.id for grid in grids]
-    coordinators = dict(
+    coordinators: dict[int, str] = dict(
         session.execute(
             select(Grid.id, Patient.name)
             .join(Patient, Patient.id == Grid.coordinator_id)
             .where(Grid.id.in_(ids))
-        ).all()
+        )
+        .tuples()
+        .all()
     )
-    reported = dict(
+    reported: dict[int, datetime] = dict(
         session.execute(
             select(WeeklyReport.grid_id, WeeklyReport.first_received_at).where(
                 WeeklyReport.grid_id.in_(ids), WeeklyReport.week == week
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     return [
         GridLine(grid, number, coordinators.get(grid.id), reported.get(grid.id))
@@ -254,20 +258,22 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
     places = grid_places(session)
     if level == "township":
         codes = sorted({p.doctor_code for p in places if p.township_code == code and p.doctor_code})
-        names = dict(
-            session.execute(select(Doctor.code, Doctor.name).where(Doctor.code.in_(codes))).all()
+        names: dict[str, str] = dict(
+            session.execute(select(Doctor.code, Doctor.name).where(Doctor.code.in_(codes)))
+            .tuples()
+            .all()
         )
         return [("doctor", c, names.get(c, c)) for c in codes]
     if level == "county":
         codes = sorted(
             {p.township_code for p in places if p.county_code == code and p.township_code}
         )
-        names = dict(
-            session.execute(
-                select(Facility.code, Facility.name).where(Facility.code.in_(codes))
-            ).all()
+        facility_names: dict[str, str] = dict(
+            session.execute(select(Facility.code, Facility.name).where(Facility.code.in_(codes)))
+            .tuples()
+            .all()
         )
-        return [("township", c, names.get(c, c)) for c in codes]
+        return [("township", c, facility_names.get(c, c)) for c in codes]
     if level == "doctor":
         grids = sorted(p.grid_code for p in places if p.doctor_code == code)
         return [("grid", c, c) for c in grids]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 06:27:50.687520
+Create Date: 2026-12-01 06:36:18.750583
 """
 
 from collections.abc import Sequence

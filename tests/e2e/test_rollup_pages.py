@@ -120,3 +120,16 @@ def test_the_chart_runs_into_the_current_week_drawn_as_provisional(client, count
     html = client.get("/doctors/RD1").get_data(as_text=True)
     assert 'class="provisional"' in html
     assert "W49" in html
+
+
+def test_monday_page_in_english_and_in_the_accounts_language(client, session, county) -> None:
+    log_in(client, "wang")
+    english = client.get(f"/doctors/RD1?week={fx.WEEK}&lang=en").get_data(as_text=True)
+    assert "Needs you first" in english and "4 red members" in english
+    assert "data as of" in english
+
+    make_user(session, "smith", "doctor", doctor_code="RD1", language="en")
+    session.commit()
+    other = client.application.test_client()
+    log_in(other, "smith")
+    assert "Needs you first" in other.get(f"/doctors/RD1?week={fx.WEEK}").get_data(as_text=True)

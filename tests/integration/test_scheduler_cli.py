@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from grids.exchanges.models import DoctorVisit
 from grids.models import Grid
+from notifications.models import OutboxMessage
 from scheduling.registry import JOB_IDS
 from tests.support import factories
 
@@ -78,7 +79,7 @@ def test_jobs_lists_every_job_and_run_once_runs_a_slot_once(runner, session) -> 
     assert [item["id"] for item in items] == list(JOB_IDS)
     assert all({"id", "schedule", "next_run", "last_run"} <= set(item) for item in items)
     digest = next(item for item in items if item["id"] == "doctor-digest")
-    assert digest["note"] and "nothing queued" in digest["note"]
+    assert digest["schedule"] and not digest.get("note")
 
     at = "2026-12-06T18:00+08:00"
     first = runner.invoke(args=["scheduler", "run-once", "report-prompts", "--at", at])
@@ -90,3 +91,17 @@ def test_jobs_lists_every_job_and_run_once_runs_a_slot_once(runner, session) -> 
     assert last["last_run"] == "2026-12-06T10:00:00+00:00"
     unknown = runner.invoke(args=["scheduler", "run-once", "nope"])
     assert unknown.exit_code == 1 and "exchange-reminders" in unknown.output
+
+
+def test_the_monday_digest_job_texts_each_doctor_once(runner, session) -> None:
+    _tree, first, _second = _two_grids(session)
+    at = "2026-12-07T08:00+08:00"
+    ran = runner.invoke(args=["scheduler", "run-once", "doctor-digest", "--at", at])
+    assert ran.exit_code == 0, ran.output
+    again = runner.invoke(args=["scheduler", "run-once", "doctor-digest", "--at", at])
+    assert again.exit_code == 0, again.output
+    rows = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.template.startswith("sms.digest."))
+    ).all()
+    assert [row.recipient_id for row in rows] == [first.grid.doctor_id]
+    assert rows[0].body.startswith("第49周") and len(rows[0].body) <= 70

@@ -14,6 +14,7 @@ def test_create_list_token_disable(runner, session, client) -> None:
     tree = factories.facility_tree(session)
     fixture = factories.grid_with_members(session, tree["clinic_a"], size=2)
     session.commit()
+    assert fixture.doctor is not None
     doctor_code = fixture.doctor.code
 
     result = runner.invoke(
