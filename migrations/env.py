@@ -7,6 +7,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy import Connection
 
+import grids.escalation.models
 import grids.models  # noqa: F401  (registers the tables)
 import notifications.models  # noqa: F401
 from config.settings import load_settings

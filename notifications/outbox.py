@@ -24,6 +24,7 @@ from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
 
 _BATCH = 1000
+CHANNELS = ("sms", "voice")
 
 
 def render(notice: Notice) -> str:
@@ -48,6 +49,8 @@ def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
     """The outbox row for `notice`; raises ValueError for a bad key, phone or template."""
     if not notice.key or len(notice.key) > 200:
         raise ValueError(f"idempotency key {notice.key!r} must be 1-200 characters")
+    if notice.channel not in CHANNELS:
+        raise ValueError(f"notice {notice.key!r}: channel {notice.channel!r} is not sms or voice")
     if not is_e164(notice.phone):
         raise ValueError(
             f"notice {notice.key!r}: phone {notice.phone!r} is not in E.164 form "
@@ -64,6 +67,7 @@ def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
         "language": normalise_language(notice.language),
         "body": render(notice),
         "urgent": notice.urgent,
+        "channel": notice.channel,
         "status": OutboxStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
