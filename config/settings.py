@@ -313,7 +313,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         voice_backend=voice_backend,
     )
     check_sms_settings(settings)
+    check_voice_settings(settings)
     return settings
+
+
+def check_voice_settings(settings: Settings) -> None:
+    if settings.voice_backend != "twilio":
+        return
+    missing = [
+        name
+        for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+            ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
+            ("PUBLIC_BASE_URL", settings.public_base_url),
+        )
+        if not value
+    ]
+    if missing:
+        raise SettingsError(
+            f"VOICE_BACKEND=twilio needs {', '.join(missing)} (calls come from "
+            "TWILIO_FROM_NUMBER; the keypress comes back to PUBLIC_BASE_URL/voice/twilio/gather)"
+        )
 
 
 def check_sms_settings(settings: Settings) -> None:

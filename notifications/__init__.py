@@ -10,10 +10,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from notifications import cli, providers
+    from notifications.escalation_cli import escalations_cli
     from notifications.sms_cli import sms_cli
+    from notifications.twilio.voice import twilio_voice
     from notifications.twilio.webhooks import twilio_webhooks
 
     providers.init_app(app)
     app.register_blueprint(twilio_webhooks)
+    app.register_blueprint(twilio_voice)
     cli.init_app(app)
     app.cli.add_command(sms_cli)
+    app.cli.add_command(escalations_cli)

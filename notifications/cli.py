@@ -26,7 +26,7 @@ from grids.storage.session import current_db
 from i18n import translate
 from notifications import contacts, dispatcher, outbox
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.providers import current_provider
+from notifications.providers import current_provider, current_voice_provider
 
 
 class _OutboxCommands(AppGroup):
@@ -112,7 +112,9 @@ def dispatch_command(once: bool, batch_size: int, idle_seconds: float) -> None:
     database = current_db()
     provider = current_provider()
     if once:
-        stats = dispatcher.dispatch_once(database, provider, settings, batch_size=batch_size)
+        stats = dispatcher.dispatch_once(
+            database, provider, settings, batch_size=batch_size, voice=current_voice_provider()
+        )
         click.echo(dispatcher.summary(stats))
         return
     stop = threading.Event()
@@ -131,6 +133,7 @@ def dispatch_command(once: bool, batch_size: int, idle_seconds: float) -> None:
             batch_size=batch_size,
             idle_seconds=idle_seconds,
             on_pass=lambda stats: click.echo(dispatcher.summary(stats)),
+            voice=current_voice_provider(),
         )
     click.echo(f"stopped; total: {dispatcher.summary(total)}", err=True)
 

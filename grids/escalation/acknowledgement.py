@@ -307,3 +307,21 @@ def close_escalation(
         at=now,
     )
     return escalation
+
+
+def record_keypress(
+    session: Session, escalation_id: int, phone: str, digits: str, now: datetime
+) -> Escalation | None:
+    """Put a key pressed on an escalation call on the case's timeline; returns the case."""
+    escalation = session.get(Escalation, escalation_id)
+    if escalation is not None:
+        event(
+            session,
+            escalation,
+            EventKind.KEYPRESS,
+            now,
+            recipient=phone,
+            channel="voice",
+            detail=digits[:8] or "-",
+        )
+    return escalation

@@ -19,8 +19,10 @@ from notifications.providers.base import (
     SmsProvider,
     TransientSendError,
 )
+from notifications.providers.voice import VoiceProvider
 
 PROVIDER_KEY = "huzhu.sms_provider"
+VOICE_PROVIDER_KEY = "huzhu.voice_provider"
 STATUS_CALLBACK_PATH = "/sms/twilio/status"
 
 __all__ = [
@@ -33,8 +35,10 @@ __all__ = [
     "TransientSendError",
     "build_provider",
     "current_provider",
+    "current_voice_provider",
     "init_app",
     "provider_of",
+    "voice_provider_of",
 ]
 
 
@@ -64,7 +68,10 @@ def build_provider(settings: Settings) -> SmsProvider:
 
 
 def init_app(app: Flask) -> None:
+    from notifications.providers.voice import build_voice_provider
+
     app.extensions[PROVIDER_KEY] = build_provider(settings_of(app))
+    app.extensions[VOICE_PROVIDER_KEY] = build_voice_provider(settings_of(app))
 
 
 def provider_of(app: Flask) -> SmsProvider:
@@ -73,3 +80,11 @@ def provider_of(app: Flask) -> SmsProvider:
 
 def current_provider() -> SmsProvider:
     return provider_of(current_app)
+
+
+def voice_provider_of(app: Flask) -> VoiceProvider:
+    return app.extensions[VOICE_PROVIDER_KEY]
+
+
+def current_voice_provider() -> VoiceProvider:
+    return voice_provider_of(current_app)
