@@ -11,8 +11,10 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from grids.storage import cli
     from grids.storage.session import init_db
+    from grids.web import escalations
     from grids.web import pages as web
 
     init_db(app)
     web.init_app(app)
+    escalations.init_app(app)
     cli.init_app(app)
