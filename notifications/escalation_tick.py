@@ -17,12 +17,13 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, not_, select, update
+from sqlalchemy import and_, bindparam, insert, not_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from grids.escalation.models import Escalation, EscalationState
-from grids.escalation.service import EscalationPolicy, advance, current_keys
+from grids.escalation.ladder import Ladder
+from grids.escalation.models import Escalation, EscalationEvent, EscalationState
+from grids.escalation.service import EVENT_SINK, EscalationPolicy, advance, current_keys
 from grids.escalation.timers import DeliveryFact
 from grids.storage.database import Database, is_postgresql
 from notifications import outbox
@@ -108,6 +109,52 @@ def _claim(session: Session, after_id: int) -> list[Escalation]:
     return list(session.scalars(query))
 
 
+_STATE = (
+    "step",
+    "round",
+    "step_started_at",
+    "next_step_at",
+    "called",
+    "duty_alerted_round",
+    "deliveries",
+    "updated_at",
+)
+_table = Escalation.__table__
+_events = EscalationEvent.__table__
+_SAVE_STATE = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"), _table.c.token == bindparam("b_token"))
+    .values({**{name: bindparam(f"b_{name}") for name in _STATE}, "token": _table.c.token + 1})
+)
+
+
+class StaleEscalation(RuntimeError):
+    """An escalation changed under the tick (its token moved): nothing of the batch is kept."""
+
+
+def _write_batch(session: Session, cases: list[Escalation]) -> None:
+    """What `advance` changed, written in bulk: one INSERT of the new events, one
+    executemany UPDATE of the changed escalations, each guarded by the token it was read
+    with (so a stale or duplicate tick fails instead of advancing twice)."""
+    events = session.info.pop(EVENT_SINK, [])
+    changed = [case for case in cases if session.is_modified(case)]
+    if events:
+        session.execute(insert(_events), events)
+    if changed:
+        params = [
+            {"b_id": case.id, "b_token": case.token}
+            | {f"b_{name}": getattr(case, name) for name in _STATE}
+            for case in changed
+        ]
+        written = session.execute(_SAVE_STATE, params).rowcount
+        if written is not None and written >= 0 and written != len(changed):
+            raise StaleEscalation(
+                f"{len(changed) - written} of {len(changed)} escalations changed during the tick"
+            )
+    for case in cases:
+        session.expunge(case)
+
+
 def run_escalation_tick(database: Database, settings: Settings, now: datetime) -> int:
     """Advance every due open escalation once for the clock time `now`; commits its own
     transactions (one per batch) and returns how many escalations moved."""
@@ -119,16 +166,20 @@ def run_escalation_tick(database: Database, settings: Settings, now: datetime) -
             if not cases:
                 break
             after_id = cases[-1].id
-            keys = [key for case in cases for key in current_keys(case)]
+            ladders = {case.id: Ladder.from_json(case.ladder) for case in cases}
+            keys = [key for case in cases for key in current_keys(case, ladders[case.id])]
             facts = delivery_facts(session, keys)
             notices = []
-            for case in cases:
-                result = advance(session, case, facts, now)
-                if result.changed:
-                    advanced += 1
-                    notices.extend(result.notices)
+            session.info[EVENT_SINK] = []
+            with session.no_autoflush:
+                for case in cases:
+                    result = advance(session, case, facts, now, ladder=ladders[case.id])
+                    if result.changed:
+                        advanced += 1
+                        notices.extend(result.notices)
+            _write_batch(session, cases)
             if notices:
-                outbox.enqueue_many(session, notices, now=now)
+                outbox.enqueue_many(session, notices, now=now, returning=False)
             session.commit()
         if len(cases) < BATCH_SIZE:
             break

@@ -100,9 +100,14 @@ def enqueue(
 
 
 def enqueue_many(
-    session: Session, notices: Iterable[Notice], *, now: datetime | None = None
+    session: Session,
+    notices: Iterable[Notice],
+    *,
+    now: datetime | None = None,
+    returning: bool = True,
 ) -> list[OutboxMessage]:
-    """Add many notices with bulk INSERT ... ON CONFLICT DO NOTHING; returns the new rows.
+    """Add many notices with bulk INSERT ... ON CONFLICT DO NOTHING; returns the new rows
+    (none with `returning=False`, which spares loading them: one statement per batch).
 
     Every notice is checked before anything is inserted, so one bad notice
     inserts none of them.
@@ -114,6 +119,11 @@ def enqueue_many(
     if not rows:
         return []
     values = list(rows.values())
+    if not returning:
+        plain = _insert_ignoring_duplicates(session)
+        for start in range(0, len(values), _BATCH):
+            session.execute(plain, values[start : start + _BATCH])
+        return []
     inserted: list[OutboxMessage] = []
     statement = _insert_ignoring_duplicates(session).returning(OutboxMessage)
     for start in range(0, len(values), _BATCH):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from grids.core.phones import is_mobile
@@ -165,13 +166,21 @@ class Ladder:
         )
 
 
+@lru_cache(maxsize=65536)
+def _mobile(phone: str) -> bool | None:
+    """Whether `phone` is a mobile (None: not a number); phonenumbers is slow, numbers repeat."""
+    try:
+        return is_mobile(phone)
+    except Exception:
+        return None
+
+
 def channel_for(phone: str | None, can_receive: CanReceive = _anyone) -> str | None:
     """`sms` for a mobile that can get SMS, `voice` for a landline, None for neither."""
     if not phone:
         return None
-    try:
-        mobile = is_mobile(phone)
-    except Exception:
+    mobile = _mobile(phone)
+    if mobile is None:
         return None
     if not mobile:
         return VOICE

@@ -36,6 +36,8 @@ from grids.escalation.timers import CALL, ESCALATE, DeliveryFact, decide
 from grids.models import Grid, Patient, UrgentReport
 from i18n import normalise_language, translate
 
+EVENT_SINK = "escalation_events"
+"""`session.info` key of a list collecting timeline entries as plain rows."""
 FACILITY_NAME_LIMIT = 12
 NAME_LIMIT = 8
 
@@ -81,20 +83,25 @@ def event(
     detail: str | None = None,
     recipient: str | None = None,
     step: int | None = None,
-) -> EscalationEvent:
-    row = EscalationEvent(
-        escalation_id=escalation.id,
-        at=now,
-        kind=kind,
-        step=escalation.step if step is None else step,
-        round=escalation.round,
-        recipient=contact.phone if contact else recipient,
-        recipient_name=contact.name if contact else None,
-        channel=channel or (contact.channel if contact else None),
-        detail=detail,
-    )
-    session.add(row)
-    return row
+) -> None:
+    """Add an entry to the case's timeline (to the session's `EVENT_SINK` list when it
+    has one: the tick writes a whole batch of entries in one statement)."""
+    values = {
+        "escalation_id": escalation.id,
+        "at": now,
+        "kind": kind,
+        "step": escalation.step if step is None else step,
+        "round": escalation.round,
+        "recipient": contact.phone if contact else recipient,
+        "recipient_name": contact.name if contact else None,
+        "channel": channel or (contact.channel if contact else None),
+        "detail": detail,
+    }
+    sink = session.info.get(EVENT_SINK)
+    if sink is not None:
+        sink.append(values)
+    else:
+        session.add(EscalationEvent(**values))
 
 
 def case_params(session: Session, urgent: UrgentReport) -> dict[str, str]:
@@ -343,9 +350,9 @@ def open_escalation(
 # --- the timers ---
 
 
-def current_keys(escalation: Escalation) -> list[str]:
+def current_keys(escalation: Escalation, ladder: Ladder | None = None) -> list[str]:
     """The outbox keys of the current step's messages: what `advance` needs facts about."""
-    ladder = Ladder.from_json(escalation.ladder)
+    ladder = ladder or Ladder.from_json(escalation.ladder)
     if not ladder.steps or escalation.state != EscalationState.OPEN:
         return []
     return [notice.key for _, notice in step_notices(escalation, ladder, escalation.step)]
@@ -381,13 +388,16 @@ def advance(
     escalation: Escalation,
     facts: Mapping[str, DeliveryFact],
     now: datetime,
+    *,
+    ladder: Ladder | None = None,
 ) -> Advanced:
     """Take at most one step of an open escalation, given what the outbox knows of the
-    current step's messages (`facts`, by key; a key missing means not queued)."""
+    current step's messages (`facts`, by key; a key missing means not queued). `ladder`
+    is the escalation's own, already read from its JSON copy."""
     result = Advanced()
     if escalation.state != EscalationState.OPEN:
         return result
-    ladder = Ladder.from_json(escalation.ladder)
+    ladder = ladder or Ladder.from_json(escalation.ladder)
     if not ladder.steps:
         result.notices += _alert_county_duty(session, escalation, ladder, now)
         result.changed = bool(result.notices)
