@@ -232,7 +232,8 @@ def _apply(
             )
         )
     told = {who.phone, *(reporter.phone for reporter in reporters.values())}
-    for phone in notified_phones(session, escalation.id):
+    # Told by SMS: a landline that was only called cannot read it.
+    for phone in notified_phones(session, escalation.id, channel="sms"):
         if phone in told:
             continue
         told.add(phone)

@@ -444,9 +444,11 @@ def advance(
     return result
 
 
-def notified_phones(session: Session, escalation_id: int) -> list[str]:
-    """Everyone told of the case so far, in the order they were told."""
-    phones = session.scalars(
+def notified_phones(
+    session: Session, escalation_id: int, *, channel: str | None = None
+) -> list[str]:
+    """Everyone told of the case so far (by `channel` only, when given), in order."""
+    query = (
         select(EscalationEvent.recipient)
         .where(
             EscalationEvent.escalation_id == escalation_id,
@@ -455,6 +457,9 @@ def notified_phones(session: Session, escalation_id: int) -> list[str]:
         )
         .order_by(EscalationEvent.id)
     )
+    if channel is not None:
+        query = query.where(EscalationEvent.channel == channel)
+    phones = session.scalars(query)
     return list(dict.fromkeys(phone for phone in phones if phone))
 
 
