@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.grammar
 	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.webhook
+	$(BIN)/python -m bench.mainland
 	$(BIN)/python -m bench.escalation
 
 clean:

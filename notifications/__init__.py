@@ -11,6 +11,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from notifications import cli, providers
     from notifications.escalation_cli import escalations_cli
+    from notifications.mainland import cli as mainland_cli
+    from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
     from notifications.twilio.voice import twilio_voice
     from notifications.twilio.webhooks import twilio_webhooks
@@ -18,6 +20,8 @@ def init_app(app: Flask) -> None:
     providers.init_app(app)
     app.register_blueprint(twilio_webhooks)
     app.register_blueprint(twilio_voice)
+    app.register_blueprint(mainland_webhooks)
     cli.init_app(app)
+    mainland_cli.init_app(app)
     app.cli.add_command(sms_cli)
     app.cli.add_command(escalations_cli)

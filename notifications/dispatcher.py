@@ -55,7 +55,7 @@ from config.logging import mask_phone
 from config.runtime import now as clock_now
 from config.settings import Settings
 from grids.storage.database import Database, is_postgresql
-from notifications import contacts
+from notifications import contacts, frequency
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.providers.base import (
     OutgoingMessage,
@@ -474,6 +474,7 @@ def dispatch_once(
             now=started,
             limit=effective_batch_size(settings, batch_size),
         )
+        rows = frequency.defer_capped(session, provider.name, rows, started)
         session.commit()
     stats.claimed = len(rows) + stats.suppressed
     if not rows:
@@ -509,6 +510,7 @@ def dispatch_once(
                 language=row.language,
                 body=row.body,
                 reference=row.idempotency_key,
+                outbox_id=row.id,
             )
             try:
                 result = voice.call(message) if is_call and voice else provider.send(message)
