@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.mainland
+	$(BIN)/python -m bench.scheduler
 	$(BIN)/python -m bench.escalation
 
 clean:

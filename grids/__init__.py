@@ -9,6 +9,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from grids.exchanges import cli as exchanges_cli
     from grids.storage import cli
     from grids.storage.session import init_db
     from grids.web import escalations
@@ -18,3 +19,4 @@ def init_app(app: Flask) -> None:
     web.init_app(app)
     escalations.init_app(app)
     cli.init_app(app)
+    exchanges_cli.init_app(app)

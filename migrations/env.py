@@ -8,8 +8,11 @@ from alembic import context
 from sqlalchemy import Connection
 
 import grids.escalation.models
-import grids.models  # noqa: F401  (registers the tables)
+import grids.exchanges.models
+import grids.models
+import grids.silence.models  # noqa: F401
 import notifications.models  # noqa: F401
+import scheduling.models  # noqa: F401
 from config.settings import load_settings
 from grids.storage.database import Base, UTCDateTime, build_engine
 

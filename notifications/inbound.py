@@ -42,6 +42,8 @@ from grids.escalation.acknowledgement import (
 )
 from grids.escalation.service import ladder_for
 from grids.escalation.urgent import report_urgent
+from grids.exchanges.confirmations import confirm as confirm_exchange
+from grids.exchanges.planner import QuietWindow
 from grids.models import Grid
 from grids.reports.attendance import record_attendance
 from grids.reports.errors import (
@@ -59,7 +61,7 @@ from i18n import normalise_language
 from notifications import contacts, outbox
 from notifications.escalation_tick import policy_of, stop_pending_calls
 from notifications.models import InboundMessage, SmsContact
-from notifications.sms import grammar, replies
+from notifications.sms import confirm, grammar, replies
 from notifications.sms.commands import (
     AckCommand,
     AttendanceCommand,
@@ -390,6 +392,8 @@ def _dispatch(
         return _unknown_sender(session, settings, sms, language, key, now)
     if isinstance(command, HelpCommand):
         return Handled(Outcome.HELP, replies.help_reply(language, sender.role))
+    if sender.role == "member" and sender.roster and confirm.is_confirmation(sms.body):
+        return _confirmation(session, settings, sender, language, now)
     if sender.role == "doctor":
         return _from_doctor(session, settings, sender, parsed, language, sms, now)
     if command is None:
@@ -409,6 +413,22 @@ def _dispatch(
         return _from_coordinator(session, settings, sender, command, language, sms, now)
     except ReportRefused as refused:
         return Handled(Outcome.REJECTED, _correction(language, refused, command, settings))
+
+
+def _confirmation(
+    session: Session, settings: Settings, sender: Sender, language: str, now: datetime
+) -> Handled:
+    assert sender.roster is not None and sender.patient is not None
+    confirmed = confirm_exchange(
+        session, sender.roster.grid, sender.patient, now=now, tz=settings.tz
+    )
+    return Handled(
+        Outcome.APPLIED,
+        replies.confirmation_reply(
+            language, confirmed.starts_at if confirmed else None, settings.tz
+        ),
+        command="confirm",
+    )
 
 
 def _member_hint(sender: Sender, language: str, outcome: str) -> Handled:
@@ -686,6 +706,7 @@ def _from_coordinator(
             now=now,
             tz=tz,
             source_ref=sms.message_sid,
+            quiet=QuietWindow.of(settings.quiet_hours.start, settings.quiet_hours.end),
         )
         return Handled(
             Outcome.APPLIED, replies.exchange_reply(language, moved), notices=moved.notices

@@ -164,3 +164,27 @@ def enqueue_many(
     for start in range(0, len(values), _BATCH):
         inserted.extend(session.scalars(statement, values[start : start + _BATCH]).all())
     return inserted
+
+
+def enqueue_count(
+    session: Session, notices: Iterable[Notice], *, now: datetime | None = None
+) -> int:
+    """Like `enqueue_many` without reading the rows back: returns how many were new.
+
+    For fan-outs of many thousands of messages (the weekly reminders), where
+    returning every row would cost more than inserting it.
+    """
+    moment = now or clock_now()
+    rows: dict[str, dict[str, Any]] = {}
+    policy = template_policy(session)
+    for notice in notices:
+        rows.setdefault(notice.key, row_values(notice, moment, policy))
+    values = list(rows.values())
+    # RETURNING the ids counts the new rows on every driver (an executemany's rowcount
+    # is not reliable); ids are cheap to return where whole rows are not.
+    statement = _insert_ignoring_duplicates(session).returning(OutboxMessage.__table__.c.id)
+    connection = session.connection()
+    added = 0
+    for start in range(0, len(values), _BATCH):
+        added += len(connection.execute(statement, values[start : start + _BATCH]).all())
+    return added

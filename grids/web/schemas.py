@@ -28,6 +28,12 @@ class ErrorSchema(BaseSchema):
 class HealthSchema(BaseSchema):
     status = fields.String(required=True, metadata={"description": "`ok` or `unavailable`"})
     database = fields.String(required=True)
+    scheduler = fields.Dict(
+        metadata={
+            "description": "`status` ok, stale (no heartbeat for 5 minutes) or not_running; "
+            "`last_beat`; `failed_jobs`: jobs whose last run failed"
+        }
+    )
 
 
 class SummarySchema(BaseSchema):

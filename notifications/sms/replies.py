@@ -406,6 +406,20 @@ def exchange_refused_reply(language: str, refused: ExchangeTimeRefused, tz: Zone
                 )
             ]
         )
+    if refused.reason in ("quiet_hours", "venue_taken"):
+        starts = refused.starts_at.astimezone(tz)
+        return first_fitting(
+            [
+                text(
+                    language,
+                    f"sms.reply.exchange.{refused.reason}",
+                    weekday=weekday_name(language, starts.weekday()),
+                    time=f"{starts:%H:%M}",
+                    grid=refused.clash or "-",
+                ),
+                text(language, f"sms.reply.exchange.{refused.reason}_short"),
+            ]
+        )
     return first_fitting([text(language, "sms.reply.exchange.not_this_week")])
 
 
@@ -479,3 +493,20 @@ def member_hint(language: str, coordinator_name: str | None) -> str:
 def simple(language: str, key: str, **params: object) -> str:
     """A fixed reply (`sms.reply.opted_out`, `sms.reply.doctor_hint` ...)."""
     return first_fitting([text(language, key, **params)])
+
+
+def confirmation_reply(language: str, starts_at: datetime | None, tz: ZoneInfo) -> str:
+    """The answer to a member's `1` / `去`: the exchange they will come to, if any."""
+    if starts_at is None:
+        return first_fitting([text(language, "sms.reply.exchange.confirm_none")])
+    starts = starts_at.astimezone(tz)
+    return first_fitting(
+        [
+            text(
+                language,
+                "sms.reply.exchange.confirmed",
+                weekday=weekday_name(language, starts.weekday()),
+                time=f"{starts:%H:%M}",
+            )
+        ]
+    )
