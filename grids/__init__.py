@@ -5,7 +5,10 @@ This package imports neither `notifications` nor `scheduling`.
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing a pure subpackage must not load Flask
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:

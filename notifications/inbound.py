@@ -125,7 +125,7 @@ class IncomingSms:
 
     @classmethod
     def from_form(cls, form: Mapping[str, Any]) -> IncomingSms:
-        params = form.to_dict() if hasattr(form, "to_dict") else dict(form)  # type: ignore[union-attr]
+        params = form.to_dict() if hasattr(form, "to_dict") else dict(form)
         # PostgreSQL text cannot hold NUL; keep the rest of the message as sent.
         params = {str(k): str(v).replace("\x00", "\ufffd") for k, v in params.items()}
         from_raw = params.get("From", "")

@@ -14,9 +14,11 @@ class BaseSchema(Schema):
 class ErrorBodySchema(BaseSchema):
     code = fields.String(required=True, metadata={"description": "Stable machine-readable code"})
     message = fields.String(required=True, metadata={"description": "What was wrong, in words"})
-    fields = fields.Dict(
+    # `fields` on the wire; the attribute name `fields` belongs to marshmallow's Schema.
+    field_messages = fields.Dict(
         keys=fields.String(),
         required=True,
+        data_key="fields",
         metadata={"description": "Per-field messages, empty when the error is not about a field"},
     )
 
