@@ -32,7 +32,7 @@ from grids.storage import migrate
 from grids.storage.database import Database
 from notifications.escalation_tick import run_escalation_tick
 from notifications.models import OutboxMessage
-from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = "huzhu_bench_escalation"
