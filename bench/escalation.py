@@ -215,7 +215,7 @@ def bench_tick(url: str, escalations: int) -> None:
             f"escalation tick on PostgreSQL: {advanced:,} of {escalations:,} open escalations "
             f"advanced in {elapsed:.2f} s ({cpu:.2f} s CPU in Python; floor 2 s); "
             f"{moved:,} at the next step, {events:,} events, "
-            f"{queued - escalations:,} messages queued; "
+            f"{(queued or 0) - escalations:,} messages queued; "
             f"a second tick at the same time advanced {again}"
         )
         database.dispose()

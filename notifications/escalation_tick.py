@@ -94,7 +94,7 @@ def stop_pending_calls(session: Session, escalation_id: int, now: datetime) -> i
             updated_at=now,
         )
     )
-    return result.rowcount or 0
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _claim(session: Session, after_id: int) -> list[Escalation]:
@@ -146,7 +146,7 @@ def _write_batch(session: Session, cases: list[Escalation]) -> None:
             | {f"b_{name}": getattr(case, name) for name in _STATE}
             for case in changed
         ]
-        written = session.execute(_SAVE_STATE, params).rowcount
+        written = getattr(session.execute(_SAVE_STATE, params), "rowcount", None)
         if written is not None and written >= 0 and written != len(changed):
             raise StaleEscalation(
                 f"{len(changed) - written} of {len(changed)} escalations changed during the tick"

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 
-import networkx as nx
+import networkx as nx  # type: ignore[import-untyped]
 
 INFO = "info"
 
@@ -324,7 +324,7 @@ class Hierarchy:
         ]
 
     def member_count(self, grid_id: int) -> int:
-        return self._graph.out_degree(node(NodeKind.GRID, grid_id))  # type: ignore[no-any-return]
+        return int(self._graph.out_degree(node(NodeKind.GRID, grid_id)))
 
     def __len__(self) -> int:
-        return self._graph.number_of_nodes()  # type: ignore[no-any-return]
+        return int(self._graph.number_of_nodes())

@@ -178,10 +178,10 @@ def step_notices(
         language = normalise_language(contact.language)
         send_by = channel or contact.channel
         if send_by == VOICE:
-            template, extra = "voice.urgent", {}
+            template, extra = "voice.urgent", dict[str, str]()
         elif step.level == "doctor":
             template = "sms.urgent.doctor" if member_known else "sms.urgent.doctor_unclear"
-            extra = {}
+            extra = dict[str, str]()
         else:
             previous = ladder.steps[index - 1] if index > 0 else None
             extra = {

@@ -118,7 +118,8 @@ def decide(
             return Decision(ESCALATE, "timeout", deadline)
         checks.append(deadline)
         if step.call_after_minutes is not None and not called:
-            call_at = sent + timedelta(minutes=step.call_after_minutes)  # type: ignore[operator]
+            assert sent is not None
+            call_at = sent + timedelta(minutes=step.call_after_minutes)
             if now >= call_at:
                 return Decision(CALL, "", deadline, min(checks))
             checks.append(call_at)

@@ -362,8 +362,8 @@ def ack_refused_reply(language: str, refused: AckRefused, tz: ZoneInfo) -> str:
                     text(language, "sms.reply.ack.already", code=code, time=shown),
                 ]
             )
-        at = case.closed_at or case.acknowledged_at
-        shown = at.astimezone(tz).strftime("%m-%d %H:%M") if at else "-"
+        ended = case.closed_at or case.acknowledged_at
+        shown = ended.astimezone(tz).strftime("%m-%d %H:%M") if ended else "-"
         return first_fitting([text(language, "sms.reply.ack.closed", code=code, time=shown)])
     if refused.reason == "already_acknowledged" and refused.urgent is not None:
         at: datetime | None = refused.urgent.acknowledged_at
