@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.mainland
 	$(BIN)/python -m bench.scheduler
 	$(BIN)/python -m bench.rollups
+	$(BIN)/python -m bench.escalation
 
 clean:
 	rm -rf $(VENV) tests/prism/node_modules instance/*.db test-artifacts

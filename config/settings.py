@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+import phonenumbers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -27,6 +28,9 @@ SUPPORTED_LANGUAGES = ("zh_CN", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SMS_BACKENDS = ("console", "memory", "twilio", "aliyun", "tencent")
 MAINLAND_BACKENDS = ("aliyun", "tencent")
+VOICE_BACKENDS = ("console", "memory", "twilio")
+ESCALATION_LEVELS = ("doctor", "clinic", "township", "county")
+DEFAULT_ESCALATION_TIMEOUTS = "doctor=10,clinic=10,township=15,county=15"
 ENVIRONMENTS = ("development", "test", "production")
 # A send may start until 3/4 of the lease and take up to the provider's 15 s
 # timeout: the lease must leave room for that.
@@ -59,6 +63,47 @@ class QuietHours:
 
 
 @dataclass(frozen=True)
+class EscalationTimeouts:
+    """Minutes each step of the escalation ladder waits for an acknowledgement."""
+
+    doctor: int = 10
+    clinic: int = 10
+    township: int = 15
+    county: int = 15
+
+    def minutes(self, level: str) -> int:
+        return int(getattr(self, level))
+
+    def as_dict(self) -> dict[str, int]:
+        return {level: self.minutes(level) for level in ESCALATION_LEVELS}
+
+    def __str__(self) -> str:
+        return ",".join(f"{level}={minutes}" for level, minutes in self.as_dict().items())
+
+
+def parse_escalation_timeouts(raw: str) -> EscalationTimeouts:
+    """`doctor=10,clinic=10,township=15,county=15`; levels left out keep their default."""
+    values: dict[str, int] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, _, minutes = part.partition("=")
+        name = name.strip().lower()
+        if name not in ESCALATION_LEVELS or not minutes.strip().isdigit():
+            raise SettingsError(
+                f"ESCALATION_TIMEOUTS={raw!r}: {part.strip()!r} is not LEVEL=MINUTES with a "
+                f"level among {', '.join(ESCALATION_LEVELS)}, e.g. {DEFAULT_ESCALATION_TIMEOUTS}"
+            )
+        value = int(minutes)
+        if not 1 <= value <= 240:
+            raise SettingsError(
+                f"ESCALATION_TIMEOUTS={raw!r}: {name} must wait 1 to 240 minutes, not {value}"
+            )
+        values[name] = value
+    return EscalationTimeouts(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str = "development"
     database_url: str = ""
@@ -79,6 +124,9 @@ class Settings:
     sms_lease_seconds: int = 120
     trusted_proxy_count: int = 0
     log_level: str = "INFO"
+    escalation_timeouts: EscalationTimeouts = field(default_factory=EscalationTimeouts)
+    county_duty_phone: str | None = None
+    voice_backend: str = "console"
     aliyun_access_key_id: str | None = None
     aliyun_access_key_secret: str | None = None
     aliyun_sms_sign_name: str | None = None
@@ -144,6 +192,20 @@ def parse_base_url(name: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
+def parse_phone(name: str, raw: str) -> str:
+    """A phone number in E.164; a bare 11-digit Chinese mobile is accepted."""
+    try:
+        number = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise SettingsError(
+            f"{name}={raw!r} is not a phone number: give a mobile in E.164 form, "
+            "e.g. +8613912345678"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def _sid(name: str, raw: str | None, prefix: str) -> str | None:
     if raw is not None and not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", raw):
         raise SettingsError(
@@ -203,6 +265,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if backend not in SMS_BACKENDS:
         raise SettingsError(f"SMS_BACKEND={backend!r} must be one of {', '.join(SMS_BACKENDS)}")
 
+    voice_backend = (get("VOICE_BACKEND") or "console").lower()
+    if voice_backend not in VOICE_BACKENDS:
+        raise SettingsError(
+            f"VOICE_BACKEND={voice_backend!r} must be one of {', '.join(VOICE_BACKENDS)}"
+        )
+    county_duty_phone = get("COUNTY_DUTY_PHONE")
+    if county_duty_phone is not None:
+        county_duty_phone = parse_phone("COUNTY_DUTY_PHONE", county_duty_phone)
+
     public_base_url = get("PUBLIC_BASE_URL")
     log_level = (get("LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
@@ -251,10 +322,36 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "TRUSTED_PROXY_COUNT", get("TRUSTED_PROXY_COUNT") or "0", int, 0
         ),
         log_level=log_level,
+        escalation_timeouts=parse_escalation_timeouts(
+            get("ESCALATION_TIMEOUTS") or DEFAULT_ESCALATION_TIMEOUTS
+        ),
+        county_duty_phone=county_duty_phone,
+        voice_backend=voice_backend,
         **mainland_sms_settings(get),
     )
     check_sms_settings(settings)
+    check_voice_settings(settings)
     return settings
+
+
+def check_voice_settings(settings: Settings) -> None:
+    if settings.voice_backend != "twilio":
+        return
+    missing = [
+        name
+        for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+            ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
+            ("PUBLIC_BASE_URL", settings.public_base_url),
+        )
+        if not value
+    ]
+    if missing:
+        raise SettingsError(
+            f"VOICE_BACKEND=twilio needs {', '.join(missing)} (calls come from "
+            "TWILIO_FROM_NUMBER; the keypress comes back to PUBLIC_BASE_URL/voice/twilio/gather)"
+        )
 
 
 def parse_endpoint(name: str, raw: str) -> str:

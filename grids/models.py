@@ -288,6 +288,8 @@ class UrgentReport(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id"))
     source_ref: Mapped[str | None] = mapped_column(String(64))
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"), index=True)
+    """The escalation the report opened or was merged into."""
 
     __table_args__ = (
         Index(
@@ -320,3 +322,8 @@ class ChangeSet(Base):
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("change_sets.id"))
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("change_sets.id"))
+
+
+# Escalations live with their capability; imported here so `urgent_reports.escalation_id`
+# always finds its table.
+import grids.escalation.models  # noqa: E402, F401

@@ -9,6 +9,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 import grids.accounts.models
+import grids.escalation.models
 import grids.exchanges.models
 import grids.models
 import grids.rollups.models

@@ -15,9 +15,11 @@ def init_app(app: Flask) -> None:
     from grids.channel import register_channel
     from notifications import cli, demo_history, outbox, providers
     from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
+    from notifications.escalation_cli import escalations_cli
     from notifications.mainland import cli as mainland_cli
     from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
+    from notifications.twilio.voice import twilio_voice
     from notifications.twilio.webhooks import twilio_webhooks
 
     providers.init_app(app)
@@ -25,8 +27,10 @@ def init_app(app: Flask) -> None:
         app, lambda session, notices, now: outbox.enqueue_many(session, notices, now=now)
     )
     app.register_blueprint(twilio_webhooks)
+    app.register_blueprint(twilio_voice)
     app.register_blueprint(mainland_webhooks)
     cli.init_app(app)
     demo_history.init_app(app)
     mainland_cli.init_app(app)
     app.cli.add_command(sms_cli)
+    app.cli.add_command(escalations_cli)

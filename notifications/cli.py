@@ -25,7 +25,7 @@ from grids.storage.session import current_db
 from i18n import translate
 from notifications import contacts, dispatcher, outbox
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.providers import current_provider
+from notifications.providers import current_provider, current_voice_provider
 
 outbox_cli = AppGroup("outbox", help="Send and inspect outbound SMS.")
 
@@ -91,7 +91,9 @@ def dispatch_command(once: bool, batch_size: int, idle_seconds: float) -> None:
     database = current_db()
     provider = current_provider()
     if once:
-        stats = dispatcher.dispatch_once(database, provider, settings, batch_size=batch_size)
+        stats = dispatcher.dispatch_once(
+            database, provider, settings, batch_size=batch_size, voice=current_voice_provider()
+        )
         click.echo(dispatcher.summary(stats))
         return
     stop = threading.Event()
@@ -113,6 +115,7 @@ def dispatch_command(once: bool, batch_size: int, idle_seconds: float) -> None:
             batch_size=batch_size,
             idle_seconds=idle_seconds,
             on_pass=lambda stats: click.echo(dispatcher.summary(stats)),
+            voice=current_voice_provider(),
         )
     say("outbox.dispatch.stopped", err=True, summary=dispatcher.summary(total))
 

@@ -65,6 +65,7 @@ from notifications.providers.base import (
     SmsProvider,
     TransientSendError,
 )
+from notifications.providers.voice import VoiceProvider, build_voice_provider
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ RETRY_CAP_SECONDS = 3600.0
 FLUSH_INTERVAL_SECONDS = 1.0
 SEND_WINDOW = 0.75
 """No send starts after this share of the lease: the rest go back before it expires."""
+VOICE = "voice"
 ACCOUNT_HOLD = timedelta(minutes=5)
 """How long messages wait when the provider refuses our account (fix the settings meanwhile)."""
 
@@ -90,6 +92,7 @@ _CLAIMED = (
     outbox.c.urgent,
     outbox.c.attempts,
     outbox.c.next_attempt_at,
+    outbox.c.channel,
 )
 
 
@@ -281,10 +284,13 @@ def claim_batch(
         rows.extend(_claim(session, urgent=False, limit=limit - len(rows), **arguments))
     if not rows:
         return [], 0
-    unreachable = contacts.unreachable_numbers(session, {row.to_phone for row in rows})
+    # An SMS opt-out or an invalid-mobile flag says nothing of calls: only SMS is held back.
+    unreachable = contacts.unreachable_numbers(
+        session, {row.to_phone for row in rows if row.channel != VOICE}
+    )
     if not unreachable:
         return rows, 0
-    suppressed = [row for row in rows if row.to_phone in unreachable]
+    suppressed = [row for row in rows if row.channel != VOICE and row.to_phone in unreachable]
     session.execute(
         update(outbox)
         .where(outbox.c.id == bindparam("b_id"))
@@ -312,7 +318,8 @@ def claim_batch(
             mask_phone(row.to_phone),
             unreachable[row.to_phone],
         )
-    return [row for row in rows if row.to_phone not in unreachable], len(suppressed)
+    held = {row.id for row in suppressed}
+    return [row for row in rows if row.id not in held], len(suppressed)
 
 
 def _ours(lease_until: datetime) -> Any:
@@ -443,11 +450,13 @@ def dispatch_once(
     limiter: RateLimiter | None = None,
     stop: threading.Event | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    voice: VoiceProvider | None = None,
 ) -> DispatchStats:
     """Reclaim expired leases, claim one batch, send it and record the results.
 
     `now` fixes the clock of the whole pass (tests); by default each result is
-    stamped with the time it happened.
+    stamped with the time it happened. Rows of channel `voice` are calls, placed
+    through `voice` (by default the `VOICE_BACKEND` provider).
     """
 
     def current() -> datetime:
@@ -477,7 +486,11 @@ def dispatch_once(
     claimed_at = last_flush = monotonic()
     with database.unit_of_work() as session:
         for index, row in enumerate(rows):
-            if not limiter.acquire(provider.sender, stop) or (stop is not None and stop.is_set()):
+            is_call = row.channel == VOICE
+            if is_call and voice is None:
+                voice = build_voice_provider(settings)
+            sender = f"voice:{voice.sender}" if is_call and voice is not None else provider.sender
+            if not limiter.acquire(sender, stop) or (stop is not None and stop.is_set()):
                 stats.released = _give_back(session, results, rows[index:], current(), lease_until)
                 return stats
             if monotonic() - claimed_at >= send_window:
@@ -500,7 +513,7 @@ def dispatch_once(
                 outbox_id=row.id,
             )
             try:
-                result = provider.send(message)
+                result = voice.call(message) if is_call and voice else provider.send(message)
             except ProviderAccountError as error:
                 stats.released = _give_back(
                     session, results, rows[index:], current(), lease_until, hold=error
@@ -564,14 +577,22 @@ def run(
     batch_size: int = DEFAULT_BATCH_SIZE,
     idle_seconds: float = 1.0,
     on_pass: Callable[[DispatchStats], Any] | None = None,
+    voice: VoiceProvider | None = None,
 ) -> DispatchStats:
     """Dispatch until `stop` is set, sleeping `idle_seconds` whenever nothing is due."""
     limiter = RateLimiter(settings.sms_rate_per_second)
+    voice = voice or build_voice_provider(settings)
     total = DispatchStats()
     while not stop.is_set():
         try:
             stats = dispatch_once(
-                database, provider, settings, batch_size=batch_size, limiter=limiter, stop=stop
+                database,
+                provider,
+                settings,
+                batch_size=batch_size,
+                limiter=limiter,
+                stop=stop,
+                voice=voice,
             )
         except Exception:
             log.exception("dispatch pass failed; trying again in %.0f s", idle_seconds * 5)

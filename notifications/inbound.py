@@ -32,11 +32,19 @@ from config.settings import Settings
 from grids.core.limits import URGENT_FORWARD_CHARS
 from grids.core.notices import Notice
 from grids.core.phones import InvalidPhone, normalise_phone
-from grids.escalation.routing import duty_facility
-from grids.escalation.urgent import AckRefused, acknowledge, open_urgent_codes, report_urgent
+from grids.escalation.acknowledgement import (
+    Acknowledger,
+    AckOutcome,
+    AckRefused,
+    acknowledge,
+    acknowledger,
+    open_codes_for,
+)
+from grids.escalation.service import ladder_for
+from grids.escalation.urgent import report_urgent
 from grids.exchanges.confirmations import confirm as confirm_exchange
 from grids.exchanges.planner import QuietWindow
-from grids.models import Doctor, Facility, Grid
+from grids.models import Grid
 from grids.reports.attendance import record_attendance
 from grids.reports.errors import (
     ExchangeTimeRefused,
@@ -51,6 +59,7 @@ from grids.reports.weekly import MemberUpdate, record_weekly_report
 from grids.storage.database import Database
 from i18n import normalise_language
 from notifications import contacts, outbox
+from notifications.escalation_tick import policy_of, stop_pending_calls
 from notifications.models import InboundMessage, SmsContact
 from notifications.sms import confirm, grammar, replies
 from notifications.sms.commands import (
@@ -263,51 +272,47 @@ def _receive_after_failure(
 
 
 def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: datetime) -> bool:
-    """Send an urgent-looking text, as received, to the sender's doctor (or a duty
-    phone); best effort, in a savepoint so a failure here keeps the stored message."""
+    """Send an urgent-looking text, as received, to the first step of the sender's
+    escalation ladder (their doctor, else the next one up); best effort, in a savepoint
+    so a failure here keeps the stored message."""
     try:
         with session.begin_nested():
             sender = identify_sender(session, sms.from_phone)
             grid: Grid | None = sender.roster.grid if sender.roster else None
             if grid is None and sender.patient is not None:
                 grid = current_grid_of(session, sender.patient)
-            doctor = grid.doctor if grid is not None else None
+            if grid is None and sender.patient is None:
+                return False
             params = {
                 "phone": sms.from_phone,
                 "text": " ".join(sms.body.split())[: URGENT_FORWARD_CHARS + 20],
             }
-            can_receive = can_receive_sms(session)
-            if doctor is not None and doctor.phone and can_receive(doctor.phone):
-                phone, language, kind, rid = doctor.phone, doctor.language, "doctor", doctor.id
-            else:
-                start = None
-                if grid is not None:
-                    start = session.get(Facility, grid.facility_id)
-                elif sender.patient is not None:
-                    start = session.get(Facility, sender.patient.facility_id)
-                duty = duty_facility(start, can_receive)
-                if duty is None or not duty.phone:
-                    return False
-                phone, language, kind, rid = (
-                    duty.phone,
-                    settings.default_language,
-                    "facility",
-                    duty.id,
-                )
-            outbox.enqueue(
+            # The same ladder as every urgent report: its first step hears of it.
+            ladder = ladder_for(
                 session,
-                Notice(
-                    key=f"urgent-fallback:{sms.message_sid}",
-                    phone=phone,
-                    language=language,
-                    template="sms.urgent.fallback",
-                    params=params,
-                    urgent=True,
-                    recipient_type=kind,
-                    recipient_id=rid,
-                ),
-                now=now,
+                grid_id=grid.id if grid is not None else None,
+                facility_id=sender.patient.facility_id if sender.patient is not None else None,
+                policy=policy_of(settings),
+                can_receive=can_receive_sms(session),
             )
+            first = ladder.steps[0].contacts if ladder.steps else ()
+            if not first:
+                return False
+            for contact in first:
+                outbox.enqueue(
+                    session,
+                    Notice(
+                        key=f"urgent-fallback:{sms.message_sid}:{contact.phone}",
+                        phone=contact.phone,
+                        language=contact.language,
+                        template="sms.urgent.fallback",
+                        params=params,
+                        urgent=True,
+                        recipient_type=contact.kind,
+                        recipient_id=contact.id,
+                    ),
+                    now=now,
+                )
         return True
     except Exception:
         log.error(
@@ -366,6 +371,16 @@ def _dispatch(
         contacts.opt_in(session, sms.from_phone, now)
         return Handled(Outcome.OPTED_IN, replies.simple(language, "sms.reply.opted_in"))
     if sender.role == "unknown":
+        if isinstance(command, AckCommand):
+            # A facility's duty phone, the county bureau, or a stranger: the ladder decides.
+            return _acknowledge(
+                session,
+                settings,
+                _acknowledger(session, settings, sms),
+                command.code,
+                language,
+                now,
+            )
         if isinstance(command, UrgentCommand):
             # Nobody to alert for a number we do not know: always say so and point to
             # 120, however many times today this number has written.
@@ -469,7 +484,7 @@ def _from_doctor(
     if not isinstance(command, AckCommand) or command.code is None:
         # Doctors send no reports: one of their open codes anywhere (`K7Q 收到`,
         # `已处理 K7Q`) answers that alert.
-        code = _open_code_named(session, sender.doctor, sms.body)
+        code = _open_code_named(session, _acknowledger(session, settings, sms, sender), sms.body)
         if code is not None:
             command = AckCommand(code)
     if not isinstance(command, AckCommand):
@@ -481,11 +496,64 @@ def _from_doctor(
                 command="not_understood",
             )
         return Handled(Outcome.HINT, replies.simple(language, "sms.reply.doctor_hint"))
+    who = _acknowledger(session, settings, sms, sender)
+    return _acknowledge(session, settings, who, command.code, language, now)
+
+
+def _acknowledger(
+    session: Session, settings: Settings, sms: IncomingSms, sender: Sender | None = None
+) -> Acknowledger:
+    return acknowledger(
+        session,
+        sms.from_phone,
+        doctor=sender.doctor if sender is not None else None,
+        county_duty_phone=settings.county_duty_phone,
+    )
+
+
+def _acknowledge(
+    session: Session,
+    settings: Settings,
+    who: Acknowledger,
+    code: str | None,
+    language: str,
+    now: datetime,
+    *,
+    channel: str = "sms",
+) -> Handled:
     try:
-        acked = acknowledge(session, sender.doctor, command.code, now=now)
+        acked = acknowledge(
+            session, who, code, now=now, channel=channel, language=settings.default_language
+        )
     except AckRefused as refused:
-        return Handled(Outcome.REJECTED, replies.ack_refused_reply(language, refused, settings.tz))
-    return Handled(Outcome.APPLIED, replies.ack_reply(language, acked), notices=acked.notices)
+        return Handled(
+            Outcome.REJECTED,
+            replies.ack_refused_reply(language, refused, settings.tz),
+            command="ack",
+        )
+    if acked.escalation is not None:
+        stop_pending_calls(session, acked.escalation.id, now)
+    return Handled(
+        Outcome.APPLIED, replies.ack_reply(language, acked), command="ack", notices=acked.notices
+    )
+
+
+def acknowledge_by_call(
+    session: Session, settings: Settings, phone: str, code: str, now: datetime
+) -> AckOutcome | AckRefused:
+    """1 pressed on an escalation call from `phone`: the case `code` is taken."""
+    sender = identify_sender(session, phone)
+    who = _acknowledger(session, settings, IncomingSms("", phone, phone, None, "", {}), sender)
+    try:
+        acked = acknowledge(
+            session, who, code, now=now, channel="voice", language=settings.default_language
+        )
+    except AckRefused as refused:
+        return refused
+    if acked.escalation is not None:
+        stop_pending_calls(session, acked.escalation.id, now)
+    outbox.enqueue_many(session, acked.notices, now=now)
+    return acked
 
 
 def can_receive_sms(session: Session) -> Callable[[str], bool]:
@@ -498,10 +566,12 @@ def can_receive_sms(session: Session) -> Callable[[str], bool]:
     return can_receive
 
 
-def _open_code_named(session: Session, doctor: Doctor, body: str) -> str | None:
-    """The one open urgent code of `doctor` that `body` names as a word, if exactly one."""
+def _open_code_named(session: Session, who: Acknowledger, body: str) -> str | None:
+    """The one open code `who` may acknowledge that `body` names as a word, if exactly one."""
     words = set(re.findall(r"[A-Z0-9]+", unicodedata.normalize("NFKC", body).upper()))
-    named = [code for code in open_urgent_codes(session, doctor) if code in words]
+    if not words:
+        return None
+    named = [code for code in open_codes_for(session, who) if code in words]
     return named[0] if len(named) == 1 else None
 
 
@@ -554,6 +624,7 @@ def _urgent(
         source_ref=sms.message_sid,
         default_language=settings.default_language,
         can_receive=can_receive_sms(session),
+        policy=policy_of(settings),
     )
     if outcome.notified == "nobody":
         log.error(

@@ -27,7 +27,7 @@ class OutboxStatus(StrEnum):
 
 
 class OutboxMessage(Base):
-    """One outbound SMS: a row first, sent later by the dispatcher."""
+    """One outbound SMS or call: a row first, sent later by the dispatcher."""
 
     __tablename__ = "outbox"
 
@@ -41,6 +41,8 @@ class OutboxMessage(Base):
     language: Mapped[str] = mapped_column(String(8))
     body: Mapped[str] = mapped_column(Text)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
+    """`sms`, or `voice`: a call that speaks `body` (escalation calls)."""
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -24,6 +24,7 @@ from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
 
 _BATCH = 1000
+CHANNELS = ("sms", "voice")
 
 
 class TemplateCheck(Protocol):
@@ -76,6 +77,8 @@ def row_values(
     (`policy`: also one the provider cannot send)."""
     if not notice.key or len(notice.key) > 200:
         raise ValueError(f"idempotency key {notice.key!r} must be 1-200 characters")
+    if notice.channel not in CHANNELS:
+        raise ValueError(f"notice {notice.key!r}: channel {notice.channel!r} is not sms or voice")
     if not is_e164(notice.phone):
         raise ValueError(
             f"notice {notice.key!r}: phone {notice.phone!r} is not in E.164 form "
@@ -84,7 +87,8 @@ def row_values(
         )
     body = render(notice)
     language = normalise_language(notice.language)
-    if policy is not None:
+    if policy is not None and notice.channel == "sms":
+        # A call speaks its rendered text: SMS provider templates do not apply.
         policy.check(notice.template, language, notice.params)
     return {
         "idempotency_key": notice.key,
@@ -96,6 +100,7 @@ def row_values(
         "language": language,
         "body": body,
         "urgent": notice.urgent,
+        "channel": notice.channel,
         "status": OutboxStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
@@ -127,9 +132,14 @@ def enqueue(session: Session, notice: Notice, *, now: datetime) -> OutboxMessage
 
 
 def enqueue_many(
-    session: Session, notices: Iterable[Notice], *, now: datetime
+    session: Session,
+    notices: Iterable[Notice],
+    *,
+    now: datetime,
+    returning: bool = True,
 ) -> list[OutboxMessage]:
-    """Add many notices with bulk INSERT ... ON CONFLICT DO NOTHING; returns the new rows.
+    """Add many notices with bulk INSERT ... ON CONFLICT DO NOTHING; returns the new rows
+    (none with `returning=False`, which spares loading them: one statement per batch).
 
     Every notice is checked before anything is inserted, so one bad notice
     inserts none of them.
@@ -141,6 +151,11 @@ def enqueue_many(
     if not rows:
         return []
     values = list(rows.values())
+    if not returning:
+        plain = _insert_ignoring_duplicates(session)
+        for start in range(0, len(values), _BATCH):
+            session.execute(plain, values[start : start + _BATCH])
+        return []
     inserted: list[OutboxMessage] = []
     statement = _insert_ignoring_duplicates(session).returning(OutboxMessage)
     for start in range(0, len(values), _BATCH):

@@ -21,6 +21,7 @@ from grids.core.phones import InvalidPhone, normalise_phone
 from grids.models import Doctor, Grid, Patient
 from grids.storage.session import current_db
 from i18n import translate
+from notifications.escalation_cli import parse_at
 from notifications.inbound import IncomingSms, receive
 from notifications.models import InboundMessage
 
@@ -63,8 +64,9 @@ def _sender_phone(phone: str | None, coordinator_of: str | None, doctor: str | N
 @click.option("--from", "phone", help="The sender's phone number.")
 @click.option("--coordinator-of", metavar="GRID", help="Send as this grid's coordinator.")
 @click.option("--doctor", metavar="CODE", help="Send as this village doctor.")
+@click.option("--at", "at", metavar="ISO", help="Receive it as if the clock read ISO.")
 def receive_command(
-    text: str, phone: str | None, coordinator_of: str | None, doctor: str | None
+    text: str, phone: str | None, coordinator_of: str | None, doctor: str | None, at: str | None
 ) -> None:
     """Handle TEXT as an SMS from the sender and print the reply.
 
@@ -72,7 +74,8 @@ def receive_command(
     Example:
       flask --app wsgi sms receive --coordinator-of JX0101-HTN01 "好 3 血压165/100"
     Messages the service sends in turn (to doctors, members) are queued in the
-    outbox; `outbox dispatch --once` sends them through SMS_BACKEND.
+    outbox; `outbox dispatch --once` sends them through SMS_BACKEND. --at replays
+    the message at a clock time (with `escalations advance --at`, a whole incident).
     """
     sender = _sender_phone(phone, coordinator_of, doctor)
     sid = "SMlocal" + uuid.uuid4().hex
@@ -84,7 +87,8 @@ def receive_command(
         body=text,
         params={"MessageSid": sid, "From": sender, "Body": text},
     )
-    reply = receive(current_db(), current_settings(), sms, clock_now())
+    moment = parse_at(at) if at else clock_now()
+    reply = receive(current_db(), current_settings(), sms, moment)
     say("sms.cli.sent", phone=mask_phone(sender), text=text)
     if reply:
         say("sms.cli.reply", reply=reply)

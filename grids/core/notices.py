@@ -24,3 +24,5 @@ class Notice:
     urgent: bool = False
     recipient_type: str | None = None
     recipient_id: int | None = None
+    channel: str = "sms"
+    """`sms`, or `voice` for a call speaking the text (escalation ladders)."""

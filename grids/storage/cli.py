@@ -49,10 +49,13 @@ def db_check() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from grids.escalation.cli import check_command
     from grids.formation.cli import demo_command, grids_cli
     from grids.roster.cli import roster_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(roster_cli)
+    if "check" not in grids_cli.commands:
+        grids_cli.add_command(check_command)
     app.cli.add_command(grids_cli)
     app.cli.add_command(demo_command)

@@ -7,7 +7,13 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from grids.web.schemas import ErrorSchema, HealthSchema, SummarySchema
+from grids.web.schemas import (
+    ErrorSchema,
+    EscalationListSchema,
+    EscalationSchema,
+    HealthSchema,
+    SummarySchema,
+)
 
 _TWILIO_FORM = {
     "application/x-www-form-urlencoded": {
@@ -58,6 +64,53 @@ def build_openapi() -> dict[str, Any]:
     spec.components.schema("Health", schema=HealthSchema)
     spec.components.schema("Summary", schema=SummarySchema)
     _rollups(spec)
+    spec.components.schema("Escalation", schema=EscalationSchema)
+    spec.components.schema("EscalationList", schema=EscalationListSchema)
+    spec.path(
+        path="/api/v1/escalations",
+        operations={
+            "get": {
+                "summary": "Escalations, newest first, with their timelines (numbers masked)",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "open",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["1", "0"]},
+                        "description": "1: only escalations still open",
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Escalations",
+                        "content": {"application/json": {"schema": "EscalationList"}},
+                    },
+                    "401": _error("No Bearer token"),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/v1/escalations/{code}",
+        operations={
+            "get": {
+                "summary": "One escalation and its timeline",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The escalation",
+                        "content": {"application/json": {"schema": "Escalation"}},
+                    },
+                    "401": _error("No Bearer token"),
+                    "404": _error("No escalation with that code"),
+                },
+            }
+        },
+    )
     spec.path(
         path="/api/v1/summary",
         operations={
@@ -91,6 +144,7 @@ def build_openapi() -> dict[str, Any]:
         },
     )
     for path, summary, reply in (
+        ("/voice/twilio/gather", "Twilio webhook: a key pressed on an escalation call", "TwiML"),
         ("/sms/twilio/inbound", "Twilio webhook: an inbound SMS", "TwiML reply"),
         ("/sms/twilio/status", "Twilio webhook: delivery status of an outbound SMS", "Recorded"),
     ):

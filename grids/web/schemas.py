@@ -48,3 +48,37 @@ class SummarySchema(BaseSchema):
     members = fields.Integer(required=True, metadata={"description": "Current grid members"})
     grids_without_doctor = fields.Integer(required=True)
     grids_without_coordinator = fields.Integer(required=True)
+
+
+class EscalationEventSchema(BaseSchema):
+    at = fields.String(required=True, metadata={"description": "ISO time, UTC"})
+    kind = fields.String(
+        required=True,
+        metadata={
+            "description": "opened, notified, delivered, failed, called, keypress, "
+            "acknowledged, merged, escalated or closed"
+        },
+    )
+    step = fields.Integer(allow_none=True, required=True)
+    recipient = fields.String(
+        allow_none=True, required=True, metadata={"description": "Masked phone number"}
+    )
+    channel = fields.String(
+        allow_none=True, required=True, metadata={"description": "`sms` or `voice`"}
+    )
+    detail = fields.String(allow_none=True, required=True)
+
+
+class EscalationSchema(BaseSchema):
+    code = fields.String(required=True, metadata={"description": "Acknowledgement code, e.g. K7Q"})
+    grid_code = fields.String(allow_none=True, required=True)
+    seat = fields.Integer(allow_none=True, required=True)
+    opened_at = fields.String(required=True)
+    state = fields.String(required=True, metadata={"description": "open, acknowledged or closed"})
+    acknowledged_by = fields.String(allow_none=True, required=True)
+    acknowledged_at = fields.String(allow_none=True, required=True)
+    events = fields.List(fields.Nested(EscalationEventSchema), required=True)
+
+
+class EscalationListSchema(BaseSchema):
+    items = fields.List(fields.Nested(EscalationSchema), required=True)

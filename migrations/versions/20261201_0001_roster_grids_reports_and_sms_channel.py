@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 06:36:18.750583
+Create Date: 2026-12-01 06:37:39.607450
 """
 
 from collections.abc import Sequence
@@ -146,6 +146,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("urgent", sa.Boolean(), nullable=False),
+        sa.Column("channel", sa.String(length=8), server_default="sms", nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
@@ -399,6 +400,59 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_doctor_visits_doctor_id"), ["doctor_id"], unique=False)
 
     op.create_table(
+        "escalations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=8), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=True),
+        sa.Column("patient_id", sa.Integer(), nullable=True),
+        sa.Column("reporter_id", sa.Integer(), nullable=True),
+        sa.Column("seat", sa.SmallInteger(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("red_flag", sa.Boolean(), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("ladder", sa.JSON(), nullable=False),
+        sa.Column("step", sa.SmallInteger(), nullable=False),
+        sa.Column("round", sa.SmallInteger(), nullable=False),
+        sa.Column("step_started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_step_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("token", sa.Integer(), nullable=False),
+        sa.Column("called", sa.Boolean(), nullable=False),
+        sa.Column("duty_alerted_round", sa.SmallInteger(), nullable=False),
+        sa.Column("deliveries", sa.JSON(), nullable=False),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=120), nullable=True),
+        sa.Column("acknowledged_by_kind", sa.String(length=16), nullable=True),
+        sa.Column("acknowledged_by_id", sa.Integer(), nullable=True),
+        sa.Column("acknowledged_by_phone", sa.String(length=20), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("close_reason", sa.Text(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["grids.id"], name=op.f("fk_escalations_grid_id_grids")
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patients.id"], name=op.f("fk_escalations_patient_id_patients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reporter_id"], ["patients.id"], name=op.f("fk_escalations_reporter_id_patients")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_escalations")),
+    )
+    with op.batch_alter_table("escalations", schema=None) as batch_op:
+        batch_op.create_index("ix_escalations_code", ["code"], unique=False)
+        batch_op.create_index(batch_op.f("ix_escalations_grid_id"), ["grid_id"], unique=False)
+        batch_op.create_index("ix_escalations_state_next", ["state", "next_step_at"], unique=False)
+        batch_op.create_index(
+            "uq_escalations_open_patient",
+            ["patient_id"],
+            unique=True,
+            sqlite_where=sa.text("state = 'open' AND patient_id IS NOT NULL"),
+            postgresql_where=sa.text("state = 'open' AND patient_id IS NOT NULL"),
+        )
+
+    op.create_table(
         "exchange_attendance",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("grid_id", sa.Integer(), nullable=False),
@@ -571,52 +625,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_report_silences_grid_id"), ["grid_id"], unique=False)
 
     op.create_table(
-        "urgent_reports",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("code", sa.String(length=8), nullable=False),
-        sa.Column("grid_id", sa.Integer(), nullable=True),
-        sa.Column("patient_id", sa.Integer(), nullable=True),
-        sa.Column("reporter_id", sa.Integer(), nullable=True),
-        sa.Column("seat", sa.SmallInteger(), nullable=True),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("red_flag", sa.Boolean(), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("acknowledged_by_id", sa.Integer(), nullable=True),
-        sa.Column("source_ref", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["acknowledged_by_id"],
-            ["doctors.id"],
-            name=op.f("fk_urgent_reports_acknowledged_by_id_doctors"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["grid_id"], ["grids.id"], name=op.f("fk_urgent_reports_grid_id_grids")
-        ),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patients.id"], name=op.f("fk_urgent_reports_patient_id_patients")
-        ),
-        sa.ForeignKeyConstraint(
-            ["reporter_id"], ["patients.id"], name=op.f("fk_urgent_reports_reporter_id_patients")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_urgent_reports")),
-    )
-    with op.batch_alter_table("urgent_reports", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_urgent_reports_grid_id"), ["grid_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_urgent_reports_patient_id"), ["patient_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_urgent_reports_received_at"), ["received_at"], unique=False
-        )
-        batch_op.create_index(
-            "uq_urgent_reports_open_code",
-            ["code"],
-            unique=True,
-            sqlite_where=sa.text("acknowledged_at IS NULL"),
-            postgresql_where=sa.text("acknowledged_at IS NULL"),
-        )
-
-    op.create_table(
         "weekly_reports",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("grid_id", sa.Integer(), nullable=False),
@@ -637,6 +645,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_weekly_reports")),
         sa.UniqueConstraint("grid_id", "week", name=op.f("uq_weekly_reports_grid_id_week")),
     )
+    op.create_table(
+        "escalation_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("escalation_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("step", sa.SmallInteger(), nullable=True),
+        sa.Column("round", sa.SmallInteger(), nullable=True),
+        sa.Column("recipient", sa.String(length=32), nullable=True),
+        sa.Column("recipient_name", sa.String(length=120), nullable=True),
+        sa.Column("channel", sa.String(length=8), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["escalation_id"],
+            ["escalations.id"],
+            name=op.f("fk_escalation_events_escalation_id_escalations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_escalation_events")),
+    )
+    with op.batch_alter_table("escalation_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_escalation_events_escalation_id"), ["escalation_id"], unique=False
+        )
+
     op.create_table(
         "member_reports",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -673,14 +705,63 @@ def upgrade() -> None:
             batch_op.f("ix_member_reports_weekly_report_id"), ["weekly_report_id"], unique=False
         )
 
+    op.create_table(
+        "urgent_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=8), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=True),
+        sa.Column("patient_id", sa.Integer(), nullable=True),
+        sa.Column("reporter_id", sa.Integer(), nullable=True),
+        sa.Column("seat", sa.SmallInteger(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("red_flag", sa.Boolean(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by_id", sa.Integer(), nullable=True),
+        sa.Column("source_ref", sa.String(length=64), nullable=True),
+        sa.Column("escalation_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["acknowledged_by_id"],
+            ["doctors.id"],
+            name=op.f("fk_urgent_reports_acknowledged_by_id_doctors"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["escalation_id"],
+            ["escalations.id"],
+            name=op.f("fk_urgent_reports_escalation_id_escalations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["grids.id"], name=op.f("fk_urgent_reports_grid_id_grids")
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patients.id"], name=op.f("fk_urgent_reports_patient_id_patients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reporter_id"], ["patients.id"], name=op.f("fk_urgent_reports_reporter_id_patients")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_urgent_reports")),
+    )
+    with op.batch_alter_table("urgent_reports", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_urgent_reports_escalation_id"), ["escalation_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_urgent_reports_grid_id"), ["grid_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_urgent_reports_patient_id"), ["patient_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_urgent_reports_received_at"), ["received_at"], unique=False
+        )
+        batch_op.create_index(
+            "uq_urgent_reports_open_code",
+            ["code"],
+            unique=True,
+            sqlite_where=sa.text("acknowledged_at IS NULL"),
+            postgresql_where=sa.text("acknowledged_at IS NULL"),
+        )
+
 
 def downgrade() -> None:
-    with op.batch_alter_table("member_reports", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_member_reports_weekly_report_id"))
-        batch_op.drop_index(batch_op.f("ix_member_reports_patient_id"))
-
-    op.drop_table("member_reports")
-    op.drop_table("weekly_reports")
     with op.batch_alter_table("urgent_reports", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_urgent_reports_open_code",
@@ -690,8 +771,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_urgent_reports_received_at"))
         batch_op.drop_index(batch_op.f("ix_urgent_reports_patient_id"))
         batch_op.drop_index(batch_op.f("ix_urgent_reports_grid_id"))
+        batch_op.drop_index(batch_op.f("ix_urgent_reports_escalation_id"))
 
     op.drop_table("urgent_reports")
+    with op.batch_alter_table("member_reports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_member_reports_weekly_report_id"))
+        batch_op.drop_index(batch_op.f("ix_member_reports_patient_id"))
+
+    op.drop_table("member_reports")
+    with op.batch_alter_table("escalation_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_escalation_events_escalation_id"))
+
+    op.drop_table("escalation_events")
+    op.drop_table("weekly_reports")
     with op.batch_alter_table("report_silences", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_report_silences_grid_id"))
 
@@ -723,6 +815,17 @@ def downgrade() -> None:
     op.drop_table("exchange_overrides")
     op.drop_table("exchange_confirmations")
     op.drop_table("exchange_attendance")
+    with op.batch_alter_table("escalations", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_escalations_open_patient",
+            sqlite_where=sa.text("state = 'open' AND patient_id IS NOT NULL"),
+            postgresql_where=sa.text("state = 'open' AND patient_id IS NOT NULL"),
+        )
+        batch_op.drop_index("ix_escalations_state_next")
+        batch_op.drop_index(batch_op.f("ix_escalations_grid_id"))
+        batch_op.drop_index("ix_escalations_code")
+
+    op.drop_table("escalations")
     with op.batch_alter_table("doctor_visits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_doctor_visits_doctor_id"))
 

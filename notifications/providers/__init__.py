@@ -22,8 +22,10 @@ from notifications.providers.base import (
     SmsProvider,
     TransientSendError,
 )
+from notifications.providers.voice import VoiceProvider
 
 PROVIDER_KEY = "huzhu.sms_provider"
+VOICE_PROVIDER_KEY = "huzhu.voice_provider"
 STATUS_CALLBACK_PATH = "/sms/twilio/status"
 
 __all__ = [
@@ -36,8 +38,10 @@ __all__ = [
     "TransientSendError",
     "build_provider",
     "current_provider",
+    "current_voice_provider",
     "init_app",
     "provider_of",
+    "voice_provider_of",
 ]
 
 
@@ -93,10 +97,13 @@ def build_template_policy(settings: Settings) -> TemplatePolicy | None:
 
 
 def init_app(app: Flask) -> None:
+    from notifications.providers.voice import build_voice_provider
+
     settings = settings_of(app)
     policy = build_template_policy(settings)
     use_template_policy(database_of(app).engine, policy)
     app.extensions[PROVIDER_KEY] = build_provider(settings, policy)
+    app.extensions[VOICE_PROVIDER_KEY] = build_voice_provider(settings)
 
 
 def provider_of(app: Flask) -> SmsProvider:
@@ -105,3 +112,11 @@ def provider_of(app: Flask) -> SmsProvider:
 
 def current_provider() -> SmsProvider:
     return provider_of(current_app)
+
+
+def voice_provider_of(app: Flask) -> VoiceProvider:
+    return app.extensions[VOICE_PROVIDER_KEY]
+
+
+def current_voice_provider() -> VoiceProvider:
+    return voice_provider_of(current_app)

@@ -254,7 +254,13 @@ def urgent_reply(
         about = words or None
     code = urgent.code
     candidates: list[str] = []
-    if outcome.notified == "doctor":
+    if outcome.notified == "merged" and outcome.merged_into:
+        if about:
+            candidates.append(
+                text(language, "sms.reply.urgent.merged", code=outcome.merged_into, about=about)
+            )
+        candidates.append(text(language, "sms.reply.urgent.merged_short", code=outcome.merged_into))
+    elif outcome.notified == "doctor":
         name = clip(outcome.notified_name or "", NAME_LIMIT)
         if about:
             candidates.append(
@@ -338,6 +344,27 @@ def ack_refused_reply(language: str, refused: AckRefused, tz: ZoneInfo) -> str:
         )
     if refused.reason == "not_your_grid":
         return first_fitting([text(language, "sms.reply.ack.not_your_grid", code=code)])
+    if refused.reason == "not_allowed":
+        return first_fitting([text(language, "sms.reply.ack.not_allowed", code=code)])
+    case = refused.escalation
+    if refused.reason == "already_acknowledged" and case is not None:
+        if case.acknowledged_at is not None and case.acknowledged_by:
+            shown = case.acknowledged_at.astimezone(tz).strftime("%m-%d %H:%M")
+            return first_fitting(
+                [
+                    text(
+                        language,
+                        "sms.reply.ack.already_by",
+                        code=code,
+                        who=clip(case.acknowledged_by, NAME_LIMIT + 6),
+                        time=shown,
+                    ),
+                    text(language, "sms.reply.ack.already", code=code, time=shown),
+                ]
+            )
+        ended = case.closed_at or case.acknowledged_at
+        shown = ended.astimezone(tz).strftime("%m-%d %H:%M") if ended else "-"
+        return first_fitting([text(language, "sms.reply.ack.closed", code=code, time=shown)])
     if refused.reason == "already_acknowledged" and refused.urgent is not None:
         at: datetime | None = refused.urgent.acknowledged_at
         shown = at.astimezone(tz).strftime("%m-%d %H:%M") if at else "-"

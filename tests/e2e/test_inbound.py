@@ -33,6 +33,7 @@ from notifications.sms import grammar
 from notifications.sms.segments import fits_one_segment
 from tests.support import factories
 
+NOT_RED_FLAG = OutboxMessage.template != "sms.urgent.red_flag"
 BASE_URL = "https://huzhu.example.org"
 INBOUND = "/sms/twilio/inbound"
 AUTH_TOKEN = "test-auth-token"
@@ -285,7 +286,7 @@ def test_urgent_goes_to_the_doctor_and_the_doctors_ack_reaches_the_coordinator(
     [urgent] = rows(db, UrgentReport)
     assert (urgent.seat, urgent.patient_id, urgent.text) == (5, grid.members[5].id, "胸痛")
     assert reply == f"已通知村医王医生（编号{urgent.code}）：5号胸痛。危急请拨120。"
-    [alert] = rows(db, OutboxMessage)
+    alert, red_flag = rows(db, OutboxMessage)
     assert (alert.to_phone, alert.urgent, alert.template) == (
         grid.doctor.phone,
         True,
@@ -294,6 +295,11 @@ def test_urgent_goes_to_the_doctor_and_the_doctors_ack_reaches_the_coordinator(
     assert alert.body == (
         f"【急】JXV01-HTN01网格5号{grid.members[5].name}：胸痛。"
         f"报告人电话{grid.coordinator.phone}。确认请回复：收到 {urgent.code}"
+    )
+    # Chest pain is a red flag: the county hospital hears of it from the first minute.
+    assert (red_flag.to_phone, red_flag.template) == (
+        county.tree["county"].phone,
+        "sms.urgent.red_flag",
     )
 
     ack = send(client, grid.doctor.phone, "收到")
@@ -324,7 +330,9 @@ def test_another_grids_doctor_cannot_acknowledge(client, db, county) -> None:
     assert rows(db, UrgentReport)[0].acknowledged_at is None
 
 
-def test_a_grid_without_a_doctor_alerts_the_township_and_says_so(client, db, county) -> None:
+def test_a_grid_without_a_doctor_alerts_the_clinics_other_doctors_and_says_so(
+    client, db, county
+) -> None:
     with db.unit_of_work() as session:
         orphan = factories.grid_with_members(
             session, county.tree["clinic_b"], size=6, with_doctor=False, code="JXV02-HTN09"
@@ -334,16 +342,34 @@ def test_a_grid_without_a_doctor_alerts_the_township_and_says_so(client, db, cou
     reply = send(client, orphan.coordinator.phone, "急 3 说话不清")
     [urgent] = rows(db, UrgentReport)
     assert reply == (
-        f"本网格暂无村医，已通知义安镇卫生院（编号{urgent.code}）：3号说话不清。危急请拨120。"
+        f"本网格暂无村医，已通知西村卫生室（编号{urgent.code}）：3号说话不清。危急请拨120。"
     )
-    [alert] = rows(db, OutboxMessage)
+    # The ladder's next step is the same clinic's other doctors (Li Wei of the English grid).
+    [alert] = rows(db, OutboxMessage, NOT_RED_FLAG)
     assert (alert.to_phone, alert.template, alert.urgent) == (
-        county.tree["township"].phone,
+        county.en.doctor.phone,
         "sms.urgent.duty_member",
         True,
     )
+    assert alert.body.startswith("URGENT for the 西村卫生室 duty doctor (no village doctor)")
+
+
+def test_a_grid_without_any_doctor_at_its_clinic_alerts_the_township(client, db, county) -> None:
+    with db.unit_of_work() as session:
+        lonely = factories.facility_tree(session, prefix="L")
+        orphan = factories.grid_with_members(
+            session, lonely["clinic_a"], size=6, with_doctor=False, code="LV01-HTN09"
+        )
+        session.commit()
+    reply = send(client, orphan.coordinator.phone, "急 3 说话不清")
+    [urgent] = rows(db, UrgentReport)
+    assert reply == (
+        f"本网格暂无村医，已通知义安镇卫生院（编号{urgent.code}）：3号说话不清。危急请拨120。"
+    )
+    [alert] = rows(db, OutboxMessage, NOT_RED_FLAG)
+    assert (alert.to_phone, alert.template) == (lonely["township"].phone, "sms.urgent.duty_member")
     assert alert.body.startswith(
-        "【急】请义安镇卫生院值班医生处理（网格无村医）：JXV02-HTN09网格3号"
+        "【急】请义安镇卫生院值班医生处理（网格无村医）：LV01-HTN09网格3号"
     )
 
 
@@ -483,7 +509,9 @@ def test_the_same_message_sid_twice_changes_nothing_and_gets_the_same_reply(
     first = send(client, county.zh.coordinator.phone, "急 5 胸痛", sid=sid)
     second = send(client, county.zh.coordinator.phone, "急 5 胸痛", sid=sid)
     assert first == second and first.startswith("已通知村医王医生")
-    assert count(db, InboundMessage) == count(db, UrgentReport) == count(db, OutboxMessage) == 1
+    assert count(db, InboundMessage) == count(db, UrgentReport) == 1
+    # The doctor, and the county hospital beside them for a red flag (chest pain).
+    assert count(db, OutboxMessage) == 2
 
 
 # --- English ---
@@ -508,7 +536,7 @@ def test_an_english_coordinator(client, db, county) -> None:
         urgent_reply
         == f"Dr Li Wei alerted (ref {urgent.code}): #5 chest pain. If critical, call 120."
     )
-    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True))
+    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True), NOT_RED_FLAG)
     assert alert.body.startswith(f"URGENT grid JXV02-DM01 #5 {grid.members[5].name}: chest pain.")
     assert send(client, grid.doctor.phone, f"ack {urgent.code.lower()}") == (
         f"{urgent.code} acknowledged: grid JXV02-DM01 #5 {grid.members[5].name}. "
@@ -592,7 +620,10 @@ def test_a_red_flag_inside_a_report_alerts_the_doctor_and_keeps_the_report(
     assert report.all_stable
     notes = {m.seat: m.note for m in rows(db, MemberReport)}
     assert notes == {5: "胸闷", 12: None}
-    assert [m.template for m in rows(db, OutboxMessage)] == ["sms.urgent.doctor"]
+    assert [m.template for m in rows(db, OutboxMessage)] == [
+        "sms.urgent.doctor",
+        "sms.urgent.red_flag",
+    ]
 
 
 # --- urgent cases that must reach a person, and say so truly ---
@@ -605,7 +636,7 @@ def test_a_red_flag_after_a_long_report_reaches_the_doctor_with_the_flag(
     reply = send(client, county.zh.coordinator.phone, body)
     [urgent] = rows(db, UrgentReport)
     assert (urgent.seat, urgent.text) == (7, "胸口疼得厉害")
-    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True))
+    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True), NOT_RED_FLAG)
     assert alert.body.startswith(
         f"【急】JXV01-HTN01网格7号{county.zh.members[7].name}：胸口疼得厉害。"
     )
@@ -623,7 +654,7 @@ def test_an_urgent_seat_the_grid_lacks_is_not_taken_for_the_coordinator(client, 
     assert (
         reply == f"已通知村医王医生（编号{urgent.code}）：25号（本网格无此号）胸痛。危急请拨120。"
     )
-    [alert] = rows(db, OutboxMessage)
+    [alert] = rows(db, OutboxMessage, NOT_RED_FLAG)
     assert alert.template == "sms.urgent.doctor_unclear"
     assert f"报告人{county.zh.coordinator.name}" in alert.body
 
@@ -668,7 +699,7 @@ def test_a_doctor_who_opted_out_is_bypassed_and_the_reporter_told(client, db, co
     assert reply == (
         f"村医王医生收不到短信，已通知义安镇卫生院（编号{urgent.code}）：5号胸痛。危急请拨120。"
     )
-    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True))
+    [alert] = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True), NOT_RED_FLAG)
     assert (alert.to_phone, alert.template) == (
         county.tree["township"].phone,
         "sms.urgent.duty_member",
@@ -676,7 +707,7 @@ def test_a_doctor_who_opted_out_is_bypassed_and_the_reporter_told(client, db, co
     assert "村医王医生收不到短信" in alert.body
     send(client, grid.doctor.phone, "开始")
     send(client, grid.coordinator.phone, "急 6 晕倒")
-    latest = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True))[-1]
+    latest = rows(db, OutboxMessage, OutboxMessage.urgent.is_(True), NOT_RED_FLAG)[-1]
     assert latest.to_phone == grid.doctor.phone
 
 

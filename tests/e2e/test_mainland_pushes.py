@@ -167,7 +167,8 @@ def test_urgent_report_and_acknowledgement_through_aliyun(
         f"已通知村医王医生（编号{urgent.code}）：5号胸痛。危急请拨120。"
     ]
 
-    assert dispatch(aliyun_app).sent == 2
+    # The doctor, the county hospital beside them (chest pain is a red flag), the reply.
+    assert dispatch(aliyun_app).sent == 3
     sent = {call.params["PhoneNumbers"]: call for call in aliyun.calls_of("SendSms")}
     to_doctor = sent[national(doctor)]
     assert to_doctor.params["TemplateCode"] == "SMS_106"

@@ -13,6 +13,8 @@ from grids.admin import operations
 from grids.admin.service import AdminError, Outcome, execute, undo
 from grids.audit import ChangeConflict, UndoRefused, change_sets
 from grids.core.vocabulary import DoctorStatus, PatientStatus
+from grids.escalation.models import Escalation
+from grids.escalation.service import EscalationPolicy, open_escalation
 from grids.models import ChangeSet, Doctor, Grid, Membership, Patient, UrgentReport
 from grids.storage.database import Database
 from notifications import outbox
@@ -231,6 +233,8 @@ def test_retiring_a_doctor_applies_the_edited_suggestion_and_the_open_urgent_rep
         received_at=NOW,
     )
     session.add(urgent)
+    session.flush()
+    open_escalation(session, urgent, NOW, policy=EscalationPolicy(), can_receive=lambda _p: True)
     session.commit()
     doctor = session.get_one(Doctor, c.d1.id)
     suggestion = operations.retirement_suggestion(session, doctor)
@@ -244,10 +248,14 @@ def test_retiring_a_doctor_applies_the_edited_suggestion_and_the_open_urgent_rep
     }
     session.expire_all()
     assert session.get_one(Doctor, c.d1.id).status == DoctorStatus.RETIRED
-    forwarded = session.scalar(
-        select(OutboxMessage).where(OutboxMessage.template == "sms.urgent.doctor")
-    )
-    assert forwarded is not None and forwarded.to_phone == extra.phone and forwarded.urgent
+    forwarded = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.template == "sms.urgent.doctor", OutboxMessage.to_phone == extra.phone
+        )
+    ).one()
+    assert forwarded.urgent and "K7Q" in forwarded.body
+    case = session.scalars(select(Escalation).where(Escalation.code == "K7Q")).one()
+    assert (case.state, case.step, case.round) == ("open", 0, 2)
 
 
 def test_deceased_needs_a_date_and_leaves_the_grid(session: Session, c: County) -> None:

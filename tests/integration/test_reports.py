@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from grids.core.limits import ACK_ALPHABET
 from grids.core.vocabulary import MemberEvent, PatientStatus
-from grids.escalation.urgent import AckRefused, acknowledge, report_urgent
+from grids.escalation.acknowledgement import Acknowledger, AckRefused
+from grids.escalation.acknowledgement import acknowledge as acknowledge_as
+from grids.escalation.urgent import report_urgent
 from grids.models import (
     AuditEntry,
     ExchangeAttendance,
@@ -418,13 +420,6 @@ def test_a_doctor_whose_number_cannot_get_sms_is_bypassed_for_the_duty_phone(
     assert notice.params["reason"] == f"村医{fixture.doctor.name}收不到短信"
 
 
-def test_a_duty_phone_that_cannot_get_sms_is_passed_over(session, tree) -> None:
-    from grids.escalation.routing import duty_facility
-
-    township = tree["township"]
-    assert duty_facility(tree["clinic_a"], lambda phone: phone != township.phone) is tree["county"]
-
-
 def test_nobody_to_alert_is_said_plainly(session, tree) -> None:
     orphan = factories.grid_with_members(session, tree["clinic_b"], size=4, with_doctor=False)
     for facility in tree.values():
@@ -451,6 +446,10 @@ def test_a_long_urgent_text_is_clipped_for_the_doctor_but_stored_whole(
 
 
 # --- acknowledgements ---
+
+
+def acknowledge(session, doctor, code, *, now):
+    return acknowledge_as(session, Acknowledger(doctor.phone, doctor), code, now=now)
 
 
 def test_the_grids_doctor_acknowledges_by_code_and_the_reporter_is_told(
@@ -646,16 +645,6 @@ def test_a_coordinator_opting_out_asks_the_doctor_for_a_new_one(session, roster,
         session, roster, fixture.coordinator, day=day.replace(day=day.day + 1)
     )
     assert later.key != notice.key
-
-
-def test_duty_facility_walks_up_to_the_township_centre(session, tree) -> None:
-    from grids.escalation.routing import duty_facility
-
-    township: Facility = tree["township"]
-    assert duty_facility(tree["clinic_a"]) is township
-    tree["township"].phone = None
-    assert duty_facility(tree["clinic_a"]) is tree["county"]
-    assert duty_facility(None) is None
 
 
 def test_grid_roster_ignores_members_who_left(session, fixture) -> None:

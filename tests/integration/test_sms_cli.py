@@ -31,7 +31,7 @@ def test_an_urgent_message_queues_an_sms_to_the_doctor(runner, session) -> None:
     session.commit()
 
     result = runner.invoke(
-        args=["sms", "receive", "--from", fixture.coordinator.phone, "急 4 胸痛"]
+        args=["sms", "receive", "--from", fixture.coordinator.phone, "急 4 头晕"]
     )
 
     assert result.exit_code == 0, result.output

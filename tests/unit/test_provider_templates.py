@@ -28,7 +28,7 @@ def test_every_template_the_code_sends_is_a_provider_template() -> None:
     named: set[str] = set()
     for folder in ("grids", "notifications", "scheduling"):
         for path in (ROOT / folder).rglob("*.py"):
-            named |= set(re.findall(r'template=\s*"(sms\.[\w.]+)"', path.read_text("utf-8")))
+            named |= set(re.findall(r'template\s*=\s*"(sms\.[\w.]+)"', path.read_text("utf-8")))
             named |= set(re.findall(r'template="(sms\.[\w.]+)" if', path.read_text("utf-8")))
             named |= set(re.findall(r'else "(sms\.(?:urgent|notice)\.[\w.]+)"', path.read_text()))
     assert "sms.urgent.doctor" in named

@@ -447,6 +447,8 @@ LONGEST = {
         "details": "血压300/200、血糖40.0",
         "summary": "20人稳定",
         "reason": "村医欧阳建国收不到短信",
+        "minutes": "240",
+        "who": "欧阳建国医生",
     },
     "en": LONGEST_COMMON
     | {
@@ -459,6 +461,8 @@ LONGEST = {
         "details": "BP 300/200 + BG 40.0",
         "summary": "20 stable",
         "reason": "Dr 欧阳建国 cannot get SMS",
+        "minutes": "240",
+        "who": "Dr 欧阳建国",
     },
 }
 # Alerts to doctors may take two segments: an urgent alert carries the member, the
@@ -473,6 +477,9 @@ TWO_SEGMENTS = {
     "sms.urgent.doctor_unclear",
     "sms.urgent.duty_member",
     "sms.urgent.duty_unclear",
+    "sms.urgent.escalated",
+    "sms.urgent.red_flag",
+    "sms.urgent.county_duty",
 }
 TWO_SEGMENTS_IN_ENGLISH = {"sms.notice.member_died", "sms.notice.coordinator_opted_out"}
 # An English alert to a township duty phone that carries Chinese names is UCS-2 and
@@ -484,6 +491,9 @@ THREE_SEGMENTS_IN_ENGLISH = {
     "sms.urgent.duty_no_member",
     "sms.urgent.duty_member",
     "sms.urgent.duty_unclear",
+    "sms.urgent.escalated",
+    "sms.urgent.red_flag",
+    "sms.urgent.county_duty",
 }
 # Composers fall back to a shorter candidate when these do not fit (tested above).
 HAVE_FALLBACK = {
@@ -494,6 +504,8 @@ HAVE_FALLBACK = {
     "sms.reply.unknown_seat_attendance",
     "sms.reply.ack.done",
     "sms.reply.member_hint",
+    "sms.reply.urgent.merged",
+    "sms.reply.ack.already_by",
 }
 OUR_NAMESPACES = (["sms", "reply"], ["sms", "urgent"], ["sms", "notice"], ["sms", "help"])
 

@@ -125,3 +125,38 @@ def test_settings_errors_are_value_errors_and_print_alone_on_the_cli() -> None:
         load_settings({"HUZHU_ENV": "production"})
     assert isinstance(raised.value, click.ClickException)
     assert raised.value.format_message().startswith("SECRET_KEY is not set")
+
+
+def test_escalation_settings_have_their_defaults() -> None:
+    settings = load_settings({})
+    assert settings.escalation_timeouts.as_dict() == {
+        "doctor": 10,
+        "clinic": 10,
+        "township": 15,
+        "county": 15,
+    }
+    assert (settings.county_duty_phone, settings.voice_backend) == (None, "console")
+
+
+def test_escalation_timeouts_and_the_county_duty_phone_are_read() -> None:
+    settings = load_settings(
+        {"ESCALATION_TIMEOUTS": "doctor=5, county=30", "COUNTY_DUTY_PHONE": "13912345678"}
+    )
+    assert str(settings.escalation_timeouts) == "doctor=5,clinic=10,township=15,county=30"
+    assert settings.county_duty_phone == "+8613912345678"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"ESCALATION_TIMEOUTS": "doctor=ten"}, "is not LEVEL=MINUTES"),
+        ({"ESCALATION_TIMEOUTS": "nurse=5"}, "is not LEVEL=MINUTES"),
+        ({"ESCALATION_TIMEOUTS": "doctor=0"}, "doctor must wait 1 to 240 minutes"),
+        ({"COUNTY_DUTY_PHONE": "12345"}, "COUNTY_DUTY_PHONE='12345' is not a phone number"),
+        ({"VOICE_BACKEND": "sip"}, "VOICE_BACKEND='sip' must be one of"),
+        ({"VOICE_BACKEND": "twilio"}, "VOICE_BACKEND=twilio needs TWILIO_ACCOUNT_SID"),
+    ],
+)
+def test_bad_escalation_settings_say_what_to_fix(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ)

@@ -6,7 +6,8 @@ Source: `twilio_api_v2010.json`, Twilio's own OpenAPI 3.0.1 description of its
 `../shared/twilio/`. The test suite must not read files outside the
 repository, so this script copies the one operation the stand-in plays,
 `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, into
-`tests/support/data/twilio_messages_api.json`: its path parameter, security scheme,
+`tests/support/data/twilio_messages_api.json` (and the Calls create operation of the
+escalation ladder's voice step into `twilio_calls_api.json`): its path parameter, security scheme,
 request schema and the Message schema and examples of its 201 answer, with
 every `$ref` resolved and descriptions dropped. It also writes
 `tests/support/data/twilio_messages_openapi.json`, a valid OpenAPI document holding
@@ -29,6 +30,8 @@ DEFAULT_SOURCE = PROJECT_ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.j
 TARGET = Path(__file__).resolve().parent / "twilio_messages_api.json"
 OPENAPI_TARGET = Path(__file__).resolve().parent / "twilio_messages_openapi.json"
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+CALLS_PATH = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
+CALLS_TARGET = Path(__file__).resolve().parent / "twilio_calls_api.json"
 DROPPED_KEYS = {"description", "x-twilio", "summary"}
 
 
@@ -44,8 +47,8 @@ def resolve(node: Any, spec: dict[str, Any]) -> Any:
     return node
 
 
-def extract(spec: dict[str, Any]) -> dict[str, Any]:
-    operation = spec["paths"][MESSAGES_PATH]["post"]
+def extract(spec: dict[str, Any], path: str = MESSAGES_PATH) -> dict[str, Any]:
+    operation = spec["paths"][path]["post"]
     request = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]
     created = operation["responses"]["201"]["content"]["application/json"]
     return {
@@ -56,7 +59,7 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
             "extracted_by": "tests/support/data/extract_twilio_messages_api.py",
         },
         "server": spec["servers"][0]["url"],
-        "path": MESSAGES_PATH,
+        "path": path,
         "method": "POST",
         "security": resolve(spec["components"]["securitySchemes"], spec),
         "path_parameters": {
@@ -130,11 +133,18 @@ def main(argv: list[str]) -> int:
         json.dumps(extract(spec), indent=1, ensure_ascii=False, sort_keys=True) + "\n",
         encoding="utf-8",
     )
+    CALLS_TARGET.write_text(
+        json.dumps(extract(spec, CALLS_PATH), indent=1, ensure_ascii=False, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
     OPENAPI_TARGET.write_text(
         json.dumps(minimal_openapi(spec), indent=1, ensure_ascii=False, sort_keys=True) + "\n",
         encoding="utf-8",
     )
-    print(f"wrote {TARGET.relative_to(PROJECT_ROOT)} and {OPENAPI_TARGET.name} from {source}")
+    print(
+        f"wrote {TARGET.relative_to(PROJECT_ROOT)}, {CALLS_TARGET.name} and "
+        f"{OPENAPI_TARGET.name} from {source}"
+    )
     return 0
 
 

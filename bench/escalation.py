@@ -1,0 +1,243 @@
+"""Escalation figures: the hierarchy graph of a province, one grid's ladder, one big tick.
+
+    .venv/bin/python -m bench.escalation [--members 1000000] [--escalations 10000] [--url URL]
+
+1. Builds the `Hierarchy` (networkx) for `--members` members in grids of 20 under
+   doctors of 15 grids, clinics, townships and counties, from plain rows (what
+   `load_hierarchy` does after its queries): time and resident memory. Floor: < 10 s.
+2. Builds the ladder of one grid, for many grids: time per ladder. Floor: < 1 ms.
+3. On PostgreSQL (database `huzhu_bench_escalation`, created and dropped), opens
+   `--escalations` escalations whose doctor step timed out, and times one
+   `run_escalation_tick` that advances them all to the next step (events, outbox rows,
+   exactly once). Floor: < 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from config.settings import Settings
+from grids.escalation.hierarchy import DoctorInfo, FacilityInfo, GridInfo, Hierarchy
+from grids.escalation.ladder import build_ladder, notice_key
+from grids.escalation.models import Escalation, EscalationEvent
+from grids.storage import migrate
+from grids.storage.database import Database
+from notifications.escalation_tick import run_escalation_tick
+from notifications.models import OutboxMessage
+from tests.support.postgres import create_postgres_database, drop_postgres_database
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DATABASE_NAME = "huzhu_bench_escalation"
+T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+GRID_SIZE = 20
+GRIDS_PER_DOCTOR = 15
+DOCTORS_PER_CLINIC = 3
+CLINICS_PER_TOWNSHIP = 20
+TOWNSHIPS_PER_COUNTY = 14
+
+
+def rss_mib() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096 / 2**20
+
+
+def province(members: int) -> tuple[list[FacilityInfo], list[DoctorInfo], list[GridInfo]]:
+    grids_count = members // GRID_SIZE
+    doctors_count = -(-grids_count // GRIDS_PER_DOCTOR)
+    clinics_count = -(-doctors_count // DOCTORS_PER_CLINIC)
+    townships_count = -(-clinics_count // CLINICS_PER_TOWNSHIP)
+    counties_count = -(-townships_count // TOWNSHIPS_PER_COUNTY)
+    facilities: list[FacilityInfo] = []
+    next_id = 1
+    counties = []
+    for n in range(counties_count):
+        facilities.append(
+            FacilityInfo(next_id, f"C{n}", f"县医院{n}", "county_hospital", f"+8613{next_id:09d}")
+        )
+        counties.append(next_id)
+        next_id += 1
+    townships = []
+    for n in range(townships_count):
+        parent = counties[n // TOWNSHIPS_PER_COUNTY]
+        facilities.append(
+            FacilityInfo(
+                next_id, f"T{n}", f"卫生院{n}", "township_center", f"+8613{next_id:09d}", parent
+            )
+        )
+        townships.append(next_id)
+        next_id += 1
+    clinics = []
+    for n in range(clinics_count):
+        parent = townships[n // CLINICS_PER_TOWNSHIP]
+        facilities.append(
+            FacilityInfo(
+                next_id, f"V{n}", f"卫生室{n}", "village_clinic", f"+8613{next_id:09d}", parent
+            )
+        )
+        clinics.append(next_id)
+        next_id += 1
+    doctors = [
+        DoctorInfo(n + 1, f"D{n}", f"医生{n}", f"+8615{n:09d}", clinics[n // DOCTORS_PER_CLINIC])
+        for n in range(doctors_count)
+    ]
+    grids = [
+        GridInfo(
+            n + 1,
+            f"G{n}",
+            doctors[n // GRIDS_PER_DOCTOR].facility_id,
+            n // GRIDS_PER_DOCTOR + 1,
+            n * GRID_SIZE + 1,
+        )
+        for n in range(grids_count)
+    ]
+    return facilities, doctors, grids
+
+
+def bench_graph(members: int) -> Hierarchy:
+    facilities, doctors, grids = province(members)
+    memberships = [
+        (grid.id, grid.id * GRID_SIZE + seat) for grid in grids for seat in range(GRID_SIZE)
+    ]
+    gc.collect()
+    before = rss_mib()
+    started, cpu = time.perf_counter(), time.process_time()
+    hierarchy = Hierarchy.build(facilities, doctors, grids, memberships)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    del memberships
+    gc.collect()
+    grown = rss_mib() - before
+    print(
+        f"hierarchy graph: {members:,} members, {len(grids):,} grids, {len(doctors):,} doctors, "
+        f"{len(facilities):,} facilities, {len(hierarchy):,} nodes: built in {elapsed:.2f} s "
+        f"({cpu:.2f} s CPU; floor 10 s), {grown:,.0f} MiB resident"
+    )
+    return hierarchy
+
+
+def bench_ladder(hierarchy: Hierarchy, grids: int, samples: int = 5000) -> None:
+    ids = random.Random(7).sample(range(1, grids + 1), min(samples, grids))
+    started = time.perf_counter()
+    for grid_id in ids:
+        build_ladder(hierarchy, grid_id=grid_id, red_flag=True, county_duty_phone="+8613700001111")
+    per = (time.perf_counter() - started) / len(ids)
+    print(f"one grid's ladder: {per * 1000:.3f} ms (mean of {len(ids):,}; floor 1 ms)")
+
+
+def bench_tick(url: str, escalations: int) -> None:
+    database_url = create_postgres_database(url, DATABASE_NAME)
+    try:
+        migrate.upgrade(database_url)
+        database = Database(database_url)
+        facilities, doctors, _grids = province(GRID_SIZE * GRIDS_PER_DOCTOR)
+        ladder = build_ladder(
+            Hierarchy.build(facilities, doctors, [GridInfo(1, "G0", facilities[-1].id, 1, 1)]),
+            grid_id=1,
+        ).as_json()
+        doctor_phone = ladder["steps"][0]["contacts"][0]["phone"]
+        params = {
+            "grid": "G0",
+            "seat": "5",
+            "name": "张桂兰",
+            "text": "头晕",
+            "code": "K7Q",
+            "phone": "+8613900000001",
+            "reporter": "王芳",
+        }
+        with database.engine.begin() as connection:
+            connection.execute(
+                insert(Escalation.__table__),
+                [
+                    {
+                        "id": n,
+                        "code": f"B{n}",
+                        "state": "open",
+                        "text": "头晕",
+                        "red_flag": False,
+                        "params": params,
+                        "ladder": ladder,
+                        "step": 0,
+                        "round": 1,
+                        "step_started_at": T0,
+                        "next_step_at": T0 + timedelta(minutes=10),
+                        "token": 1,
+                        "called": True,
+                        "duty_alerted_round": 0,
+                        "deliveries": {},
+                        "opened_at": T0,
+                        "updated_at": T0,
+                    }
+                    for n in range(1, escalations + 1)
+                ],
+            )
+            connection.execute(
+                insert(OutboxMessage.__table__),
+                [
+                    {
+                        "idempotency_key": notice_key(n, 0, 1, doctor_phone, "sms"),
+                        "to_phone": doctor_phone,
+                        "template": "sms.urgent.doctor",
+                        "params": params,
+                        "language": "zh_CN",
+                        "body": "【急】",
+                        "urgent": True,
+                        "channel": "sms",
+                        "status": "sent",
+                        "attempts": 1,
+                        "next_attempt_at": T0,
+                        "provider": "memory",
+                        "provider_sid": f"SM{n:032x}",
+                        "created_at": T0,
+                        "sent_at": T0,
+                        "updated_at": T0,
+                    }
+                    for n in range(1, escalations + 1)
+                ],
+            )
+        started, cpu = time.perf_counter(), time.process_time()
+        advanced = run_escalation_tick(database, Settings(), T0 + timedelta(minutes=11))
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        with database.unit_of_work() as session:
+            moved = session.scalar(
+                select(func.count()).select_from(Escalation).where(Escalation.step == 1)
+            )
+            events = session.scalar(select(func.count()).select_from(EscalationEvent))
+            queued = session.scalar(select(func.count()).select_from(OutboxMessage))
+        again = run_escalation_tick(database, Settings(), T0 + timedelta(minutes=11))
+        print(
+            f"escalation tick on PostgreSQL: {advanced:,} of {escalations:,} open escalations "
+            f"advanced in {elapsed:.2f} s ({cpu:.2f} s CPU in Python; floor 2 s); "
+            f"{moved:,} at the next step, {events:,} events, "
+            f"{(queued or 0) - escalations:,} messages queued; "
+            f"a second tick at the same time advanced {again}"
+        )
+        database.dispose()
+    finally:
+        drop_postgres_database(url, DATABASE_NAME)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--escalations", type=int, default=10_000)
+    parser.add_argument("--url", default=DEFAULT_URL)
+    args = parser.parse_args(argv)
+    hierarchy = bench_graph(args.members)
+    bench_ladder(hierarchy, args.members // GRID_SIZE)
+    del hierarchy
+    gc.collect()
+    bench_tick(args.url, args.escalations)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

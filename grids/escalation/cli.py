@@ -1,0 +1,52 @@
+"""`flask --app wsgi grids check`: every problem of the county's hierarchy, exit 1 if any."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from config.runtime import current_settings
+from grids.escalation.check import check_hierarchy
+from grids.escalation.roster_graph import load_hierarchy
+from grids.storage.session import current_db
+from i18n import translate
+
+
+@click.command("check")
+@with_appcontext
+@click.option(
+    "--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def check_command(output: str) -> None:
+    """List every problem of the hierarchy: clinics that cannot reach a county hospital,
+    grids without doctor or coordinator, overfull grids and doctors, ladders without a
+    usable duty phone or with fewer than two steps. Exit status 1 when any is found."""
+    settings = current_settings()
+    language = settings.default_language
+    with current_db().unit_of_work() as session:
+        hierarchy = load_hierarchy(session, members=True)
+    problems = check_hierarchy(hierarchy, timeouts=settings.escalation_timeouts.as_dict())
+    items = [
+        {
+            "code": problem.code,
+            "severity": problem.severity,
+            "subject": problem.subject,
+            "message": translate(
+                f"check.{problem.code}", language, subject=problem.subject, **problem.params
+            ),
+        }
+        for problem in problems
+    ]
+    if output == "json":
+        click.echo(json.dumps({"items": items}, ensure_ascii=False, indent=2))
+    elif not items:
+        click.echo(translate("check.ok", language))
+    else:
+        for item in items:
+            click.echo(f"{item['severity']:<8} {item['code']:<26} {item['message']}")
+        click.echo(translate("check.summary", language, count=len(items)))
+    if items:
+        sys.exit(1)

@@ -1,0 +1,121 @@
+"""Tables of escalations: one row per urgent case climbing its ladder, and its timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from grids.storage.database import Base, UTCDateTime, utcnow
+
+
+class EscalationState:
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+    ALL = (OPEN, ACKNOWLEDGED, CLOSED)
+
+
+class EventKind:
+    OPENED = "opened"
+    NOTIFIED = "notified"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CALLED = "called"
+    KEYPRESS = "keypress"
+    ACKNOWLEDGED = "acknowledged"
+    MERGED = "merged"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+    ALL = (
+        OPENED,
+        NOTIFIED,
+        DELIVERED,
+        FAILED,
+        CALLED,
+        KEYPRESS,
+        ACKNOWLEDGED,
+        MERGED,
+        ESCALATED,
+        CLOSED,
+    )
+
+
+class Escalation(Base):
+    """An urgent case climbing its ladder until someone acknowledges it.
+
+    The ladder is copied here when the case opens (`ladder`, JSON), so a roster change
+    mid-incident does not change who is next. `step` indexes the ladder's steps,
+    `round` counts passes over the top step; `next_step_at` is when the current step
+    times out (None until its message was sent); `token` changes on every advance, so
+    a stale or duplicate tick sees the case moved and leaves it.
+    """
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), default=EscalationState.OPEN)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    seat: Mapped[int | None] = mapped_column(SmallInteger)
+    text: Mapped[str] = mapped_column(Text, default="")
+    red_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The message parameters of the case (grid, seat, name, text, reporter's phone)."""
+    ladder: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    step: Mapped[int] = mapped_column(SmallInteger, default=0)
+    round: Mapped[int] = mapped_column(SmallInteger, default=1)
+    step_started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    token: Mapped[int] = mapped_column(Integer, default=1)
+    called: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The current step's call was placed (doctor step: a call after 3 minutes)."""
+    duty_alerted_round: Mapped[int] = mapped_column(SmallInteger, default=0)
+    deliveries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Outbox key → the delivery outcome already put on the timeline."""
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+    acknowledged_by_kind: Mapped[str | None] = mapped_column(String(16))
+    acknowledged_by_id: Mapped[int | None] = mapped_column(Integer)
+    acknowledged_by_phone: Mapped[str | None] = mapped_column(String(20))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": token}  # noqa: RUF012
+    __table_args__ = (
+        Index(
+            "uq_escalations_open_patient",
+            "patient_id",
+            unique=True,
+            sqlite_where=sql_text("state = 'open' AND patient_id IS NOT NULL"),
+            postgresql_where=sql_text("state = 'open' AND patient_id IS NOT NULL"),
+        ),
+        Index("ix_escalations_state_next", "state", "next_step_at"),
+        Index("ix_escalations_code", "code"),
+    )
+
+
+class EscalationEvent(Base):
+    """One entry of an escalation's timeline; rows are only ever added."""
+
+    __tablename__ = "escalation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int | None] = mapped_column(SmallInteger)
+    round: Mapped[int | None] = mapped_column(SmallInteger)
+    recipient: Mapped[str | None] = mapped_column(String(32))
+    recipient_name: Mapped[str | None] = mapped_column(String(120))
+    channel: Mapped[str | None] = mapped_column(String(8))
+    detail: Mapped[str | None] = mapped_column(Text)

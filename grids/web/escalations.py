@@ -1,0 +1,72 @@
+"""`GET /api/v1/escalations[?open=1]` and `/api/v1/escalations/<code>`: cases and timelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.runtime import current_settings
+from grids.accounts.access import any_role, scope_for
+from grids.escalation.acknowledgement import normalise_ack_code
+from grids.escalation.listing import escalation_items
+from grids.models import Grid
+from grids.storage.session import request_session
+from grids.web.errors import error_response
+from grids.web.schemas import EscalationListSchema, EscalationSchema
+from i18n import translate
+
+escalations_api = Blueprint("escalations_api", __name__)
+
+TRUE_VALUES = frozenset({"1", "true", "yes"})
+
+
+def _in_scope(session: Session, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cases of grids the account may see (a doctor's own grids, a township's clinics)."""
+    scope = scope_for(session)
+    if scope.is_admin:
+        return items
+    codes = {item["grid_code"] for item in items if item.get("grid_code")}
+    grids = {grid.code: grid for grid in session.scalars(select(Grid).where(Grid.code.in_(codes)))}
+    return [
+        item
+        for item in items
+        if item.get("grid_code") in grids and scope.can_see_grid(grids[item["grid_code"]])
+    ]
+
+
+@escalations_api.get("/api/v1/escalations")
+@any_role
+def list_escalations() -> Response:
+    open_only = request.args.get("open", "").strip().lower() in TRUE_VALUES
+    session = request_session()
+    items = _in_scope(session, escalation_items(session, open_only=open_only))
+    return jsonify(EscalationListSchema().dump({"items": items}))
+
+
+@escalations_api.get("/api/v1/escalations/<code>")
+@any_role
+def show_escalation(code: str) -> object:
+    wanted = normalise_ack_code(code)
+    session = request_session()
+    found = escalation_items(session, code=wanted, limit=1)
+    items = _in_scope(session, found)
+    if found and not items:
+        return error_response(
+            403, "forbidden", translate("api.error.forbidden", current_settings().default_language)
+        )
+    if not items:
+        return error_response(
+            404,
+            "not_found",
+            translate(
+                "api.error.escalation_not_found", current_settings().default_language, code=wanted
+            ),
+        )
+    return jsonify(EscalationSchema().dump(items[0]))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(escalations_api)

@@ -1,0 +1,139 @@
+"""`flask --app wsgi escalations ...`: run the ladder's timers, list and close escalations."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+from flask.cli import AppGroup
+
+from config.runtime import current_settings
+from config.runtime import now as clock_now
+from grids import audit
+from grids.escalation.acknowledgement import (
+    EscalationNotFound,
+    EscalationNotOpen,
+    close_escalation,
+    normalise_ack_code,
+)
+from grids.escalation.listing import escalation_items
+from grids.storage.session import current_db
+from i18n import translate
+from notifications.escalation_tick import run_escalation_tick, stop_pending_calls
+
+escalations_cli = AppGroup("escalations", help="Urgent cases climbing their escalation ladders.")
+
+
+def parse_at(value: str | None) -> datetime:
+    """`--at ISO` as an aware UTC time (a time without zone is in the county's zone)."""
+    if value is None:
+        return clock_now()
+    settings = current_settings()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            translate("escalations.error.bad_time", settings.default_language, value=value),
+            param_hint="--at",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=settings.tz)
+    return moment.astimezone(UTC)
+
+
+@escalations_cli.command("advance")
+@click.option("--at", "at", metavar="ISO", help="Run the timers as if the clock read ISO.")
+def advance_command(at: str | None) -> None:
+    """Advance every due escalation once (what the scheduler does every 30 s)."""
+    settings = current_settings()
+    moment = parse_at(at)
+    count = run_escalation_tick(current_db(), settings, moment)
+    click.echo(
+        translate(
+            "escalations.advanced",
+            settings.default_language,
+            count=count,
+            at=moment.astimezone(settings.tz).isoformat(timespec="seconds"),
+        )
+    )
+
+
+def _local(value: str | None) -> str:
+    if value is None:
+        return ""
+    return datetime.fromisoformat(value).astimezone(current_settings().tz).strftime("%m-%d %H:%M")
+
+
+@escalations_cli.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only escalations still open.")
+@click.option(
+    "--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def list_command(open_only: bool, output: str) -> None:
+    """Escalations, newest first, with their timelines (numbers masked)."""
+    with current_db().unit_of_work() as session:
+        items = escalation_items(session, open_only=open_only)
+    if output == "json":
+        click.echo(json.dumps({"items": items}, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo(translate("escalations.none", current_settings().default_language))
+        return
+    for item in items:
+        click.echo(
+            f"{item['code']}  {item['grid_code'] or '-'}  #{item['seat'] or '?'}  "
+            f"{item['state']}  opened {_local(item['opened_at'])}"
+            + (
+                f"  by {item['acknowledged_by']} {_local(item['acknowledged_at'])}"
+                if item["acknowledged_by"]
+                else ""
+            )
+        )
+        for entry in item["events"]:
+            parts = [
+                f"  {_local(entry['at'])}",
+                entry["kind"],
+                f"step {entry['step']}" if entry["step"] is not None else "",
+                entry["recipient"] or "",
+                entry["channel"] or "",
+                entry["detail"] or "",
+            ]
+            click.echo("  ".join(part for part in parts if part))
+
+
+@escalations_cli.command("close")
+@click.argument("code")
+@click.option("--reason", required=True, help="Why it is closed, e.g. handled by phone.")
+@click.option("--at", "at", metavar="ISO", help="The clock time of the closing.")
+def close_command(code: str, reason: str, at: str | None) -> None:
+    """Close an open escalation by hand (audited); its ladder stops."""
+    settings = current_settings()
+    language = settings.default_language
+    wanted = normalise_ack_code(code)
+    moment = parse_at(at)
+    with current_db().unit_of_work() as session:
+        try:
+            case = close_escalation(
+                session,
+                wanted,
+                reason=reason,
+                actor=audit.actor("cli", "escalations.close"),
+                now=moment,
+            )
+        except EscalationNotFound:
+            raise click.ClickException(
+                translate("escalations.error.not_found", language, code=wanted)
+            ) from None
+        except EscalationNotOpen as error:
+            raise click.ClickException(
+                translate(
+                    "escalations.error.not_open",
+                    language,
+                    code=wanted,
+                    state=error.escalation.state,
+                )
+            ) from None
+        stop_pending_calls(session, case.id, moment)
+        session.commit()
+    click.echo(translate("escalations.closed", language, code=wanted))
