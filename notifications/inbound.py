@@ -275,8 +275,11 @@ def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: da
                 "text": " ".join(sms.body.split())[: URGENT_FORWARD_CHARS + 20],
             }
             can_receive = can_receive_sms(session)
+            key = f"urgent-fallback:{sms.message_sid}"
             if doctor is not None and doctor.phone and can_receive(doctor.phone):
-                phone, language, kind, rid = doctor.phone, doctor.language, "doctor", doctor.id
+                notice = Notice.to_person(
+                    doctor, key=key, template="sms.urgent.fallback", params=params, urgent=True
+                )
             else:
                 start = None
                 if grid is not None:
@@ -286,26 +289,15 @@ def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: da
                 duty = duty_facility(start, can_receive)
                 if duty is None or not duty.phone:
                     return False
-                phone, language, kind, rid = (
-                    duty.phone,
-                    settings.default_language,
-                    "facility",
-                    duty.id,
-                )
-            outbox.enqueue(
-                session,
-                Notice(
-                    key=f"urgent-fallback:{sms.message_sid}",
-                    phone=phone,
-                    language=language,
+                notice = Notice.to_facility(
+                    duty,
+                    key=key,
+                    language=settings.default_language,
                     template="sms.urgent.fallback",
                     params=params,
                     urgent=True,
-                    recipient_type=kind,
-                    recipient_id=rid,
-                ),
-                now=now,
-            )
+                )
+            outbox.enqueue(session, notice, now=now)
         return True
     except Exception:
         log.error(
@@ -319,6 +311,20 @@ def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: da
 # --- deciding what a message does ---
 
 
+@dataclass(frozen=True)
+class Inbound:
+    """One inbound message being handled: what every step below needs to know."""
+
+    session: Session
+    settings: Settings
+    sms: IncomingSms
+    now: datetime
+    sender: Sender
+    parsed: Parsed
+    language: str
+    """The language of the reply."""
+
+
 def handle(session: Session, settings: Settings, sms: IncomingSms, now: datetime) -> Handled:
     """Apply `sms`, stored already; returns the outcome, reply and notices (nothing
     committed)."""
@@ -330,7 +336,7 @@ def handle(session: Session, settings: Settings, sms: IncomingSms, now: datetime
         language = sender.language
     language = normalise_language(language or sender.language or settings.default_language)
     command = parsed.command
-    handled = _dispatch(session, settings, sender, parsed, language, sms, now)
+    handled = _dispatch(Inbound(session, settings, sms, now, sender, parsed, language))
     handled.language = language
     handled.sender_type = sender.role
     handled.sender_id = sender.person_id
@@ -339,15 +345,9 @@ def handle(session: Session, settings: Settings, sms: IncomingSms, now: datetime
     return handled
 
 
-def _dispatch(
-    session: Session,
-    settings: Settings,
-    sender: Sender,
-    parsed: Parsed,
-    language: str,
-    sms: IncomingSms,
-    now: datetime,
-) -> Handled:
+def _dispatch(inbound: Inbound) -> Handled:
+    session, settings, sms, now = inbound.session, inbound.settings, inbound.sms, inbound.now
+    sender, parsed, language = inbound.sender, inbound.parsed, inbound.language
     command = parsed.command
     if isinstance(command, OptOutCommand):
         contacts.opt_out(session, sms.from_phone, command.keyword, now)
@@ -372,11 +372,11 @@ def _dispatch(
                 Outcome.UNKNOWN_SENDER, replies.simple(language, "sms.reply.unknown_sender_urgent")
             )
         key = "sms.help.unknown" if isinstance(command, HelpCommand) else "sms.reply.unknown_sender"
-        return _unknown_sender(session, settings, sms, language, key, now)
+        return _unknown_sender(inbound, key)
     if isinstance(command, HelpCommand):
         return Handled(Outcome.HELP, replies.help_reply(language, sender.role))
     if sender.role == "doctor":
-        return _from_doctor(session, settings, sender, parsed, language, sms, now)
+        return _from_doctor(inbound)
     if command is None:
         if sender.role == "coordinator" and parsed.error is not None:
             return Handled(
@@ -386,14 +386,14 @@ def _dispatch(
             )
         return _member_hint(sender, language, Outcome.HINT)
     if isinstance(command, UrgentCommand):
-        return _urgent(session, settings, sender, command, language, sms, now)
+        return _urgent(inbound, command)
     if sender.role != "coordinator":
         return _member_hint(sender, language, Outcome.HINT)
     assert sender.roster is not None and sender.patient is not None
     try:
-        return _from_coordinator(session, settings, sender, command, language, sms, now)
+        return _from_coordinator(inbound, command)
     except ReportRefused as refused:
-        return Handled(Outcome.REJECTED, _correction(language, refused, command, settings))
+        return Handled(Outcome.REJECTED, _correction(inbound, refused, command))
 
 
 def _member_hint(sender: Sender, language: str, outcome: str) -> Handled:
@@ -407,15 +407,9 @@ def _member_hint(sender: Sender, language: str, outcome: str) -> Handled:
     )
 
 
-def _unknown_sender(
-    session: Session,
-    settings: Settings,
-    sms: IncomingSms,
-    language: str,
-    key: str,
-    now: datetime,
-) -> Handled:
+def _unknown_sender(inbound: Inbound, key: str) -> Handled:
     """One polite reply per number and day, so an auto-responder loop ends."""
+    session, sms, now, language = inbound.session, inbound.sms, inbound.now, inbound.language
     log.info("inbound SMS from unregistered number %s", mask_phone(sms.from_phone))
     phone = sms.from_phone[:32] or "-"
     contact = session.scalar(select(SmsContact).where(SmsContact.phone == phone).with_for_update())
@@ -427,7 +421,7 @@ def _unknown_sender(
         except IntegrityError:
             contact = session.get(SmsContact, phone)
     assert contact is not None
-    tz = settings.tz
+    tz = inbound.settings.tz
     last = contact.unknown_sender_replied_at
     if last is not None and last.astimezone(tz).date() == now.astimezone(tz).date():
         return Handled(Outcome.UNKNOWN_SENDER_SILENT, None)
@@ -435,21 +429,15 @@ def _unknown_sender(
     return Handled(Outcome.UNKNOWN_SENDER, replies.simple(language, key))
 
 
-def _from_doctor(
-    session: Session,
-    settings: Settings,
-    sender: Sender,
-    parsed: Parsed,
-    language: str,
-    sms: IncomingSms,
-    now: datetime,
-) -> Handled:
+def _from_doctor(inbound: Inbound) -> Handled:
+    session, sender, language = inbound.session, inbound.sender, inbound.language
     assert sender.doctor is not None
+    parsed = inbound.parsed
     command = parsed.command
     if not isinstance(command, AckCommand) or command.code is None:
         # Doctors send no reports: one of their open codes anywhere (`K7Q 收到`,
         # `已处理 K7Q`) answers that alert.
-        code = _open_code_named(session, sender.doctor, sms.body)
+        code = _open_code_named(session, sender.doctor, inbound.sms.body)
         if code is not None:
             command = AckCommand(code)
     if not isinstance(command, AckCommand):
@@ -462,9 +450,10 @@ def _from_doctor(
             )
         return Handled(Outcome.HINT, replies.simple(language, "sms.reply.doctor_hint"))
     try:
-        acked = acknowledge(session, sender.doctor, command.code, now=now)
+        acked = acknowledge(session, sender.doctor, command.code, now=inbound.now)
     except AckRefused as refused:
-        return Handled(Outcome.REJECTED, replies.ack_refused_reply(language, refused, settings.tz))
+        reply = replies.ack_refused_reply(language, refused, inbound.settings.tz)
+        return Handled(Outcome.REJECTED, reply)
     return Handled(Outcome.APPLIED, replies.ack_reply(language, acked), notices=acked.notices)
 
 
@@ -485,15 +474,9 @@ def _open_code_named(session: Session, doctor: Doctor, body: str) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
-def _urgent(
-    session: Session,
-    settings: Settings,
-    sender: Sender,
-    command: UrgentCommand,
-    language: str,
-    sms: IncomingSms,
-    now: datetime,
-) -> Handled:
+def _urgent(inbound: Inbound, command: UrgentCommand) -> Handled:
+    session, settings, sms, now = inbound.session, inbound.settings, inbound.sms, inbound.now
+    sender, language = inbound.sender, inbound.language
     assert sender.patient is not None
     notices: list[Notice] = []
     report_fate: str | None = None
@@ -562,18 +545,11 @@ def _member_updates(command: WeeklyReportCommand) -> list[MemberUpdate]:
     ]
 
 
-def _from_coordinator(
-    session: Session,
-    settings: Settings,
-    sender: Sender,
-    command: Command,
-    language: str,
-    sms: IncomingSms,
-    now: datetime,
-) -> Handled:
-    roster, coordinator = sender.roster, sender.patient
+def _from_coordinator(inbound: Inbound, command: Command) -> Handled:
+    session, sms, now, language = inbound.session, inbound.sms, inbound.now, inbound.language
+    roster, coordinator = inbound.sender.roster, inbound.sender.patient
     assert roster is not None and coordinator is not None
-    tz = settings.tz
+    tz = inbound.settings.tz
     if isinstance(command, WeeklyReportCommand):
         report = record_weekly_report(
             session,
@@ -630,7 +606,8 @@ def _from_coordinator(
     return Handled(Outcome.HINT, replies.help_reply(language, "coordinator"))
 
 
-def _correction(language: str, refused: ReportRefused, command: Command, settings: Settings) -> str:
+def _correction(inbound: Inbound, refused: ReportRefused, command: Command) -> str:
+    language = inbound.language
     if isinstance(refused, UnknownSeats):
         return replies.unknown_seats_reply(
             language, refused, attendance=isinstance(command, AttendanceCommand)
@@ -640,5 +617,5 @@ def _correction(language: str, refused: ReportRefused, command: Command, setting
     if isinstance(refused, HeadcountTooLarge):
         return replies.headcount_reply(language, refused)
     if isinstance(refused, ExchangeTimeRefused):
-        return replies.exchange_refused_reply(language, refused, settings.tz)
+        return replies.exchange_refused_reply(language, refused, inbound.settings.tz)
     raise refused

@@ -115,15 +115,12 @@ def escalate(
     doctor = session.get(Doctor, grid.doctor_id) if grid and grid.doctor_id else None
     active = doctor is not None and doctor.status == DoctorStatus.ACTIVE
     if doctor is not None and active and _reachable(doctor.phone, can_receive):
-        notice = Notice(
+        notice = Notice.to_person(
+            doctor,
             key=f"urgent:{urgent.id}:doctor:{doctor.id}",
-            phone=doctor.phone,
-            language=doctor.language,
             template="sms.urgent.doctor" if member_known else "sms.urgent.doctor_unclear",
             params=params,
             urgent=True,
-            recipient_type=RECIPIENT_DOCTOR,
-            recipient_id=doctor.id,
         )
         return Escalation(notices=[notice], doctor=doctor)
     unreachable = doctor if active else None
@@ -145,14 +142,12 @@ def escalate(
         )
     else:
         reason = translate("sms.urgent.reason.no_doctor", language)
-    notice = Notice(
+    notice = Notice.to_facility(
+        duty,
         key=f"urgent:{urgent.id}:facility:{duty.id}",
-        phone=duty.phone,
         language=language,
         template="sms.urgent.duty_member" if member_known else "sms.urgent.duty_unclear",
         params={**params, "facility": clip(duty.name, FACILITY_NAME_LIMIT), "reason": reason},
         urgent=True,
-        recipient_type=RECIPIENT_FACILITY,
-        recipient_id=duty.id,
     )
     return Escalation(notices=[notice], facility=duty, doctor_unreachable=unreachable)

@@ -230,10 +230,9 @@ def acknowledge(session: Session, doctor: Doctor, code: str | None, *, now: date
     notices: list[Notice] = []
     if reporter is not None and reporter.phone:
         notices.append(
-            Notice(
+            Notice.to_person(
+                reporter,
                 key=f"urgent:{urgent.id}:acknowledged:{reporter.id}",
-                phone=reporter.phone,
-                language=reporter.language,
                 template="sms.urgent.acknowledged",
                 params={
                     "doctor": doctor.name,
@@ -241,8 +240,6 @@ def acknowledge(session: Session, doctor: Doctor, code: str | None, *, now: date
                     "seat": str(urgent.seat) if urgent.seat else "?",
                 },
                 urgent=True,
-                recipient_type="patient",
-                recipient_id=reporter.id,
             )
         )
     return AckOutcome(
