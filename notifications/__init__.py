@@ -9,7 +9,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from config.runtime import settings_of
+    from grids.storage.session import database_of
     from notifications import cli, providers
+    from notifications.inbound import spool_of, start_replaying
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 
@@ -17,3 +20,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(twilio_webhooks)
     cli.init_app(app)
     app.cli.add_command(sms_cli)
+    settings = settings_of(app)
+    if not spool_of(settings).is_empty():
+        # Messages kept while the database was down: store them once it is back.
+        start_replaying(database_of(app), settings)

@@ -7,9 +7,16 @@
    a patient who is some grid's coordinator), else unknown.
 3. The text is parsed and applied in the same transaction, with the outbox rows
    it causes; the outcome and the reply are stored with the message; one commit.
-4. Whatever goes wrong, the person gets a reply: on an unexpected error the
-   transaction is rolled back, the message is stored again in a fresh one with
-   outcome `error`, and an urgent-looking text is forwarded to the doctor.
+4. Whatever goes wrong, the person gets a reply that states only what was
+   committed: on an unexpected error the transaction is rolled back, the message
+   is stored again in a fresh one with outcome `error`, and an urgent-looking
+   text is forwarded to the doctor; the reply says so only once that committed.
+5. When the database cannot take the message at all, it is written to the local
+   spool (`notifications.spool`), replayed into the database by the web process
+   once the database is back, and the reply says it will be handled (for an
+   urgent text: call the doctor or 120 now). If even the spool cannot be written,
+   `SpoolUnavailable` is raised and the webhook answers non-2xx, so Twilio tries
+   the number's fallback URL.
 """
 
 from __future__ import annotations
@@ -64,8 +71,11 @@ from notifications.sms.commands import (
     UrgentCommand,
     WeeklyReportCommand,
 )
+from notifications.spool import Spool, Spooled, SpoolUnavailable, ensure_replaying
 
 log = logging.getLogger(__name__)
+
+__all__ = ["IncomingSms", "SpoolUnavailable", "handle", "receive", "replay_spooled"]
 
 COMMAND_NAMES: dict[type, str] = {
     WeeklyReportCommand: "report",
@@ -147,7 +157,29 @@ class Handled:
 
 
 def receive(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str | None:
-    """Handle `sms` once; a repeat of its MessageSid gets the stored reply."""
+    """Handle `sms` once; a repeat of its MessageSid gets the stored reply.
+
+    When the database cannot store it, the message goes to the spool and the reply
+    says so; raises `SpoolUnavailable` when the spool cannot be written either.
+    """
+    try:
+        reply, _fresh = store_and_handle(database, settings, sms, now)
+        return reply
+    except Exception as error:
+        log.error(
+            "could not store inbound SMS %s from %s (%s); keeping it in the spool",
+            sms.message_sid,
+            mask_phone(sms.from_phone),
+            mask_phones_in(str(error).splitlines()[0] if str(error) else type(error).__name__),
+        )
+    return _spool(database, settings, sms, now)
+
+
+def store_and_handle(
+    database: Database, settings: Settings, sms: IncomingSms, now: datetime
+) -> tuple[str | None, bool]:
+    """Store and apply `sms`; the reply, and whether this call stored it (False for a
+    repeat). Raises when nothing could be stored."""
     try:
         return _receive(database, settings, sms, now)
     except Exception:
@@ -158,6 +190,61 @@ def receive(database: Database, settings: Settings, sms: IncomingSms, now: datet
             mask_phones_in(traceback.format_exc()),
         )
         return _receive_after_failure(database, settings, sms, now)
+
+
+def spool_of(settings: Settings) -> Spool:
+    return Spool(settings.inbound_spool_dir)
+
+
+def _spool(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str:
+    spool = spool_of(settings)
+    try:
+        spool.append(sms.params, now)
+    except SpoolUnavailable:
+        log.critical(
+            "inbound SMS %s from %s kept nowhere: neither the database nor the spool "
+            "could store it",
+            sms.message_sid,
+            mask_phone(sms.from_phone),
+        )
+        raise
+    start_replaying(database, settings)
+    language = guess_language(sms.body, settings.default_language)
+    key = "sms.reply.spooled_urgent" if looks_urgent(sms.body) else "sms.reply.spooled"
+    return replies.simple(language, key)
+
+
+def start_replaying(database: Database, settings: Settings) -> None:
+    """Replay the spool from a thread of this process until it is empty."""
+
+    def store(entry: Spooled) -> None:
+        replay_spooled(database, settings, entry)
+
+    ensure_replaying(spool_of(settings), store, ready=database.is_reachable)
+
+
+def replay_spooled(database: Database, settings: Settings, entry: Spooled) -> None:
+    """Store and apply a spooled message as of when it arrived; its reply, which the
+    sender could not be given then, is sent as an SMS. Raises when the database is
+    still unavailable (the spool keeps the message)."""
+    sms = IncomingSms.from_form(entry.params)
+    reply, fresh = store_and_handle(database, settings, sms, entry.received_at)
+    if not (reply and fresh):
+        return
+    try:
+        notice = Notice.to_phone(
+            sms.from_phone,
+            key=f"reply:{sms.message_sid}",
+            language=guess_language(sms.body, settings.default_language),
+            template="sms.relay.deferred_reply",
+            params={"reply": reply},
+            urgent=looks_urgent(sms.body),
+        )
+        with database.unit_of_work() as session:
+            outbox.enqueue(session, notice, now=entry.received_at)
+            session.commit()
+    except ValueError as refused:
+        log.warning("reply to spooled SMS %s not sent: %s", sms.message_sid, refused)
 
 
 def _stored(session: Session, message_sid: str) -> InboundMessage | None:
@@ -191,7 +278,9 @@ _RECORD_OUTCOME = (
 )
 
 
-def _receive(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str | None:
+def _receive(
+    database: Database, settings: Settings, sms: IncomingSms, now: datetime
+) -> tuple[str | None, bool]:
     with database.unit_of_work() as session:
         try:
             # Stored first. A Twilio retry, even one arriving while the first delivery
@@ -202,7 +291,7 @@ def _receive(database: Database, settings: Settings, sms: IncomingSms, now: date
             earlier = _stored(session, sms.message_sid)
             if earlier is None:
                 raise
-            return earlier.reply
+            return earlier.reply, False
         handled = handle(session, settings, sms, now)
         if len(handled.notices) == 1:
             outbox.enqueue(session, handled.notices[0], now=now)
@@ -211,7 +300,7 @@ def _receive(database: Database, settings: Settings, sms: IncomingSms, now: date
         outcome = {name: getattr(handled, name) for name in _OUTCOME}
         session.execute(_RECORD_OUTCOME, {"sid": sms.message_sid, **outcome})
         session.commit()
-        return handled.reply
+        return handled.reply, True
 
 
 def guess_language(body: str, default: str) -> str:
@@ -234,30 +323,23 @@ def looks_urgent(body: str) -> bool:
 
 def _receive_after_failure(
     database: Database, settings: Settings, sms: IncomingSms, now: datetime
-) -> str:
+) -> tuple[str, bool]:
+    """Store the message with outcome `error` (and forward an urgent-looking one); the
+    reply states what this transaction holds, and is given only once it committed."""
     language = guess_language(sms.body, settings.default_language)
-    reply = replies.simple(language, "sms.reply.error")
-    try:
-        with database.unit_of_work() as session:
-            earlier = _stored(session, sms.message_sid)
-            if earlier is not None:
-                return earlier.reply or reply
-            row = _new_row(sms, now, outcome=Outcome.ERROR)
-            row.language = language
-            session.add(row)
-            session.flush()
-            if looks_urgent(sms.body) and _forward_raw(session, settings, sms, now):
-                reply = replies.simple(language, "sms.reply.error_forwarded")
-            row.reply = reply
-            session.commit()
-    except Exception:
-        log.error(
-            "could not store inbound SMS %s from %s after an error:\n%s",
-            sms.message_sid,
-            mask_phone(sms.from_phone),
-            mask_phones_in(traceback.format_exc()),
-        )
-    return reply
+    with database.unit_of_work() as session:
+        earlier = _stored(session, sms.message_sid)
+        if earlier is not None:
+            return earlier.reply or replies.simple(language, "sms.reply.error"), False
+        row = _new_row(sms, now, outcome=Outcome.ERROR)
+        row.language = language
+        session.add(row)
+        session.flush()
+        forwarded = looks_urgent(sms.body) and _forward_raw(session, settings, sms, now)
+        key = "sms.reply.error_forwarded" if forwarded else "sms.reply.error"
+        row.reply = replies.simple(language, key)
+        session.commit()
+        return row.reply, True
 
 
 def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: datetime) -> bool:

@@ -19,7 +19,8 @@ from config.runtime import now as clock_now
 from grids.core.phones import InvalidPhone, normalise_phone
 from grids.models import Doctor, Grid, Patient
 from grids.storage.session import current_db
-from notifications.inbound import IncomingSms, receive
+from i18n import translate
+from notifications.inbound import IncomingSms, SpoolUnavailable, receive
 
 sms_cli = AppGroup("sms", help="Try the SMS channel without Twilio.")
 
@@ -76,6 +77,12 @@ def receive_command(
         body=text,
         params={"MessageSid": sid, "From": sender, "Body": text},
     )
-    reply = receive(current_db(), current_settings(), sms, clock_now())
+    settings = current_settings()
+    try:
+        reply = receive(current_db(), settings, sms, clock_now())
+    except SpoolUnavailable:
+        raise click.ClickException(
+            translate("http.error.inbound_unavailable", settings.default_language)
+        ) from None
     click.echo(f"{mask_phone(sender)} → {text}")
     click.echo(f"reply ← {reply}" if reply else "(no reply)")

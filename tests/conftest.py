@@ -7,6 +7,7 @@ tests that touch it get every table emptied afterwards.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "twilio_auth_token": "test-auth-token",
         "twilio_from_number": "+15005550006",
         "sms_rate_per_second": 0.0,
+        "inbound_spool_dir": tempfile.mkdtemp(prefix="huzhu-spool-"),
     }
     settings.update(overrides)
     return create_app(settings)
