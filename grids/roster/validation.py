@@ -380,6 +380,8 @@ _TIME_OF_DAY = re.compile(r"\s+\d{1,2}:\d{2}(?::\d{2})?$")
 """What Excel appends to a date cell saved as text: ` 0:00` or ` 00:00:00`."""
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?e\+?\d+", re.IGNORECASE)
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters no cell should hold (tab and line breaks are the CSV's own)."""
 
 
 _CHINESE_MOBILE = re.compile(r"\+861\d{10}")
@@ -418,9 +420,10 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("gb18030").lstrip("\ufeff"), "gb18030"
     except UnicodeDecodeError as error:
-        raise _FileProblem(
-            "roster.error.undecodable", line=data.count(b"\n", 0, error.start) + 1
-        ) from None
+        # A problem of the whole file (its encoding), reported where it shows first.
+        problem = _FileProblem("roster.error.undecodable")
+        problem.params = {"line": data.count(b"\n", 0, error.start) + 1}
+        raise problem from None
 
 
 def _find_header(kind: str, text: str) -> tuple[str, int]:
@@ -570,7 +573,35 @@ def read_roster_file(
                 parsed.entries.append(Entry(line, code or None, None))
                 continue
             values = {column: fields[i] for i, column in positions.items() if i < len(fields)}
-            parsed.entries.append(parse_row(context, line, values, parsed.errors))
+            controlled = [column for column, value in values.items() if _CONTROL.search(value)]
+            if controlled:
+                # A NUL or other control character: no database column can hold it.
+                for column in controlled:
+                    parsed.errors.append(
+                        RowError(
+                            kind,
+                            line,
+                            column,
+                            "roster.error.control_character",
+                            {},
+                            parsed.headers.get(column),
+                        )
+                    )
+                parsed.entries.append(Entry(line, values.get("code") or None, None))
+                continue
+            entry = parse_row(context, line, values, parsed.errors)
+            parsed.entries.append(entry)
+            if isinstance(entry.row, FacilityRow) and entry.row.phone:
+                if not _is_mobile(entry.row.phone):
+                    # Urgent alerts go to a facility's duty phone by SMS: a landline
+                    # never gets them. The row is imported; the administrator is told.
+                    parsed.notices.append(
+                        RosterNotice(
+                            kind,
+                            "roster.notice.duty_phone_landline",
+                            {"line": line, "phone": mask_phone(entry.row.phone)},
+                        )
+                    )
     except _FileProblem as problem:
         parsed.errors.append(RowError(kind, problem.line, None, problem.key, problem.params))
         return parsed
