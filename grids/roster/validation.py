@@ -591,17 +591,17 @@ def read_roster_file(
                 continue
             entry = parse_row(context, line, values, parsed.errors)
             parsed.entries.append(entry)
-            if isinstance(entry.row, FacilityRow) and entry.row.phone:
-                if not _is_mobile(entry.row.phone):
-                    # Urgent alerts go to a facility's duty phone by SMS: a landline
-                    # never gets them. The row is imported; the administrator is told.
-                    parsed.notices.append(
-                        RosterNotice(
-                            kind,
-                            "roster.notice.duty_phone_landline",
-                            {"line": line, "phone": mask_phone(entry.row.phone)},
-                        )
+            duty = entry.row.phone if isinstance(entry.row, FacilityRow) else None
+            if duty and not _is_mobile(duty):
+                # Urgent alerts go to a facility's duty phone by SMS: a landline never
+                # gets them. The row is imported; the administrator is told.
+                parsed.notices.append(
+                    RosterNotice(
+                        kind,
+                        "roster.notice.duty_phone_landline",
+                        {"line": line, "phone": mask_phone(duty)},
                     )
+                )
     except _FileProblem as problem:
         parsed.errors.append(RowError(kind, problem.line, None, problem.key, problem.params))
         return parsed
