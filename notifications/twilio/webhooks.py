@@ -25,7 +25,7 @@ from config.settings import Settings
 from grids.storage.session import current_db, request_session
 from grids.web.errors import error_response
 from i18n import translate
-from notifications.delivery import PROVIDER_STATUSES, record_status
+from notifications.delivery import PROVIDER_STATUSES, keep_early_status, record_status
 from notifications.inbound import IncomingSms, SpoolUnavailable, receive
 from notifications.twilio.fields import MAX_BODY_BYTES, MAX_PARAMETERS, malformed_fields
 
@@ -185,9 +185,11 @@ def status() -> Any:
         log.warning("status callback for %s with unknown status %r", sid, state)
         return Response(status=204)
     session = request_session()
-    row = record_status(session, sid, state, form.get("ErrorCode"), clock_now())
+    now = clock_now()
+    row = record_status(session, sid, state, form.get("ErrorCode"), now)
     if row is None:
-        log.warning("status callback for unknown message SID %s (%s)", sid, state)
-        return Response(status=204)
+        # The callback overtook the dispatcher's record of the SID: keep it for then.
+        log.info("status %s for SID %s not recorded yet; kept until it is", state, sid)
+        keep_early_status(session, sid, state, form.get("ErrorCode"), now)
     session.commit()
     return Response(status=204)
