@@ -167,11 +167,19 @@ def in_quiet_hours(settings: Settings, moment: datetime) -> bool:
     return settings.quiet_hours.contains(moment.astimezone(settings.tz).time())
 
 
+CLAIM_AHEAD_SECONDS = 2.0
+"""A rate-limited dispatcher claims about this much sending at a time."""
+
+
 def effective_batch_size(settings: Settings, batch_size: int) -> int:
-    """A batch must be sent well within the lease, so a slow rate means smaller batches."""
+    """At a rate limit, claim only what the next `CLAIM_AHEAD_SECONDS` will send: rows
+    claimed but not yet attempted when a dispatcher is killed wait out the lease, so
+    there are few of them (and the batch is always sent well within the lease)."""
     if settings.sms_rate_per_second <= 0:
         return batch_size
-    fits = int(settings.sms_rate_per_second * settings.sms_lease_seconds / 2)
+    fits = int(
+        settings.sms_rate_per_second * min(CLAIM_AHEAD_SECONDS, settings.sms_lease_seconds / 2)
+    )
     return max(1, min(batch_size, fits))
 
 
