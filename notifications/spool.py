@@ -176,6 +176,19 @@ def _fsync_directory(directory: Path) -> None:
 
 _replayers: dict[Path, threading.Thread] = {}
 _replayers_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def stop_replaying(timeout: float = 10.0) -> None:
+    """Stop this process's replay threads (a test's application going away)."""
+    with _replayers_lock:
+        threads = list(_replayers.values())
+        _stopping.set()
+    for thread in threads:
+        thread.join(timeout)
+    with _replayers_lock:
+        _replayers.clear()
+        _stopping.clear()
 
 
 def ensure_replaying(
@@ -200,9 +213,9 @@ def ensure_replaying(
 def _replay_until_empty(
     spool: Spool, store: Callable[[Spooled], Any], ready: Callable[[], bool]
 ) -> None:
-    pause = threading.Event()
     while True:
-        pause.wait(RETRY_SECONDS)
+        if _stopping.wait(RETRY_SECONDS):
+            return
         try:
             if not ready():
                 continue

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from grids.storage import migrate
 from grids.storage.database import Base, Database
 from grids.storage.session import database_of
+from notifications.spool import stop_replaying
 
 BACKEND_URL = os.environ.get("DATABASE_URL", "")
 USES_POSTGRES = BACKEND_URL.startswith("postgresql")
@@ -108,6 +109,8 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
 def app(database_url: str) -> Iterator[Flask]:
     application = make_app(database_url)
     yield application
+    # A message spooled by a test must not be replayed into the next test's tables.
+    stop_replaying()
     database = database_of(application)
     _empty_all_tables(database)
     database.dispose()
