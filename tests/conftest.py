@@ -105,6 +105,13 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
     return create_app(settings)
 
 
+@pytest.fixture(autouse=True)
+def _no_replay_after_the_test() -> Iterator[None]:
+    """A spool replay thread started by a test (any app) ends with it."""
+    yield
+    stop_replaying()
+
+
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
     application = make_app(database_url)

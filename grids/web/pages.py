@@ -51,6 +51,7 @@ def home() -> str:
 
 @web.get("/healthz")
 def healthz() -> tuple[Response, int]:
+    body: dict[str, Any]
     try:
         request_session().execute(text("SELECT 1"))
         body, status = {"status": "ok", "database": "ok"}, 200

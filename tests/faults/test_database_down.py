@@ -71,13 +71,13 @@ def test_an_urgent_text_sent_while_the_database_is_down_is_kept_and_reaches_the_
     form = twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid)
     reply = reply_of(post_signed(dead_app.test_client(), form))
     assert reply == SPOOLED_URGENT
-    assert count(db, InboundMessage) == 0
+    assert count(db, InboundMessage, InboundMessage.message_sid == sid) == 0
     [kept] = spool_of(settings_of(app)).pending()
     assert kept.params["MessageSid"] == sid
 
     # The database is back: the spool is stored as of when the text arrived.
     assert replay(app) == 1
-    [message] = rows(db, InboundMessage)
+    [message] = rows(db, InboundMessage, InboundMessage.message_sid == sid)
     assert (message.message_sid, message.outcome, message.received_at) == (sid, "applied", THURSDAY)
     assert count(db, UrgentReport) == 1
     sent = {row.template: row for row in rows(db, OutboxMessage)}
