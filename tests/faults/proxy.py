@@ -30,6 +30,10 @@ class SwitchableProxy:
         """Refuse new connections and cut every open one."""
         with self._lock:
             if self._listener is not None:
+                # shutdown() first: close() alone leaves a socket blocked in accept()
+                # listening on Linux.
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for connection in self._connections:

@@ -53,10 +53,17 @@ def test_an_urgent_text_survives_a_database_outage(
     url = make_url(database_url)
     proxy = SwitchableProxy(url.host or "127.0.0.1", url.port or 5432)
     proxy.up()
-    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    spool = tmp_path / "spool"
+    try:
+        _outage(county, proxy, url.set(host="127.0.0.1", port=proxy.port), tmp_path / "spool", db)
+    finally:
+        proxy.down()
+    assert count(db, UrgentReport) == 1
+    assert count(db, OutboxMessage, OutboxMessage.template == "sms.urgent.doctor") == 1
+
+
+def _outage(county: Any, proxy: SwitchableProxy, through: Any, spool: Path, db: Any) -> None:
     with gunicorn(
-        through_proxy,
+        through.render_as_string(hide_password=False),
         TWILIO_AUTH_TOKEN=TOKEN,
         PUBLIC_BASE_URL=BASE,
         INBOUND_SPOOL_DIR=str(spool),
@@ -74,7 +81,4 @@ def test_an_urgent_text_survives_a_database_outage(
         while count(db, InboundMessage) == 0:
             assert time.monotonic() - back < REPLAY_DEADLINE_SECONDS, "spool not replayed"
             time.sleep(0.5)
-    assert count(db, UrgentReport) == 1
-    assert count(db, OutboxMessage, OutboxMessage.template == "sms.urgent.doctor") == 1
     assert (spool / "inbound.jsonl").stat().st_size == 0
-    proxy.down()
