@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.grammar
 	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.webhook
+	$(BIN)/python -m bench.mainland
 
 clean:
 	rm -rf $(VENV) tests/prism/node_modules instance/*.db

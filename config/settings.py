@@ -6,10 +6,11 @@ configuration table documents the same names.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import time
 from pathlib import Path
@@ -38,7 +39,8 @@ KNOWN_SECRET_KEYS = frozenset(
 )
 SUPPORTED_LANGUAGES = ("zh_CN", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-SMS_BACKENDS = ("console", "memory", "twilio")
+SMS_BACKENDS = ("console", "memory", "twilio", "aliyun", "tencent")
+MAINLAND_BACKENDS = ("aliyun", "tencent")
 ENVIRONMENTS = ("development", "test", "production")
 # A send may start until 3/4 of the lease and take up to the provider's 15 s
 # timeout: the lease must leave room for that.
@@ -93,6 +95,20 @@ class Settings:
     log_level: str = "INFO"
     inbound_spool_dir: str = str(INSTANCE_DIR / "spool")
     """Where inbound SMS wait when the database is unreachable (docs/resilience.md)."""
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: str | None = None
+    aliyun_sms_sign_name: str | None = None
+    aliyun_sms_endpoint: str = "dysmsapi.aliyuncs.com"
+    aliyun_sms_variable_limit: int = 35
+    tencent_secret_id: str | None = None
+    tencent_secret_key: str | None = None
+    tencent_sms_app_id: str | None = None
+    tencent_sms_sign_name: str | None = None
+    tencent_sms_endpoint: str = "sms.tencentcloudapi.com"
+    tencent_sms_variable_limit: int = 6
+    tencent_callback_ips: tuple[str, ...] = ()
+    sms_callback_secret: str | None = None
+    sms_template_map: Path | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -254,6 +270,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         log_level=log_level,
         inbound_spool_dir=get("INBOUND_SPOOL_DIR") or str(INSTANCE_DIR / "spool"),
+        **mainland_sms_settings(get),
     )
     check_sms_settings(settings)
     if settings.is_production and not settings.public_base_url:
@@ -277,7 +294,101 @@ def check_secret_key(secret_key: str) -> None:
         )
 
 
+def parse_endpoint(name: str, raw: str) -> str:
+    """`host`, `host:port`, or `http(s)://host:port` (a local stand-in in tests)."""
+    if not re.fullmatch(r"(?:https?://)?[A-Za-z0-9.-]+(?::\d{1,5})?/?", raw):
+        raise SettingsError(
+            f"{name}={raw!r} is not an endpoint: give a host such as dysmsapi.aliyuncs.com, "
+            "host:port, or http://127.0.0.1:8081 for a local stand-in"
+        )
+    return raw.rstrip("/")
+
+
+def mainland_sms_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
+    """The Aliyun and Tencent Cloud settings, checked (credentials are checked later)."""
+    ips = tuple(
+        ip.strip() for ip in (get("TENCENT_SMS_CALLBACK_IPS") or "").split(",") if ip.strip()
+    )
+    for ip in ips:
+        try:
+            ipaddress.ip_network(ip, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"TENCENT_SMS_CALLBACK_IPS has {ip!r}, not an IP address or network: "
+                "give a comma-separated list such as 203.0.113.5,198.51.100.0/24"
+            ) from None
+    secret = get("SMS_CALLBACK_SECRET")
+    if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", secret):
+        raise SettingsError(
+            "SMS_CALLBACK_SECRET must be 16-128 letters, digits, '-' or '_' (it is a URL path "
+            'segment), e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    template_map = get("SMS_TEMPLATE_MAP")
+    if template_map is not None and not Path(template_map).is_file():
+        raise SettingsError(
+            f"SMS_TEMPLATE_MAP={template_map!r} is not a file: give the path of the JSON file "
+            'mapping templates to provider ids, e.g. {"aliyun": {"zh_CN": '
+            '{"sms.urgent.doctor": "SMS_123"}}}'
+        )
+    return {
+        "aliyun_access_key_id": get("ALIYUN_ACCESS_KEY_ID"),
+        "aliyun_access_key_secret": get("ALIYUN_ACCESS_KEY_SECRET"),
+        "aliyun_sms_sign_name": get("ALIYUN_SMS_SIGN_NAME"),
+        "aliyun_sms_endpoint": parse_endpoint(
+            "ALIYUN_SMS_ENDPOINT", get("ALIYUN_SMS_ENDPOINT") or "dysmsapi.aliyuncs.com"
+        ),
+        "aliyun_sms_variable_limit": _number(
+            "ALIYUN_SMS_VARIABLE_LIMIT", get("ALIYUN_SMS_VARIABLE_LIMIT") or "35", int, 1
+        ),
+        "tencent_secret_id": get("TENCENT_SECRET_ID"),
+        "tencent_secret_key": get("TENCENT_SECRET_KEY"),
+        "tencent_sms_app_id": get("TENCENT_SMS_APP_ID"),
+        "tencent_sms_sign_name": get("TENCENT_SMS_SIGN_NAME"),
+        "tencent_sms_endpoint": parse_endpoint(
+            "TENCENT_SMS_ENDPOINT", get("TENCENT_SMS_ENDPOINT") or "sms.tencentcloudapi.com"
+        ),
+        "tencent_sms_variable_limit": _number(
+            "TENCENT_SMS_VARIABLE_LIMIT", get("TENCENT_SMS_VARIABLE_LIMIT") or "6", int, 1
+        ),
+        "tencent_callback_ips": ips,
+        "sms_callback_secret": secret,
+        "sms_template_map": Path(template_map) if template_map else None,
+    }
+
+
+MAINLAND_REQUIRED = {
+    "aliyun": (
+        ("ALIYUN_ACCESS_KEY_ID", "aliyun_access_key_id"),
+        ("ALIYUN_ACCESS_KEY_SECRET", "aliyun_access_key_secret"),
+        ("ALIYUN_SMS_SIGN_NAME", "aliyun_sms_sign_name"),
+    ),
+    "tencent": (
+        ("TENCENT_SECRET_ID", "tencent_secret_id"),
+        ("TENCENT_SECRET_KEY", "tencent_secret_key"),
+        ("TENCENT_SMS_APP_ID", "tencent_sms_app_id"),
+        ("TENCENT_SMS_SIGN_NAME", "tencent_sms_sign_name"),
+    ),
+}
+"""What each mainland backend cannot send without; production also needs the callback
+secret (no replies or receipts otherwise) and the template map (no message otherwise)."""
+
+
+def check_mainland_settings(settings: Settings) -> None:
+    required = list(MAINLAND_REQUIRED[settings.sms_backend])
+    if settings.is_production:
+        required += [
+            ("SMS_CALLBACK_SECRET", "sms_callback_secret"),
+            ("SMS_TEMPLATE_MAP", "sms_template_map"),
+        ]
+    missing = [name for name, attribute in required if not getattr(settings, attribute)]
+    if missing:
+        raise SettingsError(f"SMS_BACKEND={settings.sms_backend} needs {', '.join(missing)}")
+
+
 def check_sms_settings(settings: Settings) -> None:
+    if settings.sms_backend in MAINLAND_BACKENDS:
+        check_mainland_settings(settings)
+        return
     if settings.sms_backend != "twilio":
         return
     missing = [

@@ -13,12 +13,16 @@ def init_app(app: Flask) -> None:
     from grids.storage.session import database_of
     from notifications import cli, providers
     from notifications.inbound import spool_of, start_replaying
+    from notifications.mainland import cli as mainland_cli
+    from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
     from notifications.twilio.webhooks import twilio_webhooks
 
     providers.init_app(app)
     app.register_blueprint(twilio_webhooks)
+    app.register_blueprint(mainland_webhooks)
     cli.init_app(app)
+    mainland_cli.init_app(app)
     app.cli.add_command(sms_cli)
     settings = settings_of(app)
     if not spool_of(settings).is_empty():

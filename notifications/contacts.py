@@ -31,10 +31,23 @@ def _upsert(session: Session, phone: str, now: datetime, **values: Any) -> None:
         session.expire(loaded)
 
 
-UNSUBSCRIBED_CODES = frozenset({"21610"})
-"""Provider error codes saying the recipient unsubscribed (Twilio 21610)."""
-INVALID_NUMBER_CODES = frozenset({"21211", "21614"})
-"""Provider error codes saying the number cannot get SMS (Twilio 21211, 21614)."""
+UNSUBSCRIBED_CODES = frozenset(
+    {"21610", "FailedOperation.PhoneNumberInBlacklist", "isv.BLACK_LIST_CONTROL"}
+)
+"""Provider error codes saying the recipient unsubscribed (Twilio 21610, Tencent's
+blacklist, Aliyun's blacklist control)."""
+INVALID_NUMBER_CODES = frozenset(
+    {
+        "21211",
+        "21614",
+        "isv.MOBILE_NUMBER_ILLEGAL",
+        "isv.DOMESTIC_NUMBER_NOT_SUPPORTED",
+        "InvalidParameterValue.IncorrectPhoneNumber",
+        "FailedOperation.PhoneNumberParseFail",
+    }
+)
+"""Provider error codes saying the number cannot get SMS (Twilio 21211, 21614; Aliyun and
+Tencent's invalid-number codes)."""
 
 
 def record_provider_error(session: Session, phone: str, code: str, now: datetime) -> None:

@@ -56,7 +56,7 @@ from config.logging import mask_phone
 from config.runtime import now as clock_now
 from config.settings import Settings
 from grids.storage.database import Database, is_postgresql
-from notifications import contacts
+from notifications import contacts, frequency
 from notifications.delivery import apply_early_statuses
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.providers.base import (
@@ -482,6 +482,7 @@ def dispatch_once(
             now=started,
             limit=effective_batch_size(settings, batch_size),
         )
+        rows = frequency.defer_capped(session, provider.name, rows, started)
         session.commit()
     stats.claimed = len(rows) + stats.suppressed
     if not rows:
@@ -513,6 +514,7 @@ def dispatch_once(
                 language=row.language,
                 body=row.body,
                 reference=row.idempotency_key,
+                outbox_id=row.id,
             )
             try:
                 result = provider.send(message)

@@ -9,11 +9,12 @@ caused it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Insert
+from sqlalchemy import Connection, Engine, Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,31 @@ from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
 
 _BATCH = 1000
+
+
+class TemplateCheck(Protocol):
+    def check(self, name: str, language: str, params: Mapping[str, Any]) -> None: ...
+
+
+_TEMPLATE_POLICIES: WeakKeyDictionary[Engine, TemplateCheck] = WeakKeyDictionary()
+
+
+def use_template_policy(engine: Engine, policy: TemplateCheck | None) -> None:
+    """Check every message queued through `engine` against `policy` (a mainland provider's
+    templates), or nothing (None); set when the application is built."""
+    if policy is None:
+        _TEMPLATE_POLICIES.pop(engine, None)
+    else:
+        _TEMPLATE_POLICIES[engine] = policy
+
+
+def template_policy(session: Session) -> TemplateCheck | None:
+    """The template rules of the provider that will send what this session queues."""
+    if not _TEMPLATE_POLICIES:
+        return None
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return _TEMPLATE_POLICIES.get(engine)
 
 
 def render(notice: Notice) -> str:
@@ -44,8 +70,11 @@ def render(notice: Notice) -> str:
     return texts.text(notice.template, **dict(notice.params))
 
 
-def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
-    """The outbox row for `notice`; raises ValueError for a bad key, phone or template."""
+def row_values(
+    notice: Notice, now: datetime, policy: TemplateCheck | None = None
+) -> dict[str, Any]:
+    """The outbox row for `notice`; raises ValueError for a bad key, phone or template
+    (`policy`: also one the provider cannot send)."""
     if not notice.key or len(notice.key) > 200:
         raise ValueError(f"idempotency key {notice.key!r} must be 1-200 characters")
     if not is_e164(notice.phone):
@@ -54,6 +83,10 @@ def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
             "(+ country code and number, e.g. +8613912345678); normalise it with "
             "grids.core.phones.normalise_phone first"
         )
+    body = render(notice)
+    language = normalise_language(notice.language)
+    if policy is not None:
+        policy.check(notice.template, language, notice.params)
     return {
         "idempotency_key": notice.key,
         "to_phone": notice.phone,
@@ -61,8 +94,8 @@ def row_values(notice: Notice, now: datetime) -> dict[str, Any]:
         "recipient_id": notice.recipient_id,
         "template": notice.template,
         "params": dict(notice.params),
-        "language": normalise_language(notice.language),
-        "body": render(notice),
+        "language": language,
+        "body": body,
         "urgent": notice.urgent,
         "status": OutboxStatus.PENDING,
         "attempts": 0,
@@ -90,7 +123,7 @@ def enqueue(
 
     Returns the new row, or None when a row with the same idempotency key exists.
     """
-    values = row_values(notice, now or clock_now())
+    values = row_values(notice, now or clock_now(), template_policy(session))
     statement = _insert_ignoring_duplicates(session).values(values).returning(OutboxMessage)
     return session.scalars(statement).one_or_none()
 
@@ -105,8 +138,9 @@ def enqueue_many(
     """
     moment = now or clock_now()
     rows: dict[str, dict[str, Any]] = {}
+    policy = template_policy(session)
     for notice in notices:
-        rows.setdefault(notice.key, row_values(notice, moment))
+        rows.setdefault(notice.key, row_values(notice, moment, policy))
     if not rows:
         return []
     values = list(rows.values())

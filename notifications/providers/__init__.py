@@ -1,4 +1,4 @@
-"""SMS providers, chosen by `SMS_BACKEND`: twilio, console, memory.
+"""SMS providers, chosen by `SMS_BACKEND`: twilio, aliyun, tencent, console, memory.
 
 `init_app` builds the one provider of the application and keeps it in
 `app.extensions`; the dispatcher and CLI get it with `current_provider()`.
@@ -9,7 +9,10 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from config.runtime import settings_of
-from config.settings import Settings
+from config.settings import MAINLAND_BACKENDS, Settings, SettingsError
+from grids.storage.session import database_of
+from notifications.outbox import use_template_policy
+from notifications.provider_templates import TemplatePolicy, load_template_map
 from notifications.providers.base import (
     OutgoingMessage,
     PermanentSendError,
@@ -38,7 +41,17 @@ __all__ = [
 ]
 
 
-def build_provider(settings: Settings) -> SmsProvider:
+def build_provider(settings: Settings, policy: TemplatePolicy | None = None) -> SmsProvider:
+    if settings.sms_backend in MAINLAND_BACKENDS:
+        policy = policy or build_template_policy(settings)
+        assert policy is not None
+        if settings.sms_backend == "aliyun":
+            from notifications.providers.aliyun import AliyunProvider
+
+            return AliyunProvider.from_settings(settings, policy)
+        from notifications.providers.tencent import TencentProvider
+
+        return TencentProvider.from_settings(settings, policy)
     if settings.sms_backend == "twilio":
         from notifications.providers.twilio import TwilioProvider
 
@@ -63,8 +76,27 @@ def build_provider(settings: Settings) -> SmsProvider:
     return ConsoleProvider()
 
 
+def build_template_policy(settings: Settings) -> TemplatePolicy | None:
+    """The template rules of a mainland backend (None for those that send free text)."""
+    if settings.sms_backend not in MAINLAND_BACKENDS:
+        return None
+    limit = (
+        settings.aliyun_sms_variable_limit
+        if settings.sms_backend == "aliyun"
+        else settings.tencent_sms_variable_limit
+    )
+    try:
+        ids = load_template_map(settings.sms_template_map)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    return TemplatePolicy(settings.sms_backend, limit, ids)
+
+
 def init_app(app: Flask) -> None:
-    app.extensions[PROVIDER_KEY] = build_provider(settings_of(app))
+    settings = settings_of(app)
+    policy = build_template_policy(settings)
+    use_template_policy(database_of(app).engine, policy)
+    app.extensions[PROVIDER_KEY] = build_provider(settings, policy)
 
 
 def provider_of(app: Flask) -> SmsProvider:

@@ -27,6 +27,8 @@ class OutgoingMessage:
     """The text rendered from our catalogue for `language`."""
     reference: str = ""
     """Our idempotency key, for logs; never shown to the recipient."""
+    outbox_id: int | None = None
+    """The outbox row's id: Aliyun's `OutId`, Tencent's `SessionContext`, echoed in receipts."""
 
 
 @dataclass(frozen=True)
