@@ -57,6 +57,7 @@ from grids.storage.database import Database
 from i18n import normalise_language
 from notifications import contacts, outbox
 from notifications.models import InboundMessage, SmsContact
+from notifications.provider_templates import RELAY_TEMPLATE
 from notifications.sms import grammar, replies
 from notifications.sms.commands import (
     AckCommand,
@@ -236,7 +237,7 @@ def replay_spooled(database: Database, settings: Settings, entry: Spooled) -> No
             sms.from_phone,
             key=f"reply:{sms.message_sid}",
             language=guess_language(sms.body, settings.default_language),
-            template="sms.relay.deferred_reply",
+            template=RELAY_TEMPLATE,
             params={"reply": reply},
             urgent=looks_urgent(sms.body),
         )

@@ -83,8 +83,8 @@ def test_an_urgent_text_sent_while_the_database_is_down_is_kept_and_reaches_the_
     sent = {row.template: row for row in rows(db, OutboxMessage)}
     assert sent["sms.urgent.doctor"].to_phone == county.zh.doctor.phone
     # The sender could not be told the outcome then: it comes as an SMS now.
-    assert sent["sms.relay.deferred_reply"].to_phone == county.zh.coordinator.phone
-    assert sent["sms.relay.deferred_reply"].body == message.reply
+    assert sent["sms.relay.reply"].to_phone == county.zh.coordinator.phone
+    assert sent["sms.relay.reply"].body == message.reply
     assert spool_of(settings_of(app)).is_empty()
 
 
