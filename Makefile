@@ -31,6 +31,8 @@ start: $(STAMP)
 test: $(STAMP) $(PRISM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -47,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.webhook
 	$(BIN)/python -m bench.mainland
+	$(BIN)/python -m bench.scheduler
 
 clean:
 	rm -rf $(VENV) tests/prism/node_modules instance/*.db

@@ -17,6 +17,7 @@ import scheduling
 from config.logging import configure_logging
 from config.runtime import SETTINGS_KEY
 from config.settings import INSTANCE_DIR, load_settings
+from grids.cli import CommandGroup
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -36,6 +37,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
 
+    app.cli = CommandGroup()
     grids.init_app(app)
     notifications.init_app(app)
     scheduling.init_app(app)

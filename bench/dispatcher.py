@@ -30,7 +30,7 @@ from notifications.dispatcher import dispatch_once
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue_many
 from notifications.providers.memory import MemoryProvider
-from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = "huzhu_bench_dispatch"

@@ -151,7 +151,8 @@ def load_county(url: str, county: SyntheticCounty) -> None:
     raw = engine.raw_connection()
     try:
         connection = raw.driver_connection
-        cursor = connection.cursor()  # type: ignore[union-attr]
+        assert connection is not None
+        cursor = connection.cursor()
         facility_ids = {row["code"]: n for n, row in enumerate(county.facilities, start=1)}
         with cursor.copy(
             "COPY facilities (id, code, name, level, parent_id, phone, created_at, updated_at) "
@@ -240,7 +241,7 @@ def end_to_end_child(url: str) -> None:
     for _ in range(2):
         with database.unit_of_work() as session:
             started = time.perf_counter()
-            result = form_grids_in_database(session, actor="bench")
+            result = form_grids_in_database(session, now=datetime.now(UTC), actor="bench")
             before_commit = time.perf_counter()
             session.commit()
             finished = time.perf_counter()

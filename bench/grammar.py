@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from notifications.sms.grammar import error_text, parse
-from tests.unit.test_grammar import CASES
+from tests.support.grammar_cases import CASES
 
 
 def worst_cases() -> list[str]:

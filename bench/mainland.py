@@ -41,9 +41,9 @@ from notifications.dispatcher import dispatch_once
 from notifications.models import InboundMessage, OutboxMessage, OutboxStatus
 from notifications.outbox import enqueue_many
 from notifications.providers import provider_of
-from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.support.mainland import CALLBACK_SECRET, aliyun_settings, write_template_map
 from tests.support.mainland_standins import AliyunStandIn
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = "huzhu_bench_mainland"

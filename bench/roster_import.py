@@ -15,6 +15,7 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +25,9 @@ from sqlalchemy.engine import make_url
 from grids.demo.synthetic import generate_county, write_csv_files
 from grids.models import Patient
 from grids.roster.importing import ImportReport, import_roster
-from grids.roster.validation import ExistingRoster, RosterFiles, read_roster, validate_roster
+from grids.roster.reading import read_roster
+from grids.roster.records import RosterFiles
+from grids.roster.references import ExistingRoster, validate_roster
 from grids.storage import migrate
 from grids.storage.database import Database
 
@@ -48,7 +51,8 @@ def _admin(url: str, statement: str) -> None:
 
 def _import(database: Database, files: RosterFiles) -> ImportReport:
     with database.unit_of_work() as session:
-        report = import_roster(session, files, default_language="zh_CN")
+        now = datetime.now(UTC)
+        report = import_roster(session, files, default_language="zh_CN", now=now, today=now.date())
         if report.applied:
             session.commit()
     return report
@@ -87,7 +91,7 @@ def main() -> None:
             print(f"CSV files: {size:.1f} MB")
 
             validated, validation = timed(
-                lambda: validate_roster(read_roster(files), ExistingRoster())
+                lambda: validate_roster(read_roster(files, today=date.today()), ExistingRoster())
             )
             assert not validated.errors, validated.errors[:5]
             rows = sum(parsed.rows_read for parsed in validated.files.values())

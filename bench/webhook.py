@@ -64,7 +64,7 @@ from grids.storage.database import Base, Database
 from grids.storage.session import database_of
 from notifications.inbound import IncomingSms, receive
 from notifications.models import InboundMessage
-from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 from wsgi import create_app
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -570,7 +570,9 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = dict(
                 session.execute(
                     select(InboundMessage.outcome, func.count()).group_by(InboundMessage.outcome)
-                ).all()
+                )
+                .tuples()
+                .all()
             )
         database.dispose()
         cost = per_message_cost(url, county, args.per_message)

@@ -1,7 +1,7 @@
 """Typed settings read from environment variables, in one place.
 
-Every variable the service understands is listed in `Settings`; the README's
-configuration table documents the same names.
+Every variable the service understands is listed in `Settings`; docs/configuration.md
+documents the same names.
 """
 
 from __future__ import annotations

@@ -5,10 +5,14 @@ This package imports neither `notifications` nor `scheduling`.
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing a pure subpackage must not load Flask
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from grids.exchanges import cli as exchanges_cli
     from grids.storage import cli
     from grids.storage.session import init_db
     from grids.web import pages as web
@@ -16,3 +20,4 @@ def init_app(app: Flask) -> None:
     init_db(app)
     web.init_app(app)
     cli.init_app(app)
+    exchanges_cli.init_app(app)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-import grids.models  # noqa: F401  (registers the tables)
+import grids.exchanges.models
+import grids.models
+import grids.silence.models  # noqa: F401
 import notifications.models  # noqa: F401
+import scheduling.models  # noqa: F401
 from config.settings import load_settings
 from grids.storage.database import Base, UTCDateTime, build_engine
 
@@ -20,7 +24,7 @@ def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or load_settings().database_url
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our own column types as plain SQLAlchemy ones, so revisions import nothing of ours."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

@@ -5,7 +5,10 @@ Uses `grids`; `grids` never imports this package.
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing a pure subpackage must not load Flask
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:

@@ -12,14 +12,13 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, ScriptInfo
+from flask.cli import AppGroup
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
-from config.logging import mask_phone, mask_phones_in
-from config.runtime import current_settings, settings_of
+from config.logging import mask_phone
+from config.runtime import current_settings
 from config.runtime import now as clock_now
+from grids.cli import fail, language, render_table, say
 from grids.core.notices import Notice
 from grids.core.phones import InvalidPhone, normalise_phone
 from grids.storage.session import current_db
@@ -28,27 +27,7 @@ from notifications import contacts, dispatcher, outbox
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.providers import current_provider
 
-
-class _OutboxCommands(AppGroup):
-    """Turns a database error in any subcommand into one line on stderr and exit status 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DBAPIError as error:
-            settings = settings_of(ctx.ensure_object(ScriptInfo).load_app())
-            reason = str(error.orig or error).strip().splitlines()[0]
-            raise click.ClickException(
-                translate(
-                    "outbox.error.database",
-                    settings.default_language,
-                    url=make_url(settings.database_url).render_as_string(hide_password=True),
-                    reason=mask_phones_in(reason),
-                )
-            ) from error
-
-
-outbox_cli = _OutboxCommands("outbox", help="Send and inspect outbound SMS.")
+outbox_cli = AppGroup("outbox", help="Send and inspect outbound SMS.")
 
 LIST_COLUMNS = (
     "id",
@@ -72,7 +51,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def request_stop(signum: int, _frame: Any) -> None:
-        click.echo(f"{signal.Signals(signum).name}: stopping after the current message", err=True)
+        say("outbox.dispatch.stopping", err=True, signal=signal.Signals(signum).name)
         stop.set()
 
     for sig in previous:
@@ -116,11 +95,14 @@ def dispatch_command(once: bool, batch_size: int, idle_seconds: float) -> None:
         click.echo(dispatcher.summary(stats))
         return
     stop = threading.Event()
-    click.echo(
-        f"dispatching through {provider.name} as {mask_phone(provider.sender)}; "
-        f"rate {settings.sms_rate_per_second or 'unlimited'}/s, quiet hours "
-        f"{settings.quiet_hours} {settings.timezone}. Ctrl-C to stop.",
+    say(
+        "outbox.dispatch.started",
         err=True,
+        provider=provider.name,
+        sender=mask_phone(provider.sender),
+        rate=settings.sms_rate_per_second or translate("outbox.dispatch.unlimited", language()),
+        quiet_hours=settings.quiet_hours,
+        timezone=settings.timezone,
     )
     with _stop_on_signals(stop):
         total = dispatcher.run(
@@ -132,25 +114,23 @@ def dispatch_command(once: bool, batch_size: int, idle_seconds: float) -> None:
             idle_seconds=idle_seconds,
             on_pass=lambda stats: click.echo(dispatcher.summary(stats)),
         )
-    click.echo(f"stopped; total: {dispatcher.summary(total)}", err=True)
+    say("outbox.dispatch.stopped", err=True, summary=dispatcher.summary(total))
 
 
 def _local(moment: datetime | None, settings: Any) -> str:
     return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [
-        ["" if value is None else str(value) for value in row] for row in rows
-    ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
+def _headers(columns: Sequence[str]) -> list[str]:
+    return [translate(f"outbox.column.{column}", language()) for column in columns]
 
 
 @outbox_cli.command("list")
-@click.option("--status", type=click.Choice(OutboxStatus.ALL), help="Only rows in this status.")
+@click.option(
+    "--status",
+    type=click.Choice([status.value for status in OutboxStatus]),
+    help="Only rows in this status.",
+)
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option(
     "--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True
@@ -182,7 +162,10 @@ def list_command(status: str | None, limit: int, output: str) -> None:
         click.echo(json.dumps({"items": items}, ensure_ascii=False, indent=2))
         return
     if not items:
-        click.echo("no outbox messages" + (f" with status {status}" if status else ""))
+        if status:
+            say("outbox.list.empty_status", status=status)
+        else:
+            say("outbox.list.empty")
         return
     table_rows = [
         [
@@ -194,11 +177,11 @@ def list_command(status: str | None, limit: int, output: str) -> None:
             item["attempts"],
             item["provider_sid"] or "",
             item["error_code"] or "",
-            "yes" if item["urgent"] else "",
+            translate("outbox.list.urgent", language()) if item["urgent"] else "",
         ]
         for item, local_created in zip(items, created, strict=True)
     ]
-    click.echo(_table(LIST_COLUMNS, table_rows))
+    click.echo(render_table(_headers(LIST_COLUMNS), table_rows))
 
 
 @outbox_cli.command("numbers")
@@ -233,11 +216,11 @@ def numbers_command(output: str) -> None:
         click.echo(json.dumps({"items": items}, ensure_ascii=False, indent=2))
         return
     if not items:
-        click.echo("no opted-out or invalid numbers")
+        say("outbox.numbers.empty")
         return
     click.echo(
-        _table(
-            ("phone", "reason", "since", "detail"),
+        render_table(
+            _headers(("phone", "reason", "since", "detail")),
             [
                 [item["phone"], item["reason"], item["since_local"], item["detail"] or ""]
                 for item in items
@@ -267,16 +250,10 @@ def unflag_command(number: str) -> None:
     phone = _phone_argument(number)
     with current_db().unit_of_work() as session:
         if not contacts.is_invalid(session, phone):
-            raise click.ClickException(
-                translate(
-                    "outbox.error.not_flagged",
-                    current_settings().default_language,
-                    phone=mask_phone(phone),
-                )
-            )
+            raise fail("outbox.error.not_flagged", phone=mask_phone(phone))
         contacts.clear_invalid(session, phone, clock_now())
         session.commit()
-    click.echo(f"{mask_phone(phone)}: invalid flag cleared")
+    say("outbox.unflag.done", phone=mask_phone(phone))
 
 
 @outbox_cli.command("send-test")
@@ -298,8 +275,8 @@ def send_test_command(number: str, language: str | None) -> None:
         row = outbox.enqueue(session, notice, now=moment)
         session.commit()
     if row is None:
-        raise click.ClickException(translate("outbox.error.test_queued", settings.default_language))
-    click.echo(f"queued outbox {row.id} to {mask_phone(phone)}")
+        raise fail("outbox.error.test_queued")
+    say("outbox.send_test.queued", id=row.id, phone=mask_phone(phone))
 
 
 def init_app(app: Flask) -> None:

@@ -39,7 +39,7 @@ PROVIDER_STATUSES: dict[str, str | None] = {
 }
 """Twilio's message statuses and the outbox status each one means (None: nothing new)."""
 
-_RANK = {
+_RANK: dict[str, int] = {
     OutboxStatus.PENDING: 0,
     OutboxStatus.SENDING: 0,
     OutboxStatus.SENT: 1,

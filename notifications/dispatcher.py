@@ -212,7 +212,7 @@ def reclaim_expired(session: Session, settings: Settings, now: datetime) -> int:
             error_message="the dispatcher stopped while sending; no attempts left",
             updated_at=now,
         )
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]  # a cursor result; Session types it as Result
     back = session.execute(
         update(outbox)
         .where(stuck)
@@ -222,7 +222,7 @@ def reclaim_expired(session: Session, settings: Settings, now: datetime) -> int:
             next_attempt_at=now,
             updated_at=now,
         )
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]  # a cursor result; Session types it as Result
     if spent or back:
         log.warning(
             "reclaimed %d outbox rows past their lease (%d had no attempts left)", back, spent
@@ -400,7 +400,7 @@ def _release(
         )
     return session.execute(
         update(outbox).where(outbox.c.id.in_(ids), _ours(lease_until)).values(**values)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]  # a cursor result; Session types it as Result
 
 
 def _outcome(

@@ -23,10 +23,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
@@ -133,7 +133,7 @@ def defer_capped(
             provider,
         )
     if held:
-        table = cast(Table, OutboxMessage.__table__)
+        table = OutboxMessage.__table__
         session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))

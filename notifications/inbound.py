@@ -41,6 +41,8 @@ from grids.core.notices import Notice
 from grids.core.phones import InvalidPhone, normalise_phone
 from grids.escalation.routing import duty_facility
 from grids.escalation.urgent import AckRefused, acknowledge, open_urgent_codes, report_urgent
+from grids.exchanges.confirmations import confirm as confirm_exchange
+from grids.exchanges.planner import QuietWindow
 from grids.models import Doctor, Facility, Grid
 from grids.reports.attendance import record_attendance
 from grids.reports.errors import (
@@ -58,7 +60,7 @@ from i18n import normalise_language
 from notifications import contacts, outbox
 from notifications.models import InboundMessage, SmsContact
 from notifications.provider_templates import RELAY_TEMPLATE
-from notifications.sms import grammar, replies
+from notifications.sms import confirm, grammar, replies
 from notifications.sms.commands import (
     AckCommand,
     AttendanceCommand,
@@ -125,7 +127,7 @@ class IncomingSms:
 
     @classmethod
     def from_form(cls, form: Mapping[str, Any]) -> IncomingSms:
-        params = form.to_dict() if hasattr(form, "to_dict") else dict(form)  # type: ignore[union-attr]
+        params = form.to_dict() if hasattr(form, "to_dict") else dict(form)
         # PostgreSQL text cannot hold NUL; keep the rest of the message as sent.
         params = {str(k): str(v).replace("\x00", "\ufffd") for k, v in params.items()}
         from_raw = params.get("From", "")
@@ -458,6 +460,8 @@ def _dispatch(inbound: Inbound) -> Handled:
         return _unknown_sender(inbound, key)
     if isinstance(command, HelpCommand):
         return Handled(Outcome.HELP, replies.help_reply(language, sender.role))
+    if sender.role == "member" and sender.roster and confirm.is_confirmation(sms.body):
+        return _confirmation(session, settings, sender, language, now)
     if sender.role == "doctor":
         return _from_doctor(inbound)
     if command is None:
@@ -477,6 +481,22 @@ def _dispatch(inbound: Inbound) -> Handled:
         return _from_coordinator(inbound, command)
     except ReportRefused as refused:
         return Handled(Outcome.REJECTED, _correction(inbound, refused, command))
+
+
+def _confirmation(
+    session: Session, settings: Settings, sender: Sender, language: str, now: datetime
+) -> Handled:
+    assert sender.roster is not None and sender.patient is not None
+    confirmed = confirm_exchange(
+        session, sender.roster.grid, sender.patient, now=now, tz=settings.tz
+    )
+    return Handled(
+        Outcome.APPLIED,
+        replies.confirmation_reply(
+            language, confirmed.starts_at if confirmed else None, settings.tz
+        ),
+        command="confirm",
+    )
 
 
 def _member_hint(sender: Sender, language: str, outcome: str) -> Handled:
@@ -674,6 +694,9 @@ def _from_coordinator(inbound: Inbound, command: Command) -> Handled:
             now=now,
             tz=tz,
             source_ref=sms.message_sid,
+            quiet=QuietWindow.of(
+                inbound.settings.quiet_hours.start, inbound.settings.quiet_hours.end
+            ),
         )
         return Handled(
             Outcome.APPLIED, replies.exchange_reply(language, moved), notices=moved.notices

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
@@ -13,7 +14,9 @@ from grids.storage.database import Base, UTCDateTime, utcnow
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class OutboxStatus:
+class OutboxStatus(StrEnum):
+    """Where an outbound SMS is in its life (docs/outbox.md)."""
+
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
@@ -21,8 +24,6 @@ class OutboxStatus:
     UNDELIVERED = "undelivered"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
-
-    ALL = (PENDING, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED, SUPPRESSED)
 
 
 class OutboxMessage(Base):

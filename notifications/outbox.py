@@ -18,7 +18,6 @@ from sqlalchemy import Connection, Engine, Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from config.runtime import now as clock_now
 from grids.core.limits import is_e164
 from grids.core.notices import Notice
 from i18n import catalogue, normalise_language
@@ -107,6 +106,7 @@ def row_values(
 
 def _insert_ignoring_duplicates(session: Session) -> Insert:
     dialect = session.get_bind().dialect.name
+    statement: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         statement = postgresql.insert(OutboxMessage)
     elif dialect == "sqlite":
@@ -116,31 +116,28 @@ def _insert_ignoring_duplicates(session: Session) -> Insert:
     return statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
-def enqueue(
-    session: Session, notice: Notice, *, now: datetime | None = None
-) -> OutboxMessage | None:
+def enqueue(session: Session, notice: Notice, *, now: datetime) -> OutboxMessage | None:
     """Add `notice` to the outbox in the session's transaction (no commit).
 
     Returns the new row, or None when a row with the same idempotency key exists.
     """
-    values = row_values(notice, now or clock_now(), template_policy(session))
+    values = row_values(notice, now, template_policy(session))
     statement = _insert_ignoring_duplicates(session).values(values).returning(OutboxMessage)
     return session.scalars(statement).one_or_none()
 
 
 def enqueue_many(
-    session: Session, notices: Iterable[Notice], *, now: datetime | None = None
+    session: Session, notices: Iterable[Notice], *, now: datetime
 ) -> list[OutboxMessage]:
     """Add many notices with bulk INSERT ... ON CONFLICT DO NOTHING; returns the new rows.
 
     Every notice is checked before anything is inserted, so one bad notice
     inserts none of them.
     """
-    moment = now or clock_now()
     rows: dict[str, dict[str, Any]] = {}
     policy = template_policy(session)
     for notice in notices:
-        rows.setdefault(notice.key, row_values(notice, moment, policy))
+        rows.setdefault(notice.key, row_values(notice, now, policy))
     if not rows:
         return []
     values = list(rows.values())
@@ -149,3 +146,24 @@ def enqueue_many(
     for start in range(0, len(values), _BATCH):
         inserted.extend(session.scalars(statement, values[start : start + _BATCH]).all())
     return inserted
+
+
+def enqueue_count(session: Session, notices: Iterable[Notice], *, now: datetime) -> int:
+    """Like `enqueue_many` without reading the rows back: returns how many were new.
+
+    For fan-outs of many thousands of messages (the weekly reminders), where
+    returning every row would cost more than inserting it.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    policy = template_policy(session)
+    for notice in notices:
+        rows.setdefault(notice.key, row_values(notice, now, policy))
+    values = list(rows.values())
+    # RETURNING the ids counts the new rows on every driver (an executemany's rowcount
+    # is not reliable); ids are cheap to return where whole rows are not.
+    statement = _insert_ignoring_duplicates(session).returning(OutboxMessage.__table__.c.id)
+    connection = session.connection()
+    added = 0
+    for start in range(0, len(values), _BATCH):
+        added += len(connection.execute(statement, values[start : start + _BATCH]).all())
+    return added

@@ -45,6 +45,15 @@ SENT_TEMPLATES: tuple[str, ...] = (
     "sms.urgent.acknowledged",
     "sms.urgent.fallback",
     RELAY_TEMPLATE,
+    "sms.notice.exchange_moved_doctor",
+    "sms.notice.exchange_skipped_doctor",
+    "sms.exchange.reminder",
+    "sms.exchange.coordinator",
+    "sms.exchange.attendance_prompt",
+    "sms.report.prompt",
+    "sms.report.nudge",
+    "sms.report.silence_doctor",
+    "sms.member.silence",
 )
 """Every catalogue message the service sends by SMS (a test checks the code names no other)."""
 
@@ -63,6 +72,12 @@ PARAM_LIMITS: dict[str, int] = {
     "facility": 12,
     "reason": 30,
     "reply": RELAY_LIMIT,
+    "when": 8,
+    "venue": 20,
+    "confirmed": 3,
+    "members": 3,
+    "seats": 30,
+    "weeks": 3,
 }
 """The longest value each parameter may carry, in characters: fixes how many provider
 variables it needs. A longer value is refused at enqueue."""

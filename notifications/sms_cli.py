@@ -16,11 +16,13 @@ from sqlalchemy import select
 from config.logging import mask_phone
 from config.runtime import current_settings
 from config.runtime import now as clock_now
+from grids.cli import fail, language, say
 from grids.core.phones import InvalidPhone, normalise_phone
 from grids.models import Doctor, Grid, Patient
 from grids.storage.session import current_db
 from i18n import translate
 from notifications.inbound import IncomingSms, SpoolUnavailable, receive
+from notifications.models import InboundMessage
 
 sms_cli = AppGroup("sms", help="Try the SMS channel without Twilio.")
 
@@ -28,26 +30,31 @@ sms_cli = AppGroup("sms", help="Try the SMS channel without Twilio.")
 def _sender_phone(phone: str | None, coordinator_of: str | None, doctor: str | None) -> str:
     given = [value for value in (phone, coordinator_of, doctor) if value]
     if len(given) != 1:
-        raise click.UsageError("give exactly one of --from, --coordinator-of or --doctor")
-    if phone:
-        try:
-            return normalise_phone(phone)
-        except InvalidPhone as error:
-            raise click.BadParameter(
-                f"not a phone number ({error.reason})", param_hint="--from"
-            ) from None
+        raise click.UsageError(translate("sms.cli.usage.one_sender", language()))
     with current_db().unit_of_work() as session:
+        # The handler stores whatever fails; a database that is not there fails here instead.
+        session.execute(select(InboundMessage.id).limit(1))
+        if phone:
+            try:
+                return normalise_phone(phone)
+            except InvalidPhone as error:
+                raise click.BadParameter(
+                    translate(
+                        "outbox.error.bad_phone", language(), raw=error.raw, reason=error.reason
+                    ),
+                    param_hint="--from",
+                ) from None
         if coordinator_of:
             grid = session.scalar(select(Grid).where(Grid.code == coordinator_of))
             if grid is None:
-                raise click.ClickException(f"no grid {coordinator_of}; see `grids export`")
+                raise fail("sms.cli.error.no_grid", grid=coordinator_of)
             coordinator = session.get(Patient, grid.coordinator_id) if grid.coordinator_id else None
             if coordinator is None or not coordinator.phone:
-                raise click.ClickException(f"grid {coordinator_of} has no coordinator with a phone")
+                raise fail("sms.cli.error.no_coordinator", grid=coordinator_of)
             return coordinator.phone
         found = session.scalar(select(Doctor).where(Doctor.code == doctor))
         if found is None:
-            raise click.ClickException(f"no doctor {doctor}")
+            raise fail("sms.cli.error.no_doctor", doctor=doctor)
         return found.phone
 
 
@@ -84,5 +91,8 @@ def receive_command(
         raise click.ClickException(
             translate("http.error.inbound_unavailable", settings.default_language)
         ) from None
-    click.echo(f"{mask_phone(sender)} → {text}")
-    click.echo(f"reply ← {reply}" if reply else "(no reply)")
+    say("sms.cli.sent", phone=mask_phone(sender), text=text)
+    if reply:
+        say("sms.cli.reply", reply=reply)
+    else:
+        say("sms.cli.no_reply")

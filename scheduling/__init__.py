@@ -1,4 +1,8 @@
-"""Time: the scheduler process and its periodic jobs."""
+"""Time: the scheduler process and its periodic jobs.
+
+Nothing here starts a scheduler in the web service: `flask --app wsgi scheduler
+run` is its own process.
+"""
 
 from __future__ import annotations
 
@@ -6,4 +10,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    pass
+    import scheduling.models  # noqa: F401  (registers the tables)
+    from grids.web.pages import add_health_check
+    from scheduling import cli
+    from scheduling.health import scheduler_health
+
+    add_health_check(app, scheduler_health)
+    cli.init_app(app)

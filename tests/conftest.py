@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from grids.storage import migrate
 from grids.storage.database import Base, Database
 from grids.storage.session import database_of
 from notifications.spool import stop_replaying
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 BACKEND_URL = os.environ.get("DATABASE_URL", "")
 USES_POSTGRES = BACKEND_URL.startswith("postgresql")
@@ -40,26 +40,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _run_id() -> str:
     """Unique per pytest process, so runs side by side never share a database."""
     return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-
-
-def _admin_execute(base_url: str, *statements: str) -> None:
-    admin = create_engine(make_url(base_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
-    admin.dispose()
-
-
-def create_postgres_database(base_url: str, name: str) -> str:
-    """A new, empty PostgreSQL database on the server of `base_url`; returns its URL."""
-    _admin_execute(
-        base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
-    )
-    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_postgres_database(base_url: str, name: str) -> None:
-    _admin_execute(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

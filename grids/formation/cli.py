@@ -5,20 +5,20 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, ScriptInfo, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from config.logging import mask_phones_in
-from config.runtime import current_settings, settings_of
+from config.runtime import current_settings
+from config.runtime import now as clock_now
+from grids.cli import CommandFailed, render_table
 from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, FacilityLevel
 from grids.demo.synthetic import JIEXIU_PATIENTS, SyntheticCounty, generate_county, write_csv_files
@@ -32,31 +32,12 @@ from grids.formation.service import (
 )
 from grids.models import Doctor, Facility, Grid, Patient
 from grids.roster.importing import import_roster
-from grids.roster.validation import RosterFiles
+from grids.roster.records import RosterFiles
 from grids.storage.session import request_session
 from grids.web.summary import county_summary
 from i18n import translate
 
-
-class _ReportsDatabaseErrors(click.Command):
-    """A database error (unreachable, or not yet migrated): one line on stderr, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DBAPIError as error:
-            settings = settings_of(ctx.ensure_object(ScriptInfo).load_app())
-            reason = mask_phones_in(str(error.orig or error).strip().splitlines()[0])
-            raise click.ClickException(
-                translate("formation.error.database", settings.default_language, reason=reason)
-            ) from error
-
-
-class _GridsCommands(_ReportsDatabaseErrors, AppGroup):
-    pass
-
-
-grids_cli = _GridsCommands("grids", help="Form grids and export their memberships.")
+grids_cli = AppGroup("grids", help="Form grids and export their memberships.")
 
 _LIST_WIDTH = 96
 
@@ -64,24 +45,9 @@ _LIST_WIDTH = 96
 # --- rendering ----------------------------------------------------------------------------
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain text table; Chinese characters count as two columns."""
-    cells = [list(headers)] + [
-        ["" if value is None else str(value) for value in row] for row in rows
-    ]
-    widths = [max(_width(row[index]) for row in cells) for index in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(
-            cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)
-        ).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
+def _cannot_write(path: Path, error: OSError, language: str) -> CommandFailed:
+    reason = error.strerror or str(error)
+    return CommandFailed(_t("export.error.cannot_write", language, path=str(path), reason=reason))
 
 
 def _code_list(codes: Sequence[str]) -> list[str]:
@@ -172,6 +138,7 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
                 (_t(key, language) if key.startswith("formation.") else key, value)
                 for key, value in rows
             ],
+            rule=True,
         ),
     ]
     if report.needs_coordinator:
@@ -197,6 +164,7 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
                     _t("formation.report.shortfall_doctors", language),
                 ),
                 [(s.clinic_code, s.unassigned, s.doctors_available) for s in report.shortfalls],
+                rule=True,
             ),
         ]
     lines.append("")
@@ -227,18 +195,18 @@ def run_formation(
     """Form (and write, unless `dry_run`); domain errors become messages for the user."""
     try:
         return form_grids_in_database(
-            session, facility_code=facility_code, dry_run=dry_run, actor=actor
+            session, now=clock_now(), facility_code=facility_code, dry_run=dry_run, actor=actor
         )
     except UnknownFacility as error:
-        raise click.ClickException(
+        raise CommandFailed(
             _t("formation.error.unknown_facility", language, code=error.code)
         ) from error
     except FormationConflict as error:
-        raise click.ClickException(
+        raise CommandFailed(
             _t("formation.error.conflict", language, code=error.grid_code)
         ) from error
     except IntegrityError as error:
-        raise click.ClickException(_t("formation.error.concurrent", language)) from error
+        raise CommandFailed(_t("formation.error.concurrent", language)) from error
 
 
 @grids_cli.command("form")
@@ -305,14 +273,7 @@ def _export(
         os.replace(temporary, output)
         temporary = None
     except OSError as error:
-        raise click.ClickException(
-            _t(
-                "export.error.cannot_write",
-                language,
-                path=str(output),
-                reason=error.strerror or str(error),
-            )
-        ) from error
+        raise _cannot_write(output, error, language) from error
     finally:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
@@ -322,7 +283,7 @@ def _export(
 # --- demo ---------------------------------------------------------------------------------
 
 
-@click.command("demo", cls=_ReportsDatabaseErrors)
+@click.command("demo")
 @click.option(
     "--patients",
     type=click.IntRange(1, 2_000_000),
@@ -354,7 +315,7 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
     foreign = stored_outside(session, county)
     if foreign is not None:
         kind, code = foreign
-        raise click.ClickException(
+        raise CommandFailed(
             _t(
                 "demo.error.foreign_roster",
                 language,
@@ -365,25 +326,21 @@ def demo_command(patients: int, seed: int, directory: Path | None) -> None:
     try:
         paths = write_csv_files(county, directory)
     except OSError as error:
-        raise click.ClickException(
-            _t(
-                "export.error.cannot_write",
-                language,
-                path=str(directory),
-                reason=error.strerror or str(error),
-            )
-        ) from error
+        raise _cannot_write(directory, error, language) from error
 
+    now = clock_now()
     imported = import_roster(
         session,
         RosterFiles(
             facilities=paths["facilities"], doctors=paths["doctors"], patients=paths["patients"]
         ),
         default_language=language,
+        now=now,
+        today=now.astimezone(settings.tz).date(),
     )
     if not imported.applied and imported.errors:
         first = imported.errors[0]
-        raise click.ClickException(
+        raise CommandFailed(
             _t(
                 "demo.error.import",
                 language,
@@ -428,7 +385,7 @@ def stored_outside(session: Session, county: SyntheticCounty) -> tuple[str, str]
         ("patients", Patient, county.patients),
     ):
         codes = {row["code"] for row in rows}
-        stored = session.scalars(select(model.code)).all()  # type: ignore[attr-defined]
+        stored = session.scalars(select(model.code)).all()
         outside = sorted(code for code in stored if code not in codes)
         if outside:
             return kind, outside[0]
@@ -437,13 +394,15 @@ def stored_outside(session: Session, county: SyntheticCounty) -> tuple[str, str]
 
 def render_demo_summary(session: Session, language: str, directory: Path) -> str:
     summary = county_summary(session)
-    loads = dict(
+    loads: dict[int, int] = dict(
         session.execute(
             select(Doctor.id, func.count(Grid.id))
             .outerjoin(Grid, Grid.doctor_id == Doctor.id)
             .where(Doctor.status == DoctorStatus.ACTIVE)
             .group_by(Doctor.id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     short_clinics = session.scalar(
         select(func.count(func.distinct(Grid.facility_id))).where(Grid.doctor_id.is_(None))
@@ -498,6 +457,7 @@ def render_demo_summary(session: Session, language: str, directory: Path) -> str
             render_table(
                 (_t("formation.report.item", language), _t("formation.report.count", language)),
                 rows,
+                rule=True,
             ),
         ]
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from typing import TextIO
+from typing import TextIO, cast
 
 from sqlalchemy import select
 from sqlalchemy.engine import TupleResult
@@ -61,7 +61,8 @@ def membership_rows(session: Session) -> TupleResult[ExportRow]:
         .order_by(Grid.code, Membership.seat)
         .execution_options(yield_per=_FETCH)
     )
-    return session.execute(query).tuples()
+    # Doctor and coordinator come from outer joins: None where the grid has neither.
+    return cast("TupleResult[ExportRow]", session.execute(query).tuples())
 
 
 def write_csv(rows: Iterable[ExportRow], stream: TextIO, *, bom: bool = False) -> int:

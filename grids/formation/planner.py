@@ -1,22 +1,8 @@
 """Grid formation: a pure function from the roster and the current grids to a plan.
 
-The rules (README, "Grid formation"):
-
-- a grid holds patients of one village clinic with the same primary condition, at
-  most `GRID_CAPACITY`; n patients form ceil(n / 20) grids whose sizes differ by at
-  most one;
-- a clinic's group of fewer than `MIN_PEER_GROUP` patients of one condition joins the
-  clinic's mixed-condition grid(s);
-- the coordinator is a volunteer member with a phone, never anyone else; volunteers
-  are spread so each new grid gets one where possible; a coordinator who stops
-  volunteering or loses his phone is replaced by another volunteer member;
-- grids go to the active village doctors of their clinic (at most
-  `DOCTOR_GRID_CAPACITY` each, fewest grids first); a clinic with no doctor of its
-  own is covered by the doctors of the other clinics under the same centre;
-- stable: existing grids are filled first, nobody already placed moves, existing
-  doctors and coordinators stay while they still qualify (a doctor: active, at the
-  grid's clinic or covering it from the same centre); members no longer placeable,
-  now at another clinic, or whose primary condition is no longer the grid's, leave.
+The rules (grid size, mixed grids, seats, coordinators, doctors, stability) are in
+docs/formation.md; `GRID_CAPACITY`, `MIN_PEER_GROUP` and `DOCTOR_GRID_CAPACITY` hold
+the numbers.
 
 Nothing here touches a database: plain records in, a `FormationPlan` out.
 """
@@ -29,6 +15,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -37,8 +24,14 @@ from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES, condition_abbreviat
 
 MIN_PEER_GROUP = 5
 SMALL_GRID_BELOW = MIN_PEER_GROUP
-LEFT_FACILITY_CHANGED = "facility_changed"
-LEFT_CONDITION_CHANGED = "condition_changed"
+
+
+class LeaveReason(StrEnum):
+    """Why a member leaves a grid (stored as the membership's `left_reason`)."""
+
+    FACILITY_CHANGED = "facility_changed"
+    CONDITION_CHANGED = "condition_changed"
+
 
 _PLACEABLE = frozenset(str(status) for status in PLACEABLE_STATUSES)
 
@@ -148,6 +141,7 @@ class Leave:
     grid_id: int
     patient_id: int
     reason: str
+    """A `LeaveReason`, or the patient's status when it is no longer placeable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,9 +381,9 @@ def _apply_departures(
                 if patient.status not in _PLACEABLE:
                     reason = patient.status
                 elif patient.clinic_id != grid.clinic_id:
-                    reason = LEFT_FACILITY_CHANGED
+                    reason = LeaveReason.FACILITY_CHANGED
                 elif grid.condition not in (MIXED, patient.condition):
-                    reason = LEFT_CONDITION_CHANGED
+                    reason = LeaveReason.CONDITION_CHANGED
             if reason is None:
                 kept.append(member.patient_id)
                 seats.append(member.seat)

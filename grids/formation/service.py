@@ -36,7 +36,8 @@ from grids.formation.planner import (
     form_grids,
 )
 from grids.models import AuditEntry, Doctor, Facility, Grid, Membership, Patient
-from grids.storage.database import is_postgresql, utcnow
+from grids.storage.database import is_postgresql
+from grids.storage.rows import rows_matched
 
 AUDIT_ACTION = "grids.form"
 FORMATION_LOCK_KEY = 0x4855_5A48_4600_0001
@@ -77,6 +78,7 @@ def form_grids_in_database(
     session: Session,
     *,
     facility_code: str | None = None,
+    now: datetime,
     dry_run: bool = False,
     actor: str = "cli",
 ) -> FormationResult:
@@ -96,7 +98,7 @@ def form_grids_in_database(
         formed = time.perf_counter()
     written = False
     if not dry_run and not plan.is_empty:
-        _write(session, plan, actor, facility_code)
+        _write(session, plan, actor, facility_code, now)
         written = True
     finished = time.perf_counter()
     return FormationResult(
@@ -262,7 +264,9 @@ def _load_scope(
             )
         ).tuples()
     )
-    grid_rows = session.execute(select(*_GRID_COLUMNS).where(Grid.facility_id.in_(scope_ids))).all()
+    grid_rows = list(
+        session.execute(select(*_GRID_COLUMNS).where(Grid.facility_id.in_(scope_ids))).all()
+    )
     member_rows = session.execute(
         select(*_MEMBER_COLUMNS)
         .join(Grid, Grid.id == Membership.grid_id)
@@ -287,12 +291,14 @@ def _load_scope(
 
     doctors = _doctors(session, [clinic.id for clinic in neighbourhood])
     loaded = {grid.id for grid in grids}
-    totals = dict(
+    totals: dict[int | None, int] = dict(
         session.execute(
             select(Grid.doctor_id, func.count())
             .where(Grid.doctor_id.in_([doctor.id for doctor in doctors]))
             .group_by(Grid.doctor_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     in_input: dict[int, int] = {}
     for grid in grids:
@@ -316,8 +322,9 @@ def _load_scope(
 # --- writing ------------------------------------------------------------------------------
 
 
-def _write(session: Session, plan: FormationPlan, actor: str, facility_code: str | None) -> None:
-    now = utcnow()
+def _write(
+    session: Session, plan: FormationPlan, actor: str, facility_code: str | None, now: datetime
+) -> None:
     if plan.leaves:
         session.execute(
             update(Membership),
@@ -338,7 +345,7 @@ def _write(session: Session, plan: FormationPlan, actor: str, facility_code: str
             )
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_matched(result) != 1:
             raise FormationConflict(change.code)
 
     memberships = [(join.grid_id, join.patient_id, join.seat) for join in plan.joins]

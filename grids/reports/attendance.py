@@ -22,7 +22,7 @@ from grids.models import (
 )
 from grids.reports.errors import HeadcountTooLarge
 from grids.reports.senders import GridRoster
-from grids.storage.rows import forget_loaded, table_of
+from grids.storage.rows import forget_loaded, rows_matched, table_of
 
 # --- exchange attendance ---
 
@@ -95,4 +95,4 @@ def _amend_attendance(session: Session, grid_id: int, week: str, reported: dict[
     """Replace the week's attendance if it was reported already; the row stays locked."""
     amended = session.execute(_AMEND_ATTENDANCE, {"grid": grid_id, "of_week": week, **reported})
     forget_loaded(session, ExchangeAttendance)
-    return amended.rowcount > 0
+    return rows_matched(amended) > 0

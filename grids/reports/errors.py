@@ -35,11 +35,13 @@ class HeadcountTooLarge(ReportRefused):
 
 
 class ExchangeTimeRefused(ReportRefused):
-    """`reason` is `past` (the time has gone) or `not_this_week`."""
+    """`reason` is `past` (the time has gone), `not_this_week`, `quiet_hours` or
+    `venue_taken` (`clash` names the grid already there)."""
 
-    def __init__(self, reason: str, starts_at: datetime) -> None:
+    def __init__(self, reason: str, starts_at: datetime, clash: str | None = None) -> None:
         super().__init__(
             f"cannot move this week's exchange to {starts_at:%Y-%m-%d %H:%M}: {reason}"
         )
         self.reason = reason
         self.starts_at = starts_at
+        self.clash = clash

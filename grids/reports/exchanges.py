@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from grids.core.notices import Notice
 from grids.core.weeks import iso_week, week_monday
+from grids.exchanges.planner import QuietWindow
+from grids.exchanges.slots import SlotRefused, check_slot, doctor_told_of_move
 from grids.models import (
     ExchangeOverride,
     Grid,
@@ -105,9 +107,25 @@ def move_exchange(
     now: datetime,
     tz: ZoneInfo,
     source_ref: str | None = None,
+    quiet: QuietWindow | None = None,
 ) -> ExchangeOutcome:
-    """Move this week's exchange to a later time this week; members are told."""
+    """Move this week's exchange to a later time this week; members are told, and the
+    doctor when due to visit it. With `quiet`, a time in the quiet hours or one that
+    double-books the venue is refused (`ExchangeTimeRefused`)."""
     starts = exchange_start(at=at, weekday=weekday, days_ahead=days_ahead, now=now, tz=tz)
+    if quiet is not None:
+        try:
+            check_slot(
+                session,
+                roster.grid,
+                weekday=starts.weekday(),
+                start=starts.timetz().replace(tzinfo=None),
+                quiet=quiet,
+                tz=tz,
+                week=iso_week(now, tz),
+            )
+        except SlotRefused as refused:
+            raise ExchangeTimeRefused(refused.reason, starts, refused.clash) from None
     return _change_exchange(
         session,
         roster,
@@ -179,6 +197,9 @@ def _change_exchange(
         default_ref = "skip" if starts_at is None else f"{starts_at:%Y%m%dT%H%M}"
         notices = _tell_members(
             roster, requester, week, source_ref or default_ref, template, params
+        )
+        notices += doctor_told_of_move(
+            session, roster.grid, week, starts_at, tz, source_ref or default_ref
         )
     return ExchangeOutcome(
         week=week,

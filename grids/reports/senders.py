@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     Select,
+    String,
     and_,
     bindparam,
     func,
@@ -115,7 +116,7 @@ _ROSTER = _with_members(select(Grid).where(Grid.id == bindparam("grid_id")))
 def _sender_roster_query() -> Select[Any]:
     """Who owns `:phone` and, for a patient, the roster of the grid they speak for, in
     one round trip: one row per member (or one row with no grid)."""
-    phone = bindparam("phone")
+    phone = bindparam("phone", type_=String)
     patient_id = select(Patient.id).where(Patient.phone == phone).scalar_subquery()
     member_of = (
         select(Membership.grid_id)

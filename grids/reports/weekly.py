@@ -157,7 +157,7 @@ def _member_report_upsert(insert: Callable[[Table], Any]) -> Insert:
         index_elements=[table.c.weekly_report_id, table.c.patient_id],
         set_={
             "seat": named.seat,
-            **{event: or_(table.c[event], named[event]) for event in EVENTS},
+            **{str(event): or_(table.c[event], named[event]) for event in EVENTS},
             "note": func.coalesce(named.note, table.c.note),
             "updated_at": named.updated_at,
         },
@@ -323,7 +323,7 @@ def _apply_events(
                     },
                 )
             )
-    after = {"status": patient.status.value}
+    after: dict[str, str | None] = {"status": patient.status.value}
     if patient.status == PatientStatus.DECEASED:
         after["died_on"] = patient.died_on.isoformat() if patient.died_on else None
     if after["status"] != before["status"]:

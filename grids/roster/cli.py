@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import sys
-import unicodedata
-from datetime import datetime
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
+from tqdm import tqdm
 
-from config.logging import mask_phones_in
 from config.runtime import current_settings
+from config.runtime import now as clock_now
+from grids.cli import render_table
 from grids.roster.importing import ImportReport, import_roster
-from grids.roster.validation import RosterFiles, render_error, render_notice
+from grids.roster.records import RosterFiles, render_error, render_notice
 from grids.storage.session import request_session
 from i18n import translate
 
@@ -50,23 +51,19 @@ def import_command(
     if not (facilities or doctors or patients):
         raise click.UsageError(translate("roster.usage.no_files", language))
     session = request_session()
-    try:
-        report = import_roster(
-            session,
-            RosterFiles(facilities, doctors, patients),
-            default_language=language,
-            skip_bad_rows=skip_bad_rows,
-            dry_run=dry_run,
-            progress=sys.stderr.isatty(),
-            today=datetime.now(settings.tz).date(),
-        )
-        if report.applied:
-            session.commit()
-    except SQLAlchemyError as error:
-        session.rollback()
-        detail = mask_phones_in(str(getattr(error, "orig", None) or error).splitlines()[0])
-        click.echo(translate("roster.error.database", language, detail=detail), err=True)
-        raise click.exceptions.Exit(1) from error
+    now = clock_now()
+    report = import_roster(
+        session,
+        RosterFiles(facilities, doctors, patients),
+        default_language=language,
+        skip_bad_rows=skip_bad_rows,
+        dry_run=dry_run,
+        now=now,
+        today=now.astimezone(settings.tz).date(),
+        progress=TerminalProgress(language) if sys.stderr.isatty() else None,
+    )
+    if report.applied:
+        session.commit()
 
     for line in notice_lines(report, language):
         click.echo(line, err=True)
@@ -76,6 +73,38 @@ def import_command(
     click.echo(outcome_line(report, language))
     if report.file_errors or (report.bad_rows and (dry_run or not skip_bad_rows)):
         raise click.exceptions.Exit(1)
+
+
+PROGRESS_THRESHOLD = 5_000
+"""Files with more rows than this get a progress bar."""
+
+
+class TerminalProgress:
+    """Progress bars on stderr for files past `PROGRESS_THRESHOLD` rows."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self._bar: tqdm[Any] | None = None
+
+    def reading(self, items: Iterable[Any], total: int, kind: str) -> Iterable[Any]:
+        if total <= PROGRESS_THRESHOLD:
+            return items
+        label = translate("roster.progress.reading", self.language, file=self._name(kind))
+        return tqdm(items, total=total, desc=label, unit=" rows", file=sys.stderr, leave=False)
+
+    def written(self, kind: str, done: int, total: int) -> None:
+        if total <= PROGRESS_THRESHOLD:
+            return
+        if self._bar is None:
+            label = translate("roster.progress.writing", self.language, file=self._name(kind))
+            self._bar = tqdm(total=total, desc=label, unit=" rows", file=sys.stderr, leave=False)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self._bar.close()
+            self._bar = None
+
+    def _name(self, kind: str) -> str:
+        return translate(f"roster.file.{kind}", self.language)
 
 
 def notice_lines(report: ImportReport, language: str) -> list[str]:
@@ -88,41 +117,22 @@ def error_lines(report: ImportReport, language: str) -> list[str]:
     return [render_error(error, report.file_name(error.file), language) for error in report.errors]
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    space = " " * (width - _width(text))
-    return space + text if right else text + space
-
-
 def summary_table(report: ImportReport, language: str) -> str:
     """One line per file: read, created, updated, unchanged, bad; aligned for CJK text."""
     columns = ("file", "read", "created", "updated", "unchanged", "bad")
-    rows = [[translate(f"roster.summary.{c}", language) for c in columns]]
-    for kind, counts in report.files.items():
-        label = f"{translate(f'roster.file.{kind}', language)} ({counts.path.name})"
-        rows.append(
-            [
-                label,
-                *(
-                    str(n)
-                    for n in (
-                        counts.read,
-                        counts.created,
-                        counts.updated,
-                        counts.unchanged,
-                        counts.bad,
-                    )
-                ),
-            ]
-        )
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(columns))]
-    return "\n".join(
-        "  ".join(_pad(cell, widths[i], right=i > 0) for i, cell in enumerate(row)).rstrip()
-        for row in rows
-    )
+    rows = [
+        [
+            f"{translate(f'roster.file.{kind}', language)} ({counts.path.name})",
+            counts.read,
+            counts.created,
+            counts.updated,
+            counts.unchanged,
+            counts.bad,
+        ]
+        for kind, counts in report.files.items()
+    ]
+    headers = [translate(f"roster.summary.{column}", language) for column in columns]
+    return render_table(headers, rows, right=range(1, len(columns)))
 
 
 def outcome_line(report: ImportReport, language: str) -> str:

@@ -1,14 +1,13 @@
 """Applying roster CSV files to the database, in the caller's transaction.
 
-`import_roster` reads and validates the files (`grids.roster.validation`), compares every
-good row with what is stored, and writes only what changed, with bulk
-statements. It never commits: the caller does, so a database error anywhere
-rolls the whole import back.
+`import_roster` reads the files (`grids.roster.reading`), checks their references
+(`grids.roster.references`), compares every good row with what is stored, and writes
+only what changed, with bulk statements. It never commits: the caller does, so a
+database error anywhere rolls the whole import back.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,32 +16,30 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from grids.core.vocabulary import PatientStatus
 from grids.models import AuditEntry, Doctor, Facility, Grid, Patient
-from grids.roster.validation import (
+from grids.roster.reading import read_roster
+from grids.roster.records import (
     DOCTORS,
     FACILITIES,
     PATIENTS,
     DoctorRow,
-    ExistingFacility,
-    ExistingRoster,
     FacilityRow,
     ParsedFile,
     PatientRow,
+    Progress,
     RosterFiles,
     RosterNotice,
     RowError,
+)
+from grids.roster.references import (
+    ExistingFacility,
+    ExistingRoster,
     ValidatedRoster,
-    read_roster,
     validate_roster,
 )
-from grids.storage.database import utcnow
-from i18n import translate
 
-PROGRESS_THRESHOLD = 5_000
-"""Files with more rows than this get a progress bar (on a terminal)."""
 WRITE_BATCH = 5_000
 
 _PATIENT_FIELDS = (
@@ -145,7 +142,7 @@ class _Stored:
 
 def _load(session: Session, kinds: Iterable[str]) -> _Stored:
     stored = _Stored()
-    for record in session.execute(
+    for facility in session.execute(
         select(
             Facility.id,
             Facility.code,
@@ -155,14 +152,12 @@ def _load(session: Session, kinds: Iterable[str]) -> _Stored:
             Facility.phone,
         )
     ):
-        stored.facilities[record.code] = record
-        stored.facility_code_by_id[record.id] = record.code
+        stored.facilities[facility.code] = facility
+        stored.facility_code_by_id[facility.id] = facility.code
     for model in (Doctor, Patient, Grid):
-        stored.facility_in_use.update(
-            session.scalars(select(model.facility_id).distinct()).all()  # type: ignore[attr-defined]
-        )
+        stored.facility_in_use.update(session.scalars(select(model.facility_id).distinct()).all())
     if DOCTORS in kinds or PATIENTS in kinds:
-        for record in session.execute(
+        for doctor in session.execute(
             select(
                 Doctor.id,
                 Doctor.code,
@@ -172,8 +167,8 @@ def _load(session: Session, kinds: Iterable[str]) -> _Stored:
                 Doctor.language,
             )
         ):
-            stored.doctors[record.code] = record
-        for record in session.execute(
+            stored.doctors[doctor.code] = doctor
+        for patient in session.execute(
             select(
                 Patient.id,
                 Patient.code,
@@ -190,15 +185,21 @@ def _load(session: Session, kinds: Iterable[str]) -> _Stored:
                 Patient.language,
             )
         ):
-            stored.patients[record.code] = record
+            stored.patients[patient.code] = patient
     return stored
 
 
 def _compare(
-    plan: _Plan, stored: Any, wanted: dict[str, Any], fields: Sequence[str], now: datetime
+    plan: _Plan,
+    stored: Any,
+    code: str,
+    wanted: dict[str, Any],
+    fields: Sequence[str],
+    now: datetime,
 ) -> None:
+    """Plan a create (nothing `stored` by `code`), an update, or nothing."""
     if stored is None:
-        plan.creates.append({**wanted, "created_at": now, "updated_at": now})
+        plan.creates.append({"code": code, **wanted, "created_at": now, "updated_at": now})
         return
     if all(getattr(stored, name) == wanted[name] for name in fields):
         plan.unchanged += 1
@@ -231,7 +232,7 @@ def _plan_facilities(
             "parent_id": parent.id if parent is not None else None,
         }
         if record is None:
-            _compare(plan, None, {"code": row.code, **wanted}, _FACILITY_FIELDS, now)
+            _compare(plan, None, row.code, wanted, _FACILITY_FIELDS, now)
             continue
         current_parent = code_of.get(record.parent_id) if record.parent_id else None
         same = (
@@ -265,9 +266,7 @@ def _plan_doctors(
             "language": language,
             _FACILITY_CODE: row.facility_code,
         }
-        if record is None:
-            wanted["code"] = row.code
-        _compare(plan, record, wanted, _DOCTOR_FIELDS, now)
+        _compare(plan, record, row.code, wanted, _DOCTOR_FIELDS, now)
     return plan
 
 
@@ -308,38 +307,18 @@ def _plan_patients(
             or (record.language if record is not None else default_language),
             _FACILITY_CODE: row.facility_code,
         }
-        if record is None:
-            wanted["code"] = row.code
-        _compare(plan, record, wanted, _PATIENT_FIELDS, now)
+        _compare(plan, record, row.code, wanted, _PATIENT_FIELDS, now)
     return plan
 
 
-class _Progress:
-    def __init__(self, enabled: bool, language: str) -> None:
-        self.enabled = enabled
-        self.language = language
-
-    def track(self, items: Iterable[Any], total: int, kind: str) -> Iterable[Any]:
-        if not self.enabled or total <= PROGRESS_THRESHOLD:
-            return items
-        label = translate("roster.progress.reading", self.language, file=self._name(kind))
-        return tqdm(items, total=total, desc=label, unit=" rows", file=sys.stderr, leave=False)
-
-    def batches(self, rows: list[dict[str, Any]], kind: str) -> Iterator[list[dict[str, Any]]]:
-        bar = None
-        if self.enabled and len(rows) > PROGRESS_THRESHOLD:
-            label = translate("roster.progress.writing", self.language, file=self._name(kind))
-            bar = tqdm(total=len(rows), desc=label, unit=" rows", file=sys.stderr, leave=False)
-        for start in range(0, len(rows), WRITE_BATCH):
-            batch = rows[start : start + WRITE_BATCH]
-            yield batch
-            if bar is not None:
-                bar.update(len(batch))
-        if bar is not None:
-            bar.close()
-
-    def _name(self, kind: str) -> str:
-        return translate(f"roster.file.{kind}", self.language)
+def _batches(
+    rows: list[dict[str, Any]], kind: str, progress: Progress | None
+) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), WRITE_BATCH):
+        batch = rows[start : start + WRITE_BATCH]
+        yield batch
+        if progress is not None:
+            progress.written(kind, start + len(batch), len(rows))
 
 
 def _write_people(
@@ -348,7 +327,7 @@ def _write_people(
     plan: _Plan,
     stored: dict[str, Any],
     kind: str,
-    progress: _Progress,
+    progress: Progress | None,
 ) -> None:
     """Updates first, then inserts; a phone that moves is first let go by its old holder."""
     wanted_phones = {row["phone"] for row in (*plan.creates, *plan.updates) if row["phone"]}
@@ -362,9 +341,9 @@ def _write_people(
             letting_go.append({"id": row["id"], "phone": placeholder})
     if letting_go:
         session.execute(update(model), letting_go)
-    for batch in progress.batches(plan.updates, kind):
+    for batch in _batches(plan.updates, kind, progress):
         session.execute(update(model), batch)
-    for batch in progress.batches(plan.creates, kind):
+    for batch in _batches(plan.creates, kind, progress):
         session.execute(insert(model), batch)
 
 
@@ -420,8 +399,9 @@ def import_roster(
     default_language: str,
     skip_bad_rows: bool = False,
     dry_run: bool = False,
-    progress: bool = False,
-    today: date | None = None,
+    now: datetime,
+    today: date,
+    progress: Progress | None = None,
     actor: str = "cli",
 ) -> ImportReport:
     """Validate the files and, when allowed, write what changed. Never commits.
@@ -429,8 +409,7 @@ def import_roster(
     Nothing is written when a file cannot be read, when `dry_run`, or when any row is
     bad and `skip_bad_rows` is false; `ImportReport.applied` says whether it was.
     """
-    bar = _Progress(progress, default_language)
-    parsed = read_roster(files, today=today, track=bar.track)
+    parsed = read_roster(files, today=today, track=progress.reading if progress else None)
     stored = _load(session, parsed)
     validated: ValidatedRoster = validate_roster(parsed, stored.existing_roster())
 
@@ -449,7 +428,6 @@ def import_roster(
     if validated.has_file_error:
         return report
 
-    now = utcnow()
     facility_ids = {code: record.id for code, record in stored.facilities.items()}
     plans: dict[str, _Plan] = {}
     parents: dict[str, str | None] = {}
@@ -484,7 +462,7 @@ def import_roster(
         plan = plans[kind]
         for row in (*plan.creates, *plan.updates):
             row["facility_id"] = facility_ids[row.pop(_FACILITY_CODE)]
-        _write_people(session, model, plan, records, kind, bar)
+        _write_people(session, model, plan, records, kind, progress)
     _audit(session, report, actor)
     session.flush()
     report.applied = True

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import (
-    Table,
-)
+from sqlalchemy import CursorResult, Result, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,3 +43,9 @@ def forget_loaded(session: Session, *models: type[Any]) -> None:
     for loaded in list(session.identity_map.values()):
         if isinstance(loaded, models):
             session.expire(loaded)
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE run through `Session.execute` matched (a cursor result's
+    `rowcount`; the session types every result as a plain `Result`)."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from config.runtime import current_settings, settings_of
+from config.runtime import now as clock_now
 from config.settings import Settings
 from grids.storage.session import request_session
 from grids.web.errors import error_response
@@ -49,12 +53,33 @@ def home() -> str:
     )
 
 
+HEALTH_CHECKS = "huzhu.health_checks"
+HealthCheck = Callable[[Session, datetime], dict[str, Any]]
+
+
+def add_health_check(app: Flask, check: HealthCheck) -> None:
+    """More for `/healthz` to report (the scheduler adds its heartbeat)."""
+    app.extensions.setdefault(HEALTH_CHECKS, []).append(check)
+
+
+def _more_health(session: Session) -> dict[str, Any]:
+    more: dict[str, Any] = {}
+    for check in current_app.extensions.get(HEALTH_CHECKS, []):
+        try:
+            more.update(check(session, clock_now()))
+        except SQLAlchemyError:
+            session.rollback()
+            log.exception("health check %s failed", getattr(check, "__name__", check))
+    return more
+
+
 @web.get("/healthz")
 def healthz() -> tuple[Response, int]:
     body: dict[str, Any]
     try:
-        request_session().execute(text("SELECT 1"))
-        body, status = {"status": "ok", "database": "ok"}, 200
+        session = request_session()
+        session.execute(text("SELECT 1"))
+        body, status = {"status": "ok", "database": "ok", **_more_health(session)}, 200
     except SQLAlchemyError:
         log.exception("health check: database unreachable")
         body, status = {"status": "unavailable", "database": "unreachable"}, 503

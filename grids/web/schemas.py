@@ -14,9 +14,11 @@ class BaseSchema(Schema):
 class ErrorBodySchema(BaseSchema):
     code = fields.String(required=True, metadata={"description": "Stable machine-readable code"})
     message = fields.String(required=True, metadata={"description": "What was wrong, in words"})
-    fields = fields.Dict(
+    # `fields` on the wire; the attribute name `fields` belongs to marshmallow's Schema.
+    field_messages = fields.Dict(
         keys=fields.String(),
         required=True,
+        data_key="fields",
         metadata={"description": "Per-field messages, empty when the error is not about a field"},
     )
 
@@ -31,6 +33,12 @@ class HealthSchema(BaseSchema):
     warnings = fields.List(
         fields.String(),
         metadata={"description": "Configuration an operator must fix, e.g. unchecked signatures"},
+    )
+    scheduler = fields.Dict(
+        metadata={
+            "description": "`status` ok, stale (no heartbeat for 5 minutes) or not_running; "
+            "`last_beat`; `failed_jobs`: jobs whose last run failed"
+        }
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 05:24:48.868324
+Create Date: 2026-12-01 06:22:05.852201
 """
 
 from collections.abc import Sequence
@@ -142,6 +142,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_outbox_to_phone"), ["to_phone"], unique=False)
 
     op.create_table(
+        "scheduler_heartbeats",
+        sa.Column("instance", sa.String(length=80), nullable=False),
+        sa.Column("role", sa.String(length=12), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("beat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("instance", name=op.f("pk_scheduler_heartbeats")),
+    )
+    op.create_table(
+        "scheduler_job_state",
+        sa.Column("job_id", sa.String(length=40), nullable=False),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.String(length=12), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("watermark", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("job_id", name=op.f("pk_scheduler_job_state")),
+    )
+    op.create_table(
+        "scheduler_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job_id", sa.String(length=40), nullable=False),
+        sa.Column("slot", sa.String(length=32), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("instance", sa.String(length=80), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scheduler_runs")),
+        sa.UniqueConstraint("job_id", "slot", name=op.f("uq_scheduler_runs_job_id_slot")),
+    )
+    op.create_table(
         "sms_contacts",
         sa.Column("phone", sa.String(length=32), nullable=False),
         sa.Column("opted_out_at", sa.DateTime(timezone=True), nullable=True),
@@ -269,6 +302,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_grids_facility_id"), ["facility_id"], unique=False)
 
     op.create_table(
+        "doctor_visits",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=False),
+        sa.Column("doctor_id", sa.Integer(), nullable=False),
+        sa.Column("rota_week", sa.SmallInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["doctor_id"], ["doctors.id"], name=op.f("fk_doctor_visits_doctor_id_doctors")
+        ),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["grids.id"], name=op.f("fk_doctor_visits_grid_id_grids")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_doctor_visits")),
+        sa.UniqueConstraint("grid_id", name=op.f("uq_doctor_visits_grid_id")),
+    )
+    with op.batch_alter_table("doctor_visits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_doctor_visits_doctor_id"), ["doctor_id"], unique=False)
+
+    op.create_table(
         "exchange_attendance",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("grid_id", sa.Integer(), nullable=False),
@@ -282,6 +333,29 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exchange_attendance")),
         sa.UniqueConstraint("grid_id", "week", name=op.f("uq_exchange_attendance_grid_id_week")),
+    )
+    op.create_table(
+        "exchange_confirmations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=False),
+        sa.Column("week", sa.String(length=8), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["grids.id"], name=op.f("fk_exchange_confirmations_grid_id_grids")
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"],
+            ["patients.id"],
+            name=op.f("fk_exchange_confirmations_patient_id_patients"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_exchange_confirmations")),
+        sa.UniqueConstraint(
+            "grid_id",
+            "week",
+            "patient_id",
+            name=op.f("uq_exchange_confirmations_grid_id_week_patient_id"),
+        ),
     )
     op.create_table(
         "exchange_overrides",
@@ -304,6 +378,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exchange_overrides")),
         sa.UniqueConstraint("grid_id", "week", name=op.f("uq_exchange_overrides_grid_id_week")),
     )
+    op.create_table(
+        "exchange_preferences",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=False),
+        sa.Column("weekdays", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["grids.id"], name=op.f("fk_exchange_preferences_grid_id_grids")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_exchange_preferences")),
+        sa.UniqueConstraint("grid_id", name=op.f("uq_exchange_preferences_grid_id")),
+    )
+    op.create_table(
+        "member_silences",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=False),
+        sa.Column("last_news_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("named_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["grids.id"], name=op.f("fk_member_silences_grid_id_grids")
+        ),
+        sa.ForeignKeyConstraint(
+            ["patient_id"], ["patients.id"], name=op.f("fk_member_silences_patient_id_patients")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_member_silences")),
+        sa.UniqueConstraint(
+            "patient_id", "last_news_at", name=op.f("uq_member_silences_patient_id_last_news_at")
+        ),
+    )
+    with op.batch_alter_table("member_silences", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_member_silences_patient_id"), ["patient_id"], unique=False
+        )
+
     op.create_table(
         "memberships",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -364,6 +472,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("readings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_readings_grid_id"), ["grid_id"], unique=False)
+
+    op.create_table(
+        "report_silences",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=False),
+        sa.Column("since_week", sa.String(length=8), nullable=False),
+        sa.Column("doctor_told_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_week", sa.String(length=8), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["grid_id"], ["grids.id"], name=op.f("fk_report_silences_grid_id_grids")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_silences")),
+        sa.UniqueConstraint(
+            "grid_id", "since_week", name=op.f("uq_report_silences_grid_id_since_week")
+        ),
+    )
+    with op.batch_alter_table("report_silences", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_report_silences_grid_id"), ["grid_id"], unique=False)
 
     op.create_table(
         "urgent_reports",
@@ -487,6 +613,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_urgent_reports_grid_id"))
 
     op.drop_table("urgent_reports")
+    with op.batch_alter_table("report_silences", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_report_silences_grid_id"))
+
+    op.drop_table("report_silences")
     with op.batch_alter_table("readings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_readings_grid_id"))
 
@@ -506,8 +636,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_memberships_grid_id"))
 
     op.drop_table("memberships")
+    with op.batch_alter_table("member_silences", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_member_silences_patient_id"))
+
+    op.drop_table("member_silences")
+    op.drop_table("exchange_preferences")
     op.drop_table("exchange_overrides")
+    op.drop_table("exchange_confirmations")
     op.drop_table("exchange_attendance")
+    with op.batch_alter_table("doctor_visits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_doctor_visits_doctor_id"))
+
+    op.drop_table("doctor_visits")
     with op.batch_alter_table("grids", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_grids_facility_id"))
         batch_op.drop_index(batch_op.f("ix_grids_doctor_id"))
@@ -525,6 +665,9 @@ def downgrade() -> None:
 
     op.drop_table("doctors")
     op.drop_table("sms_contacts")
+    op.drop_table("scheduler_runs")
+    op.drop_table("scheduler_job_state")
+    op.drop_table("scheduler_heartbeats")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_to_phone"))
         batch_op.drop_index("ix_outbox_claim")

@@ -11,21 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from grids.core.vocabulary import MemberEvent
 from grids.core.weeks import week_number
-from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
-from grids.reports.attendance import AttendanceOutcome
-from grids.reports.errors import (
-    ExchangeTimeRefused,
-    HeadcountTooLarge,
-    ImplausibleReading,
-    UnknownSeats,
-)
-from grids.reports.exchanges import ExchangeOutcome
-from grids.reports.weekly import EVENTS, MemberUpdate, ReportOutcome
 from i18n import catalogue
 from notifications.sms.segments import GSM_7, encoding, fits_one_segment, segment_count
+
+if TYPE_CHECKING:  # the outcomes' modules use the database; replies need only their shapes
+    from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
+    from grids.reports.attendance import AttendanceOutcome
+    from grids.reports.errors import (
+        ExchangeTimeRefused,
+        HeadcountTooLarge,
+        ImplausibleReading,
+        UnknownSeats,
+    )
+    from grids.reports.exchanges import ExchangeOutcome
+    from grids.reports.weekly import MemberUpdate, ReportOutcome
 
 MAX_SEGMENTS = 2
 NAME_LIMIT = 10
@@ -139,7 +143,9 @@ def member_details(language: str, update: MemberUpdate, *, show_note: bool = Fal
             text(language, "sms.reply.detail.glucose", value=format_glucose(update.glucose_mmol))
         )
     details.extend(
-        text(language, f"sms.reply.detail.{event}") for event in EVENTS if event in update.events
+        text(language, f"sms.reply.detail.{event}")
+        for event in MemberEvent
+        if event in update.events
     )
     if update.note and show_note:
         details.append(clip(update.note, NOTE_LIMIT))
@@ -379,6 +385,20 @@ def exchange_refused_reply(language: str, refused: ExchangeTimeRefused, tz: Zone
                 )
             ]
         )
+    if refused.reason in ("quiet_hours", "venue_taken"):
+        starts = refused.starts_at.astimezone(tz)
+        return first_fitting(
+            [
+                text(
+                    language,
+                    f"sms.reply.exchange.{refused.reason}",
+                    weekday=weekday_name(language, starts.weekday()),
+                    time=f"{starts:%H:%M}",
+                    grid=refused.clash or "-",
+                ),
+                text(language, f"sms.reply.exchange.{refused.reason}_short"),
+            ]
+        )
     return first_fitting([text(language, "sms.reply.exchange.not_this_week")])
 
 
@@ -452,3 +472,20 @@ def member_hint(language: str, coordinator_name: str | None) -> str:
 def simple(language: str, key: str, **params: object) -> str:
     """A fixed reply (`sms.reply.opted_out`, `sms.reply.doctor_hint` ...)."""
     return first_fitting([text(language, key, **params)])
+
+
+def confirmation_reply(language: str, starts_at: datetime | None, tz: ZoneInfo) -> str:
+    """The answer to a member's `1` / `去`: the exchange they will come to, if any."""
+    if starts_at is None:
+        return first_fitting([text(language, "sms.reply.exchange.confirm_none")])
+    starts = starts_at.astimezone(tz)
+    return first_fitting(
+        [
+            text(
+                language,
+                "sms.reply.exchange.confirmed",
+                weekday=weekday_name(language, starts.weekday()),
+                time=f"{starts:%H:%M}",
+            )
+        ]
+    )

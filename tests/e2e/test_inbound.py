@@ -87,12 +87,11 @@ def reply_of(response: Any) -> str | None:
     return messages[0].text if messages else None
 
 
-def send(
-    client: Any, from_phone: str, body: str, sid: str | None = None, **extra: str
-) -> str | None:
+def send(client: Any, from_phone: str, body: str, sid: str | None = None, **extra: str) -> str:
+    """The reply to one message; the message must get one."""
     reply = reply_of(post_signed(client, twilio_form(from_phone, body, sid, **extra)))
-    if reply is not None:
-        assert fits_one_segment(reply), reply
+    assert reply is not None
+    assert fits_one_segment(reply), reply
     return reply
 
 
@@ -111,6 +110,7 @@ def build_county(db: Database) -> County:
         en = factories.grid_with_members(
             session, tree["clinic_b"], size=16, language="en", code="JXV02-DM01"
         )
+        assert en.doctor is not None
         en.doctor.name = "Li Wei"
         for seat, member in en.members.items():
             member.name = f"Wang Fang {seat}"
@@ -123,7 +123,7 @@ def count(db: Database, model: type, *where: Any) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def rows(db: Database, model: type, *where: Any) -> list[Any]:
+def rows(db: Database, model: Any, *where: Any) -> list[Any]:
     order = model.phone if model is SmsContact else model.id
     with db.unit_of_work() as session:
         found = list(session.scalars(select(model).where(*where).order_by(order)))
@@ -330,6 +330,7 @@ def test_a_grid_without_a_doctor_alerts_the_township_and_says_so(client, db, cou
             session, county.tree["clinic_b"], size=6, with_doctor=False, code="JXV02-HTN09"
         )
         session.commit()
+    assert orphan.coordinator.phone is not None
     reply = send(client, orphan.coordinator.phone, "急 3 说话不清")
     [urgent] = rows(db, UrgentReport)
     assert reply == (
@@ -455,7 +456,7 @@ def test_a_stranger_gets_one_polite_reply_a_day(client, db, county) -> None:
     stranger = factories.phone()
     first = send(client, stranger, "你好，请问这是哪里")
     assert first == "您好，这里是慢病网格互助短信平台。本号码未登记，请联系村医。急事请拨120。"
-    assert send(client, stranger, "你好？") is None
+    assert reply_of(post_signed(client, twilio_form(stranger, "你好？"))) is None
     assert [m.outcome for m in rows(db, InboundMessage)] == [
         "unknown_sender",
         "unknown_sender_quiet",

@@ -93,6 +93,7 @@ def test_any_text_from_a_coordinator_gets_a_short_reply_and_is_stored(
 ) -> None:
     county = _county(db)
     sid = new_sid()
+    assert county.zh.coordinator.phone is not None
     with time_machine.travel(datetime(2026, 11, 26, 2, 0, tzinfo=UTC), tick=False):
         response = post_signed(client, twilio_form(county.zh.coordinator.phone, body, sid))
     reply = reply_of(response)

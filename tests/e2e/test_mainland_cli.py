@@ -126,7 +126,7 @@ def test_reconcile_pulls_missed_tencent_replies_and_statuses_once(
         tree = factories.facility_tree(session)
         grid = factories.grid_with_members(session, tree["clinic_a"], size=18)
         session.commit()
-        coordinator = grid.coordinator.phone
+        coordinator = factories.phone_of(grid.coordinator)
     client = tencent_app.test_client()
     pushed = {"mobile": coordinator[3:], "nationcode": "86", "text": "好", "time": 1_795_600_000}
     client.post(f"/sms/tencent/{'cb-secret-0123456789abcdef'}/reply", json=pushed)
@@ -172,7 +172,7 @@ def test_reconcile_pulls_missed_tencent_replies_and_statuses_once(
     assert result.exit_code == 0, result.output
     assert "补收回复 1 条，回执 1 条" in result.output
     with db.unit_of_work() as session:
-        commands = sorted(m.command for m in session.scalars(select(InboundMessage)))
+        commands = sorted(m.command or "" for m in session.scalars(select(InboundMessage)))
     assert commands == ["attendance", "report"]
     assert list_outbox(tencent_app)[0].status == OutboxStatus.DELIVERED
     again = runner.invoke(args=["outbox", "reconcile", "--at", "2026-11-26T10:31:00+08:00"])
@@ -189,7 +189,7 @@ def test_reconcile_asks_aliyun_for_the_send_details_of_unreported_messages(
         tree = factories.facility_tree(session)
         grid = factories.grid_with_members(session, tree["clinic_a"], size=18)
         session.commit()
-        coordinator = grid.coordinator.phone
+        coordinator = factories.phone_of(grid.coordinator)
     aliyun_app.test_client().post(
         "/sms/aliyun/cb-secret-0123456789abcdef/up",
         json=[

@@ -156,7 +156,7 @@ def test_urgent_report_and_acknowledgement_through_aliyun(
     aliyun_app: Flask, aliyun: AliyunStandIn, grid: factories.GridFixture
 ) -> None:
     client, db = aliyun_app.test_client(), database_of(aliyun_app)
-    coordinator, doctor = grid.coordinator.phone, grid.doctor.phone
+    coordinator, doctor = factories.phone_of(grid.coordinator), factories.phone_of(grid.doctor)
 
     response = post(client, "aliyun/up", [aliyun_up(coordinator, "急 5 胸痛")])
     assert (response.status_code, response.get_json()) == (200, ALIYUN_OK)
@@ -192,6 +192,7 @@ def test_urgent_report_and_acknowledgement_through_aliyun(
     ack = aliyun_up(doctor, "收到")
     assert post(client, "aliyun/up", [ack]).get_json() == ALIYUN_OK
     [urgent] = db_rows(db, UrgentReport)
+    assert grid.doctor is not None
     assert urgent.acknowledged_by_id == grid.doctor.id
     [told] = outbox(db, OutboxMessage.template == "sms.urgent.acknowledged")
     assert told.to_phone == coordinator
@@ -203,7 +204,7 @@ def test_urgent_report_and_acknowledgement_through_aliyun(
     assert (count(db, InboundMessage), count(db, OutboxMessage)) == before
 
 
-def db_rows(db: Database, model: type) -> list[Any]:
+def db_rows(db: Database, model: Any) -> list[Any]:
     with db.unit_of_work() as session:
         found = list(session.scalars(select(model)))
         session.expunge_all()
@@ -218,7 +219,9 @@ def test_a_wrong_secret_is_not_found_and_nothing_is_stored(
     aliyun_app: Flask, grid: factories.GridFixture, path: str
 ) -> None:
     client = aliyun_app.test_client()
-    response = post(client, path, [aliyun_up(grid.coordinator.phone, "好")], secret="x" * 26)
+    response = post(
+        client, path, [aliyun_up(factories.phone_of(grid.coordinator), "好")], secret="x" * 26
+    )
     assert response.status_code == 404
     assert count(database_of(aliyun_app), InboundMessage) == 0
 
@@ -237,17 +240,24 @@ def test_a_batch_with_malformed_items_keeps_every_good_one(
 ) -> None:
     db = database_of(aliyun_app)
     batch = [
-        aliyun_up(grid.coordinator.phone, "好"),
-        {"phone_number": national(grid.members[2].phone), "content": "好"},  # no sequence_id
+        aliyun_up(factories.phone_of(grid.coordinator), "好"),
+        {
+            "phone_number": national(factories.phone_of(grid.members[2])),
+            "content": "好",
+        },  # no sequence_id
         "not an object",
-        {**aliyun_up(grid.members[3].phone, "好"), "sequence_id": None},
-        aliyun_up(grid.doctor.phone, "收到", sequence_id=777),  # a number, as older pages say
+        {**aliyun_up(factories.phone_of(grid.members[3]), "好"), "sequence_id": None},
+        aliyun_up(
+            factories.phone_of(grid.doctor), "收到", sequence_id=777
+        ),  # a number, as older pages say
     ]
     response = post(aliyun_app.test_client(), "aliyun/up", batch)
     assert (response.status_code, response.get_json()) == (200, ALIYUN_OK)
     stored = {row.message_sid: row for row in db_rows(db, InboundMessage)}
-    assert set(stored) == {f"aliyun:{batch[0]['sequence_id']}", "aliyun:777"}
-    assert stored[f"aliyun:{batch[0]['sequence_id']}"].command == "report"
+    first = batch[0]
+    assert isinstance(first, dict)
+    assert set(stored) == {f"aliyun:{first['sequence_id']}", "aliyun:777"}
+    assert stored[f"aliyun:{first['sequence_id']}"].command == "report"
 
 
 @pytest.mark.parametrize("body", ["not json", '{"broken": ', "42"])
@@ -265,7 +275,7 @@ def test_a_body_that_is_not_a_json_array_or_object_is_refused_the_aliyun_way(
 def test_carrier_unsubscribe_word_through_aliyun_opts_the_number_out(
     aliyun_app: Flask, grid: factories.GridFixture
 ) -> None:
-    member = grid.members[4].phone
+    member = factories.phone_of(grid.members[4])
     assert post(aliyun_app.test_client(), "aliyun/up", [aliyun_up(member, "TD")]).status_code == 200
     with database_of(aliyun_app).unit_of_work() as session:
         assert contacts.is_opted_out(session, member)
@@ -275,11 +285,11 @@ def test_reports_for_unknown_or_mismatched_messages_change_nothing(
     aliyun_app: Flask, aliyun: AliyunStandIn, grid: factories.GridFixture
 ) -> None:
     client, db = aliyun_app.test_client(), database_of(aliyun_app)
-    post(client, "aliyun/up", [aliyun_up(grid.coordinator.phone, "好")])
+    post(client, "aliyun/up", [aliyun_up(factories.phone_of(grid.coordinator), "好")])
     assert dispatch(aliyun_app).sent == 1
     [reply] = outbox(db)
     base = {
-        "phone_number": national(grid.coordinator.phone),
+        "phone_number": national(factories.phone_of(grid.coordinator)),
         "success": False,
         "err_code": "MK:0001",
         "biz_id": reply.provider_sid,
@@ -288,7 +298,7 @@ def test_reports_for_unknown_or_mismatched_messages_change_nothing(
     batch = [
         {**base, "biz_id": "000000^0"},  # unknown BizId
         {**base, "out_id": str(reply.id + 999)},  # OutId of another message
-        {**base, "phone_number": national(grid.doctor.phone)},  # another number
+        {**base, "phone_number": national(factories.phone_of(grid.doctor))},  # another number
         {**base, "success": "perhaps"},  # malformed
     ]
     assert post(client, "aliyun/report", batch).get_json() == ALIYUN_OK
@@ -317,7 +327,7 @@ def test_tencent_reply_and_status_push(tencent_app: Flask, tencent: TencentStand
     db = database_of(tencent_app)
     grid = _grid(db)
     client = tencent_app.test_client()
-    reply = tencent_reply(grid.coordinator.phone, "好")
+    reply = tencent_reply(factories.phone_of(grid.coordinator), "好")
     response = post(client, "tencent/reply", reply)
     assert (response.status_code, response.get_json()) == (200, TENCENT_OK)
     assert post(client, "tencent/reply", reply).get_json() == TENCENT_OK  # pushed again
@@ -332,7 +342,7 @@ def test_tencent_reply_and_status_push(tencent_app: Flask, tencent: TencentStand
     status = {
         "user_receive_time": "2026-11-26 10:00:05",
         "nationcode": "86",
-        "mobile": national(grid.coordinator.phone),
+        "mobile": national(factories.phone_of(grid.coordinator)),
         "report_status": "SUCCESS",
         "errmsg": "DELIVRD",
         "description": "用户短信送达成功",
@@ -384,7 +394,7 @@ def test_any_batch_keeps_its_good_items_and_is_answered_the_aliyun_way(
     aliyun_app: Flask, grid: factories.GridFixture, junk: list[Any], text: str
 ) -> None:
     db = database_of(aliyun_app)
-    good = aliyun_up(grid.coordinator.phone, text)
+    good = aliyun_up(factories.phone_of(grid.coordinator), text)
     response = post(aliyun_app.test_client(), "aliyun/up", [*junk, good])
     assert (response.status_code, response.get_json()) == (200, ALIYUN_OK)
     with db.unit_of_work() as session:

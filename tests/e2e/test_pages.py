@@ -42,7 +42,12 @@ def test_home_page_never_shows_personal_data(client, session) -> None:
 def test_healthz_reports_the_database(client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    body = response.get_json()
+    assert {"status": body["status"], "database": body["database"]} == {
+        "status": "ok",
+        "database": "ok",
+    }
+    assert body["scheduler"] == {"status": "not_running", "last_beat": None, "failed_jobs": []}
 
 
 def test_summary_api_counts(client, session) -> None:

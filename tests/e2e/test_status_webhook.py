@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
+from werkzeug.test import TestResponse
 
 from config.runtime import settings_of
 from grids.core.notices import Notice
@@ -62,7 +63,7 @@ def post_signed(
     url: str = STATUS_URL,
     token: str = TOKEN,
     signature: str | None = None,
-) -> object:
+) -> TestResponse:
     headers = {}
     computed = RequestValidator(token).compute_signature(url, params)
     if signature != "":
@@ -72,7 +73,11 @@ def post_signed(
 
 @pytest.fixture
 def sent(session: Session) -> OutboxMessage:
-    row = enqueue(session, Notice(key="k", phone=PHONE, language="zh_CN", template="sms.test"))
+    row = enqueue(
+        session,
+        Notice(key="k", phone=PHONE, language="zh_CN", template="sms.test"),
+        now=datetime.now(UTC),
+    )
     assert row is not None
     row.status, row.provider_sid, row.attempts = "sent", SID, 1
     session.commit()
@@ -205,6 +210,7 @@ def test_a_reminder_goes_out_through_twilio_and_its_delivery_comes_back(
                     language="en",
                     template="sms.test",
                 ),
+                now=morning,
             )
             session.commit()
         result = twilio_app.test_cli_runner().invoke(args=["outbox", "dispatch", "--once"])
@@ -219,6 +225,7 @@ def test_a_reminder_goes_out_through_twilio_and_its_delivery_comes_back(
         row = session.scalars(select(OutboxMessage)).one()
         assert (row.status, row.provider_sid) == ("sent", standin.created[0]["sid"])
         sid = row.provider_sid
+        assert sid is not None
 
     client = twilio_app.test_client()
     response = post_signed(client, callback(sid=sid, status="sent"))

@@ -87,7 +87,9 @@ def test_concurrent_dispatchers_send_every_row_exactly_once(db: Database, dispat
         statuses = dict(
             session.execute(
                 select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-            ).all()
+            )
+            .tuples()
+            .all()
         )
         attempts = session.scalar(select(func.max(OutboxMessage.attempts)))
         sids = session.scalar(select(func.count(func.distinct(OutboxMessage.provider_sid))))

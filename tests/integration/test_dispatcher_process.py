@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -54,6 +55,7 @@ def test_the_dispatcher_sends_and_stops_cleanly_on_sigterm(database_url: str, db
                 key="urgent:1", phone="+8613912345678", language="zh_CN", template="sms.test",
                 urgent=True,
             ),
+            now=datetime.now(UTC),
         )  # fmt: skip
         session.commit()
     env = {
@@ -89,7 +91,7 @@ def test_the_dispatcher_sends_and_stops_cleanly_on_sigterm(database_url: str, db
         assert process.stderr is not None
         errors = process.stderr.read()
     assert process.returncode == 0, errors
-    assert "SIGTERM: stopping" in errors
-    assert "stopped; total: reclaimed 0, claimed 1" in errors
+    assert "SIGTERM：发完当前这条后停止" in errors
+    assert "已停止；合计：reclaimed 0, claimed 1" in errors
     with db.unit_of_work() as session:
         assert session.scalars(select(OutboxMessage.status)).one() == "sent"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,13 @@ from sqlalchemy.orm import Session
 from grids.core.vocabulary import PatientStatus
 from grids.formation import service as formation_service
 from grids.models import AuditEntry, Grid, Membership, Patient
-from grids.roster.validation import RosterFiles
+from grids.roster.records import RosterFiles
 from grids.storage.database import Database
-from grids.storage.session import database_of
 from i18n import translate
-from tests.conftest import make_app
 from tests.support import factories
 from tests.support.roster_files import csv_file
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
 
 def _t(key: str, **params: object) -> str:
@@ -31,7 +32,7 @@ def _grids(db: Database) -> dict[str, tuple[int, str | None, str | None]]:
     """code -> (members, doctor code, coordinator code)."""
     with db.unit_of_work() as session:
         grids = session.scalars(select(Grid)).all()
-        result = {}
+        result: dict[str, tuple[int, str | None, str | None]] = {}
         for grid in grids:
             members = session.scalar(
                 select(func.count()).where(
@@ -39,7 +40,7 @@ def _grids(db: Database) -> dict[str, tuple[int, str | None, str | None]]:
                 )
             )
             result[grid.code] = (
-                members,
+                members or 0,
                 grid.doctor.code if grid.doctor else None,
                 grid.coordinator.code if grid.coordinator else None,
             )
@@ -258,11 +259,11 @@ def test_two_formations_at_once_run_one_after_the_other(session: Session, db: Da
 
     def second_formation() -> None:
         with db.unit_of_work() as other:
-            outcome["second"] = formation_service.form_grids_in_database(other)
+            outcome["second"] = formation_service.form_grids_in_database(other, now=NOW)
             other.commit()
 
     with db.unit_of_work() as first:
-        assert formation_service.form_grids_in_database(first).written
+        assert formation_service.form_grids_in_database(first, now=NOW).written
         waiting = threading.Thread(target=second_formation)
         waiting.start()
         waiting.join(timeout=1.0)
@@ -323,21 +324,3 @@ def test_after_a_reimport_grids_follow_changed_volunteers_conditions_and_doctors
     assert report[_t("formation.report.doctors_released")] == "2"
     assert report[_t("formation.report.coordinators_released")] == "1"
     assert "V1-HTN01" in result.stdout.split(_t("formation.report.needs_coordinator_list"))[1]
-
-
-@pytest.mark.parametrize(
-    "command",
-    [["grids", "form"], ["grids", "export"], ["demo", "--patients", "50", "--directory", "DIR"]],
-)
-def test_a_database_without_the_schema_is_one_clear_line_and_exit_1(
-    command: list[str], tmp_path: Path
-) -> None:
-    app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
-    args = [str(tmp_path / "demo") if word == "DIR" else word for word in command]
-    result = app.test_cli_runner().invoke(args=args)
-    database_of(app).dispose()
-    assert result.exit_code == 1
-    assert isinstance(result.exception, SystemExit), result.exception
-    [message] = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert "no such table" in message and "db upgrade" in message
-    assert result.stdout == ""

@@ -41,6 +41,7 @@ def _wait_until_blocked(db: Database, timeout: float = 10.0) -> None:
 def test_a_second_delivery_during_the_first_gets_the_first_reply(app, db: Database) -> None:
     county = build_county(db)
     sid = new_sid()
+    assert county.zh.coordinator.phone is not None
     sms = IncomingSms.from_form(twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid))
     results: list[str | None] = []
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -12,12 +11,10 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
 from grids.core.notices import Notice
-from grids.storage.session import database_of
 from notifications import contacts
 from notifications.outbox import enqueue
 from notifications.providers import PermanentSendError, provider_of
 from notifications.providers.memory import MemoryProvider
-from tests.conftest import make_app
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -38,7 +35,7 @@ def queue(session: Session, n: int, **changes: object) -> None:
         "urgent": True,  # not held by quiet hours, whatever time the suite runs
     }
     values.update(changes)
-    enqueue(session, Notice(**values))  # type: ignore[arg-type]
+    enqueue(session, Notice(**values), now=NOW)  # type: ignore[arg-type]
     session.commit()
 
 
@@ -67,8 +64,7 @@ def test_list_shows_what_went_to_whom_with_numbers_masked(
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == [
-        "id", "created", "to", "template", "status", "attempts", "provider_sid", "error_code",
-        "urgent",
+        "编号", "创建时间", "收信人", "模板", "状态", "尝试次数", "服务商编号", "错误码", "紧急",
     ]  # fmt: skip
     assert "+86139****0001" in result.output and "+86139****0002" in result.output
     assert "00000001" not in result.output
@@ -111,7 +107,7 @@ def test_list_refuses_an_unknown_status(runner: FlaskCliRunner) -> None:
 def test_numbers_lists_opted_out_and_invalid_numbers_masked(
     runner: FlaskCliRunner, session: Session
 ) -> None:
-    assert "no opted-out" in runner.invoke(args=["outbox", "numbers"]).output
+    assert runner.invoke(args=["outbox", "numbers"]).output == "没有退订或无效的号码\n"
     contacts.opt_out(session, "+8613900000001", "退订", NOW)
     contacts.mark_invalid(session, "+8613900000002", "21614", NOW)
     session.commit()
@@ -152,34 +148,3 @@ def test_send_test_queues_a_message_the_dispatcher_sends(
     [message] = provider.sent
     assert message.to == "+8613900000009"
     assert message.body.startswith("Huzhu SMS test")
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["outbox", "list"],
-        ["outbox", "numbers"],
-        ["outbox", "dispatch", "--once"],
-        ["outbox", "send-test", "--to", "13900000009"],
-        ["outbox", "unflag", "13900000009"],
-    ],
-)
-def test_every_command_says_clearly_when_the_database_is_unreachable(args: list[str]) -> None:
-    app = make_app("postgresql+psycopg://huzhu:s3cret@127.0.0.1:1/huzhu")
-    result = app.test_cli_runner().invoke(args=args)
-    database_of(app).dispose()
-    assert result.exit_code == 1
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert result.output.startswith("Error: ")
-    assert "Connection refused" in result.output
-    assert "postgresql+psycopg://huzhu:***@127.0.0.1:1/huzhu" in result.output
-    assert "s3cret" not in result.output
-
-
-def test_a_database_without_the_schema_says_to_run_db_upgrade(tmp_path: Path) -> None:
-    app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
-    result = app.test_cli_runner().invoke(args=["outbox", "list", "--format", "json"])
-    database_of(app).dispose()
-    assert result.exit_code == 1
-    assert "no such table: outbox" in result.output
-    assert "db upgrade" in result.output

@@ -619,11 +619,14 @@ def test_deceased_members_and_members_without_a_phone_are_not_told(
 def test_senders_are_told_apart_by_phone(session, tree, fixture) -> None:
     assert identify_sender(session, fixture.doctor.phone).role == "doctor"
     coordinator = identify_sender(session, fixture.coordinator.phone)
+    assert coordinator.roster is not None
     assert coordinator.role == "coordinator" and coordinator.roster.grid.id == fixture.grid.id
     assert sorted(coordinator.roster.members) == list(range(1, 13))
     member = identify_sender(session, fixture.members[4].phone)
+    assert member.roster is not None
     assert (member.role, member.roster.seat_of(fixture.members[4].id)) == ("member", 4)
     loner = factories.patient(session, tree["clinic_a"])
+    assert loner.phone is not None
     assert identify_sender(session, loner.phone).role == "patient"
     assert identify_sender(session, factories.phone()).role == "unknown"
 
@@ -648,7 +651,8 @@ def test_a_coordinator_opting_out_asks_the_doctor_for_a_new_one(session, roster,
 def test_duty_facility_walks_up_to_the_township_centre(session, tree) -> None:
     from grids.escalation.routing import duty_facility
 
-    assert duty_facility(tree["clinic_a"]) is tree["township"]
+    township: Facility = tree["township"]
+    assert duty_facility(tree["clinic_a"]) is township
     tree["township"].phone = None
     assert duty_facility(tree["clinic_a"]) is tree["county"]
     assert duty_facility(None) is None

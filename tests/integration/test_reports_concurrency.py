@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from grids.models import Grid, Patient, Reading, WeeklyReport
 from grids.reports.senders import load_roster
-from grids.reports.weekly import MemberUpdate, record_weekly_report
+from grids.reports.weekly import MemberUpdate, ReportOutcome, record_weekly_report
 from grids.storage.database import Database
 from tests.support import factories
 
@@ -44,19 +45,18 @@ def test_concurrent_first_reports_make_one_report_with_two_revisions(db: Databas
         session.commit()
         grid_id, coordinator_id = fixture.grid.id, fixture.coordinator.id
 
-    def record(session, seat: int, systolic: int):
-        grid = session.get(Grid, grid_id)
+    def record(session: Session, seat: int, systolic: int) -> ReportOutcome:
         return record_weekly_report(
             session,
-            load_roster(session, grid),
-            session.get(Patient, coordinator_id),
+            load_roster(session, session.get_one(Grid, grid_id)),
+            session.get_one(Patient, coordinator_id),
             all_stable=True,
             updates=[MemberUpdate(seat, systolic=systolic, diastolic=90)],
             now=NOW,
             tz=TZ,
         )
 
-    outcomes: dict[str, object] = {}
+    outcomes: dict[str, ReportOutcome] = {}
     with db.unit_of_work() as first:
         outcomes["first"] = record(first, 3, 150)
 

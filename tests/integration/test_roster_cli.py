@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from grids.models import AuditEntry, Facility, Patient
 from grids.roster import importing as roster_import
-from grids.roster.validation import RosterFiles
+from grids.roster.records import RosterFiles
 from grids.storage.database import Database
 from grids.storage.session import database_of
 from tests.conftest import _empty_all_tables, make_app
@@ -176,7 +176,7 @@ def test_a_database_error_rolls_everything_back(
     monkeypatch.setattr(roster_import, "_audit", failing_audit)
     result = runner.invoke(args=args(small_roster(tmp_path)))
     assert result.exit_code == 1
-    assert result.stderr.startswith("数据库出错，本次导入已全部撤销，没有写入任何数据：")
+    assert result.stderr.startswith("数据库出错，没有保存任何改动：")
     assert "13900000011" not in result.stderr and "+86139****0011" in result.stderr
     assert count(db, Facility) == count(db, Patient) == 0
 

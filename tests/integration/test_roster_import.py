@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from grids.core.vocabulary import FacilityLevel, PatientStatus
 from grids.models import AuditEntry, Doctor, Facility, Patient
 from grids.roster.importing import ImportReport, import_roster
-from grids.roster.validation import DOCTORS, FACILITIES, PATIENTS, RosterFiles
+from grids.roster.records import DOCTORS, FACILITIES, PATIENTS, RosterFiles
 from grids.storage.database import Database
 from tests.support.roster_files import (
     DOCTORS_HEADER,
@@ -29,10 +29,13 @@ from tests.support.roster_files import PATIENTS as PATIENT_LINES
 TODAY = date(2026, 6, 1)
 TABLES = ("facilities", "doctors", "patients", "audit_log")
 
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
 
 def run(db: Database, files: RosterFiles, **options: Any) -> ImportReport:
     """One import in its own transaction, committed when the import says so (as the CLI does)."""
     options.setdefault("default_language", "zh_CN")
+    options.setdefault("now", NOW)
     with db.unit_of_work() as session:
         report = import_roster(session, files, today=TODAY, **options)
         if report.applied:
@@ -139,7 +142,7 @@ def test_an_updated_file_updates_by_code_and_leaves_absent_rows_alone(
             "P4,赵福贵,13900000014,V1,冠心病,1950,M,y",
         ),
     )
-    report = run(db, updated)
+    report = run(db, updated, now=NOW + timedelta(minutes=5))
     assert counts(report) == {PATIENTS: (2, 1, 1, 0, 0)}
     with db.unit_of_work() as session:
         patients = patients_by_code(session)
@@ -341,7 +344,9 @@ def test_facilities_update_by_code_including_new_parents(db: Database, tmp_path:
 def test_the_import_writes_in_the_callers_transaction(db: Database, tmp_path: Path) -> None:
     """Nothing is committed by the import: rolling the caller's transaction back undoes it."""
     with db.unit_of_work() as session:
-        report = import_roster(session, small_roster(tmp_path), default_language="zh_CN")
+        report = import_roster(
+            session, small_roster(tmp_path), default_language="zh_CN", now=NOW, today=NOW.date()
+        )
         assert report.applied
         assert session.scalar(select(Patient.code).where(Patient.code == "P1")) == "P1"
         session.rollback()

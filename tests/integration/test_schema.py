@@ -7,7 +7,7 @@ from sqlalchemy import inspect
 
 from grids.storage import migrate
 from grids.storage.database import Base
-from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 
 def test_migrations_create_every_model_table(db) -> None:

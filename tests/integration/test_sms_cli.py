@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from grids.models import Reading
+from i18n import translate
 from notifications.models import InboundMessage, OutboxMessage
 from tests.support import factories
 
@@ -15,7 +16,7 @@ def test_a_coordinators_report_goes_through_the_inbound_handler(runner, session)
     result = runner.invoke(args=["sms", "receive", "--coordinator-of", "G-CLI", "好 3 血压165/100"])
 
     assert result.exit_code == 0, result.output
-    assert "reply ← 已收到第" in result.output
+    assert "回复 ← 已收到第" in result.output
     assert "5人稳定，3号血压165/100" in result.output
     assert fixture.coordinator.phone not in result.output
     stored = session.scalars(select(InboundMessage)).one()
@@ -35,6 +36,7 @@ def test_an_urgent_message_queues_an_sms_to_the_doctor(runner, session) -> None:
 
     assert result.exit_code == 0, result.output
     queued = session.scalars(select(OutboxMessage)).one()
+    assert fixture.doctor is not None
     assert queued.to_phone == fixture.doctor.phone
     assert queued.urgent
 
@@ -45,20 +47,21 @@ def test_a_doctor_can_acknowledge_from_the_command_line(runner, session) -> None
     session.commit()
     runner.invoke(args=["sms", "receive", "--coordinator-of", "G-ACK", "急 4 胸痛"])
 
+    assert fixture.doctor is not None
     result = runner.invoke(args=["sms", "receive", "--doctor", fixture.doctor.code, "收到"])
 
     assert result.exit_code == 0, result.output
-    assert "reply ←" in result.output
+    assert "回复 ← 已确认" in result.output
     assert session.scalars(select(InboundMessage.outcome)).all() == ["applied", "applied"]
 
 
 def test_the_sender_must_be_named_exactly_once(runner) -> None:
     result = runner.invoke(args=["sms", "receive", "好"])
     assert result.exit_code != 0
-    assert "exactly one of --from, --coordinator-of or --doctor" in result.output
+    assert translate("sms.cli.usage.one_sender", "zh_CN") in result.output
 
 
 def test_an_unknown_grid_is_a_clear_error(runner) -> None:
     result = runner.invoke(args=["sms", "receive", "--coordinator-of", "NOPE", "好"])
     assert result.exit_code == 1
-    assert "no grid NOPE" in result.output
+    assert result.stderr == translate("sms.cli.error.no_grid", "zh_CN", grid="NOPE") + "\n"

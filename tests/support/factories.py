@@ -115,7 +115,7 @@ def patient(
 class GridFixture:
     grid: Grid
     doctor: Doctor | None
-    coordinator: Patient | None
+    coordinator: Patient
     members: dict[int, Patient] = field(default_factory=dict)
     """seat -> patient, the coordinator included."""
 
@@ -150,3 +150,9 @@ def grid_with_members(
     grid.coordinator_id = members[1].id
     session.flush()
     return GridFixture(grid=grid, doctor=doc, coordinator=members[1], members=members)
+
+
+def phone_of(person: Patient | Doctor | None) -> str:
+    """The phone of someone a test made with one."""
+    assert person is not None and person.phone, person
+    return person.phone

@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from grids.core.vocabulary import CONDITIONS
-from grids.roster.validation import RosterFiles
+from grids.roster.records import RosterFiles
 
 FACILITIES_HEADER = "code,name,level,parent_code,phone"
 DOCTORS_HEADER = "code,name,phone,facility_code"

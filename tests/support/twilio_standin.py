@@ -127,6 +127,7 @@ class TwilioStandIn:
     def base_url(self) -> str:
         assert self._server is not None, "start the stand-in first"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     def start(self) -> TwilioStandIn:
@@ -294,7 +295,7 @@ class TwilioStandIn:
         example = self.spec["response_examples"]["create"]
         sid = "SM" + uuid.uuid4().hex
         stamp = format_datetime(datetime.now(UTC))
-        message = {key: None for key in self.spec["response_schema"]["properties"]}
+        message: dict[str, Any] = {key: None for key in self.spec["response_schema"]["properties"]}
         message.update(example)
         message.update(
             {

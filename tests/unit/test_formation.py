@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from grids.formation.planner import (
-    LEFT_CONDITION_CHANGED,
-    LEFT_FACILITY_CHANGED,
+    LeaveReason,
     Shortfall,
     form_grids,
 )
@@ -431,7 +430,7 @@ def test_a_member_whose_clinic_changed_leaves_and_is_placed_in_the_new_clinic() 
     plan = county.form()
 
     assert [(leave.patient_id, leave.reason) for leave in plan.leaves] == [
-        (mover.id, LEFT_FACILITY_CHANGED)
+        (mover.id, LeaveReason.FACILITY_CHANGED)
     ]
     grid_id, _ = county.placement()[mover.id]
     assert county.grids[grid_id].code == "JX0102-HTN01"
@@ -517,7 +516,7 @@ def test_a_member_whose_primary_condition_changed_moves_to_a_grid_of_that_condit
     plan = county.form()
 
     assert [(leave.patient_id, leave.reason) for leave in plan.leaves] == [
-        (changing.id, LEFT_CONDITION_CHANGED)
+        (changing.id, LeaveReason.CONDITION_CHANGED)
     ]
     assert county.grids[county.placement()[changing.id][0]].code == "JX0101-DM01"
     assert county.sizes() == {"JX0101-DM01": 7, "JX0101-HTN01": 6, "JX0101-MIX01": 1}

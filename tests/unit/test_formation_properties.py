@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +32,7 @@ clinic_strategy = st.tuples(
 )
 
 
-def _add(county: County, clinic, specs) -> None:  # type: ignore[no-untyped-def]
+def _add(county: County, clinic: Any, specs: Any) -> None:
     for condition, status, volunteer, phone in specs:
         county.patient(
             clinic,
@@ -90,8 +91,10 @@ def check_invariants(county: County, plan: FormationPlan) -> None:
     )
 
     new_groups: dict[tuple[int, str], list[int]] = {}
-    for grid in plan.new_grids:
-        new_groups.setdefault((grid.clinic_id, grid.condition), []).append(len(grid.members))
+    for new_grid in plan.new_grids:
+        new_groups.setdefault((new_grid.clinic_id, new_grid.condition), []).append(
+            len(new_grid.members)
+        )
     for (_, condition), sizes in new_groups.items():
         assert max(sizes) - min(sizes) <= 1, f"unbalanced new grids {sizes}"
         assert condition == MIXED or sum(sizes) >= MIN_PEER_GROUP
@@ -109,7 +112,7 @@ def check_invariants(county: County, plan: FormationPlan) -> None:
     changing=st.sets(st.integers(0, 300), max_size=20),
     doctor_changes=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 6)), max_size=4),
 )
-def test_formation_keeps_every_invariant_over_two_rounds(  # type: ignore[no-untyped-def]
+def test_formation_keeps_every_invariant_over_two_rounds(
     clinics, leaving, moving, changing, doctor_changes
 ) -> None:
     """Between the rounds patients die, move, change condition, stop volunteering or

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from i18n import catalogue
-from notifications.sms import grammar
 from notifications.sms.commands import ParseError
-from notifications.sms.grammar import ERROR_CODES, HINTS, error_text, parse
+from notifications.sms.errors import ERROR_CODES, HINTS, UNRECOGNISED
+from notifications.sms.grammar import error_text, parse
 from notifications.sms.segments import GSM_7, encoding, fits_one_segment, length
 
 LANGUAGES = ("zh_CN", "en")
@@ -21,7 +21,7 @@ WORST_VALUES = ("9" * 30, "{" * 30, "血" * 30, "😀" * 30, 10**20)
 def every_error() -> list[ParseError]:
     errors = []
     for code in ERROR_CODES:
-        for hint in (*HINTS, None) if code == grammar.UNRECOGNISED else (None,):
+        for hint in (*HINTS, None) if code == UNRECOGNISED else (None,):
             for value in WORST_VALUES:
                 params = {"seat": value, "value": value, "code": value, "limit": 500, "hint": hint}
                 errors.append(ParseError(code, params))

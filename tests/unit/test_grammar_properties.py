@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifications.sms import grammar
+from notifications.sms import errors, grammar
 from notifications.sms import keywords as kw
 from notifications.sms.commands import OptInCommand, OptOutCommand, Parsed
 from notifications.sms.grammar import error_text, parse
@@ -69,7 +69,7 @@ def assert_well_formed(parsed: Parsed) -> None:
     assert (parsed.command is None) != (parsed.error is None)
     assert parsed.language in (None, "zh_CN", "en")
     if parsed.error is not None:
-        assert parsed.error.code in grammar.ERROR_CODES
+        assert parsed.error.code in errors.ERROR_CODES
         for language in LANGUAGES:
             reply = error_text(parsed.error, language)
             assert reply

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from grids.core.vocabulary import FacilityLevel, PatientStatus
-from grids.roster.validation import (
+from grids.roster.reading import read_roster_file
+from grids.roster.records import (
     DOCTORS,
     FACILITIES,
     PATIENTS,
+    FacilityRow,
     ParsedFile,
     PatientRow,
     RowError,
-    read_roster_file,
     render_error,
     render_notice,
 )
@@ -102,7 +103,7 @@ def test_facility_code_header_means_the_code_in_the_facilities_file(tmp_path: Pa
     )
     assert parsed.errors == []
     row = parsed.entries[0].row
-    assert row is not None and row.code == "V1"
+    assert isinstance(row, FacilityRow) and row.code == "V1"
     assert (row.level, row.parent_code, row.phone) == (
         FacilityLevel.VILLAGE_CLINIC,
         "T1",
@@ -390,7 +391,7 @@ def test_facility_levels_in_chinese_and_unknown_levels(tmp_path: Path) -> None:
         "T1,义安镇卫生院,卫生院,C1,",
         "X1,某诊所,诊所,T1,",
     )
-    levels = [entry.row.level for entry in parsed.entries if entry.row is not None]
+    levels = [entry.row.level for entry in parsed.entries if isinstance(entry.row, FacilityRow)]
     assert levels == [FacilityLevel.COUNTY_HOSPITAL, FacilityLevel.TOWNSHIP_CENTER]
     assert reasons(parsed) == [(4, "level", "unknown_level")]
     assert "village_clinic (村卫生室)" in parsed.errors[0].params["accepted"]

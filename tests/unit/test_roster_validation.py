@@ -8,16 +8,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 
 from grids.core.vocabulary import FacilityLevel
-from grids.roster.validation import (
-    DOCTORS,
-    FACILITIES,
-    PATIENTS,
+from grids.roster.reading import read_roster
+from grids.roster.records import DOCTORS, FACILITIES, PATIENTS, RosterFiles, render_error
+from grids.roster.references import (
     ExistingFacility,
     ExistingRoster,
-    RosterFiles,
     ValidatedRoster,
-    read_roster,
-    render_error,
     validate_roster,
 )
 from tests.support.roster_files import DOCTORS as DOCTOR_LINES

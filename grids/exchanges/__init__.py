@@ -1,0 +1,2 @@
+"""The weekly peer exchange: standing slots, the planner, the doctors' visit rota,
+members' confirmations."""

@@ -1,0 +1,1 @@
+"""Silence noticed: grids without a weekly report, members without news."""

@@ -1,0 +1,180 @@
+"""`flask --app wsgi scheduler run|jobs|run-once`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, ScriptInfo
+from sqlalchemy.exc import DBAPIError
+
+from config.logging import mask_phones_in
+from config.runtime import current_settings, settings_of
+from config.runtime import now as clock_now
+from grids.formation.cli import render_table
+from grids.storage.session import current_db, request_session
+from i18n import translate
+from notifications.providers import current_provider
+from scheduling.process import SchedulerProcess, instance_name
+from scheduling.registry import JOB_IDS, JOBS, function_of, spec_of
+from scheduling.runner import last_runs, run_job
+
+
+class _SchedulerCommands(AppGroup):
+    """A database error: one translated line on stderr, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as error:
+            settings = settings_of(ctx.ensure_object(ScriptInfo).load_app())
+            reason = mask_phones_in(str(error.orig or error).strip().splitlines()[0])
+            raise click.ClickException(
+                translate("formation.error.database", settings.default_language, reason=reason)
+            ) from error
+
+
+scheduler_cli = _SchedulerCommands("scheduler", help="The scheduler process and its jobs.")
+
+
+def _language() -> str:
+    return current_settings().default_language
+
+
+@scheduler_cli.command("run")
+def run_command() -> None:
+    """Run the scheduler until SIGTERM or Ctrl-C: the leader runs the jobs, another
+    process started meanwhile waits as a hot standby (PostgreSQL)."""
+    language = _language()
+    stop = threading.Event()
+    process = SchedulerProcess(
+        current_db(),
+        current_settings(),
+        current_provider(),
+        stop=stop,
+        on_event=lambda event: click.echo(
+            translate(f"scheduler.run.{event}", language, instance=instance_name()), err=True
+        ),
+    )
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        click.echo(translate("scheduler.run.stopping", language), err=True)
+        process.request_stop()
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, request_stop)
+    try:
+        process.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+@scheduler_cli.command("jobs")
+@click.option(
+    "--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def jobs_command(output: str) -> None:
+    """List the jobs, when each runs next and how its last run went."""
+    settings = current_settings()
+    now = clock_now()
+    states = last_runs(request_session())
+    items = []
+    for spec in JOBS:
+        state = states.get(spec.id)
+        item: dict[str, Any] = {
+            "id": spec.id,
+            "schedule": spec.schedule,
+            "next_run": _iso(spec.build_trigger(settings.tz).get_next_fire_time(None, now)),
+            "last_run": _iso(state.last_run_at) if state else None,
+            "last_status": state.last_status if state else None,
+            "note": spec.note(),
+        }
+        items.append(item)
+    if output == "json":
+        click.echo(json.dumps({"items": items}, ensure_ascii=False, indent=2))
+        return
+    language = _language()
+    click.echo(
+        render_table(
+            translate("scheduler.jobs.header", language).split("|"),
+            [
+                (
+                    i["id"],
+                    i["schedule"],
+                    i["next_run"],
+                    i["last_run"] or "-",
+                    i["last_status"] or "-",
+                    i["note"] or "",
+                )
+                for i in items
+            ],
+        )
+    )
+
+
+def _parse_at(raw: str | None, language: str) -> datetime:
+    if raw is None:
+        return clock_now()
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise click.BadParameter(translate("scheduler.error.at", language, value=raw)) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=current_settings().tz)
+    return moment.astimezone(UTC)
+
+
+@scheduler_cli.command("run-once")
+@click.argument("job_id")
+@click.option("--at", "at", help="Run as if the clock read this ISO time (county time if no zone).")
+def run_once_command(job_id: str, at: str | None) -> None:
+    """Run one job now (or as of --at); a slot that has run already is not run again."""
+    language = _language()
+    if job_id not in JOB_IDS:
+        raise click.ClickException(
+            translate("scheduler.error.unknown_job", language, job=job_id, jobs=", ".join(JOB_IDS))
+        )
+    now = _parse_at(at, language)
+    spec = spec_of(job_id)
+    outcome = run_job(
+        current_db(),
+        current_settings(),
+        spec,
+        function_of(job_id, current_provider()),
+        now,
+        f"run-once:{instance_name()}",
+    )
+    if outcome.status == "duplicate":
+        click.echo(
+            translate("scheduler.run_once.duplicate", language, job=job_id, slot=outcome.slot)
+        )
+        return
+    if outcome.status == "failed":
+        raise click.ClickException(
+            translate("scheduler.error.failed", language, job=job_id, error=outcome.error)
+        )
+    assert outcome.result is not None
+    click.echo(
+        translate(
+            "scheduler.run_once.done",
+            language,
+            job=job_id,
+            at=_iso(now),
+            result=json.dumps(outcome.result.as_dict(), ensure_ascii=False),
+        )
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(scheduler_cli)

@@ -1,0 +1,141 @@
+"""The jobs, declared as data: id, when it fires, how a slot is named, its grace.
+
+The slot names the tick a run stands for, in the county's time zone; the unique
+(job, slot) run row makes each slot run once, whichever process gets there
+first. The frequent jobs (`escalation-tick`, `outbox-dispatch`) claim their rows
+with `SKIP LOCKED` instead and keep no run rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from config.settings import Settings
+from grids.storage.database import Database
+from notifications.providers import SmsProvider
+from scheduling.jobs.common import JobResult
+from scheduling.jobs.digest import NOT_WIRED, digest_available, doctor_digest
+from scheduling.jobs.exchanges import attendance_prompts, exchange_reminders
+from scheduling.jobs.reports import report_prompts
+from scheduling.jobs.silence import member_silence
+from scheduling.jobs.ticks import escalation_available, escalation_tick, outbox_dispatch
+
+JobFunction = Callable[[Database, Settings, datetime], JobResult]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    trigger: dict[str, Any]
+    """APScheduler trigger arguments: `{"cron": {...}}` or `{"interval": {...}}`."""
+    schedule: str
+    """The schedule in words, for `scheduler jobs` and the docs."""
+    slot_format: str | None
+    """strftime of the slot in county time; None: no run rows (frequent jobs)."""
+    misfire_grace_time: int
+    """Seconds a late tick may still run (a restart, a long previous run)."""
+    run_at_start: bool = True
+    """Run once when the process becomes leader, to catch up from the database."""
+    note: Callable[[], str | None] = field(default=lambda: None)
+
+    def build_trigger(self, tz: ZoneInfo) -> BaseTrigger:
+        (kind, arguments), *_ = self.trigger.items()
+        if kind == "cron":
+            return CronTrigger(timezone=tz, **arguments)
+        return IntervalTrigger(timezone=tz, **arguments)
+
+    def slot(self, now: datetime, tz: ZoneInfo) -> str | None:
+        if self.slot_format is None:
+            return None
+        local = now.astimezone(tz)
+        if "%M" in self.slot_format and self.trigger.get("cron", {}).get("minute") == "*/15":
+            local = local.replace(minute=local.minute - local.minute % 15)
+        return local.strftime(self.slot_format)
+
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec(
+        "exchange-reminders",
+        {"cron": {"minute": "*/15"}},
+        "every 15 min: members 18:00 the day before, coordinator 2 h before",
+        "%Y-%m-%dT%H:%M",
+        misfire_grace_time=600,
+    ),
+    JobSpec(
+        "report-prompts",
+        {"cron": {"minute": 0}},
+        "hourly: Sun 18:00 prompt, Mon 10:00 nudge and 2-week silence",
+        "%Y-%m-%dT%H",
+        misfire_grace_time=1800,
+    ),
+    JobSpec(
+        "attendance-prompts",
+        {"cron": {"minute": 0}},
+        "hourly: 10:00 the day after an exchange without 到 N",
+        "%Y-%m-%dT%H",
+        misfire_grace_time=1800,
+    ),
+    JobSpec(
+        "member-silence",
+        {"cron": {"hour": 9, "minute": 0}},
+        "daily 09:00: members 4 weeks without news",
+        "%Y-%m-%d",
+        misfire_grace_time=6 * 3600,
+    ),
+    JobSpec(
+        "doctor-digest",
+        {"cron": {"day_of_week": "mon", "hour": 8, "minute": 0}},
+        "Mon 08:00: each village doctor's weekly digest",
+        "%Y-%m-%d",
+        misfire_grace_time=6 * 3600,
+        note=lambda: None if digest_available() else NOT_WIRED,
+    ),
+    JobSpec(
+        "escalation-tick",
+        {"interval": {"seconds": 30}},
+        "every 30 s: advance due escalations",
+        None,
+        misfire_grace_time=25,
+        note=lambda: None if escalation_available() else "escalation tick not installed; skipped",
+    ),
+    JobSpec(
+        "outbox-dispatch",
+        {"interval": {"seconds": 5}},
+        "every 5 s: clear pointless reminders, send due SMS",
+        None,
+        misfire_grace_time=4,
+    ),
+)
+
+JOB_IDS = tuple(spec.id for spec in JOBS)
+
+
+def spec_of(job_id: str) -> JobSpec:
+    for spec in JOBS:
+        if spec.id == job_id:
+            return spec
+    raise KeyError(job_id)
+
+
+def function_of(
+    job_id: str, provider: SmsProvider, halt: threading.Event | None = None
+) -> JobFunction:
+    functions: dict[str, JobFunction] = {
+        "exchange-reminders": exchange_reminders,
+        "report-prompts": report_prompts,
+        "attendance-prompts": attendance_prompts,
+        "member-silence": member_silence,
+        "doctor-digest": doctor_digest,
+        "escalation-tick": escalation_tick,
+        "outbox-dispatch": outbox_dispatch(provider, halt),
+    }
+    return functions[job_id]
