@@ -34,7 +34,7 @@ from scheduling.jobs.exchanges import exchange_reminders
 from scheduling.models import SchedulerRun
 from scheduling.registry import spec_of
 from scheduling.runner import run_job
-from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = "huzhu_bench_scheduler"

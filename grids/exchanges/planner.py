@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import time
+from functools import partial
 
 EVENING = time(19, 0)
 DAY_START = time(8, 0)
@@ -211,9 +212,7 @@ def place_grids(
             unplaced.append(Unplaced(grid.code, "too_long"))
             continue
         allowed = frozenset(set(grid.preferred_weekdays) & set(range(7)) or range(7))
-        days = sorted(
-            allowed, key=lambda day, load=doctor_days[grid.doctor_code]: _visits_key(load, day)
-        )
+        days = sorted(allowed, key=partial(_visits_key, doctor_days[grid.doctor_code]))
         search = (grid.venue, grid.minutes, allowed)
         found: tuple[int, int] | None = None
         for index in range(resume.get(search, 0), len(times)):

@@ -10,7 +10,9 @@ Only `pending` rows change (`status = suppressed`, `error_code = cleared`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -24,6 +26,7 @@ from grids.models import (
     Patient,
     WeeklyReport,
 )
+from grids.storage.rows import rows_matched
 from notifications.models import OutboxMessage, OutboxStatus
 from scheduling.jobs.exchanges import occurrences, stamp
 from scheduling.models import SchedulerJobState
@@ -40,19 +43,21 @@ outbox = OutboxMessage.__table__
 def _suppress(session: Session, keys: list[str], why: str, now: datetime) -> int:
     cleared = 0
     for start in range(0, len(keys), 500):
-        cleared += session.execute(
-            update(outbox)
-            .where(
-                outbox.c.idempotency_key.in_(keys[start : start + 500]),
-                outbox.c.status == OutboxStatus.PENDING,
+        cleared += rows_matched(
+            session.execute(
+                update(outbox)
+                .where(
+                    outbox.c.idempotency_key.in_(keys[start : start + 500]),
+                    outbox.c.status == OutboxStatus.PENDING,
+                )
+                .values(
+                    status=OutboxStatus.SUPPRESSED,
+                    error_code="cleared",
+                    error_message=f"not sent: no longer needed ({why})",
+                    updated_at=now,
+                )
             )
-            .values(
-                status=OutboxStatus.SUPPRESSED,
-                error_code="cleared",
-                error_message=f"not sent: no longer needed ({why})",
-                updated_at=now,
-            )
-        ).rowcount
+        )
     return cleared
 
 
@@ -105,8 +110,8 @@ def clear_pointless(session: Session, settings: Settings, now: datetime) -> int:
 def _clear_moved(
     session: Session,
     settings: Settings,
-    changed: list,
-    now: datetime,  # type: ignore[type-arg]
+    changed: Sequence[Any],
+    now: datetime,
 ) -> int:
     weeks = sorted({week for _, week in changed})
     grid_ids = {grid_id for grid_id, _ in changed}

@@ -190,7 +190,7 @@ def _remind_coordinators(
         return 0
     coordinators = people.patients(session, [o.coordinator_id for o in due if o.coordinator_id])
     grid_ids = [o.grid_id for o in due]
-    confirmed = dict(
+    confirmed: dict[int, int] = dict(
         session.execute(
             select(ExchangeConfirmation.grid_id, func.count())
             .where(
@@ -198,7 +198,9 @@ def _remind_coordinators(
                 ExchangeConfirmation.week.in_({o.week for o in due}),
             )
             .group_by(ExchangeConfirmation.grid_id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     members, _ = people.members_by_grid(session, grid_ids)
     notices = []

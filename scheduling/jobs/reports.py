@@ -14,7 +14,9 @@ Keys: `report-prompt:{grid}:{W}:first|second`, `report-silence:{grid}:{since_wee
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -106,7 +108,7 @@ def report_prompts(database: Database, settings: Settings, now: datetime) -> Job
 
 def _silences(
     session: Session,
-    grids: list,  # type: ignore[type-arg]
+    grids: Sequence[Any],
     week: str,
     reported: set[tuple[int, str]],
     now: datetime,
@@ -133,12 +135,14 @@ def _silences(
             )
         )
     }
-    last_reports = dict(
+    last_reports: dict[int, str] = dict(
         session.execute(
             select(WeeklyReport.grid_id, WeeklyReport.week)
             .where(WeeklyReport.grid_id.in_([g.id for g in silent]), WeeklyReport.week < before)
             .order_by(WeeklyReport.week)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     doctors = people.doctors(session, [g.doctor_id for g in silent if g.doctor_id])
     notices = []

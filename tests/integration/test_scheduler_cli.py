@@ -13,7 +13,7 @@ from scheduling.registry import JOB_IDS
 from tests.support import factories
 
 
-def _two_grids(session):  # type: ignore[no-untyped-def]
+def _two_grids(session):
     tree = factories.facility_tree(session)
     first = factories.grid_with_members(session, tree["clinic_a"], size=3, code="A-HTN01")
     second = factories.grid_with_members(session, tree["clinic_a"], size=3, code="A-HTN02")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -75,7 +75,7 @@ def start_scheduler(database_url: str) -> Iterator[Callable[[], subprocess.Popen
             process.wait()
 
 
-def _grid_meeting_soon(session) -> int:  # type: ignore[no-untyped-def]
+def _grid_meeting_soon(session) -> int:
     """A grid whose exchange starts in 90 minutes: its reminders are due now."""
     starts = (clock_now() + timedelta(minutes=90)).astimezone(TZ)
     if starts.date() != clock_now().astimezone(TZ).date():
@@ -96,7 +96,9 @@ def _roles(db: Database) -> dict[str, str]:
                 select(SchedulerHeartbeat.instance, SchedulerHeartbeat.role).where(
                     SchedulerHeartbeat.beat_at >= fresh
                 )
-            ).all()
+            )
+            .tuples()
+            .all()
         )
 
 
@@ -107,7 +109,9 @@ def _sent(db: Database) -> list[tuple[str, int]]:
                 select(OutboxMessage.idempotency_key, OutboxMessage.attempts).where(
                     OutboxMessage.status == OutboxStatus.SENT
                 )
-            ).all()
+            )
+            .tuples()
+            .all()
         )
 
 
@@ -163,6 +167,7 @@ def test_the_standby_takes_over_when_the_leader_is_killed(
     enqueue(
         session,
         Notice(key="after-takeover", phone="+8613912345678", language="zh_CN", template="sms.test"),
+        now=datetime.now(UTC),
     )
     session.commit()
     assert _wait(lambda: [key for key, _ in _sent(db)] == ["after-takeover"], 30)

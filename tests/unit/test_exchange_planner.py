@@ -125,7 +125,7 @@ def test_plan_never_double_books_and_visits_every_grid_it_can(specs) -> None:
     unplaced = {u.grid_code for u in result.unplaced}
     assert set(placed) | unplaced == set(minutes_of)
     # The rota: one visit per placed grid, never two in a doctor's half-day of a week.
-    half_days = defaultdict(set)
+    half_days: defaultdict[str, set[tuple[object, ...]]] = defaultdict(set)
     visited = set()
     for visit in result.rota:
         slot = placed[visit.grid_code]
