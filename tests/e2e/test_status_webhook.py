@@ -37,6 +37,7 @@ TOKEN = "test-auth-token"
 ACCOUNT = "AC" + "0" * 32
 SID = "SM" + "c" * 32
 PHONE = "+8613912345678"
+MORNING = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 
 
 def callback(sid: str = SID, status: str = "delivered", **extra: str) -> dict[str, str]:
@@ -257,6 +258,7 @@ def test_a_failure_reported_before_the_sid_is_recorded_is_applied_when_it_is(
         enqueue(
             session,
             Notice(key="urgent:1", phone=PHONE, language="zh_CN", template="sms.test", urgent=True),
+            now=MORNING,
         )
         session.commit()
 
@@ -265,7 +267,7 @@ def test_a_failure_reported_before_the_sid_is_recorded_is_applied_when_it_is(
             super().send(message)
             return SendResult(provider_sid=early, status="sent")
 
-    dispatch_once(database, AcceptsAs(), settings_of(app))
+    dispatch_once(database, AcceptsAs(), settings_of(app), now=MORNING)
     with database.unit_of_work() as session:
         row = session.scalars(select(OutboxMessage)).one()
         assert (row.status, row.error_code) == ("undelivered", "30005")

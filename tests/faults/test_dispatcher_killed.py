@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ def test_a_killed_dispatcher_leaves_at_most_the_message_in_flight_unrecorded(
                 )
                 for n in range(MESSAGES)
             ],
+            now=datetime.now(UTC),  # sent by a real process on the wall clock
         )
         session.commit()
     env = {
