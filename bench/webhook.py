@@ -235,7 +235,7 @@ def signed_requests(
     out = []
     for n in range(count):
         sender, body = message_mix(county, rng)
-        sid = f"SM{prefix}{n:030d}"
+        sid = f"SM{prefix}{n:031d}"  # SM + 32 hex digits, as Twilio sends
         form = {
             "ToCountry": "CN",
             "SmsMessageSid": sid,
@@ -436,7 +436,7 @@ def per_message_cost(url: str, county: CountyPhones, count: int) -> PerMessage:
     forms = []
     for n in range(2 * count):
         sender, body = message_mix(county, rng)
-        sid = f"SMp{n:030d}"
+        sid = f"SMc{n:031d}"
         forms.append({"MessageSid": sid, "From": sender, "To": "+15005550006", "Body": body})
     counts = {"statements": 0, "round_trips": 0, "orm_objects": 0}
 
@@ -476,7 +476,7 @@ def per_message_cost(url: str, county: CountyPhones, count: int) -> PerMessage:
         errors = session.scalar(
             select(func.count())
             .select_from(InboundMessage)
-            .where(InboundMessage.message_sid.like("SMp%"), InboundMessage.outcome == "error")
+            .where(InboundMessage.message_sid.like("SMc%"), InboundMessage.outcome == "error")
         )
     database.dispose()
     return PerMessage(
@@ -522,8 +522,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         unique = args.max_rps * args.duration
         started = time.perf_counter()
-        wrk_requests = signed_requests(county, unique, "w", seed=1)
-        rate_requests = signed_requests(county, int(args.rate * args.rate_duration), "r", seed=2)
+        wrk_requests = signed_requests(county, unique, "a", seed=1)
+        rate_requests = signed_requests(county, int(args.rate * args.rate_duration), "b", seed=2)
         print(
             f"signed {len(wrk_requests) + len(rate_requests)} requests "
             f"({time.perf_counter() - started:.1f} s)",

@@ -24,8 +24,30 @@ def mask_phone(phone: str | None) -> str:
     return "****"
 
 
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
+_SEP = r"[-\s\u00a0\u3000.]?"
+_WRITTEN = re.compile(
+    # Every form `roster import` accepts: separators, +86 or 0086, right after Chinese
+    # text (`电话13912345678`, where a word boundary does not help), landlines.
+    r"(?<![0-9A-Za-z+*])(?:"
+    rf"(?P<prefix>(?:\+|00)\s?86{_SEP})(?:1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}"
+    rf"|[1-9]\d{{1,2}}{_SEP}\d{{7,8}})"
+    rf"|1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}|0[1-9]\d{{1,2}}{_SEP}\d{{7,8}}"
+    r")(?![0-9A-Za-z])"
+)
+
+
+def _mask_written(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    if match.group("prefix"):
+        digits = digits.removeprefix("00").removeprefix("86")
+        return f"+86{digits[:3]}****{digits[-4:]}"
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
 def mask_phones_in(text: str) -> str:
     """Mask every phone-number-looking run of digits in free text."""
+    text = _WRITTEN.sub(_mask_written, text.translate(_FULL_WIDTH))
     text = _E164.sub(lambda m: f"+{m.group(1)}{m.group(2)}****{m.group(3)}", text)
     return _PHONE.sub(
         lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(4)}",

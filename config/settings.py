@@ -24,6 +24,20 @@ import phonenumbers
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key"
+MINIMUM_SECRET_KEY_LENGTH = 32
+# Values that appear in documentation and examples: anyone can sign a session with them.
+KNOWN_SECRET_KEYS = frozenset(
+    {
+        DEVELOPMENT_SECRET_KEY,
+        "changeme",
+        "change-me",
+        "secret",
+        "secret-key",
+        "your-secret-key",
+        "dev",
+        "development",
+    }
+)
 SUPPORTED_LANGUAGES = ("zh_CN", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SMS_BACKENDS = ("console", "memory", "twilio", "aliyun", "tencent")
@@ -127,6 +141,8 @@ class Settings:
     escalation_timeouts: EscalationTimeouts = field(default_factory=EscalationTimeouts)
     county_duty_phone: str | None = None
     voice_backend: str = "console"
+    inbound_spool_dir: str = str(INSTANCE_DIR / "spool")
+    """Where inbound SMS wait when the database is unreachable (docs/resilience.md)."""
     aliyun_access_key_id: str | None = None
     aliyun_access_key_secret: str | None = None
     aliyun_sms_sign_name: str | None = None
@@ -248,6 +264,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 'print(secrets.token_hex(32))"'
             )
         secret_key = DEVELOPMENT_SECRET_KEY
+    if environment == "production":
+        check_secret_key(secret_key)
 
     timezone = get("TIMEZONE") or "Asia/Shanghai"
     try:
@@ -327,10 +345,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         county_duty_phone=county_duty_phone,
         voice_backend=voice_backend,
+        inbound_spool_dir=get("INBOUND_SPOOL_DIR") or str(INSTANCE_DIR / "spool"),
         **mainland_sms_settings(get),
     )
     check_sms_settings(settings)
     check_voice_settings(settings)
+    if settings.is_production and not settings.public_base_url:
+        # The webhooks are always served; without PUBLIC_BASE_URL signatures would be
+        # checked against the Host header, which the caller chooses.
+        raise SettingsError(
+            "PUBLIC_BASE_URL is not set: production needs the https address Twilio and the "
+            "SMS providers call (e.g. https://huzhu.example.org), so that webhook signatures "
+            "are checked against it rather than against the request's own Host"
+        )
     return settings
 
 
@@ -351,6 +378,16 @@ def check_voice_settings(settings: Settings) -> None:
         raise SettingsError(
             f"VOICE_BACKEND=twilio needs {', '.join(missing)} (calls come from "
             "TWILIO_FROM_NUMBER; the keypress comes back to PUBLIC_BASE_URL/voice/twilio/gather)"
+        )
+
+
+def check_secret_key(secret_key: str) -> None:
+    """Production signs sessions with a key nobody can guess: long, not a published value."""
+    if secret_key.lower() in KNOWN_SECRET_KEYS or len(secret_key) < MINIMUM_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            f"SECRET_KEY is too weak for production: use at least {MINIMUM_SECRET_KEY_LENGTH} "
+            "random characters, not a documented value, e.g. "
+            'python -c "import secrets; print(secrets.token_hex(32))"'
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -68,6 +68,7 @@ class Facility(Timestamped, Base):
 
 class Doctor(Timestamped, Base):
     __tablename__ = "doctors"
+    recipient_type: ClassVar[str] = "doctor"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -84,6 +85,7 @@ class Doctor(Timestamped, Base):
 
 class Patient(Timestamped, Base):
     __tablename__ = "patients"
+    recipient_type: ClassVar[str] = "patient"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)

@@ -12,10 +12,13 @@ if TYPE_CHECKING:  # importing a pure subpackage must not load Flask
 
 
 def init_app(app: Flask) -> None:
+    from config.runtime import settings_of
     from grids.channel import register_channel
+    from grids.storage.session import database_of
     from notifications import cli, demo_history, outbox, providers
     from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
     from notifications.escalation_cli import escalations_cli
+    from notifications.inbound import spool_of, start_replaying
     from notifications.mainland import cli as mainland_cli
     from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
@@ -34,3 +37,7 @@ def init_app(app: Flask) -> None:
     mainland_cli.init_app(app)
     app.cli.add_command(sms_cli)
     app.cli.add_command(escalations_cli)
+    settings = settings_of(app)
+    if not spool_of(settings).is_empty():
+        # Messages kept while the database was down: store them once it is back.
+        start_replaying(database_of(app), settings)

@@ -267,9 +267,9 @@ def send_test_command(number: str, language: str | None) -> None:
     settings = current_settings()
     phone = _phone_argument(number)
     moment = clock_now()
-    notice = Notice(
+    notice = Notice.to_phone(
+        phone,
         key=f"test:{phone}:{moment:%Y%m%dT%H%M%S%f}",
-        phone=phone,
         language=language or settings.default_language,
         template="sms.test",
         urgent=True,

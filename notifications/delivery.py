@@ -2,10 +2,12 @@
 
 Twilio posts `MessageSid`, `MessageStatus` and, on failure, `ErrorCode` to
 `POST /sms/twilio/status` each time a message moves on. Callbacks may arrive
-late or out of order, so a row's status only moves forward:
+late, early or out of order, so a row's status only moves forward:
 `sent` < `undelivered` / `failed` < `delivered`. Twilio's own early states
-(`accepted`, `queued`, `sending`, ...) say nothing our `sent` does not. An
-unknown SID is logged and answered 204, so Twilio stops retrying.
+(`accepted`, `queued`, `sending`, ...) say nothing our `sent` does not. A
+status for a SID we have not recorded yet (the callback overtook the
+dispatcher's UPDATE) is kept as an `EarlyDeliveryStatus` and applied when the
+dispatcher records the SID (`apply_early_statuses`); answered 204 either way.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
 from notifications import contacts
-from notifications.models import OutboxMessage, OutboxStatus
+from notifications.models import EarlyDeliveryStatus, OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +91,39 @@ def record_status(
             f" ({code})" if code else "",
         )
     return row
+
+
+def keep_early_status(
+    session: Session, provider_sid: str, status: str, error_code: str | None, now: datetime
+) -> None:
+    """Keep a status whose SID no row holds yet; no commit."""
+    session.add(
+        EarlyDeliveryStatus(
+            provider_sid=provider_sid[:64],
+            status=status.strip().lower()[:32],
+            error_code=((error_code or "").strip() or None),
+            received_at=now,
+        )
+    )
+
+
+_TAKE_EARLY = delete(EarlyDeliveryStatus).returning(
+    EarlyDeliveryStatus.provider_sid,
+    EarlyDeliveryStatus.status,
+    EarlyDeliveryStatus.error_code,
+    EarlyDeliveryStatus.received_at,
+    EarlyDeliveryStatus.id,
+)
+
+
+def apply_early_statuses(session: Session, provider_sids: list[str], now: datetime) -> int:
+    """Apply (and forget) the statuses that arrived before these SIDs were recorded, in
+    the order they arrived; one statement when there are none. No commit."""
+    if not provider_sids:
+        return 0
+    taken = session.execute(
+        _TAKE_EARLY.where(EarlyDeliveryStatus.provider_sid.in_(provider_sids))
+    ).all()
+    for sid, status, code, _received, _id in sorted(taken, key=lambda row: (row[3], row[4])):
+        record_status(session, sid, status, code, now)
+    return len(taken)

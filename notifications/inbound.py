@@ -7,9 +7,16 @@
    a patient who is some grid's coordinator), else unknown.
 3. The text is parsed and applied in the same transaction, with the outbox rows
    it causes; the outcome and the reply are stored with the message; one commit.
-4. Whatever goes wrong, the person gets a reply: on an unexpected error the
-   transaction is rolled back, the message is stored again in a fresh one with
-   outcome `error`, and an urgent-looking text is forwarded to the doctor.
+4. Whatever goes wrong, the person gets a reply that states only what was
+   committed: on an unexpected error the transaction is rolled back, the message
+   is stored again in a fresh one with outcome `error`, and an urgent-looking
+   text is forwarded to the doctor; the reply says so only once that committed.
+5. When the database cannot take the message at all, it is written to the local
+   spool (`notifications.spool`), replayed into the database by the web process
+   once the database is back, and the reply says it will be handled (for an
+   urgent text: call the doctor or 120 now). If even the spool cannot be written,
+   `SpoolUnavailable` is raised and the webhook answers non-2xx, so Twilio tries
+   the number's fallback URL.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from i18n import normalise_language
 from notifications import contacts, outbox
 from notifications.escalation_tick import policy_of, stop_pending_calls
 from notifications.models import InboundMessage, SmsContact
+from notifications.provider_templates import RELAY_TEMPLATE
 from notifications.sms import confirm, grammar, replies
 from notifications.sms.commands import (
     AckCommand,
@@ -75,8 +83,11 @@ from notifications.sms.commands import (
     UrgentCommand,
     WeeklyReportCommand,
 )
+from notifications.spool import Spool, Spooled, SpoolUnavailable, ensure_replaying
 
 log = logging.getLogger(__name__)
+
+__all__ = ["IncomingSms", "SpoolUnavailable", "handle", "receive", "replay_spooled"]
 
 COMMAND_NAMES: dict[type, str] = {
     WeeklyReportCommand: "report",
@@ -158,7 +169,29 @@ class Handled:
 
 
 def receive(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str | None:
-    """Handle `sms` once; a repeat of its MessageSid gets the stored reply."""
+    """Handle `sms` once; a repeat of its MessageSid gets the stored reply.
+
+    When the database cannot store it, the message goes to the spool and the reply
+    says so; raises `SpoolUnavailable` when the spool cannot be written either.
+    """
+    try:
+        reply, _fresh = store_and_handle(database, settings, sms, now)
+        return reply
+    except Exception as error:
+        log.error(
+            "could not store inbound SMS %s from %s (%s); keeping it in the spool",
+            sms.message_sid,
+            mask_phone(sms.from_phone),
+            mask_phones_in(str(error).splitlines()[0] if str(error) else type(error).__name__),
+        )
+    return _spool(database, settings, sms, now)
+
+
+def store_and_handle(
+    database: Database, settings: Settings, sms: IncomingSms, now: datetime
+) -> tuple[str | None, bool]:
+    """Store and apply `sms`; the reply, and whether this call stored it (False for a
+    repeat). Raises when nothing could be stored."""
     try:
         return _receive(database, settings, sms, now)
     except Exception:
@@ -169,6 +202,61 @@ def receive(database: Database, settings: Settings, sms: IncomingSms, now: datet
             mask_phones_in(traceback.format_exc()),
         )
         return _receive_after_failure(database, settings, sms, now)
+
+
+def spool_of(settings: Settings) -> Spool:
+    return Spool(settings.inbound_spool_dir)
+
+
+def _spool(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str:
+    spool = spool_of(settings)
+    try:
+        spool.append(sms.params, now)
+    except SpoolUnavailable:
+        log.critical(
+            "inbound SMS %s from %s kept nowhere: neither the database nor the spool "
+            "could store it",
+            sms.message_sid,
+            mask_phone(sms.from_phone),
+        )
+        raise
+    start_replaying(database, settings)
+    language = guess_language(sms.body, settings.default_language)
+    key = "sms.reply.spooled_urgent" if looks_urgent(sms.body) else "sms.reply.spooled"
+    return replies.simple(language, key)
+
+
+def start_replaying(database: Database, settings: Settings) -> None:
+    """Replay the spool from a thread of this process until it is empty."""
+
+    def store(entry: Spooled) -> None:
+        replay_spooled(database, settings, entry)
+
+    ensure_replaying(spool_of(settings), store, ready=database.is_reachable)
+
+
+def replay_spooled(database: Database, settings: Settings, entry: Spooled) -> None:
+    """Store and apply a spooled message as of when it arrived; its reply, which the
+    sender could not be given then, is sent as an SMS. Raises when the database is
+    still unavailable (the spool keeps the message)."""
+    sms = IncomingSms.from_form(entry.params)
+    reply, fresh = store_and_handle(database, settings, sms, entry.received_at)
+    if not (reply and fresh):
+        return
+    try:
+        notice = Notice.to_phone(
+            sms.from_phone,
+            key=f"reply:{sms.message_sid}",
+            language=guess_language(sms.body, settings.default_language),
+            template=RELAY_TEMPLATE,
+            params={"reply": reply},
+            urgent=looks_urgent(sms.body),
+        )
+        with database.unit_of_work() as session:
+            outbox.enqueue(session, notice, now=entry.received_at)
+            session.commit()
+    except ValueError as refused:
+        log.warning("reply to spooled SMS %s not sent: %s", sms.message_sid, refused)
 
 
 def _stored(session: Session, message_sid: str) -> InboundMessage | None:
@@ -202,7 +290,9 @@ _RECORD_OUTCOME = (
 )
 
 
-def _receive(database: Database, settings: Settings, sms: IncomingSms, now: datetime) -> str | None:
+def _receive(
+    database: Database, settings: Settings, sms: IncomingSms, now: datetime
+) -> tuple[str | None, bool]:
     with database.unit_of_work() as session:
         try:
             # Stored first. A Twilio retry, even one arriving while the first delivery
@@ -213,7 +303,7 @@ def _receive(database: Database, settings: Settings, sms: IncomingSms, now: date
             earlier = _stored(session, sms.message_sid)
             if earlier is None:
                 raise
-            return earlier.reply
+            return earlier.reply, False
         handled = handle(session, settings, sms, now)
         if len(handled.notices) == 1:
             outbox.enqueue(session, handled.notices[0], now=now)
@@ -222,7 +312,7 @@ def _receive(database: Database, settings: Settings, sms: IncomingSms, now: date
         outcome = {name: getattr(handled, name) for name in _OUTCOME}
         session.execute(_RECORD_OUTCOME, {"sid": sms.message_sid, **outcome})
         session.commit()
-        return handled.reply
+        return handled.reply, True
 
 
 def guess_language(body: str, default: str) -> str:
@@ -245,30 +335,23 @@ def looks_urgent(body: str) -> bool:
 
 def _receive_after_failure(
     database: Database, settings: Settings, sms: IncomingSms, now: datetime
-) -> str:
+) -> tuple[str, bool]:
+    """Store the message with outcome `error` (and forward an urgent-looking one); the
+    reply states what this transaction holds, and is given only once it committed."""
     language = guess_language(sms.body, settings.default_language)
-    reply = replies.simple(language, "sms.reply.error")
-    try:
-        with database.unit_of_work() as session:
-            earlier = _stored(session, sms.message_sid)
-            if earlier is not None:
-                return earlier.reply or reply
-            row = _new_row(sms, now, outcome=Outcome.ERROR)
-            row.language = language
-            session.add(row)
-            session.flush()
-            if looks_urgent(sms.body) and _forward_raw(session, settings, sms, now):
-                reply = replies.simple(language, "sms.reply.error_forwarded")
-            row.reply = reply
-            session.commit()
-    except Exception:
-        log.error(
-            "could not store inbound SMS %s from %s after an error:\n%s",
-            sms.message_sid,
-            mask_phone(sms.from_phone),
-            mask_phones_in(traceback.format_exc()),
-        )
-    return reply
+    with database.unit_of_work() as session:
+        earlier = _stored(session, sms.message_sid)
+        if earlier is not None:
+            return earlier.reply or replies.simple(language, "sms.reply.error"), False
+        row = _new_row(sms, now, outcome=Outcome.ERROR)
+        row.language = language
+        session.add(row)
+        session.flush()
+        forwarded = looks_urgent(sms.body) and _forward_raw(session, settings, sms, now)
+        key = "sms.reply.error_forwarded" if forwarded else "sms.reply.error"
+        row.reply = replies.simple(language, key)
+        session.commit()
+        return row.reply, True
 
 
 def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: datetime) -> bool:
@@ -326,6 +409,20 @@ def _forward_raw(session: Session, settings: Settings, sms: IncomingSms, now: da
 # --- deciding what a message does ---
 
 
+@dataclass(frozen=True)
+class Inbound:
+    """One inbound message being handled: what every step below needs to know."""
+
+    session: Session
+    settings: Settings
+    sms: IncomingSms
+    now: datetime
+    sender: Sender
+    parsed: Parsed
+    language: str
+    """The language of the reply."""
+
+
 def handle(session: Session, settings: Settings, sms: IncomingSms, now: datetime) -> Handled:
     """Apply `sms`, stored already; returns the outcome, reply and notices (nothing
     committed)."""
@@ -337,7 +434,7 @@ def handle(session: Session, settings: Settings, sms: IncomingSms, now: datetime
         language = sender.language
     language = normalise_language(language or sender.language or settings.default_language)
     command = parsed.command
-    handled = _dispatch(session, settings, sender, parsed, language, sms, now)
+    handled = _dispatch(Inbound(session, settings, sms, now, sender, parsed, language))
     handled.language = language
     handled.sender_type = sender.role
     handled.sender_id = sender.person_id
@@ -346,15 +443,9 @@ def handle(session: Session, settings: Settings, sms: IncomingSms, now: datetime
     return handled
 
 
-def _dispatch(
-    session: Session,
-    settings: Settings,
-    sender: Sender,
-    parsed: Parsed,
-    language: str,
-    sms: IncomingSms,
-    now: datetime,
-) -> Handled:
+def _dispatch(inbound: Inbound) -> Handled:
+    session, settings, sms, now = inbound.session, inbound.settings, inbound.sms, inbound.now
+    sender, parsed, language = inbound.sender, inbound.parsed, inbound.language
     command = parsed.command
     if isinstance(command, OptOutCommand):
         contacts.opt_out(session, sms.from_phone, command.keyword, now)
@@ -373,14 +464,7 @@ def _dispatch(
     if sender.role == "unknown":
         if isinstance(command, AckCommand):
             # A facility's duty phone, the county bureau, or a stranger: the ladder decides.
-            return _acknowledge(
-                session,
-                settings,
-                _acknowledger(session, settings, sms),
-                command.code,
-                language,
-                now,
-            )
+            return _acknowledge(inbound, _acknowledger(inbound), command.code)
         if isinstance(command, UrgentCommand):
             # Nobody to alert for a number we do not know: always say so and point to
             # 120, however many times today this number has written.
@@ -389,13 +473,13 @@ def _dispatch(
                 Outcome.UNKNOWN_SENDER, replies.simple(language, "sms.reply.unknown_sender_urgent")
             )
         key = "sms.help.unknown" if isinstance(command, HelpCommand) else "sms.reply.unknown_sender"
-        return _unknown_sender(session, settings, sms, language, key, now)
+        return _unknown_sender(inbound, key)
     if isinstance(command, HelpCommand):
         return Handled(Outcome.HELP, replies.help_reply(language, sender.role))
     if sender.role == "member" and sender.roster and confirm.is_confirmation(sms.body):
         return _confirmation(session, settings, sender, language, now)
     if sender.role == "doctor":
-        return _from_doctor(session, settings, sender, parsed, language, sms, now)
+        return _from_doctor(inbound)
     if command is None:
         if sender.role == "coordinator" and parsed.error is not None:
             return Handled(
@@ -405,14 +489,14 @@ def _dispatch(
             )
         return _member_hint(sender, language, Outcome.HINT)
     if isinstance(command, UrgentCommand):
-        return _urgent(session, settings, sender, command, language, sms, now)
+        return _urgent(inbound, command)
     if sender.role != "coordinator":
         return _member_hint(sender, language, Outcome.HINT)
     assert sender.roster is not None and sender.patient is not None
     try:
-        return _from_coordinator(session, settings, sender, command, language, sms, now)
+        return _from_coordinator(inbound, command)
     except ReportRefused as refused:
-        return Handled(Outcome.REJECTED, _correction(language, refused, command, settings))
+        return Handled(Outcome.REJECTED, _correction(inbound, refused, command))
 
 
 def _confirmation(
@@ -442,15 +526,9 @@ def _member_hint(sender: Sender, language: str, outcome: str) -> Handled:
     )
 
 
-def _unknown_sender(
-    session: Session,
-    settings: Settings,
-    sms: IncomingSms,
-    language: str,
-    key: str,
-    now: datetime,
-) -> Handled:
+def _unknown_sender(inbound: Inbound, key: str) -> Handled:
     """One polite reply per number and day, so an auto-responder loop ends."""
+    session, sms, now, language = inbound.session, inbound.sms, inbound.now, inbound.language
     log.info("inbound SMS from unregistered number %s", mask_phone(sms.from_phone))
     phone = sms.from_phone[:32] or "-"
     contact = session.scalar(select(SmsContact).where(SmsContact.phone == phone).with_for_update())
@@ -462,7 +540,7 @@ def _unknown_sender(
         except IntegrityError:
             contact = session.get(SmsContact, phone)
     assert contact is not None
-    tz = settings.tz
+    tz = inbound.settings.tz
     last = contact.unknown_sender_replied_at
     if last is not None and last.astimezone(tz).date() == now.astimezone(tz).date():
         return Handled(Outcome.UNKNOWN_SENDER_SILENT, None)
@@ -470,21 +548,15 @@ def _unknown_sender(
     return Handled(Outcome.UNKNOWN_SENDER, replies.simple(language, key))
 
 
-def _from_doctor(
-    session: Session,
-    settings: Settings,
-    sender: Sender,
-    parsed: Parsed,
-    language: str,
-    sms: IncomingSms,
-    now: datetime,
-) -> Handled:
+def _from_doctor(inbound: Inbound) -> Handled:
+    session, sender, language = inbound.session, inbound.sender, inbound.language
     assert sender.doctor is not None
+    parsed = inbound.parsed
     command = parsed.command
     if not isinstance(command, AckCommand) or command.code is None:
         # Doctors send no reports: one of their open codes anywhere (`K7Q 收到`,
         # `已处理 K7Q`) answers that alert.
-        code = _open_code_named(session, _acknowledger(session, settings, sms, sender), sms.body)
+        code = _open_code_named(session, _acknowledger(inbound), inbound.sms.body)
         if code is not None:
             command = AckCommand(code)
     if not isinstance(command, AckCommand):
@@ -496,45 +568,37 @@ def _from_doctor(
                 command="not_understood",
             )
         return Handled(Outcome.HINT, replies.simple(language, "sms.reply.doctor_hint"))
-    who = _acknowledger(session, settings, sms, sender)
-    return _acknowledge(session, settings, who, command.code, language, now)
+    return _acknowledge(inbound, _acknowledger(inbound), command.code)
 
 
-def _acknowledger(
-    session: Session, settings: Settings, sms: IncomingSms, sender: Sender | None = None
-) -> Acknowledger:
+def _acknowledger(inbound: Inbound) -> Acknowledger:
     return acknowledger(
-        session,
-        sms.from_phone,
-        doctor=sender.doctor if sender is not None else None,
-        county_duty_phone=settings.county_duty_phone,
+        inbound.session,
+        inbound.sms.from_phone,
+        doctor=inbound.sender.doctor,
+        county_duty_phone=inbound.settings.county_duty_phone,
     )
 
 
-def _acknowledge(
-    session: Session,
-    settings: Settings,
-    who: Acknowledger,
-    code: str | None,
-    language: str,
-    now: datetime,
-    *,
-    channel: str = "sms",
-) -> Handled:
+def _acknowledge(inbound: Inbound, who: Acknowledger, code: str | None) -> Handled:
+    session, settings, now = inbound.session, inbound.settings, inbound.now
     try:
         acked = acknowledge(
-            session, who, code, now=now, channel=channel, language=settings.default_language
+            session, who, code, now=now, channel="sms", language=settings.default_language
         )
     except AckRefused as refused:
         return Handled(
             Outcome.REJECTED,
-            replies.ack_refused_reply(language, refused, settings.tz),
+            replies.ack_refused_reply(inbound.language, refused, settings.tz),
             command="ack",
         )
     if acked.escalation is not None:
         stop_pending_calls(session, acked.escalation.id, now)
     return Handled(
-        Outcome.APPLIED, replies.ack_reply(language, acked), command="ack", notices=acked.notices
+        Outcome.APPLIED,
+        replies.ack_reply(inbound.language, acked),
+        command="ack",
+        notices=acked.notices,
     )
 
 
@@ -543,7 +607,9 @@ def acknowledge_by_call(
 ) -> AckOutcome | AckRefused:
     """1 pressed on an escalation call from `phone`: the case `code` is taken."""
     sender = identify_sender(session, phone)
-    who = _acknowledger(session, settings, IncomingSms("", phone, phone, None, "", {}), sender)
+    who = acknowledger(
+        session, phone, doctor=sender.doctor, county_duty_phone=settings.county_duty_phone
+    )
     try:
         acked = acknowledge(
             session, who, code, now=now, channel="voice", language=settings.default_language
@@ -575,15 +641,9 @@ def _open_code_named(session: Session, who: Acknowledger, body: str) -> str | No
     return named[0] if len(named) == 1 else None
 
 
-def _urgent(
-    session: Session,
-    settings: Settings,
-    sender: Sender,
-    command: UrgentCommand,
-    language: str,
-    sms: IncomingSms,
-    now: datetime,
-) -> Handled:
+def _urgent(inbound: Inbound, command: UrgentCommand) -> Handled:
+    session, settings, sms, now = inbound.session, inbound.settings, inbound.sms, inbound.now
+    sender, language = inbound.sender, inbound.language
     assert sender.patient is not None
     notices: list[Notice] = []
     report_fate: str | None = None
@@ -653,18 +713,11 @@ def _member_updates(command: WeeklyReportCommand) -> list[MemberUpdate]:
     ]
 
 
-def _from_coordinator(
-    session: Session,
-    settings: Settings,
-    sender: Sender,
-    command: Command,
-    language: str,
-    sms: IncomingSms,
-    now: datetime,
-) -> Handled:
-    roster, coordinator = sender.roster, sender.patient
+def _from_coordinator(inbound: Inbound, command: Command) -> Handled:
+    session, sms, now, language = inbound.session, inbound.sms, inbound.now, inbound.language
+    roster, coordinator = inbound.sender.roster, inbound.sender.patient
     assert roster is not None and coordinator is not None
-    tz = settings.tz
+    tz = inbound.settings.tz
     if isinstance(command, WeeklyReportCommand):
         report = record_weekly_report(
             session,
@@ -706,7 +759,9 @@ def _from_coordinator(
             now=now,
             tz=tz,
             source_ref=sms.message_sid,
-            quiet=QuietWindow.of(settings.quiet_hours.start, settings.quiet_hours.end),
+            quiet=QuietWindow.of(
+                inbound.settings.quiet_hours.start, inbound.settings.quiet_hours.end
+            ),
         )
         return Handled(
             Outcome.APPLIED, replies.exchange_reply(language, moved), notices=moved.notices
@@ -722,7 +777,8 @@ def _from_coordinator(
     return Handled(Outcome.HINT, replies.help_reply(language, "coordinator"))
 
 
-def _correction(language: str, refused: ReportRefused, command: Command, settings: Settings) -> str:
+def _correction(inbound: Inbound, refused: ReportRefused, command: Command) -> str:
+    language = inbound.language
     if isinstance(refused, UnknownSeats):
         return replies.unknown_seats_reply(
             language, refused, attendance=isinstance(command, AttendanceCommand)
@@ -732,5 +788,5 @@ def _correction(language: str, refused: ReportRefused, command: Command, setting
     if isinstance(refused, HeadcountTooLarge):
         return replies.headcount_reply(language, refused)
     if isinstance(refused, ExchangeTimeRefused):
-        return replies.exchange_refused_reply(language, refused, settings.tz)
+        return replies.exchange_refused_reply(language, refused, inbound.settings.tz)
     raise refused

@@ -90,3 +90,17 @@ class SmsContact(Base):
     invalid_code: Mapped[str | None] = mapped_column(String(16))
     unknown_sender_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class EarlyDeliveryStatus(Base):
+    """A delivery status that arrived before the dispatcher recorded its SID (the provider
+    answered the callback before our UPDATE committed): kept, and applied when the SID is
+    recorded, so a failed delivery of an urgent message is never lost."""
+
+    __tablename__ = "early_delivery_statuses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

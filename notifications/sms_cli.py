@@ -22,7 +22,7 @@ from grids.models import Doctor, Grid, Patient
 from grids.storage.session import current_db
 from i18n import translate
 from notifications.escalation_cli import parse_at
-from notifications.inbound import IncomingSms, receive
+from notifications.inbound import IncomingSms, SpoolUnavailable, receive
 from notifications.models import InboundMessage
 
 sms_cli = AppGroup("sms", help="Try the SMS channel without Twilio.")
@@ -87,8 +87,11 @@ def receive_command(
         body=text,
         params={"MessageSid": sid, "From": sender, "Body": text},
     )
-    moment = parse_at(at) if at else clock_now()
-    reply = receive(current_db(), current_settings(), sms, moment)
+    settings = current_settings()
+    try:
+        reply = receive(current_db(), settings, sms, parse_at(at) if at else clock_now())
+    except SpoolUnavailable:
+        raise fail("http.error.inbound_unavailable") from None
     say("sms.cli.sent", phone=mask_phone(sender), text=text)
     if reply:
         say("sms.cli.reply", reply=reply)

@@ -7,6 +7,7 @@ tests that touch it get every table emptied afterwards.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from grids.storage import migrate
 from grids.storage.database import Base, Database
 from grids.storage.session import database_of
+from notifications.spool import stop_replaying
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 BACKEND_URL = os.environ.get("DATABASE_URL", "")
@@ -77,15 +79,25 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "twilio_auth_token": "test-auth-token",
         "twilio_from_number": "+15005550006",
         "sms_rate_per_second": 0.0,
+        "inbound_spool_dir": tempfile.mkdtemp(prefix="huzhu-spool-"),
     }
     settings.update(overrides)
     return create_app(settings)
+
+
+@pytest.fixture(autouse=True)
+def _no_replay_after_the_test() -> Iterator[None]:
+    """A spool replay thread started by a test (any app) ends with it."""
+    yield
+    stop_replaying()
 
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
     application = make_app(database_url)
     yield application
+    # A message spooled by a test must not be replayed into the next test's tables.
+    stop_replaying()
     database = database_of(application)
     _empty_all_tables(database)
     database.dispose()

@@ -2,13 +2,45 @@
 
 The domain never sends anything itself: a service returns `Notice`s and the
 caller enqueues them in the same transaction as the change that caused them.
+A notice is built in one way: `Notice.to_person` for a doctor or patient,
+`Notice.to_facility` for a facility's duty phone, `Notice.to_phone` for a bare
+number (a test message).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
+
+
+class Person(Protocol):
+    """A doctor or patient: someone with a number and a language."""
+
+    recipient_type: ClassVar[str]
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def phone(self) -> str | None: ...
+
+    @property
+    def language(self) -> str: ...
+
+
+class Place(Protocol):
+    """A facility with a duty phone."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def phone(self) -> str | None: ...
+
+
+class NoPhone(ValueError):
+    """The recipient has no phone number: callers check before building a notice."""
 
 
 @dataclass(frozen=True)
@@ -26,3 +58,73 @@ class Notice:
     recipient_id: int | None = None
     channel: str = "sms"
     """`sms`, or `voice` for a call speaking the text (escalation ladders)."""
+
+    @classmethod
+    def to_person(
+        cls,
+        person: Person,
+        *,
+        key: str,
+        template: str,
+        params: Mapping[str, Any] | None = None,
+        urgent: bool = False,
+    ) -> Notice:
+        """A message to a doctor or patient, in their language."""
+        if not person.phone:
+            raise NoPhone(f"{person.recipient_type} {person.id} has no phone")
+        return cls(
+            key=key,
+            phone=person.phone,
+            language=person.language,
+            template=template,
+            params=dict(params or {}),
+            urgent=urgent,
+            recipient_type=person.recipient_type,
+            recipient_id=person.id,
+        )
+
+    @classmethod
+    def to_facility(
+        cls,
+        facility: Place,
+        *,
+        key: str,
+        language: str,
+        template: str,
+        params: Mapping[str, Any] | None = None,
+        urgent: bool = False,
+    ) -> Notice:
+        """A message to a facility's duty phone, in the county's default language."""
+        if not facility.phone:
+            raise NoPhone(f"facility {facility.id} has no phone")
+        return cls(
+            key=key,
+            phone=facility.phone,
+            language=language,
+            template=template,
+            params=dict(params or {}),
+            urgent=urgent,
+            recipient_type="facility",
+            recipient_id=facility.id,
+        )
+
+    @classmethod
+    def to_phone(
+        cls,
+        phone: str,
+        *,
+        key: str,
+        language: str,
+        template: str,
+        params: Mapping[str, Any] | None = None,
+        urgent: bool = False,
+    ) -> Notice:
+        """A message to a bare number that belongs to nobody on the roster."""
+        return cls(
+            key=key,
+            phone=phone,
+            language=language,
+            template=template,
+            params=dict(params or {}),
+            urgent=urgent,
+        )

@@ -56,14 +56,11 @@ def _tell_members(
         if member.id == requester.id or not member.phone:
             continue
         notices.append(
-            Notice(
+            Notice.to_person(
+                member,
                 key=f"exchange:{roster.grid.id}:{week}:{source_ref}:{member.id}",
-                phone=member.phone,
-                language=member.language,
                 template=template,
                 params=params(member),
-                recipient_type="patient",
-                recipient_id=member.id,
             )
         )
     return notices
@@ -226,13 +223,10 @@ def coordinator_opted_out(
     if doctor is None or not doctor.phone:
         return []
     return [
-        Notice(
+        Notice.to_person(
+            doctor,
             key=f"coordinator-opted-out:{roster.grid.id}:{coordinator.id}:{day.isoformat()}",
-            phone=doctor.phone,
-            language=doctor.language,
             template="sms.notice.coordinator_opted_out",
             params={"grid": roster.grid.code, "name": coordinator.name},
-            recipient_type="doctor",
-            recipient_id=doctor.id,
         )
     ]

@@ -311,10 +311,9 @@ def _apply_events(
         doctor = roster.grid.doctor
         if doctor is not None and doctor.phone:
             notices.append(
-                Notice(
+                Notice.to_person(
+                    doctor,
                     key=f"member-died:{patient.id}:doctor:{doctor.id}",
-                    phone=doctor.phone,
-                    language=doctor.language,
                     template="sms.notice.member_died",
                     params={
                         "grid": roster.grid.code,
@@ -322,8 +321,6 @@ def _apply_events(
                         "name": patient.name,
                         "date": today.isoformat(),
                     },
-                    recipient_type="doctor",
-                    recipient_id=doctor.id,
                 )
             )
     after: dict[str, str | None] = {"status": patient.status.value}

@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from config.logging import mask_phone
 from grids.core.vocabulary import (
     fold,
 )
@@ -22,6 +24,7 @@ from grids.roster.records import (
     HEADER_ALIASES,
     HEADER_SEARCH_LINES,
     Entry,
+    FacilityRow,
     ParsedFile,
     RosterFiles,
     RosterNotice,
@@ -31,6 +34,10 @@ from grids.roster.records import (
     clean,
 )
 from grids.roster.row_checks import ROW_PARSERS, RowContext
+from grids.roster.row_checks import _is_mobile as is_mobile_number
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters no cell should hold (tab and line breaks are the CSV's own)."""
 
 # --- reading a file ------------------------------------------------------------------------
 
@@ -54,9 +61,10 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("gb18030").lstrip("\ufeff"), "gb18030"
     except UnicodeDecodeError as error:
-        raise _FileProblem(
-            "roster.error.undecodable", line=data.count(b"\n", 0, error.start) + 1
-        ) from None
+        # A problem of the whole file (its encoding), reported where it shows first.
+        problem = _FileProblem("roster.error.undecodable")
+        problem.params = {"line": data.count(b"\n", 0, error.start) + 1}
+        raise problem from None
 
 
 def _find_header(kind: str, text: str) -> tuple[str, int]:
@@ -206,7 +214,35 @@ def read_roster_file(
                 parsed.entries.append(Entry(line, code or None, None))
                 continue
             values = {column: fields[i] for i, column in positions.items() if i < len(fields)}
-            parsed.entries.append(parse_row(context, line, values, parsed.errors))
+            controlled = [column for column, value in values.items() if _CONTROL.search(value)]
+            if controlled:
+                # A NUL or other control character: no database column can hold it.
+                for column in controlled:
+                    parsed.errors.append(
+                        RowError(
+                            kind,
+                            line,
+                            column,
+                            "roster.error.control_character",
+                            {},
+                            parsed.headers.get(column),
+                        )
+                    )
+                parsed.entries.append(Entry(line, values.get("code") or None, None))
+                continue
+            entry = parse_row(context, line, values, parsed.errors)
+            parsed.entries.append(entry)
+            duty = entry.row.phone if isinstance(entry.row, FacilityRow) else None
+            if duty and not is_mobile_number(duty):
+                # Urgent alerts go to a facility's duty phone by SMS: a landline never
+                # gets them. The row is imported; the administrator is told.
+                parsed.notices.append(
+                    RosterNotice(
+                        kind,
+                        "roster.notice.duty_phone_landline",
+                        {"line": line, "phone": mask_phone(duty)},
+                    )
+                )
     except _FileProblem as problem:
         parsed.errors.append(RowError(kind, problem.line, None, problem.key, problem.params))
         return parsed

@@ -20,12 +20,14 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from config.runtime import current_settings
+from config.runtime import current_settings, settings_of
 from config.runtime import now as clock_now
+from config.settings import Settings
 from grids.accounts.access import any_role
 from grids.storage.session import request_session
 from grids.web.errors import error_response
@@ -79,6 +81,7 @@ def _more_health(session: Session) -> dict[str, Any]:
 
 @web.get("/healthz")
 def healthz() -> tuple[Response, int]:
+    body: dict[str, Any]
     try:
         session = request_session()
         session.execute(text("SELECT 1"))
@@ -86,7 +89,19 @@ def healthz() -> tuple[Response, int]:
     except SQLAlchemyError:
         log.exception("health check: database unreachable")
         body, status = {"status": "unavailable", "database": "unreachable"}, 503
+    warnings = startup_warnings(current_settings())
+    if warnings:
+        body["warnings"] = warnings
     return jsonify(HealthSchema().dump(body)), status
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What an operator must know about this process's configuration: logged at start,
+    listed on /healthz."""
+    warnings = []
+    if not settings.twilio_validate_signature:
+        warnings.append("twilio_signature_not_checked")
+    return warnings
 
 
 @web.get("/api/v1/summary")
@@ -149,6 +164,17 @@ def handle_http_error(error: HTTPException) -> Any:
     return error_response(status, error.name.lower().replace(" ", "_"), message)
 
 
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+"""Errors that mean the database cannot be reached, rather than a bug."""
+
+
+def handle_database_unavailable(error: Exception) -> Any:
+    log.error("database unavailable on %s %s: %s", request.method, request.path, error)
+    language = current_settings().default_language
+    message = catalogue(language).text("http.error.database_unavailable")
+    return error_response(503, "database_unavailable", message)
+
+
 def handle_unexpected_error(error: Exception) -> Any:
     log.exception("unhandled error on %s %s", request.method, request.path)
     language = current_settings().default_language
@@ -161,4 +187,12 @@ def handle_unexpected_error(error: Exception) -> Any:
 def init_app(app: Flask) -> None:
     app.register_blueprint(web)
     app.register_error_handler(HTTPException, handle_http_error)
+    for database_error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(database_error, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)
+    for warning in startup_warnings(settings_of(app)):
+        if warning == "twilio_signature_not_checked":
+            log.warning(
+                "TWILIO_VALIDATE_SIGNATURE=false: the Twilio webhooks accept unsigned requests "
+                "from anyone; set it to true outside development"
+            )

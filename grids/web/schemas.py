@@ -30,6 +30,10 @@ class ErrorSchema(BaseSchema):
 class HealthSchema(BaseSchema):
     status = fields.String(required=True, metadata={"description": "`ok` or `unavailable`"})
     database = fields.String(required=True)
+    warnings = fields.List(
+        fields.String(),
+        metadata={"description": "Configuration an operator must fix, e.g. unchecked signatures"},
+    )
     scheduler = fields.Dict(
         metadata={
             "description": "`status` ok, stale (no heartbeat for 5 minutes) or not_running; "

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 06:37:39.607450
+Create Date: 2026-12-01 06:42:40.925968
 """
 
 from collections.abc import Sequence
@@ -58,6 +58,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("change_sets", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_change_sets_at"), ["at"], unique=False)
+
+    op.create_table(
+        "early_delivery_statuses",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("provider_sid", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("error_code", sa.String(length=16), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_early_delivery_statuses")),
+    )
+    with op.batch_alter_table("early_delivery_statuses", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_early_delivery_statuses_provider_sid"), ["provider_sid"], unique=False
+        )
 
     op.create_table(
         "facilities",
@@ -879,6 +893,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_facilities_parent_id"))
 
     op.drop_table("facilities")
+    with op.batch_alter_table("early_delivery_statuses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_early_delivery_statuses_provider_sid"))
+
+    op.drop_table("early_delivery_statuses")
     with op.batch_alter_table("change_sets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_change_sets_at"))
 

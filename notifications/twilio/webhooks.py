@@ -25,12 +25,61 @@ from config.settings import Settings
 from grids.storage.session import current_db, request_session
 from grids.web.errors import error_response
 from i18n import translate
-from notifications.delivery import PROVIDER_STATUSES, record_status
-from notifications.inbound import IncomingSms, receive
+from notifications.delivery import PROVIDER_STATUSES, keep_early_status, record_status
+from notifications.inbound import IncomingSms, SpoolUnavailable, receive
+from notifications.twilio.fields import MAX_BODY_BYTES, MAX_PARAMETERS, malformed_fields
 
 log = logging.getLogger(__name__)
 
 twilio_webhooks = Blueprint("twilio_webhooks", __name__)
+
+
+@twilio_webhooks.before_request
+def limit_request_size() -> Any:
+    """Refuse a body larger than Twilio ever sends before reading it (413), and bound
+    what form parsing may hold when the length is not announced (chunked)."""
+    request.max_content_length = MAX_BODY_BYTES
+    request.max_form_memory_size = MAX_BODY_BYTES
+    request.max_form_parts = MAX_PARAMETERS
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _too_large()
+    return None
+
+
+def _too_large() -> Any:
+    return error_response(
+        413,
+        "request_too_large",
+        translate(
+            "http.error.request_too_large",
+            current_settings().default_language,
+            limit=MAX_BODY_BYTES,
+            parameters=MAX_PARAMETERS,
+        ),
+    )
+
+
+def well_formed(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse with 400 a request with too many parameters or an identifier (SID, account,
+    number, code) that is not of Twilio's documented form."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        form = request.form
+        if len(form) > MAX_PARAMETERS:
+            return _too_large()
+        problems = malformed_fields(form)
+        if problems:
+            log.warning("refused a request to %s: malformed %s", request.path, sorted(problems))
+            return error_response(
+                400,
+                "malformed_fields",
+                translate("http.error.malformed_fields", current_settings().default_language),
+                problems,
+            )
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def signed_url(settings: Settings, incoming: Request) -> str:
@@ -90,6 +139,7 @@ def twiml(reply: str | None) -> Response:
 
 @twilio_webhooks.post("/sms/twilio/inbound")
 @twilio_signed
+@well_formed
 def inbound() -> Any:
     """Store, parse, apply and answer one inbound SMS; the reply as TwiML."""
     settings = current_settings()
@@ -100,11 +150,21 @@ def inbound() -> Any:
             "missing_message_sid",
             translate("sms.reply.missing_message_sid", settings.default_language),
         )
-    return twiml(receive(current_db(), settings, sms, clock_now()))
+    try:
+        return twiml(receive(current_db(), settings, sms, clock_now()))
+    except SpoolUnavailable:
+        # Neither the database nor the local spool could keep the message: a non-2xx
+        # answer makes Twilio call the number's fallback URL (docs/resilience.md).
+        return error_response(
+            503,
+            "unavailable",
+            translate("http.error.inbound_unavailable", settings.default_language),
+        )
 
 
 @twilio_webhooks.post("/sms/twilio/status")
 @twilio_signed
+@well_formed
 def status() -> Any:
     """A delivery status; 204 whatever the SID, 400 if fields are missing."""
     form = request.form
@@ -125,9 +185,11 @@ def status() -> Any:
         log.warning("status callback for %s with unknown status %r", sid, state)
         return Response(status=204)
     session = request_session()
-    row = record_status(session, sid, state, form.get("ErrorCode"), clock_now())
+    now = clock_now()
+    row = record_status(session, sid, state, form.get("ErrorCode"), now)
     if row is None:
-        log.warning("status callback for unknown message SID %s (%s)", sid, state)
-        return Response(status=204)
+        # The callback overtook the dispatcher's record of the SID: keep it for then.
+        log.info("status %s for SID %s not recorded yet; kept until it is", state, sid)
+        keep_early_status(session, sid, state, form.get("ErrorCode"), now)
     session.commit()
     return Response(status=204)

@@ -12,17 +12,21 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+from config.runtime import settings_of
 from grids.core.notices import Notice
 from grids.storage.session import database_of
 from notifications import contacts
-from notifications.models import OutboxMessage
+from notifications.dispatcher import dispatch_once
+from notifications.models import EarlyDeliveryStatus, OutboxMessage
 from notifications.outbox import enqueue
 from notifications.providers import provider_of
+from notifications.providers.base import OutgoingMessage, SendResult
+from notifications.providers.memory import MemoryProvider
 from notifications.providers.twilio import TwilioProvider
 from tests.conftest import _empty_all_tables, make_app
 from tests.support.twilio_standin import TwilioStandIn
@@ -33,6 +37,7 @@ TOKEN = "test-auth-token"
 ACCOUNT = "AC" + "0" * 32
 SID = "SM" + "c" * 32
 PHONE = "+8613912345678"
+MORNING = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 
 
 def callback(sid: str = SID, status: str = "delivered", **extra: str) -> dict[str, str]:
@@ -238,3 +243,32 @@ def test_a_reminder_goes_out_through_twilio_and_its_delivery_comes_back(
         sid,
         "+86139****5678",
     )
+
+
+def test_a_failure_reported_before_the_sid_is_recorded_is_applied_when_it_is(
+    client: FlaskClient, app: Flask
+) -> None:
+    """Twilio may call back before the dispatcher's UPDATE commits: an undelivered
+    urgent message must still show as undelivered (it decides whether to escalate)."""
+    database = database_of(app)
+    early = "SM" + "e" * 32
+    response = post_signed(client, callback(sid=early, status="undelivered", ErrorCode="30005"))
+    assert response.status_code == 204
+    with database.unit_of_work() as session:
+        enqueue(
+            session,
+            Notice(key="urgent:1", phone=PHONE, language="zh_CN", template="sms.test", urgent=True),
+            now=MORNING,
+        )
+        session.commit()
+
+    class AcceptsAs(MemoryProvider):
+        def send(self, message: OutgoingMessage) -> SendResult:
+            super().send(message)
+            return SendResult(provider_sid=early, status="sent")
+
+    dispatch_once(database, AcceptsAs(), settings_of(app), now=MORNING)
+    with database.unit_of_work() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        assert (row.status, row.error_code) == ("undelivered", "30005")
+        assert session.scalar(select(func.count()).select_from(EarlyDeliveryStatus)) == 0

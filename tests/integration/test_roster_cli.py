@@ -241,3 +241,19 @@ def test_a_shifted_row_and_a_landline_are_reported_masked_in_english(
         'patients.csv line 3, column "phone": +86354****1234 is a landline and cannot receive '
         "SMS. Give a mobile number (leave it empty for a patient without a mobile).",
     ]
+
+
+def test_a_landline_duty_phone_is_imported_with_a_warning_naming_the_row(
+    runner: FlaskCliRunner, db: Database, tmp_path: Path
+) -> None:
+    from tests.support.roster_files import FACILITIES
+
+    files = small_roster(
+        tmp_path, facilities=(*FACILITIES, "T2,连福镇卫生院,township_center,C1,0354-7221234")
+    )
+    result = runner.invoke(args=args(files))
+    assert result.exit_code == 0, result.output
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith("facilities.csv 第6行：值班电话 +86354****1234 是固定电话")
+    assert "7221234" not in result.output
+    assert count(db, Facility) == 5

@@ -82,7 +82,7 @@ def test_a_clean_import_creates_everything(db: Database, tmp_path: Path) -> None
         assert facilities["V1"].parent_id == facilities["T1"].id
         assert facilities["T1"].parent_id == facilities["C1"].id
         assert facilities["C1"].parent_id is None
-        assert facilities["C1"].phone == "+863547200001"
+        assert facilities["C1"].phone == "+8613900007200"
         assert facilities["V1"].level is FacilityLevel.VILLAGE_CLINIC
         doctor = session.scalars(select(Doctor).where(Doctor.code == "D1")).one()
         assert (doctor.phone, doctor.facility_id, doctor.language) == (

@@ -15,7 +15,7 @@ PATIENTS_HEADER = "code,name,phone,facility_code,conditions,birth_year,sex,volun
 
 FACILITIES = (
     FACILITIES_HEADER,
-    "C1,介休市人民医院,county_hospital,,0354-7200001",
+    "C1,介休市人民医院,county_hospital,,13900007200",
     "T1,义安镇卫生院,township_center,C1,",
     "V1,东村卫生室,village_clinic,T1,",
     "V2,西村卫生室,village_clinic,T1,",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import logging
+import unicodedata
 
 import pytest
 
@@ -57,3 +58,49 @@ def test_the_configured_handler_masks_numbers_in_tracebacks_too() -> None:
     assert "RuntimeError: The 'To' number +86139****5678 is not a valid" in written
     assert "13912345678" not in written
     assert "13800001111" not in written
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("电话13912345678请回电", "13912345678"),
+        ("张三13912345678", "13912345678"),
+        ("call 139-1234-5678 now", "139-1234-5678"),
+        ("call 139 1234 5678 now", "139 1234 5678"),
+        ("号码：008613912345678", "008613912345678"),
+        ("号码：0086 139 1234 5678", "0086 139 1234 5678"),
+        ("from +86 139-1234-5678", "+86 139-1234-5678"),
+        ("全角１３９１２３４５６７８", "１３９１２３４５６７８"),
+        ("卫生院0354-7654321值班", "0354-7654321"),
+        ("duty +86 354 7654321", "+86 354 7654321"),
+    ],
+)
+def test_every_form_roster_import_accepts_is_masked(text: str, number: str) -> None:
+    masked = mask_phones_in(text)
+    assert number not in masked
+    assert "****" in masked
+    middle = unicodedata.normalize("NFKC", number).replace(" ", "").replace("-", "")[-8:-4]
+    assert middle not in masked
+
+
+def test_masking_leaves_times_dates_and_ids_alone() -> None:
+    line = "2026-11-26 02:00:00,000 INFO outbox 17 sent SMaa0000000000000000000000000000bb 1.5 s"
+    assert mask_phones_in(line) == line
+
+
+def test_the_forwarded_urgent_text_is_masked_on_the_console() -> None:
+    from notifications.providers.base import OutgoingMessage
+    from notifications.providers.console import ConsoleProvider
+
+    stream = io.StringIO()
+    ConsoleProvider(stream=stream).send(
+        OutgoingMessage(
+            to="+8613800001111",
+            body="【急】系统出错，转发原文：+8613912345678发来：急 5 胸痛 电话139-2222-3333",
+            template="sms.urgent.fallback",
+            params={},
+            language="zh_CN",
+        )
+    )
+    printed = stream.getvalue()
+    assert "13912345678" not in printed and "2222" not in printed

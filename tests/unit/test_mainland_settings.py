@@ -6,6 +6,11 @@ import pytest
 
 from config.settings import SettingsError, load_settings
 
+PRODUCTION = {
+    "HUZHU_ENV": "production",
+    "SECRET_KEY": "3f9a1c0e7b5d4a2f8e6c1b0a9d7f5e3c",
+    "PUBLIC_BASE_URL": "https://huzhu.example.org",
+}
 ALIYUN = {
     "SMS_BACKEND": "aliyun",
     "ALIYUN_ACCESS_KEY_ID": "LTAI-test",
@@ -48,7 +53,7 @@ def test_tencent_backend_defaults_to_the_official_endpoint_and_six_character_var
         ({"SMS_TEMPLATE_MAP": "/nonexistent/map.json"}, "SMS_TEMPLATE_MAP=.* is not a file"),
         ({"TENCENT_SMS_CALLBACK_IPS": "1.2.3.4,nine"}, "TENCENT_SMS_CALLBACK_IPS has 'nine'"),
         (
-            {**ALIYUN, "HUZHU_ENV": "production", "SECRET_KEY": "x"},
+            {**ALIYUN, **PRODUCTION},
             "needs SMS_CALLBACK_SECRET, SMS_TEMPLATE_MAP",
         ),
     ],
@@ -64,8 +69,7 @@ def test_production_starts_with_every_mainland_setting(tmp_path: Path) -> None:
     settings = load_settings(
         {
             **TENCENT,
-            "HUZHU_ENV": "production",
-            "SECRET_KEY": "x",
+            **PRODUCTION,
             "SMS_CALLBACK_SECRET": "a" * 32,
             "SMS_TEMPLATE_MAP": str(template_map),
             "TENCENT_SMS_CALLBACK_IPS": "203.0.113.5, 198.51.100.0/24",

@@ -106,9 +106,10 @@ def test_quiet_hours_follow_the_settings() -> None:
     assert in_quiet_hours(settings, datetime(2026, 11, 24, 22, 30, tzinfo=UTC)) is True
 
 
-def test_a_slow_rate_makes_batches_that_fit_in_the_lease() -> None:
+def test_a_rate_limited_dispatcher_claims_about_two_seconds_of_sending() -> None:
     assert effective_batch_size(Settings(sms_rate_per_second=0), 500) == 500
-    assert effective_batch_size(Settings(sms_rate_per_second=1, sms_lease_seconds=120), 500) == 60
+    assert effective_batch_size(Settings(sms_rate_per_second=1, sms_lease_seconds=120), 500) == 2
+    assert effective_batch_size(Settings(sms_rate_per_second=100), 500) == 200
     assert effective_batch_size(Settings(sms_rate_per_second=0.001), 500) == 1
 
 

@@ -137,8 +137,37 @@ def test_bytes_that_are_neither_utf8_nor_gb18030_are_a_file_error(tmp_path: Path
     path = tmp_path / "patients.csv"
     path.write_bytes(PATIENTS_HEADER.encode() + b"\nP1,\x80\xff,,V1,HTN,,,\n")
     parsed = read_roster_file(path, PATIENTS, today=TODAY)
-    assert reasons(parsed) == [(2, None, "undecodable")]
+    assert reasons(parsed) == [(None, None, "undecodable")]
     assert parsed.has_file_error and parsed.entries == []
+    for language in ("zh_CN", "en"):
+        text = render_error(parsed.errors[0], "patients.csv", language)
+        assert "2" in text and "UTF-8" in text and "GB18030" in text
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [b"\xff\xfe\x80\x81", b"\x80\xff", b"M\xfcller \x81", b"\xfe\xfe\xfe\xfe\xa0"],
+)
+def test_junk_bytes_are_a_file_error_in_words(tmp_path: Path, junk: bytes) -> None:
+    path = tmp_path / "patients.csv"
+    path.write_bytes(PATIENTS_HEADER.encode() + b"\nP1," + junk + b",,V1,HTN,,,\n")
+    parsed = read_roster_file(path, PATIENTS, today=TODAY)
+    assert parsed.has_file_error
+    for error in parsed.errors:
+        assert render_error(error, "patients.csv", "zh_CN")
+
+
+def test_a_nul_in_a_cell_is_an_error_of_that_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "patients.csv"
+    path.write_text(
+        PATIENTS_HEADER + "\nP1,张\x00秀英,13900000011,V1,高血压,,,\nP2,李四,,V1,高血压,,,\n",
+        encoding="utf-8",
+    )
+    parsed = read_roster_file(path, PATIENTS, today=TODAY)
+    assert reasons(parsed) == [(2, "name", "control_character")]
+    assert not parsed.has_file_error
+    assert "NUL" in render_error(parsed.errors[0], "patients.csv", "en")
+    assert [entry.code for entry in parsed.entries if entry.row is not None] == ["P2"]
 
 
 def test_excel_unicode_text_is_refused_with_how_to_save_it(tmp_path: Path) -> None:

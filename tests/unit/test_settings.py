@@ -7,6 +7,12 @@ import pytest
 
 from config.settings import DEVELOPMENT_SECRET_KEY, SettingsError, load_settings
 
+STRONG_KEY = "3f9a1c0e7b5d4a2f8e6c1b0a9d7f5e3c"
+PRODUCTION = {
+    "HUZHU_ENV": "production",
+    "SECRET_KEY": STRONG_KEY,
+    "PUBLIC_BASE_URL": "https://huzhu.example.org",
+}
 TWILIO = {
     "SMS_BACKEND": "twilio",
     "TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
@@ -34,8 +40,8 @@ def test_production_refuses_to_start_without_secret_key() -> None:
 
 
 def test_production_with_secret_key_starts() -> None:
-    settings = load_settings({"HUZHU_ENV": "production", "SECRET_KEY": "s3cret-value"})
-    assert settings.secret_key == "s3cret-value"
+    settings = load_settings(PRODUCTION)
+    assert settings.secret_key == STRONG_KEY
     assert settings.is_production
 
 
@@ -59,7 +65,11 @@ def test_development_falls_back_to_a_development_key() -> None:
         ({"HUZHU_ENV": "staging"}, "HUZHU_ENV"),
         ({"TWILIO_VALIDATE_SIGNATURE": "maybe"}, "TWILIO_VALIDATE_SIGNATURE"),
         ({"SMS_BACKEND": "twilio"}, "TWILIO_ACCOUNT_SID"),
-        ({**TWILIO, "HUZHU_ENV": "production", "SECRET_KEY": "x"}, "needs PUBLIC_BASE_URL"),
+        ({**TWILIO, **PRODUCTION, "PUBLIC_BASE_URL": ""}, "needs PUBLIC_BASE_URL"),
+        ({**PRODUCTION, "PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL is not set"),
+        ({**PRODUCTION, "SECRET_KEY": "x"}, "SECRET_KEY is too weak"),
+        ({**PRODUCTION, "SECRET_KEY": DEVELOPMENT_SECRET_KEY}, "SECRET_KEY is too weak"),
+        ({**PRODUCTION, "SECRET_KEY": "CHANGEME"}, "SECRET_KEY is too weak"),
         ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL='verbose' must be one of DEBUG, INFO"),
         ({"PUBLIC_BASE_URL": "huzhu.example.org"}, r"PUBLIC_BASE_URL=.* https://"),
         ({"PUBLIC_BASE_URL": "https://huzhu.example.org/?x=1"}, "PUBLIC_BASE_URL"),
@@ -70,7 +80,7 @@ def test_development_falls_back_to_a_development_key() -> None:
             r"TWILIO_MESSAGING_SERVICE_SID=.* MG",
         ),
         (
-            {"HUZHU_ENV": "production", "SECRET_KEY": "x", "TWILIO_VALIDATE_SIGNATURE": "false"},
+            {**PRODUCTION, "TWILIO_VALIDATE_SIGNATURE": "false"},
             "development only",
         ),
     ],
@@ -109,7 +119,7 @@ def test_a_complete_twilio_setup_loads() -> None:
         {
             **TWILIO,
             "HUZHU_ENV": "production",
-            "SECRET_KEY": "s3cret-value",
+            "SECRET_KEY": STRONG_KEY,
             "PUBLIC_BASE_URL": "https://huzhu.example.org/county/",
             "TWILIO_API_BASE_URL": "http://127.0.0.1:4010/",
             "LOG_LEVEL": "debug",
