@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from grids.core.notices import Notice
 
-Deliver = Callable[[Session, Sequence[Notice], datetime], None]
+Deliver = Callable[[Session, Sequence[Notice], datetime], object]
 CHANNEL_KEY = "huzhu.notice_channel"
 
 

@@ -10,7 +10,7 @@ commits; the caller commits an applied outcome.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,12 +24,12 @@ from grids.admin.follow import follow_grid
 from grids.admin.operations import Plan, phased
 from grids.admin.rules import Problem, blocking
 from grids.audit import ChangeConflict, Conflict, UndoRefused
+from grids.channel import Deliver
 from grids.core.notices import Notice
 from grids.core.vocabulary import GONE_STATUSES
 from grids.models import ChangeSet, Doctor, Grid, Membership, Patient
 from i18n import normalise_language, translate
 
-Deliver = Callable[[Session, Sequence[Notice], datetime], None]
 NAME_LIMIT = 8
 GRID_LIST_LIMIT = 3
 

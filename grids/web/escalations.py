@@ -48,7 +48,7 @@ def list_escalations() -> Response:
 
 @escalations_api.get("/api/v1/escalations/<code>")
 @any_role
-def show_escalation(code: str) -> object:
+def show_escalation(code: str) -> Any:
     wanted = normalise_ack_code(code)
     session = request_session()
     found = escalation_items(session, code=wanted, limit=1)

@@ -361,7 +361,7 @@ def test_a_grid_without_any_doctor_at_its_clinic_alerts_the_township(client, db,
             session, lonely["clinic_a"], size=6, with_doctor=False, code="LV01-HTN09"
         )
         session.commit()
-    reply = send(client, orphan.coordinator.phone, "急 3 说话不清")
+    reply = send(client, orphan.coordinator.phone, "急 3 说话不清")  # type: ignore[arg-type]
     [urgent] = rows(db, UrgentReport)
     assert reply == (
         f"本网格暂无村医，已通知义安镇卫生院（编号{urgent.code}）：3号说话不清。危急请拨120。"

@@ -22,7 +22,7 @@ DOCTOR = "+8613900001234"
 @pytest.fixture
 def standin() -> Iterator[TwilioCallsStandIn]:
     with TwilioCallsStandIn(ACCOUNT, TOKEN) as server:
-        yield server
+        yield server  # type: ignore[misc]
 
 
 @pytest.fixture

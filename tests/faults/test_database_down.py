@@ -68,7 +68,7 @@ def test_an_urgent_text_sent_while_the_database_is_down_is_kept_and_reaches_the_
 ) -> None:
     county = build_county(db)
     sid = new_sid()
-    form = twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid)
+    form = twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid)  # type: ignore[arg-type]
     reply = reply_of(post_signed(dead_app.test_client(), form))
     assert reply == SPOOLED_URGENT
     assert count(db, InboundMessage, InboundMessage.message_sid == sid) == 0
@@ -81,7 +81,7 @@ def test_an_urgent_text_sent_while_the_database_is_down_is_kept_and_reaches_the_
     assert (message.message_sid, message.outcome, message.received_at) == (sid, "applied", THURSDAY)
     assert count(db, UrgentReport) == 1
     sent = {row.template: row for row in rows(db, OutboxMessage)}
-    assert sent["sms.urgent.doctor"].to_phone == county.zh.doctor.phone
+    assert sent["sms.urgent.doctor"].to_phone == county.zh.doctor.phone  # type: ignore[union-attr]
     # The sender could not be told the outcome then: it comes as an SMS now.
     assert sent["sms.relay.reply"].to_phone == county.zh.coordinator.phone
     assert sent["sms.relay.reply"].body == message.reply
@@ -92,7 +92,7 @@ def test_a_replayed_message_and_a_twilio_retry_are_stored_once(
     app: Flask, dead_app: Flask, db: Any
 ) -> None:
     county = build_county(db)
-    form = twilio_form(county.zh.coordinator.phone, "好", new_sid())
+    form = twilio_form(county.zh.coordinator.phone, "好", new_sid())  # type: ignore[arg-type]
     dead = dead_app.test_client()
     assert reply_of(post_signed(dead, form)) == SPOOLED
     assert reply_of(post_signed(dead, form)) == SPOOLED  # Twilio's retry, spooled again
@@ -108,7 +108,7 @@ def test_a_replay_while_the_database_is_still_down_keeps_every_message(
 ) -> None:
     county = build_county(db)
     for body in ("好", "急 5 胸痛"):
-        post_signed(dead_app.test_client(), twilio_form(county.zh.coordinator.phone, body))
+        post_signed(dead_app.test_client(), twilio_form(county.zh.coordinator.phone, body))  # type: ignore[arg-type]
     with pytest.raises(OperationalError):
         replay(dead_app)
     assert len(spool_of(settings_of(dead_app)).pending()) == 2
@@ -124,7 +124,8 @@ def test_when_even_the_spool_cannot_be_written_twilio_is_told_to_use_the_fallbac
     dead = make_app(unreachable, inbound_spool_dir=str(blocked / "spool"))
     try:
         response = post_signed(
-            dead.test_client(), twilio_form(county.zh.coordinator.phone, "急 5 胸痛")
+            dead.test_client(),
+            twilio_form(county.zh.coordinator.phone, "急 5 胸痛"),  # type: ignore[arg-type]
         )
     finally:
         database_of(dead).dispose()
@@ -156,7 +157,7 @@ def test_a_failure_mid_way_never_claims_a_forward_that_was_not_stored(
     monkeypatch.setattr("notifications.inbound._forward_raw", forward_then_die)
     sid = new_sid()
     reply = reply_of(
-        post_signed(app.test_client(), twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid))
+        post_signed(app.test_client(), twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid))  # type: ignore[arg-type]
     )
     assert reply == SPOOLED_URGENT
     assert count(db, InboundMessage) == count(db, OutboxMessage) == 0

@@ -66,12 +66,12 @@ def test_a_large_body_with_a_fake_signature_is_refused_413_before_it_is_read(
 def test_a_body_of_unannounced_length_past_the_limit_is_refused_413(client: Any, db: Any) -> None:
     """Chunked: no Content-Length to refuse early, so parsing stops at the limit."""
     county = build_county(db)
-    form = twilio_form(county.zh.coordinator.phone, "好 " + "x" * MAX_BODY_BYTES)
+    form = twilio_form(county.zh.coordinator.phone, "好 " + "x" * MAX_BODY_BYTES)  # type: ignore[arg-type]
     body = urlencode(form).encode()
     environ = EnvironBuilder(
         path=INBOUND,
         method="POST",
-        headers={"X-Twilio-Signature": signature_for(form)},
+        headers={"X-Twilio-Signature": signature_for(form)},  # type: ignore[dict-item]
         content_type="application/x-www-form-urlencoded",
     ).get_environ()
     environ.pop("CONTENT_LENGTH", None)
@@ -83,7 +83,7 @@ def test_a_body_of_unannounced_length_past_the_limit_is_refused_413(client: Any,
 
 def test_too_many_parameters_are_refused(client: Any, db: Any) -> None:
     county = build_county(db)
-    form = twilio_form(county.zh.coordinator.phone, "好")
+    form = twilio_form(county.zh.coordinator.phone, "好")  # type: ignore[arg-type]
     form.update({f"Extra{n}": "1" for n in range(MAX_PARAMETERS)})
     response = post_signed(client, form)
     assert response.status_code == 413
@@ -95,7 +95,7 @@ def test_a_signed_request_replayed_with_shifted_boundaries_is_refused(client: An
     the next parameter into MessageSid keeps the signature valid."""
     county = build_county(db)
     sid = new_sid()
-    form = twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid)
+    form = twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid)  # type: ignore[arg-type]
     signature = signature_for(form)
     assert reply_of(post_signed(client, form, signature)) is not None
     # `NumMedia` + `0` + `NumSegments` + `1` == `NumMedia` + `0NumSegments1`: the same bytes.
@@ -124,7 +124,7 @@ def test_malformed_identifiers_are_refused_400(
     client: Any, db: Any, field: str, value: str
 ) -> None:
     county = build_county(db)
-    form = twilio_form(county.zh.coordinator.phone, "好")
+    form = twilio_form(county.zh.coordinator.phone, "好")  # type: ignore[arg-type]
     form[field] = value
     response = post_signed(client, form)
     assert response.status_code == 400

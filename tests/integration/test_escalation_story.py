@@ -75,13 +75,13 @@ def test_the_whole_story_doctor_then_a_call_then_the_township_who_acknowledges(a
     assert (sms.template, sms.channel, sms.status) == ("sms.urgent.doctor", "sms", "pending")
 
     dispatch_at(app, minutes(0.5))
-    assert [m.to for m in provider_of(app).sent] == [doctor.phone]
+    assert [m.to for m in provider_of(app).sent] == [doctor.phone]  # type: ignore[attr-defined]
     assert tick_at(app, minutes(2)) == 0  # waiting; the SMS counts as delivered (memory)
 
     # 3 minutes after the SMS was sent, nobody acknowledged: the doctor is called.
     assert tick_at(app, minutes(3.5)) == 1
     dispatch_at(app, minutes(3.6))
-    [call] = voice_provider_of(app).to(doctor.phone)
+    [call] = voice_provider_of(app).to(doctor.phone)  # type: ignore[attr-defined]
     assert call.body.startswith(f"紧急报告，编号{code}。JXV01-HTN01网格5号")
     assert call.body.endswith("确认接手请按1。")
 
@@ -95,7 +95,7 @@ def test_the_whole_story_doctor_then_a_call_then_the_township_who_acknowledges(a
 
     # The township's duty phone acknowledges by SMS; the ladder stops.
     ack = text_at(app, township.phone, f"收到 {code}", minutes(12))
-    assert ack.startswith(f"已确认{code}：JXV01-HTN01网格5号")
+    assert ack.startswith(f"已确认{code}：JXV01-HTN01网格5号")  # type: ignore[union-attr]
     state = case(app)
     assert (state.state, state.acknowledged_by) == ("acknowledged", "义安镇卫生院值班医生")
     [told] = to(app, grid.coordinator.phone)
@@ -128,12 +128,12 @@ def test_a_red_flag_tells_the_county_hospital_from_the_first_minute(app, county)
     assert [m.template for m in to(app, grid.doctor.phone)] == ["sms.urgent.doctor"]
     # The county hospital may take the case at once.
     code = case(app).code
-    assert text_at(app, tree["county"].phone, "收到", minutes(2)).startswith(f"已确认{code}")
+    assert text_at(app, tree["county"].phone, "收到", minutes(2)).startswith(f"已确认{code}")  # type: ignore[union-attr]
 
 
 def test_a_failed_delivery_escalates_at_once(app, county) -> None:
     grid, tree = county["grid"], county["tree"]
-    provider_of(app).fail_to(grid.doctor.phone, PermanentSendError("21610", "unsubscribed"))
+    provider_of(app).fail_to(grid.doctor.phone, PermanentSendError("21610", "unsubscribed"))  # type: ignore[attr-defined]
     text_at(app, grid.coordinator.phone, "急 5 头晕", T0)
     dispatch_at(app, minutes(0.2))
     assert [m.status for m in to(app, grid.doctor.phone)] == ["failed"]
@@ -272,7 +272,7 @@ def test_a_keypress_on_the_call_acknowledges(app, county) -> None:
     dispatch_at(app, minutes(0.2))
     tick_at(app, minutes(3.5))
     dispatch_at(app, minutes(3.6))
-    [call_sid] = voice_provider_of(app).sids
+    [call_sid] = voice_provider_of(app).sids  # type: ignore[attr-defined]
     assert press_at(app, call_sid, "9", minutes(4)).startswith("没有收到按键")
     assert case(app).state == "open"
     assert press_at(app, call_sid, "1", minutes(4.5)) == "已确认，谢谢。已告知报告人。"

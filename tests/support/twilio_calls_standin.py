@@ -82,15 +82,15 @@ class TwilioCallsStandIn(TwilioStandIn):
         call.update(example)
         call.update(
             {
-                "account_sid": account_sid,
-                "sid": sid,
+                "account_sid": account_sid,  # type: ignore[dict-item]
+                "sid": sid,  # type: ignore[dict-item]
                 "to": values["To"],
                 "from": values["From"],
-                "status": "queued",
-                "direction": "outbound-api",
-                "date_created": stamp,
-                "date_updated": stamp,
-                "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",
+                "status": "queued",  # type: ignore[dict-item]
+                "direction": "outbound-api",  # type: ignore[dict-item]
+                "date_created": stamp,  # type: ignore[dict-item]
+                "date_updated": stamp,  # type: ignore[dict-item]
+                "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",  # type: ignore[dict-item]
             }
         )
         return call
