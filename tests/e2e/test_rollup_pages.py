@@ -41,7 +41,7 @@ def test_doctor_lands_on_the_monday_page_with_what_needs_them(client, county) ->
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "王医生" in html or "RD1" in html or "医生的网格" in html
-    assert "第2026-W48周" in html
+    assert "2026年第48周" in html
     assert "红标成员 4 人" in html  # a5, a9, a10 in A and b2 in B
     assert "两周以上无消息的成员 4 人" in html
     assert "血压危急 180/100" in html
