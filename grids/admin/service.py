@@ -221,6 +221,18 @@ def execute(
     _finish(
         session, outcome, change_set, recorded, grids_before, doctors_before, now, default_language
     )
+    return _conclude(session, outcome, dry_run=dry_run, deliver=deliver, now=now)
+
+
+def _conclude(
+    session: Session,
+    outcome: Outcome,
+    *,
+    dry_run: bool,
+    deliver: Deliver | None,
+    now: datetime,
+) -> Outcome:
+    """A preview is rolled back; an applied change-set hands its SMS to the channel."""
     if dry_run:
         session.rollback()
     else:
@@ -499,10 +511,4 @@ def undo(
     _finish(
         session, outcome, inverse_set, recorded, grids_before, doctors_before, now, default_language
     )
-    if dry_run:
-        session.rollback()
-    else:
-        if deliver is not None and outcome.notices:
-            deliver(session, outcome.notices, now)
-        outcome.applied = True
-    return outcome
+    return _conclude(session, outcome, dry_run=dry_run, deliver=deliver, now=now)

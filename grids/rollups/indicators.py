@@ -42,15 +42,9 @@ OUTCOME_WEEKS = 52
 
 LEVELS = ("grid", "doctor", "township", "county")
 
-# Counts summed from grids up to every level, in the document's order.
-COUNT_FIELDS: tuple[str, ...] = (
-    "members",
-    "grids",
-    "grids_reported",
-    "members_stable",
-    "members_with_reading",
-    "members_flagged",
-    "members_no_news_2w",
+# Per-member 0/1 columns, summed by SQL per grid (grids.rollups.queries.member_status).
+REPORT_COUNTS = ("members_stable", "members_with_reading", "members_flagged", "members_no_news_2w")
+CONTROL_COUNTS = (
     "htn_denominator",
     "bp_controlled",
     "bp_uncontrolled",
@@ -60,46 +54,42 @@ COUNT_FIELDS: tuple[str, ...] = (
     "glucose_controlled",
     "glucose_uncontrolled",
     "glucose_missed",
-    "exchanges_held",
-    "attendance",
-    "red",
-    "yellow",
-    "green",
-    "hospitalisations",
-    "deaths",
 )
-# Internal sums behind the averages; not in the document.
-HIDDEN_SUMS = ("death_age_sum", "deaths_with_age")
+COLOUR_COUNTS = ("red", "yellow", "green")
+MEMBER_COUNTS = REPORT_COUNTS + CONTROL_COUNTS + COLOUR_COUNTS
 
-INDICATOR_FIELDS: tuple[str, ...] = (
-    "members",
-    "grids",
-    "grids_reported",
-    "members_stable",
-    "members_with_reading",
-    "members_flagged",
-    "members_no_news_2w",
-    "htn_denominator",
-    "bp_controlled",
-    "bp_uncontrolled",
-    "bp_missed",
-    "lost_to_follow_up",
-    "dm_denominator",
-    "glucose_controlled",
-    "glucose_uncontrolled",
-    "glucose_missed",
-    "exchanges_held",
-    "attendance",
+GRID_COUNTS = ("members", "grids", "grids_reported")
+EXCHANGE_COUNTS = ("exchanges_held", "attendance")
+OUTCOME_COUNTS = ("hospitalisations", "deaths")
+URGENT_FIELDS = (
     "urgent",
     "urgent_ack_median_s",
     "urgent_ack_max_s",
     "urgent_past_doctor",
     "urgent_open",
-    "red",
-    "yellow",
-    "green",
-    "hospitalisations",
-    "deaths",
+)
+
+# Counts summed from grids up to every level, in the document's order.
+COUNT_FIELDS: tuple[str, ...] = (
+    *GRID_COUNTS,
+    *REPORT_COUNTS,
+    *CONTROL_COUNTS,
+    *EXCHANGE_COUNTS,
+    *COLOUR_COUNTS,
+    *OUTCOME_COUNTS,
+)
+# Internal sums behind the averages; not in the document.
+HIDDEN_SUMS = ("death_age_sum", "deaths_with_age")
+
+# The document's fields, in DESIGN's order.
+INDICATOR_FIELDS: tuple[str, ...] = (
+    *GRID_COUNTS,
+    *REPORT_COUNTS,
+    *CONTROL_COUNTS,
+    *EXCHANGE_COUNTS,
+    *URGENT_FIELDS,
+    *COLOUR_COUNTS,
+    *OUTCOME_COUNTS,
     "avg_age_at_death",
 )
 

@@ -44,6 +44,7 @@ from grids.rollups.indicators import (
     GLUCOSE_CONTROLLED_BELOW,
     GLUCOSE_CRISIS_AT,
     HYPERTENSION,
+    MEMBER_COUNTS,
     GridPlace,
     UrgentCase,
 )
@@ -286,26 +287,6 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
             *([] if grid_ids is None else [Membership.grid_id.in_(grid_ids)]),
         )
     )
-
-
-MEMBER_COUNTS = (
-    "members_stable",
-    "members_with_reading",
-    "members_flagged",
-    "members_no_news_2w",
-    "htn_denominator",
-    "bp_controlled",
-    "bp_uncontrolled",
-    "bp_missed",
-    "lost_to_follow_up",
-    "dm_denominator",
-    "glucose_controlled",
-    "glucose_uncontrolled",
-    "glucose_missed",
-    "red",
-    "yellow",
-    "green",
-)
 
 
 def grid_counts(
