@@ -4,10 +4,9 @@ get its reply."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from config.runtime import settings_of
 from grids.models import UrgentReport
@@ -15,27 +14,9 @@ from grids.storage.database import Database
 from notifications.inbound import IncomingSms, receive
 from notifications.models import InboundMessage, OutboxMessage
 from tests.e2e.test_inbound import build_county, new_sid, twilio_form
+from tests.support.locks import wait_for_a_lock_wait
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-
-
-def _wait_until_blocked(db: Database, timeout: float = 10.0) -> None:
-    if not db.is_postgresql:
-        time.sleep(0.5)  # SQLite: the second writer waits on the database lock
-        return
-    deadline = time.monotonic() + timeout
-    with db.engine.connect() as connection:
-        while time.monotonic() < deadline:
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar_one()
-            if waiting:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the second delivery never waited for the first")
 
 
 def test_a_second_delivery_during_the_first_gets_the_first_reply(app, db: Database) -> None:
@@ -61,10 +42,11 @@ def test_a_second_delivery_during_the_first_gets_the_first_reply(app, db: Databa
             target=lambda: results.append(receive(db, settings_of(app), sms, NOW))
         )
         second.start()
-        _wait_until_blocked(db)
+        blocked = wait_for_a_lock_wait(db, second)
         first.commit()
     second.join(timeout=30)
 
+    assert blocked, f"the second delivery never waited for the first: {results}"
     assert results == ["the first delivery's reply"]
     with db.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 1

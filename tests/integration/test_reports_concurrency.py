@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grids.models import Grid, Patient, Reading, WeeklyReport
@@ -16,25 +15,10 @@ from grids.reports.senders import load_roster
 from grids.reports.weekly import MemberUpdate, ReportOutcome, record_weekly_report
 from grids.storage.database import Database
 from tests.support import factories
+from tests.support.locks import wait_for_a_lock_wait
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-
-
-def _wait_for_a_lock_wait(db: Database, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    with db.engine.connect() as connection:
-        while time.monotonic() < deadline:
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar_one()
-            if waiting:
-                return True
-            time.sleep(0.02)
-    return False
 
 
 @pytest.mark.postgres
@@ -67,7 +51,7 @@ def test_concurrent_first_reports_make_one_report_with_two_revisions(db: Databas
 
         thread = threading.Thread(target=second_delivery)
         thread.start()
-        blocked = _wait_for_a_lock_wait(db)
+        blocked = wait_for_a_lock_wait(db, thread)
         first.commit()
     thread.join(timeout=30)
 
