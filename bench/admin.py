@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.admin [--patients 1000000] [--url URL] [--runs 20]
 
-A fresh database (`huzhu_bench_admin`) is created, migrated, loaded with the
+A fresh database (`huzhu_bench_admin_<pid>`) is created, migrated, loaded with the
 synthetic county by COPY and its grids formed (setup, not timed). Then:
 
 1. the preview (dry run) of retiring the doctor with the most grids: plan, checks,
@@ -19,6 +19,7 @@ The database is dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import time
@@ -40,7 +41,8 @@ from grids.storage import migrate
 from grids.storage.database import Database, utcnow
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_admin"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_admin_{os.getpid()}"
 PASSWORD = "bench password 1"
 
 

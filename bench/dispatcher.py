@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.dispatcher [--messages 20000] [--processes 1 2] [--batch-size 500]
 
-Creates (and afterwards drops) the database `huzhu_bench_dispatch` on the
+Creates (and afterwards drops) the database `huzhu_bench_dispatch_<pid>` on the
 server of `--url`, migrates it with Alembic, then for each dispatcher count:
 empties the outbox, enqueues N messages with `enqueue_many` (printing the
 rate), starts that many dispatcher processes with no rate limit and prints
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -33,7 +34,8 @@ from notifications.providers.memory import MemoryProvider
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_dispatch"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_dispatch_{os.getpid()}"
 DAY = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai: not quiet hours
 SETTINGS = Settings(sms_rate_per_second=0, quiet_hours=parse_quiet_hours("00:00-00:00"))
 

@@ -6,7 +6,7 @@
    doctors of 15 grids, clinics, townships and counties, from plain rows (what
    `load_hierarchy` does after its queries): time and resident memory. Floor: < 10 s.
 2. Builds the ladder of one grid, for many grids: time per ladder. Floor: < 1 ms.
-3. On PostgreSQL (database `huzhu_bench_escalation`, created and dropped), opens
+3. On PostgreSQL (database `huzhu_bench_escalation_<pid>`, created and dropped), opens
    `--escalations` escalations whose doctor step timed out, and times one
    `run_escalation_tick` that advances them all to the next step (events, outbox rows,
    exactly once). Floor: < 2 s.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import sys
 import time
@@ -35,7 +36,8 @@ from notifications.models import OutboxMessage
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_escalation"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_escalation_{os.getpid()}"
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 GRID_SIZE = 20
 GRIDS_PER_DOCTOR = 15

@@ -7,7 +7,7 @@
    Printed: wall time, the function's own peak allocations (tracemalloc, in a second
    run), and the child's peak resident set size (`ru_maxrss`: inputs plus formation,
    without the generator's rows).
-2. End to end on PostgreSQL: a fresh database (`huzhu_bench_formation`) is created,
+2. End to end on PostgreSQL: a fresh database (`huzhu_bench_formation_<pid>`) is created,
    migrated, and loaded with the county by COPY (not timed); a child process then
    runs `form_grids_in_database` and commits. Printed: load, form, write and commit
    times, the total, the child's peak RSS, and a second run (nothing changes). The
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import pickle
 import resource
 import subprocess
@@ -43,7 +44,8 @@ from grids.storage import migrate
 from grids.storage.database import Database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_formation"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_formation_{os.getpid()}"
 MB = 1024 * 1024
 
 

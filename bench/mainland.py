@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.mainland [--messages 1000] [--batch 100]
 
-Creates (and afterwards drops) the database `huzhu_bench_mainland`, builds the
+Creates (and afterwards drops) the database `huzhu_bench_mainland_<pid>`, builds the
 application with `SMS_BACKEND=aliyun` against the local Aliyun stand-in, then:
 
 1. enqueues N messages and dispatches them through the SDK (one dispatcher,
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -46,7 +47,8 @@ from tests.support.mainland_standins import AliyunStandIn
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_mainland"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_mainland_{os.getpid()}"
 DAY = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 FLOORS = {"sends": 50.0, "reports": 20.0, "replies": 20.0}
 

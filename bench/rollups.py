@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.rollups [--members 200000] [--url URL] [--repeat 3]
 
-A scratch database (`huzhu_bench_rollups`) is created, migrated and filled by
+A scratch database (`huzhu_bench_rollups_<pid>`) is created, migrated and filled by
 SQL (`generate_series`, not timed): a county of MEMBERS members in grids of 20,
 15 grids per doctor, 14 townships; a year (52 weeks) of weekly reports, a BP or
 glucose reading for each member about every 4 weeks, member reports, attendance
@@ -21,6 +21,7 @@ The database is dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -34,7 +35,8 @@ from grids.storage import migrate
 from grids.storage.database import Database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_rollups"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_rollups_{os.getpid()}"
 TZ = ZoneInfo("Asia/Shanghai")
 WEEK = "2026-W48"
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)

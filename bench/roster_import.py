@@ -5,13 +5,14 @@
 Prints the wall time of reading and validating the CSV files, of the whole
 import (validation, comparison with the database, bulk writes, commit), rows
 per second, and of a re-import of the same files (nothing changes). Target:
-100,000 patients in under 30 s. The database `huzhu_bench_roster` is created,
+100,000 patients in under 30 s. The database `huzhu_bench_roster_<pid>` is created,
 migrated and dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,7 +33,8 @@ from grids.storage import migrate
 from grids.storage.database import Database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_roster"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_roster_{os.getpid()}"
 T = TypeVar("T")
 
 

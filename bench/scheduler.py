@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.scheduler [--members 1000000] [--url URL]
 
-Creates (and afterwards drops) the database `huzhu_bench_scheduler`, migrates it,
+Creates (and afterwards drops) the database `huzhu_bench_scheduler_<pid>`, migrates it,
 and fills it with one county of `--members` members in grids of 20 (50,000 grids
 for a million), 20 grids per village clinic, each meeting on a weekday at 19:00.
 
@@ -19,6 +19,7 @@ for a million), 20 grids per village clinic, each meeting on a weekday at 19:00.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -37,7 +38,8 @@ from scheduling.runner import run_job
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_scheduler"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_scheduler_{os.getpid()}"
 GRID_SIZE = 20
 GRIDS_PER_CLINIC = 20
 MONDAY = datetime(2027, 3, 1, tzinfo=UTC)  # 2027-W09

@@ -4,7 +4,7 @@
         [--duration 15] [--connections 16] [--rate 200] [--rate-duration 15]
 
 What it does:
-1. Creates the database `huzhu_bench_webhook` on the server of `--url` (dropped at the
+1. Creates the database `huzhu_bench_webhook_<pid>` on the server of `--url` (dropped at the
    end), migrates it with Alembic and loads a small county: `--grids` grids of 18
    hypertension patients under two doctors per village clinic.
 2. Pre-computes signed Twilio requests (each with its own MessageSid, signed with the
@@ -68,7 +68,8 @@ from tests.support.postgres import create_postgres_database, drop_postgres_datab
 from wsgi import create_app
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "huzhu_bench_webhook"
+# One name per run, so two runs side by side do not drop each other's database.
+DATABASE_NAME = f"huzhu_bench_webhook_{os.getpid()}"
 PUBLIC_BASE_URL = "https://huzhu-bench.example.org"
 PATH = "/sms/twilio/inbound"
 AUTH_TOKEN = "bench-auth-token"
