@@ -15,15 +15,17 @@
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import os
+import pstats
 import random
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 
 from config.settings import Settings
 from grids.escalation.hierarchy import DoctorInfo, FacilityInfo, GridInfo, Hierarchy
@@ -133,7 +135,34 @@ def bench_ladder(hierarchy: Hierarchy, grids: int, samples: int = 5000) -> None:
     print(f"one grid's ladder: {per * 1000:.3f} ms (mean of {len(ids):,}; floor 1 ms)")
 
 
-def bench_tick(url: str, escalations: int) -> None:
+class StatementCounter:
+    """Counts the statements an engine sends (an executemany counts once, and its
+    parameter sets are counted beside it)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements = 0
+        self.executemany = 0
+        self.parameter_sets = 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, _conn, _cursor, _statement, parameters, _context, executemany) -> None:  # type: ignore[no-untyped-def]
+        self.statements += 1
+        if executemany:
+            self.executemany += 1
+            self.parameter_sets += len(parameters)
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.statements:,} SQL statements ({self.executemany:,} executemany "
+            f"with {self.parameter_sets:,} parameter sets)"
+        )
+
+
+def bench_tick(url: str, escalations: int, *, profile: bool = False) -> None:
     database_url = create_postgres_database(url, DATABASE_NAME)
     try:
         migrate.upgrade(database_url)
@@ -203,9 +232,16 @@ def bench_tick(url: str, escalations: int) -> None:
                     for n in range(1, escalations + 1)
                 ],
             )
+        profiler = cProfile.Profile() if profile else None
+        counter = StatementCounter(database.engine)
         started, cpu = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
         advanced = run_escalation_tick(database, Settings(), T0 + timedelta(minutes=11))
+        if profiler is not None:
+            profiler.disable()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        counter.close()
         with database.unit_of_work() as session:
             moved = session.scalar(
                 select(func.count()).select_from(Escalation).where(Escalation.step == 1)
@@ -217,9 +253,13 @@ def bench_tick(url: str, escalations: int) -> None:
             f"escalation tick on PostgreSQL: {advanced:,} of {escalations:,} open escalations "
             f"advanced in {elapsed:.2f} s ({cpu:.2f} s CPU in Python; floor 2 s); "
             f"{moved:,} at the next step, {events:,} events, "
-            f"{(queued or 0) - escalations:,} messages queued; "
+            f"{(queued or 0) - escalations:,} messages queued; {counter}; "
             f"a second tick at the same time advanced {again}"
         )
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats(os.environ.get("PSORT", "cumulative")).print_stats(
+                int(os.environ.get("PLINES", "30"))
+            )
         database.dispose()
     finally:
         drop_postgres_database(url, DATABASE_NAME)
@@ -232,12 +272,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--escalations", type=int, default=10_000)
     parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--tick-only", action="store_true", help="only the tick")
+    parser.add_argument(
+        "--profile", action="store_true", help="print the tick's cProfile (slows it down)"
+    )
     args = parser.parse_args(argv)
-    hierarchy = bench_graph(args.members)
-    bench_ladder(hierarchy, args.members // GRID_SIZE)
-    del hierarchy
-    gc.collect()
-    bench_tick(args.url, args.escalations)
+    if not args.tick_only:
+        hierarchy = bench_graph(args.members)
+        bench_ladder(hierarchy, args.members // GRID_SIZE)
+        del hierarchy
+        gc.collect()
+    bench_tick(args.url, args.escalations, profile=args.profile)
     return 0
 
 

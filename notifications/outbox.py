@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from grids.core.limits import is_e164
 from grids.core.notices import Notice
+from grids.storage.bulk import insert_many
 from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
 
@@ -139,7 +140,7 @@ def enqueue_many(
     returning: bool = True,
 ) -> list[OutboxMessage]:
     """Add many notices with bulk INSERT ... ON CONFLICT DO NOTHING; returns the new rows
-    (none with `returning=False`, which spares loading them: one statement per batch).
+    (none with `returning=False`, which spares loading them: one statement on PostgreSQL).
 
     Every notice is checked before anything is inserted, so one bad notice
     inserts none of them.
@@ -152,9 +153,12 @@ def enqueue_many(
         return []
     values = list(rows.values())
     if not returning:
-        plain = _insert_ignoring_duplicates(session)
-        for start in range(0, len(values), _BATCH):
-            session.execute(plain, values[start : start + _BATCH])
+        insert_many(
+            session.connection(),
+            OutboxMessage.__table__,
+            values,
+            skip_conflicts_on=["idempotency_key"],
+        )
         return []
     inserted: list[OutboxMessage] = []
     statement = _insert_ignoring_duplicates(session).returning(OutboxMessage)

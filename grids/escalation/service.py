@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from grids.core.limits import URGENT_FORWARD_CHARS
 from grids.core.notices import Notice
+from grids.escalation.case import Case
 from grids.escalation.hierarchy import HierarchyError
 from grids.escalation.ladder import (
     SMS,
@@ -29,6 +30,7 @@ from grids.escalation.ladder import (
     Step,
     build_ladder,
     notice_key,
+    step_keys,
 )
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState, EventKind
 from grids.escalation.roster_graph import current_hierarchy
@@ -36,8 +38,9 @@ from grids.escalation.timers import CALL, ESCALATE, DeliveryFact, decide
 from grids.models import Grid, Patient, UrgentReport
 from i18n import normalise_language, translate
 
-EVENT_SINK = "escalation_events"
-"""`session.info` key of a list collecting timeline entries as plain rows."""
+Timeline = Session | list[dict[str, Any]]
+"""Where timeline entries go: a session (as `EscalationEvent` rows) or a list of plain
+rows (the tick inserts a whole batch's entries in one statement)."""
 FACILITY_NAME_LIMIT = 12
 NAME_LIMIT = 8
 
@@ -73,8 +76,8 @@ class Opened:
 
 
 def event(
-    session: Session,
-    escalation: Escalation,
+    timeline: Timeline,
+    escalation: Case,
     kind: str,
     now: datetime,
     *,
@@ -84,8 +87,7 @@ def event(
     recipient: str | None = None,
     step: int | None = None,
 ) -> None:
-    """Add an entry to the case's timeline (to the session's `EVENT_SINK` list when it
-    has one: the tick writes a whole batch of entries in one statement)."""
+    """Add an entry to the case's timeline."""
     values = {
         "escalation_id": escalation.id,
         "at": now,
@@ -97,11 +99,10 @@ def event(
         "channel": channel or (contact.channel if contact else None),
         "detail": detail,
     }
-    sink = session.info.get(EVENT_SINK)
-    if sink is not None:
-        sink.append(values)
+    if isinstance(timeline, list):
+        timeline.append(values)
     else:
-        session.add(EscalationEvent(**values))
+        timeline.add(EscalationEvent(**values))
 
 
 def case_params(session: Session, urgent: UrgentReport) -> dict[str, str]:
@@ -167,7 +168,7 @@ def _reason(ladder: Ladder, step: Step, index: int, language: str, previous: Ste
 
 
 def step_notices(
-    escalation: Escalation, ladder: Ladder, index: int, channel: str | None = None
+    escalation: Case, ladder: Ladder, index: int, channel: str | None = None
 ) -> list[tuple[Contact, Notice]]:
     """The messages of step `index` (this round), or its calls with `channel="voice"`."""
     step = ladder.steps[index]
@@ -208,17 +209,17 @@ def step_notices(
 
 
 def _notify_step(
-    session: Session, escalation: Escalation, ladder: Ladder, now: datetime
+    timeline: Timeline, escalation: Case, ladder: Ladder, now: datetime
 ) -> list[Notice]:
     notices = []
     for contact, notice in step_notices(escalation, ladder, escalation.step):
         notices.append(notice)
-        event(session, escalation, EventKind.NOTIFIED, now, contact=contact)
+        event(timeline, escalation, EventKind.NOTIFIED, now, contact=contact)
     return notices
 
 
 def _notify_parallel(
-    session: Session, escalation: Escalation, ladder: Ladder, now: datetime
+    timeline: Timeline, escalation: Case, ladder: Ladder, now: datetime
 ) -> list[Notice]:
     notices = []
     for contact in ladder.parallel:
@@ -235,18 +236,18 @@ def _notify_parallel(
                 channel=contact.channel,
             )
         )
-        event(session, escalation, EventKind.NOTIFIED, now, contact=contact, detail="red_flag")
+        event(timeline, escalation, EventKind.NOTIFIED, now, contact=contact, detail="red_flag")
     return notices
 
 
 def _alert_county_duty(
-    session: Session, escalation: Escalation, ladder: Ladder, now: datetime
+    timeline: Timeline, escalation: Case, ladder: Ladder, now: datetime
 ) -> list[Notice]:
     duty = ladder.county_duty
     if duty is None or escalation.duty_alerted_round >= escalation.round:
         return []
     escalation.duty_alerted_round = escalation.round
-    event(session, escalation, EventKind.NOTIFIED, now, contact=duty, detail="county_duty")
+    event(timeline, escalation, EventKind.NOTIFIED, now, contact=duty, detail="county_duty")
     return [
         Notice(
             key=notice_key(escalation.id, "duty", escalation.round, duty.phone, SMS),
@@ -382,12 +383,13 @@ def retarget(
 # --- the timers ---
 
 
-def current_keys(escalation: Escalation, ladder: Ladder | None = None) -> list[str]:
-    """The outbox keys of the current step's messages: what `advance` needs facts about."""
-    ladder = ladder or Ladder.from_json(escalation.ladder)
+def current_keys(escalation: Case, ladder: Ladder) -> list[str]:
+    """The outbox keys of the current step's messages (the keys `step_notices` gives
+    them): what `advance` needs facts about. `ladder` is the escalation's own."""
     if not ladder.steps or escalation.state != EscalationState.OPEN:
         return []
-    return [notice.key for _, notice in step_notices(escalation, ladder, escalation.step)]
+    contacts = ladder.steps[escalation.step].contacts
+    return step_keys(escalation.id, escalation.step, escalation.round, contacts)
 
 
 @dataclass
@@ -397,7 +399,7 @@ class Advanced:
 
 
 def _record_deliveries(
-    session: Session, escalation: Escalation, facts: Iterable[DeliveryFact], now: datetime
+    timeline: Timeline, escalation: Case, facts: Iterable[DeliveryFact], now: datetime
 ) -> None:
     seen = dict(escalation.deliveries or {})
     for fact in facts:
@@ -410,41 +412,41 @@ def _record_deliveries(
         channel = parts[-1] if len(parts) > 5 else None
         kind = EventKind.DELIVERED if outcome == "delivered" else EventKind.FAILED
         detail = f"{fact.status} {fact.error_code}" if fact.error_code else fact.status
-        event(session, escalation, kind, now, recipient=recipient, channel=channel, detail=detail)
+        event(timeline, escalation, kind, now, recipient=recipient, channel=channel, detail=detail)
     if seen != (escalation.deliveries or {}):
         escalation.deliveries = seen
 
 
 def advance(
-    session: Session,
-    escalation: Escalation,
+    timeline: Timeline,
+    escalation: Case,
     facts: Mapping[str, DeliveryFact],
     now: datetime,
     *,
-    ladder: Ladder | None = None,
+    ladder: Ladder,
 ) -> Advanced:
     """Take at most one step of an open escalation, given what the outbox knows of the
     current step's messages (`facts`, by key; a key missing means not queued). `ladder`
-    is the escalation's own, already read from its JSON copy."""
+    is the escalation's own, already read from its JSON copy; timeline entries go to
+    `timeline`."""
     result = Advanced()
     if escalation.state != EscalationState.OPEN:
         return result
-    ladder = ladder or Ladder.from_json(escalation.ladder)
     if not ladder.steps:
-        result.notices += _alert_county_duty(session, escalation, ladder, now)
+        result.notices += _alert_county_duty(timeline, escalation, ladder, now)
         result.changed = bool(result.notices)
         return result
     step = ladder.steps[escalation.step]
-    keys = [notice.key for _, notice in step_notices(escalation, ladder, escalation.step)]
+    keys = current_keys(escalation, ladder)
     step_facts = [facts[key] for key in keys if key in facts]
-    _record_deliveries(session, escalation, step_facts, now)
+    _record_deliveries(timeline, escalation, step_facts, now)
     decision = decide(step, step_facts, now, called=escalation.called)
     if decision.action == CALL:
         for contact, notice in step_notices(escalation, ladder, escalation.step, VOICE):
             if contact.channel != SMS:
                 continue
             result.notices.append(notice)
-            event(session, escalation, EventKind.CALLED, now, contact=contact, channel=VOICE)
+            event(timeline, escalation, EventKind.CALLED, now, contact=contact, channel=VOICE)
         escalation.called = True
         escalation.next_step_at = decision.deadline
         result.changed = True
@@ -455,23 +457,23 @@ def advance(
         return result
     at_top = escalation.step >= ladder.top
     if at_top:
-        notices = _alert_county_duty(session, escalation, ladder, now)
+        notices = _alert_county_duty(timeline, escalation, ladder, now)
         round_over = now >= escalation.step_started_at + timedelta(minutes=step.timeout_minutes)
         if decision.reason != "timeout" and not round_over:
             result.notices += notices
             result.changed = bool(notices)
             return result
-        event(session, escalation, EventKind.ESCALATED, now, detail=decision.reason)
+        event(timeline, escalation, EventKind.ESCALATED, now, detail=decision.reason)
         escalation.round += 1
         result.notices += notices
     else:
-        event(session, escalation, EventKind.ESCALATED, now, detail=decision.reason)
+        event(timeline, escalation, EventKind.ESCALATED, now, detail=decision.reason)
         escalation.step += 1
     escalation.step_started_at = now
     escalation.next_step_at = None
     escalation.called = False
     escalation.updated_at = now
-    result.notices += _notify_step(session, escalation, ladder, now)
+    result.notices += _notify_step(timeline, escalation, ladder, now)
     result.changed = True
     return result
 
