@@ -95,10 +95,10 @@ def insert_many(
     *,
     skip_conflicts_on: Sequence[str] = (),
 ) -> None:
-    """Insert `rows` (all with the same keys; the Python-side default of a column they
-    leave out is taken once for all of them) in one statement on PostgreSQL. With `skip_conflicts_on`
-    (a unique index's columns), a row whose key exists is left out, as with
-    `INSERT … ON CONFLICT DO NOTHING`."""
+    """Insert `rows` in one statement on PostgreSQL. The rows have the same keys; the
+    Python-side default of a column they leave out is taken once for all of them. With
+    `skip_conflicts_on` (a unique index's columns), a row whose key exists is left
+    out, as with `INSERT … ON CONFLICT DO NOTHING`."""
     if not rows:
         return
     names = tuple(rows[0])
