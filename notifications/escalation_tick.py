@@ -37,15 +37,12 @@ from grids.core.notices import Notice
 from grids.escalation.case import STATE_FIELDS, CaseRow
 from grids.escalation.ladder import Ladder
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState
-from grids.escalation.policy import policy_of
 from grids.escalation.service import advance, current_keys
 from grids.escalation.timers import DeliveryFact
 from grids.storage.bulk import array_params, arrays_of, insert_many, typed
 from grids.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, is_postgresql
 from notifications import outbox
 from notifications.models import OutboxMessage, OutboxStatus
-
-__all__ = ["delivery_facts", "policy_of", "run_escalation_tick", "stop_pending_calls"]
 
 log = logging.getLogger(__name__)
 

@@ -47,6 +47,7 @@ from grids.escalation.acknowledgement import (
     acknowledger,
     open_codes_for,
 )
+from grids.escalation.policy import policy_of
 from grids.escalation.service import ladder_for
 from grids.escalation.urgent import report_urgent
 from grids.exchanges.confirmations import confirm as confirm_exchange
@@ -66,7 +67,7 @@ from grids.reports.weekly import MemberUpdate, record_weekly_report
 from grids.storage.database import Database
 from i18n import normalise_language
 from notifications import contacts, outbox
-from notifications.escalation_tick import policy_of, stop_pending_calls
+from notifications.escalation_tick import stop_pending_calls
 from notifications.models import InboundMessage, SmsContact
 from notifications.provider_templates import RELAY_TEMPLATE
 from notifications.sms import confirm, grammar, replies

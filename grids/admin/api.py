@@ -33,6 +33,7 @@ from grids.admin.schemas import (
 from grids.admin.service import AdminError, Outcome, execute, undo
 from grids.audit import ChangeConflict, UndoRefused
 from grids.channel import channel
+from grids.escalation.policy import policy_of
 from grids.storage.session import request_session
 from grids.web.errors import error_response
 from i18n import normalise_language, translate
@@ -147,6 +148,7 @@ def operate(operation: str) -> Any:
             allowed_facilities=allowed,
             deliver=channel(),
             default_language=current_settings().default_language,
+            policy=policy_of(current_settings()),
         )
     except (ValidationError, NotFound, AdminError, ChangeConflict) as error:
         session.rollback()
@@ -186,6 +188,7 @@ def undo_change(change_set_id: str) -> Any:
             allowed_facilities=allowed,
             deliver=channel(),
             default_language=current_settings().default_language,
+            policy=policy_of(current_settings()),
         )
     except (ValidationError, AdminError, UndoRefused) as error:
         session.rollback()

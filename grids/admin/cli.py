@@ -28,6 +28,7 @@ from grids.admin.requests import (
 from grids.admin.service import AdminError, Outcome, execute, undo
 from grids.audit import ChangeConflict, UndoRefused
 from grids.channel import channel
+from grids.escalation.policy import policy_of
 from grids.formation.cli import render_table
 from grids.storage.session import request_session
 from i18n import translate
@@ -96,6 +97,7 @@ def _run(operation: str, params: dict[str, Any], options: dict[str, Any]) -> Non
             allowed_facilities=scope,
             deliver=channel(),
             default_language=_language(),
+            policy=policy_of(current_settings()),
         )
     except (AdminError, NotFound, UndoRefused) as error:
         session.rollback()
@@ -365,6 +367,7 @@ def undo_command(
             allowed_facilities=scope,
             deliver=channel(),
             default_language=_language(),
+            policy=policy_of(current_settings()),
         )
     except (AdminError, UndoRefused) as error:
         session.rollback()

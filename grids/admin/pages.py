@@ -28,6 +28,7 @@ from grids.admin.service import AdminError, Outcome, execute, undo
 from grids.audit import ChangeConflict, UndoRefused
 from grids.channel import channel
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus
+from grids.escalation.policy import policy_of
 from grids.models import Doctor, Facility
 from grids.storage.session import request_session
 from grids.web.language import page_language
@@ -211,6 +212,7 @@ def operate(operation: str) -> Any:
             allowed_facilities=allowed,
             deliver=channel(),
             default_language=current_settings().default_language,
+            policy=policy_of(current_settings()),
         )
     except (NotFound, AdminError, ChangeConflict, KeyError, ValueError) as error:
         session.rollback()
@@ -284,6 +286,7 @@ def undo_change(change_set_id: str) -> Any:
             allowed_facilities=allowed,
             deliver=channel(),
             default_language=current_settings().default_language,
+            policy=policy_of(current_settings()),
         )
     except (AdminError, UndoRefused) as error:
         session.rollback()

@@ -27,6 +27,7 @@ from grids.audit import ChangeConflict, Conflict, UndoRefused
 from grids.channel import Deliver
 from grids.core.notices import Notice
 from grids.core.vocabulary import GONE_STATUSES
+from grids.escalation.service import EscalationPolicy
 from grids.models import ChangeSet, Doctor, Grid, Membership, Patient
 from i18n import normalise_language, translate
 
@@ -172,6 +173,7 @@ def execute(
     allowed_facilities: set[int] | None = None,
     deliver: Deliver | None = None,
     default_language: str = "zh_CN",
+    policy: EscalationPolicy | None = None,
 ) -> Outcome:
     """Preview (`dry_run`) or apply `plan` as one change-set.
 
@@ -219,7 +221,15 @@ def execute(
         at=now,
     )
     _finish(
-        session, outcome, change_set, recorded, grids_before, doctors_before, now, default_language
+        session,
+        outcome,
+        change_set,
+        recorded,
+        grids_before,
+        doctors_before,
+        now,
+        default_language,
+        policy,
     )
     return _conclude(session, outcome, dry_run=dry_run, deliver=deliver, now=now)
 
@@ -251,6 +261,7 @@ def _finish(
     doctors_before: dict[int, dict[str, Any]],
     now: datetime,
     default_language: str,
+    policy: EscalationPolicy | None,
 ) -> None:
     outcome.change_set_id = change_set.id
     outcome.changes = recorded
@@ -265,7 +276,9 @@ def _finish(
     session.expire_all()
     notices = notices_for(session, recorded, change_set.id)
     for grid_id, (old, new) in _final(recorded, "grids", "doctor_id").items():
-        notices += follow_grid(session, grid_id, old, new, now, default_language=default_language)
+        notices += follow_grid(
+            session, grid_id, old, new, now, default_language=default_language, policy=policy
+        )
     outcome.notices = notices
     outcome.grids = _side_by_side(grids_before, _snapshot_grids(session, grid_ids))
     outcome.doctors = _side_by_side(doctors_before, _snapshot_doctors(session, doctor_ids))
@@ -463,6 +476,7 @@ def undo(
     allowed_facilities: set[int] | None = None,
     deliver: Deliver | None = None,
     default_language: str = "zh_CN",
+    policy: EscalationPolicy | None = None,
 ) -> Outcome:
     """Reverse a change-set with an inverse change-set of its own, if no later change is
     in the way (`UndoRefused` says which one is)."""
@@ -509,6 +523,14 @@ def undo(
         undoes=change_set,
     )
     _finish(
-        session, outcome, inverse_set, recorded, grids_before, doctors_before, now, default_language
+        session,
+        outcome,
+        inverse_set,
+        recorded,
+        grids_before,
+        doctors_before,
+        now,
+        default_language,
+        policy,
     )
     return _conclude(session, outcome, dry_run=dry_run, deliver=deliver, now=now)

@@ -25,10 +25,10 @@ T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 
 def _open_cases(app, session: Session) -> None:
     """CASES urgent reports at T0 whose doctor SMS are queued and never sent."""
+    from grids.escalation.policy import policy_of
     from grids.escalation.urgent import report_urgent
     from grids.reports.senders import load_roster
     from notifications import outbox
-    from notifications.escalation_tick import policy_of
 
     tree = factories.facility_tree(session)
     fixtures = [

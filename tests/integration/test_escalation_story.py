@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from config.settings import parse_escalation_timeouts
 from grids.escalation.models import Escalation, EscalationEvent
 from grids.models import Facility, Grid, UrgentReport
 from grids.storage.session import database_of
@@ -287,3 +288,51 @@ def test_an_unsigned_keypress_is_refused(app, county) -> None:
         "/voice/twilio/gather", data={"CallSid": "CA1", "Digits": "1"}
     )
     assert response.status_code == 403
+
+
+def test_a_grid_moved_by_an_administrator_climbs_its_new_ladder_on_the_county_timeouts(
+    database_url, county
+) -> None:
+    grid = county["grid"]
+    configured = make_app(
+        database_url,
+        voice_backend="memory",
+        county_duty_phone=DUTY,
+        escalation_timeouts=parse_escalation_timeouts("doctor=4,clinic=6,township=8,county=9"),
+    )
+    try:
+        with database_of(configured).unit_of_work() as session:
+            clinic = session.get_one(Facility, county["tree"]["clinic_a"].id)
+            newcomer = factories.doctor(session, clinic, name="李医生", code="DNEW")
+            newcomer_phone = newcomer.phone
+            session.commit()
+        text_at(configured, grid.coordinator.phone, "急 5 头晕", T0)
+        moved = configured.test_cli_runner().invoke(
+            args=[
+                "admin",
+                "move-grid",
+                grid.grid.code,
+                "--doctor",
+                "DNEW",
+                "--at",
+                "2026-11-26T02:01:00+00:00",
+            ]
+        )
+        assert moved.exit_code == 0, moved.output
+
+        retargeted = case(configured)
+        assert (retargeted.step, retargeted.round) == (0, 2)
+        ladder = retargeted.ladder
+        assert [s["timeout_minutes"] for s in ladder["steps"]] == [4, 6, 8, 9]
+        assert ladder["county_duty"]["phone"] == DUTY
+        assert (
+            len(to(configured, newcomer_phone, OutboxMessage.template == "sms.urgent.doctor")) == 1
+        )
+        # The new doctor's SMS goes at 10:01:30; with no answer the clinic hears 4 minutes
+        # later (the county's doctor timeout), not 10.
+        dispatch_at(configured, minutes(1.5))
+        assert tick_at(configured, minutes(5.4)) == 1  # the call after 3 minutes
+        assert tick_at(configured, minutes(5.6)) == 1
+        assert case(configured).step == 1
+    finally:
+        database_of(configured).dispose()
