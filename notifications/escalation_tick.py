@@ -39,7 +39,7 @@ from grids.escalation.ladder import Ladder
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState
 from grids.escalation.service import advance, current_keys
 from grids.escalation.timers import DeliveryFact
-from grids.storage.bulk import array_params, arrays_of, insert_many, typed
+from grids.storage.bulk import insert_many, records_of, records_param
 from grids.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, is_postgresql
 from notifications import outbox
 from notifications.models import OutboxMessage, OutboxStatus
@@ -198,19 +198,14 @@ _SAVE_STATE = (
 """One case's new state, guarded by the token it was read with (SQLite: executemany)."""
 
 _SAVED = ("id", "token", *STATE_FIELDS)
-_changes = arrays_of(_table, _SAVED, prefix="a_", alias="changes")
+_changes = records_of(_table, _SAVED, param="changes", alias="changes")
 _SAVE_STATES_POSTGRESQL = (
     update(_table)
     .where(_table.c.id == _changes.c.id, _table.c.token == _changes.c.token)
-    .values(
-        {
-            **{name: typed(_table, _changes, name) for name in STATE_FIELDS},
-            "token": _table.c.token + 1,
-        }
-    )
+    .values({**{name: _changes.c[name] for name in STATE_FIELDS}, "token": _table.c.token + 1})
 )
-"""Every changed case of a batch in one statement: `UPDATE … FROM unnest(arrays)`, one
-array per column (PostgreSQL)."""
+"""Every changed case of a batch in one statement, `UPDATE … FROM json_to_recordset(…)`
+(PostgreSQL)."""
 
 
 def _save_states(session: Session, changed: list[CaseRow]) -> None:
@@ -219,8 +214,9 @@ def _save_states(session: Session, changed: list[CaseRow]) -> None:
     connection = session.connection()
     if is_postgresql(session):
         rows = [{name: getattr(case, name) for name in _SAVED} for case in changed]
-        arrays = array_params(_table, _SAVED, rows, prefix="a_")
-        written = connection.execute(_SAVE_STATES_POSTGRESQL, arrays).rowcount
+        written = connection.execute(
+            _SAVE_STATES_POSTGRESQL, {"changes": records_param(rows)}
+        ).rowcount
     else:
         params = [
             {"b_id": case.id, "b_token": case.token}

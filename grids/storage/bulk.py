@@ -1,24 +1,24 @@
-"""Many rows in one short statement: one array parameter per column on PostgreSQL.
+"""Many rows in one short statement with one parameter, on PostgreSQL.
 
 psycopg parses the text of every statement it sends and caches only short ones, so a
 multi-row INSERT of a thousand rows (thousands of placeholders) costs more in the
-client than on the server, and an executemany sends one statement per row. Sending
-one array per column and reading the rows back with `unnest` keeps the statement
-short and its parameters few, whatever the number of rows. SQLite, in the process,
-gets a plain executemany.
+client than on the server; an executemany sends one statement per row; and array
+parameters are escaped element by element in Python. Here the rows travel as one
+JSON document (`json.dumps` is C) that the server turns back into typed rows with
+`json_to_recordset`, whatever their number. SQLite, in the process, gets a plain
+executemany.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     JSON,
-    ColumnElement,
     Connection,
     Executable,
     Table,
@@ -34,54 +34,39 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 
-def _is_json(table: Table, name: str) -> bool:
-    return isinstance(table.c[name].type, JSON)
-
-
-def arrays_of(table: Table, names: Sequence[str], *, prefix: str, alias: str) -> TableValuedAlias:
-    """`unnest(:<prefix><name>, …) AS <alias>(<name>, …)`: rows from one array parameter
-    per column of `table`, typed like the columns (JSON travels as text; cast it back
-    with `typed`)."""
+def records_of(table: Table, names: Sequence[str], *, param: str, alias: str) -> TableValuedAlias:
+    """`json_to_recordset(:<param>) AS <alias>(<name> <type>, …)`: the rows of the JSON
+    array `records_param` made, typed like the columns of `table`."""
     return (
-        func.unnest(
-            *(
-                bindparam(
-                    f"{prefix}{name}",
-                    type_=ARRAY(Text if _is_json(table, name) else table.c[name].type),
-                )
-                for name in names
-            )
-        )
-        .table_valued(*(column(name) for name in names))
-        .render_derived(name=alias)
+        func.json_to_recordset(cast(bindparam(param, type_=Text), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in names))
+        .render_derived(name=alias, with_types=True)
     )
 
 
-def typed(table: Table, arrays: TableValuedAlias, name: str) -> ColumnElement[Any]:
-    """Column `name` of `arrays`, as the type of `table`'s column."""
-    value = arrays.c[name]
-    return cast(value, table.c[name].type) if _is_json(table, name) else value
+def records_param(rows: Sequence[Mapping[str, Any]]) -> str:
+    """`rows` as the JSON text `records_of` reads (datetimes as ISO 8601 with offset)."""
+    seen: dict[datetime, str] = {}  # a batch repeats a few clock times many times
 
+    def plain(value: Any) -> str:
+        if not isinstance(value, datetime):
+            raise TypeError(f"{type(value).__name__} cannot be sent in a JSON record")
+        text = seen.get(value)
+        if text is None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; use an aware datetime (UTC)")
+            text = seen[value] = value.isoformat()
+        return text
 
-def array_params(
-    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]], *, prefix: str
-) -> dict[str, list[Any]]:
-    """The parameters of `arrays_of` for `rows` (JSON values as text)."""
-    params: dict[str, list[Any]] = {}
-    for name in names:
-        if _is_json(table, name):
-            params[f"{prefix}{name}"] = [
-                None if row[name] is None else json.dumps(row[name]) for row in rows
-            ]
-        else:
-            params[f"{prefix}{name}"] = [row[name] for row in rows]
-    return params
+    return json.dumps(rows, default=plain, ensure_ascii=False, separators=(",", ":"))
 
 
 @lru_cache(maxsize=64)
-def _unnest_insert(table: Table, names: tuple[str, ...], conflict: tuple[str, ...]) -> Executable:
-    arrays = arrays_of(table, names, prefix="u_", alias="new_rows")
-    rows = select(*(typed(table, arrays, name) for name in names))
+def _recordset_insert(
+    table: Table, names: tuple[str, ...], conflict: tuple[str, ...]
+) -> Executable:
+    records = records_of(table, names, param="records", alias="new_rows")
+    rows = select(*(records.c[name] for name in names))
     statement = postgresql.insert(table).from_select(list(names), rows)
     if conflict:
         return statement.on_conflict_do_nothing(index_elements=list(conflict))
@@ -104,8 +89,8 @@ def insert_many(
     names = tuple(rows[0])
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        statement = _unnest_insert(table, names, tuple(skip_conflicts_on))
-        connection.execute(statement, array_params(table, names, rows, prefix="u_"))
+        statement = _recordset_insert(table, names, tuple(skip_conflicts_on))
+        connection.execute(statement, {"records": records_param(rows)})
         return
     if not skip_conflicts_on:
         connection.execute(insert(table), list(rows))

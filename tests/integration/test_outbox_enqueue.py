@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -85,6 +85,29 @@ def test_enqueue_many_handles_thousands_in_bulk(session: Session) -> None:
     session.commit()
     assert len(inserted) == 2500
     assert count(session) == 2500
+
+
+def test_enqueue_many_without_returning_stores_what_enqueue_stores(session: Session) -> None:
+    """The one-statement path (rows sent as one JSON document on PostgreSQL) keeps every
+    field: text in Chinese, parameters, times, flags, and skips keys already queued."""
+    params = {"name": "张桂兰", "quote": 'a "quoted" \\ back\nslash', "seat": "5"}
+    enqueue(session, reminder(1, params=params), now=NOW)
+    later = datetime(2026, 11, 24, 10, 30, tzinfo=timezone(timedelta(hours=8)))
+    notices = [reminder(n, params=params, urgent=n == 2) for n in (1, 2, 3, 3)]
+    assert enqueue_many(session, notices, now=later, returning=False) == []
+    session.commit()
+
+    rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.recipient_id)).all()
+    assert [row.recipient_id for row in rows] == [1, 2, 3]
+    first, second, third = rows
+    assert first.created_at == NOW  # the key queued before was left as it was
+    for row in (second, third):
+        assert row.params == params
+        assert (row.body, row.language, row.channel) == (first.body, "zh_CN", "sms")
+        assert (row.status, row.attempts) == ("pending", 0)
+        assert row.created_at == row.next_attempt_at == later
+        assert row.created_at.utcoffset() == timedelta(0)
+    assert (second.urgent, third.urgent) == (True, False)
 
 
 def test_enqueue_many_checks_every_notice_before_inserting_any(session: Session) -> None:
