@@ -22,10 +22,12 @@ import pstats
 import random
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Engine, create_engine, event, func, insert, select
 
 from config.settings import Settings
 from grids.escalation.hierarchy import DoctorInfo, FacilityInfo, GridInfo, Hierarchy
@@ -40,6 +42,7 @@ from tests.support.postgres import create_postgres_database, drop_postgres_datab
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # One name per run, so two runs side by side do not drop each other's database.
 DATABASE_NAME = f"huzhu_bench_escalation_{os.getpid()}"
+REPLAY_NAME = f"{DATABASE_NAME}_replay"
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 GRID_SIZE = 20
 GRIDS_PER_DOCTOR = 15
@@ -135,105 +138,194 @@ def bench_ladder(hierarchy: Hierarchy, grids: int, samples: int = 5000) -> None:
     print(f"one grid's ladder: {per * 1000:.3f} ms (mean of {len(ids):,}; floor 1 ms)")
 
 
-class StatementCounter:
-    """Counts the statements an engine sends (an executemany counts once, and its
-    parameter sets are counted beside it)."""
+@dataclass
+class Statement:
+    sql: str
+    parameters: Any
+    executemany: bool
+    seconds: float = 0.0
+    """Client-side wall time from sending the statement to its result."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.statements = 0
-        self.executemany = 0
-        self.parameter_sets = 0
-        event.listen(engine, "before_cursor_execute", self._count)
 
-    def _count(self, _conn, _cursor, _statement, parameters, _context, executemany) -> None:  # type: ignore[no-untyped-def]
-        self.statements += 1
-        if executemany:
-            self.executemany += 1
-            self.parameter_sets += len(parameters)
+@dataclass
+class StatementLog:
+    """Every statement an engine sends, with its parameters and wall time, and its
+    commits (`None` entries), from a SQLAlchemy `before_cursor_execute` event on."""
+
+    engine: Engine
+    entries: list[Statement | None] = field(default_factory=list)
+    _started: float = 0.0
+
+    def __post_init__(self) -> None:
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        event.listen(self.engine, "commit", self._commit)
+
+    def _before(
+        self, _conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any, many: bool
+    ) -> None:
+        self.entries.append(Statement(sql, parameters, many))
+        self._started = time.perf_counter()
+
+    def _after(self, *_args: Any) -> None:
+        last = self.entries[-1]
+        assert last is not None
+        last.seconds = time.perf_counter() - self._started
+
+    def _commit(self, _conn: Any) -> None:
+        self.entries.append(None)
 
     def close(self) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._count)
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+        event.remove(self.engine, "commit", self._commit)
+
+    @property
+    def statements(self) -> list[Statement]:
+        return [entry for entry in self.entries if entry is not None]
 
     def __str__(self) -> str:
+        many = [entry for entry in self.statements if entry.executemany]
+        sets = sum(len(entry.parameters) for entry in many)
+        waited = sum(entry.seconds for entry in self.statements)
         return (
-            f"{self.statements:,} SQL statements ({self.executemany:,} executemany "
-            f"with {self.parameter_sets:,} parameter sets)"
+            f"{len(self.statements):,} SQL statements ({len(many):,} executemany with "
+            f"{sets:,} parameter sets), {waited:.2f} s waiting for them"
         )
 
 
-def bench_tick(url: str, escalations: int, *, profile: bool = False) -> None:
+def family(sql: str) -> str:
+    """`SELECT escalations`, `INSERT outbox`, `UPDATE escalations`: what a statement does."""
+    words = sql.split()
+    verb = words[0].upper()
+    if verb == "SELECT":
+        table = words[words.index("FROM") + 1] if "FROM" in words else "?"
+    else:
+        table = words[2] if verb in {"INSERT", "DELETE"} else words[1]
+    return f"{verb} {table}"
+
+
+def replay_on_server(url: str, log: StatementLog) -> None:
+    """Run the tick's statements again, in order and with the same parameters, on a copy
+    of the database as it was before the tick, under `EXPLAIN ANALYZE`: the time the
+    server spent on them (planning and execution), by kind, and its commits."""
+    engine = create_engine(url)
+    per_family: dict[str, list[float]] = {}
+    commits = 0.0
+    try:
+        connection = engine.raw_connection()
+        cursor = connection.cursor()
+        for entry in log.entries:
+            if entry is None:
+                started = time.perf_counter()
+                connection.commit()
+                commits += time.perf_counter() - started
+                continue
+            if entry.executemany:
+                raise RuntimeError(f"executemany cannot be replayed: {entry.sql[:60]}")
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + entry.sql, entry.parameters)
+            row = cursor.fetchone()
+            assert row is not None
+            [plan] = row[0]
+            spent = (plan["Planning Time"] + plan["Execution Time"]) / 1000
+            per_family.setdefault(family(entry.sql), []).append(spent)
+        connection.commit()
+        connection.close()
+    finally:
+        engine.dispose()
+    total = sum(sum(times) for times in per_family.values()) + commits
+    parts = ", ".join(
+        f"{name} {len(times)}x {sum(times):.2f} s"
+        for name, times in sorted(per_family.items(), key=lambda item: -sum(item[1]))
+    )
+    print(
+        f"  server side (EXPLAIN ANALYZE of the same statements on a copy): {total:.2f} s = "
+        f"{parts}, commits {commits:.2f} s"
+    )
+
+
+def seed(database: Database, escalations: int) -> None:
+    """`escalations` open cases whose doctor SMS was sent at T0 (step timed out at T0+10)."""
+    facilities, doctors, _grids = province(GRID_SIZE * GRIDS_PER_DOCTOR)
+    ladder = build_ladder(
+        Hierarchy.build(facilities, doctors, [GridInfo(1, "G0", facilities[-1].id, 1, 1)]),
+        grid_id=1,
+    ).as_json()
+    doctor_phone = ladder["steps"][0]["contacts"][0]["phone"]
+    params = {
+        "grid": "G0",
+        "seat": "5",
+        "name": "张桂兰",
+        "text": "头晕",
+        "code": "K7Q",
+        "phone": "+8613900000001",
+        "reporter": "王芳",
+    }
+    with database.engine.begin() as connection:
+        connection.execute(
+            insert(Escalation.__table__),
+            [
+                {
+                    "id": n,
+                    "code": f"B{n}",
+                    "state": "open",
+                    "text": "头晕",
+                    "red_flag": False,
+                    "params": params,
+                    "ladder": ladder,
+                    "step": 0,
+                    "round": 1,
+                    "step_started_at": T0,
+                    "next_step_at": T0 + timedelta(minutes=10),
+                    "token": 1,
+                    "called": True,
+                    "duty_alerted_round": 0,
+                    "deliveries": {},
+                    "opened_at": T0,
+                    "updated_at": T0,
+                }
+                for n in range(1, escalations + 1)
+            ],
+        )
+        connection.execute(
+            insert(OutboxMessage.__table__),
+            [
+                {
+                    "idempotency_key": notice_key(n, 0, 1, doctor_phone, "sms"),
+                    "to_phone": doctor_phone,
+                    "template": "sms.urgent.doctor",
+                    "params": params,
+                    "language": "zh_CN",
+                    "body": "【急】",
+                    "urgent": True,
+                    "channel": "sms",
+                    "status": "sent",
+                    "attempts": 1,
+                    "next_attempt_at": T0,
+                    "provider": "memory",
+                    "provider_sid": f"SM{n:032x}",
+                    "created_at": T0,
+                    "sent_at": T0,
+                    "updated_at": T0,
+                }
+                for n in range(1, escalations + 1)
+            ],
+        )
+        connection.exec_driver_sql("ANALYZE")
+
+
+def bench_tick(url: str, escalations: int, *, profile: bool = False, server: bool = True) -> None:
     database_url = create_postgres_database(url, DATABASE_NAME)
+    replay_url = None
     try:
         migrate.upgrade(database_url)
         database = Database(database_url)
-        facilities, doctors, _grids = province(GRID_SIZE * GRIDS_PER_DOCTOR)
-        ladder = build_ladder(
-            Hierarchy.build(facilities, doctors, [GridInfo(1, "G0", facilities[-1].id, 1, 1)]),
-            grid_id=1,
-        ).as_json()
-        doctor_phone = ladder["steps"][0]["contacts"][0]["phone"]
-        params = {
-            "grid": "G0",
-            "seat": "5",
-            "name": "张桂兰",
-            "text": "头晕",
-            "code": "K7Q",
-            "phone": "+8613900000001",
-            "reporter": "王芳",
-        }
-        with database.engine.begin() as connection:
-            connection.execute(
-                insert(Escalation.__table__),
-                [
-                    {
-                        "id": n,
-                        "code": f"B{n}",
-                        "state": "open",
-                        "text": "头晕",
-                        "red_flag": False,
-                        "params": params,
-                        "ladder": ladder,
-                        "step": 0,
-                        "round": 1,
-                        "step_started_at": T0,
-                        "next_step_at": T0 + timedelta(minutes=10),
-                        "token": 1,
-                        "called": True,
-                        "duty_alerted_round": 0,
-                        "deliveries": {},
-                        "opened_at": T0,
-                        "updated_at": T0,
-                    }
-                    for n in range(1, escalations + 1)
-                ],
-            )
-            connection.execute(
-                insert(OutboxMessage.__table__),
-                [
-                    {
-                        "idempotency_key": notice_key(n, 0, 1, doctor_phone, "sms"),
-                        "to_phone": doctor_phone,
-                        "template": "sms.urgent.doctor",
-                        "params": params,
-                        "language": "zh_CN",
-                        "body": "【急】",
-                        "urgent": True,
-                        "channel": "sms",
-                        "status": "sent",
-                        "attempts": 1,
-                        "next_attempt_at": T0,
-                        "provider": "memory",
-                        "provider_sid": f"SM{n:032x}",
-                        "created_at": T0,
-                        "sent_at": T0,
-                        "updated_at": T0,
-                    }
-                    for n in range(1, escalations + 1)
-                ],
-            )
+        seed(database, escalations)
+        if server:
+            database.dispose()  # nobody may be connected to the database copied
+            replay_url = create_postgres_database(url, REPLAY_NAME, copy_of=DATABASE_NAME)
         profiler = cProfile.Profile() if profile else None
-        counter = StatementCounter(database.engine)
+        log = StatementLog(database.engine)
         started, cpu = time.perf_counter(), time.process_time()
         if profiler is not None:
             profiler.enable()
@@ -241,7 +333,7 @@ def bench_tick(url: str, escalations: int, *, profile: bool = False) -> None:
         if profiler is not None:
             profiler.disable()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-        counter.close()
+        log.close()
         with database.unit_of_work() as session:
             moved = session.scalar(
                 select(func.count()).select_from(Escalation).where(Escalation.step == 1)
@@ -251,18 +343,20 @@ def bench_tick(url: str, escalations: int, *, profile: bool = False) -> None:
         again = run_escalation_tick(database, Settings(), T0 + timedelta(minutes=11))
         print(
             f"escalation tick on PostgreSQL: {advanced:,} of {escalations:,} open escalations "
-            f"advanced in {elapsed:.2f} s ({cpu:.2f} s CPU in Python; floor 2 s); "
+            f"advanced in {elapsed:.2f} s wall ({cpu:.2f} s CPU in Python; floor 2 s); "
             f"{moved:,} at the next step, {events:,} events, "
-            f"{(queued or 0) - escalations:,} messages queued; {counter}; "
-            f"a second tick at the same time advanced {again}"
+            f"{(queued or 0) - escalations:,} messages queued; "
+            f"a second tick at the same time advanced {again}\n  {log}"
         )
-        if profiler is not None:
-            pstats.Stats(profiler).sort_stats(os.environ.get("PSORT", "cumulative")).print_stats(
-                int(os.environ.get("PLINES", "30"))
-            )
         database.dispose()
+        if replay_url is not None:
+            replay_on_server(replay_url, log)
+        if profiler is not None:
+            stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+            stats.print_stats(30)
     finally:
         drop_postgres_database(url, DATABASE_NAME)
+        drop_postgres_database(url, REPLAY_NAME)
 
 
 def main(argv: list[str]) -> int:
@@ -276,13 +370,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="print the tick's cProfile (slows it down)"
     )
+    parser.add_argument(
+        "--no-server-time",
+        action="store_true",
+        help="skip replaying the tick's statements under EXPLAIN ANALYZE",
+    )
     args = parser.parse_args(argv)
     if not args.tick_only:
         hierarchy = bench_graph(args.members)
         bench_ladder(hierarchy, args.members // GRID_SIZE)
         del hierarchy
         gc.collect()
-    bench_tick(args.url, args.escalations, profile=args.profile)
+    bench_tick(args.url, args.escalations, profile=args.profile, server=not args.no_server_time)
     return 0
 
 

@@ -14,11 +14,11 @@ def _admin_execute(base_url: str, *statements: str) -> None:
     admin.dispose()
 
 
-def create_postgres_database(base_url: str, name: str) -> str:
-    """A new, empty PostgreSQL database on the server of `base_url`; returns its URL."""
-    _admin_execute(
-        base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
-    )
+def create_postgres_database(base_url: str, name: str, *, copy_of: str | None = None) -> str:
+    """A new PostgreSQL database on the server of `base_url`, empty or a copy of the
+    database `copy_of` (which nobody may be connected to); returns its URL."""
+    create = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{copy_of}"' if copy_of else "")
+    _admin_execute(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', create)
     return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 
