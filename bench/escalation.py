@@ -211,6 +211,8 @@ def replay_on_server(url: str, log: StatementLog) -> None:
     server spent on them (planning and execution), by kind, and its commits."""
     engine = create_engine(url)
     per_family: dict[str, list[float]] = {}
+    triggers: dict[str, float] = {}
+    """Foreign-key checks (row triggers), part of the execution time."""
     commits = 0.0
     try:
         connection = engine.raw_connection()
@@ -229,6 +231,9 @@ def replay_on_server(url: str, log: StatementLog) -> None:
             [plan] = row[0]
             spent = (plan["Planning Time"] + plan["Execution Time"]) / 1000
             per_family.setdefault(family(entry.sql), []).append(spent)
+            checks = sum(trigger["Time"] for trigger in plan.get("Triggers", [])) / 1000
+            if checks:
+                triggers[family(entry.sql)] = triggers.get(family(entry.sql), 0.0) + checks
         connection.commit()
         connection.close()
     finally:
@@ -236,6 +241,7 @@ def replay_on_server(url: str, log: StatementLog) -> None:
     total = sum(sum(times) for times in per_family.values()) + commits
     parts = ", ".join(
         f"{name} {len(times)}x {sum(times):.2f} s"
+        + (f" (foreign-key checks {triggers[name]:.2f} s)" if name in triggers else "")
         for name, times in sorted(per_family.items(), key=lambda item: -sum(item[1]))
     )
     print(
