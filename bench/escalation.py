@@ -154,7 +154,6 @@ class StatementLog:
 
     engine: Engine
     entries: list[Statement | None] = field(default_factory=list)
-    _started: float = 0.0
 
     def __post_init__(self) -> None:
         event.listen(self.engine, "before_cursor_execute", self._before)
@@ -164,13 +163,14 @@ class StatementLog:
     def _before(
         self, _conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any, many: bool
     ) -> None:
-        self.entries.append(Statement(sql, parameters, many))
-        self._started = time.perf_counter()
+        statement = Statement(sql, parameters, many)
+        self.entries.append(statement)
+        # Per connection: the tick writes one batch while it reads the next.
+        _conn.info["bench_statement"] = (statement, time.perf_counter())
 
-    def _after(self, *_args: Any) -> None:
-        last = self.entries[-1]
-        assert last is not None
-        last.seconds = time.perf_counter() - self._started
+    def _after(self, conn: Any, *_args: Any) -> None:
+        statement, started = conn.info.pop("bench_statement")
+        statement.seconds = time.perf_counter() - started
 
     def _commit(self, _conn: Any) -> None:
         self.entries.append(None)
