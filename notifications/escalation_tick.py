@@ -26,6 +26,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ARRAY, Row, String, Text, any_, bindparam, cast, not_, select, update
@@ -39,7 +40,7 @@ from grids.escalation.ladder import Ladder
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState
 from grids.escalation.service import advance, current_keys
 from grids.escalation.timers import DeliveryFact
-from grids.storage.bulk import insert_many, records_of, records_param
+from grids.storage.bulk import array_params, column, insert_many, quote, unnest_from
 from grids.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, is_postgresql
 from notifications import outbox
 from notifications.models import OutboxMessage, OutboxStatus
@@ -198,14 +199,20 @@ _SAVE_STATE = (
 """One case's new state, guarded by the token it was read with (SQLite: executemany)."""
 
 _SAVED = ("id", "token", *STATE_FIELDS)
-_changes = records_of(_table, _SAVED, param="changes", alias="changes")
-_SAVE_STATES_POSTGRESQL = (
-    update(_table)
-    .where(_table.c.id == _changes.c.id, _table.c.token == _changes.c.token)
-    .values({**{name: _changes.c[name] for name in STATE_FIELDS}, "token": _table.c.token + 1})
-)
-"""Every changed case of a batch in one statement, `UPDATE … FROM json_to_recordset(…)`
-(PostgreSQL)."""
+
+
+@cache
+def _save_states_postgresql() -> str:
+    """Every changed case of a batch in one statement: `UPDATE … FROM unnest(…)`, one
+    binary array per column (PostgreSQL)."""
+    assignments = ", ".join(
+        f"{quote(name)} = {column(_table, 'changes', name)}" for name in STATE_FIELDS
+    )
+    return (
+        f"UPDATE escalations SET {assignments}, token = escalations.token + 1 "
+        f"FROM {unnest_from(_table, _SAVED, 'changes')} "
+        "WHERE escalations.id = changes.id AND escalations.token = changes.token"
+    )
 
 
 def _save_states(session: Session, changed: list[CaseRow]) -> None:
@@ -214,9 +221,8 @@ def _save_states(session: Session, changed: list[CaseRow]) -> None:
     connection = session.connection()
     if is_postgresql(session):
         rows = [{name: getattr(case, name) for name in _SAVED} for case in changed]
-        written = connection.execute(
-            _SAVE_STATES_POSTGRESQL, {"changes": records_param(rows)}
-        ).rowcount
+        arrays = array_params(_table, _SAVED, rows, "changes")
+        written = connection.exec_driver_sql(_save_states_postgresql(), arrays).rowcount
     else:
         params = [
             {"b_id": case.id, "b_token": case.token}

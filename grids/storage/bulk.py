@@ -1,12 +1,12 @@
-"""Many rows in one short statement with one parameter, on PostgreSQL.
+"""Many rows in one short statement: one binary array parameter per column on PostgreSQL.
 
 psycopg parses the text of every statement it sends and caches only short ones, so a
 multi-row INSERT of a thousand rows (thousands of placeholders) costs more in the
-client than on the server; an executemany sends one statement per row; and array
-parameters are escaped element by element in Python. Here the rows travel as one
-JSON document (`json.dumps` is C) that the server turns back into typed rows with
-`json_to_recordset`, whatever their number. SQLite, in the process, gets a plain
-executemany.
+client than on the server, and an executemany sends one statement per row. Here each
+column travels as one array in PostgreSQL's binary format (`%(name)b`: dumped in C,
+no escaping, nothing for the server to parse) and `unnest` turns the arrays back into
+rows, whatever their number. The statement text is built once per table and columns.
+SQLite, in the process, gets a plain executemany.
 """
 
 from __future__ import annotations
@@ -14,63 +14,81 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Connection,
-    Executable,
-    Table,
-    Text,
-    bindparam,
-    cast,
-    column,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import JSON, Connection, DateTime, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.selectable import TableValuedAlias
+
+_DIALECT = postgresql.dialect()
 
 
-def records_of(table: Table, names: Sequence[str], *, param: str, alias: str) -> TableValuedAlias:
-    """`json_to_recordset(:<param>) AS <alias>(<name> <type>, …)`: the rows of the JSON
-    array `records_param` made, typed like the columns of `table`."""
-    return (
-        func.json_to_recordset(cast(bindparam(param, type_=Text), JSON))
-        .table_valued(*(column(name, table.c[name].type) for name in names))
-        .render_derived(name=alias, with_types=True)
+def _is_json(table: Table, name: str) -> bool:
+    return isinstance(table.c[name].type, JSON)
+
+
+def _is_time(table: Table, name: str) -> bool:
+    kind = table.c[name].type
+    return isinstance(getattr(kind, "impl_instance", kind), DateTime)
+
+
+def quote(name: str) -> str:
+    return _DIALECT.identifier_preparer.quote(name)
+
+
+@cache
+def unnest_from(table: Table, names: tuple[str, ...], alias: str) -> str:
+    """`unnest(%(<alias>_<name>)b::<type>[], …) AS <alias>(<name>, …)`: rows from one
+    binary array per column of `table` (JSON travels as text: read it with `column`)."""
+    arrays = ", ".join(
+        f"%({alias}_{name})b::"
+        + ("TEXT" if _is_json(table, name) else table.c[name].type.compile(dialect=_DIALECT))
+        + "[]"
+        for name in names
     )
+    return f"unnest({arrays}) AS {alias}({', '.join(quote(name) for name in names)})"
 
 
-def records_param(rows: Sequence[Mapping[str, Any]]) -> str:
-    """`rows` as the JSON text `records_of` reads (datetimes as ISO 8601 with offset)."""
-    seen: dict[datetime, str] = {}  # a batch repeats a few clock times many times
-
-    def plain(value: Any) -> str:
-        if not isinstance(value, datetime):
-            raise TypeError(f"{type(value).__name__} cannot be sent in a JSON record")
-        text = seen.get(value)
-        if text is None:
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given; use an aware datetime (UTC)")
-            text = seen[value] = value.isoformat()
-        return text
-
-    return json.dumps(rows, default=plain, ensure_ascii=False, separators=(",", ":"))
+def column(table: Table, alias: str, name: str) -> str:
+    """Column `name` of `unnest_from(table, …, alias)`, as the type of `table`'s column."""
+    return f"{alias}.{quote(name)}" + ("::JSON" if _is_json(table, name) else "")
 
 
-@lru_cache(maxsize=64)
-def _recordset_insert(
-    table: Table, names: tuple[str, ...], conflict: tuple[str, ...]
-) -> Executable:
-    records = records_of(table, names, param="records", alias="new_rows")
-    rows = select(*(records.c[name] for name in names))
-    statement = postgresql.insert(table).from_select(list(names), rows)
+def array_params(
+    table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]], alias: str
+) -> dict[str, list[Any]]:
+    """The parameters of `unnest_from` for `rows`: JSON values as text; a datetime
+    without a time zone is refused (as `UTCDateTime` refuses it)."""
+    params: dict[str, list[Any]] = {}
+    for name in names:
+        values = [row[name] for row in rows]
+        if _is_json(table, name):
+            values = [None if value is None else json.dumps(value) for value in values]
+        elif _is_time(table, name) and any(
+            isinstance(value, datetime) and value.tzinfo is None for value in values
+        ):
+            raise ValueError(f"naive datetime given for {table.name}.{name}; use UTC")
+        params[f"{alias}_{name}"] = values
+    return params
+
+
+@cache
+def _insert_text(table: Table, names: tuple[str, ...], conflict: tuple[str, ...]) -> str:
+    left_out = [c.name for c in table.columns if c.default is not None and c.name not in names]
+    if left_out:
+        raise ValueError(
+            f"rows for {table.name} leave out {', '.join(left_out)}, which have defaults: "
+            "give them (insert_many applies no column defaults)"
+        )
+    values = ", ".join(column(table, "new_rows", name) for name in names)
+    text = (
+        f"INSERT INTO {_DIALECT.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(name) for name in names)}) "
+        f"SELECT {values} FROM {unnest_from(table, names, 'new_rows')}"
+    )
     if conflict:
-        return statement.on_conflict_do_nothing(index_elements=list(conflict))
-    return statement
+        text += f" ON CONFLICT ({', '.join(quote(name) for name in conflict)}) DO NOTHING"
+    return text
 
 
 def insert_many(
@@ -80,17 +98,16 @@ def insert_many(
     *,
     skip_conflicts_on: Sequence[str] = (),
 ) -> None:
-    """Insert `rows` in one statement on PostgreSQL. The rows have the same keys; the
-    Python-side default of a column they leave out is taken once for all of them. With
-    `skip_conflicts_on` (a unique index's columns), a row whose key exists is left
-    out, as with `INSERT … ON CONFLICT DO NOTHING`."""
+    """Insert `rows` (all with the same keys, every column with a default among them) in
+    one statement on PostgreSQL. With `skip_conflicts_on` (a unique index's columns), a
+    row whose key exists is left out, as with `INSERT … ON CONFLICT DO NOTHING`."""
     if not rows:
         return
     names = tuple(rows[0])
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        statement = _recordset_insert(table, names, tuple(skip_conflicts_on))
-        connection.execute(statement, {"records": records_param(rows)})
+        text = _insert_text(table, names, tuple(skip_conflicts_on))
+        connection.exec_driver_sql(text, array_params(table, names, rows, "new_rows"))
         return
     if not skip_conflicts_on:
         connection.execute(insert(table), list(rows))
