@@ -302,6 +302,7 @@ def main() -> None:
         database.engine.dispose()
         with database.engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
+            connection.commit()  # statistics are transactional: uncommitted, they are lost
         bench_retire_preview(database, args.runs)
         bench_bulk_move(database, args.moves)
         database.dispose()

@@ -112,17 +112,14 @@ def load_hierarchy_around(
     doctor_rows = session.execute(
         _DOCTOR_COLUMNS.where(Doctor.id.in_(doctor_ids) | Doctor.facility_id.in_(clinics))
     ).all()
-    parents = dict(session.execute(select(Facility.id, Facility.parent_id)).tuples().all())
-    wanted: set[int] = set()
-    for facility_id in clinics | {row.facility_id for row in doctor_rows}:
-        current: int | None = facility_id
-        while current is not None and current not in wanted:
-            wanted.add(current)
-            current = parents.get(current)
-    facilities = [
-        _facility_info(row)
-        for row in session.execute(_FACILITY_COLUMNS.where(Facility.id.in_(wanted)))
-    ]
+    facilities: list[FacilityInfo] = []
+    wanted = clinics | {row.facility_id for row in doctor_rows}
+    frontier = set(wanted)
+    while frontier:  # one level up at a time: a handful of small queries
+        rows = session.execute(_FACILITY_COLUMNS.where(Facility.id.in_(frontier))).all()
+        facilities += [_facility_info(row) for row in rows]
+        frontier = {row.parent_id for row in rows if row.parent_id is not None} - wanted
+        wanted |= frontier
     doctors = [_doctor_info(row) for row in doctor_rows]
     pairs = session.execute(
         select(Membership.grid_id, Membership.patient_id).where(

@@ -234,3 +234,26 @@ def test_undoing_a_move_tells_the_member_their_seat_again(session: Session, c: C
     assert notice.template == "sms.admin.member_moved"
     assert (notice.params["grid"], notice.params["seat"]) == ("AV1-HTN01", 7)
     assert ("sms.admin.member_moved", member.phone) in sent(session)
+
+
+@pytest.mark.parametrize("facility_code", [None, "AV1"])
+def test_forming_grids_after_a_merge_leaves_the_closed_grid_closed_and_its_code_taken(
+    session: Session, c: County, facility_code: str | None
+) -> None:
+    from grids.formation.service import form_grids_in_database
+
+    clinic = c.facilities["clinic_a"]
+    factories.grid_with_members(session, clinic, size=3, code="AV1-HTN09")
+    session.commit()
+    run(session, operations.merge(session, "AV1-HTN01", "AV1-HTN09", NOW))
+    newcomers = [factories.patient(session, clinic) for _ in range(12)]
+    session.commit()
+    form_grids_in_database(session, facility_code=facility_code, now=NOW)
+    session.commit()
+    closed = session.scalars(select(Grid).where(Grid.code == "AV1-HTN09")).one()
+    assert closed.closed_at is not None
+    assert (closed.doctor_id, closed.coordinator_id) == (None, None)
+    seats = [current_seat(session, p) for p in newcomers]
+    assert all(seat is not None and seat[0] != "AV1-HTN09" for seat in seats)
+    codes = set(session.scalars(select(Grid.code).where(Grid.facility_id == clinic.id)))
+    assert codes >= {"AV1-HTN01", "AV1-HTN02", "AV1-HTN09"}
