@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -257,3 +258,14 @@ def test_forming_grids_after_a_merge_leaves_the_closed_grid_closed_and_its_code_
     assert all(seat is not None and seat[0] != "AV1-HTN09" for seat in seats)
     codes = set(session.scalars(select(Grid.code).where(Grid.facility_id == clinic.id)))
     assert codes >= {"AV1-HTN01", "AV1-HTN02", "AV1-HTN09"}
+
+
+def test_a_closed_grid_gets_no_exchange_slot(
+    session: Session, c: County, runner: FlaskCliRunner
+) -> None:
+    factories.grid_with_members(session, c.facilities["clinic_a"], size=3, code="AV1-HTN09")
+    session.commit()
+    assert run(session, operations.merge(session, "AV1-HTN01", "AV1-HTN09", NOW)).applied
+    planned = runner.invoke(args=["exchanges", "plan", "--dry-run", "--format", "json"])
+    assert planned.exit_code == 0, planned.output
+    assert "AV1-HTN01" in planned.output and "AV1-HTN09" not in planned.output
