@@ -269,3 +269,25 @@ def test_a_closed_grid_gets_no_exchange_slot(
     planned = runner.invoke(args=["exchanges", "plan", "--dry-run", "--format", "json"])
     assert planned.exit_code == 0, planned.output
     assert "AV1-HTN01" in planned.output and "AV1-HTN09" not in planned.output
+
+
+def test_the_check_around_a_change_finds_what_the_whole_county_check_finds_there(
+    session: Session, c: County
+) -> None:
+    from grids.admin.hierarchy_check import check_around
+
+    c.g2.grid.coordinator_id = None
+    lonely = factories.grid_with_members(session, c.far_clinic, size=2, with_doctor=False)
+    township = session.get_one(Facility, c.facilities["township"].id)
+    township.phone = None
+    session.commit()
+    around = check_around(session, {c.g2.grid.id, lonely.grid.id}, {c.d1.id})
+    whole = {(p.code, p.subject) for p in check_hierarchy(load_hierarchy(session, members=True))}
+    scope = {"AV1-HTN01", "AV1-HTN02", lonely.grid.code, c.d1.code, "AV1", "AV9", "AT1", "AT2"}
+    assert set(around) <= whole
+    assert {found for found in whole if found[1] in scope} <= set(around)
+    assert {
+        ("grid_without_coordinator", "AV1-HTN02"),
+        ("grid_without_doctor", lonely.grid.code),
+        ("facility_without_phone", "AT1"),
+    } <= set(around)
