@@ -120,6 +120,9 @@ class Grid(Timestamped, Base):
     exchange_minutes: Mapped[int] = mapped_column(SmallInteger, default=60)
     exchange_venue: Mapped[str | None] = mapped_column(String(120))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Set when the grid was closed (merged into another); a closed grid has no members,
+    takes none, and `grids check` passes it by."""
 
     facility: Mapped[Facility] = relationship()
     doctor: Mapped[Doctor | None] = relationship()

@@ -63,7 +63,8 @@ def _members_count() -> Any:
 
 
 def browse(session: Session, wanted: GridFilter, facility_ids: set[int] | None = None) -> GridPage:
-    """One page of grids (code order) matching `wanted`, within `facility_ids` if given."""
+    """One page of open grids (code order) matching `wanted`, within `facility_ids` if
+    given; a grid closed by a merge is left out."""
     clinic = aliased(Facility)
     township = aliased(Facility)
     members = _members_count().label("members")
@@ -84,7 +85,7 @@ def browse(session: Session, wanted: GridFilter, facility_ids: set[int] | None =
         .outerjoin(township, township.id == clinic.parent_id)
         .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
     )
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = [Grid.closed_at.is_(None)]
     if facility_ids is not None:
         conditions.append(Grid.facility_id.in_(facility_ids))
     # Codes become ids first, so each filter uses the index on its grid column.

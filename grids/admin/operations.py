@@ -71,6 +71,9 @@ class Plan:
     """Every clinic the operation touches: a township account must hold them all."""
     versions: dict[str, int] = field(default_factory=dict)
     """Grid code -> version read: what an apply after this preview expects."""
+    accepted: set[tuple[str, str]] = field(default_factory=set)
+    """(`grids check` code, subject) the operation is defined to leave; see
+    `grids.admin.hierarchy_check`."""
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -205,6 +208,14 @@ def _set(
     }
 
 
+def _closed(plan: Plan, grid: Grid) -> bool:
+    """A closed grid (merged into another) takes no part in any operation."""
+    if grid.closed_at is None:
+        return False
+    plan.problems.append(problem("grid_closed", grid=grid.code))
+    return True
+
+
 def _touch(plan: Plan, grid: Grid) -> None:
     """Compare-and-set on the grid's version: a concurrent edit of it is a conflict."""
     if grid.id in plan.grid_ids:
@@ -270,6 +281,7 @@ def move_grid(session: Session, grid_code: str, doctor_code: str) -> Plan:
     doctor = load_doctor(session, doctor_code)
     plan = Plan("move-grid", grid.code)
     _touch(plan, grid)
+    _closed(plan, grid)
     plan.facility_ids.add(doctor.facility_id)
     old = session.get(Doctor, grid.doctor_id) if grid.doctor_id else None
     if old is not None and old.id == doctor.id:
@@ -295,6 +307,7 @@ def set_coordinator(session: Session, grid_code: str, patient_code: str) -> Plan
     patient = load_patient(session, patient_code)
     plan = Plan("set-coordinator", grid.code)
     _touch(plan, grid)
+    _closed(plan, grid)
     member = session.scalar(
         select(Membership).where(
             Membership.patient_id == patient.id,
@@ -362,6 +375,8 @@ def move_members(session: Session, moves: Sequence[tuple[str, str]], now: dateti
         if source is not None and source.id == grid.id:
             plan.problems.append(problem("same_grid", patient=patient.code, grid=grid.code))
             continue
+        if _closed(plan, grid):
+            continue
         if patient.status not in (PatientStatus.ACTIVE, PatientStatus.HOSPITALISED):
             plan.problems.append(
                 problem("patient_gone", patient=patient.code, status=patient.status.value)
@@ -427,6 +442,8 @@ def split(session: Session, grid_code: str, now: datetime) -> Plan:
     grid = load_grid(session, grid_code)
     plan = Plan("split", grid.code)
     _touch(plan, grid)
+    if _closed(plan, grid):
+        return plan
     members = _current(session, grid.id)
     if len(members) < 2:
         plan.problems.append(problem("too_small", grid=grid.code, members=len(members)))
@@ -483,6 +500,7 @@ def split(session: Session, grid_code: str, now: datetime) -> Plan:
     )
     if volunteer is None:
         plan.notes.append(problem("needs_coordinator", grid=code))
+        plan.accepted.add(("grid_without_coordinator", code))
     for new_seat, old_seat in enumerate(leaving, start=1):
         membership = by_seat[old_seat]
         patient = patients[membership.patient_id]
@@ -509,6 +527,8 @@ def merge(session: Session, keep_code: str, absorb_code: str, now: datetime) -> 
         return plan
     _touch(plan, keep)
     _touch(plan, absorb)
+    if _closed(plan, keep) | _closed(plan, absorb):
+        return plan
     kept = _current(session, keep.id)
     joining = _current(session, absorb.id)
     plan.problems += grid_room_problems(place_of(session, keep, len(kept)), len(joining))
@@ -551,6 +571,8 @@ def merge(session: Session, keep_code: str, absorb_code: str, now: datetime) -> 
         )
         if old is not None:
             plan.doctor_ids.add(old.id)
+    plan.changes.append(_set("grids", absorb.id, absorb.code, "closed_at", None, now))
+    plan.notes.append(problem("grid_closes", grid=absorb.code, into=keep.code))
     if keep.coordinator_id is None:
         plan.notes.append(problem("needs_coordinator", grid=keep.code))
     return plan

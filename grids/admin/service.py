@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from config.logging import mask_phone, mask_phones_in
 from grids import audit
 from grids.admin.follow import follow_grid
+from grids.admin.hierarchy_check import added_problems, check_around
 from grids.admin.operations import Plan, phased
 from grids.admin.rules import Problem, blocking
 from grids.audit import ChangeConflict, Conflict, UndoRefused
@@ -179,7 +180,10 @@ def execute(
 
     Raises `AdminError` (override without a reason, out of the actor's scope) and
     `ChangeConflict` (a grid changed since it was read or previewed); a plan with
-    problems that block it comes back not applied, with the problems listed.
+    problems that block it comes back not applied, with the problems listed. The
+    changes are made, then `grids check` is read around them: a problem they would
+    add blocks like the rules' own (`grids.admin.hierarchy_check`), and the outcome
+    still shows everything the operation would do before it is rolled back.
     """
     reason = (reason or "").strip() or None
     if override and reason is None:
@@ -209,14 +213,21 @@ def execute(
         outcome.grids = _side_by_side(grids_before, grids_before)
         outcome.doctors = _side_by_side(doctors_before, doctors_before)
         return outcome
+    checked_before = check_around(session, plan.grid_ids, plan.doctor_ids)
     recorded = audit.apply_changes(session, phased(plan.changes))
+    created = {c["id"] for c in recorded if c["table"] == "grids" and c["op"] == "insert"}
+    checked_after = check_around(session, plan.grid_ids | created, plan.doctor_ids)
+    outcome.problems = plan.problems + added_problems(
+        checked_before, checked_after, plan.problems, plan.accepted
+    )
+    outcome.blocking = blocking(outcome.problems, override)
     change_set = audit.record_change_set(
         session,
         actor=actor,
         operation=plan.operation,
         subject=plan.subject,
         reason=reason,
-        override=override and any(p.overridable for p in plan.problems),
+        override=override and any(p.overridable for p in outcome.problems),
         changes=recorded,
         at=now,
     )
@@ -242,9 +253,12 @@ def _conclude(
     deliver: Deliver | None,
     now: datetime,
 ) -> Outcome:
-    """A preview is rolled back; an applied change-set hands its SMS to the channel."""
-    if dry_run:
+    """A preview, or an operation that would add a `grids check` problem, is rolled back
+    (after showing all it would do); an applied change-set hands its SMS to the channel."""
+    if dry_run or outcome.blocking:
         session.rollback()
+        if outcome.blocking:
+            outcome.change_set_id = None
     else:
         if deliver is not None and outcome.notices:
             deliver(session, outcome.notices, now)
@@ -316,7 +330,9 @@ def notices_for(
     session: Session, recorded: list[dict[str, Any]], change_set_id: int
 ) -> list[Notice]:
     """Every SMS the change-set causes, read from the rows as they now are:
-    the new coordinator, the grid's members, the moved members, the old and new doctors."""
+    the new coordinator, the grid's members, the moved members (and those an undo puts
+    back in their seat), the old and new doctors. An undo goes through here too, so it
+    tells the same people what the restored state is."""
     notices: list[Notice] = []
     prefix = f"admin:{change_set_id}"
     doctor_changes = _final(recorded, "grids", "doctor_id")
@@ -326,15 +342,28 @@ def notices_for(
         if new is not None
     }
     joined = [
-        change
+        change["values"]
         for change in recorded
         if change["table"] == "memberships" and change["op"] == "insert"
     ]
-    grid_ids = (
-        set(doctor_changes) | set(coordinator_changes) | {c["values"]["grid_id"] for c in joined}
-    )
+    # A seat taken again (an undo puts a member back where they were) is told like a new one.
+    rejoined = [
+        row_id
+        for row_id, (left, now_left) in _final(recorded, "memberships", "left_at").items()
+        if left is not None and now_left is None
+    ]
+    if rejoined:
+        joined += [
+            {"grid_id": grid_id, "patient_id": patient_id, "seat": seat}
+            for grid_id, patient_id, seat in session.execute(
+                select(Membership.grid_id, Membership.patient_id, Membership.seat)
+                .where(Membership.id.in_(rejoined))
+                .order_by(Membership.id)
+            )
+        ]
+    grid_ids = set(doctor_changes) | set(coordinator_changes) | {c["grid_id"] for c in joined}
     grids = {g.id: g for g in session.scalars(select(Grid).where(Grid.id.in_(grid_ids)))}
-    people_ids = set(coordinator_changes.values()) | {c["values"]["patient_id"] for c in joined}
+    people_ids = set(coordinator_changes.values()) | {c["patient_id"] for c in joined}
     people_ids |= {g.coordinator_id for g in grids.values() if g.coordinator_id}
     members_of: dict[int, list[int]] = defaultdict(list)
     for grid_id, patient_id in session.execute(
@@ -382,16 +411,16 @@ def notices_for(
         return _clip(coordinator.name) if coordinator else "-"
 
     told: set[int] = set()
-    for change in joined:
-        grid = grids[change["values"]["grid_id"]]
-        patient = people.get(change["values"]["patient_id"])
+    for seat in joined:
+        grid = grids[seat["grid_id"]]
+        patient = people.get(seat["patient_id"])
         if patient is not None and patient.id != grid.coordinator_id:
             told.add(patient.id)
             to_patient(
                 patient,
                 "sms.admin.member_moved",
                 grid=grid.code,
-                seat=change["values"]["seat"],
+                seat=seat["seat"],
                 name=coordinator_name(grid),
             )
     for grid_id, coordinator_id in sorted(coordinator_changes.items()):

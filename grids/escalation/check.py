@@ -4,7 +4,8 @@ Every problem found, each with a stable `code`, a `severity` (`error` or `warnin
 its `subject` (a facility, doctor or grid code) and the numbers its message needs:
 
 - `no_county_path`: a village clinic with no path up to a county hospital;
-- `grid_without_doctor`, `grid_without_coordinator`;
+- `grid_without_doctor`, `grid_without_coordinator` (a grid closed by a merge has neither
+  and is passed by);
 - `doctor_over_capacity`: a doctor over `DOCTOR_GRID_CAPACITY` grids (warning);
 - `grid_over_capacity`: a grid over `GRID_CAPACITY` members;
 - `facility_without_phone`: a facility on a clinic's ladder (its township or community
@@ -86,6 +87,8 @@ def check_hierarchy(
                 Problem("short_ladder", ERROR, clinic.code, {"count": len(ladder.steps)})
             )
     for grid in sorted(hierarchy.grids(), key=lambda grid: grid.code):
+        if grid.closed:
+            continue
         if grid.doctor_id is None:
             problems.append(Problem("grid_without_doctor", ERROR, grid.code))
         if grid.coordinator_id is None:

@@ -106,6 +106,8 @@ class GridInfo:
     facility_id: int
     doctor_id: int | None = None
     coordinator_id: int | None = None
+    closed: bool = False
+    """Closed by a merge: kept for the escalations that name it, passed by `grids check`."""
 
 
 def _label(graph_node: int, info: object | None) -> str:

@@ -87,6 +87,7 @@ def _load(session: Session, facility_ids: Sequence[int] | None) -> _Loaded:
         .join(Facility, Facility.id == Grid.facility_id)
         .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
         .outerjoin(ExchangePreference, ExchangePreference.grid_id == Grid.id)
+        .where(Grid.closed_at.is_(None))  # a grid closed by a merge meets no more
         .order_by(Grid.code)
     )
     if facility_ids is not None:

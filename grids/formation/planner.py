@@ -110,6 +110,8 @@ class FormationInput:
     patients: Sequence[PatientIn]
     grids: Sequence[GridIn] = ()
     scope: frozenset[int] | None = None
+    closed: Sequence[GridIn] = ()
+    """Grids closed by a merge: nobody joins them, but their codes stay taken."""
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -302,7 +304,7 @@ def _form(data: FormationInput) -> FormationPlan:
     for state in states:
         if state.clinic_id in scope:
             by_group.setdefault((state.clinic_id, state.condition), []).append(state)
-    for grid in data.grids:
+    for grid in (*data.grids, *data.closed):
         clinic = clinics.get(grid.clinic_id)
         if clinic is not None:
             key = (grid.clinic_id, grid.condition)

@@ -224,14 +224,18 @@ def _doctors(session: Session, clinic_ids: Iterable[int] | None) -> list[DoctorI
 def _load_everything(session: Session, clinics: dict[int, ClinicIn]) -> FormationInput:
     patients = _patient_rows(_plain_rows(session, select(*_PATIENT_COLUMNS).order_by(Patient.code)))
     grids = _grids_with_members(
-        _plain_rows(session, select(*_GRID_COLUMNS)),
+        _plain_rows(session, select(*_GRID_COLUMNS).where(Grid.closed_at.is_(None))),
         _plain_rows(session, select(*_MEMBER_COLUMNS).where(Membership.left_at.is_(None))),
+    )
+    closed = _grids_with_members(
+        session.execute(select(*_GRID_COLUMNS).where(Grid.closed_at.is_not(None))).all(), []
     )
     return FormationInput(
         clinics=list(clinics.values()),
         doctors=_doctors(session, None),
         patients=patients,
         grids=grids,
+        closed=closed,
     )
 
 
@@ -265,7 +269,17 @@ def _load_scope(
         ).tuples()
     )
     grid_rows = list(
-        session.execute(select(*_GRID_COLUMNS).where(Grid.facility_id.in_(scope_ids))).all()
+        session.execute(
+            select(*_GRID_COLUMNS).where(Grid.facility_id.in_(scope_ids), Grid.closed_at.is_(None))
+        ).all()
+    )
+    closed = _grids_with_members(
+        session.execute(
+            select(*_GRID_COLUMNS).where(
+                Grid.facility_id.in_(scope_ids), Grid.closed_at.is_not(None)
+            )
+        ).all(),
+        [],
     )
     member_rows = session.execute(
         select(*_MEMBER_COLUMNS)
@@ -315,7 +329,12 @@ def _load_scope(
         for doctor in doctors
     ]
     return FormationInput(
-        clinics=neighbourhood, doctors=doctors, patients=patients, grids=grids, scope=scope
+        clinics=neighbourhood,
+        doctors=doctors,
+        patients=patients,
+        grids=grids,
+        scope=scope,
+        closed=closed,
     )
 
 

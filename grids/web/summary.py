@@ -43,9 +43,9 @@ def county_summary(session: Session) -> CountySummary:
         facilities_by_level=grouped(Facility.level),
         doctors=count(Doctor.status == DoctorStatus.ACTIVE),
         patients_by_status=grouped(Patient.status),
-        grids=session.scalar(select(func.count()).select_from(Grid)) or 0,
-        grids_by_condition=grouped(Grid.condition),
+        grids=count(Grid.closed_at.is_(None)),
+        grids_by_condition=grouped(Grid.condition, Grid.closed_at.is_(None)),
         members=count(Membership.left_at.is_(None)),
-        grids_without_doctor=count(Grid.doctor_id.is_(None)),
-        grids_without_coordinator=count(Grid.coordinator_id.is_(None)),
+        grids_without_doctor=count(Grid.doctor_id.is_(None), Grid.closed_at.is_(None)),
+        grids_without_coordinator=count(Grid.coordinator_id.is_(None), Grid.closed_at.is_(None)),
     )

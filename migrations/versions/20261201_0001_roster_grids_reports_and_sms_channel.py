@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 08:05:21.207600
+Create Date: 2026-12-01 08:34:22.866003
 """
 
 from collections.abc import Sequence
@@ -335,6 +335,7 @@ def upgrade() -> None:
         sa.Column("exchange_minutes", sa.SmallInteger(), nullable=False),
         sa.Column("exchange_venue", sa.String(length=120), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(

@@ -134,3 +134,76 @@ def test_township_accounts_read_only_their_own_changes(client, session, c) -> No
     assert post(client, path, yian, {"grid": "AV1-HTN01", "doctor": "DB1"}).status_code == 200
     assert len(client.get("/api/v1/admin/changes", headers=yian).get_json()["items"]) == 1
     assert client.get("/api/v1/admin/changes", headers=far).get_json()["items"] == []
+
+
+def test_an_operation_adding_a_grids_check_problem_gets_422_naming_it_and_the_fix(
+    client, session, c
+) -> None:
+    admin = auth(session, "bureau")
+    path = "/api/v1/admin/operations/set-status"
+    body = {"patient": c.g1.members[1].code, "status": "moved_away"}
+    preview = post(client, path, admin, {**body, "dry_run": True}).get_json()
+    assert [(p["code"], p["params"]["subject"]) for p in preview["blocking"]] == [
+        ("check_grid_without_coordinator", "AV1-HTN01")
+    ]
+    refused = post(client, path, admin, body)
+    assert refused.status_code == 422
+    fields = refused.get_json()["error"]["fields"]
+    assert list(fields) == ["check_grid_without_coordinator"]
+    assert "AV1-HTN01" in fields["check_grid_without_coordinator"]
+    assert "set-coordinator" in fields["check_grid_without_coordinator"]
+    assert session.scalars(select(OutboxMessage)).all() == []
+    confirmed = post(client, path, admin, {**body, "override": True, "reason": "搬家"})
+    assert confirmed.status_code == 200 and confirmed.get_json()["applied"] is True
+
+
+def test_a_merge_closes_the_emptied_grid_and_undo_reopens_it(client, session, c) -> None:
+    from tests.support import factories
+
+    factories.grid_with_members(session, c.facilities["clinic_a"], size=3, code="AV1-HTN09")
+    session.commit()
+    admin = auth(session, "bureau")
+    merged = post(
+        client, "/api/v1/admin/operations/merge", admin, {"grids": ["AV1-HTN01", "AV1-HTN09"]}
+    )
+    assert merged.status_code == 200
+    document = merged.get_json()
+    assert "grid_closes" in [n["code"] for n in document["notes"]]
+    listed = client.get("/api/v1/admin/grids?clinic=AV1", headers=admin).get_json()["items"]
+    assert [g["code"] for g in listed] == ["AV1-HTN01", "AV1-HTN02"]
+    session.expire_all()
+    assert session.scalar(select(Grid.closed_at).where(Grid.code == "AV1-HTN09")) is not None
+    undone = client.post(
+        f"/api/v1/admin/changes/{document['change_set']}/undo", json={}, headers=admin
+    )
+    assert undone.status_code == 200
+    assert "sms.admin.member_moved" in [s["template"] for s in undone.get_json()["sms"]]
+    session.expire_all()
+    assert session.scalar(select(Grid.closed_at).where(Grid.code == "AV1-HTN09")) is None
+    listed = client.get("/api/v1/admin/grids?clinic=AV1", headers=admin).get_json()["items"]
+    assert [g["code"] for g in listed] == ["AV1-HTN01", "AV1-HTN02", "AV1-HTN09"]
+
+
+def test_undoing_a_retirement_queues_the_sms_again(client, session, c) -> None:
+    admin = auth(session, "bureau")
+    retired = post(
+        client, "/api/v1/admin/operations/retire-doctor", admin, {"doctor": c.d1.code}
+    ).get_json()
+    assert retired["applied"] is True
+    first = {(s["template"], s["recipient"]) for s in retired["sms"]}
+    undone = client.post(
+        f"/api/v1/admin/changes/{retired['change_set']}/undo", json={}, headers=admin
+    )
+    assert undone.status_code == 200
+    again = {(s["template"], s["recipient"]) for s in undone.get_json()["sms"]}
+    assert ("sms.admin.doctor_released", f"doctor:{c.d1.id}") in first
+    assert ("sms.admin.doctor_assigned", f"doctor:{c.d1.id}") in again
+    coordinators = {f"patient:{c.g1.coordinator.id}", f"patient:{c.g2.coordinator.id}"}
+    assert {r for t, r in again if t == "sms.admin.coordinator_doctor"} == coordinators
+    queued = session.scalars(
+        select(OutboxMessage.to_phone).where(
+            OutboxMessage.template == "sms.admin.doctor_assigned",
+            OutboxMessage.to_phone == c.d1.phone,
+        )
+    ).all()
+    assert len(queued) == 1

@@ -109,3 +109,36 @@ def test_forms_without_csrf_are_refused(client, c) -> None:
     log_in(client, "bureau")
     response = client.post("/admin/operations/split", data={"grid": "AV1-HTN01"})
     assert response.status_code == 400
+
+
+def test_a_preview_that_adds_a_grids_check_problem_offers_no_apply_until_confirmed(
+    client, session, c
+) -> None:
+    log_in(client, "bureau")
+    token = csrf_token(client.get("/admin/grids/AV1-HTN01").get_data(as_text=True))
+    form = {"csrf_token": token, "patient": c.g1.members[1].code, "status": "moved_away"}
+    preview = client.post("/admin/operations/set-status?lang=en", data=form)
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'id="apply"' not in text
+    assert "Grid AV1-HTN01 would be left without a coordinator" in text
+    confirmed = {**form, "override": "1", "reason": "搬家"}
+    text = client.post("/admin/operations/set-status", data=confirmed).get_data(as_text=True)
+    assert 'id="apply"' in text
+    forced_apply = client.post("/admin/operations/set-status", data={**form, "step": "apply"})
+    assert forced_apply.status_code == 422
+    session.expire_all()
+    assert session.scalar(select(Grid.coordinator_id).where(Grid.code == "AV1-HTN01")) is not None
+
+
+def test_a_closed_grid_page_says_so_and_offers_no_operations(client, session, c) -> None:
+    factories.grid_with_members(session, c.facilities["clinic_a"], size=3, code="AV1-HTN09")
+    session.commit()
+    log_in(client, "bureau")
+    token = csrf_token(client.get("/admin/grids/AV1-HTN01").get_data(as_text=True))
+    form = {"csrf_token": token, "grid": "AV1-HTN01", "other": "AV1-HTN09", "step": "apply"}
+    merged = client.post("/admin/operations/merge", data=form)
+    assert merged.status_code == 200, merged.get_data(as_text=True)
+    page = client.get("/admin/grids/AV1-HTN09").get_data(as_text=True)
+    assert "已于" in page and "关闭" in page
+    assert "/admin/operations/split" not in page
+    assert "AV1-HTN09" not in client.get("/admin/grids").get_data(as_text=True)

@@ -128,3 +128,40 @@ def test_retire_with_named_doctors_and_one_grid_pinned(runner, session, c) -> No
         "AV1-HTN01": "DB1",
         "AV1-HTN02": "DF1",
     }
+
+
+def test_a_new_grids_check_problem_stops_the_command_until_confirmed(runner, session, c) -> None:
+    coordinator = c.g1.members[1].code
+    command = ["admin", "set-status", coordinator, "moved_away"]
+    blocked = runner.invoke(args=command)
+    assert blocked.exit_code == 1
+    assert "AV1-HTN01" in blocked.output and "set-coordinator" in blocked.output
+    assert session.scalar(select(ChangeSet.id)) is None
+    confirmed = runner.invoke(args=[*command, "--override", "--reason", "搬家"])
+    assert confirmed.exit_code == 0, confirmed.output
+    check = runner.invoke(args=["grids", "check", "--format", "json"])
+    problems = {(i["code"], i["subject"]) for i in json.loads(check.output)["items"]}
+    assert ("grid_without_coordinator", "AV1-HTN01") in problems
+
+
+def test_a_merge_leaves_grids_check_clean_and_undo_tells_the_members(runner, session, c) -> None:
+    from tests.support import factories
+
+    small = factories.grid_with_members(session, c.facilities["clinic_a"], size=3, code="AV1-HTN09")
+    session.commit()
+    before = runner.invoke(args=["grids", "check", "--format", "json"]).output
+    merged = runner.invoke(args=["admin", "merge", "AV1-HTN01", "AV1-HTN09", "--format", "json"])
+    assert merged.exit_code == 0, merged.output
+    assert runner.invoke(args=["grids", "check", "--format", "json"]).output == before
+    change_set = json.loads(merged.output)["change_set"]
+    undone = runner.invoke(args=["admin", "undo", str(change_set)])
+    assert undone.exit_code == 0, undone.output
+    phones = set(
+        session.scalars(
+            select(OutboxMessage.to_phone).where(
+                OutboxMessage.template == "sms.admin.member_moved",
+                OutboxMessage.idempotency_key.like(f"admin:{change_set + 1}:%"),
+            )
+        )
+    )
+    assert phones == {small.members[2].phone, small.members[3].phone}
