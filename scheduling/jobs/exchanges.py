@@ -14,11 +14,14 @@ reminders, and the clearing step suppresses those for the old time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, select
+import psycopg
+from sqlalchemy import JSON, Integer, String, and_, cast, column, func, literal, select, table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -26,8 +29,17 @@ from grids.core.notices import Notice
 from grids.exchanges.models import ExchangeConfirmation
 from grids.exchanges.slots import occurrence_start
 from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
-from grids.storage.database import Database
+from grids.storage.database import Database, UTCDateTime
+from grids.storage.rows import rows_matched
 from i18n import translate
+from notifications.models import OutboxMessage, OutboxStatus
+from notifications.outbox import (
+    BROADCAST_COLUMNS,
+    Broadcast,
+    enqueue_broadcasts,
+    row_values,
+    template_policy,
+)
 from scheduling.jobs import people
 from scheduling.jobs.common import (
     UTC,
@@ -89,10 +101,22 @@ def occurrences(session: Session, weeks: list[str], settings: Settings) -> Itera
             Facility.name,
         ).join(Facility, Facility.id == Grid.facility_id)
     )
+    standing: dict[tuple[int | None, time | None, str], datetime | None] = {}
+    """Grids share a few standing slots: each (weekday, time, week) is computed once."""
     for grid_id, code, weekday, start, venue, coordinator_id, facility_name in rows:
         for week in weeks:
-            skipped, moved_to = overrides.get((grid_id, week), (False, None))
-            starts = occurrence_start(weekday, start, week, tz, skipped=skipped, moved_to=moved_to)
+            override = overrides.get((grid_id, week))
+            if override is None:
+                slot = (weekday, start, week)
+                if slot in standing:
+                    starts = standing[slot]
+                else:
+                    starts = standing[slot] = occurrence_start(weekday, start, week, tz)
+            else:
+                skipped, moved_to = override
+                starts = occurrence_start(
+                    weekday, start, week, tz, skipped=skipped, moved_to=moved_to
+                )
             if starts is not None:
                 yield Occurrence(
                     grid_id, code, week, starts, venue or facility_name, coordinator_id
@@ -119,10 +143,15 @@ def exchange_reminders(database: Database, settings: Settings, now: datetime) ->
         weeks = weeks_between(since, now + timedelta(days=2), tz)
         for_members: list[Occurrence] = []
         for_coordinators: list[Occurrence] = []
+        dues: dict[datetime, tuple[datetime, datetime]] = {}
+        """Many grids meet at the same time: their due moments are computed once."""
         for occ in occurrences(session, weeks, settings):
-            local_day = occ.starts_at.astimezone(tz).date()
-            member_due = local_at(local_day - timedelta(days=1), MEMBER_REMINDER_AT, tz)
-            coordinator_due = occ.starts_at - COORDINATOR_LEAD
+            both = dues.get(occ.starts_at)
+            if both is None:
+                local_day = occ.starts_at.astimezone(tz).date()
+                member_due = local_at(local_day - timedelta(days=1), MEMBER_REMINDER_AT, tz)
+                both = dues[occ.starts_at] = (member_due, occ.starts_at - COORDINATOR_LEAD)
+            member_due, coordinator_due = both
             for due, wanted in ((member_due, for_members), (coordinator_due, for_coordinators)):
                 if since < due <= now:
                     if now < occ.starts_at:
@@ -142,41 +171,181 @@ def _remind_members(
     now: datetime,
     result: JobResult,
 ) -> int:
-    queued = 0
+    """One text per exchange and language, rendered once for the grid's members who
+    read that language (docs/outbox.md, "Fan-out"). On PostgreSQL the rows are made
+    by the database (`_remind_members_in_sql`); on SQLite they are built here."""
     by_grid = {occ.grid_id: occ for occ in due}
-    for part in chunks(list(by_grid), 2000):
+    if not by_grid:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        return _remind_members_in_sql(session, settings, by_grid, now, result)
+    queued = 0
+    for part in chunks(list(by_grid), 10_000):
         members, left_out = people.members_by_grid(session, part)
         result.skipped += left_out
-        notices: list[Notice] = []
+        broadcasts: list[Broadcast] = []
         for grid_id in part:
             occ = by_grid[grid_id]
-            local = occ.starts_at.astimezone(settings.tz)
-            whens: dict[str, str] = {}
+            prefix = f"exchange-reminder:{grid_id}:{stamp(occ.starts_at)}:"
+            by_language: dict[str, list[tuple[str, str, int | None]]] = {}
             for member in members.get(grid_id, ()):
                 if member.id == occ.coordinator_id:
                     continue  # the coordinator gets their own reminder, two hours before
-                when = whens.get(member.language)
-                if when is None:
-                    when = whens[member.language] = _when(
-                        settings, occ.starts_at, now, member.language
-                    )
-                notices.append(
-                    Notice(
-                        key=f"exchange-reminder:{grid_id}:{stamp(occ.starts_at)}:{member.id}",
-                        phone=member.phone,
-                        language=member.language,
+                recipients = by_language.get(member.language)
+                if recipients is None:
+                    recipients = by_language[member.language] = []
+                recipients.append((f"{prefix}{member.id}", member.phone, member.id))
+            for language, recipients in by_language.items():
+                broadcasts.append(
+                    Broadcast(
                         template="sms.exchange.reminder",
-                        params={
-                            "when": when,
-                            "time": f"{local:%H:%M}",
-                            "venue": occ.venue[:VENUE_CHARS],
-                        },
+                        language=language,
+                        params=_reminder_params(settings, occ, now, language),
+                        recipients=recipients,
                         recipient_type="patient",
-                        recipient_id=member.id,
                     )
                 )
-        queued += enqueue(session, notices, now)
+        queued += enqueue_broadcasts(session, broadcasts, now=now)
     return queued
+
+
+def _reminder_params(
+    settings: Settings, occ: Occurrence, now: datetime, language: str
+) -> dict[str, str]:
+    return {
+        "when": _when(settings, occ.starts_at, now, language),
+        "time": f"{occ.starts_at.astimezone(settings.tz):%H:%M}",
+        "venue": occ.venue[:VENUE_CHARS],
+    }
+
+
+REMINDER_TEXTS = table(
+    "exchange_reminder_texts",
+    column("grid_id", Integer),
+    column("language", String),
+    column("prefix", String),
+    column("params", JSON),
+    column("normalised", String),
+    column("body", String),
+)
+"""A temporary table: each due exchange's reminder text in each members' language."""
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+"""`grids.core.limits.E164` for PostgreSQL's `~`."""
+
+
+def _remind_members_in_sql(
+    session: Session,
+    settings: Settings,
+    by_grid: dict[int, Occurrence],
+    now: datetime,
+    result: JobResult,
+) -> int:
+    """The member reminders as one `INSERT ... SELECT` (PostgreSQL): Python renders
+    and checks each (exchange, language) text once; the database pairs the texts
+    with the reachable members (`people.current_members`, the rule of
+    `members_by_grid`), so no member row travels to Python and back.
+
+    The same rows, keys and checks as the SQLite path: a reachable member whose
+    number is not E.164 fails the run before anything is inserted."""
+    connection = session.connection()
+    members = people.current_members(session, sorted(by_grid)).subquery("members")
+    wanted = and_(members.c.reachable, members.c.not_coordinator)
+    malformed = and_(wanted, ~members.c.phone.regexp_match(E164_PATTERN))
+    languages: list[str] = []
+    for language, left_out, bad in connection.execute(
+        select(
+            members.c.language,
+            func.count().filter(~members.c.reachable),
+            func.count().filter(malformed),
+        ).group_by(members.c.language)
+    ):
+        languages.append(language)
+        result.skipped += left_out
+        if bad:
+            grid_id, patient_id, phone = connection.execute(
+                select(members.c.grid_id, members.c.patient_id, members.c.phone)
+                .where(malformed)
+                .limit(1)
+            ).one()
+            key = f"exchange-reminder:{grid_id}:{stamp(by_grid[grid_id].starts_at)}:{patient_id}"
+            raise ValueError(
+                f"notice {key!r}: phone {phone!r} is not in E.164 form "
+                "(+ country code and number, e.g. +8613912345678)"
+            )
+    policy = template_policy(session)
+    checked: dict[tuple[str, str], tuple[str, str]] = {}
+    texts: list[tuple[int, str, str, str, str, str]] = []
+    for grid_id, occ in by_grid.items():
+        prefix = f"exchange-reminder:{grid_id}:{stamp(occ.starts_at)}:"
+        for language in languages:
+            params = _reminder_params(settings, occ, now, language)
+            params_json = json.dumps(params)
+            text = checked.get((language, params_json))
+            if text is None:
+                notice = Notice(
+                    key=f"{prefix}0",
+                    phone="+8613800000000",
+                    language=language,
+                    template="sms.exchange.reminder",
+                    params=params,
+                )
+                values = row_values(notice, now, policy)
+                text = checked[(language, params_json)] = (values["language"], values["body"])
+            texts.append((grid_id, language, prefix, params_json, *text))
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS exchange_reminder_texts (grid_id integer, "
+            "language varchar(8), prefix varchar(120), params json, normalised varchar(8), "
+            "body text) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE exchange_reminder_texts")
+        with cursor.copy(
+            "COPY exchange_reminder_texts (grid_id, language, prefix, params, normalised, body) "
+            "FROM STDIN"
+        ) as copy:
+            for row in texts:
+                copy.write_row(row)
+    texts_of = REMINDER_TEXTS
+    moment = literal(now, UTCDateTime())
+    rows = (
+        select(
+            texts_of.c.prefix + cast(members.c.patient_id, String),
+            members.c.phone,
+            literal("patient"),
+            members.c.patient_id,
+            literal("sms.exchange.reminder"),
+            texts_of.c.params,
+            texts_of.c.normalised,
+            texts_of.c.body,
+            literal(False),
+            literal("sms"),
+            literal(OutboxStatus.PENDING.value),
+            literal(0),
+            moment,
+            moment,
+            moment,
+        )
+        .select_from(
+            members.join(
+                texts_of,
+                and_(
+                    texts_of.c.grid_id == members.c.grid_id,
+                    texts_of.c.language == members.c.language,
+                ),
+            )
+        )
+        .where(wanted)
+    )
+    statement = (
+        postgresql.insert(OutboxMessage.__table__)
+        .from_select(list(BROADCAST_COLUMNS), rows)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+    # rowcount of an INSERT is kept only when asked for.
+    inserted = connection.execute(statement, execution_options={"preserve_rowcount": True})
+    return rows_matched(inserted)
 
 
 def _remind_coordinators(
@@ -202,30 +371,33 @@ def _remind_coordinators(
         .tuples()
         .all()
     )
-    members, _ = people.members_by_grid(session, grid_ids)
-    notices = []
+    members = people.member_counts(session, grid_ids)
+    broadcasts = []
     for occ in due:
         coordinator = coordinators.get(occ.coordinator_id or -1)
         if coordinator is None:
             result.skipped += 1
             continue
-        others = [m for m in members.get(occ.grid_id, ()) if m.id != occ.coordinator_id]
-        notices.append(
-            Notice(
-                key=f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
-                phone=coordinator.phone,
-                language=coordinator.language,
+        broadcasts.append(
+            Broadcast(
                 template="sms.exchange.coordinator",
+                language=coordinator.language,
                 params={
                     "time": f"{occ.starts_at.astimezone(settings.tz):%H:%M}",
                     "confirmed": confirmed.get(occ.grid_id, 0),
-                    "members": len(others),
+                    "members": members.get(occ.grid_id, 0),
                 },
+                recipients=[
+                    (
+                        f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
+                        coordinator.phone,
+                        coordinator.id,
+                    )
+                ],
                 recipient_type="patient",
-                recipient_id=coordinator.id,
             )
         )
-    return enqueue(session, notices, now)
+    return enqueue_broadcasts(session, broadcasts, now=now)
 
 
 def attendance_prompts(database: Database, settings: Settings, now: datetime) -> JobResult:
