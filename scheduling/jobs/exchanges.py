@@ -22,6 +22,7 @@ from datetime import datetime, time, timedelta
 import psycopg
 from sqlalchemy import JSON, Integer, String, and_, cast, column, func, literal, select, table
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -338,14 +339,24 @@ def _remind_members_in_sql(
         )
         .where(wanted)
     )
-    statement = (
-        postgresql.insert(OutboxMessage.__table__)
-        .from_select(list(BROADCAST_COLUMNS), rows)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-    )
+    plain = postgresql.insert(OutboxMessage.__table__).from_select(list(BROADCAST_COLUMNS), rows)
     # rowcount of an INSERT is kept only when asked for.
-    inserted = connection.execute(statement, execution_options={"preserve_rowcount": True})
-    return rows_matched(inserted)
+    counted = {"preserve_rowcount": True}
+    # A plain INSERT first, cheaper than ON CONFLICT's speculative insertion; in a
+    # re-run or an overlapping run it stops at the first key already there (the
+    # server stops at once: no work lost), and the ON CONFLICT form adds the rest.
+    savepoint = connection.begin_nested()
+    try:
+        inserted = connection.execute(plain, execution_options=counted)
+    except IntegrityError as error:
+        savepoint.rollback()
+        if not isinstance(error.orig, psycopg.errors.UniqueViolation):
+            raise
+    else:
+        savepoint.commit()
+        return rows_matched(inserted)
+    statement = plain.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return rows_matched(connection.execute(statement, execution_options=counted))
 
 
 def _remind_coordinators(
