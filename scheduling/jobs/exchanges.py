@@ -14,15 +14,11 @@ reminders, and the clearing step suppresses those for the old time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-import psycopg
-from sqlalchemy import JSON, Integer, String, and_, cast, column, func, literal, select, table
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -30,23 +26,15 @@ from grids.core.notices import Notice
 from grids.exchanges.models import ExchangeConfirmation
 from grids.exchanges.slots import occurrence_start
 from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
-from grids.storage.database import Database, UTCDateTime
-from grids.storage.rows import rows_matched
+from grids.storage.database import Database
 from i18n import translate
-from notifications.models import OutboxMessage, OutboxStatus
-from notifications.outbox import (
-    BROADCAST_COLUMNS,
-    Broadcast,
-    enqueue_broadcasts,
-    row_values,
-    template_policy,
-)
+from notifications.outbox import Broadcast, enqueue_broadcasts
 from scheduling.jobs import people
 from scheduling.jobs.common import (
     UTC,
     JobResult,
-    chunks,
     enqueue,
+    id_batches,
     local_at,
     sending_moment,
     weeks_between,
@@ -172,40 +160,49 @@ def _remind_members(
     now: datetime,
     result: JobResult,
 ) -> int:
-    """One text per exchange and language, rendered once for the grid's members who
-    read that language (docs/outbox.md, "Fan-out"). On PostgreSQL the rows are made
-    by the database (`_remind_members_in_sql`); on SQLite they are built here."""
+    """One broadcast per exchange and language: the text is rendered and checked once
+    for the grid's members who read that language, and the rows go to the outbox in
+    bulk (`COPY` on PostgreSQL; docs/outbox.md, "Fan-out"). Members are read as plain
+    rows, whether each may be written to decided by the database
+    (`people.current_members`)."""
     by_grid = {occ.grid_id: occ for occ in due}
-    if not by_grid:
-        return 0
-    if session.get_bind().dialect.name == "postgresql":
-        return _remind_members_in_sql(session, settings, by_grid, now, result)
     queued = 0
-    for part in chunks(list(by_grid), 10_000):
-        members, left_out = people.members_by_grid(session, part)
-        result.skipped += left_out
-        broadcasts: list[Broadcast] = []
-        for grid_id in part:
-            occ = by_grid[grid_id]
-            prefix = f"exchange-reminder:{grid_id}:{stamp(occ.starts_at)}:"
-            by_language: dict[str, list[tuple[str, str, int | None]]] = {}
-            for member in members.get(grid_id, ()):
-                if member.id == occ.coordinator_id:
-                    continue  # the coordinator gets their own reminder, two hours before
-                recipients = by_language.get(member.language)
-                if recipients is None:
-                    recipients = by_language[member.language] = []
-                recipients.append((f"{prefix}{member.id}", member.phone, member.id))
-            for language, recipients in by_language.items():
-                broadcasts.append(
-                    Broadcast(
-                        template="sms.exchange.reminder",
-                        language=language,
-                        params=_reminder_params(settings, occ, now, language),
-                        recipients=recipients,
-                        recipient_type="patient",
-                    )
-                )
+    connection = session.connection()
+    for part in id_batches(session, by_grid):
+        members = people.current_members(session, part).subquery()
+        rows = connection.execute(
+            select(
+                members.c.grid_id,
+                members.c.patient_id,
+                members.c.phone,
+                members.c.language,
+                members.c.reachable,
+                members.c.not_coordinator,
+            )
+        ).all()
+        prefixes = {
+            grid_id: f"exchange-reminder:{grid_id}:{stamp(by_grid[grid_id].starts_at)}:"
+            for grid_id in part
+        }
+        recipients: dict[tuple[int, str], list[tuple[str, str, int | None]]] = {}
+        for grid_id, patient_id, phone, language, reachable, not_coordinator in rows:
+            if not reachable:
+                result.skipped += 1
+            elif not_coordinator:  # the coordinator's own reminder comes two hours before
+                wanted = recipients.get((grid_id, language))
+                if wanted is None:
+                    wanted = recipients[(grid_id, language)] = []
+                wanted.append((f"{prefixes[grid_id]}{patient_id}", phone, patient_id))
+        broadcasts = [
+            Broadcast(
+                template="sms.exchange.reminder",
+                language=language,
+                params=_reminder_params(settings, by_grid[grid_id], now, language),
+                recipients=wanted,
+                recipient_type="patient",
+            )
+            for (grid_id, language), wanted in recipients.items()
+        ]
         queued += enqueue_broadcasts(session, broadcasts, now=now)
     return queued
 
@@ -218,145 +215,6 @@ def _reminder_params(
         "time": f"{occ.starts_at.astimezone(settings.tz):%H:%M}",
         "venue": occ.venue[:VENUE_CHARS],
     }
-
-
-REMINDER_TEXTS = table(
-    "exchange_reminder_texts",
-    column("grid_id", Integer),
-    column("language", String),
-    column("prefix", String),
-    column("params", JSON),
-    column("normalised", String),
-    column("body", String),
-)
-"""A temporary table: each due exchange's reminder text in each members' language."""
-E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
-"""`grids.core.limits.E164` for PostgreSQL's `~`."""
-
-
-def _remind_members_in_sql(
-    session: Session,
-    settings: Settings,
-    by_grid: dict[int, Occurrence],
-    now: datetime,
-    result: JobResult,
-) -> int:
-    """The member reminders as one `INSERT ... SELECT` (PostgreSQL): Python renders
-    and checks each (exchange, language) text once; the database pairs the texts
-    with the reachable members (`people.current_members`, the rule of
-    `members_by_grid`), so no member row travels to Python and back.
-
-    The same rows, keys and checks as the SQLite path: a reachable member whose
-    number is not E.164 fails the run before anything is inserted."""
-    connection = session.connection()
-    members = people.current_members(session, sorted(by_grid)).subquery("members")
-    wanted = and_(members.c.reachable, members.c.not_coordinator)
-    malformed = and_(wanted, ~members.c.phone.regexp_match(E164_PATTERN))
-    languages: list[str] = []
-    for language, left_out, bad in connection.execute(
-        select(
-            members.c.language,
-            func.count().filter(~members.c.reachable),
-            func.count().filter(malformed),
-        ).group_by(members.c.language)
-    ):
-        languages.append(language)
-        result.skipped += left_out
-        if bad:
-            grid_id, patient_id, phone = connection.execute(
-                select(members.c.grid_id, members.c.patient_id, members.c.phone)
-                .where(malformed)
-                .limit(1)
-            ).one()
-            key = f"exchange-reminder:{grid_id}:{stamp(by_grid[grid_id].starts_at)}:{patient_id}"
-            raise ValueError(
-                f"notice {key!r}: phone {phone!r} is not in E.164 form "
-                "(+ country code and number, e.g. +8613912345678)"
-            )
-    policy = template_policy(session)
-    checked: dict[tuple[str, str], tuple[str, str]] = {}
-    texts: list[tuple[int, str, str, str, str, str]] = []
-    for grid_id, occ in by_grid.items():
-        prefix = f"exchange-reminder:{grid_id}:{stamp(occ.starts_at)}:"
-        for language in languages:
-            params = _reminder_params(settings, occ, now, language)
-            params_json = json.dumps(params)
-            text = checked.get((language, params_json))
-            if text is None:
-                notice = Notice(
-                    key=f"{prefix}0",
-                    phone="+8613800000000",
-                    language=language,
-                    template="sms.exchange.reminder",
-                    params=params,
-                )
-                values = row_values(notice, now, policy)
-                text = checked[(language, params_json)] = (values["language"], values["body"])
-            texts.append((grid_id, language, prefix, params_json, *text))
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
-    with driver.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS exchange_reminder_texts (grid_id integer, "
-            "language varchar(8), prefix varchar(120), params json, normalised varchar(8), "
-            "body text) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("TRUNCATE exchange_reminder_texts")
-        with cursor.copy(
-            "COPY exchange_reminder_texts (grid_id, language, prefix, params, normalised, body) "
-            "FROM STDIN"
-        ) as copy:
-            for row in texts:
-                copy.write_row(row)
-    texts_of = REMINDER_TEXTS
-    moment = literal(now, UTCDateTime())
-    rows = (
-        select(
-            texts_of.c.prefix + cast(members.c.patient_id, String),
-            members.c.phone,
-            literal("patient"),
-            members.c.patient_id,
-            literal("sms.exchange.reminder"),
-            texts_of.c.params,
-            texts_of.c.normalised,
-            texts_of.c.body,
-            literal(False),
-            literal("sms"),
-            literal(OutboxStatus.PENDING.value),
-            literal(0),
-            moment,
-            moment,
-            moment,
-        )
-        .select_from(
-            members.join(
-                texts_of,
-                and_(
-                    texts_of.c.grid_id == members.c.grid_id,
-                    texts_of.c.language == members.c.language,
-                ),
-            )
-        )
-        .where(wanted)
-    )
-    plain = postgresql.insert(OutboxMessage.__table__).from_select(list(BROADCAST_COLUMNS), rows)
-    # rowcount of an INSERT is kept only when asked for.
-    counted = {"preserve_rowcount": True}
-    # A plain INSERT first, cheaper than ON CONFLICT's speculative insertion; in a
-    # re-run or an overlapping run it stops at the first key already there (the
-    # server stops at once: no work lost), and the ON CONFLICT form adds the rest.
-    savepoint = connection.begin_nested()
-    try:
-        inserted = connection.execute(plain, execution_options=counted)
-    except IntegrityError as error:
-        savepoint.rollback()
-        if not isinstance(error.orig, psycopg.errors.UniqueViolation):
-            raise
-    else:
-        savepoint.commit()
-        return rows_matched(inserted)
-    statement = plain.on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return rows_matched(connection.execute(statement, execution_options=counted))
 
 
 def _remind_coordinators(

@@ -3,10 +3,9 @@ a phone, nor members deceased, moved away or inactive, nor doctors not active.""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -70,48 +69,13 @@ def current_members(session: Session, grid_ids: list[int]) -> Select[Any]:
     )
 
 
-class Member(NamedTuple):
-    id: int
-    phone: str
-    language: str
-    seat: int | None
-
-
-def members_by_grid(
-    session: Session, grid_ids: Iterable[int]
-) -> tuple[dict[int, list[Member]], int]:
-    """The reachable current members of each grid, and how many were left out."""
-    found: dict[int, list[Member]] = defaultdict(list)
-    left_out = 0
-    connection = session.connection()
-    for part in id_batches(session, grid_ids):
-        members = current_members(session, part).subquery()
-        rows = connection.execute(
-            select(
-                members.c.grid_id,
-                members.c.patient_id,
-                members.c.phone,
-                members.c.language,
-                members.c.seat,
-                members.c.reachable,
-            )
-        )
-        for grid_id, pid, phone, language, seat, reachable in rows.all():
-            if reachable:
-                found[grid_id].append(Member(pid, phone, language, seat))
-            else:
-                left_out += 1
-    return found, left_out
-
-
 def member_counts(session: Session, grid_ids: Iterable[int]) -> dict[int, int]:
-    """How many reachable current members each grid has besides its coordinator
-    (`members_by_grid`'s lists, counted in SQL)."""
+    """How many reachable current members each grid has besides its coordinator."""
     counts: dict[int, int] = {}
     for part in id_batches(session, grid_ids):
         members = current_members(session, part).subquery()
         # Counted with FILTER rather than left out by WHERE: the planner then reads
-        # the members as for `members_by_grid` (a WHERE on the outer-joined contacts
+        # the members as for the reminders (a WHERE on the outer-joined contacts
         # makes it guess a handful of rows and loop over every patient).
         statement = select(
             members.c.grid_id,
