@@ -228,15 +228,14 @@ BROADCAST_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_BroadcastRow = tuple[Any, ...]
 
 
-def _broadcast_rows(
+def _checked(
     broadcasts: Iterable[Broadcast], now: datetime, policy: TemplateCheck | None
-) -> Iterator[_BroadcastRow]:
-    """Every row of `broadcasts` in BROADCAST_COLUMNS order (JSON and timestamps as
-    text, as COPY takes them), each text rendered and checked once; raises ValueError
-    at the first bad key, phone or template."""
+) -> Iterator[tuple[Broadcast, tuple[Any, ...]]]:
+    """Each broadcast with recipients, with the values its rows share (BROADCAST_COLUMNS
+    from `template` on; JSON and timestamps as text), each text rendered and checked
+    once; raises ValueError at the first bad key, phone or template."""
     bodies: dict[tuple[str, str, str, str, bool], str] = {}
     matches = E164.fullmatch
     moment = now.astimezone(UTC).isoformat()
@@ -268,21 +267,7 @@ def _broadcast_rows(
                 channel=broadcast.channel,
             )
             body = bodies[text] = row_values(first, now, policy)["body"]
-        fixed = (
-            broadcast.template,
-            params_json,
-            normalise_language(broadcast.language),
-            body,
-            broadcast.urgent,
-            broadcast.channel,
-            OutboxStatus.PENDING.value,
-            0,
-            moment,
-            moment,
-            moment,
-        )
-        kind = broadcast.recipient_type
-        for key, phone, recipient_id in broadcast.recipients:
+        for key, phone, _ in broadcast.recipients:
             if not key or len(key) > 200:
                 raise ValueError(f"idempotency key {key!r} must be 1-200 characters")
             if not phone or matches(phone) is None:
@@ -290,7 +275,49 @@ def _broadcast_rows(
                     f"notice {key!r}: phone {phone!r} is not in E.164 form "
                     "(+ country code and number, e.g. +8613912345678)"
                 )
-            yield (key, phone, kind, recipient_id, *fixed)
+        yield (
+            broadcast,
+            (
+                broadcast.template,
+                params_json,
+                normalise_language(broadcast.language),
+                body,
+                broadcast.urgent,
+                broadcast.channel,
+                OutboxStatus.PENDING.value,
+                0,
+                moment,
+                moment,
+                moment,
+            ),
+        )
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: object) -> str:
+    """`value` as a field of COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_data(checked: Iterable[tuple[Broadcast, tuple[Any, ...]]]) -> Iterator[bytes]:
+    """COPY text-format lines, one chunk per broadcast: the shared values are escaped
+    once, then each recipient's key, phone and id go in front (a phone checked as
+    E.164 needs no escaping)."""
+    for broadcast, shared in checked:
+        tail = "\t".join(_copy_text(value) for value in shared)
+        kind = _copy_text(broadcast.recipient_type)
+        yield "".join(
+            [
+                f"{key.translate(_COPY_ESCAPES)}\t{phone}\t{kind}\t{_copy_text(rid)}\t{tail}\n"
+                for key, phone, rid in broadcast.recipients
+            ]
+        ).encode()
 
 
 def enqueue_broadcasts(session: Session, broadcasts: Sequence[Broadcast], *, now: datetime) -> int:
@@ -312,10 +339,13 @@ def enqueue_broadcasts(session: Session, broadcasts: Sequence[Broadcast], *, now
     if session.get_bind().dialect.name == "postgresql":
         return _copy_broadcasts(session, broadcasts, now, policy)
     values = []
-    for row in _broadcast_rows(broadcasts, now, policy):
-        value = dict(zip(BROADCAST_COLUMNS, row, strict=True))
-        value.update(params=json.loads(row[5]), next_attempt_at=now, created_at=now, updated_at=now)
-        values.append(value)
+    for broadcast, shared in _checked(broadcasts, now, policy):
+        for key, phone, recipient_id in broadcast.recipients:
+            row = (key, phone, broadcast.recipient_type, recipient_id, *shared)
+            value = dict(zip(BROADCAST_COLUMNS, row, strict=True))
+            value.update(params=json.loads(shared[1]), next_attempt_at=now, created_at=now)
+            value.update(updated_at=now)
+            values.append(value)
     statement = _insert_ignoring_duplicates(session).returning(OutboxMessage.__table__.c.id)
     connection = session.connection()
     added = 0
@@ -332,27 +362,28 @@ def _copy_broadcasts(
     assert isinstance(driver, psycopg.Connection)
 
     def copy_into(table: str) -> int:
-        copied = 0
         with driver.cursor() as cursor:
             statement = f"COPY {table} ({columns}) FROM STDIN"
             with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-                for row in _broadcast_rows(broadcasts, now, policy):
-                    copy.write_row(row)
-                    copied += 1
-        return copied
+                for data in _copy_data(_checked(broadcasts, now, policy)):
+                    copy.write(data)
+        return sum(len(broadcast.recipients) for broadcast in broadcasts)
 
     if not _any_queued(session, broadcasts):
-        savepoint = session.begin_nested()
+        # A savepoint of our own on the driver's connection, around the COPY only.
+        with driver.cursor() as cursor:
+            cursor.execute("SAVEPOINT outbox_broadcast")
         try:
             copied = copy_into("outbox")
-        except psycopg.errors.UniqueViolation:
-            savepoint.rollback()
+        except BaseException as error:
+            with driver.cursor() as cursor:
+                cursor.execute("ROLLBACK TO SAVEPOINT outbox_broadcast")
+            if not isinstance(error, psycopg.errors.UniqueViolation):
+                raise
             log.info("outbox: some of the broadcast keys were queued meanwhile")
-        except BaseException:
-            savepoint.rollback()
-            raise
         else:
-            savepoint.commit()
+            with driver.cursor() as cursor:
+                cursor.execute("RELEASE SAVEPOINT outbox_broadcast")
             return copied
     with driver.cursor() as cursor:
         cursor.execute(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from grids.core.vocabulary import GONE_STATUSES, DoctorStatus
 from grids.models import Doctor, Grid, Membership, Patient
 from notifications.models import SmsContact
-from scheduling.jobs.common import among, chunks, id_batches
+from scheduling.jobs.common import among, id_batches
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def member_counts(session: Session, grid_ids: Iterable[int]) -> dict[int, int]:
 def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
     """The reachable patients among `ids` (coordinators), by id."""
     found: dict[int, Person] = {}
-    for part in chunks(sorted(set(ids))):
+    for part in id_batches(session, ids):
         rows = session.execute(
             select(
                 Patient.id,
@@ -100,7 +100,7 @@ def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
                 SmsContact.invalid_at,
             )
             .outerjoin(SmsContact, SmsContact.phone == Patient.phone)
-            .where(Patient.id.in_(part))
+            .where(among(session, Patient.id, part))
         )
         for pid, phone, language, name, status, opted_out, invalid in rows:
             if _reachable(status, phone, opted_out, invalid):
@@ -111,7 +111,7 @@ def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
 def doctors(session: Session, ids: Iterable[int]) -> dict[int, Person]:
     """The reachable active doctors among `ids`, by id."""
     found: dict[int, Person] = {}
-    for part in chunks(sorted(set(ids))):
+    for part in id_batches(session, ids):
         rows = session.execute(
             select(
                 Doctor.id,
@@ -123,7 +123,7 @@ def doctors(session: Session, ids: Iterable[int]) -> dict[int, Person]:
                 SmsContact.invalid_at,
             )
             .outerjoin(SmsContact, SmsContact.phone == Doctor.phone)
-            .where(Doctor.id.in_(part))
+            .where(among(session, Doctor.id, part))
         )
         for did, phone, language, name, status, opted_out, invalid in rows:
             if _reachable(status, phone, opted_out, invalid):
