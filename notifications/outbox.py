@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -294,27 +295,31 @@ def _checked(
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPING = re.compile(r"[\\\t\n\r]").search
+_NULL = "\\N"
 
 
 def _copy_text(value: object) -> str:
     """`value` as a field of COPY's text format."""
     if value is None:
-        return "\\N"
+        return _NULL
     if isinstance(value, bool):
         return "t" if value else "f"
-    return str(value).translate(_COPY_ESCAPES)
+    text = str(value)
+    return text.translate(_COPY_ESCAPES) if _NEEDS_ESCAPING(text) else text
 
 
 def _copy_data(checked: Iterable[tuple[Broadcast, tuple[Any, ...]]]) -> Iterator[bytes]:
     """COPY text-format lines, one chunk per broadcast: the shared values are escaped
     once, then each recipient's key, phone and id go in front (a phone checked as
-    E.164 needs no escaping)."""
+    E.164 and an integer id need no escaping)."""
     for broadcast, shared in checked:
         tail = "\t".join(_copy_text(value) for value in shared)
         kind = _copy_text(broadcast.recipient_type)
         yield "".join(
             [
-                f"{key.translate(_COPY_ESCAPES)}\t{phone}\t{kind}\t{_copy_text(rid)}\t{tail}\n"
+                f"{key.translate(_COPY_ESCAPES) if _NEEDS_ESCAPING(key) else key}\t{phone}"
+                f"\t{kind}\t{_NULL if rid is None else rid}\t{tail}\n"
                 for key, phone, rid in broadcast.recipients
             ]
         ).encode()

@@ -176,3 +176,17 @@ def test_a_broadcast_with_one_bad_phone_writes_nothing(session: Session) -> None
         enqueue_broadcasts(session, [broadcast(range(10, 20)), bad], now=NOW)
     session.commit()
     assert count(session) == 0
+
+
+def test_a_broadcast_stores_tabs_newlines_and_backslashes_as_given(session: Session) -> None:
+    venue = "东村\t卫生室\\2\n楼"
+    odd = broadcast([1], params={"when": "明天", "time": "19:00", "venue": venue})
+    odd = Broadcast(
+        **{**odd.__dict__, "recipients": [("key\twith\\odd\nbits", "+8613900000001", 1)]}
+    )
+    assert enqueue_broadcasts(session, [odd], now=NOW) == 1
+    session.commit()
+    row = session.scalars(select(OutboxMessage)).one()
+    assert row.idempotency_key == "key\twith\\odd\nbits"
+    assert venue in row.body
+    assert row.params["venue"] == venue
