@@ -5,24 +5,36 @@
 key twice (even from two transactions at once) leaves one row and sends once.
 Nothing here commits: the row is written or rolled back with the change that
 caused it.
+
+`enqueue_broadcasts` is the fan-out path (the weekly reminders): one text per
+(template, language, parameters) rendered and checked once, many recipients;
+on PostgreSQL the rows go in with `COPY` (docs/outbox.md, "Fan-out").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, Insert
+import psycopg
+from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy import Connection, Engine, Insert, String, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from grids.core.limits import is_e164
+from grids.core.limits import E164, is_e164
 from grids.core.notices import Notice
 from grids.storage.bulk import insert_many
 from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
 
 _BATCH = 1000
 CHANNELS = ("sms", "voice")
@@ -186,3 +198,235 @@ def enqueue_count(session: Session, notices: Iterable[Notice], *, now: datetime)
     for start in range(0, len(values), _BATCH):
         added += len(connection.execute(statement, values[start : start + _BATCH]).all())
     return added
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """One message text to many people: the same template, language and parameters.
+
+    `recipients` are (idempotency key, E.164 phone, recipient id) triples.
+    """
+
+    template: str
+    language: str
+    params: Mapping[str, Any]
+    recipients: Sequence[tuple[str, str, int | None]]
+    recipient_type: str | None = None
+    urgent: bool = False
+    channel: str = "sms"
+
+
+BROADCAST_COLUMNS = (
+    "idempotency_key",
+    "to_phone",
+    "recipient_type",
+    "recipient_id",
+    "template",
+    "params",
+    "language",
+    "body",
+    "urgent",
+    "channel",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _checked(
+    broadcasts: Iterable[Broadcast], now: datetime, policy: TemplateCheck | None
+) -> Iterator[tuple[Broadcast, tuple[Any, ...]]]:
+    """Each broadcast with recipients, with the values its rows share (BROADCAST_COLUMNS
+    from `template` on; JSON and timestamps as text), each text rendered and checked
+    once; raises ValueError at the first bad key, phone or template."""
+    bodies: dict[tuple[str, str, str, str, bool], str] = {}
+    matches = E164.fullmatch
+    moment = now.astimezone(UTC).isoformat()
+    for broadcast in broadcasts:
+        if not broadcast.recipients:
+            continue
+        params = dict(broadcast.params)
+        params_json = json.dumps(params)
+        text = (
+            broadcast.template,
+            broadcast.language,
+            params_json,
+            broadcast.channel,
+            broadcast.urgent,
+        )
+        body = bodies.get(text)
+        if body is None:
+            # Checked and rendered as one notice would be (the first recipient's).
+            key, phone, recipient_id = broadcast.recipients[0]
+            first = Notice(
+                key=key,
+                phone=phone,
+                language=broadcast.language,
+                template=broadcast.template,
+                params=params,
+                urgent=broadcast.urgent,
+                recipient_type=broadcast.recipient_type,
+                recipient_id=recipient_id,
+                channel=broadcast.channel,
+            )
+            body = bodies[text] = row_values(first, now, policy)["body"]
+        for key, phone, _ in broadcast.recipients:
+            if not key or len(key) > 200:
+                raise ValueError(f"idempotency key {key!r} must be 1-200 characters")
+            if not phone or matches(phone) is None:
+                raise ValueError(
+                    f"notice {key!r}: phone {phone!r} is not in E.164 form "
+                    "(+ country code and number, e.g. +8613912345678)"
+                )
+        yield (
+            broadcast,
+            (
+                broadcast.template,
+                params_json,
+                normalise_language(broadcast.language),
+                body,
+                broadcast.urgent,
+                broadcast.channel,
+                OutboxStatus.PENDING.value,
+                0,
+                moment,
+                moment,
+                moment,
+            ),
+        )
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPING = re.compile(r"[\\\t\n\r]").search
+_NULL = "\\N"
+
+
+def _copy_text(value: object) -> str:
+    """`value` as a field of COPY's text format."""
+    if value is None:
+        return _NULL
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    text = str(value)
+    return text.translate(_COPY_ESCAPES) if _NEEDS_ESCAPING(text) else text
+
+
+def _copy_data(checked: Iterable[tuple[Broadcast, tuple[Any, ...]]]) -> Iterator[bytes]:
+    """COPY text-format lines, one chunk per broadcast: the shared values are escaped
+    once, then each recipient's key, phone and id go in front (a phone checked as
+    E.164 and an integer id need no escaping)."""
+    for broadcast, shared in checked:
+        tail = "\t".join(_copy_text(value) for value in shared)
+        kind = _copy_text(broadcast.recipient_type)
+        yield "".join(
+            [
+                f"{key.translate(_COPY_ESCAPES) if _NEEDS_ESCAPING(key) else key}\t{phone}"
+                f"\t{kind}\t{_NULL if rid is None else rid}\t{tail}\n"
+                for key, phone, rid in broadcast.recipients
+            ]
+        ).encode()
+
+
+def enqueue_broadcasts(session: Session, broadcasts: Sequence[Broadcast], *, now: datetime) -> int:
+    """Add every recipient's message of `broadcasts`; returns how many rows were new
+    (a key already queued adds nothing). No commit.
+
+    A bad key, phone or template raises ValueError and inserts none of them. On
+    PostgreSQL the rows are streamed into the outbox with `COPY` (psycopg sends
+    them from a thread while the next ones are built) when none of them can be
+    there yet; otherwise, or when another transaction queued some meanwhile (the
+    `COPY` fails on the unique key and is rolled back to a savepoint), they are
+    copied into a temporary table and inserted from it with
+    `ON CONFLICT (idempotency_key) DO NOTHING`. On SQLite they are inserted in
+    batches like `enqueue_count`.
+    """
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given; use an aware datetime (UTC)")
+    policy = template_policy(session)
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_broadcasts(session, broadcasts, now, policy)
+    values = []
+    for broadcast, shared in _checked(broadcasts, now, policy):
+        for key, phone, recipient_id in broadcast.recipients:
+            row = (key, phone, broadcast.recipient_type, recipient_id, *shared)
+            value = dict(zip(BROADCAST_COLUMNS, row, strict=True))
+            value.update(params=json.loads(shared[1]), next_attempt_at=now, created_at=now)
+            value.update(updated_at=now)
+            values.append(value)
+    statement = _insert_ignoring_duplicates(session).returning(OutboxMessage.__table__.c.id)
+    connection = session.connection()
+    added = 0
+    for start in range(0, len(values), _BATCH):
+        added += len(connection.execute(statement, values[start : start + _BATCH]).all())
+    return added
+
+
+def _copy_broadcasts(
+    session: Session, broadcasts: Sequence[Broadcast], now: datetime, policy: TemplateCheck | None
+) -> int:
+    columns = ", ".join(BROADCAST_COLUMNS)
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+
+    def copy_into(table: str) -> int:
+        with driver.cursor() as cursor:
+            statement = f"COPY {table} ({columns}) FROM STDIN"
+            with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+                for data in _copy_data(_checked(broadcasts, now, policy)):
+                    copy.write(data)
+        return sum(len(broadcast.recipients) for broadcast in broadcasts)
+
+    if not _any_queued(session, broadcasts):
+        # A savepoint of our own on the driver's connection, around the COPY only.
+        with driver.cursor() as cursor:
+            cursor.execute("SAVEPOINT outbox_broadcast")
+        try:
+            copied = copy_into("outbox")
+        except BaseException as error:
+            with driver.cursor() as cursor:
+                cursor.execute("ROLLBACK TO SAVEPOINT outbox_broadcast")
+            if not isinstance(error, psycopg.errors.UniqueViolation):
+                raise
+            log.info("outbox: some of the broadcast keys were queued meanwhile")
+        else:
+            with driver.cursor() as cursor:
+                cursor.execute("RELEASE SAVEPOINT outbox_broadcast")
+            return copied
+    with driver.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS outbox_broadcast ({_STAGING_COLUMNS}) "
+            "ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE outbox_broadcast")
+    copy_into("outbox_broadcast")
+    with driver.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO outbox ({columns}) SELECT {columns} FROM outbox_broadcast "
+            "ON CONFLICT (idempotency_key) DO NOTHING"
+        )
+        added = cursor.rowcount
+        cursor.execute("TRUNCATE outbox_broadcast")
+    return added
+
+
+_STAGING_COLUMNS = (
+    "idempotency_key varchar(200), to_phone varchar(20), recipient_type varchar(16), "
+    "recipient_id integer, template varchar(80), params json, language varchar(8), "
+    "body text, urgent boolean, channel varchar(8), status varchar(16), attempts integer, "
+    "next_attempt_at timestamptz, created_at timestamptz, updated_at timestamptz"
+)
+
+
+def _any_queued(session: Session, broadcasts: Sequence[Broadcast]) -> bool:
+    """Whether a sample of the keys (each broadcast's first, and the very last) is in
+    the outbox already: a re-run or an overlapping run, where COPY would fail."""
+    sample = [b.recipients[0][0] for b in broadcasts if b.recipients]
+    if not sample:
+        return False
+    sample.append(next(b.recipients[-1][0] for b in reversed(broadcasts) if b.recipients))
+    outbox = OutboxMessage.__table__
+    keys = bindparam("keys", sample, type_=postgresql.ARRAY(String))
+    statement = select(outbox.c.id).where(outbox.c.idempotency_key == any_(keys)).limit(1)
+    return session.execute(statement).first() is not None

@@ -90,21 +90,23 @@ def jobs_command(output: str) -> None:
     now = clock_now()
     states = last_runs(request_session())
     items = []
+    language = _language()
     for spec in JOBS:
         state = states.get(spec.id)
+        unscheduled = spec.unscheduled(settings, language)
+        next_run = spec.build_trigger(settings.tz).get_next_fire_time(None, now)
         item: dict[str, Any] = {
             "id": spec.id,
             "schedule": spec.schedule,
-            "next_run": _iso(spec.build_trigger(settings.tz).get_next_fire_time(None, now)),
+            "next_run": None if unscheduled else _iso(next_run),
             "last_run": _iso(state.last_run_at) if state else None,
             "last_status": state.last_status if state else None,
-            "note": spec.note(),
+            "note": unscheduled or spec.note(),
         }
         items.append(item)
     if output == "json":
         click.echo(json.dumps({"items": items}, ensure_ascii=False, indent=2))
         return
-    language = _language()
     click.echo(
         render_table(
             translate("scheduler.jobs.header", language).split("|"),
@@ -112,7 +114,7 @@ def jobs_command(output: str) -> None:
                 (
                     i["id"],
                     i["schedule"],
-                    i["next_run"],
+                    i["next_run"] or "-",
                     i["last_run"] or "-",
                     i["last_status"] or "-",
                     i["note"] or "",
@@ -147,6 +149,9 @@ def run_once_command(job_id: str, at: str | None) -> None:
         )
     now = _parse_at(at, language)
     spec = spec_of(job_id)
+    unscheduled = spec.unscheduled(current_settings(), language)
+    if unscheduled:
+        raise click.ClickException(unscheduled)
     outcome = run_job(
         current_db(),
         current_settings(),

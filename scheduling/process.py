@@ -26,7 +26,7 @@ from grids.storage.database import Database
 from notifications.providers import SmsProvider
 from scheduling.leader import Leadership
 from scheduling.models import SchedulerHeartbeat
-from scheduling.registry import JOBS, JobSpec, function_of
+from scheduling.registry import JobSpec, function_of, scheduled_jobs
 from scheduling.runner import run_job
 
 log = logging.getLogger(__name__)
@@ -105,12 +105,15 @@ class SchedulerProcess:
 
     def _lead(self) -> None:
         tz = self.settings.tz
+        # SQLite has one writer at a time, and a transaction that read before it writes
+        # gets "database is locked" at once, whatever the busy timeout: jobs take turns.
+        workers = 8 if self.database.is_postgresql else 1
         scheduler = BlockingScheduler(
-            timezone=tz, executors={"default": ThreadPoolExecutor(max_workers=8)}
+            timezone=tz, executors={"default": ThreadPoolExecutor(max_workers=workers)}
         )
         self.scheduler = scheduler
         now = clock_now()
-        for spec in JOBS:
+        for spec in scheduled_jobs(self.settings):
             scheduler.add_job(
                 self._job(spec),
                 trigger=spec.build_trigger(tz),

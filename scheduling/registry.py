@@ -25,6 +25,7 @@ from notifications.providers import SmsProvider
 from scheduling.jobs.common import JobResult
 from scheduling.jobs.digest import doctor_digest
 from scheduling.jobs.exchanges import attendance_prompts, exchange_reminders
+from scheduling.jobs.reconcile import mainland_reconcile, unless_mainland
 from scheduling.jobs.reports import report_prompts
 from scheduling.jobs.silence import member_silence
 from scheduling.jobs.ticks import escalation_available, escalation_tick, outbox_dispatch
@@ -46,6 +47,10 @@ class JobSpec:
     run_at_start: bool = True
     """Run once when the process becomes leader, to catch up from the database."""
     note: Callable[[], str | None] = field(default=lambda: None)
+    unscheduled: Callable[[Settings, str], str | None] = field(
+        default=lambda _settings, _language: None
+    )
+    """Why these settings leave the job out (in the given language), or None: scheduled."""
 
     def build_trigger(self, tz: ZoneInfo) -> BaseTrigger:
         (kind, arguments), *_ = self.trigger.items()
@@ -57,8 +62,10 @@ class JobSpec:
         if self.slot_format is None:
             return None
         local = now.astimezone(tz)
-        if "%M" in self.slot_format and self.trigger.get("cron", {}).get("minute") == "*/15":
-            local = local.replace(minute=local.minute - local.minute % 15)
+        minute = str(self.trigger.get("cron", {}).get("minute", ""))
+        if "%M" in self.slot_format and minute.startswith("*/"):
+            every = int(minute[2:])
+            local = local.replace(minute=local.minute - local.minute % every)
         return local.strftime(self.slot_format)
 
 
@@ -107,6 +114,14 @@ JOBS: tuple[JobSpec, ...] = (
         note=lambda: None if escalation_available() else "escalation tick not installed; skipped",
     ),
     JobSpec(
+        "mainland-reconcile",
+        {"cron": {"minute": "*/30"}},
+        "every 30 min (aliyun, tencent): pull delivery reports and replies pushes missed",
+        "%Y-%m-%dT%H:%M",
+        misfire_grace_time=900,
+        unscheduled=unless_mainland,
+    ),
+    JobSpec(
         "outbox-dispatch",
         {"interval": {"seconds": 5}},
         "every 5 s: clear pointless reminders, send due SMS",
@@ -116,6 +131,12 @@ JOBS: tuple[JobSpec, ...] = (
 )
 
 JOB_IDS = tuple(spec.id for spec in JOBS)
+
+
+def scheduled_jobs(settings: Settings) -> tuple[JobSpec, ...]:
+    """The jobs these settings schedule (`mainland-reconcile` only with a mainland provider)."""
+    language = settings.default_language
+    return tuple(spec for spec in JOBS if spec.unscheduled(settings, language) is None)
 
 
 def spec_of(job_id: str) -> JobSpec:
@@ -136,5 +157,6 @@ def function_of(
         "doctor-digest": doctor_digest,
         "escalation-tick": escalation_tick,
         "outbox-dispatch": outbox_dispatch(provider, halt),
+        "mainland-reconcile": mainland_reconcile(provider),
     }
     return functions[job_id]

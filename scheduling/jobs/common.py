@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from config.settings import Settings
 from grids.core.notices import Notice
@@ -87,3 +88,20 @@ def enqueue(session: Session, notices: Iterable[Notice], now: datetime) -> int:
 def chunks(items: list[int], size: int = 1000) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def id_batches(session: Session, ids: Iterable[int]) -> Iterable[list[int]]:
+    """`ids` sorted, in batches for `among`: one batch on PostgreSQL (a single array
+    parameter), batches of 1,000 on SQLite (one parameter each)."""
+    size = 100_000 if session.get_bind().dialect.name == "postgresql" else 1000
+    return chunks(sorted(set(ids)), size)
+
+
+def among(
+    session: Session, column: ColumnElement[int] | QueryableAttribute[int], ids: list[int]
+) -> ColumnElement[bool]:
+    """`column IN ids`: on PostgreSQL `= ANY(array)`, one parameter however many ids
+    (a query with 50,000 placeholders costs more to send than to run)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)

@@ -28,12 +28,13 @@ from grids.exchanges.slots import occurrence_start
 from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
 from grids.storage.database import Database
 from i18n import translate
+from notifications.outbox import Broadcast, enqueue_broadcasts
 from scheduling.jobs import people
 from scheduling.jobs.common import (
     UTC,
     JobResult,
-    chunks,
     enqueue,
+    id_batches,
     local_at,
     sending_moment,
     weeks_between,
@@ -89,10 +90,22 @@ def occurrences(session: Session, weeks: list[str], settings: Settings) -> Itera
             Facility.name,
         ).join(Facility, Facility.id == Grid.facility_id)
     )
+    standing: dict[tuple[int | None, time | None, str], datetime | None] = {}
+    """Grids share a few standing slots: each (weekday, time, week) is computed once."""
     for grid_id, code, weekday, start, venue, coordinator_id, facility_name in rows:
         for week in weeks:
-            skipped, moved_to = overrides.get((grid_id, week), (False, None))
-            starts = occurrence_start(weekday, start, week, tz, skipped=skipped, moved_to=moved_to)
+            override = overrides.get((grid_id, week))
+            if override is None:
+                slot = (weekday, start, week)
+                if slot in standing:
+                    starts = standing[slot]
+                else:
+                    starts = standing[slot] = occurrence_start(weekday, start, week, tz)
+            else:
+                skipped, moved_to = override
+                starts = occurrence_start(
+                    weekday, start, week, tz, skipped=skipped, moved_to=moved_to
+                )
             if starts is not None:
                 yield Occurrence(
                     grid_id, code, week, starts, venue or facility_name, coordinator_id
@@ -119,10 +132,15 @@ def exchange_reminders(database: Database, settings: Settings, now: datetime) ->
         weeks = weeks_between(since, now + timedelta(days=2), tz)
         for_members: list[Occurrence] = []
         for_coordinators: list[Occurrence] = []
+        dues: dict[datetime, tuple[datetime, datetime]] = {}
+        """Many grids meet at the same time: their due moments are computed once."""
         for occ in occurrences(session, weeks, settings):
-            local_day = occ.starts_at.astimezone(tz).date()
-            member_due = local_at(local_day - timedelta(days=1), MEMBER_REMINDER_AT, tz)
-            coordinator_due = occ.starts_at - COORDINATOR_LEAD
+            both = dues.get(occ.starts_at)
+            if both is None:
+                local_day = occ.starts_at.astimezone(tz).date()
+                member_due = local_at(local_day - timedelta(days=1), MEMBER_REMINDER_AT, tz)
+                both = dues[occ.starts_at] = (member_due, occ.starts_at - COORDINATOR_LEAD)
+            member_due, coordinator_due = both
             for due, wanted in ((member_due, for_members), (coordinator_due, for_coordinators)):
                 if since < due <= now:
                     if now < occ.starts_at:
@@ -142,41 +160,61 @@ def _remind_members(
     now: datetime,
     result: JobResult,
 ) -> int:
-    queued = 0
+    """One broadcast per exchange and language: the text is rendered and checked once
+    for the grid's members who read that language, and the rows go to the outbox in
+    bulk (`COPY` on PostgreSQL; docs/outbox.md, "Fan-out"). Members are read as plain
+    rows, whether each may be written to decided by the database
+    (`people.current_members`)."""
     by_grid = {occ.grid_id: occ for occ in due}
-    for part in chunks(list(by_grid), 2000):
-        members, left_out = people.members_by_grid(session, part)
-        result.skipped += left_out
-        notices: list[Notice] = []
-        for grid_id in part:
-            occ = by_grid[grid_id]
-            local = occ.starts_at.astimezone(settings.tz)
-            whens: dict[str, str] = {}
-            for member in members.get(grid_id, ()):
-                if member.id == occ.coordinator_id:
-                    continue  # the coordinator gets their own reminder, two hours before
-                when = whens.get(member.language)
-                if when is None:
-                    when = whens[member.language] = _when(
-                        settings, occ.starts_at, now, member.language
-                    )
-                notices.append(
-                    Notice(
-                        key=f"exchange-reminder:{grid_id}:{stamp(occ.starts_at)}:{member.id}",
-                        phone=member.phone,
-                        language=member.language,
-                        template="sms.exchange.reminder",
-                        params={
-                            "when": when,
-                            "time": f"{local:%H:%M}",
-                            "venue": occ.venue[:VENUE_CHARS],
-                        },
-                        recipient_type="patient",
-                        recipient_id=member.id,
-                    )
-                )
-        queued += enqueue(session, notices, now)
+    queued = 0
+    connection = session.connection()
+    for part in id_batches(session, by_grid):
+        members = people.current_members(session, part).subquery()
+        rows = connection.execute(
+            select(
+                members.c.grid_id,
+                members.c.patient_id,
+                members.c.phone,
+                members.c.language,
+                members.c.reachable,
+                members.c.not_coordinator,
+            )
+        ).all()
+        prefixes = {
+            grid_id: f"exchange-reminder:{grid_id}:{stamp(by_grid[grid_id].starts_at)}:"
+            for grid_id in part
+        }
+        recipients: dict[tuple[int, str], list[tuple[str, str, int | None]]] = {}
+        for grid_id, patient_id, phone, language, reachable, not_coordinator in rows:
+            if not reachable:
+                result.skipped += 1
+            elif not_coordinator:  # the coordinator's own reminder comes two hours before
+                wanted = recipients.get((grid_id, language))
+                if wanted is None:
+                    wanted = recipients[(grid_id, language)] = []
+                wanted.append((f"{prefixes[grid_id]}{patient_id}", phone, patient_id))
+        broadcasts = [
+            Broadcast(
+                template="sms.exchange.reminder",
+                language=language,
+                params=_reminder_params(settings, by_grid[grid_id], now, language),
+                recipients=wanted,
+                recipient_type="patient",
+            )
+            for (grid_id, language), wanted in recipients.items()
+        ]
+        queued += enqueue_broadcasts(session, broadcasts, now=now)
     return queued
+
+
+def _reminder_params(
+    settings: Settings, occ: Occurrence, now: datetime, language: str
+) -> dict[str, str]:
+    return {
+        "when": _when(settings, occ.starts_at, now, language),
+        "time": f"{occ.starts_at.astimezone(settings.tz):%H:%M}",
+        "venue": occ.venue[:VENUE_CHARS],
+    }
 
 
 def _remind_coordinators(
@@ -202,30 +240,33 @@ def _remind_coordinators(
         .tuples()
         .all()
     )
-    members, _ = people.members_by_grid(session, grid_ids)
-    notices = []
+    members = people.member_counts(session, grid_ids)
+    broadcasts = []
     for occ in due:
         coordinator = coordinators.get(occ.coordinator_id or -1)
         if coordinator is None:
             result.skipped += 1
             continue
-        others = [m for m in members.get(occ.grid_id, ()) if m.id != occ.coordinator_id]
-        notices.append(
-            Notice(
-                key=f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
-                phone=coordinator.phone,
-                language=coordinator.language,
+        broadcasts.append(
+            Broadcast(
                 template="sms.exchange.coordinator",
+                language=coordinator.language,
                 params={
                     "time": f"{occ.starts_at.astimezone(settings.tz):%H:%M}",
                     "confirmed": confirmed.get(occ.grid_id, 0),
-                    "members": len(others),
+                    "members": members.get(occ.grid_id, 0),
                 },
+                recipients=[
+                    (
+                        f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
+                        coordinator.phone,
+                        coordinator.id,
+                    )
+                ],
                 recipient_type="patient",
-                recipient_id=coordinator.id,
             )
         )
-    return enqueue(session, notices, now)
+    return enqueue_broadcasts(session, broadcasts, now=now)
 
 
 def attendance_prompts(database: Database, settings: Settings, now: datetime) -> JobResult:

@@ -3,17 +3,17 @@ a phone, nor members deceased, moved away or inactive, nor doctors not active.""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from grids.core.vocabulary import GONE_STATUSES, DoctorStatus
-from grids.models import Doctor, Membership, Patient
+from grids.models import Doctor, Grid, Membership, Patient
 from notifications.models import SmsContact
-from scheduling.jobs.common import chunks
+from scheduling.jobs.common import among, id_batches
 
 
 @dataclass(frozen=True)
@@ -36,40 +36,59 @@ def _reachable(status: object, phone: str | None, opted_out: object, invalid: ob
     )
 
 
-def members_by_grid(
-    session: Session, grid_ids: Iterable[int]
-) -> tuple[dict[int, list[Person]], int]:
-    """The reachable current members of each grid, and how many were left out."""
-    found: dict[int, list[Person]] = defaultdict(list)
-    left_out = 0
-    for part in chunks(sorted(set(grid_ids))):
-        rows = session.execute(
-            select(
-                Membership.grid_id,
-                Membership.seat,
-                Patient.id,
-                Patient.phone,
-                Patient.language,
-                Patient.status,
-                SmsContact.opted_out_at,
-                SmsContact.invalid_at,
-            )
-            .join(Patient, Patient.id == Membership.patient_id)
-            .outerjoin(SmsContact, SmsContact.phone == Patient.phone)
-            .where(Membership.grid_id.in_(part), Membership.left_at.is_(None))
+def _reachable_member() -> ColumnElement[bool]:
+    """`_reachable` of a member row (patients outer-joined to sms_contacts), in SQL."""
+    return and_(
+        Patient.phone.is_not(None),
+        Patient.status.not_in(sorted(GONE_STATUSES)),
+        SmsContact.opted_out_at.is_(None),
+        SmsContact.invalid_at.is_(None),
+    )
+
+
+def current_members(session: Session, grid_ids: list[int]) -> Select[Any]:
+    """The current members of `grid_ids`: `grid_id`, `patient_id`, `phone`, `language`,
+    `seat`, `reachable` (may be written to) and `not_coordinator` (is not the grid's
+    coordinator)."""
+    return (
+        select(
+            Membership.grid_id.label("grid_id"),
+            Patient.id.label("patient_id"),
+            Patient.phone.label("phone"),
+            Patient.language.label("language"),
+            Membership.seat.label("seat"),
+            _reachable_member().label("reachable"),
+            or_(Grid.coordinator_id.is_(None), Grid.coordinator_id != Patient.id).label(
+                "not_coordinator"
+            ),
         )
-        for grid_id, seat, pid, phone, language, status, opted_out, invalid in rows:
-            if _reachable(status, phone, opted_out, invalid):
-                found[grid_id].append(Person(pid, phone, language, seat))
-            else:
-                left_out += 1
-    return found, left_out
+        .join(Patient, Patient.id == Membership.patient_id)
+        .join(Grid, Grid.id == Membership.grid_id)
+        .outerjoin(SmsContact, SmsContact.phone == Patient.phone)
+        .where(among(session, Membership.grid_id, grid_ids), Membership.left_at.is_(None))
+    )
+
+
+def member_counts(session: Session, grid_ids: Iterable[int]) -> dict[int, int]:
+    """How many reachable current members each grid has besides its coordinator."""
+    counts: dict[int, int] = {}
+    for part in id_batches(session, grid_ids):
+        members = current_members(session, part).subquery()
+        # Counted with FILTER rather than left out by WHERE: the planner then reads
+        # the members as for the reminders (a WHERE on the outer-joined contacts
+        # makes it guess a handful of rows and loop over every patient).
+        statement = select(
+            members.c.grid_id,
+            func.count().filter(members.c.reachable, members.c.not_coordinator),
+        ).group_by(members.c.grid_id)
+        counts.update(session.connection().execute(statement).tuples().all())
+    return counts
 
 
 def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
     """The reachable patients among `ids` (coordinators), by id."""
     found: dict[int, Person] = {}
-    for part in chunks(sorted(set(ids))):
+    for part in id_batches(session, ids):
         rows = session.execute(
             select(
                 Patient.id,
@@ -81,7 +100,7 @@ def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
                 SmsContact.invalid_at,
             )
             .outerjoin(SmsContact, SmsContact.phone == Patient.phone)
-            .where(Patient.id.in_(part))
+            .where(among(session, Patient.id, part))
         )
         for pid, phone, language, name, status, opted_out, invalid in rows:
             if _reachable(status, phone, opted_out, invalid):
@@ -92,7 +111,7 @@ def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
 def doctors(session: Session, ids: Iterable[int]) -> dict[int, Person]:
     """The reachable active doctors among `ids`, by id."""
     found: dict[int, Person] = {}
-    for part in chunks(sorted(set(ids))):
+    for part in id_batches(session, ids):
         rows = session.execute(
             select(
                 Doctor.id,
@@ -104,7 +123,7 @@ def doctors(session: Session, ids: Iterable[int]) -> dict[int, Person]:
                 SmsContact.invalid_at,
             )
             .outerjoin(SmsContact, SmsContact.phone == Doctor.phone)
-            .where(Doctor.id.in_(part))
+            .where(among(session, Doctor.id, part))
         )
         for did, phone, language, name, status, opted_out, invalid in rows:
             if _reachable(status, phone, opted_out, invalid):

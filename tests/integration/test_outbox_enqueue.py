@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from grids.core.notices import Notice
 from grids.storage.database import Database
 from notifications.models import OutboxMessage
-from notifications.outbox import enqueue, enqueue_many
+from notifications.outbox import Broadcast, enqueue, enqueue_broadcasts, enqueue_many
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -140,3 +140,76 @@ def test_concurrent_enqueues_of_one_key_make_one_row(db: Database) -> None:
     assert sorted(outcomes) == [False, False, False, True]
     with db.unit_of_work() as session:
         assert count(session) == 1
+
+
+def broadcast(numbers: range | list[int], **changes: object) -> Broadcast:
+    values: dict[str, object] = {
+        "template": "sms.exchange.reminder",
+        "language": "zh_CN",
+        "params": {"when": "明天", "time": "19:00", "venue": "东村卫生室"},
+        "recipients": [(reminder(n).key, reminder(n).phone, n) for n in numbers],
+        "recipient_type": "patient",
+    }
+    values.update(changes)
+    return Broadcast(**values)  # type: ignore[arg-type]
+
+
+def test_a_broadcast_writes_one_row_per_recipient_with_the_text_rendered_once(
+    session: Session,
+) -> None:
+    english = broadcast(
+        [7], language="en", params={"when": "tomorrow", "time": "19:00", "venue": "East"}
+    )
+    assert enqueue_broadcasts(session, [broadcast(range(1, 4)), english], now=NOW) == 4
+    session.commit()
+    rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.recipient_id)).all()
+    assert [(r.recipient_id, r.to_phone, r.language) for r in rows] == [
+        (1, "+8613900000001", "zh_CN"),
+        (2, "+8613900000002", "zh_CN"),
+        (3, "+8613900000003", "zh_CN"),
+        (7, "+8613900000007", "en"),
+    ]
+    assert rows[0].body == rows[2].body and "明天19:00" in rows[0].body
+    assert "19:00" in rows[3].body and rows[3].body != rows[0].body
+    assert rows[0].params == {"when": "明天", "time": "19:00", "venue": "东村卫生室"}
+    assert (rows[0].status, rows[0].next_attempt_at, rows[0].urgent) == ("pending", NOW, False)
+
+
+def test_a_broadcast_run_again_adds_only_the_new_recipients(session: Session) -> None:
+    assert enqueue_broadcasts(session, [broadcast(range(1, 1500))], now=NOW) == 1499
+    session.commit()
+    # Every recipient again plus two new ones: the first and last keys are known.
+    assert enqueue_broadcasts(session, [broadcast(range(1, 1502))], now=NOW) == 2
+    session.commit()
+    assert count(session) == 1501
+
+
+def test_a_broadcast_overlapping_keys_queued_earlier_adds_the_rest(session: Session) -> None:
+    # Keys in the middle are known, the first and the last are not.
+    assert enqueue_broadcasts(session, [broadcast([17, 18, 250])], now=NOW) == 3
+    session.commit()
+    assert enqueue_broadcasts(session, [broadcast(range(1, 400))], now=NOW) == 396
+    session.commit()
+    assert count(session) == 399
+
+
+def test_a_broadcast_with_one_bad_phone_writes_nothing(session: Session) -> None:
+    bad = broadcast([1, 2], recipients=[(reminder(1).key, "+8613900000001", 1), ("k:2", "139", 2)])
+    with pytest.raises(ValueError, match=r"E\.164"):
+        enqueue_broadcasts(session, [broadcast(range(10, 20)), bad], now=NOW)
+    session.commit()
+    assert count(session) == 0
+
+
+def test_a_broadcast_stores_tabs_newlines_and_backslashes_as_given(session: Session) -> None:
+    venue = "东村\t卫生室\\2\n楼"
+    odd = broadcast([1], params={"when": "明天", "time": "19:00", "venue": venue})
+    odd = Broadcast(
+        **{**odd.__dict__, "recipients": [("key\twith\\odd\nbits", "+8613900000001", 1)]}
+    )
+    assert enqueue_broadcasts(session, [odd], now=NOW) == 1
+    session.commit()
+    row = session.scalars(select(OutboxMessage)).one()
+    assert row.idempotency_key == "key\twith\\odd\nbits"
+    assert venue in row.body
+    assert row.params["venue"] == venue
