@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grids.models import Doctor, Facility, Grid, Patient, UrgentReport, WeeklyReport
-from grids.rollups.indicators import rate
+from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S, rate
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
 from grids.rollups.queries import grid_places, member_status
@@ -36,7 +36,12 @@ class WeekFigures:
 
 
 def week_figures(
-    session: Session, period: WeekPeriod, now: datetime, keys: Sequence[tuple[str, str]]
+    session: Session,
+    period: WeekPeriod,
+    now: datetime,
+    keys: Sequence[tuple[str, str]],
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> WeekFigures:
     wanted = set(keys)
     if period.closed_at(now) and wanted:
@@ -58,7 +63,11 @@ def week_figures(
     places = grid_places(session)
     needed = [place for place in places if wanted & set(subject_keys(place))]
     rollup = compute_week(
-        session, period, now, places=None if len(needed) == len(places) else needed
+        session,
+        period,
+        now,
+        places=None if len(needed) == len(places) else needed,
+        doctor_timeout_s=doctor_timeout_s,
     )
     return WeekFigures(
         period=period,
@@ -78,7 +87,14 @@ class TrendPoint:
 
 
 def trend_points(
-    session: Session, level: str, code: str, last_week: str, now: datetime, tz: ZoneInfo
+    session: Session,
+    level: str,
+    code: str,
+    last_week: str,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> list[TrendPoint]:
     """The 12 weeks ending with `last_week`: control rates, report coverage, attendance."""
     points = []
@@ -86,7 +102,9 @@ def trend_points(
         period = WeekPeriod(week, tz)
         if period.start > now:
             continue
-        values = week_figures(session, period, now, [(level, code)]).of(level, code)
+        values = week_figures(
+            session, period, now, [(level, code)], doctor_timeout_s=doctor_timeout_s
+        ).of(level, code)
         points.append(
             TrendPoint(
                 week=week,

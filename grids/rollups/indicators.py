@@ -36,7 +36,8 @@ GLUCOSE_CRISIS_AT = 16.7
 """mmol/L: red at or above."""
 DOCTOR_ACK_TIMEOUT_S = 600
 """Past the village doctor: not acknowledged by the grid's doctor within the ladder's
-first step (ESCALATION_TIMEOUTS doctor=10 minutes by default)."""
+first step. Callers pass the county's ESCALATION_TIMEOUTS doctor= minutes
+(`grids.rollups.service.doctor_timeout_of`); this is the setting's default, 10 minutes."""
 OUTCOME_WEEKS = 52
 """Deaths and the average age at death cover the 52 weeks ending with the week."""
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.settings import Settings
 from grids.rollups.indicators import (
     DOCTOR_ACK_TIMEOUT_S,
     LEVELS,
@@ -66,6 +67,12 @@ class WeekRollup:
             revised=key in self.revised,
             values=self.values[key],
         )
+
+
+def doctor_timeout_of(settings: Settings) -> int:
+    """Seconds an urgent case waits for the grid's doctor before it climbs past them:
+    the first step of the county's escalation ladder (ESCALATION_TIMEOUTS doctor=)."""
+    return settings.escalation_timeouts.minutes("doctor") * 60
 
 
 def parse_period(week: str | None, now: datetime, tz: ZoneInfo) -> WeekPeriod:
@@ -128,11 +135,17 @@ def subject_keys(place: GridPlace) -> list[tuple[str, str]]:
     return keys
 
 
-def snapshot_week(session: Session, period: WeekPeriod, now: datetime) -> tuple[int, int]:
+def snapshot_week(
+    session: Session,
+    period: WeekPeriod,
+    now: datetime,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
+) -> tuple[int, int]:
     """Store (or revise) the snapshot of a closed week: (new subjects, revised subjects)."""
     if not period.closed_at(now):
         return 0, 0
-    rollup = compute_week(session, period, now)
+    rollup = compute_week(session, period, now, doctor_timeout_s=doctor_timeout_s)
     stored = {
         (row.level, row.code): row
         for row in session.scalars(select(RollupSnapshot).where(RollupSnapshot.week == period.week))
@@ -163,18 +176,30 @@ def snapshot_week(session: Session, period: WeekPeriod, now: datetime) -> tuple[
 
 
 def snapshot_closed_weeks(
-    session: Session, now: datetime, tz: ZoneInfo, trailing: int = TRAILING_WEEKS
+    session: Session,
+    now: datetime,
+    tz: ZoneInfo,
+    trailing: int = TRAILING_WEEKS,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> dict[str, tuple[int, int]]:
     """Snapshot the last closed week and recompute the `trailing` weeks before it."""
     last = last_closed_week(now, tz)
     return {
-        week: snapshot_week(session, WeekPeriod(week, tz), now)
+        week: snapshot_week(session, WeekPeriod(week, tz), now, doctor_timeout_s=doctor_timeout_s)
         for week in weeks_back(last, trailing)
     }
 
 
 def rollup_document(
-    session: Session, level: str, code: str, week: str | None, now: datetime, tz: ZoneInfo
+    session: Session,
+    level: str,
+    code: str,
+    week: str | None,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> dict[str, Any]:
     """The DESIGN §5 document: a closed week's snapshot when there is one, else computed now."""
     check_level(level)
@@ -201,7 +226,9 @@ def rollup_document(
     places = [place for place in grid_places(session) if (level, code) in subject_keys(place)]
     if not places:
         raise RollupError("rollups.error.unknown_subject", level=level, code=code)
-    return compute_week(session, period, now, places=places).document(level, code)
+    return compute_week(
+        session, period, now, places=places, doctor_timeout_s=doctor_timeout_s
+    ).document(level, code)
 
 
 __all__ = [
@@ -210,6 +237,7 @@ __all__ = [
     "WeekRollup",
     "check_level",
     "compute_week",
+    "doctor_timeout_of",
     "parse_period",
     "rollup_document",
     "shift_week",
