@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.logging import mask_phone, mask_phones_in
+from grids.channel import messages_with
 from grids.models import Doctor, Facility, Grid, Patient, UrgentReport, WeeklyReport
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S, rate
 from grids.rollups.models import RollupSnapshot
@@ -296,3 +298,52 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
         grids = sorted(p.grid_code for p in places if p.doctor_code == code)
         return [("grid", c, c) for c in grids]
     return []
+
+
+@dataclass(frozen=True)
+class MessageLine:
+    """One SMS of the grid's week, as the grid page shows it (phones masked)."""
+
+    at: datetime
+    inbound: bool
+    seat: int | None
+    name: str | None
+    phone: str
+    body: str
+    status: str | None
+
+
+UNDELIVERED = frozenset({"failed", "undelivered", "suppressed"})
+
+
+def grid_messages(
+    session: Session, period: WeekPeriod, grid: Grid, members: Sequence[MemberRow]
+) -> list[MessageLine]:
+    """The SMS exchanged in the week with the grid's members (and its coordinator)."""
+    who: dict[str, tuple[int | None, str | None]] = {
+        member.phone: (member.seat, member.name) for member in members if member.phone
+    }
+    if grid.coordinator_id is not None:
+        coordinator = session.get(Patient, grid.coordinator_id)
+        if coordinator is not None and coordinator.phone and coordinator.phone not in who:
+            who[coordinator.phone] = (None, coordinator.name)
+    lines = []
+    for message in messages_with(session, list(who), period.start, period.end):
+        seat, name = who.get(message.phone, (None, None))
+        status = None
+        if not message.inbound and message.status in UNDELIVERED:
+            status = "undelivered"
+        elif not message.inbound and message.status in ("pending", "sending"):
+            status = "pending"
+        lines.append(
+            MessageLine(
+                at=message.at,
+                inbound=message.inbound,
+                seat=seat,
+                name=name,
+                phone=mask_phone(message.phone),
+                body=mask_phones_in(message.body),
+                status=status,
+            )
+        )
+    return lines

@@ -172,6 +172,7 @@ def grid_page(code: str) -> str:
     grid = grid_or_403(session, code)
     period = _period()
     figures = _figures(period, [("grid", grid.code)])
+    members = boards.member_rows(session, period, [grid.id])
     return _render(
         "rollups/grid.html",
         grid=grid,
@@ -179,7 +180,8 @@ def grid_page(code: str) -> str:
         period=period,
         figures=figures,
         values=figures.of("grid", grid.code),
-        members=boards.member_rows(session, period, [grid.id]),
+        members=members,
+        messages=boards.grid_messages(session, period, grid, members),
         cases=boards.open_cases(session, [grid.id], now()),
         chart=_chart("grid", grid.code, period),
     )
