@@ -17,8 +17,8 @@ from grids.core.notices import Notice
 from grids.core.vocabulary import DoctorStatus
 from grids.core.weeks import week_number
 from grids.models import Doctor, Grid, UrgentReport
-from grids.rollups.needs import first_grid, grid_needs
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S
+from grids.rollups.needs import first_grid, grid_needs
 from grids.rollups.service import compute_week, parse_period
 
 TEMPLATE = "sms.digest.doctor"

@@ -344,35 +344,42 @@ def grid_counts(
 
 
 def _deaths(period: WeekPeriod) -> tuple[Any, Any]:
-    """Deaths in the 52 weeks up to the week's end, in the grid the member was last in."""
-    last_membership = (
-        select(
-            Membership.patient_id,
-            Membership.grid_id,
-            func.row_number()
-            .over(partition_by=Membership.patient_id, order_by=Membership.joined_at.desc())
-            .label("rank"),
-        )
-        .where(Membership.joined_at < period.end)
-        .subquery("last_membership")
+    """Deaths in the 52 weeks up to the week's end, in the grid the member was last in.
+
+    The grid is looked up for each death (few) through the memberships' patient
+    index, rather than ranking every membership of the county."""
+    last_grid = (
+        select(Membership.grid_id)
+        .where(Membership.patient_id == Patient.id, Membership.joined_at < period.end)
+        .order_by(Membership.joined_at.desc(), Membership.id.desc())
+        .limit(1)
+        .correlate(Patient)
+        .scalar_subquery()
     )
     age = cast(extract("year", Patient.died_on), Integer) - Patient.birth_year
-    return (
+    died = (
         select(
-            last_membership.c.grid_id,
-            func.count().label("deaths"),
-            func.coalesce(func.sum(age), 0).label("death_age_sum"),
-            func.count(Patient.birth_year).label("deaths_with_age"),
+            last_grid.label("grid_id"),
+            age.label("age"),
+            Patient.birth_year,
         )
-        .join(last_membership, last_membership.c.patient_id == Patient.id)
         .where(
-            last_membership.c.rank == 1,
             Patient.died_on.is_not(None),
             Patient.died_on >= period.start_of(period.outcome_from).astimezone(period.tz).date(),
             Patient.died_on <= period.last_day,
         )
-        .group_by(last_membership.c.grid_id)
-    ), last_membership.c.grid_id
+        .subquery("died")
+    )
+    return (
+        select(
+            died.c.grid_id,
+            func.count().label("deaths"),
+            func.coalesce(func.sum(died.c.age), 0).label("death_age_sum"),
+            func.count(died.c.birth_year).label("deaths_with_age"),
+        )
+        .where(died.c.grid_id.is_not(None))
+        .group_by(died.c.grid_id)
+    ), died.c.grid_id
 
 
 def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -> list[UrgentCase]:
