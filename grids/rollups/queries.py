@@ -21,7 +21,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from grids.core.vocabulary import FacilityLevel
@@ -346,40 +346,36 @@ def grid_counts(
 def _deaths(period: WeekPeriod) -> tuple[Any, Any]:
     """Deaths in the 52 weeks up to the week's end, in the grid the member was last in.
 
-    The grid is looked up for each death (few) through the memberships' patient
-    index, rather than ranking every membership of the county."""
-    last_grid = (
-        select(Membership.grid_id)
-        .where(Membership.patient_id == Patient.id, Membership.joined_at < period.end)
-        .order_by(Membership.joined_at.desc(), Membership.id.desc())
-        .limit(1)
-        .correlate(Patient)
-        .scalar_subquery()
-    )
+    Starts from the deaths (few) and their memberships, keeping the one no later
+    membership follows, rather than ranking every membership of the county."""
+    later = aliased(Membership, name="later")
     age = cast(extract("year", Patient.died_on), Integer) - Patient.birth_year
-    died = (
+    return (
         select(
-            last_grid.label("grid_id"),
-            age.label("age"),
-            Patient.birth_year,
+            Membership.grid_id,
+            func.count().label("deaths"),
+            func.coalesce(func.sum(age), 0).label("death_age_sum"),
+            func.count(Patient.birth_year).label("deaths_with_age"),
         )
+        .join(Membership, Membership.patient_id == Patient.id)
         .where(
             Patient.died_on.is_not(None),
             Patient.died_on >= period.start_of(period.outcome_from).astimezone(period.tz).date(),
             Patient.died_on <= period.last_day,
+            Membership.joined_at < period.end,
+            ~select(later.id)
+            .where(
+                later.patient_id == Membership.patient_id,
+                later.joined_at < period.end,
+                or_(
+                    later.joined_at > Membership.joined_at,
+                    and_(later.joined_at == Membership.joined_at, later.id > Membership.id),
+                ),
+            )
+            .exists(),
         )
-        .subquery("died")
-    )
-    return (
-        select(
-            died.c.grid_id,
-            func.count().label("deaths"),
-            func.coalesce(func.sum(died.c.age), 0).label("death_age_sum"),
-            func.count(died.c.birth_year).label("deaths_with_age"),
-        )
-        .where(died.c.grid_id.is_not(None))
-        .group_by(died.c.grid_id)
-    ), died.c.grid_id
+        .group_by(Membership.grid_id)
+    ), Membership.grid_id
 
 
 def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -> list[UrgentCase]:
