@@ -62,13 +62,13 @@ def week_figures(
                 provisional=False,
                 revised={key for key, row in found.items() if row.revisions > 1},
             )
-    places = grid_places(session)
+    places = grid_places(session, wanted)
     needed = [place for place in places if wanted & set(subject_keys(place))]
     rollup = compute_week(
         session,
         period,
         now,
-        places=None if len(needed) == len(places) else needed,
+        places=needed,
         doctor_timeout_s=doctor_timeout_s,
     )
     return WeekFigures(
@@ -143,8 +143,8 @@ def member_rows(session: Session, period: WeekPeriod, grid_ids: Sequence[int]) -
     """Members of the grids at the week's end with their colour and why (same SQL as counts)."""
     if not grid_ids:
         return []
-    status = member_status(period).where(Grid.id.in_(grid_ids))
-    status = status.join(Grid, Grid.id == status.selected_columns.grid_id).subquery("status")
+    # Scoped to the grids' members in every part, not only filtered at the end.
+    status = member_status(period, list(grid_ids)).subquery("status")
     rows = session.execute(
         select(status, Patient.code, Patient.name, Patient.phone, Grid.code.label("grid_code"))
         .join(Patient, Patient.id == status.c.patient_id)

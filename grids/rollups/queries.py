@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    bindparam,
     case,
     cast,
     extract,
@@ -66,8 +67,16 @@ Scope = Collection[int] | None
 """Grid ids to count, or None for every grid (the whole population at once)."""
 
 
+def in_grids(column: Any, grid_ids: Collection[int]) -> ColumnElement[bool]:
+    """`column IN (ids)` with the ids written into the SQL (integers only): a township's
+    thousands of grids, repeated in each part of a statement, would pass the
+    drivers' limit on bound parameters."""
+    ids = sorted({int(grid_id) for grid_id in grid_ids})
+    return column.in_(bindparam("scope_grid_ids", ids, expanding=True, literal_execute=True))
+
+
 def _patients_of(grid_ids: Collection[int]) -> Any:
-    return select(Membership.patient_id).where(Membership.grid_id.in_(grid_ids))
+    return select(Membership.patient_id).where(in_grids(Membership.grid_id, grid_ids))
 
 
 def _scoped(statement: Any, patient_column: Any, grid_ids: Scope) -> Any:
@@ -77,7 +86,7 @@ def _scoped(statement: Any, patient_column: Any, grid_ids: Scope) -> Any:
 
 
 def _grids_only(statement: Any, grid_column: Any, grid_ids: Scope) -> Any:
-    return statement if grid_ids is None else statement.where(grid_column.in_(grid_ids))
+    return statement if grid_ids is None else statement.where(in_grids(grid_column, grid_ids))
 
 
 def _latest_reading(kind: str, period: WeekPeriod, *columns: Any, grid_ids: Scope = None) -> Any:
@@ -284,7 +293,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
             Membership.joined_at < end,
             or_(Membership.left_at.is_(None), Membership.left_at >= end),
             or_(Patient.died_on.is_(None), Patient.died_on > period.last_day),
-            *([] if grid_ids is None else [Membership.grid_id.in_(grid_ids)]),
+            *([] if grid_ids is None else [in_grids(Membership.grid_id, grid_ids)]),
         )
     )
 
@@ -391,7 +400,7 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
         .where(
             UrgentReport.received_at >= period.start,
             UrgentReport.received_at < period.end,
-            *([] if grid_ids is None else [UrgentReport.grid_id.in_(grid_ids)]),
+            *([] if grid_ids is None else [in_grids(UrgentReport.grid_id, grid_ids)]),
         )
     )
     return [
@@ -405,8 +414,22 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
     ]
 
 
-def grid_places(session: Session) -> list[GridPlace]:
-    """Every grid with its doctor, township centre and county (the root of its facility tree)."""
+def grid_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Grid)) or 0)
+
+
+def grid_places(
+    session: Session, subjects: Collection[tuple[str, str]] | None = None
+) -> list[GridPlace]:
+    """Every grid with its doctor, township centre and county (the root of its facility tree).
+
+    With `subjects` that are all grids and doctors ((level, code) pairs), only the
+    grids they consist of: a doctor's page does not read the whole county's grids."""
+    grid_filter: list[ColumnElement[bool]] = []
+    if subjects is not None and all(level in ("grid", "doctor") for level, _ in subjects):
+        grid_codes = [code for level, code in subjects if level == "grid"]
+        doctor_codes = [code for level, code in subjects if level == "doctor"]
+        grid_filter.append(or_(Grid.code.in_(grid_codes), Doctor.code.in_(doctor_codes)))
     facilities = {
         row.id: row
         for row in session.execute(
@@ -431,6 +454,7 @@ def grid_places(session: Session) -> list[GridPlace]:
     for grid_id, grid_code, facility_id, doctor_code in session.execute(
         select(Grid.id, Grid.code, Grid.facility_id, Doctor.code)
         .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
+        .where(*grid_filter)
         .order_by(Grid.code)
     ):
         if facility_id not in cache:

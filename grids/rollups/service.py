@@ -28,7 +28,7 @@ from grids.rollups.indicators import (
 )
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, last_closed_week, shift_week, weeks_back
-from grids.rollups.queries import grid_counts, grid_places, urgent_cases
+from grids.rollups.queries import grid_count, grid_counts, grid_places, urgent_cases
 
 TRAILING_WEEKS = 4
 """Closed weeks recomputed by each snapshot run, so late data reaches them."""
@@ -105,6 +105,8 @@ def compute_week(
     With `places`, only those grids are counted (the subjects they add up to must
     consist of exactly those grids, e.g. one doctor's grids)."""
     grid_ids = None if places is None else [place.grid_id for place in places]
+    if grid_ids is not None and len(grid_ids) == grid_count(session):
+        grid_ids = None  # every grid: no need to scope each part of the statement
     places = places if places is not None else grid_places(session)
     totals = roll_up(
         places, grid_counts(session, period, grid_ids), urgent_cases(session, period, grid_ids)
@@ -223,7 +225,11 @@ def rollup_document(
                 values=row.indicators,
             )
     # Only the grids that add up to this subject are counted.
-    places = [place for place in grid_places(session) if (level, code) in subject_keys(place)]
+    places = [
+        place
+        for place in grid_places(session, [(level, code)])
+        if (level, code) in subject_keys(place)
+    ]
     if not places:
         raise RollupError("rollups.error.unknown_subject", level=level, code=code)
     return compute_week(
