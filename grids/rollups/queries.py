@@ -89,6 +89,15 @@ def _grids_only(statement: Any, grid_column: Any, grid_ids: Scope) -> Any:
     return statement if grid_ids is None else statement.where(in_grids(grid_column, grid_ids))
 
 
+def _part(statement: Any, name: str, grid_ids: Scope) -> Any:
+    """A part of the members' statement. For a few grids (a page), a CTE that
+    PostgreSQL computes once: with a handful of members its row estimates run
+    low and it would otherwise recompute a part for each member."""
+    if grid_ids is None:
+        return statement.subquery(name)
+    return statement.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
+
+
 def _latest_reading(kind: str, period: WeekPeriod, *columns: Any, grid_ids: Scope = None) -> Any:
     ranked = select(
         Reading.patient_id,
@@ -103,7 +112,7 @@ def _latest_reading(kind: str, period: WeekPeriod, *columns: Any, grid_ids: Scop
         Reading.week <= period.week,
     )
     ranked = _scoped(ranked, Reading.patient_id, grid_ids).subquery()
-    return select(ranked).where(ranked.c.rank == 1).subquery(f"latest_{kind}")
+    return _part(select(ranked).where(ranked.c.rank == 1), f"latest_{kind}", grid_ids)
 
 
 def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
@@ -117,7 +126,9 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
     first_joined = select(
         Membership.patient_id, func.min(Membership.joined_at).label("first_joined")
     ).group_by(Membership.patient_id)
-    first_joined = _scoped(first_joined, Membership.patient_id, grid_ids).subquery("first_joined")
+    first_joined = _part(
+        _scoped(first_joined, Membership.patient_id, grid_ids), "first_joined", grid_ids
+    )
     bp = _latest_reading("bp", period, Reading.systolic, Reading.diastolic, grid_ids=grid_ids)
     glucose = _latest_reading("glucose", period, Reading.glucose_mmol, grid_ids=grid_ids)
     named = (
@@ -148,7 +159,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
         .where(MemberReport.week <= week)
         .group_by(MemberReport.patient_id)
     )
-    named = _scoped(named, MemberReport.patient_id, grid_ids).subquery("named")
+    named = _part(_scoped(named, MemberReport.patient_id, grid_ids), "named", grid_ids)
     read = (
         select(
             Reading.patient_id,
@@ -158,7 +169,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
         .where(Reading.week >= period.lost_from, Reading.week <= week)
         .group_by(Reading.patient_id)
     )
-    read = _scoped(read, Reading.patient_id, grid_ids).subquery("read")
+    read = _part(_scoped(read, Reading.patient_id, grid_ids), "read", grid_ids)
     urgent = (
         select(
             UrgentReport.patient_id,
@@ -175,7 +186,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
         )
         .group_by(UrgentReport.patient_id)
     )
-    urgent = _scoped(urgent, UrgentReport.patient_id, grid_ids).subquery("urgent")
+    urgent = _part(_scoped(urgent, UrgentReport.patient_id, grid_ids), "urgent", grid_ids)
     stable = (
         select(
             WeeklyReport.grid_id,
@@ -189,7 +200,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
         )
         .group_by(WeeklyReport.grid_id)
     )
-    stable = _grids_only(stable, WeeklyReport.grid_id, grid_ids).subquery("stable")
+    stable = _part(_grids_only(stable, WeeklyReport.grid_id, grid_ids), "stable", grid_ids)
     this_report = _grids_only(
         select(WeeklyReport.grid_id, WeeklyReport.all_stable).where(WeeklyReport.week == week),
         WeeklyReport.grid_id,
