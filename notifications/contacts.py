@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from notifications.models import SmsContact
+from notifications.models import ERROR_CODE_LENGTH, SmsContact
 
 
 def _upsert(session: Session, phone: str, now: datetime, **values: Any) -> None:
@@ -70,7 +70,7 @@ def opt_in(session: Session, phone: str, now: datetime) -> None:
 
 def mark_invalid(session: Session, phone: str, code: str, now: datetime) -> None:
     """The provider said `phone` cannot get SMS (21211 invalid, 21614 not a mobile)."""
-    _upsert(session, phone, now, invalid_at=now, invalid_code=str(code)[:16])
+    _upsert(session, phone, now, invalid_at=now, invalid_code=str(code)[:ERROR_CODE_LENGTH])
 
 
 def clear_invalid(session: Session, phone: str, now: datetime) -> None:

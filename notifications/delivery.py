@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
 from notifications import contacts
-from notifications.models import EarlyDeliveryStatus, OutboxMessage, OutboxStatus
+from notifications.models import (
+    ERROR_CODE_LENGTH,
+    EarlyDeliveryStatus,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +85,7 @@ def record_status(
     if new_status != row.status or (code and row.error_code != code):
         row.status = new_status
         if code and new_status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERED):
-            row.error_code = code[:16]
+            row.error_code = code[:ERROR_CODE_LENGTH]
             row.error_message = f"provider reported {status} ({code})"
         row.updated_at = now
         log.info(
@@ -101,7 +106,7 @@ def keep_early_status(
         EarlyDeliveryStatus(
             provider_sid=provider_sid[:64],
             status=status.strip().lower()[:32],
-            error_code=((error_code or "").strip() or None),
+            error_code=((error_code or "").strip()[:ERROR_CODE_LENGTH] or None),
             received_at=now,
         )
     )

@@ -58,7 +58,7 @@ from config.settings import Settings
 from grids.storage.database import Database, is_postgresql
 from notifications import contacts, frequency
 from notifications.delivery import apply_early_statuses
-from notifications.models import OutboxMessage, OutboxStatus
+from notifications.models import ERROR_CODE_LENGTH, OutboxMessage, OutboxStatus
 from notifications.providers.base import (
     OutgoingMessage,
     PermanentSendError,
@@ -402,7 +402,7 @@ def _release(
     if hold is not None:
         values.update(
             next_attempt_at=now + ACCOUNT_HOLD,
-            error_code=hold.code[:16],
+            error_code=hold.code[:ERROR_CODE_LENGTH],
             error_message=hold.message[:500],
         )
     return session.execute(
@@ -420,7 +420,7 @@ def _outcome(
 ) -> None:
     entry = {
         "b_id": row.id,
-        "b_code": error.code[:16],
+        "b_code": error.code[:ERROR_CODE_LENGTH],
         "b_message": error.message[:500],
         "b_at": at,
         "b_next": row.next_attempt_at,

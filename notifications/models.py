@@ -13,6 +13,10 @@ from grids.storage.database import Base, UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# Provider error codes are kept whole: Tencent's run to 40 characters
+# ("FailedOperation.PhoneNumberInBlacklist"), Aliyun's to about 30.
+ERROR_CODE_LENGTH = 64
+
 
 class OutboxStatus(StrEnum):
     """Where an outbound SMS is in its life (docs/outbox.md)."""
@@ -49,7 +53,7 @@ class OutboxMessage(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     provider: Mapped[str | None] = mapped_column(String(16))
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(ERROR_CODE_LENGTH))
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -87,7 +91,7 @@ class SmsContact(Base):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     opt_out_keyword: Mapped[str | None] = mapped_column(String(24))
     invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    invalid_code: Mapped[str | None] = mapped_column(String(16))
+    invalid_code: Mapped[str | None] = mapped_column(String(ERROR_CODE_LENGTH))
     unknown_sender_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -102,5 +106,5 @@ class EarlyDeliveryStatus(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_sid: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(32))
-    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(ERROR_CODE_LENGTH))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 06:42:40.925968
+Create Date: 2026-12-01 08:05:21.207600
 """
 
 from collections.abc import Sequence
@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("provider_sid", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=32), nullable=False),
-        sa.Column("error_code", sa.String(length=16), nullable=True),
+        sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_early_delivery_statuses")),
     )
@@ -167,7 +167,7 @@ def upgrade() -> None:
         sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("provider", sa.String(length=16), nullable=True),
         sa.Column("provider_sid", sa.String(length=64), nullable=True),
-        sa.Column("error_code", sa.String(length=16), nullable=True),
+        sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
@@ -239,7 +239,7 @@ def upgrade() -> None:
         sa.Column("opted_out_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("opt_out_keyword", sa.String(length=24), nullable=True),
         sa.Column("invalid_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("invalid_code", sa.String(length=16), nullable=True),
+        sa.Column("invalid_code", sa.String(length=64), nullable=True),
         sa.Column("unknown_sender_replied_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("phone", name=op.f("pk_sms_contacts")),

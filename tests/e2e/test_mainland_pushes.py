@@ -309,6 +309,26 @@ def test_reports_for_unknown_or_mismatched_messages_change_nothing(
     assert (reply.status, reply.error_code) == (OutboxStatus.UNDELIVERED, "MK:0001")
 
 
+def test_a_long_provider_error_code_is_kept_whole(
+    aliyun_app: Flask, aliyun: AliyunStandIn, grid: factories.GridFixture
+) -> None:
+    client, db = aliyun_app.test_client(), database_of(aliyun_app)
+    post(client, "aliyun/up", [aliyun_up(factories.phone_of(grid.coordinator), "好")])
+    assert dispatch(aliyun_app).sent == 1
+    [reply] = outbox(db)
+    code = "isv.MOBILE_NUMBER_ILLEGAL_OR_IN_BLACKLIST"
+    report = {
+        "phone_number": national(factories.phone_of(grid.coordinator)),
+        "success": False,
+        "err_code": code,
+        "biz_id": reply.provider_sid,
+        "out_id": str(reply.id),
+    }
+    assert post(client, "aliyun/report", [report]).get_json() == ALIYUN_OK
+    [reply] = outbox(db)
+    assert (reply.status, reply.error_code) == (OutboxStatus.UNDELIVERED, code)
+
+
 # --- Tencent ---
 
 
