@@ -7,6 +7,7 @@ operators). Thresholds come from `indicators`; week bounds from `WeekPeriod`.
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -118,8 +119,16 @@ def _latest_reading(kind: str, period: WeekPeriod, *columns: Any, grid_ids: Scop
 def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
     """One row per member under care at the week's end, each indicator a 0/1 column.
 
-    The grid counts add these columns up; the pages list them for one grid.
+    The grid counts add these columns up; the pages list them for one grid. The
+    statement (immutable) is built once per week and scope: a page asks for the
+    same ones again and again.
     """
+    scope = None if grid_ids is None else tuple(sorted({int(grid_id) for grid_id in grid_ids}))
+    return _member_status(period, scope)
+
+
+@lru_cache(maxsize=256)
+def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
     week = period.week
     end = period.end
 
@@ -441,12 +450,13 @@ def grid_places(
         grid_codes = [code for level, code in subjects if level == "grid"]
         doctor_codes = [code for level, code in subjects if level == "doctor"]
         grid_filter.append(or_(Grid.code.in_(grid_codes), Doctor.code.in_(doctor_codes)))
-    facilities = {
-        row.id: row
-        for row in session.execute(
-            select(Facility.id, Facility.code, Facility.level, Facility.parent_id)
-        )
-    }
+    rows = session.execute(
+        select(Grid.id, Grid.code, Grid.facility_id, Doctor.code)
+        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
+        .where(*grid_filter)
+        .order_by(Grid.code)
+    ).all()
+    facilities = _facility_tree(session, {row[2] for row in rows} if grid_filter else None)
 
     def ancestry(facility_id: int) -> tuple[str | None, str]:
         township: str | None = None
@@ -462,14 +472,24 @@ def grid_places(
 
     cache: dict[int, tuple[str | None, str]] = {}
     places = []
-    for grid_id, grid_code, facility_id, doctor_code in session.execute(
-        select(Grid.id, Grid.code, Grid.facility_id, Doctor.code)
-        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
-        .where(*grid_filter)
-        .order_by(Grid.code)
-    ):
+    for grid_id, grid_code, facility_id, doctor_code in rows:
         if facility_id not in cache:
             cache[facility_id] = ancestry(facility_id)
         township, county = cache[facility_id]
         places.append(GridPlace(grid_id, grid_code, doctor_code, township, county))
     return places
+
+
+def _facility_tree(session: Session, wanted: set[int] | None) -> dict[int, Any]:
+    """Facilities by id: all of them, or only `wanted` and their ancestors (a few
+    lookups up the tree, for a page about a few grids)."""
+    columns = (Facility.id, Facility.code, Facility.level, Facility.parent_id)
+    if wanted is None:
+        return {row.id: row for row in session.execute(select(*columns))}
+    found: dict[int, Any] = {}
+    missing = set(wanted)
+    while missing:
+        rows = session.execute(select(*columns).where(Facility.id.in_(sorted(missing)))).all()
+        found.update((row.id, row) for row in rows)
+        missing = {row.parent_id for row in rows if row.parent_id is not None} - set(found)
+    return found

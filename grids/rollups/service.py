@@ -30,6 +30,10 @@ from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, last_closed_week, shift_week, weeks_back
 from grids.rollups.queries import grid_count, grid_counts, grid_places, urgent_cases
 
+SCOPE_CHECK_ABOVE = 1000
+"""Asked for more grids than this, check whether they are all of them (then count
+without scoping each part of the statement)."""
+
 TRAILING_WEEKS = 4
 """Closed weeks recomputed by each snapshot run, so late data reaches them."""
 
@@ -105,7 +109,11 @@ def compute_week(
     With `places`, only those grids are counted (the subjects they add up to must
     consist of exactly those grids, e.g. one doctor's grids)."""
     grid_ids = None if places is None else [place.grid_id for place in places]
-    if grid_ids is not None and len(grid_ids) == grid_count(session):
+    if (
+        grid_ids is not None
+        and len(grid_ids) > SCOPE_CHECK_ABOVE
+        and len(grid_ids) == grid_count(session)
+    ):
         grid_ids = None  # every grid: no need to scope each part of the statement
     places = places if places is not None else grid_places(session)
     totals = roll_up(
