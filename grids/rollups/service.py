@@ -21,7 +21,6 @@ from grids.rollups.indicators import (
     DOCTOR_ACK_TIMEOUT_S,
     LEVELS,
     GridPlace,
-    Totals,
     document,
     indicators,
     roll_up,
@@ -119,10 +118,7 @@ def compute_week(
     totals = roll_up(
         places, grid_counts(session, period, grid_ids), urgent_cases(session, period, grid_ids)
     )
-    # Every subject exists in every week, with zeros when it has nothing to count.
-    for place in places:
-        for key in subject_keys(place):
-            totals.setdefault(key, Totals())
+    # Every subject exists in every week (roll_up gives each place's subjects totals).
     values = {
         key: indicators(total, week_end=min(period.end, now), doctor_timeout_s=doctor_timeout_s)
         for key, total in totals.items()
