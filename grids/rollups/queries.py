@@ -90,30 +90,46 @@ def _grids_only(statement: Any, grid_column: Any, grid_ids: Scope) -> Any:
     return statement if grid_ids is None else statement.where(in_grids(grid_column, grid_ids))
 
 
-def _part(statement: Any, name: str, grid_ids: Scope) -> Any:
+def _part(statement: Any, name: str, grid_ids: Scope, *, shared: bool = False) -> Any:
     """A part of the members' statement. For a few grids (a page), a CTE that
     PostgreSQL computes once: with a handful of members its row estimates run
-    low and it would otherwise recompute a part for each member."""
-    if grid_ids is None:
+    low and it would otherwise recompute a part for each member. A `shared` part
+    (read twice) is a CTE in any case, computed once."""
+    if grid_ids is None and not shared:
         return statement.subquery(name)
     return statement.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
 
 
-def _latest_reading(kind: str, period: WeekPeriod, *columns: Any, grid_ids: Scope = None) -> Any:
+def _latest_readings(period: WeekPeriod, grid_ids: Scope) -> tuple[Any, Any]:
+    """Each member's latest BP and latest glucose in the control window, ranked in one
+    pass over the window's readings (one CTE the two kinds are read from)."""
     ranked = select(
         Reading.patient_id,
+        Reading.kind,
         Reading.week,
-        *columns,
+        Reading.systolic,
+        Reading.diastolic,
+        Reading.glucose_mmol,
         func.row_number()
-        .over(partition_by=Reading.patient_id, order_by=Reading.week.desc())
+        .over(partition_by=(Reading.patient_id, Reading.kind), order_by=Reading.week.desc())
         .label("rank"),
     ).where(
-        Reading.kind == kind,
         Reading.week >= period.control_from,
         Reading.week <= period.week,
     )
-    ranked = _scoped(ranked, Reading.patient_id, grid_ids).subquery()
-    return _part(select(ranked).where(ranked.c.rank == 1), f"latest_{kind}", grid_ids)
+    ranked = _scoped(ranked, Reading.patient_id, grid_ids).subquery("ranked")
+    latest = _part(
+        select(ranked).where(ranked.c.rank == 1),
+        "latest",
+        grid_ids,
+        shared=True,
+    )
+    bp = select(latest.c.patient_id, latest.c.week, latest.c.systolic, latest.c.diastolic)
+    glucose = select(latest.c.patient_id, latest.c.week, latest.c.glucose_mmol)
+    return (
+        _part(bp.where(latest.c.kind == "bp"), "latest_bp", grid_ids),
+        _part(glucose.where(latest.c.kind == "glucose"), "latest_glucose", grid_ids),
+    )
 
 
 def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
@@ -138,8 +154,7 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
     first_joined = _part(
         _scoped(first_joined, Membership.patient_id, grid_ids), "first_joined", grid_ids
     )
-    bp = _latest_reading("bp", period, Reading.systolic, Reading.diastolic, grid_ids=grid_ids)
-    glucose = _latest_reading("glucose", period, Reading.glucose_mmol, grid_ids=grid_ids)
+    bp, glucose = _latest_readings(period, grid_ids)
     named = (
         select(
             MemberReport.patient_id,
