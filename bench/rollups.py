@@ -1,21 +1,30 @@
 """Weekly rollups on PostgreSQL: every level for one week, beside a bare GROUP BY floor.
 
     .venv/bin/python -m bench.rollups [--members 200000] [--url URL] [--repeat 3]
+        [--verbose] [--keep | --reuse DATABASE]
 
 A scratch database (`huzhu_bench_rollups_<pid>`) is created, migrated and filled by
-SQL (`generate_series`, not timed): a county of MEMBERS members in grids of 20,
-15 grids per doctor, 14 townships; a year (52 weeks) of weekly reports, a BP or
-glucose reading for each member about every 4 weeks, member reports, attendance
-and urgent cases. Then, for the last week:
+SQL (`INSERT ... SELECT generate_series`, not timed; 1,000,000 members in about 3
+minutes): a county of MEMBERS members in grids of 20, 15 grids per doctor, 14
+townships; a year (52 weeks) of weekly reports, a BP or glucose reading for each
+member about every 4 weeks, member reports, attendance and urgent cases. The
+bulk tables' secondary indexes and UNIQUE constraints are dropped for the load
+and rebuilt after it, and foreign-key triggers are skipped (the rows are
+consistent by construction). `--verbose` times each load step. Then, for the
+last week:
 
 - rollups: `compute_week` (one statement counting every grid's members, the
-  urgent cases, grid places, and the sums up to doctors, townships, county);
+  urgent cases, grid places, and the sums up to doctors, townships, county),
+  with the wall time of its slowest statements and the CPU time of this process;
 - floor: bare GROUP BYs over the same rows with the same week filters
   (memberships per grid, readings in the 52 weeks per member, member reports
-  per member, weekly reports per grid, attendance, urgent cases), no joins.
+  per member, weekly reports per grid, attendance, urgent cases), no joins;
+- one subject of each level on its own (a grid, a doctor, a township, the
+  county), as the API and the pages compute it.
 
 Prints the scale, both times (best of REPEAT) and their ratio (target <= 20x).
-The database is dropped afterwards.
+The database is dropped afterwards, unless `--keep` (then `--reuse NAME` measures
+it again without loading, and `bench.rollups_page --reuse NAME` loads the page).
 """
 
 from __future__ import annotations

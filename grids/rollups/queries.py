@@ -22,6 +22,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -338,6 +339,10 @@ def grid_counts(
 ) -> dict[int, dict[str, int]]:
     """Every indicator count of every grid for the week: {grid_id: {field: count}}."""
     week = period.week
+    if session.get_bind().dialect.name == "postgresql":
+        # Compiling this one large statement to machine code (JIT) costs seconds at a
+        # county's scale and wins nothing back; the setting ends with the transaction.
+        session.execute(text("SET LOCAL jit = off"))
     members = member_status(period, grid_ids).subquery("members")
     statement = select(
         members.c.grid_id,
