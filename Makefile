@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.mainland
 	$(BIN)/python -m bench.scheduler
 	$(BIN)/python -m bench.rollups
+	$(BIN)/python -m bench.rollups_page
 	$(BIN)/python -m bench.escalation
 
 clean:

@@ -2,12 +2,14 @@
 
 `grids` never imports `notifications`: the channel registers its enqueue function
 here at start-up, and views and commands call `deliver` in the transaction of the
-change that caused the notices.
+change that caused the notices. It registers, too, how to read back the messages
+exchanged with some phones (the grid page lists a week's messages).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Flask, current_app
@@ -29,3 +31,34 @@ def channel() -> Deliver:
     if deliver is None:
         raise RuntimeError("no SMS channel registered: notifications.init_app(app) registers it")
     return deliver
+
+
+@dataclass(frozen=True)
+class LoggedMessage:
+    """One SMS in the channel's records: received from or sent to `phone`."""
+
+    at: datetime
+    inbound: bool
+    phone: str
+    body: str
+    status: str | None = None
+    """An outgoing message's delivery state (outbox status); None for incoming ones."""
+
+
+MessageLog = Callable[[Session, Sequence[str], datetime, datetime], list[LoggedMessage]]
+"""(session, phones, start, end) -> the SMS exchanged with those phones in [start, end)."""
+MESSAGE_LOG_KEY = "huzhu.message_log"
+
+
+def register_message_log(app: Flask, reader: MessageLog) -> None:
+    app.extensions[MESSAGE_LOG_KEY] = reader
+
+
+def messages_with(
+    session: Session, phones: Sequence[str], start: datetime, end: datetime
+) -> list[LoggedMessage]:
+    """The SMS exchanged with `phones` in [start, end), oldest first; none without a channel."""
+    reader = current_app.extensions.get(MESSAGE_LOG_KEY)
+    if reader is None or not phones:
+        return []
+    return list(reader(session, phones, start, end))

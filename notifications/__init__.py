@@ -13,9 +13,9 @@ if TYPE_CHECKING:  # importing a pure subpackage must not load Flask
 
 def init_app(app: Flask) -> None:
     from config.runtime import settings_of
-    from grids.channel import register_channel
+    from grids.channel import register_channel, register_message_log
     from grids.storage.session import database_of
-    from notifications import cli, demo_history, outbox, providers
+    from notifications import cli, demo_history, message_log, outbox, providers
     from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
     from notifications.escalation_cli import escalations_cli
     from notifications.inbound import spool_of, start_replaying
@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     register_channel(
         app, lambda session, notices, now: outbox.enqueue_many(session, notices, now=now)
     )
+    register_message_log(app, message_log.exchanged_with)
     app.register_blueprint(twilio_webhooks)
     app.register_blueprint(twilio_voice)
     app.register_blueprint(mainland_webhooks)

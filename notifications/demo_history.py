@@ -24,7 +24,7 @@ from grids.demo.history import (
 )
 from grids.demo.logins import DEMO_PASSWORD, demo_doctor, ensure_demo_logins
 from grids.rollups.period import WeekPeriod, weeks_back
-from grids.rollups.service import snapshot_week
+from grids.rollups.service import doctor_timeout_of, snapshot_week
 from grids.storage.session import database_of
 from i18n import translate
 from notifications.inbound import IncomingSms, receive
@@ -64,7 +64,12 @@ def play_demo_history(echo: Callable[[str], None]) -> None:
                 played += 1
             current = moment.astimezone(settings.tz).isocalendar()
             for week in weeks_back(f"{current[0]}-W{current[1]:02d}", 13)[:-1]:
-                snapshot_week(session, WeekPeriod(week, settings.tz), moment)
+                snapshot_week(
+                    session,
+                    WeekPeriod(week, settings.tz),
+                    moment,
+                    doctor_timeout_s=doctor_timeout_of(settings),
+                )
             session.commit()
         logins = ensure_demo_logins(session, demo_doctor(session, grid_ids), township)
         session.commit()

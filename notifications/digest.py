@@ -18,7 +18,8 @@ from config.runtime import current_settings
 from config.runtime import now as clock_now
 from grids.rollups.cli import AT, at_option, fail, rollups_cli
 from grids.rollups.digest import monday_digest
-from grids.rollups.service import RollupError, snapshot_closed_weeks
+from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S
+from grids.rollups.service import RollupError, doctor_timeout_of, snapshot_closed_weeks
 from grids.storage.session import request_session
 from i18n import translate
 from notifications.outbox import enqueue_many
@@ -39,11 +40,12 @@ def send_digest(
     week: str | None = None,
     *,
     dry_run: bool = False,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> DigestRun:
     """Snapshot the closed weeks, then queue the digest (in the caller's transaction)."""
     if not dry_run:
-        snapshot_closed_weeks(session, now, tz)
-    digest = monday_digest(session, now, tz, week)
+        snapshot_closed_weeks(session, now, tz, doctor_timeout_s=doctor_timeout_s)
+    digest = monday_digest(session, now, tz, week, doctor_timeout_s=doctor_timeout_s)
     texts = [
         (
             mask_phone(notice.phone),
@@ -65,7 +67,12 @@ def digest_command(week: str | None, dry_run: bool, at: datetime | None) -> None
     session = request_session()
     try:
         run = send_digest(
-            session, at_option(at) if at else clock_now(), settings.tz, week, dry_run=dry_run
+            session,
+            at_option(at) if at else clock_now(),
+            settings.tz,
+            week,
+            dry_run=dry_run,
+            doctor_timeout_s=doctor_timeout_of(settings),
         )
     except RollupError as error:
         raise fail(error) from error

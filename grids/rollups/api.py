@@ -13,7 +13,7 @@ from grids.accounts.access import (
     grid_or_403,
 )
 from grids.rollups.schemas import RollupQuerySchema, RollupSchema
-from grids.rollups.service import RollupError, rollup_document
+from grids.rollups.service import RollupError, doctor_timeout_of, rollup_document
 from grids.storage.session import request_session
 from grids.web.errors import error_response
 from i18n import translate
@@ -44,7 +44,13 @@ def get_rollup() -> tuple[Response, int] | Response:
     check_scope(query["level"], query["code"])
     try:
         doc = rollup_document(
-            request_session(), query["level"], query["code"], query.get("week"), now(), settings.tz
+            request_session(),
+            query["level"],
+            query["code"],
+            query.get("week"),
+            now(),
+            settings.tz,
+            doctor_timeout_s=doctor_timeout_of(settings),
         )
     except RollupError as error:
         message = translate(error.key, settings.default_language, **error.params)

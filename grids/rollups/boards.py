@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.logging import mask_phone, mask_phones_in
+from grids.channel import messages_with
 from grids.models import Doctor, Facility, Grid, Patient, UrgentReport, WeeklyReport
-from grids.rollups.indicators import rate
+from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S, rate
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
 from grids.rollups.queries import grid_places, member_status
@@ -36,7 +38,12 @@ class WeekFigures:
 
 
 def week_figures(
-    session: Session, period: WeekPeriod, now: datetime, keys: Sequence[tuple[str, str]]
+    session: Session,
+    period: WeekPeriod,
+    now: datetime,
+    keys: Sequence[tuple[str, str]],
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> WeekFigures:
     wanted = set(keys)
     if period.closed_at(now) and wanted:
@@ -55,10 +62,14 @@ def week_figures(
                 provisional=False,
                 revised={key for key, row in found.items() if row.revisions > 1},
             )
-    places = grid_places(session)
+    places = grid_places(session, wanted)
     needed = [place for place in places if wanted & set(subject_keys(place))]
     rollup = compute_week(
-        session, period, now, places=None if len(needed) == len(places) else needed
+        session,
+        period,
+        now,
+        places=needed,
+        doctor_timeout_s=doctor_timeout_s,
     )
     return WeekFigures(
         period=period,
@@ -78,7 +89,14 @@ class TrendPoint:
 
 
 def trend_points(
-    session: Session, level: str, code: str, last_week: str, now: datetime, tz: ZoneInfo
+    session: Session,
+    level: str,
+    code: str,
+    last_week: str,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> list[TrendPoint]:
     """The 12 weeks ending with `last_week`: control rates, report coverage, attendance."""
     points = []
@@ -86,7 +104,9 @@ def trend_points(
         period = WeekPeriod(week, tz)
         if period.start > now:
             continue
-        values = week_figures(session, period, now, [(level, code)]).of(level, code)
+        values = week_figures(
+            session, period, now, [(level, code)], doctor_timeout_s=doctor_timeout_s
+        ).of(level, code)
         points.append(
             TrendPoint(
                 week=week,
@@ -123,8 +143,8 @@ def member_rows(session: Session, period: WeekPeriod, grid_ids: Sequence[int]) -
     """Members of the grids at the week's end with their colour and why (same SQL as counts)."""
     if not grid_ids:
         return []
-    status = member_status(period).where(Grid.id.in_(grid_ids))
-    status = status.join(Grid, Grid.id == status.selected_columns.grid_id).subquery("status")
+    # Scoped to the grids' members in every part, not only filtered at the end.
+    status = member_status(period, list(grid_ids)).subquery("status")
     rows = session.execute(
         select(status, Patient.code, Patient.name, Patient.phone, Grid.code.label("grid_code"))
         .join(Patient, Patient.id == status.c.patient_id)
@@ -278,3 +298,52 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
         grids = sorted(p.grid_code for p in places if p.doctor_code == code)
         return [("grid", c, c) for c in grids]
     return []
+
+
+@dataclass(frozen=True)
+class MessageLine:
+    """One SMS of the grid's week, as the grid page shows it (phones masked)."""
+
+    at: datetime
+    inbound: bool
+    seat: int | None
+    name: str | None
+    phone: str
+    body: str
+    status: str | None
+
+
+UNDELIVERED = frozenset({"failed", "undelivered", "suppressed"})
+
+
+def grid_messages(
+    session: Session, period: WeekPeriod, grid: Grid, members: Sequence[MemberRow]
+) -> list[MessageLine]:
+    """The SMS exchanged in the week with the grid's members (and its coordinator)."""
+    who: dict[str, tuple[int | None, str | None]] = {
+        member.phone: (member.seat, member.name) for member in members if member.phone
+    }
+    if grid.coordinator_id is not None:
+        coordinator = session.get(Patient, grid.coordinator_id)
+        if coordinator is not None and coordinator.phone and coordinator.phone not in who:
+            who[coordinator.phone] = (None, coordinator.name)
+    lines = []
+    for message in messages_with(session, list(who), period.start, period.end):
+        seat, name = who.get(message.phone, (None, None))
+        status = None
+        if not message.inbound and message.status in UNDELIVERED:
+            status = "undelivered"
+        elif not message.inbound and message.status in ("pending", "sending"):
+            status = "pending"
+        lines.append(
+            MessageLine(
+                at=message.at,
+                inbound=message.inbound,
+                seat=seat,
+                name=name,
+                phone=mask_phone(message.phone),
+                body=mask_phones_in(message.body),
+                status=status,
+            )
+        )
+    return lines

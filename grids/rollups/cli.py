@@ -12,7 +12,12 @@ from flask.cli import AppGroup
 from config.runtime import current_settings
 from config.runtime import now as clock_now
 from grids.rollups.indicators import INDICATOR_FIELDS, LEVELS
-from grids.rollups.service import RollupError, rollup_document, snapshot_closed_weeks
+from grids.rollups.service import (
+    RollupError,
+    doctor_timeout_of,
+    rollup_document,
+    snapshot_closed_weeks,
+)
 from grids.storage.session import request_session
 from i18n import translate
 
@@ -50,7 +55,15 @@ def show_command(level: str, code: str, week: str | None, output: str, at: datet
     """Print one rollup: the same document as GET /api/v1/rollups."""
     settings = current_settings()
     try:
-        doc = rollup_document(request_session(), level, code, week, at_option(at), settings.tz)
+        doc = rollup_document(
+            request_session(),
+            level,
+            code,
+            week,
+            at_option(at),
+            settings.tz,
+            doctor_timeout_s=doctor_timeout_of(settings),
+        )
     except RollupError as error:
         raise fail(error) from error
     if output == "json":
@@ -79,7 +92,9 @@ def snapshot_command(at: datetime | None) -> None:
     """Snapshot the last closed week and recompute the trailing weeks (late data)."""
     settings = current_settings()
     session = request_session()
-    outcome = snapshot_closed_weeks(session, at_option(at), settings.tz)
+    outcome = snapshot_closed_weeks(
+        session, at_option(at), settings.tz, doctor_timeout_s=doctor_timeout_of(settings)
+    )
     session.commit()
     for week, (created, revised) in outcome.items():
         click.echo(

@@ -17,6 +17,7 @@ from grids.core.notices import Notice
 from grids.core.vocabulary import DoctorStatus
 from grids.core.weeks import week_number
 from grids.models import Doctor, Grid, UrgentReport
+from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S
 from grids.rollups.needs import first_grid, grid_needs
 from grids.rollups.service import compute_week, parse_period
 
@@ -41,10 +42,17 @@ def open_urgent_by_grid(session: Session, now: datetime) -> dict[str, int]:
     return {code: count for code, count in rows}
 
 
-def monday_digest(session: Session, now: datetime, tz: ZoneInfo, week: str | None = None) -> Digest:
+def monday_digest(
+    session: Session,
+    now: datetime,
+    tz: ZoneInfo,
+    week: str | None = None,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
+) -> Digest:
     """One notice per active doctor with grids: reports, red members, open cases, where to start."""
     period = parse_period(week, now, tz)
-    rollup = compute_week(session, period, now)
+    rollup = compute_week(session, period, now, doctor_timeout_s=doctor_timeout_s)
     grid_values = {
         code: values for (level, code), values in rollup.values.items() if level == "grid"
     }

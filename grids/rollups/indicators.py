@@ -36,7 +36,8 @@ GLUCOSE_CRISIS_AT = 16.7
 """mmol/L: red at or above."""
 DOCTOR_ACK_TIMEOUT_S = 600
 """Past the village doctor: not acknowledged by the grid's doctor within the ladder's
-first step (ESCALATION_TIMEOUTS doctor=10 minutes by default)."""
+first step. Callers pass the county's ESCALATION_TIMEOUTS doctor= minutes
+(`grids.rollups.service.doctor_timeout_of`); this is the setting's default, 10 minutes."""
 OUTCOME_WEEKS = 52
 """Deaths and the average age at death cover the 52 weeks ending with the week."""
 
@@ -140,20 +141,33 @@ class Totals:
 def indicators(totals: Totals, *, week_end: datetime, doctor_timeout_s: int) -> dict[str, Any]:
     """The `indicators` object of the document: counts, and medians from the cases."""
     counts = totals.counts
-    seconds = [s for s in (case.ack_seconds() for case in totals.urgent) if s is not None]
+    cases = totals.urgent
     with_age = counts["deaths_with_age"]
-    values: dict[str, Any] = {name: counts[name] for name in COUNT_FIELDS}
-    values.update(
-        urgent=len(totals.urgent),
-        urgent_ack_median_s=int(median(seconds)) if seconds else None,
-        urgent_ack_max_s=max(seconds) if seconds else None,
-        urgent_past_doctor=sum(
-            1 for case in totals.urgent if case.past_doctor(doctor_timeout_s, week_end)
-        ),
-        urgent_open=sum(1 for case in totals.urgent if case.open_at(week_end)),
-        avg_age_at_death=round(counts["death_age_sum"] / with_age, 1) if with_age else None,
-    )
+    values: dict[str, Any] = dict(counts)
+    values["avg_age_at_death"] = round(counts["death_age_sum"] / with_age, 1) if with_age else None
+    if cases:
+        seconds = [s for s in (case.ack_seconds() for case in cases) if s is not None]
+        values.update(
+            urgent=len(cases),
+            urgent_ack_median_s=int(median(seconds)) if seconds else None,
+            urgent_ack_max_s=max(seconds) if seconds else None,
+            urgent_past_doctor=sum(
+                1 for case in cases if case.past_doctor(doctor_timeout_s, week_end)
+            ),
+            urgent_open=sum(1 for case in cases if case.open_at(week_end)),
+        )
+    else:
+        values.update(NO_URGENT)
     return {name: values[name] for name in INDICATOR_FIELDS}
+
+
+NO_URGENT: dict[str, Any] = {
+    "urgent": 0,
+    "urgent_ack_median_s": None,
+    "urgent_ack_max_s": None,
+    "urgent_past_doctor": 0,
+    "urgent_open": 0,
+}
 
 
 def rate(numerator: int | None, denominator: int | None) -> float | None:
@@ -203,19 +217,37 @@ def roll_up(
     grid_counts: Mapping[int, Mapping[str, int]],
     urgent: Iterable[UrgentCase],
 ) -> dict[tuple[str, str], Totals]:
-    """Totals for every (level, code): grids, doctors, townships, counties."""
+    """Totals for every (level, code): grids, doctors, townships, counties; every
+    subject of `places` has one, with zeros when it has nothing to count.
+
+    Each grid's counts become one row of numbers; each subject's totals are the
+    column sums of its grids' rows (tens of thousands of grids in a county)."""
+    names = COUNT_FIELDS + HIDDEN_SUMS
     cases: dict[int, list[UrgentCase]] = {}
     for case in urgent:
         cases.setdefault(case.grid_id, []).append(case)
-    result: dict[tuple[str, str], Totals] = {}
+    rows: dict[tuple[str, str], list[tuple[int, ...]]] = {}
+    subject_cases: dict[tuple[str, str], list[UrgentCase]] = {}
+    zeros = (0,) * len(names)
     for place in places:
-        counts = grid_counts.get(place.grid_id, {})
-        grid_cases = cases.get(place.grid_id, [])
+        counts = grid_counts.get(place.grid_id)
+        row = tuple(int(counts.get(name) or 0) for name in names) if counts else zeros
+        grid_cases = cases.get(place.grid_id, ())
         keys = [("grid", place.grid_code), ("county", place.county_code)]
         if place.doctor_code:
             keys.append(("doctor", place.doctor_code))
         if place.township_code:
             keys.append(("township", place.township_code))
         for key in keys:
-            result.setdefault(key, Totals()).add(counts, grid_cases)
-    return result
+            rows.setdefault(key, []).append(row)
+            if grid_cases:
+                subject_cases.setdefault(key, []).extend(grid_cases)
+    return {
+        key: Totals(
+            counts=dict(
+                zip(names, (sum(column) for column in zip(*grid_rows, strict=True)), strict=True)
+            ),
+            urgent=subject_cases.get(key, []),
+        )
+        for key, grid_rows in rows.items()
+    }

@@ -29,7 +29,7 @@ from grids.rollups.indicators import LEVELS, rate
 from grids.rollups.needs import grid_needs
 from grids.rollups.period import WeekPeriod, current_week, last_closed_week
 from grids.rollups.queries import grid_places
-from grids.rollups.service import RollupError, parse_period
+from grids.rollups.service import RollupError, doctor_timeout_of, parse_period
 from grids.storage.session import request_session
 from grids.web.language import page_language
 from i18n import LANGUAGES, catalogue
@@ -57,6 +57,16 @@ def _period() -> WeekPeriod:
         abort(404)
 
 
+def _figures(period: WeekPeriod, keys: list[tuple[str, str]]) -> boards.WeekFigures:
+    return boards.week_figures(
+        request_session(),
+        period,
+        now(),
+        keys,
+        doctor_timeout_s=doctor_timeout_of(current_settings()),
+    )
+
+
 def _render(template: str, **context: Any) -> str:
     language = page_language()
     return render_template(
@@ -78,7 +88,15 @@ def _chart(level: str, code: str, period: WeekPeriod) -> str:
     last = period.week
     if period.week == last_closed_week(moment, period.tz):
         last = current_week(moment, period.tz)
-    points = boards.trend_points(request_session(), level, code, last, moment, period.tz)
+    points = boards.trend_points(
+        request_session(),
+        level,
+        code,
+        last,
+        moment,
+        period.tz,
+        doctor_timeout_s=doctor_timeout_of(current_settings()),
+    )
     provisional = bool(points) and not WeekPeriod(points[-1].week, period.tz).closed_at(now())
     return trend_chart(
         t("web.chart.title"),
@@ -121,7 +139,7 @@ def doctor_page(code: str) -> str:
     period = _period()
     lines = boards.doctor_grids(session, doctor, period.week)
     keys = [("doctor", doctor.code)] + [("grid", line.grid.code) for line in lines]
-    figures = boards.week_figures(session, period, now(), keys)
+    figures = _figures(period, keys)
     grid_ids = [line.grid.id for line in lines]
     cases = boards.open_cases(session, grid_ids, now())
     open_by_grid: dict[str, int] = {}
@@ -153,7 +171,8 @@ def grid_page(code: str) -> str:
     session = request_session()
     grid = grid_or_403(session, code)
     period = _period()
-    figures = boards.week_figures(session, period, now(), [("grid", grid.code)])
+    figures = _figures(period, [("grid", grid.code)])
+    members = boards.member_rows(session, period, [grid.id])
     return _render(
         "rollups/grid.html",
         grid=grid,
@@ -161,7 +180,8 @@ def grid_page(code: str) -> str:
         period=period,
         figures=figures,
         values=figures.of("grid", grid.code),
-        members=boards.member_rows(session, period, [grid.id]),
+        members=members,
+        messages=boards.grid_messages(session, period, grid, members),
         cases=boards.open_cases(session, [grid.id], now()),
         chart=_chart("grid", grid.code, period),
     )
@@ -197,7 +217,7 @@ def area_page(level: str, code: str) -> str:
     period = _period()
     rows = boards.children(session, level, code)
     keys = [(level, code)] + [(child_level, child) for child_level, child, _ in rows]
-    figures = boards.week_figures(session, period, now(), keys)
+    figures = _figures(period, keys)
     table = [
         (child_level, child, name, figures.of(child_level, child))
         for child_level, child, name in rows
@@ -243,7 +263,7 @@ def export(level: str, code: str, fmt: str) -> Response:
     period = _period()
     rows = boards.children(session, level, code)
     keys = [(level, code)] + [(child_level, child) for child_level, child, _ in rows]
-    figures = boards.week_figures(session, period, now(), keys)
+    figures = _figures(period, keys)
     language = request.args.get("lang") or page_language()
     header = exports.headers(language)
     table = exports.rows(level, period.week, [(code, name, figures.of(level, code))])

@@ -7,12 +7,14 @@ operators). Thresholds come from `indicators`; week bounds from `WeekPeriod`.
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Integer,
     String,
     and_,
+    bindparam,
     case,
     cast,
     extract,
@@ -20,8 +22,9 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from grids.core.vocabulary import FacilityLevel
@@ -66,8 +69,16 @@ Scope = Collection[int] | None
 """Grid ids to count, or None for every grid (the whole population at once)."""
 
 
+def in_grids(column: Any, grid_ids: Collection[int]) -> ColumnElement[bool]:
+    """`column IN (ids)` with the ids written into the SQL (integers only): a township's
+    thousands of grids, repeated in each part of a statement, would pass the
+    drivers' limit on bound parameters."""
+    ids = sorted({int(grid_id) for grid_id in grid_ids})
+    return column.in_(bindparam("scope_grid_ids", ids, expanding=True, literal_execute=True))
+
+
 def _patients_of(grid_ids: Collection[int]) -> Any:
-    return select(Membership.patient_id).where(Membership.grid_id.in_(grid_ids))
+    return select(Membership.patient_id).where(in_grids(Membership.grid_id, grid_ids))
 
 
 def _scoped(statement: Any, patient_column: Any, grid_ids: Scope) -> Any:
@@ -77,40 +88,74 @@ def _scoped(statement: Any, patient_column: Any, grid_ids: Scope) -> Any:
 
 
 def _grids_only(statement: Any, grid_column: Any, grid_ids: Scope) -> Any:
-    return statement if grid_ids is None else statement.where(grid_column.in_(grid_ids))
+    return statement if grid_ids is None else statement.where(in_grids(grid_column, grid_ids))
 
 
-def _latest_reading(kind: str, period: WeekPeriod, *columns: Any, grid_ids: Scope = None) -> Any:
+def _part(statement: Any, name: str, grid_ids: Scope, *, shared: bool = False) -> Any:
+    """A part of the members' statement. For a few grids (a page), a CTE that
+    PostgreSQL computes once: with a handful of members its row estimates run
+    low and it would otherwise recompute a part for each member. A `shared` part
+    (read twice) is a CTE in any case, computed once."""
+    if grid_ids is None and not shared:
+        return statement.subquery(name)
+    return statement.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
+
+
+def _latest_readings(period: WeekPeriod, grid_ids: Scope) -> tuple[Any, Any]:
+    """Each member's latest BP and latest glucose in the control window, ranked in one
+    pass over the window's readings (one CTE the two kinds are read from)."""
     ranked = select(
         Reading.patient_id,
+        Reading.kind,
         Reading.week,
-        *columns,
+        Reading.systolic,
+        Reading.diastolic,
+        Reading.glucose_mmol,
         func.row_number()
-        .over(partition_by=Reading.patient_id, order_by=Reading.week.desc())
+        .over(partition_by=(Reading.patient_id, Reading.kind), order_by=Reading.week.desc())
         .label("rank"),
     ).where(
-        Reading.kind == kind,
         Reading.week >= period.control_from,
         Reading.week <= period.week,
     )
-    ranked = _scoped(ranked, Reading.patient_id, grid_ids).subquery()
-    return select(ranked).where(ranked.c.rank == 1).subquery(f"latest_{kind}")
+    ranked = _scoped(ranked, Reading.patient_id, grid_ids).subquery("ranked")
+    latest = _part(
+        select(ranked).where(ranked.c.rank == 1),
+        "latest",
+        grid_ids,
+        shared=True,
+    )
+    bp = select(latest.c.patient_id, latest.c.week, latest.c.systolic, latest.c.diastolic)
+    glucose = select(latest.c.patient_id, latest.c.week, latest.c.glucose_mmol)
+    return (
+        _part(bp.where(latest.c.kind == "bp"), "latest_bp", grid_ids),
+        _part(glucose.where(latest.c.kind == "glucose"), "latest_glucose", grid_ids),
+    )
 
 
 def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
     """One row per member under care at the week's end, each indicator a 0/1 column.
 
-    The grid counts add these columns up; the pages list them for one grid.
+    The grid counts add these columns up; the pages list them for one grid. The
+    statement (immutable) is built once per week and scope: a page asks for the
+    same ones again and again.
     """
+    scope = None if grid_ids is None else tuple(sorted({int(grid_id) for grid_id in grid_ids}))
+    return _member_status(period, scope)
+
+
+@lru_cache(maxsize=256)
+def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
     week = period.week
     end = period.end
 
     first_joined = select(
         Membership.patient_id, func.min(Membership.joined_at).label("first_joined")
     ).group_by(Membership.patient_id)
-    first_joined = _scoped(first_joined, Membership.patient_id, grid_ids).subquery("first_joined")
-    bp = _latest_reading("bp", period, Reading.systolic, Reading.diastolic, grid_ids=grid_ids)
-    glucose = _latest_reading("glucose", period, Reading.glucose_mmol, grid_ids=grid_ids)
+    first_joined = _part(
+        _scoped(first_joined, Membership.patient_id, grid_ids), "first_joined", grid_ids
+    )
+    bp, glucose = _latest_readings(period, grid_ids)
     named = (
         select(
             MemberReport.patient_id,
@@ -139,7 +184,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
         .where(MemberReport.week <= week)
         .group_by(MemberReport.patient_id)
     )
-    named = _scoped(named, MemberReport.patient_id, grid_ids).subquery("named")
+    named = _part(_scoped(named, MemberReport.patient_id, grid_ids), "named", grid_ids)
     read = (
         select(
             Reading.patient_id,
@@ -149,7 +194,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
         .where(Reading.week >= period.lost_from, Reading.week <= week)
         .group_by(Reading.patient_id)
     )
-    read = _scoped(read, Reading.patient_id, grid_ids).subquery("read")
+    read = _part(_scoped(read, Reading.patient_id, grid_ids), "read", grid_ids)
     urgent = (
         select(
             UrgentReport.patient_id,
@@ -166,7 +211,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
         )
         .group_by(UrgentReport.patient_id)
     )
-    urgent = _scoped(urgent, UrgentReport.patient_id, grid_ids).subquery("urgent")
+    urgent = _part(_scoped(urgent, UrgentReport.patient_id, grid_ids), "urgent", grid_ids)
     stable = (
         select(
             WeeklyReport.grid_id,
@@ -180,7 +225,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
         )
         .group_by(WeeklyReport.grid_id)
     )
-    stable = _grids_only(stable, WeeklyReport.grid_id, grid_ids).subquery("stable")
+    stable = _part(_grids_only(stable, WeeklyReport.grid_id, grid_ids), "stable", grid_ids)
     this_report = _grids_only(
         select(WeeklyReport.grid_id, WeeklyReport.all_stable).where(WeeklyReport.week == week),
         WeeklyReport.grid_id,
@@ -284,7 +329,7 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
             Membership.joined_at < end,
             or_(Membership.left_at.is_(None), Membership.left_at >= end),
             or_(Patient.died_on.is_(None), Patient.died_on > period.last_day),
-            *([] if grid_ids is None else [Membership.grid_id.in_(grid_ids)]),
+            *([] if grid_ids is None else [in_grids(Membership.grid_id, grid_ids)]),
         )
     )
 
@@ -294,6 +339,10 @@ def grid_counts(
 ) -> dict[int, dict[str, int]]:
     """Every indicator count of every grid for the week: {grid_id: {field: count}}."""
     week = period.week
+    if session.get_bind().dialect.name == "postgresql":
+        # Compiling this one large statement to machine code (JIT) costs seconds at a
+        # county's scale and wins nothing back; the setting ends with the transaction.
+        session.execute(text("SET LOCAL jit = off"))
     members = member_status(period, grid_ids).subquery("members")
     statement = select(
         members.c.grid_id,
@@ -344,35 +393,38 @@ def grid_counts(
 
 
 def _deaths(period: WeekPeriod) -> tuple[Any, Any]:
-    """Deaths in the 52 weeks up to the week's end, in the grid the member was last in."""
-    last_membership = (
-        select(
-            Membership.patient_id,
-            Membership.grid_id,
-            func.row_number()
-            .over(partition_by=Membership.patient_id, order_by=Membership.joined_at.desc())
-            .label("rank"),
-        )
-        .where(Membership.joined_at < period.end)
-        .subquery("last_membership")
-    )
+    """Deaths in the 52 weeks up to the week's end, in the grid the member was last in.
+
+    Starts from the deaths (few) and their memberships, keeping the one no later
+    membership follows, rather than ranking every membership of the county."""
+    later = aliased(Membership, name="later")
     age = cast(extract("year", Patient.died_on), Integer) - Patient.birth_year
     return (
         select(
-            last_membership.c.grid_id,
+            Membership.grid_id,
             func.count().label("deaths"),
             func.coalesce(func.sum(age), 0).label("death_age_sum"),
             func.count(Patient.birth_year).label("deaths_with_age"),
         )
-        .join(last_membership, last_membership.c.patient_id == Patient.id)
+        .join(Membership, Membership.patient_id == Patient.id)
         .where(
-            last_membership.c.rank == 1,
             Patient.died_on.is_not(None),
             Patient.died_on >= period.start_of(period.outcome_from).astimezone(period.tz).date(),
             Patient.died_on <= period.last_day,
+            Membership.joined_at < period.end,
+            ~select(later.id)
+            .where(
+                later.patient_id == Membership.patient_id,
+                later.joined_at < period.end,
+                or_(
+                    later.joined_at > Membership.joined_at,
+                    and_(later.joined_at == Membership.joined_at, later.id > Membership.id),
+                ),
+            )
+            .exists(),
         )
-        .group_by(last_membership.c.grid_id)
-    ), last_membership.c.grid_id
+        .group_by(Membership.grid_id)
+    ), Membership.grid_id
 
 
 def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -> list[UrgentCase]:
@@ -388,7 +440,7 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
         .where(
             UrgentReport.received_at >= period.start,
             UrgentReport.received_at < period.end,
-            *([] if grid_ids is None else [UrgentReport.grid_id.in_(grid_ids)]),
+            *([] if grid_ids is None else [in_grids(UrgentReport.grid_id, grid_ids)]),
         )
     )
     return [
@@ -402,14 +454,29 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
     ]
 
 
-def grid_places(session: Session) -> list[GridPlace]:
-    """Every grid with its doctor, township centre and county (the root of its facility tree)."""
-    facilities = {
-        row.id: row
-        for row in session.execute(
-            select(Facility.id, Facility.code, Facility.level, Facility.parent_id)
-        )
-    }
+def grid_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Grid)) or 0)
+
+
+def grid_places(
+    session: Session, subjects: Collection[tuple[str, str]] | None = None
+) -> list[GridPlace]:
+    """Every grid with its doctor, township centre and county (the root of its facility tree).
+
+    With `subjects` that are all grids and doctors ((level, code) pairs), only the
+    grids they consist of: a doctor's page does not read the whole county's grids."""
+    grid_filter: list[ColumnElement[bool]] = []
+    if subjects is not None and all(level in ("grid", "doctor") for level, _ in subjects):
+        grid_codes = [code for level, code in subjects if level == "grid"]
+        doctor_codes = [code for level, code in subjects if level == "doctor"]
+        grid_filter.append(or_(Grid.code.in_(grid_codes), Doctor.code.in_(doctor_codes)))
+    rows = session.execute(
+        select(Grid.id, Grid.code, Grid.facility_id, Doctor.code)
+        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
+        .where(*grid_filter)
+        .order_by(Grid.code)
+    ).all()
+    facilities = _facility_tree(session, {row[2] for row in rows} if grid_filter else None)
 
     def ancestry(facility_id: int) -> tuple[str | None, str]:
         township: str | None = None
@@ -425,13 +492,24 @@ def grid_places(session: Session) -> list[GridPlace]:
 
     cache: dict[int, tuple[str | None, str]] = {}
     places = []
-    for grid_id, grid_code, facility_id, doctor_code in session.execute(
-        select(Grid.id, Grid.code, Grid.facility_id, Doctor.code)
-        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
-        .order_by(Grid.code)
-    ):
+    for grid_id, grid_code, facility_id, doctor_code in rows:
         if facility_id not in cache:
             cache[facility_id] = ancestry(facility_id)
         township, county = cache[facility_id]
         places.append(GridPlace(grid_id, grid_code, doctor_code, township, county))
     return places
+
+
+def _facility_tree(session: Session, wanted: set[int] | None) -> dict[int, Any]:
+    """Facilities by id: all of them, or only `wanted` and their ancestors (a few
+    lookups up the tree, for a page about a few grids)."""
+    columns = (Facility.id, Facility.code, Facility.level, Facility.parent_id)
+    if wanted is None:
+        return {row.id: row for row in session.execute(select(*columns))}
+    found: dict[int, Any] = {}
+    missing = set(wanted)
+    while missing:
+        rows = session.execute(select(*columns).where(Facility.id.in_(sorted(missing)))).all()
+        found.update((row.id, row) for row in rows)
+        missing = {row.parent_id for row in rows if row.parent_id is not None} - set(found)
+    return found

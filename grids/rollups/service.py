@@ -16,18 +16,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.settings import Settings
 from grids.rollups.indicators import (
     DOCTOR_ACK_TIMEOUT_S,
     LEVELS,
     GridPlace,
-    Totals,
     document,
     indicators,
     roll_up,
 )
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, last_closed_week, shift_week, weeks_back
-from grids.rollups.queries import grid_counts, grid_places, urgent_cases
+from grids.rollups.queries import grid_count, grid_counts, grid_places, urgent_cases
+
+SCOPE_CHECK_ABOVE = 1000
+"""Asked for more grids than this, check whether they are all of them (then count
+without scoping each part of the statement)."""
 
 TRAILING_WEEKS = 4
 """Closed weeks recomputed by each snapshot run, so late data reaches them."""
@@ -68,6 +72,12 @@ class WeekRollup:
         )
 
 
+def doctor_timeout_of(settings: Settings) -> int:
+    """Seconds an urgent case waits for the grid's doctor before it climbs past them:
+    the first step of the county's escalation ladder (ESCALATION_TIMEOUTS doctor=)."""
+    return settings.escalation_timeouts.minutes("doctor") * 60
+
+
 def parse_period(week: str | None, now: datetime, tz: ZoneInfo) -> WeekPeriod:
     """The week asked for, or the last closed one; a future week is refused."""
     chosen = week or last_closed_week(now, tz)
@@ -98,14 +108,17 @@ def compute_week(
     With `places`, only those grids are counted (the subjects they add up to must
     consist of exactly those grids, e.g. one doctor's grids)."""
     grid_ids = None if places is None else [place.grid_id for place in places]
+    if (
+        grid_ids is not None
+        and len(grid_ids) > SCOPE_CHECK_ABOVE
+        and len(grid_ids) == grid_count(session)
+    ):
+        grid_ids = None  # every grid: no need to scope each part of the statement
     places = places if places is not None else grid_places(session)
     totals = roll_up(
         places, grid_counts(session, period, grid_ids), urgent_cases(session, period, grid_ids)
     )
-    # Every subject exists in every week, with zeros when it has nothing to count.
-    for place in places:
-        for key in subject_keys(place):
-            totals.setdefault(key, Totals())
+    # Every subject exists in every week (roll_up gives each place's subjects totals).
     values = {
         key: indicators(total, week_end=min(period.end, now), doctor_timeout_s=doctor_timeout_s)
         for key, total in totals.items()
@@ -128,11 +141,17 @@ def subject_keys(place: GridPlace) -> list[tuple[str, str]]:
     return keys
 
 
-def snapshot_week(session: Session, period: WeekPeriod, now: datetime) -> tuple[int, int]:
+def snapshot_week(
+    session: Session,
+    period: WeekPeriod,
+    now: datetime,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
+) -> tuple[int, int]:
     """Store (or revise) the snapshot of a closed week: (new subjects, revised subjects)."""
     if not period.closed_at(now):
         return 0, 0
-    rollup = compute_week(session, period, now)
+    rollup = compute_week(session, period, now, doctor_timeout_s=doctor_timeout_s)
     stored = {
         (row.level, row.code): row
         for row in session.scalars(select(RollupSnapshot).where(RollupSnapshot.week == period.week))
@@ -163,18 +182,30 @@ def snapshot_week(session: Session, period: WeekPeriod, now: datetime) -> tuple[
 
 
 def snapshot_closed_weeks(
-    session: Session, now: datetime, tz: ZoneInfo, trailing: int = TRAILING_WEEKS
+    session: Session,
+    now: datetime,
+    tz: ZoneInfo,
+    trailing: int = TRAILING_WEEKS,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> dict[str, tuple[int, int]]:
     """Snapshot the last closed week and recompute the `trailing` weeks before it."""
     last = last_closed_week(now, tz)
     return {
-        week: snapshot_week(session, WeekPeriod(week, tz), now)
+        week: snapshot_week(session, WeekPeriod(week, tz), now, doctor_timeout_s=doctor_timeout_s)
         for week in weeks_back(last, trailing)
     }
 
 
 def rollup_document(
-    session: Session, level: str, code: str, week: str | None, now: datetime, tz: ZoneInfo
+    session: Session,
+    level: str,
+    code: str,
+    week: str | None,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> dict[str, Any]:
     """The DESIGN §5 document: a closed week's snapshot when there is one, else computed now."""
     check_level(level)
@@ -198,10 +229,16 @@ def rollup_document(
                 values=row.indicators,
             )
     # Only the grids that add up to this subject are counted.
-    places = [place for place in grid_places(session) if (level, code) in subject_keys(place)]
+    places = [
+        place
+        for place in grid_places(session, [(level, code)])
+        if (level, code) in subject_keys(place)
+    ]
     if not places:
         raise RollupError("rollups.error.unknown_subject", level=level, code=code)
-    return compute_week(session, period, now, places=places).document(level, code)
+    return compute_week(
+        session, period, now, places=places, doctor_timeout_s=doctor_timeout_s
+    ).document(level, code)
 
 
 __all__ = [
@@ -210,6 +247,7 @@ __all__ = [
     "WeekRollup",
     "check_level",
     "compute_week",
+    "doctor_timeout_of",
     "parse_period",
     "rollup_document",
     "shift_week",

@@ -14,7 +14,7 @@ from config.settings import Settings
 from grids.core.notices import Notice
 from grids.core.weeks import previous_week, week_monday
 from grids.rollups.digest import monday_digest
-from grids.rollups.service import snapshot_closed_weeks
+from grids.rollups.service import doctor_timeout_of, snapshot_closed_weeks
 from grids.storage.database import Database
 from scheduling.jobs.common import JobResult, enqueue, local_at, weeks_between, window_start
 
@@ -25,8 +25,9 @@ LOOKBACK = timedelta(days=8)
 def digest_notices(session: Session, settings: Settings, week: str, now: datetime) -> list[Notice]:
     """The digests of `week`, one `Notice` per village doctor with grids, after the
     closed weeks are snapshotted (so the digest and the pages agree)."""
-    snapshot_closed_weeks(session, now, settings.tz)
-    return list(monday_digest(session, now, settings.tz, week).notices)
+    timeout = doctor_timeout_of(settings)
+    snapshot_closed_weeks(session, now, settings.tz, doctor_timeout_s=timeout)
+    return list(monday_digest(session, now, settings.tz, week, doctor_timeout_s=timeout).notices)
 
 
 def doctor_digest(database: Database, settings: Settings, now: datetime) -> JobResult:

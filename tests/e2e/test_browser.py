@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium
 
 @pytest.fixture
 def server(app, session) -> Iterator[str]:
-    fx.build(session)
+    fx.add_messages(session, fx.build(session))
     make_user(session, "wang", "doctor", doctor_code="RD1")
     session.commit()
     http = make_server("127.0.0.1", 0, app, threaded=True)
@@ -104,6 +104,15 @@ def test_doctor_monday_page_grid_and_chart(server, browser, label, width, height
     assert page.locator("#members tr").count() > 1
     assert page.locator("svg.chart").count() == 1
     page.screenshot(path=str(ARTIFACTS / f"grid-{label}.png"), full_page=True)
+
+    # The grid's messages of the week, phones masked, within the screen's width.
+    page.goto(f"{server}/grids/R-A?week={fx.WEEK}")
+    messages = page.locator("#messages")
+    assert messages.locator("tr").count() == 4  # header, report, reply, undelivered
+    assert "OK 5 BP150/95" in messages.inner_text()
+    assert "****" in messages.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(ARTIFACTS / f"grid-messages-{label}.png"), full_page=True)
 
     response = page.goto(f"{server}/grids/R-C")
     assert response is not None and response.status == 403

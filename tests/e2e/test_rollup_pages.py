@@ -58,6 +58,37 @@ def test_grid_page_lists_members_and_masks_nothing_it_should_not_show(client, co
     assert county.patients["a5"].phone not in html  # phones only on a member's page
 
 
+def test_grid_page_shows_the_weeks_messages_with_masked_phones(client, session, county) -> None:
+    fx.add_messages(session, county)
+    session.commit()
+    log_in(client, "wang")
+    html = client.get(f"/grids/R-A?week={fx.WEEK}").get_data(as_text=True)
+    assert "本周短信" in html
+    messages = html.split('id="messages"', 1)[1].split("</table>", 1)[0]
+    # Both ways, oldest first: the coordinator's report, the reply, the undelivered call-back.
+    assert messages.index("OK 5 BP150/95") < messages.index("第48周周报已收到。")
+    assert messages.index("第48周周报已收到。") < messages.index("请回电医生")
+    assert "未送达" in messages
+    assert ">收<" in messages and ">发<" in messages
+    # Phones masked, in the column and in the text.
+    a1_phone = county.patients["a1"].phone
+    assert a1_phone is not None
+    assert a1_phone not in html
+    assert f"{a1_phone[:6]}****{a1_phone[-4:]}" in messages
+    assert "13912345678" not in html and "139****5678" in messages
+    # Another week's message and another grid's are not here.
+    assert "上周的周报" not in html
+    assert "B格的周报" not in html
+    # The week before shows its own message only.
+    earlier = client.get("/grids/R-A?week=2026-W47").get_data(as_text=True)
+    assert "上周的周报" in earlier and "OK 5 BP150/95" not in earlier
+    # The other doctor sees nothing of it.
+    log_in(client, "li")
+    forbidden = client.get(f"/grids/R-A?week={fx.WEEK}")
+    assert forbidden.status_code == 403
+    assert "OK 5 BP150/95" not in forbidden.get_data(as_text=True)
+
+
 def test_member_phone_unmasked_for_doctor_masked_for_township(client, county) -> None:
     patient = county.patients["a1"]
     log_in(client, "wang")

@@ -10,8 +10,11 @@ import time_machine
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
+from config.settings import EscalationTimeouts
+from grids.storage.session import database_of
 from notifications.models import OutboxMessage
 from notifications.sms.segments import segment_count
+from tests.conftest import make_app
 from tests.support import rollup_fixture as fx
 from tests.support.accounts import bearer, make_user, token_for
 
@@ -116,6 +119,37 @@ def test_api_answers_the_same_document_within_scope(client, session, county, run
         bad = client.get("/api/v1/rollups?level=planet&code=X", headers=bearer(wang))
         assert bad.status_code == 400
         assert "level" in bad.get_json()["error"]["fields"]
+
+
+def test_past_the_doctor_follows_the_countys_escalation_ladder(
+    app, client, database_url, session, county
+) -> None:
+    """R-A's W48 case was acknowledged by its doctor after 20 minutes: past the doctor
+    with the default ladder (doctor=10), not where the doctor's step lasts 30 minutes."""
+    make_user(session, "wang", "doctor", doctor_code="RD1")
+    token = token_for(session, "wang")
+    session.commit()
+    patient = make_app(database_url, escalation_timeouts=EscalationTimeouts(doctor=30))
+    url = f"/api/v1/rollups?level=grid&code=R-A&week={fx.WEEK}"
+    doctor_url = f"/api/v1/rollups?level=doctor&code=RD1&week={fx.WEEK}"
+    try:
+        with time_machine.travel(datetime(2026, 11, 30, 2, 0, tzinfo=UTC), tick=False):
+            default = client.get(url, headers=bearer(token)).get_json()["indicators"]
+            assert default["urgent_past_doctor"] == 1
+            slow = patient.test_client().get(url, headers=bearer(token)).get_json()["indicators"]
+            assert slow["urgent_past_doctor"] == 0
+            assert slow["urgent_ack_max_s"] == 1200
+        # The Monday snapshot keeps the county's ladder too.
+        snapshot = patient.test_cli_runner().invoke(
+            args=["rollups", "snapshot", "--at", "2026-12-01T10:00:00"]
+        )
+        assert snapshot.exit_code == 0, snapshot.output
+        with time_machine.travel(datetime(2026, 12, 1, 2, 0, tzinfo=UTC), tick=False):
+            stored = client.get(doctor_url, headers=bearer(token)).get_json()["indicators"]
+            assert stored["urgent"] == 2
+            assert stored["urgent_past_doctor"] == 0
+    finally:
+        database_of(patient).dispose()
 
 
 def test_openapi_lists_rollups(client) -> None:

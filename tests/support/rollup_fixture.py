@@ -310,3 +310,37 @@ EXPECTED_GRID_C = {
     "deaths": 0,
     "avg_age_at_death": None,
 }
+
+
+def add_messages(session: Session, county: County) -> None:
+    """SMS around grid A in W48 (shown on its page) and some it must not show."""
+    from notifications.models import InboundMessage, OutboxMessage
+
+    def inbound(sid: str, name: str, when: str, body: str) -> None:
+        phone = county.patients[name].phone
+        assert phone is not None
+        session.add(
+            InboundMessage(message_sid=sid, from_phone=phone, body=body, received_at=at(when))
+        )
+
+    def outbound(key: str, name: str, when: str, body: str, status: str) -> None:
+        phone = county.patients[name].phone
+        assert phone is not None
+        session.add(
+            OutboxMessage(
+                idempotency_key=key,
+                to_phone=phone,
+                template="sms.reply.report_ok",
+                language="zh_CN",
+                body=body,
+                status=status,
+                created_at=at(when),
+            )
+        )
+
+    inbound("SM-W48-A1", "a1", "2026-11-24T01:00", "OK 5 BP150/95")
+    outbound("reply:W48-A1", "a1", "2026-11-24T01:00", "第48周周报已收到。", "delivered")
+    outbound("urgent:W48-A5", "a5", "2026-11-25T03:00", "请回电医生 13912345678", "failed")
+    inbound("SM-W47-A1", "a1", "2026-11-17T01:00", "上周的周报")
+    inbound("SM-W48-B1", "b1", "2026-11-24T02:00", "B格的周报")
+    session.flush()
