@@ -65,7 +65,12 @@ def test_a_plain_weekly_report_costs_a_few_statements(client, db, county) -> Non
 def test_a_connection_in_steady_use_is_not_pinged(client, db, county, monkeypatch) -> None:
     pings: list[object] = []
     ping = db.engine.dialect.do_ping
-    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda conn: pings.append(conn) or ping(conn))
+
+    def counted(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(db.engine.dialect, "do_ping", counted)
     for _ in range(3):
         send(client, county.zh.coordinator.phone, "好")
     assert pings == []
@@ -79,15 +84,17 @@ def test_a_message_after_the_server_dropped_its_connections_is_applied(
     dead pooled connection is replaced and the message tried once more), not stored
     with outcome `error` or spooled."""
     url = make_url(database_url)
+    coordinator = county.zh.coordinator.phone
+    assert coordinator is not None
     proxy = SwitchableProxy(url.host or "127.0.0.1", url.port or 5432)
     proxy.up()
     app = make_app(url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
     try:
         client = app.test_client()
-        send(client, county.zh.coordinator.phone, "好")
+        send(client, coordinator, "好")
         proxy.down()  # every open connection is cut, as a restarted server does
         proxy.up()
-        assert "已更新" in send(client, county.zh.coordinator.phone, "好 5 血压150/95")
+        assert "已更新" in send(client, coordinator, "好 5 血压150/95")
     finally:
         database_of(app).dispose()
         proxy.down()
