@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -114,13 +114,19 @@ class Database:
             session.close()
 
     def is_reachable(self) -> bool:
-        """Whether a connection can be made and answers `SELECT 1`."""
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return True
-        except SQLAlchemyError:
-            return False
+        """Whether a connection can be made and answers `SELECT 1`. A pooled connection
+        the server dropped (it restarted) is replaced and the question asked again."""
+        for _attempt in range(2):
+            try:
+                with self.engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                return True
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    return False
+            except SQLAlchemyError:
+                return False
+        return False
 
     def dispose(self) -> None:
         self.engine.dispose()

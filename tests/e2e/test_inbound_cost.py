@@ -112,3 +112,25 @@ def test_a_connection_idle_for_a_while_is_pinged_and_replaced_when_dead(
     assert first is not None
     first.close()  # gone while idle in the pool
     assert db.is_reachable()
+
+
+@pytest.mark.postgres
+def test_the_database_is_reachable_right_after_the_server_dropped_its_connections(
+    database_url: str,
+) -> None:
+    """`/healthz` and the spool's replay ask this: a restarted server is back at once,
+    not after one failed answer per pooled connection."""
+    url = make_url(database_url)
+    proxy = SwitchableProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.up()
+    through = Database(url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
+    try:
+        assert through.is_reachable()
+        proxy.down()  # every open connection is cut, as a restarted server does
+        proxy.up()
+        assert through.is_reachable()
+        proxy.down()
+        assert not through.is_reachable()
+    finally:
+        through.dispose()
+        proxy.down()
