@@ -3,14 +3,19 @@ dedicated connection. The lock lives as long as that connection, so a process
 that dies (or loses its connection) loses leadership, and a standby polling for
 the lock takes over. Every tick re-checks the lock on that connection.
 
-On SQLite there is no lock server: run one scheduler process.
+On SQLite the same role falls to an exclusive lock (flock) on a file beside the
+database file: the kernel releases it when the process dies, so a standby takes
+over there too. An in-memory SQLite database has one process by nature.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import threading
+from pathlib import Path
+from typing import IO
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -28,16 +33,27 @@ class Leadership:
         self.database = database
         self.key = key
         self._connection: Connection | None = None
+        self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
 
     @property
     def needs_lock(self) -> bool:
         return self.database.is_postgresql
 
+    @property
+    def lock_file(self) -> Path | None:
+        """The file whose lock marks the leader on SQLite (None: no lock needed)."""
+        if self.database.is_postgresql:
+            return None
+        name = self.database.engine.url.database
+        if not name or name == ":memory:" or name.startswith("file::memory:"):
+            return None
+        return Path(f"{name}.scheduler-lock")
+
     def try_acquire(self) -> bool:
         """Take the lock if free; True when this process leads."""
         if not self.needs_lock:
-            return True
+            return self._try_file_lock()
         with self._lock:
             if self._connection is not None:
                 return self._check()
@@ -62,10 +78,30 @@ class Leadership:
             connection.close()
             return False
 
+    def _try_file_lock(self) -> bool:
+        path = self.lock_file
+        if path is None:
+            return True
+        with self._lock:
+            if self._file is not None:
+                return True
+            try:
+                handle = path.open("ab")
+            except OSError as error:
+                log.warning("scheduler: cannot open the leader lock file %s: %s", path, error)
+                return False
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                return False
+            self._file = handle
+            return True
+
     def still_held(self) -> bool:
         """Whether this process still leads; a lost connection means it does not."""
         if not self.needs_lock:
-            return True
+            return self.lock_file is None or self._file is not None
         with self._lock:
             if self._connection is None:
                 return False
@@ -98,6 +134,11 @@ class Leadership:
 
     def release(self) -> None:
         with self._lock:
+            if self._file is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                self._file.close()
+                self._file = None
             if self._connection is None:
                 return
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
@@ -12,15 +13,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from grids.storage.database import Base, UTCDateTime, utcnow
 
 
-class EscalationState:
+class EscalationState(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     CLOSED = "closed"
 
-    ALL = (OPEN, ACKNOWLEDGED, CLOSED)
 
-
-class EventKind:
+class EventKind(StrEnum):
     OPENED = "opened"
     NOTIFIED = "notified"
     DELIVERED = "delivered"
@@ -31,19 +30,6 @@ class EventKind:
     MERGED = "merged"
     ESCALATED = "escalated"
     CLOSED = "closed"
-
-    ALL = (
-        OPENED,
-        NOTIFIED,
-        DELIVERED,
-        FAILED,
-        CALLED,
-        KEYPRESS,
-        ACKNOWLEDGED,
-        MERGED,
-        ESCALATED,
-        CLOSED,
-    )
 
 
 class Escalation(Base):

@@ -5,15 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
+from grids.core.vocabulary import MemberEvent
 
-class MemberEvent(StrEnum):
-    HOSPITALISED = "hospitalised"
-    DISCHARGED = "discharged"
-    MISSED_MEDICATION = "missed_medication"
-    DIED = "died"
+__all__ = ["MemberEvent"]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import time
+from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -170,3 +174,41 @@ def test_escalation_timeouts_and_the_county_duty_phone_are_read() -> None:
 def test_bad_escalation_settings_say_what_to_fix(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(environ)
+
+
+def test_every_setting_read_is_in_the_configuration_reference() -> None:
+    root = Path(__file__).resolve().parents[2]
+    read: set[str] = set()
+
+    def remember(name: str) -> str | None:
+        read.add(name)
+        return None
+
+    environ = _Recording(remember)
+    load_settings(environ)
+    reference = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    gunicorn = (root / "config" / "gunicorn_conf.py").read_text(encoding="utf-8")
+    read |= set(re.findall(r"environ\.get\([\"']([A-Z_]+)[\"']", gunicorn))
+    assert len(read) > 30
+    assert sorted(name for name in read if f"`{name}`" not in reference) == []
+
+
+class _Recording(dict[str, str]):
+    """An empty environment that notes every variable asked of it."""
+
+    def __init__(self, remember: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._remember = remember
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._remember(key)
+        return default
+
+    def __getitem__(self, key: str) -> str:
+        self._remember(key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self._remember(key)
+        return False
