@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from config.logging import mask_phone, mask_phones_in
@@ -62,9 +62,15 @@ from grids.reports.errors import (
     UnknownSeats,
 )
 from grids.reports.exchanges import coordinator_opted_out, move_exchange, skip_exchange
-from grids.reports.senders import Sender, current_grid_of, identify_sender
+from grids.reports.senders import (
+    Sender,
+    current_grid_of,
+    identify_sender,
+    sender_of,
+    sender_roster_query,
+)
 from grids.reports.weekly import MemberUpdate, record_weekly_report
-from grids.storage.database import Database
+from grids.storage.database import Database, is_postgresql
 from i18n import normalise_language
 from notifications import contacts, outbox
 from notifications.escalation_tick import stop_pending_calls
@@ -194,7 +200,20 @@ def store_and_handle(
     """Store and apply `sms`; the reply, and whether this call stored it (False for a
     repeat). Raises when nothing could be stored."""
     try:
-        return _receive(database, settings, sms, now)
+        try:
+            return _receive(database, settings, sms, now)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # The pooled connection was gone (the server restarted since it was last
+            # used; connections are not pinged before each use). The pool now makes new
+            # ones; the retry stores the message, or finds it stored if the lost
+            # connection had committed it.
+            log.warning(
+                "database connection lost while storing inbound SMS %s; trying once more",
+                sms.message_sid,
+            )
+            return _receive(database, settings, sms, now)
     except Exception:
         log.error(
             "inbound SMS %s from %s failed; storing it with outcome error:\n%s",
@@ -282,13 +301,30 @@ def _row_values(sms: IncomingSms, now: datetime, outcome: str) -> dict[str, Any]
 
 # Built once, so SQLAlchemy finds the compiled statements without rebuilding them.
 _INBOUND = InboundMessage.__table__
-_STORE = _INBOUND.insert()
+_STORED = ("message_sid", "from_phone", "to_phone", "body", "params", "received_at", "outcome")
+_STORE = _INBOUND.insert().values(
+    {name: bindparam(name, type_=_INBOUND.c[name].type) for name in _STORED}
+)
+# On PostgreSQL the message is stored by the statement that finds its sender (a
+# data-modifying WITH runs once, whatever the query reads): one round trip, not two.
+_STORE_AND_FIND_SENDER = sender_roster_query().add_cte(_STORE.cte("stored"))
 _OUTCOME = ("sender_type", "sender_id", "outcome", "command", "language", "reply")
 _RECORD_OUTCOME = (
     update(_INBOUND)
     .where(_INBOUND.c.message_sid == bindparam("sid"))
     .values({name: bindparam(name) for name in _OUTCOME})
 )
+
+
+def _store(session: Session, sms: IncomingSms, now: datetime) -> Sender | None:
+    """Store `sms` as received; on PostgreSQL, also find its sender in the same round
+    trip (None elsewhere). Raises IntegrityError for a MessageSid stored already."""
+    values = _row_values(sms, now, "received")
+    if is_postgresql(session):
+        rows = session.execute(_STORE_AND_FIND_SENDER, {**values, "phone": sms.from_phone})
+        return sender_of(session, rows.all())
+    session.execute(_STORE, values)
+    return None
 
 
 def _receive(
@@ -298,14 +334,14 @@ def _receive(
         try:
             # Stored first. A Twilio retry, even one arriving while the first delivery
             # is still being applied, waits on the unique MessageSid and fails here.
-            session.execute(_STORE, _row_values(sms, now, "received"))
+            sender = _store(session, sms, now)
         except IntegrityError:
             session.rollback()
             earlier = _stored(session, sms.message_sid)
             if earlier is None:
                 raise
             return earlier.reply, False
-        handled = handle(session, settings, sms, now)
+        handled = handle(session, settings, sms, now, sender=sender)
         if len(handled.notices) == 1:
             outbox.enqueue(session, handled.notices[0], now=now)
         elif handled.notices:
@@ -424,10 +460,17 @@ class Inbound:
     """The language of the reply."""
 
 
-def handle(session: Session, settings: Settings, sms: IncomingSms, now: datetime) -> Handled:
+def handle(
+    session: Session,
+    settings: Settings,
+    sms: IncomingSms,
+    now: datetime,
+    sender: Sender | None = None,
+) -> Handled:
     """Apply `sms`, stored already; returns the outcome, reply and notices (nothing
-    committed)."""
-    sender = identify_sender(session, sms.from_phone)
+    committed). `sender`: who sent it, when already found."""
+    if sender is None:
+        sender = identify_sender(session, sms.from_phone)
     parsed: Parsed = grammar.parse(sms.body)
     language = parsed.language
     if language == "en" and sender.language and grammar.keywords_only(sms.body):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,9 +113,10 @@ def _roster(grid: Grid, rows: Iterable[Any]) -> GridRoster:
 _ROSTER = _with_members(select(Grid).where(Grid.id == bindparam("grid_id")))
 
 
-def _sender_roster_query() -> Select[Any]:
+def sender_roster_query() -> Select[Any]:
     """Who owns `:phone` and, for a patient, the roster of the grid they speak for, in
-    one round trip: one row per member (or one row with no grid)."""
+    one round trip: one row per member (or one row with no grid). `sender_of` reads
+    its rows."""
     phone = bindparam("phone", type_=String)
     patient_id = select(Patient.id).where(Patient.phone == phone).scalar_subquery()
     member_of = (
@@ -148,7 +149,7 @@ def _sender_roster_query() -> Select[Any]:
     )
 
 
-_SENDER_ROSTER = _sender_roster_query()
+_SENDER_ROSTER = sender_roster_query()
 
 
 def load_roster(session: Session, grid: Grid | int) -> GridRoster:
@@ -172,7 +173,11 @@ def identify_sender(session: Session, phone: str) -> Sender:
     """A doctor by phone, else a patient: the coordinator of a grid (the one they sit
     in, if they coordinate several), a member, or neither. One query finds who it is
     and, for a patient in a grid, that grid with its members."""
-    rows = session.execute(_SENDER_ROSTER, {"phone": phone}).all()
+    return sender_of(session, session.execute(_SENDER_ROSTER, {"phone": phone}).all())
+
+
+def sender_of(session: Session, rows: Sequence[Any]) -> Sender:
+    """The sender found by the rows of `sender_roster_query` (or a statement built on it)."""
     found = rows[0]
     if found.doctor_id is not None:
         return Sender("doctor", doctor=session.get(Doctor, found.doctor_id))
