@@ -142,7 +142,7 @@ def _print(outcome: Outcome, output: str) -> None:
         )
     ]
     for found in outcome.problems:
-        marker = "!" if found in outcome.blocking else "~"
+        marker = "~" if found.overridable else "!"
         lines.append(f"{marker} {problem_text(found, language)}")
     for note in outcome.notes:
         lines.append(f"* {problem_text(note, language)}")

@@ -136,6 +136,10 @@ def test_a_new_grids_check_problem_stops_the_command_until_confirmed(runner, ses
     blocked = runner.invoke(args=command)
     assert blocked.exit_code == 1
     assert "AV1-HTN01" in blocked.output and "set-coordinator" in blocked.output
+    # Marked as a problem an override may pass, as the first line explains.
+    assert any(
+        line.startswith("~ ") and "set-coordinator" in line for line in blocked.output.splitlines()
+    )
     assert session.scalar(select(ChangeSet.id)) is None
     confirmed = runner.invoke(args=[*command, "--override", "--reason", "搬家"])
     assert confirmed.exit_code == 0, confirmed.output
