@@ -378,33 +378,18 @@ def notices_for(
     doctor_ids |= {g.doctor_id for g in grids.values() if g.doctor_id}
     doctors = {d.id: d for d in session.scalars(select(Doctor).where(Doctor.id.in_(doctor_ids)))}
 
+    def to_person(person: Patient | Doctor, template: str, **params: Any) -> None:
+        key = f"{prefix}:{template.rsplit('.', 1)[-1]}:{person.recipient_type}:{person.id}"
+        notices.append(Notice.to_person(person, key=key, template=template, params=params))
+
     def to_patient(patient: Patient | None, template: str, **params: Any) -> None:
         if patient is None or patient.phone is None or patient.status in GONE_STATUSES:
             return
-        notices.append(
-            Notice(
-                key=f"{prefix}:{template.rsplit('.', 1)[-1]}:patient:{patient.id}",
-                phone=patient.phone,
-                language=patient.language,
-                template=template,
-                params=params,
-                recipient_type="patient",
-                recipient_id=patient.id,
-            )
-        )
+        to_person(patient, template, **params)
 
     def to_doctor(doctor: Doctor, template: str, **params: Any) -> None:
-        notices.append(
-            Notice(
-                key=f"{prefix}:{template.rsplit('.', 1)[-1]}:doctor:{doctor.id}",
-                phone=doctor.phone,
-                language=doctor.language,
-                template=template,
-                params=params,
-                recipient_type="doctor",
-                recipient_id=doctor.id,
-            )
-        )
+        if doctor.phone:
+            to_person(doctor, template, **params)
 
     def coordinator_name(grid: Grid) -> str:
         coordinator = people.get(grid.coordinator_id) if grid.coordinator_id else None

@@ -33,20 +33,6 @@ def thursday() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def aliyun() -> Iterator[AliyunStandIn]:
-    standin = AliyunStandIn()
-    yield standin
-    standin.close()
-
-
-@pytest.fixture
-def tencent() -> Iterator[TencentStandIn]:
-    standin = TencentStandIn()
-    yield standin
-    standin.close()
-
-
 def _app(database_url: str, settings: dict[str, Any]) -> Iterator[Flask]:
     application = make_app(database_url, **settings)
     yield application

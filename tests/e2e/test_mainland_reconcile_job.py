@@ -41,20 +41,6 @@ def frozen_clock() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def aliyun() -> Iterator[AliyunStandIn]:
-    standin = AliyunStandIn()
-    yield standin
-    standin.close()
-
-
-@pytest.fixture
-def tencent() -> Iterator[TencentStandIn]:
-    standin = TencentStandIn()
-    yield standin
-    standin.close()
-
-
 def _app(database_url: str, settings: dict[str, Any]) -> Iterator[Flask]:
     # Quiet hours off: the other jobs of the scheduler may run at this hour as they like.
     application = make_app(database_url, quiet_hours=parse_quiet_hours("00:00-00:00"), **settings)

@@ -31,20 +31,6 @@ DOCTOR = "+8613900000001"
 
 
 @pytest.fixture
-def aliyun() -> Iterator[AliyunStandIn]:
-    standin = AliyunStandIn()
-    yield standin
-    standin.close()
-
-
-@pytest.fixture
-def tencent() -> Iterator[TencentStandIn]:
-    standin = TencentStandIn()
-    yield standin
-    standin.close()
-
-
-@pytest.fixture
 def template_map(tmp_path: Path) -> Path:
     return write_template_map(tmp_path / "templates.json", leave_out=("sms.notice.member_died",))
 
