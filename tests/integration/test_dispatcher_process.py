@@ -9,15 +9,16 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
+from config.runtime import now as clock_now
 from grids.core.notices import Notice
 from grids.storage.database import Database
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue
+from tests.support.clock import WORKING_MORNING, process_env, running_at
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +49,11 @@ class Output:
 
 
 def test_the_dispatcher_sends_and_stops_cleanly_on_sigterm(database_url: str, db: Database) -> None:
+    with running_at(WORKING_MORNING):
+        _sends_and_stops(database_url, db)
+
+
+def _sends_and_stops(database_url: str, db: Database) -> None:
     with db.unit_of_work() as session:
         enqueue(
             session,
@@ -55,7 +61,7 @@ def test_the_dispatcher_sends_and_stops_cleanly_on_sigterm(database_url: str, db
                 key="urgent:1", phone="+8613912345678", language="zh_CN", template="sms.test",
                 urgent=True,
             ),
-            now=datetime.now(UTC),
+            now=clock_now(),
         )  # fmt: skip
         session.commit()
     env = {
@@ -70,7 +76,7 @@ def test_the_dispatcher_sends_and_stops_cleanly_on_sigterm(database_url: str, db
     with subprocess.Popen(
         [*command, "--idle-seconds", "0.1"],
         cwd=ROOT,
-        env=env,
+        env=process_env(env, clock_now()),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

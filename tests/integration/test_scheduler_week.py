@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from config.runtime import settings_of
@@ -33,6 +34,12 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 class County:
     def __init__(self, app, session) -> None:
+        # The roster is stamped (grids created, members joined) on Tuesday 1st, before
+        # the weeks the tests simulate, whatever the machine's date.
+        with time_machine.travel(at(1, 9), tick=False):
+            self._build(app, session)
+
+    def _build(self, app, session) -> None:
         self.app = app
         self.db = database_of(app)
         self.settings = settings_of(app)
