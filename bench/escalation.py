@@ -31,11 +31,12 @@ from sqlalchemy import Engine, create_engine, event, func, insert, select
 
 from config.settings import Settings
 from grids.escalation.hierarchy import DoctorInfo, FacilityInfo, GridInfo, Hierarchy
-from grids.escalation.ladder import build_ladder, notice_key
+from grids.escalation.keys import step_key
+from grids.escalation.ladder import build_ladder
 from grids.escalation.models import Escalation, EscalationEvent
 from grids.storage import migrate
 from grids.storage.database import Database
-from notifications.escalation_tick import run_escalation_tick
+from notifications.escalation.tick import run_escalation_tick
 from notifications.models import OutboxMessage
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
@@ -297,7 +298,7 @@ def seed(database: Database, escalations: int) -> None:
             insert(OutboxMessage.__table__),
             [
                 {
-                    "idempotency_key": notice_key(n, 0, 1, doctor_phone, "sms"),
+                    "idempotency_key": step_key(n, 0, 1, doctor_phone, "sms"),
                     "to_phone": doctor_phone,
                     "template": "sms.urgent.doctor",
                     "params": params,

@@ -43,8 +43,6 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SMS_BACKENDS = ("console", "memory", "twilio", "aliyun", "tencent")
 MAINLAND_BACKENDS = ("aliyun", "tencent")
 VOICE_BACKENDS = ("console", "memory", "twilio")
-ESCALATION_LEVELS = ("doctor", "clinic", "township", "county")
-DEFAULT_ESCALATION_TIMEOUTS = "doctor=10,clinic=10,township=15,county=15"
 ENVIRONMENTS = ("development", "test", "production")
 # A send may start until 3/4 of the lease and take up to the provider's 15 s
 # timeout: the lease must leave room for that.
@@ -78,7 +76,8 @@ class QuietHours:
 
 @dataclass(frozen=True)
 class EscalationTimeouts:
-    """Minutes each step of the escalation ladder waits for an acknowledgement."""
+    """Minutes each step of the escalation ladder waits for an acknowledgement, one field
+    per level in the ladder's order: the one list of levels and their defaults."""
 
     doctor: int = 10
     clinic: int = 10
@@ -93,6 +92,12 @@ class EscalationTimeouts:
 
     def __str__(self) -> str:
         return ",".join(f"{level}={minutes}" for level, minutes in self.as_dict().items())
+
+
+ESCALATION_LEVELS = tuple(level.name for level in fields(EscalationTimeouts))
+"""The ladder's levels, bottom first: `doctor`, `clinic`, `township`, `county`."""
+DEFAULT_ESCALATION_TIMEOUTS = str(EscalationTimeouts())
+"""`doctor=10,clinic=10,township=15,county=15`"""
 
 
 def parse_escalation_timeouts(raw: str) -> EscalationTimeouts:

@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     from grids.storage.session import database_of
     from notifications import cli, demo_history, message_log, outbox, providers
     from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
-    from notifications.escalation_cli import escalations_cli
+    from notifications.escalation.cli import escalations_cli
     from notifications.inbound import spool_of, start_replaying
     from notifications.mainland import cli as mainland_cli
     from notifications.mainland.webhooks import mainland_webhooks

@@ -73,7 +73,7 @@ from grids.reports.weekly import MemberUpdate, record_weekly_report
 from grids.storage.database import Database, is_postgresql
 from i18n import normalise_language
 from notifications import contacts, outbox
-from notifications.escalation_tick import stop_pending_calls
+from notifications.escalation.tick import stop_pending_calls
 from notifications.models import InboundMessage, SmsContact
 from notifications.provider_templates import RELAY_TEMPLATE
 from notifications.sms import confirm, grammar, replies

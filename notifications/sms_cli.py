@@ -21,7 +21,7 @@ from grids.core.phones import InvalidPhone, normalise_phone
 from grids.models import Doctor, Grid, Patient
 from grids.storage.session import current_db
 from i18n import translate
-from notifications.escalation_cli import parse_at
+from notifications.escalation.cli import parse_at
 from notifications.inbound import IncomingSms, SpoolUnavailable, receive
 from notifications.models import InboundMessage
 

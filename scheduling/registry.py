@@ -28,7 +28,7 @@ from scheduling.jobs.exchanges import attendance_prompts, exchange_reminders
 from scheduling.jobs.reconcile import mainland_reconcile, unless_mainland
 from scheduling.jobs.reports import report_prompts
 from scheduling.jobs.silence import member_silence
-from scheduling.jobs.ticks import escalation_available, escalation_tick, outbox_dispatch
+from scheduling.jobs.ticks import escalation_tick, outbox_dispatch
 
 JobFunction = Callable[[Database, Settings, datetime], JobResult]
 
@@ -111,7 +111,6 @@ JOBS: tuple[JobSpec, ...] = (
         "every 30 s: advance due escalations",
         None,
         misfire_grace_time=25,
-        note=lambda: None if escalation_available() else "escalation tick not installed; skipped",
     ),
     JobSpec(
         "mainland-reconcile",

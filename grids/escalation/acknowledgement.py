@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from grids import audit
 from grids.core.notices import Notice
+from grids.escalation import keys
+from grids.escalation.climb import NAME_LIMIT, clip
 from grids.escalation.ladder import Ladder
 from grids.escalation.models import Escalation, EscalationState, EventKind
-from grids.escalation.service import NAME_LIMIT, clip, event, notified_phones
+from grids.escalation.service import event, notified_phones
 from grids.models import Doctor, Facility, Grid, Patient, UrgentReport
 from grids.reports.errors import ReportRefused
 from i18n import normalise_language, translate
@@ -216,7 +218,7 @@ def _apply(
         by_doctor = who.doctor is not None
         notices.append(
             Notice(
-                key=f"esc:{escalation.id}:ack:{reporter.phone}",
+                key=keys.ack_key(escalation.id, reporter.phone or ""),
                 phone=reporter.phone or "",
                 language=reporter.language,
                 template="sms.urgent.acknowledged" if by_doctor else "sms.urgent.acknowledged_by",
@@ -239,7 +241,7 @@ def _apply(
         told.add(phone)
         notices.append(
             Notice(
-                key=f"esc:{escalation.id}:taken:{phone}",
+                key=keys.taken_key(escalation.id, phone),
                 phone=phone,
                 language=normalise_language(language),
                 template="sms.urgent.taken",

@@ -21,25 +21,26 @@ change mid-incident does not change who is next.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from config.settings import EscalationTimeouts
 from grids.core.phones import is_mobile
 from grids.core.vocabulary import FacilityLevel
 from grids.escalation.hierarchy import DoctorInfo, FacilityInfo, Hierarchy
 
 DOCTOR_CALL_AFTER_MINUTES = 3
-LEVELS = ("doctor", "clinic", "township", "county")
 DUTY_LEVELS = frozenset({FacilityLevel.TOWNSHIP_CENTER.value, FacilityLevel.COMMUNITY_CENTER.value})
 COUNTY_LEVEL = FacilityLevel.COUNTY_HOSPITAL.value
-DEFAULT_TIMEOUTS: Mapping[str, int] = {"doctor": 10, "clinic": 10, "township": 15, "county": 15}
+DEFAULT_TIMEOUTS: Mapping[str, int] = EscalationTimeouts().as_dict()
 
 SMS = "sms"
 VOICE = "voice"
 
 CanReceive = Callable[[str], bool]
+"""Whether a mobile number can get SMS (not opted out, not flagged invalid)."""
 
 
 def _anyone(_phone: str) -> bool:
@@ -316,21 +317,3 @@ def build_ladder(
         grid_has_doctor=doctor is not None and doctor.active,
         problems=tuple(problems),
     )
-
-
-def step_keys(escalation_id: int, step: int, round_: int, contacts: Sequence[Contact]) -> list[str]:
-    """The outbox idempotency keys of a step's messages, one per contact and channel."""
-    return [notice_key(escalation_id, step, round_, c.phone, c.channel) for c in contacts]
-
-
-def notice_key(escalation_id: int, step: int | str, round_: int, phone: str, channel: str) -> str:
-    """`esc:17:0:1:+8613912345678:sms`: (escalation, step, round, recipient, channel)."""
-    return f"esc:{escalation_id}:{step}:{round_}:{phone}:{channel}"
-
-
-def escalation_of_key(key: str) -> int | None:
-    """The escalation id of an outbox key made by `notice_key`, else None."""
-    parts = key.split(":")
-    if len(parts) >= 2 and parts[0] == "esc" and parts[1].isdigit():
-        return int(parts[1])
-    return None

@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from grids.escalation.case import EscalationState, EventKind
 from grids.storage.database import Base, UTCDateTime, utcnow
 
-
-class EscalationState(StrEnum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    CLOSED = "closed"
-
-
-class EventKind(StrEnum):
-    OPENED = "opened"
-    NOTIFIED = "notified"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    CALLED = "called"
-    KEYPRESS = "keypress"
-    ACKNOWLEDGED = "acknowledged"
-    MERGED = "merged"
-    ESCALATED = "escalated"
-    CLOSED = "closed"
+__all__ = ["Escalation", "EscalationEvent", "EscalationState", "EventKind"]
 
 
 class Escalation(Base):

@@ -1,64 +1,55 @@
-"""Opening an escalation for an urgent report and taking it up its ladder.
+"""Opening an escalation for an urgent report, merging reports into it, retargeting it.
 
-The ladder is built from the cached hierarchy and copied onto the escalation. Each
-service returns `Notice`s (SMS or calls) and sends nothing itself: the caller
-enqueues them in the same transaction, under keys made of (escalation, step, round,
-recipient, channel), so a step is notified exactly once however often it is run.
-Every change is also an `EscalationEvent` on the case's timeline.
+The ladder is built from the cached hierarchy and copied onto the escalation. The rules
+themselves are `grids.escalation.climb` (pure); this module loads the case, hands the
+rules a plain copy, writes the new state and timeline back to the session and returns
+the `Notice`s (SMS or calls) for the caller to enqueue in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from config.settings import EscalationTimeouts
 from grids.core.limits import URGENT_FORWARD_CHARS
 from grids.core.notices import Notice
-from grids.escalation.case import Case
+from grids.escalation import climb
+from grids.escalation.case import CaseRow
+from grids.escalation.climb import NAME_LIMIT, Climb, TimelineEntry, clip
 from grids.escalation.hierarchy import HierarchyError
-from grids.escalation.ladder import (
-    SMS,
-    VOICE,
-    Contact,
-    Ladder,
-    Step,
-    build_ladder,
-    notice_key,
-    step_keys,
-)
+from grids.escalation.ladder import SMS, CanReceive, Contact, Ladder, Step, build_ladder
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState, EventKind
 from grids.escalation.roster_graph import current_hierarchy
-from grids.escalation.timers import CALL, ESCALATE, DeliveryFact, decide
 from grids.models import Grid, Patient, UrgentReport
-from i18n import normalise_language, translate
+from i18n import normalise_language
 
-Timeline = Session | list[dict[str, Any]]
-"""Where timeline entries go: a session (as `EscalationEvent` rows) or a list of plain
-rows (the tick inserts a whole batch's entries in one statement)."""
-FACILITY_NAME_LIMIT = 12
-NAME_LIMIT = 8
-
-CanReceive = Callable[[str], bool]
-
-
-def clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+__all__ = [
+    "NAME_LIMIT",
+    "EscalationPolicy",
+    "Opened",
+    "case_params",
+    "clip",
+    "event",
+    "ladder_for",
+    "notified_phones",
+    "open_escalation",
+    "open_for_patient",
+    "retarget",
+]
 
 
 @dataclass(frozen=True)
 class EscalationPolicy:
     """What a county configures: timeouts per level and the bureau's duty phone."""
 
-    timeouts: Mapping[str, int] = field(
-        default_factory=lambda: {"doctor": 10, "clinic": 10, "township": 15, "county": 15}
-    )
+    timeouts: Mapping[str, int] = field(default_factory=lambda: EscalationTimeouts().as_dict())
     county_duty_phone: str | None = None
     default_language: str = "zh_CN"
 
@@ -75,9 +66,20 @@ class Opened:
         return self.ladder.steps[0] if self.ladder.steps and not self.merged else None
 
 
+def _store(session: Session, entries: Iterable[TimelineEntry]) -> None:
+    session.add_all(EscalationEvent(**values) for values in entries)
+
+
+def _apply(session: Session, escalation: Escalation, result: Climb) -> list[Notice]:
+    """Write what a rule did to the row and the session; returns its notices."""
+    result.case.copy_to(escalation)
+    _store(session, result.timeline)
+    return result.notices
+
+
 def event(
-    timeline: Timeline,
-    escalation: Case,
+    session: Session,
+    escalation: Escalation,
     kind: str,
     now: datetime,
     *,
@@ -85,24 +87,18 @@ def event(
     channel: str | None = None,
     detail: str | None = None,
     recipient: str | None = None,
-    step: int | None = None,
 ) -> None:
     """Add an entry to the case's timeline."""
-    values = {
-        "escalation_id": escalation.id,
-        "at": now,
-        "kind": kind,
-        "step": escalation.step if step is None else step,
-        "round": escalation.round,
-        "recipient": contact.phone if contact else recipient,
-        "recipient_name": contact.name if contact else None,
-        "channel": channel or (contact.channel if contact else None),
-        "detail": detail,
-    }
-    if isinstance(timeline, list):
-        timeline.append(values)
-    else:
-        timeline.add(EscalationEvent(**values))
+    values = climb.entry(
+        CaseRow.of(escalation),
+        kind,
+        now,
+        contact=contact,
+        channel=channel,
+        detail=detail,
+        recipient=recipient,
+    )
+    session.add(EscalationEvent(**values))
 
 
 def case_params(session: Session, urgent: UrgentReport) -> dict[str, str]:
@@ -153,115 +149,6 @@ def _duty_contact(policy: EscalationPolicy) -> Contact | None:
     return Contact("county_duty", None, "", policy.county_duty_phone, language, SMS)
 
 
-def _reason(ladder: Ladder, step: Step, index: int, language: str, previous: Step | None) -> str:
-    if index == 0 or previous is None:
-        if ladder.doctor_unreachable:
-            return translate(
-                "sms.urgent.reason.doctor_unreachable",
-                language,
-                doctor=clip(ladder.doctor_unreachable, NAME_LIMIT),
-            )
-        return translate("sms.urgent.reason.no_doctor", language)
-    return translate(
-        "sms.urgent.reason.not_acknowledged", language, minutes=previous.timeout_minutes
-    )
-
-
-def step_notices(
-    escalation: Case, ladder: Ladder, index: int, channel: str | None = None
-) -> list[tuple[Contact, Notice]]:
-    """The messages of step `index` (this round), or its calls with `channel="voice"`."""
-    step = ladder.steps[index]
-    params = dict(escalation.params)
-    member_known = escalation.patient_id is not None
-    result: list[tuple[Contact, Notice]] = []
-    for contact in step.contacts:
-        language = normalise_language(contact.language)
-        send_by = channel or contact.channel
-        if send_by == VOICE:
-            template, extra = "voice.urgent", dict[str, str]()
-        elif step.level == "doctor":
-            template = "sms.urgent.doctor" if member_known else "sms.urgent.doctor_unclear"
-            extra = dict[str, str]()
-        else:
-            previous = ladder.steps[index - 1] if index > 0 else None
-            extra = {
-                "facility": clip(step.facility_name, FACILITY_NAME_LIMIT),
-                "reason": _reason(ladder, step, index, language, previous),
-            }
-            if previous is None:
-                template = "sms.urgent.duty_member" if member_known else "sms.urgent.duty_unclear"
-            else:
-                template = "sms.urgent.escalated"
-        notice = Notice(
-            key=notice_key(escalation.id, index, escalation.round, contact.phone, send_by),
-            phone=contact.phone,
-            language=language,
-            template=template,
-            params={**params, **extra},
-            urgent=True,
-            recipient_type=contact.kind if contact.kind != "county_duty" else "facility",
-            recipient_id=contact.id,
-            channel=send_by,
-        )
-        result.append((contact, notice))
-    return result
-
-
-def _notify_step(
-    timeline: Timeline, escalation: Case, ladder: Ladder, now: datetime
-) -> list[Notice]:
-    notices = []
-    for contact, notice in step_notices(escalation, ladder, escalation.step):
-        notices.append(notice)
-        event(timeline, escalation, EventKind.NOTIFIED, now, contact=contact)
-    return notices
-
-
-def _notify_parallel(
-    timeline: Timeline, escalation: Case, ladder: Ladder, now: datetime
-) -> list[Notice]:
-    notices = []
-    for contact in ladder.parallel:
-        notices.append(
-            Notice(
-                key=notice_key(escalation.id, "red", 1, contact.phone, contact.channel),
-                phone=contact.phone,
-                language=normalise_language(contact.language),
-                template="sms.urgent.red_flag" if contact.channel == SMS else "voice.urgent",
-                params=dict(escalation.params),
-                urgent=True,
-                recipient_type=contact.kind,
-                recipient_id=contact.id,
-                channel=contact.channel,
-            )
-        )
-        event(timeline, escalation, EventKind.NOTIFIED, now, contact=contact, detail="red_flag")
-    return notices
-
-
-def _alert_county_duty(
-    timeline: Timeline, escalation: Case, ladder: Ladder, now: datetime
-) -> list[Notice]:
-    duty = ladder.county_duty
-    if duty is None or escalation.duty_alerted_round >= escalation.round:
-        return []
-    escalation.duty_alerted_round = escalation.round
-    event(timeline, escalation, EventKind.NOTIFIED, now, contact=duty, detail="county_duty")
-    return [
-        Notice(
-            key=notice_key(escalation.id, "duty", escalation.round, duty.phone, SMS),
-            phone=duty.phone,
-            language=normalise_language(duty.language),
-            template="sms.urgent.county_duty",
-            params=dict(escalation.params),
-            urgent=True,
-            recipient_type="county_duty",
-            channel=SMS,
-        )
-    ]
-
-
 def open_for_patient(session: Session, patient_id: int, *, lock: bool = True) -> Escalation | None:
     query = select(Escalation).where(
         Escalation.patient_id == patient_id, Escalation.state == EscalationState.OPEN
@@ -273,15 +160,17 @@ def open_for_patient(session: Session, patient_id: int, *, lock: bool = True) ->
 
 def _merge(session: Session, escalation: Escalation, urgent: UrgentReport, now: datetime) -> Opened:
     urgent.escalation_id = escalation.id
-    ladder = Ladder.from_json(escalation.ladder)
-    event(session, escalation, EventKind.MERGED, now, detail=f"{urgent.code}: {urgent.text}"[:500])
-    notices: list[Notice] = []
-    if urgent.red_flag and not escalation.red_flag:
+    new_red_flag = urgent.red_flag and not escalation.red_flag
+    if new_red_flag:
         escalation.red_flag = True
-        county = next((step for step in ladder.steps if step.level == "county"), None)
-        if county is not None and escalation.step < len(ladder.steps) - 1:
-            ladder = replace(ladder, parallel=county.contacts)
-            notices += _notify_parallel(session, escalation, ladder, now)
+    result, ladder = climb.merged(
+        CaseRow.of(escalation),
+        Ladder.from_json(escalation.ladder),
+        now,
+        detail=f"{urgent.code}: {urgent.text}",
+        new_red_flag=new_red_flag,
+    )
+    notices = _apply(session, escalation, result)
     return Opened(escalation=escalation, ladder=ladder, merged=True, notices=notices)
 
 
@@ -325,6 +214,9 @@ def open_escalation(
         round=1,
         step_started_at=now,
         next_step_at=None,
+        called=False,
+        duty_alerted_round=0,
+        deliveries={},
         opened_at=now,
         updated_at=now,
     )
@@ -338,13 +230,7 @@ def open_escalation(
             raise
         return _merge(session, existing, urgent, now)
     urgent.escalation_id = escalation.id
-    event(session, escalation, EventKind.OPENED, now, detail=",".join(ladder.problems) or None)
-    notices: list[Notice] = []
-    if ladder.steps:
-        notices += _notify_step(session, escalation, ladder, now)
-        notices += _notify_parallel(session, escalation, ladder, now)
-    else:
-        notices += _alert_county_duty(session, escalation, ladder, now)
+    notices = _apply(session, escalation, climb.opened(CaseRow.of(escalation), ladder, now))
     return Opened(escalation=escalation, ladder=ladder, notices=notices)
 
 
@@ -366,116 +252,10 @@ def retarget(
         can_receive=can_receive or (lambda _phone: True),
         red_flag=False,
     )
+    result = climb.retargeted(CaseRow.of(escalation), ladder, now)
     escalation.ladder = ladder.as_json()
-    escalation.step = 0
-    escalation.round += 1
-    escalation.step_started_at = now
-    escalation.next_step_at = None
     escalation.token += 1
-    escalation.called = False
-    escalation.updated_at = now
-    event(session, escalation, EventKind.ESCALATED, now, detail="grid_reassigned")
-    if ladder.steps:
-        return _notify_step(session, escalation, ladder, now)
-    return _alert_county_duty(session, escalation, ladder, now)
-
-
-# --- the timers ---
-
-
-def current_keys(escalation: Case, ladder: Ladder) -> list[str]:
-    """The outbox keys of the current step's messages (the keys `step_notices` gives
-    them): what `advance` needs facts about. `ladder` is the escalation's own."""
-    if not ladder.steps or escalation.state != EscalationState.OPEN:
-        return []
-    contacts = ladder.steps[escalation.step].contacts
-    return step_keys(escalation.id, escalation.step, escalation.round, contacts)
-
-
-@dataclass
-class Advanced:
-    changed: bool = False
-    notices: list[Notice] = field(default_factory=list)
-
-
-def _record_deliveries(
-    timeline: Timeline, escalation: Case, facts: Iterable[DeliveryFact], now: datetime
-) -> None:
-    seen = dict(escalation.deliveries or {})
-    for fact in facts:
-        outcome = "delivered" if fact.delivered else "failed" if fact.failed else None
-        if outcome is None or seen.get(fact.key) == outcome:
-            continue
-        seen[fact.key] = outcome
-        parts = fact.key.split(":")
-        recipient = parts[4] if len(parts) > 5 else None
-        channel = parts[-1] if len(parts) > 5 else None
-        kind = EventKind.DELIVERED if outcome == "delivered" else EventKind.FAILED
-        detail = f"{fact.status} {fact.error_code}" if fact.error_code else fact.status
-        event(timeline, escalation, kind, now, recipient=recipient, channel=channel, detail=detail)
-    if seen != (escalation.deliveries or {}):
-        escalation.deliveries = seen
-
-
-def advance(
-    timeline: Timeline,
-    escalation: Case,
-    facts: Mapping[str, DeliveryFact],
-    now: datetime,
-    *,
-    ladder: Ladder,
-) -> Advanced:
-    """Take at most one step of an open escalation, given what the outbox knows of the
-    current step's messages (`facts`, by key; a key missing means not queued). `ladder`
-    is the escalation's own, already read from its JSON copy; timeline entries go to
-    `timeline`."""
-    result = Advanced()
-    if escalation.state != EscalationState.OPEN:
-        return result
-    if not ladder.steps:
-        result.notices += _alert_county_duty(timeline, escalation, ladder, now)
-        result.changed = bool(result.notices)
-        return result
-    step = ladder.steps[escalation.step]
-    keys = current_keys(escalation, ladder)
-    step_facts = [facts[key] for key in keys if key in facts]
-    _record_deliveries(timeline, escalation, step_facts, now)
-    decision = decide(step, step_facts, now, called=escalation.called)
-    if decision.action == CALL:
-        for contact, notice in step_notices(escalation, ladder, escalation.step, VOICE):
-            if contact.channel != SMS:
-                continue
-            result.notices.append(notice)
-            event(timeline, escalation, EventKind.CALLED, now, contact=contact, channel=VOICE)
-        escalation.called = True
-        escalation.next_step_at = decision.deadline
-        result.changed = True
-        return result
-    if decision.action != ESCALATE:
-        if escalation.next_step_at != decision.deadline:
-            escalation.next_step_at = decision.deadline
-        return result
-    at_top = escalation.step >= ladder.top
-    if at_top:
-        notices = _alert_county_duty(timeline, escalation, ladder, now)
-        round_over = now >= escalation.step_started_at + timedelta(minutes=step.timeout_minutes)
-        if decision.reason != "timeout" and not round_over:
-            result.notices += notices
-            result.changed = bool(notices)
-            return result
-        event(timeline, escalation, EventKind.ESCALATED, now, detail=decision.reason)
-        escalation.round += 1
-        result.notices += notices
-    else:
-        event(timeline, escalation, EventKind.ESCALATED, now, detail=decision.reason)
-        escalation.step += 1
-    escalation.step_started_at = now
-    escalation.next_step_at = None
-    escalation.called = False
-    escalation.updated_at = now
-    result.notices += _notify_step(timeline, escalation, ladder, now)
-    result.changed = True
-    return result
+    return _apply(session, escalation, result)
 
 
 def notified_phones(

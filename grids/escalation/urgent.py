@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from grids.core.limits import ACK_ALPHABET, ACK_CODE_LENGTH
 from grids.core.notices import Notice
 from grids.escalation.acknowledgement import AckOutcome, AckRefused, normalise_ack_code
+from grids.escalation.ladder import CanReceive
 from grids.escalation.models import Escalation
-from grids.escalation.service import CanReceive, EscalationPolicy, open_escalation
+from grids.escalation.service import EscalationPolicy, open_escalation
 from grids.models import Patient, UrgentReport
 from grids.reports.senders import GridRoster
 

@@ -49,7 +49,7 @@ def db_check() -> None:
 
 
 def init_app(app: Flask) -> None:
-    from grids.escalation.cli import check_command
+    from grids.escalation.check_cli import check_command
     from grids.formation.cli import demo_command, grids_cli
     from grids.roster.cli import roster_cli
 

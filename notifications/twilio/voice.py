@@ -18,7 +18,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.runtime import current_settings
 from config.runtime import now as clock_now
 from grids.escalation.acknowledgement import AckRefused, record_keypress
-from grids.escalation.ladder import escalation_of_key
+from grids.escalation.keys import escalation_of_key
 from grids.storage.session import request_session
 from i18n import normalise_language, translate
 from notifications.inbound import acknowledge_by_call

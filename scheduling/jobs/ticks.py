@@ -12,49 +12,24 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from importlib import import_module
-from typing import Any
 
 from config.settings import Settings
 from grids.storage.database import Database
 from notifications import dispatcher
+from notifications.escalation.tick import run_escalation_tick
 from notifications.providers import SmsProvider
 from scheduling.jobs.clearing import clear_pointless
 from scheduling.jobs.common import JobResult
 
 log = logging.getLogger(__name__)
 
-ESCALATION_MODULE = "notifications.escalation_tick"
 DISPATCH_BUDGET_SECONDS = 4.0
 """One outbox-dispatch run sends for at most this long, so the next tick is not late."""
 
-_told_absent = False
-
-
-def escalation_available() -> bool:
-    try:
-        module = import_module(ESCALATION_MODULE)
-    except ImportError:
-        return False
-    return hasattr(module, "run_escalation_tick")
-
 
 def escalation_tick(database: Database, settings: Settings, now: datetime) -> JobResult:
-    global _told_absent
-    try:
-        module = import_module(ESCALATION_MODULE)
-        run: Callable[..., Any] = module.run_escalation_tick
-    except (ImportError, AttributeError):
-        if not _told_absent:
-            log.warning(
-                "escalation-tick: %s.run_escalation_tick is not installed; skipping",
-                ESCALATION_MODULE,
-            )
-            _told_absent = True
-        return JobResult(note=f"{ESCALATION_MODULE} not available; skipped")
-    outcome = run(database, settings, now)
-    note = None if outcome is None else str(outcome)[:200]
-    return JobResult(note=note)
+    advanced = run_escalation_tick(database, settings, now)
+    return JobResult(note=str(advanced))
 
 
 def outbox_dispatch(

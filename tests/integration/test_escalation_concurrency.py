@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.runtime import settings_of
+from grids.escalation.keys import like_pattern
 from grids.escalation.models import Escalation, EscalationEvent
 from grids.storage.session import database_of
-from notifications.escalation_tick import run_escalation_tick
+from notifications.escalation.tick import run_escalation_tick
 from notifications.models import OutboxMessage
 from tests.support import factories
 from tests.support.escalation import tick_at
@@ -89,7 +90,7 @@ def _assert_each_case_escalated_once(session: Session) -> None:
     queued = session.scalar(
         select(func.count())
         .select_from(OutboxMessage)
-        .where(OutboxMessage.idempotency_key.like("esc:%:1:1:%"))
+        .where(OutboxMessage.idempotency_key.like(like_pattern(step=1, round_=1)))
     )
     assert told == queued == CASES * (CASES - 1)
 
@@ -109,7 +110,7 @@ def test_two_ticks_at_once_on_sqlite_take_turns(app, session, caplog) -> None:
         pytest.skip("SQLite's single writer; PostgreSQL is covered above")
     _open_cases(app, session)
 
-    with caplog.at_level(logging.INFO, logger="notifications.escalation_tick"):
+    with caplog.at_level(logging.INFO, logger="notifications.escalation.tick"):
         results = _ticks_at_once(app, 2, T0 + timedelta(minutes=6))
 
     # The second waited for the first and then found nothing left to do.
@@ -129,12 +130,12 @@ def test_a_tick_on_sqlite_skips_its_turn_while_another_writer_holds_on(
 
     with db.engine.connect() as other:
         other.exec_driver_sql("BEGIN IMMEDIATE")  # another tick, mid-batch
-        with caplog.at_level(logging.INFO, logger="notifications.escalation_tick"):
+        with caplog.at_level(logging.INFO, logger="notifications.escalation.tick"):
             skipped = run_escalation_tick(db, settings_of(app), later, lock_wait_seconds=0)
         other.rollback()
 
     assert skipped == 0
-    (record,) = [r for r in caplog.records if r.name == "notifications.escalation_tick"]
+    (record,) = [r for r in caplog.records if r.name == "notifications.escalation.tick"]
     assert record.levelno == logging.WARNING
     assert "skipped" in record.getMessage() and "another tick" in record.getMessage()
     assert record.exc_info is None

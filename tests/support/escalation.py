@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from config.runtime import settings_of
 from grids.storage.session import database_of
 from notifications import dispatcher
-from notifications.escalation_tick import run_escalation_tick
+from notifications.escalation.tick import run_escalation_tick
 from notifications.models import OutboxMessage
 from notifications.providers import provider_of, voice_provider_of
 

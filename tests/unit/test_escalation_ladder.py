@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from grids.escalation.case import CaseRow
 from grids.escalation.check import check_hierarchy
+from grids.escalation.climb import advance, current_keys, opened
 from grids.escalation.hierarchy import (
     CycleRefused,
     DoctorInfo,
@@ -19,7 +21,8 @@ from grids.escalation.hierarchy import (
     UnknownNode,
     node,
 )
-from grids.escalation.ladder import Ladder, build_ladder, escalation_of_key, notice_key
+from grids.escalation.keys import step_key
+from grids.escalation.ladder import Ladder, build_ladder
 from grids.escalation.timers import CALL, ESCALATE, WAIT, DeliveryFact, decide
 
 LANDLINE = "+863547654321"
@@ -165,13 +168,6 @@ def test_the_ladder_survives_its_json_copy() -> None:
     assert Ladder.from_json(ladder.as_json()) == ladder
 
 
-def test_outbox_keys_name_escalation_step_round_recipient_and_channel() -> None:
-    key = notice_key(17, 2, 3, mobile(2), "voice")
-    assert key == f"esc:17:2:3:{mobile(2)}:voice"
-    assert escalation_of_key(key) == 17
-    assert escalation_of_key("urgent:17:doctor:4") is None
-
-
 # --- the timers ---
 
 
@@ -262,3 +258,48 @@ def test_check_lists_every_problem_of_the_county() -> None:
 
 def test_a_sound_county_has_no_problems() -> None:
     assert check_hierarchy(county()) == []
+
+
+# --- the climb ---
+
+
+def open_case(**changes: object) -> CaseRow:
+    values: dict[str, object] = {
+        "id": 17,
+        "state": "open",
+        "patient_id": 500,
+        "params": {"grid": "V1-HTN01", "seat": "3", "code": "K7Q"},
+        "step": 0,
+        "round": 1,
+        "step_started_at": T0,
+        "next_step_at": None,
+        "called": False,
+        "duty_alerted_round": 0,
+        "deliveries": {},
+        "updated_at": T0,
+        "token": 4,
+    }
+    values.update(changes)
+    return CaseRow(**values)  # type: ignore[arg-type]
+
+
+def test_opening_tells_the_first_step_and_notes_it() -> None:
+    ladder = build_ladder(county(colleagues=1), grid_id=100)
+    case = open_case()
+    climb = opened(case, ladder, T0)
+    assert [n.key for n in climb.notices] == [step_key(17, 0, 1, mobile(10), "sms")]
+    assert [e["kind"] for e in climb.timeline] == ["opened", "notified"]
+    assert climb.case == case
+
+
+def test_a_timed_out_step_climbs_one_step_and_leaves_its_input_alone() -> None:
+    ladder = build_ladder(county(colleagues=1), grid_id=100)
+    case = open_case(called=True)
+    sent = DeliveryFact(step_key(17, 0, 1, mobile(10), "sms"), "delivered", T0, at(0))
+    climb = advance(case, {sent.key: sent}, at(10), ladder=ladder)
+    assert climb.changed and (climb.case.step, climb.case.called) == (1, False)
+    assert (case.step, case.called, case.deliveries) == (0, True, {})
+    assert [e["kind"] for e in climb.timeline] == ["delivered", "escalated", "notified"]
+    assert climb.timeline[0]["recipient"] == mobile(10)
+    assert [n.key for n in climb.notices] == [step_key(17, 1, 1, mobile(11), "sms")]
+    assert current_keys(climb.case, ladder) == [n.key for n in climb.notices]

@@ -20,7 +20,7 @@ from grids.escalation.acknowledgement import (
 from grids.escalation.listing import escalation_items
 from grids.storage.session import current_db
 from i18n import translate
-from notifications.escalation_tick import run_escalation_tick, stop_pending_calls
+from notifications.escalation.tick import run_escalation_tick, stop_pending_calls
 
 escalations_cli = AppGroup("escalations", help="Urgent cases climbing their escalation ladders.")
 

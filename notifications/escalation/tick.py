@@ -35,10 +35,11 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from grids.core.notices import Notice
+from grids.escalation import keys
 from grids.escalation.case import STATE_FIELDS, CaseRow
+from grids.escalation.climb import advance, current_keys
 from grids.escalation.ladder import Ladder
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState
-from grids.escalation.service import advance, current_keys
 from grids.escalation.timers import DeliveryFact
 from grids.storage.bulk import array_params, column, insert_many, quote, unnest_from
 from grids.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, is_postgresql
@@ -102,9 +103,9 @@ def stop_pending_calls(session: Session, escalation_id: int, now: datetime) -> i
     result = session.execute(
         update(table)
         .where(
-            key.like(f"esc:{escalation_id}:%"),
-            not_(key.like(f"esc:{escalation_id}:ack:%")),
-            not_(key.like(f"esc:{escalation_id}:taken:%")),
+            key.like(keys.like_pattern(escalation_id)),
+            not_(key.like(keys.like_pattern(escalation_id, kind=keys.ACK))),
+            not_(key.like(keys.like_pattern(escalation_id, kind=keys.TAKEN))),
             table.c.status == OutboxStatus.PENDING,
         )
         .values(
@@ -272,13 +273,13 @@ def _advance_batch(
     changed: list[CaseRow] = []
     advanced = 0
     for case in cases:
-        before = case.snapshot()
-        result = advance(events, case, facts, now, ladder=ladder_of[case.id])
+        result = advance(case, facts, now, ladder=ladder_of[case.id])
+        events.extend(result.timeline)
         if result.changed:
             advanced += 1
             notices.extend(result.notices)
-        if case.snapshot() != before:
-            changed.append(case)
+        if result.case.snapshot() != case.snapshot():
+            changed.append(result.case)
     if events:
         insert_many(session.connection(), _events, events)
     if changed:
