@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.orm import Session
 
+from config.clock import now as clock_now
 from config.logging import mask_phone
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids.rollups.cli import AT, at_option, fail, rollups_cli
 from grids.rollups.digest import monday_digest
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup
 
+from config.clock import now as clock_now
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids import audit
 from grids.escalation.acknowledgement import (
     EscalationNotFound,

@@ -13,9 +13,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from config.clock import now as clock_now
 from config.logging import mask_phone
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids.cli import fail, language, say
 from grids.core.phones import InvalidPhone, normalise_phone
 from grids.models import Doctor, Grid, Patient

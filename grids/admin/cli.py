@@ -14,8 +14,9 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from config.clock import now
 from config.logging import mask_phones_in
-from config.runtime import current_settings, now
+from config.runtime import current_settings
 from grids import audit
 from grids.admin.operations import STATUSES, NotFound
 from grids.admin.requests import (
@@ -28,8 +29,8 @@ from grids.admin.requests import (
 from grids.admin.service import AdminError, Outcome, execute, undo
 from grids.audit import ChangeConflict, UndoRefused
 from grids.channel import channel
+from grids.cli import render_table
 from grids.escalation.policy import policy_of
-from grids.formation.cli import render_table
 from grids.storage.session import request_session
 from i18n import translate
 

@@ -9,8 +9,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from config.clock import now as clock_now
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids.rollups.indicators import INDICATOR_FIELDS, LEVELS
 from grids.rollups.service import (
     RollupError,

@@ -9,8 +9,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from config.clock import now as clock_now
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from config.settings import MAINLAND_BACKENDS, SettingsError
 from i18n import translate
 from notifications.provider_templates import TemplatePolicy, all_templates, load_template_map
