@@ -14,8 +14,8 @@ from flask.cli import AppGroup
 
 from config.clock import now as clock_now
 from config.runtime import current_settings
+from grids.cli import at_option, parse_at, render_table
 from grids.cli import language as cli_language
-from grids.cli import render_table
 from grids.storage.session import current_db, request_session
 from i18n import translate
 from notifications.providers import current_provider
@@ -105,21 +105,9 @@ def jobs_command(output: str) -> None:
     )
 
 
-def _parse_at(raw: str | None, language: str) -> datetime:
-    if raw is None:
-        return clock_now()
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise click.BadParameter(translate("scheduler.error.at", language, value=raw)) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=current_settings().tz)
-    return moment.astimezone(UTC)
-
-
 @scheduler_cli.command("run-once")
 @click.argument("job_id")
-@click.option("--at", "at", help="Run as if the clock read this ISO time (county time if no zone).")
+@at_option("Run as if the clock read this ISO time (county time if no offset).")
 def run_once_command(job_id: str, at: str | None) -> None:
     """Run one job now (or as of --at); a slot that has run already is not run again."""
     language = cli_language()
@@ -127,7 +115,7 @@ def run_once_command(job_id: str, at: str | None) -> None:
         raise click.ClickException(
             translate("scheduler.error.unknown_job", language, job=job_id, jobs=", ".join(JOB_IDS))
         )
-    now = _parse_at(at, language)
+    now = parse_at(at)
     spec = spec_of(job_id)
     unscheduled = spec.unscheduled(current_settings(), language)
     if unscheduled:
