@@ -11,13 +11,21 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import grids
 import notifications
 import scheduling
 from config.logging import configure_logging
 from config.runtime import SETTINGS_KEY
 from config.settings import INSTANCE_DIR, load_settings
+from grids import accounts, admin, rollups
 from grids.cli import CommandGroup
+from grids.escalation import check_cli as escalation_cli
+from grids.exchanges import cli as exchanges_cli
+from grids.formation import cli as formation_cli
+from grids.roster import cli as roster_cli
+from grids.storage import cli as storage_cli
+from grids.storage.session import init_db
+from grids.web import escalations
+from grids.web import pages as web
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -39,7 +47,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     app.cli = CommandGroup()
-    grids.init_app(app)
+    init_db(app)
+    storage_cli.init_app(app)
+    accounts.init_app(app)
+    rollups.init_app(app)
+    web.init_app(app)
+    escalations.init_app(app)
+    roster_cli.init_app(app)
+    formation_cli.init_app(app)
+    escalation_cli.init_app(app)
+    exchanges_cli.init_app(app)
+    admin.init_app(app)
     notifications.init_app(app)
     scheduling.init_app(app)
     return app

@@ -55,7 +55,7 @@ from urllib.parse import urlencode
 from sqlalchemy import event, func, select, text
 from twilio.request_validator import RequestValidator
 
-from config.runtime import now as clock_now
+from config.clock import now as clock_now
 from config.runtime import settings_of
 from config.settings import PROJECT_ROOT
 from grids.core.vocabulary import FacilityLevel

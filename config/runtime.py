@@ -1,11 +1,10 @@
-"""Access to the running application's settings and clock."""
+"""Access to the running application's settings (Flask-bound; the clock is `config.clock`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Flask, current_app
 
+from config.clock import now as now  # re-exported for importers not yet moved
 from config.settings import Settings
 
 SETTINGS_KEY = "huzhu.settings"
@@ -17,8 +16,3 @@ def settings_of(app: Flask) -> Settings:
 
 def current_settings() -> Settings:
     return settings_of(current_app)
-
-
-def now() -> datetime:
-    """The current time, aware, in UTC. Tests move it with time-machine."""
-    return datetime.now(UTC)

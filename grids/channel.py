@@ -15,9 +15,8 @@ from datetime import datetime
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from grids.core.notices import Notice
+from grids.delivery import Deliver
 
-Deliver = Callable[[Session, Sequence[Notice], datetime], object]
 CHANNEL_KEY = "huzhu.notice_channel"
 
 

@@ -7,6 +7,9 @@
 - Tables are rendered by `render_table`, which counts a Chinese character as two
   columns.
 - Texts come from the catalogues, in the county's `DEFAULT_LANGUAGE` (`say`).
+- Every `--at` is read by `parse_at`: an ISO 8601 time as `datetime.fromisoformat`
+  reads it (fractions of a second and an offset allowed; without an offset, county
+  time), or one translated line and exit status 1.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
-from typing import IO, Any
+from datetime import UTC, datetime
+from typing import IO, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from config.clock import now as clock_now
 from config.logging import mask_phones_in
 from config.runtime import current_settings, settings_of
 from i18n import normalise_language, translate
@@ -118,23 +124,63 @@ def fail(key: str, **params: Any) -> CommandFailed:
     return CommandFailed(translate(key, language(), **params))
 
 
+# --- --at -------------------------------------------------------------------------------
+
+
+_Decorated = TypeVar("_Decorated", bound=Callable[..., Any] | click.Command)
+
+
+class BadTime(ValueError):
+    """A `--at` value that is not an ISO 8601 time."""
+
+
+def at_time(raw: str, tz: ZoneInfo) -> datetime:
+    """`raw` as `datetime.fromisoformat` reads it, as an aware UTC time; without an
+    offset it is local time in `tz` (the county's)."""
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise BadTime(raw) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)
+
+
+def parse_at(raw: str | None) -> datetime:
+    """A command's `--at`: the clock when absent; a bad value fails with one line."""
+    if raw is None or not raw.strip():
+        return clock_now()
+    try:
+        return at_time(raw, current_settings().tz)
+    except BadTime:
+        raise fail("cli.error.at", value=raw) from None
+
+
+def at_option(help: str) -> Callable[[_Decorated], _Decorated]:
+    """The `--at ISO` option (read it with `parse_at`)."""
+    return click.option("--at", "at", metavar="ISO", help=help)
+
+
 def display_width(text: str) -> int:
     """Columns `text` takes in a terminal: wide and full-width characters take two."""
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def render_table(
-    headers: Sequence[str],
+    headers: Sequence[str] | None,
     rows: Sequence[Sequence[Any]],
     *,
     right: Collection[int] = (),
     rule: bool = False,
     cell: Callable[[Any], str] = lambda value: "" if value is None else str(value),
 ) -> str:
-    """A plain text table aligned for Chinese text; columns in `right` align right;
-    `rule` draws a line of dashes under the headers."""
-    cells = [list(headers)] + [[cell(value) for value in row] for row in rows]
-    widths = [max(display_width(row[index]) for row in cells) for index in range(len(headers))]
+    """A plain text table aligned for Chinese text; `headers` None: rows alone; columns
+    in `right` align right; `rule` draws a line of dashes under the headers."""
+    cells = [list(headers)] if headers is not None else []
+    cells += [[cell(value) for value in row] for row in rows]
+    if not cells:
+        return ""
+    widths = [max(display_width(row[index]) for row in cells) for index in range(len(cells[0]))]
 
     def pad(text: str, index: int) -> str:
         space = " " * (widths[index] - display_width(text))
@@ -143,6 +189,6 @@ def render_table(
     lines = [
         "  ".join(pad(text, index) for index, text in enumerate(row)).rstrip() for row in cells
     ]
-    if rule:
+    if rule and headers is not None:
         lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)

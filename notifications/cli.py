@@ -15,9 +15,9 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from config.clock import now as clock_now
 from config.logging import mask_phone
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids.cli import fail, language, render_table, say
 from grids.core.notices import Notice
 from grids.core.phones import InvalidPhone, normalise_phone

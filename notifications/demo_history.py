@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
-from config.runtime import now as clock_now
+from config.clock import now as clock_now
 from config.runtime import settings_of
 from grids.demo import add_demo_step
 from grids.demo.history import (

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
 from config.runtime import current_settings
-from config.runtime import now as clock_now
-from grids.rollups.cli import AT, at_option, fail, rollups_cli
+from grids.cli import parse_at
+from grids.rollups.cli import AT, fail, rollups_cli
 from grids.rollups.digest import monday_digest
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S
 from grids.rollups.service import RollupError, doctor_timeout_of, snapshot_closed_weeks
@@ -61,14 +61,14 @@ def send_digest(
 @click.option("--week", help="ISO week (default: the last closed week).")
 @click.option("--dry-run", is_flag=True, help="Print the texts; queue nothing.")
 @AT
-def digest_command(week: str | None, dry_run: bool, at: datetime | None) -> None:
+def digest_command(week: str | None, dry_run: bool, at: str | None) -> None:
     """Queue the Monday SMS digest to every village doctor (one 70-character segment)."""
     settings = current_settings()
     session = request_session()
     try:
         run = send_digest(
             session,
-            at_option(at) if at else clock_now(),
+            parse_at(at),
             settings.tz,
             week,
             dry_run=dry_run,

@@ -15,13 +15,11 @@ from sqlalchemy import select
 
 from config.logging import mask_phone
 from config.runtime import current_settings
-from config.runtime import now as clock_now
-from grids.cli import fail, language, say
+from grids.cli import at_option, fail, language, parse_at, say
 from grids.core.phones import InvalidPhone, normalise_phone
 from grids.models import Doctor, Grid, Patient
 from grids.storage.session import current_db
 from i18n import translate
-from notifications.escalation.cli import parse_at
 from notifications.inbound import IncomingSms, SpoolUnavailable, receive
 from notifications.models import InboundMessage
 
@@ -64,7 +62,7 @@ def _sender_phone(phone: str | None, coordinator_of: str | None, doctor: str | N
 @click.option("--from", "phone", help="The sender's phone number.")
 @click.option("--coordinator-of", metavar="GRID", help="Send as this grid's coordinator.")
 @click.option("--doctor", metavar="CODE", help="Send as this village doctor.")
-@click.option("--at", "at", metavar="ISO", help="Receive it as if the clock read ISO.")
+@at_option("Receive it as if the clock read ISO (county time if no offset).")
 def receive_command(
     text: str, phone: str | None, coordinator_of: str | None, doctor: str | None, at: str | None
 ) -> None:
@@ -89,7 +87,7 @@ def receive_command(
     )
     settings = current_settings()
     try:
-        reply = receive(current_db(), settings, sms, parse_at(at) if at else clock_now())
+        reply = receive(current_db(), settings, sms, parse_at(at))
     except SpoolUnavailable:
         raise fail("http.error.inbound_unavailable") from None
     say("sms.cli.sent", phone=mask_phone(sender), text=text)

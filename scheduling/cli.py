@@ -10,13 +10,12 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, ScriptInfo
-from sqlalchemy.exc import DBAPIError
+from flask.cli import AppGroup
 
-from config.logging import mask_phones_in
-from config.runtime import current_settings, settings_of
-from config.runtime import now as clock_now
-from grids.formation.cli import render_table
+from config.clock import now as clock_now
+from config.runtime import current_settings
+from grids.cli import at_option, parse_at, render_table
+from grids.cli import language as cli_language
 from grids.storage.session import current_db, request_session
 from i18n import translate
 from notifications.providers import current_provider
@@ -24,33 +23,14 @@ from scheduling.process import SchedulerProcess, instance_name
 from scheduling.registry import JOB_IDS, JOBS, function_of, spec_of
 from scheduling.runner import last_runs, run_job
 
-
-class _SchedulerCommands(AppGroup):
-    """A database error: one translated line on stderr, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DBAPIError as error:
-            settings = settings_of(ctx.ensure_object(ScriptInfo).load_app())
-            reason = mask_phones_in(str(error.orig or error).strip().splitlines()[0])
-            raise click.ClickException(
-                translate("formation.error.database", settings.default_language, reason=reason)
-            ) from error
-
-
-scheduler_cli = _SchedulerCommands("scheduler", help="The scheduler process and its jobs.")
-
-
-def _language() -> str:
-    return current_settings().default_language
+scheduler_cli = AppGroup("scheduler", help="The scheduler process and its jobs.")
 
 
 @scheduler_cli.command("run")
 def run_command() -> None:
     """Run the scheduler until SIGTERM or Ctrl-C: the leader runs the jobs, another
     process started meanwhile waits as a hot standby (PostgreSQL)."""
-    language = _language()
+    language = cli_language()
     stop = threading.Event()
     process = SchedulerProcess(
         current_db(),
@@ -90,7 +70,7 @@ def jobs_command(output: str) -> None:
     now = clock_now()
     states = last_runs(request_session())
     items = []
-    language = _language()
+    language = cli_language()
     for spec in JOBS:
         state = states.get(spec.id)
         unscheduled = spec.unscheduled(settings, language)
@@ -125,29 +105,17 @@ def jobs_command(output: str) -> None:
     )
 
 
-def _parse_at(raw: str | None, language: str) -> datetime:
-    if raw is None:
-        return clock_now()
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise click.BadParameter(translate("scheduler.error.at", language, value=raw)) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=current_settings().tz)
-    return moment.astimezone(UTC)
-
-
 @scheduler_cli.command("run-once")
 @click.argument("job_id")
-@click.option("--at", "at", help="Run as if the clock read this ISO time (county time if no zone).")
+@at_option("Run as if the clock read this ISO time (county time if no offset).")
 def run_once_command(job_id: str, at: str | None) -> None:
     """Run one job now (or as of --at); a slot that has run already is not run again."""
-    language = _language()
+    language = cli_language()
     if job_id not in JOB_IDS:
         raise click.ClickException(
             translate("scheduler.error.unknown_job", language, job=job_id, jobs=", ".join(JOB_IDS))
         )
-    now = _parse_at(at, language)
+    now = parse_at(at)
     spec = spec_of(job_id)
     unscheduled = spec.unscheduled(current_settings(), language)
     if unscheduled:

@@ -20,7 +20,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.dialects import postgresql, sqlite
 
-from config.runtime import now as clock_now
+from config.clock import now as clock_now
 from config.settings import Settings
 from grids.storage.database import Database
 from notifications.providers import SmsProvider

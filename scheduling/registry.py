@@ -22,6 +22,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from config.settings import Settings
 from grids.storage.database import Database
 from notifications.providers import SmsProvider
+from scheduling.job_ids import (
+    ATTENDANCE_PROMPTS,
+    DOCTOR_DIGEST,
+    ESCALATION_TICK,
+    EXCHANGE_REMINDERS,
+    MAINLAND_RECONCILE,
+    MEMBER_SILENCE,
+    OUTBOX_DISPATCH,
+    REPORT_PROMPTS,
+)
 from scheduling.jobs.common import JobResult
 from scheduling.jobs.digest import doctor_digest
 from scheduling.jobs.exchanges import attendance_prompts, exchange_reminders
@@ -71,49 +81,49 @@ class JobSpec:
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec(
-        "exchange-reminders",
+        EXCHANGE_REMINDERS,
         {"cron": {"minute": "*/15"}},
         "every 15 min: members 18:00 the day before, coordinator 2 h before",
         "%Y-%m-%dT%H:%M",
         misfire_grace_time=600,
     ),
     JobSpec(
-        "report-prompts",
+        REPORT_PROMPTS,
         {"cron": {"minute": 0}},
         "hourly: Sun 18:00 prompt, Mon 10:00 nudge and 2-week silence",
         "%Y-%m-%dT%H",
         misfire_grace_time=1800,
     ),
     JobSpec(
-        "attendance-prompts",
+        ATTENDANCE_PROMPTS,
         {"cron": {"minute": 0}},
         "hourly: 10:00 the day after an exchange without 到 N",
         "%Y-%m-%dT%H",
         misfire_grace_time=1800,
     ),
     JobSpec(
-        "member-silence",
+        MEMBER_SILENCE,
         {"cron": {"hour": 9, "minute": 0}},
         "daily 09:00: members 4 weeks without news",
         "%Y-%m-%d",
         misfire_grace_time=6 * 3600,
     ),
     JobSpec(
-        "doctor-digest",
+        DOCTOR_DIGEST,
         {"cron": {"day_of_week": "mon", "hour": 8, "minute": 0}},
         "Mon 08:00: each village doctor's weekly digest",
         "%Y-%m-%d",
         misfire_grace_time=6 * 3600,
     ),
     JobSpec(
-        "escalation-tick",
+        ESCALATION_TICK,
         {"interval": {"seconds": 30}},
         "every 30 s: advance due escalations",
         None,
         misfire_grace_time=25,
     ),
     JobSpec(
-        "mainland-reconcile",
+        MAINLAND_RECONCILE,
         {"cron": {"minute": "*/30"}},
         "every 30 min (aliyun, tencent): pull delivery reports and replies pushes missed",
         "%Y-%m-%dT%H:%M",
@@ -121,7 +131,7 @@ JOBS: tuple[JobSpec, ...] = (
         unscheduled=unless_mainland,
     ),
     JobSpec(
-        "outbox-dispatch",
+        OUTBOX_DISPATCH,
         {"interval": {"seconds": 5}},
         "every 5 s: clear pointless reminders, send due SMS",
         None,
@@ -149,13 +159,13 @@ def function_of(
     job_id: str, provider: SmsProvider, halt: threading.Event | None = None
 ) -> JobFunction:
     functions: dict[str, JobFunction] = {
-        "exchange-reminders": exchange_reminders,
-        "report-prompts": report_prompts,
-        "attendance-prompts": attendance_prompts,
-        "member-silence": member_silence,
-        "doctor-digest": doctor_digest,
-        "escalation-tick": escalation_tick,
-        "outbox-dispatch": outbox_dispatch(provider, halt),
-        "mainland-reconcile": mainland_reconcile(provider),
+        EXCHANGE_REMINDERS: exchange_reminders,
+        REPORT_PROMPTS: report_prompts,
+        ATTENDANCE_PROMPTS: attendance_prompts,
+        MEMBER_SILENCE: member_silence,
+        DOCTOR_DIGEST: doctor_digest,
+        ESCALATION_TICK: escalation_tick,
+        OUTBOX_DISPATCH: outbox_dispatch(provider, halt),
+        MAINLAND_RECONCILE: mainland_reconcile(provider),
     }
     return functions[job_id]

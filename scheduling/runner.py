@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from config.clock import now as clock_now
 from config.logging import mask_phones_in
-from config.runtime import now as clock_now
 from config.settings import Settings
 from grids.storage.database import Database
 from scheduling.jobs.common import JobResult

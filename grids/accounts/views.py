@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from config.runtime import now
+from config.clock import now
 from grids.accounts.access import any_role
 from grids.accounts.service import authenticate, login_blocked
 from grids.storage.session import request_session

@@ -9,7 +9,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
-from config.runtime import current_settings, now
+from config.clock import now
+from config.runtime import current_settings
 from grids import audit
 from grids.accounts.access import current, require_role, scope_for
 from grids.admin import browse as browsing

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import click
 from flask.cli import AppGroup
 
 from config.logging import mask_phones_in
-from config.runtime import current_settings, now
+from config.runtime import current_settings
 from grids import audit
 from grids.admin.operations import STATUSES, NotFound
 from grids.admin.requests import (
@@ -28,8 +28,8 @@ from grids.admin.requests import (
 from grids.admin.service import AdminError, Outcome, execute, undo
 from grids.audit import ChangeConflict, UndoRefused
 from grids.channel import channel
+from grids.cli import at_option, parse_at, render_table
 from grids.escalation.policy import policy_of
-from grids.formation.cli import render_table
 from grids.storage.session import request_session
 from i18n import translate
 
@@ -44,18 +44,6 @@ def _t(key: str, **params: Any) -> str:
     return translate(key, _language(), **params)
 
 
-def _moment(at: str | None) -> datetime:
-    if not at:
-        return now()
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError as error:
-        raise click.BadParameter(_t("admin.error.bad_time", value=at)) from error
-    if moment.tzinfo is None:
-        raise click.BadParameter(_t("admin.error.bad_time", value=at))
-    return moment
-
-
 def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
@@ -66,7 +54,7 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--format", "output", type=click.Choice(["table", "json"]), default="table"
             ),
-            click.option("--at", "at", help="ISO time to act as of (default: now)."),
+            at_option("ISO time to act as of (default: now; county time if no offset)."),
         ]
     ):
         command = option(command)
@@ -79,7 +67,7 @@ def _fail(key: str, **params: Any) -> click.ClickException:
 
 def _run(operation: str, params: dict[str, Any], options: dict[str, Any]) -> None:
     session = request_session()
-    moment = _moment(options["at"])
+    moment = parse_at(options["at"])
     try:
         if options["actor_name"]:
             actor, scope = actor_of(session, options["actor_name"])
@@ -340,7 +328,7 @@ def log_command(output: str, limit: int) -> None:
 @click.option("--reason")
 @click.option("--actor", "actor_name")
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
-@click.option("--at", "at")
+@at_option("ISO time to act as of (default: now; county time if no offset).")
 def undo_command(
     change_set: int,
     dry_run: bool,
@@ -351,7 +339,7 @@ def undo_command(
 ) -> None:
     """Reverse change-set ID, unless a later change is in the way."""
     session = request_session()
-    moment = _moment(at)
+    moment = parse_at(at)
     try:
         if actor_name:
             actor, scope = actor_of(session, actor_name)

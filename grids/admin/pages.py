@@ -11,8 +11,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from config.clock import now
 from config.logging import mask_phone
-from config.runtime import current_settings, now
+from config.runtime import current_settings
 from grids import audit
 from grids.accounts.access import current, doctor_or_403, grid_or_403, require_role, scope_for
 from grids.admin import browse as browsing

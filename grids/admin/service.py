@@ -25,9 +25,9 @@ from grids.admin.hierarchy_check import added_problems, check_around
 from grids.admin.operations import Plan, phased
 from grids.admin.rules import Problem, blocking
 from grids.audit import ChangeConflict, Conflict, UndoRefused
-from grids.channel import Deliver
 from grids.core.notices import Notice
 from grids.core.vocabulary import GONE_STATUSES
+from grids.delivery import Deliver
 from grids.escalation.service import EscalationPolicy
 from grids.models import ChangeSet, Doctor, Grid, Membership, Patient
 from i18n import normalise_language, translate

@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 
 from config.runtime import current_settings
@@ -50,3 +51,11 @@ def check_command(output: str) -> None:
         click.echo(translate("check.summary", language, count=len(items)))
     if items:
         sys.exit(1)
+
+
+def init_app(app: Flask) -> None:
+    """`grids check` joins the formation's `grids` group."""
+    from grids.formation.cli import grids_cli
+
+    if "check" not in grids_cli.commands:
+        grids_cli.add_command(check_command)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import time
-from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, ScriptInfo
+from flask.cli import AppGroup
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 
-from config.logging import mask_phones_in
-from config.runtime import current_settings, settings_of
+from config.runtime import current_settings
+from grids.cli import language as cli_language
+from grids.cli import render_table
 from grids.exchanges.models import ExchangePreference
 from grids.exchanges.planner import QuietWindow
 from grids.exchanges.slots import (
@@ -24,31 +23,11 @@ from grids.exchanges.slots import (
     plan_exchanges,
     set_slot,
 )
-from grids.formation.cli import render_table
 from grids.models import Grid
 from grids.storage.session import request_session
 from i18n import translate
 
-
-class _ExchangeCommands(AppGroup):
-    """A database error: one translated line on stderr, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DBAPIError as error:
-            settings = settings_of(ctx.ensure_object(ScriptInfo).load_app())
-            reason = mask_phones_in(str(error.orig or error).strip().splitlines()[0])
-            raise click.ClickException(
-                translate("formation.error.database", settings.default_language, reason=reason)
-            ) from error
-
-
-exchanges_cli = _ExchangeCommands("exchanges", help="Plan and set the weekly exchange slots.")
-
-
-def _language() -> str:
-    return current_settings().default_language
+exchanges_cli = AppGroup("exchanges", help="Plan and set the weekly exchange slots.")
 
 
 def _quiet() -> QuietWindow:
@@ -69,7 +48,7 @@ def reason_text(reason: str, language: str, clash: str | None = None) -> str:
 def plan_command(facility_code: str | None, dry_run: bool, output: str) -> None:
     """Propose slots for grids without one, and the doctors' visit rota; store them
     unless --dry-run."""
-    language = _language()
+    language = cli_language()
     session = request_session()
     try:
         result = plan_exchanges(session, _quiet(), facility_code=facility_code, apply=not dry_run)
@@ -133,7 +112,7 @@ def _parse_time(raw: str, language: str) -> time:
 def set_command(grid_code: str, weekday: int, start: str, venue: str | None) -> None:
     """Set a grid's standing weekly slot; refused if it double-books the venue or
     falls in the quiet hours."""
-    language = _language()
+    language = cli_language()
     at = _parse_time(start, language)
     session = request_session()
     try:
@@ -180,7 +159,7 @@ def set_command(grid_code: str, weekday: int, start: str, venue: str | None) -> 
 )
 def prefer_command(grid_code: str, weekdays: str) -> None:
     """Record the weekdays a grid's coordinator prefers; `exchanges plan` keeps to them."""
-    language = _language()
+    language = cli_language()
     try:
         days = sorted({int(part) for part in re.split(r"[,\s]+", weekdays.strip()) if part})
     except ValueError:
@@ -213,6 +192,6 @@ def prefer_command(grid_code: str, weekdays: str) -> None:
 
 def init_app(app: Flask) -> None:
     import grids.exchanges.models
-    import grids.silence.models  # noqa: F401
+    import grids.silence.models  # noqa: F401  (registers the tables)
 
     app.cli.add_command(exchanges_cli)

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from config.clock import now as clock_now
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids.cli import CommandFailed, render_table
 from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, FacilityLevel
@@ -473,3 +473,8 @@ def render_demo_summary(session: Session, language: str, directory: Path) -> str
             ),
         ]
     )
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(grids_cli)
+    app.cli.add_command(demo_command)

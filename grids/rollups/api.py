@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
-from config.runtime import current_settings, now
+from config.clock import now
+from config.runtime import current_settings
 from grids.accounts.access import (
     any_role,
     doctor_or_403,

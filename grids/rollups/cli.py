@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import click
 from flask.cli import AppGroup
 
 from config.runtime import current_settings
-from config.runtime import now as clock_now
+from grids.cli import at_option, parse_at, render_table
 from grids.rollups.indicators import INDICATOR_FIELDS, LEVELS
 from grids.rollups.service import (
     RollupError,
@@ -30,19 +29,7 @@ def fail(error: RollupError) -> click.ClickException:
     )
 
 
-def at_option(value: datetime | None) -> datetime:
-    if value is None:
-        return clock_now()
-    if value.tzinfo is None:
-        return value.replace(tzinfo=current_settings().tz)
-    return value
-
-
-AT = click.option(
-    "--at",
-    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
-    help="Compute as if the clock read this ISO time (county time if no offset).",
-)
+AT = at_option("Compute as if the clock read this ISO time (county time if no offset).")
 
 
 @rollups_cli.command("show")
@@ -51,7 +38,7 @@ AT = click.option(
 @click.option("--week", help="ISO week such as 2026-W48 (default: the last closed week).")
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
 @AT
-def show_command(level: str, code: str, week: str | None, output: str, at: datetime | None) -> None:
+def show_command(level: str, code: str, week: str | None, output: str, at: str | None) -> None:
     """Print one rollup: the same document as GET /api/v1/rollups."""
     settings = current_settings()
     try:
@@ -60,7 +47,7 @@ def show_command(level: str, code: str, week: str | None, output: str, at: datet
             level,
             code,
             week,
-            at_option(at),
+            parse_at(at),
             settings.tz,
             doctor_timeout_s=doctor_timeout_of(settings),
         )
@@ -69,31 +56,29 @@ def show_command(level: str, code: str, week: str | None, output: str, at: datet
     if output == "json":
         click.echo(json.dumps(doc, ensure_ascii=False))
         return
-    click.echo(render_table(doc, settings.default_language))
+    click.echo(render_document(doc, settings.default_language))
 
 
-def render_table(doc: dict[str, Any], language: str) -> str:
+def render_document(doc: dict[str, Any], language: str) -> str:
+    """A rollup document as a title line and one indicator a line."""
     state = translate("rollups.provisional" if doc["provisional"] else "rollups.final", language)
-    lines = [
+    title = (
         f"{doc['level']} {doc['code']} {doc['week']}  ({state}; "
         + translate("rollups.as_of", language, as_of=doc["as_of"])
         + ")"
-    ]
-    width = max(len(name) for name in INDICATOR_FIELDS)
-    for name in INDICATOR_FIELDS:
-        value = doc["indicators"][name]
-        lines.append(f"{name:<{width}}  {'-' if value is None else value}")
-    return "\n".join(lines)
+    )
+    rows = [(name, doc["indicators"][name]) for name in INDICATOR_FIELDS]
+    return title + "\n" + render_table(None, rows, cell=lambda v: "-" if v is None else str(v))
 
 
 @rollups_cli.command("snapshot")
 @AT
-def snapshot_command(at: datetime | None) -> None:
+def snapshot_command(at: str | None) -> None:
     """Snapshot the last closed week and recompute the trailing weeks (late data)."""
     settings = current_settings()
     session = request_session()
     outcome = snapshot_closed_weeks(
-        session, at_option(at), settings.tz, doctor_timeout_s=doctor_timeout_of(settings)
+        session, parse_at(at), settings.tz, doctor_timeout_s=doctor_timeout_of(settings)
     )
     session.commit()
     for week, (created, revised) in outcome.items():

@@ -7,7 +7,7 @@ key names the week and the doctor, so a second run queues nothing new.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -15,14 +15,18 @@ from sqlalchemy.orm import Session
 
 from grids.core.notices import Notice
 from grids.core.vocabulary import DoctorStatus
-from grids.core.weeks import week_number
+from grids.core.weeks import previous_week, week_monday, week_number
 from grids.models import Doctor, Grid, UrgentReport
+from grids.outreach import Outreach, Timing
+from grids.outreach.timing import local_at, weeks_between
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S
 from grids.rollups.needs import first_grid, grid_needs
-from grids.rollups.service import compute_week, parse_period
+from grids.rollups.service import compute_week, parse_period, snapshot_closed_weeks
 
 TEMPLATE = "sms.digest.doctor"
 TEMPLATE_ALL_WELL = "sms.digest.doctor_all_well"
+DIGEST_AT = time(8, 0)
+"""Monday, county time: the digest of the week just ended is due."""
 
 
 @dataclass(frozen=True)
@@ -95,3 +99,33 @@ def monday_digest(
             )
         )
     return Digest(week=period.week, notices=notices)
+
+
+def digest_notices(
+    session: Session, tz: ZoneInfo, week: str, now: datetime, *, doctor_timeout_s: int
+) -> list[Notice]:
+    """The digests of `week`, one `Notice` per village doctor with grids, after the
+    closed weeks are snapshotted (so the digest and the pages agree)."""
+    snapshot_closed_weeks(session, now, tz, doctor_timeout_s=doctor_timeout_s)
+    return list(monday_digest(session, now, tz, week, doctor_timeout_s=doctor_timeout_s).notices)
+
+
+def due_digests(
+    session: Session, timing: Timing, since: datetime, now: datetime, *, doctor_timeout_s: int
+) -> Outreach:
+    """The digests due in (since, now]: Monday 08:00 for the week just ended, useful
+    until the quiet hours begin that day, missed after."""
+    outreach = Outreach()
+    tz = timing.tz
+    for week in weeks_between(since, now, tz):
+        monday = week_monday(week)
+        due = local_at(monday, DIGEST_AT, tz)
+        if not since < due <= now:
+            continue
+        if now >= local_at(monday, timing.quiet_hours.start, tz):
+            outreach.missed += 1
+            continue
+        outreach.notices += digest_notices(
+            session, tz, previous_week(week), now, doctor_timeout_s=doctor_timeout_s
+        )
+    return outreach

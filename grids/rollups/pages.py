@@ -10,8 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from config.clock import now
 from config.logging import mask_phone
-from config.runtime import current_settings, now
+from config.runtime import current_settings
 from grids.accounts.access import (
     any_role,
     current,

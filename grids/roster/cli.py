@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import Flask
 from flask.cli import AppGroup
 from tqdm import tqdm
 
+from config.clock import now as clock_now
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids.cli import render_table
 from grids.roster.importing import ImportReport, import_roster
 from grids.roster.records import RosterFiles, render_error, render_notice
@@ -148,3 +149,7 @@ def outcome_line(report: ImportReport, language: str) -> str:
     if report.bad_rows:
         return done + " " + translate("roster.summary.skipped", language, count=report.bad_rows)
     return done
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(roster_cli)

@@ -1,4 +1,5 @@
-"""CLI commands of the domain: `db`, `roster`, `grids`, `demo`."""
+"""`flask --app wsgi db upgrade|downgrade|check`: the schema. Capabilities register
+their own commands (`wsgi.create_app`)."""
 
 from __future__ import annotations
 
@@ -49,13 +50,4 @@ def db_check() -> None:
 
 
 def init_app(app: Flask) -> None:
-    from grids.escalation.check_cli import check_command
-    from grids.formation.cli import demo_command, grids_cli
-    from grids.roster.cli import roster_cli
-
     app.cli.add_command(db_cli)
-    app.cli.add_command(roster_cli)
-    if "check" not in grids_cli.commands:
-        grids_cli.add_command(check_command)
-    app.cli.add_command(grids_cli)
-    app.cli.add_command(demo_command)

@@ -25,8 +25,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from config.clock import now as clock_now
 from config.runtime import current_settings, settings_of
-from config.runtime import now as clock_now
 from config.settings import Settings
 from grids.accounts.access import any_role
 from grids.storage.session import request_session

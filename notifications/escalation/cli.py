@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 from flask.cli import AppGroup
 
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids import audit
+from grids.cli import at_option, parse_at
 from grids.escalation.acknowledgement import (
     EscalationNotFound,
     EscalationNotOpen,
@@ -25,25 +25,8 @@ from notifications.escalation.tick import run_escalation_tick, stop_pending_call
 escalations_cli = AppGroup("escalations", help="Urgent cases climbing their escalation ladders.")
 
 
-def parse_at(value: str | None) -> datetime:
-    """`--at ISO` as an aware UTC time (a time without zone is in the county's zone)."""
-    if value is None:
-        return clock_now()
-    settings = current_settings()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            translate("escalations.error.bad_time", settings.default_language, value=value),
-            param_hint="--at",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.tz)
-    return moment.astimezone(UTC)
-
-
 @escalations_cli.command("advance")
-@click.option("--at", "at", metavar="ISO", help="Run the timers as if the clock read ISO.")
+@at_option("Run the timers as if the clock read ISO (county time if no offset).")
 def advance_command(at: str | None) -> None:
     """Advance every due escalation once (what the scheduler does every 30 s)."""
     settings = current_settings()
@@ -105,7 +88,7 @@ def list_command(open_only: bool, output: str) -> None:
 @escalations_cli.command("close")
 @click.argument("code")
 @click.option("--reason", required=True, help="Why it is closed, e.g. handled by phone.")
-@click.option("--at", "at", metavar="ISO", help="The clock time of the closing.")
+@at_option("The clock time of the closing (county time if no offset).")
 def close_command(code: str, reason: str, at: str | None) -> None:
     """Close an open escalation by hand (audited); its ladder stops."""
     settings = current_settings()

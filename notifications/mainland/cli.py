@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from config.settings import MAINLAND_BACKENDS, SettingsError
+from grids.cli import at_option, parse_at
 from i18n import translate
 from notifications.provider_templates import TemplatePolicy, all_templates, load_template_map
 
@@ -87,12 +86,12 @@ def check_command(backend: str | None) -> None:
 
 @click.command("reconcile")
 @with_appcontext
-@click.option("--at", "at", default=None, help="Reconcile as if the clock read this ISO time.")
+@at_option("Reconcile as if the clock read this ISO time (county time if no offset).")
 def reconcile_command(at: str | None) -> None:
     """Pull replies and delivery reports the provider's pushes may have missed."""
     from notifications.mainland.reconcile import reconcile_app
 
-    moment = _at(at)
+    moment = parse_at(at)
     settings = current_settings()
     if settings.sms_backend not in MAINLAND_BACKENDS:
         raise click.ClickException(
@@ -112,20 +111,6 @@ def reconcile_command(at: str | None) -> None:
             receipts=result.receipts,
         )
     )
-
-
-def _at(raw: str | None) -> datetime:
-    if raw is None:
-        return clock_now()
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise click.BadParameter(
-            f"{raw!r} is not an ISO time, e.g. 2026-12-01T09:00+08:00"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=current_settings().tz)
-    return moment
 
 
 def init_app(app: Flask) -> None:

@@ -21,8 +21,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
+from config.clock import now as clock_now
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids.storage.session import current_db
 from i18n import translate
 from notifications.mainland import pushes

@@ -15,8 +15,8 @@ from flask import Blueprint, Response, request
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
+from config.clock import now as clock_now
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from grids.escalation.acknowledgement import AckRefused, record_keypress
 from grids.escalation.keys import escalation_of_key
 from grids.storage.session import request_session

@@ -20,8 +20,8 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Request, Response, request
 from twilio.request_validator import RequestValidator
 
+from config.clock import now as clock_now
 from config.runtime import current_settings
-from config.runtime import now as clock_now
 from config.settings import Settings
 from grids.storage.session import current_db, request_session
 from grids.web.errors import error_response

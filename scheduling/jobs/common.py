@@ -1,23 +1,27 @@
-"""What every job shares: its result, the window of time it covers, reachable
-recipients and enqueuing without reading rows back."""
+"""What every job shares: its result, the window of time it covers, and handing the
+domain's notices to the outbox (without reading rows back)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, func, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from config.settings import Settings
 from grids.core.notices import Notice
+from grids.outreach import NumberStates, Outreach
 from notifications import outbox
+from notifications.models import SmsContact
+from notifications.outbox import Broadcast
 from scheduling.models import SchedulerRun
 
-UTC = ZoneInfo("UTC")
+NUMBER_STATES = NumberStates(
+    SmsContact, SmsContact.phone, SmsContact.opted_out_at, SmsContact.invalid_at
+)
+"""The channel's opted-out and invalid numbers, which the domain services leave out."""
 
 
 @dataclass
@@ -37,6 +41,13 @@ class JobResult:
     def as_dict(self) -> dict[str, object]:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
+    def add(self, outreach: Outreach, queued: int) -> JobResult:
+        """Count what a domain service left out and how many of its notices were new."""
+        self.missed += outreach.missed
+        self.skipped += outreach.skipped
+        self.queued += queued
+        return self
+
 
 def window_start(session: Session, job_id: str, now: datetime, lookback: timedelta) -> datetime:
     """Where this run's window opens: the clock time of the job's last successful run
@@ -50,58 +61,37 @@ def window_start(session: Session, job_id: str, now: datetime, lookback: timedel
     return horizon if last is None or last < horizon else last
 
 
-def local_at(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """`day` at `at` in the county, as an aware UTC datetime."""
-    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
-
-
-def weeks_between(start: datetime, end: datetime, tz: ZoneInfo) -> list[str]:
-    """The ISO weeks (county time) touching [start, end], oldest first."""
-    weeks: list[str] = []
-    day, last = start.astimezone(tz).date(), end.astimezone(tz).date()
-    while day <= last:
-        year, number, _ = day.isocalendar()
-        week = f"{year}-W{number:02d}"
-        if week not in weeks:
-            weeks.append(week)
-        day += timedelta(days=1)
-    return weeks
-
-
-def sending_moment(settings: Settings, now: datetime) -> datetime:
-    """When a message queued now goes out: now, or the end of the quiet hours."""
-    quiet = settings.quiet_hours
-    local = now.astimezone(settings.tz)
-    if not quiet.contains(local.time()):
-        return now
-    end = datetime.combine(local.date(), quiet.end, tzinfo=settings.tz)
-    if end <= local:
-        end += timedelta(days=1)
-    return end.astimezone(UTC)
-
-
 def enqueue(session: Session, notices: Iterable[Notice], now: datetime) -> int:
     """Add `notices` to the outbox; returns how many were new."""
     return outbox.enqueue_count(session, notices, now=now)
 
 
-def chunks(items: list[int], size: int = 1000) -> Iterable[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def id_batches(session: Session, ids: Iterable[int]) -> Iterable[list[int]]:
-    """`ids` sorted, in batches for `among`: one batch on PostgreSQL (a single array
-    parameter), batches of 1,000 on SQLite (one parameter each)."""
-    size = 100_000 if session.get_bind().dialect.name == "postgresql" else 1000
-    return chunks(sorted(set(ids)), size)
-
-
-def among(
-    session: Session, column: ColumnElement[int] | QueryableAttribute[int], ids: list[int]
-) -> ColumnElement[bool]:
-    """`column IN ids`: on PostgreSQL `= ANY(array)`, one parameter however many ids
-    (a query with 50,000 placeholders costs more to send than to run)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))
-    return column.in_(ids)
+def enqueue_fanout(session: Session, notices: Sequence[Notice], now: datetime) -> int:
+    """Like `enqueue`, for many people told the same text: notices sharing template,
+    language and parameters become one broadcast, rendered and checked once and
+    written in bulk (`COPY` on PostgreSQL; docs/outbox.md, "Fan-out")."""
+    groups: dict[tuple[Any, ...], list[Notice]] = {}
+    for notice in notices:
+        shape = (
+            notice.template,
+            notice.language,
+            notice.recipient_type,
+            notice.urgent,
+            notice.channel,
+            tuple(sorted(notice.params.items())),
+        )
+        groups.setdefault(shape, []).append(notice)
+    broadcasts = [
+        Broadcast(
+            template=first.template,
+            language=first.language,
+            params=first.params,
+            recipients=[(n.key, n.phone, n.recipient_id) for n in group],
+            recipient_type=first.recipient_type,
+            urgent=first.urgent,
+            channel=first.channel,
+        )
+        for group in groups.values()
+        for first in group[:1]
+    ]
+    return outbox.enqueue_broadcasts(session, broadcasts, now=now)

@@ -1,325 +1,38 @@
-"""`exchange-reminders` and `attendance-prompts`: the weekly exchange, before and after.
-
-- Members: 18:00 (county time) the day before the exchange, "明天19:00在东村卫生室交流";
-  they may reply `1` / `去`. Still sent after an outage while the exchange has not
-  started; never once it has (then counted as missed).
-- Coordinator: two hours before, with how many members confirmed. Same policy.
-- Attendance: 10:00 the day after an exchange held, if no `到 N` came since it
-  started; useful until the quiet hours begin that day, missed after.
-
-Keys: `exchange-reminder:{grid}:{start}:{patient}`, `exchange-coordinator:{grid}:{start}`,
-`attendance-prompt:{grid}:{start}` (start `YYYYmmddTHHMMZ`): a moved exchange gets new
-reminders, and the clearing step suppresses those for the old time.
-"""
+"""`exchange-reminders` and `attendance-prompts`: who and when is decided by
+`grids.exchanges.reminders`; the job covers the window since its last run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from datetime import datetime, timedelta
 
 from config.settings import Settings
-from grids.core.notices import Notice
-from grids.exchanges.models import ExchangeConfirmation
-from grids.exchanges.slots import occurrence_start
-from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
+from grids.exchanges import reminders
+from grids.outreach import Timing
 from grids.storage.database import Database
-from i18n import translate
-from notifications.outbox import Broadcast, enqueue_broadcasts
-from scheduling.jobs import people
-from scheduling.jobs.common import (
-    UTC,
-    JobResult,
-    enqueue,
-    id_batches,
-    local_at,
-    sending_moment,
-    weeks_between,
-    window_start,
-)
+from scheduling.job_ids import ATTENDANCE_PROMPTS, EXCHANGE_REMINDERS
+from scheduling.jobs.common import NUMBER_STATES, JobResult, enqueue, enqueue_fanout, window_start
 
-MEMBER_REMINDER_AT = time(18, 0)
-COORDINATOR_LEAD = timedelta(hours=2)
-ATTENDANCE_PROMPT_AT = time(10, 0)
 LOOKBACK = timedelta(days=2)
-VENUE_CHARS = 20
-"""A longer venue name is cut so the reminder stays one SMS segment."""
 """Catch-up horizon: reminders and prompts due longer ago are not looked for."""
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    grid_id: int
-    grid_code: str
-    week: str
-    starts_at: datetime
-    venue: str
-    coordinator_id: int | None
-    members: int = 0
-
-
-def stamp(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y%m%dT%H%MZ}"
-
-
-def occurrences(session: Session, weeks: list[str], settings: Settings) -> Iterator[Occurrence]:
-    """Every grid's exchange in `weeks`, moves and skips applied."""
-    tz = settings.tz
-    overrides: dict[tuple[int, str], tuple[bool, datetime | None]] = {
-        (grid_id, week): (skipped, starts_at)
-        for grid_id, week, skipped, starts_at in session.execute(
-            select(
-                ExchangeOverride.grid_id,
-                ExchangeOverride.week,
-                ExchangeOverride.skipped,
-                ExchangeOverride.starts_at,
-            ).where(ExchangeOverride.week.in_(weeks))
-        )
-    }
-    rows = session.execute(
-        select(
-            Grid.id,
-            Grid.code,
-            Grid.exchange_weekday,
-            Grid.exchange_time,
-            Grid.exchange_venue,
-            Grid.coordinator_id,
-            Facility.name,
-        ).join(Facility, Facility.id == Grid.facility_id)
-    )
-    standing: dict[tuple[int | None, time | None, str], datetime | None] = {}
-    """Grids share a few standing slots: each (weekday, time, week) is computed once."""
-    for grid_id, code, weekday, start, venue, coordinator_id, facility_name in rows:
-        for week in weeks:
-            override = overrides.get((grid_id, week))
-            if override is None:
-                slot = (weekday, start, week)
-                if slot in standing:
-                    starts = standing[slot]
-                else:
-                    starts = standing[slot] = occurrence_start(weekday, start, week, tz)
-            else:
-                skipped, moved_to = override
-                starts = occurrence_start(
-                    weekday, start, week, tz, skipped=skipped, moved_to=moved_to
-                )
-            if starts is not None:
-                yield Occurrence(
-                    grid_id, code, week, starts, venue or facility_name, coordinator_id
-                )
-
-
-def _when(settings: Settings, starts: datetime, now: datetime, language: str) -> str:
-    """`明天` / `今天` / `周四`, as seen when the message goes out."""
-    tz = settings.tz
-    sent = sending_moment(settings, now).astimezone(tz).date()
-    day = starts.astimezone(tz).date()
-    if day == sent:
-        return translate("sms.exchange.when.today", language)
-    if day == sent + timedelta(days=1):
-        return translate("sms.exchange.when.tomorrow", language)
-    return translate(f"sms.notice.weekday.{day.weekday()}", language)
-
-
 def exchange_reminders(database: Database, settings: Settings, now: datetime) -> JobResult:
-    result = JobResult()
-    tz = settings.tz
     with database.unit_of_work() as session:
-        since = window_start(session, "exchange-reminders", now, LOOKBACK)
-        weeks = weeks_between(since, now + timedelta(days=2), tz)
-        for_members: list[Occurrence] = []
-        for_coordinators: list[Occurrence] = []
-        dues: dict[datetime, tuple[datetime, datetime]] = {}
-        """Many grids meet at the same time: their due moments are computed once."""
-        for occ in occurrences(session, weeks, settings):
-            both = dues.get(occ.starts_at)
-            if both is None:
-                local_day = occ.starts_at.astimezone(tz).date()
-                member_due = local_at(local_day - timedelta(days=1), MEMBER_REMINDER_AT, tz)
-                both = dues[occ.starts_at] = (member_due, occ.starts_at - COORDINATOR_LEAD)
-            member_due, coordinator_due = both
-            for due, wanted in ((member_due, for_members), (coordinator_due, for_coordinators)):
-                if since < due <= now:
-                    if now < occ.starts_at:
-                        wanted.append(occ)
-                    else:
-                        result.missed += 1
-        result.queued += _remind_members(session, settings, for_members, now, result)
-        result.queued += _remind_coordinators(session, settings, for_coordinators, now, result)
+        since = window_start(session, EXCHANGE_REMINDERS, now, LOOKBACK)
+        outreach = reminders.exchange_reminders(
+            session, NUMBER_STATES, Timing.of(settings), since, now
+        )
+        result = JobResult().add(outreach, enqueue_fanout(session, outreach.notices, now))
         session.commit()
     return result
 
 
-def _remind_members(
-    session: Session,
-    settings: Settings,
-    due: list[Occurrence],
-    now: datetime,
-    result: JobResult,
-) -> int:
-    """One broadcast per exchange and language: the text is rendered and checked once
-    for the grid's members who read that language, and the rows go to the outbox in
-    bulk (`COPY` on PostgreSQL; docs/outbox.md, "Fan-out"). Members are read as plain
-    rows, whether each may be written to decided by the database
-    (`people.current_members`)."""
-    by_grid = {occ.grid_id: occ for occ in due}
-    queued = 0
-    connection = session.connection()
-    for part in id_batches(session, by_grid):
-        members = people.current_members(session, part).subquery()
-        rows = connection.execute(
-            select(
-                members.c.grid_id,
-                members.c.patient_id,
-                members.c.phone,
-                members.c.language,
-                members.c.reachable,
-                members.c.not_coordinator,
-            )
-        ).all()
-        prefixes = {
-            grid_id: f"exchange-reminder:{grid_id}:{stamp(by_grid[grid_id].starts_at)}:"
-            for grid_id in part
-        }
-        recipients: dict[tuple[int, str], list[tuple[str, str, int | None]]] = {}
-        for grid_id, patient_id, phone, language, reachable, not_coordinator in rows:
-            if not reachable:
-                result.skipped += 1
-            elif not_coordinator:  # the coordinator's own reminder comes two hours before
-                wanted = recipients.get((grid_id, language))
-                if wanted is None:
-                    wanted = recipients[(grid_id, language)] = []
-                wanted.append((f"{prefixes[grid_id]}{patient_id}", phone, patient_id))
-        broadcasts = [
-            Broadcast(
-                template="sms.exchange.reminder",
-                language=language,
-                params=_reminder_params(settings, by_grid[grid_id], now, language),
-                recipients=wanted,
-                recipient_type="patient",
-            )
-            for (grid_id, language), wanted in recipients.items()
-        ]
-        queued += enqueue_broadcasts(session, broadcasts, now=now)
-    return queued
-
-
-def _reminder_params(
-    settings: Settings, occ: Occurrence, now: datetime, language: str
-) -> dict[str, str]:
-    return {
-        "when": _when(settings, occ.starts_at, now, language),
-        "time": f"{occ.starts_at.astimezone(settings.tz):%H:%M}",
-        "venue": occ.venue[:VENUE_CHARS],
-    }
-
-
-def _remind_coordinators(
-    session: Session,
-    settings: Settings,
-    due: list[Occurrence],
-    now: datetime,
-    result: JobResult,
-) -> int:
-    if not due:
-        return 0
-    coordinators = people.patients(session, [o.coordinator_id for o in due if o.coordinator_id])
-    grid_ids = [o.grid_id for o in due]
-    confirmed: dict[int, int] = dict(
-        session.execute(
-            select(ExchangeConfirmation.grid_id, func.count())
-            .where(
-                ExchangeConfirmation.grid_id.in_(grid_ids),
-                ExchangeConfirmation.week.in_({o.week for o in due}),
-            )
-            .group_by(ExchangeConfirmation.grid_id)
-        )
-        .tuples()
-        .all()
-    )
-    members = people.member_counts(session, grid_ids)
-    broadcasts = []
-    for occ in due:
-        coordinator = coordinators.get(occ.coordinator_id or -1)
-        if coordinator is None:
-            result.skipped += 1
-            continue
-        broadcasts.append(
-            Broadcast(
-                template="sms.exchange.coordinator",
-                language=coordinator.language,
-                params={
-                    "time": f"{occ.starts_at.astimezone(settings.tz):%H:%M}",
-                    "confirmed": confirmed.get(occ.grid_id, 0),
-                    "members": members.get(occ.grid_id, 0),
-                },
-                recipients=[
-                    (
-                        f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
-                        coordinator.phone,
-                        coordinator.id,
-                    )
-                ],
-                recipient_type="patient",
-            )
-        )
-    return enqueue_broadcasts(session, broadcasts, now=now)
-
-
 def attendance_prompts(database: Database, settings: Settings, now: datetime) -> JobResult:
-    result = JobResult()
-    tz = settings.tz
-    quiet_start = settings.quiet_hours.start
     with database.unit_of_work() as session:
-        since = window_start(session, "attendance-prompts", now, LOOKBACK)
-        weeks = weeks_between(since - timedelta(days=1), now, tz)
-        due: list[Occurrence] = []
-        for occ in occurrences(session, weeks, settings):
-            day = occ.starts_at.astimezone(tz).date() + timedelta(days=1)
-            prompt_at = local_at(day, ATTENDANCE_PROMPT_AT, tz)
-            if not since < prompt_at <= now:
-                continue
-            if now < local_at(day, quiet_start, tz):
-                due.append(occ)
-            else:
-                result.missed += 1
-        if due:
-            reported = {
-                grid_id
-                for grid_id, reported_at in session.execute(
-                    select(ExchangeAttendance.grid_id, ExchangeAttendance.reported_at).where(
-                        ExchangeAttendance.grid_id.in_([o.grid_id for o in due])
-                    )
-                )
-                if any(o.grid_id == grid_id and reported_at >= o.starts_at for o in due)
-            }
-            due = [o for o in due if o.grid_id not in reported]
-        coordinators = people.patients(session, [o.coordinator_id for o in due if o.coordinator_id])
-        notices = []
-        for occ in due:
-            coordinator = coordinators.get(occ.coordinator_id or -1)
-            if coordinator is None:
-                result.skipped += 1
-                continue
-            notices.append(
-                Notice(
-                    key=f"attendance-prompt:{occ.grid_id}:{stamp(occ.starts_at)}",
-                    phone=coordinator.phone,
-                    language=coordinator.language,
-                    template="sms.exchange.attendance_prompt",
-                    params={
-                        "weekday": translate(
-                            f"sms.notice.weekday.{occ.starts_at.astimezone(tz).weekday()}",
-                            coordinator.language,
-                        )
-                    },
-                    recipient_type="patient",
-                    recipient_id=coordinator.id,
-                )
-            )
-        result.queued += enqueue(session, notices, now)
+        since = window_start(session, ATTENDANCE_PROMPTS, now, LOOKBACK)
+        outreach = reminders.attendance_prompts(
+            session, NUMBER_STATES, Timing.of(settings), since, now
+        )
+        result = JobResult().add(outreach, enqueue(session, outreach.notices, now))
         session.commit()
     return result

@@ -1,124 +1,27 @@
-"""`member-silence`: a member with no news for four weeks is named to the coordinator.
-
-News is a reading or an event reported for the member (the date they joined the
-grid counts as the start). Each silence is named once (`member_silences`, keyed
-by the last news): news and a new silence later name the member again. One SMS
-per grid lists the seats ("5号、7号4周无消息，请联系"). State-based: the run after an
-outage names whoever is silent then, nothing is missed.
-
-Key: `member-silence:{grid}:{local date}:{first patient id}`.
-"""
+"""`member-silence`: who is named to a coordinator is decided by
+`grids.silence.nudges`; the seats are shown as the SMS replies show them."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime, timedelta
-
-from sqlalchemy import func, select
+from collections.abc import Sequence
+from datetime import datetime
 
 from config.settings import Settings
-from grids.core.notices import Notice
-from grids.core.vocabulary import GONE_STATUSES
-from grids.models import Grid, MemberReport, Membership, Patient, Reading
-from grids.silence.models import MemberSilence
+from grids.silence.nudges import member_silence_nudges
 from grids.storage.database import Database
 from notifications.sms.replies import seat_list
-from scheduling.jobs import people
-from scheduling.jobs.common import JobResult, enqueue
+from scheduling.jobs.common import NUMBER_STATES, JobResult, enqueue
 
-SILENT_AFTER = timedelta(weeks=4)
 SEATS_SHOWN = 6
 
 
+def _seats(language: str, seats: Sequence[int]) -> str:
+    return seat_list(language, seats, limit=SEATS_SHOWN)
+
+
 def member_silence(database: Database, settings: Settings, now: datetime) -> JobResult:
-    result = JobResult()
-    cutoff = now - SILENT_AFTER
     with database.unit_of_work() as session:
-        readings = (
-            select(Reading.patient_id, func.max(Reading.reported_at).label("at"))
-            .group_by(Reading.patient_id)
-            .subquery()
-        )
-        events = (
-            select(MemberReport.patient_id, func.max(MemberReport.updated_at).label("at"))
-            .group_by(MemberReport.patient_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(
-                Membership.grid_id,
-                Membership.seat,
-                Membership.joined_at,
-                Patient.id,
-                readings.c.at,
-                events.c.at,
-                Grid.coordinator_id,
-            )
-            .join(Patient, Patient.id == Membership.patient_id)
-            .join(Grid, Grid.id == Membership.grid_id)
-            .outerjoin(readings, readings.c.patient_id == Patient.id)
-            .outerjoin(events, events.c.patient_id == Patient.id)
-            .where(
-                Membership.left_at.is_(None),
-                Patient.status.not_in([s.value for s in GONE_STATUSES]),
-                Grid.coordinator_id.is_not(None),
-                Membership.joined_at <= cutoff,
-            )
-        ).all()
-        silent: dict[int, list[tuple[int, int, datetime]]] = defaultdict(list)
-        coordinator_of: dict[int, int] = {}
-        for grid_id, seat, joined, pid, reading_at, event_at, coordinator_id in rows:
-            if pid == coordinator_id:
-                continue
-            last = max(moment for moment in (joined, reading_at, event_at) if moment is not None)
-            if last <= cutoff:
-                silent[grid_id].append((seat, pid, last))
-                coordinator_of[grid_id] = coordinator_id
-        if silent:
-            named = set(
-                session.execute(
-                    select(MemberSilence.patient_id, MemberSilence.last_news_at).where(
-                        MemberSilence.patient_id.in_(
-                            [pid for found in silent.values() for _, pid, _ in found]
-                        )
-                    )
-                ).tuples()
-            )
-            coordinators = people.patients(session, coordinator_of.values())
-            notices = []
-            day = now.astimezone(settings.tz).date().isoformat()
-            for grid_id, found in sorted(silent.items()):
-                new = sorted(item for item in found if (item[1], item[2]) not in named)
-                if not new:
-                    continue
-                coordinator = coordinators.get(coordinator_of[grid_id])
-                if coordinator is None:
-                    result.skipped += len(new)
-                    continue
-                for _seat, pid, last in new:
-                    session.add(
-                        MemberSilence(
-                            patient_id=pid, grid_id=grid_id, last_news_at=last, named_at=now
-                        )
-                    )
-                notices.append(
-                    Notice(
-                        key=f"member-silence:{grid_id}:{day}:{new[0][1]}",
-                        phone=coordinator.phone,
-                        language=coordinator.language,
-                        template="sms.member.silence",
-                        params={
-                            "seats": seat_list(
-                                coordinator.language,
-                                [seat for seat, _, _ in new],
-                                limit=SEATS_SHOWN,
-                            )
-                        },
-                        recipient_type="patient",
-                        recipient_id=coordinator.id,
-                    )
-                )
-            session.flush()
-            result.queued += enqueue(session, notices, now)
+        outreach = member_silence_nudges(session, NUMBER_STATES, settings.tz, _seats, now)
+        result = JobResult().add(outreach, enqueue(session, outreach.notices, now))
         session.commit()
     return result

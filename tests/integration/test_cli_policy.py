@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 import pytest
+from flask.testing import FlaskCliRunner
 
 from grids.cli import display_width, render_table
 from grids.storage.session import database_of
@@ -105,3 +106,14 @@ def test_a_rule_under_the_headers_spans_each_column() -> None:
         "----  ----",
         "甲",
     ]
+
+
+def test_a_bad_at_is_one_line_on_stderr(runner: FlaskCliRunner) -> None:
+    for args in (
+        ["scheduler", "run-once", "report-prompts", "--at", "next tuesday"],
+        ["rollups", "snapshot", "--at", "next tuesday"],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "next tuesday" in lines[0] and "ISO" in lines[0], lines

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from config.runtime import now as clock_now
+from config.clock import now as clock_now
 from grids.core.notices import Notice
 from grids.storage.database import Database
 from notifications.models import OutboxMessage, OutboxStatus

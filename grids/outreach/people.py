@@ -1,5 +1,7 @@
 """Who may be written to: never the opted out, numbers flagged invalid, people without
-a phone, nor members deceased, moved away or inactive, nor doctors not active."""
+a phone, nor members deceased, moved away or inactive, nor doctors not active.
+
+Which numbers are opted out or invalid is the channel's record (`NumberStates`)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from grids.core.vocabulary import GONE_STATUSES, DoctorStatus
 from grids.models import Doctor, Grid, Membership, Patient
-from notifications.models import SmsContact
-from scheduling.jobs.common import among, id_batches
+from grids.outreach import NumberStates
+from grids.outreach.batches import among, id_batches
 
 
 @dataclass(frozen=True)
@@ -36,17 +38,17 @@ def _reachable(status: object, phone: str | None, opted_out: object, invalid: ob
     )
 
 
-def _reachable_member() -> ColumnElement[bool]:
-    """`_reachable` of a member row (patients outer-joined to sms_contacts), in SQL."""
+def _reachable_member(states: NumberStates) -> ColumnElement[bool]:
+    """`_reachable` of a member row (patients outer-joined to the number states), in SQL."""
     return and_(
         Patient.phone.is_not(None),
         Patient.status.not_in(sorted(GONE_STATUSES)),
-        SmsContact.opted_out_at.is_(None),
-        SmsContact.invalid_at.is_(None),
+        states.opted_out_at.is_(None),
+        states.invalid_at.is_(None),
     )
 
 
-def current_members(session: Session, grid_ids: list[int]) -> Select[Any]:
+def current_members(session: Session, states: NumberStates, grid_ids: list[int]) -> Select[Any]:
     """The current members of `grid_ids`: `grid_id`, `patient_id`, `phone`, `language`,
     `seat`, `reachable` (may be written to) and `not_coordinator` (is not the grid's
     coordinator)."""
@@ -57,23 +59,25 @@ def current_members(session: Session, grid_ids: list[int]) -> Select[Any]:
             Patient.phone.label("phone"),
             Patient.language.label("language"),
             Membership.seat.label("seat"),
-            _reachable_member().label("reachable"),
+            _reachable_member(states).label("reachable"),
             or_(Grid.coordinator_id.is_(None), Grid.coordinator_id != Patient.id).label(
                 "not_coordinator"
             ),
         )
         .join(Patient, Patient.id == Membership.patient_id)
         .join(Grid, Grid.id == Membership.grid_id)
-        .outerjoin(SmsContact, SmsContact.phone == Patient.phone)
+        .outerjoin(states.entity, states.phone == Patient.phone)
         .where(among(session, Membership.grid_id, grid_ids), Membership.left_at.is_(None))
     )
 
 
-def member_counts(session: Session, grid_ids: Iterable[int]) -> dict[int, int]:
+def member_counts(
+    session: Session, states: NumberStates, grid_ids: Iterable[int]
+) -> dict[int, int]:
     """How many reachable current members each grid has besides its coordinator."""
     counts: dict[int, int] = {}
     for part in id_batches(session, grid_ids):
-        members = current_members(session, part).subquery()
+        members = current_members(session, states, part).subquery()
         # Counted with FILTER rather than left out by WHERE: the planner then reads
         # the members as for the reminders (a WHERE on the outer-joined contacts
         # makes it guess a handful of rows and loop over every patient).
@@ -85,7 +89,7 @@ def member_counts(session: Session, grid_ids: Iterable[int]) -> dict[int, int]:
     return counts
 
 
-def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
+def patients(session: Session, states: NumberStates, ids: Iterable[int]) -> dict[int, Person]:
     """The reachable patients among `ids` (coordinators), by id."""
     found: dict[int, Person] = {}
     for part in id_batches(session, ids):
@@ -96,10 +100,10 @@ def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
                 Patient.language,
                 Patient.name,
                 Patient.status,
-                SmsContact.opted_out_at,
-                SmsContact.invalid_at,
+                states.opted_out_at,
+                states.invalid_at,
             )
-            .outerjoin(SmsContact, SmsContact.phone == Patient.phone)
+            .outerjoin(states.entity, states.phone == Patient.phone)
             .where(among(session, Patient.id, part))
         )
         for pid, phone, language, name, status, opted_out, invalid in rows:
@@ -108,7 +112,7 @@ def patients(session: Session, ids: Iterable[int]) -> dict[int, Person]:
     return found
 
 
-def doctors(session: Session, ids: Iterable[int]) -> dict[int, Person]:
+def doctors(session: Session, states: NumberStates, ids: Iterable[int]) -> dict[int, Person]:
     """The reachable active doctors among `ids`, by id."""
     found: dict[int, Person] = {}
     for part in id_batches(session, ids):
@@ -119,10 +123,10 @@ def doctors(session: Session, ids: Iterable[int]) -> dict[int, Person]:
                 Doctor.language,
                 Doctor.name,
                 Doctor.status,
-                SmsContact.opted_out_at,
-                SmsContact.invalid_at,
+                states.opted_out_at,
+                states.invalid_at,
             )
-            .outerjoin(SmsContact, SmsContact.phone == Doctor.phone)
+            .outerjoin(states.entity, states.phone == Doctor.phone)
             .where(among(session, Doctor.id, part))
         )
         for did, phone, language, name, status, opted_out, invalid in rows:

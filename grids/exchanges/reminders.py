@@ -1,0 +1,320 @@
+"""Who is reminded of the weekly exchange, and when; who is asked for attendance after.
+
+- Members: 18:00 (county time) the day before the exchange, "明天19:00在东村卫生室交流";
+  they may reply `1` / `去`. Still sent after an outage while the exchange has not
+  started; never once it has (then counted as missed).
+- Coordinator: two hours before, with how many members confirmed. Same policy.
+- Attendance: 10:00 the day after an exchange held, if no `到 N` came since it
+  started; useful until the quiet hours begin that day, missed after.
+
+Keys: `exchange-reminder:{grid}:{start}:{patient}`, `exchange-coordinator:{grid}:{start}`,
+`attendance-prompt:{grid}:{start}` (start `YYYYmmddTHHMMZ`): a moved exchange gets new
+reminders, and the clearing step suppresses those for the old time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grids.core.notices import Notice
+from grids.exchanges.models import ExchangeConfirmation
+from grids.exchanges.slots import occurrence_start
+from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
+from grids.outreach import NumberStates, Outreach, Timing, people
+from grids.outreach.batches import id_batches
+from grids.outreach.timing import local_at, sending_moment, stamp, weeks_between
+from i18n import translate
+
+MEMBER_REMINDER_AT = time(18, 0)
+COORDINATOR_LEAD = timedelta(hours=2)
+ATTENDANCE_PROMPT_AT = time(10, 0)
+REMINDER_AHEAD = timedelta(days=2)
+"""Reminders are looked for in the weeks up to this far ahead of `now`."""
+VENUE_CHARS = 20
+"""A longer venue name is cut so the reminder stays one SMS segment."""
+MEMBER_TEMPLATE = "sms.exchange.reminder"
+COORDINATOR_TEMPLATE = "sms.exchange.coordinator"
+ATTENDANCE_TEMPLATE = "sms.exchange.attendance_prompt"
+REMINDER_TEMPLATES = (MEMBER_TEMPLATE, COORDINATOR_TEMPLATE)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    grid_id: int
+    grid_code: str
+    week: str
+    starts_at: datetime
+    venue: str
+    coordinator_id: int | None
+    members: int = 0
+
+
+def occurrences(session: Session, weeks: list[str], tz: ZoneInfo) -> Iterator[Occurrence]:
+    """Every grid's exchange in `weeks`, moves and skips applied."""
+    overrides: dict[tuple[int, str], tuple[bool, datetime | None]] = {
+        (grid_id, week): (skipped, starts_at)
+        for grid_id, week, skipped, starts_at in session.execute(
+            select(
+                ExchangeOverride.grid_id,
+                ExchangeOverride.week,
+                ExchangeOverride.skipped,
+                ExchangeOverride.starts_at,
+            ).where(ExchangeOverride.week.in_(weeks))
+        )
+    }
+    rows = session.execute(
+        select(
+            Grid.id,
+            Grid.code,
+            Grid.exchange_weekday,
+            Grid.exchange_time,
+            Grid.exchange_venue,
+            Grid.coordinator_id,
+            Facility.name,
+        ).join(Facility, Facility.id == Grid.facility_id)
+    )
+    standing: dict[tuple[int | None, time | None, str], datetime | None] = {}
+    """Grids share a few standing slots: each (weekday, time, week) is computed once."""
+    for grid_id, code, weekday, start, venue, coordinator_id, facility_name in rows:
+        for week in weeks:
+            override = overrides.get((grid_id, week))
+            if override is None:
+                slot = (weekday, start, week)
+                if slot in standing:
+                    starts = standing[slot]
+                else:
+                    starts = standing[slot] = occurrence_start(weekday, start, week, tz)
+            else:
+                skipped, moved_to = override
+                starts = occurrence_start(
+                    weekday, start, week, tz, skipped=skipped, moved_to=moved_to
+                )
+            if starts is not None:
+                yield Occurrence(
+                    grid_id, code, week, starts, venue or facility_name, coordinator_id
+                )
+
+
+def attendance_prompt_prefix(grid_id: int) -> str:
+    """What every attendance prompt key of `grid_id` starts with."""
+    return f"attendance-prompt:{grid_id}:"
+
+
+def reminded_exchange(key: str) -> tuple[int, str]:
+    """The grid and start stamp named by a member or coordinator reminder's key."""
+    _, grid, when = key.split(":")[:3]
+    return int(grid), when
+
+
+def _when(timing: Timing, starts: datetime, now: datetime, language: str) -> str:
+    """`明天` / `今天` / `周四`, as seen when the message goes out."""
+    tz = timing.tz
+    sent = sending_moment(timing.quiet_hours, tz, now).astimezone(tz).date()
+    day = starts.astimezone(tz).date()
+    if day == sent:
+        return translate("sms.exchange.when.today", language)
+    if day == sent + timedelta(days=1):
+        return translate("sms.exchange.when.tomorrow", language)
+    return translate(f"sms.notice.weekday.{day.weekday()}", language)
+
+
+def exchange_reminders(
+    session: Session, states: NumberStates, timing: Timing, since: datetime, now: datetime
+) -> Outreach:
+    """The reminders due in (since, now]: members the day before, coordinators two
+    hours before; one notice per member, sharing its parameters with the grid's
+    other members who read the same language (the channel sends them as one text)."""
+    outreach = Outreach()
+    tz = timing.tz
+    weeks = weeks_between(since, now + REMINDER_AHEAD, tz)
+    for_members: list[Occurrence] = []
+    for_coordinators: list[Occurrence] = []
+    dues: dict[datetime, tuple[datetime, datetime]] = {}
+    """Many grids meet at the same time: their due moments are computed once."""
+    for occ in occurrences(session, weeks, tz):
+        both = dues.get(occ.starts_at)
+        if both is None:
+            local_day = occ.starts_at.astimezone(tz).date()
+            member_due = local_at(local_day - timedelta(days=1), MEMBER_REMINDER_AT, tz)
+            both = dues[occ.starts_at] = (member_due, occ.starts_at - COORDINATOR_LEAD)
+        member_due, coordinator_due = both
+        for due, wanted in ((member_due, for_members), (coordinator_due, for_coordinators)):
+            if since < due <= now:
+                if now < occ.starts_at:
+                    wanted.append(occ)
+                else:
+                    outreach.missed += 1
+    _remind_members(session, states, timing, for_members, now, outreach)
+    _remind_coordinators(session, states, timing, for_coordinators, outreach)
+    return outreach
+
+
+def _remind_members(
+    session: Session,
+    states: NumberStates,
+    timing: Timing,
+    due: list[Occurrence],
+    now: datetime,
+    outreach: Outreach,
+) -> None:
+    """Members are read as plain rows, whether each may be written to decided by the
+    database (`people.current_members`)."""
+    by_grid = {occ.grid_id: occ for occ in due}
+    connection = session.connection()
+    for part in id_batches(session, by_grid):
+        members = people.current_members(session, states, part).subquery()
+        rows = connection.execute(
+            select(
+                members.c.grid_id,
+                members.c.patient_id,
+                members.c.phone,
+                members.c.language,
+                members.c.reachable,
+                members.c.not_coordinator,
+            )
+        ).all()
+        prefixes = {
+            grid_id: f"exchange-reminder:{grid_id}:{stamp(by_grid[grid_id].starts_at)}:"
+            for grid_id in part
+        }
+        params: dict[tuple[int, str], dict[str, str]] = {}
+        for grid_id, patient_id, phone, language, reachable, not_coordinator in rows:
+            if not reachable:
+                outreach.skipped += 1
+            elif not_coordinator:  # the coordinator's own reminder comes two hours before
+                shared = params.get((grid_id, language))
+                if shared is None:
+                    shared = params[(grid_id, language)] = _reminder_params(
+                        timing, by_grid[grid_id], now, language
+                    )
+                outreach.notices.append(
+                    Notice(
+                        key=f"{prefixes[grid_id]}{patient_id}",
+                        phone=phone,
+                        language=language,
+                        template=MEMBER_TEMPLATE,
+                        params=shared,
+                        recipient_type="patient",
+                        recipient_id=patient_id,
+                    )
+                )
+
+
+def _reminder_params(
+    timing: Timing, occ: Occurrence, now: datetime, language: str
+) -> dict[str, str]:
+    return {
+        "when": _when(timing, occ.starts_at, now, language),
+        "time": f"{occ.starts_at.astimezone(timing.tz):%H:%M}",
+        "venue": occ.venue[:VENUE_CHARS],
+    }
+
+
+def _remind_coordinators(
+    session: Session,
+    states: NumberStates,
+    timing: Timing,
+    due: list[Occurrence],
+    outreach: Outreach,
+) -> None:
+    if not due:
+        return
+    coordinators = people.patients(
+        session, states, [o.coordinator_id for o in due if o.coordinator_id]
+    )
+    grid_ids = [o.grid_id for o in due]
+    confirmed: dict[int, int] = dict(
+        session.execute(
+            select(ExchangeConfirmation.grid_id, func.count())
+            .where(
+                ExchangeConfirmation.grid_id.in_(grid_ids),
+                ExchangeConfirmation.week.in_({o.week for o in due}),
+            )
+            .group_by(ExchangeConfirmation.grid_id)
+        )
+        .tuples()
+        .all()
+    )
+    members = people.member_counts(session, states, grid_ids)
+    for occ in due:
+        coordinator = coordinators.get(occ.coordinator_id or -1)
+        if coordinator is None:
+            outreach.skipped += 1
+            continue
+        outreach.notices.append(
+            Notice(
+                key=f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
+                phone=coordinator.phone,
+                language=coordinator.language,
+                template=COORDINATOR_TEMPLATE,
+                params={
+                    "time": f"{occ.starts_at.astimezone(timing.tz):%H:%M}",
+                    "confirmed": confirmed.get(occ.grid_id, 0),
+                    "members": members.get(occ.grid_id, 0),
+                },
+                recipient_type="patient",
+                recipient_id=coordinator.id,
+            )
+        )
+
+
+def attendance_prompts(
+    session: Session, states: NumberStates, timing: Timing, since: datetime, now: datetime
+) -> Outreach:
+    """Coordinators asked for attendance at 10:00 the day after an exchange without `到 N`."""
+    outreach = Outreach()
+    tz = timing.tz
+    quiet_start = timing.quiet_hours.start
+    weeks = weeks_between(since - timedelta(days=1), now, tz)
+    due: list[Occurrence] = []
+    for occ in occurrences(session, weeks, tz):
+        day = occ.starts_at.astimezone(tz).date() + timedelta(days=1)
+        prompt_at = local_at(day, ATTENDANCE_PROMPT_AT, tz)
+        if not since < prompt_at <= now:
+            continue
+        if now < local_at(day, quiet_start, tz):
+            due.append(occ)
+        else:
+            outreach.missed += 1
+    if due:
+        reported = {
+            grid_id
+            for grid_id, reported_at in session.execute(
+                select(ExchangeAttendance.grid_id, ExchangeAttendance.reported_at).where(
+                    ExchangeAttendance.grid_id.in_([o.grid_id for o in due])
+                )
+            )
+            if any(o.grid_id == grid_id and reported_at >= o.starts_at for o in due)
+        }
+        due = [o for o in due if o.grid_id not in reported]
+    coordinators = people.patients(
+        session, states, [o.coordinator_id for o in due if o.coordinator_id]
+    )
+    for occ in due:
+        coordinator = coordinators.get(occ.coordinator_id or -1)
+        if coordinator is None:
+            outreach.skipped += 1
+            continue
+        outreach.notices.append(
+            Notice(
+                key=f"{attendance_prompt_prefix(occ.grid_id)}{stamp(occ.starts_at)}",
+                phone=coordinator.phone,
+                language=coordinator.language,
+                template=ATTENDANCE_TEMPLATE,
+                params={
+                    "weekday": translate(
+                        f"sms.notice.weekday.{occ.starts_at.astimezone(tz).weekday()}",
+                        coordinator.language,
+                    )
+                },
+                recipient_type="patient",
+                recipient_id=coordinator.id,
+            )
+        )
+    return outreach
