@@ -570,7 +570,7 @@ def test_an_unexpected_error_is_stored_logged_and_answered(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError(f"database hiccup for {county.zh.coordinator.phone}")
 
-    monkeypatch.setattr("notifications.inbound.record_weekly_report", broken)
+    monkeypatch.setattr("notifications.inbound.reports.record_weekly_report", broken)
     with caplog.at_level("ERROR", logger="notifications.inbound"):
         reply = send(client, county.zh.coordinator.phone, "好 5 血压150/95")
     assert reply == "抱歉，系统暂时出错，短信未能处理。急事请直接打电话给医生或拨120。"
@@ -587,7 +587,7 @@ def test_an_urgent_message_that_hits_an_error_still_reaches_the_doctor(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("escalation failed")
 
-    monkeypatch.setattr("notifications.inbound.report_urgent", broken)
+    monkeypatch.setattr("notifications.inbound.urgent.report_urgent", broken)
     reply = send(client, county.zh.coordinator.phone, "急 5 胸痛")
     assert reply == "抱歉，系统出错，但已把短信原文转给村医。危急请拨120。"
     [message] = rows(db, InboundMessage)
