@@ -69,7 +69,15 @@ from notifications.sms.tokens import (
 )
 
 # What callers use; the error codes and limits live in `notifications.sms.errors`.
-__all__ = ["ACK_CODE_INVALID", "TOO_LONG", "error_text", "keywords_only", "parse", "red_flag"]
+__all__ = [
+    "ACK_CODE_INVALID",
+    "TOO_LONG",
+    "error_text",
+    "is_urgent",
+    "keywords_only",
+    "parse",
+    "red_flag",
+]
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +393,13 @@ def parse(text: str) -> Parsed:
     except Exception:  # a bug must not lose the message: the caller stores it and replies
         log.exception("the SMS grammar failed on a message of %d characters", len(text))
         return Parsed(None, ParseError(UNRECOGNISED, {"hint": None}), None)
+
+
+def is_urgent(text: str) -> bool:
+    """Whether `text` is urgent as the grammar reads it (`急 5 胸痛`, a red flag), for
+    paths that cannot apply it (the database is down, the handler failed): `着急`
+    and `急性` are not."""
+    return isinstance(parse(text).command, UrgentCommand)
 
 
 # --- corrections ----------------------------------------------------------------------------

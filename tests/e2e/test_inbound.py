@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
 from grids.core.vocabulary import PatientStatus
@@ -553,12 +554,20 @@ def test_the_reply_follows_the_language_the_message_was_written_in(client, count
     assert send(client, en, "好") == "已收到第48周报告：16人稳定"
 
 
-@pytest.mark.parametrize("body", ["OK", "ok 5 BP150/95", "STOP"])
-def test_keywords_alone_are_answered_in_the_senders_own_language(client, county, body) -> None:
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("OK", "已收到第48周报告：18人稳定"),
+        ("ok 5 BP150/95", "已收到第48周报告：17人稳定，5号血压150/95"),
+        ("STOP", "已退订。回复“开始”可恢复"),
+    ],
+)
+def test_keywords_alone_are_answered_in_the_senders_own_language(
+    client, county, body, expected
+) -> None:
     # Chinese volunteers type OK, BP and STOP on a keypad more easily than Chinese,
     # and may not read English.
-    reply = send(client, county.zh.coordinator.phone, body)
-    assert reply.startswith(("已收到第48周报告", "已退订"))
+    assert send(client, county.zh.coordinator.phone, body) == expected
 
 
 # --- when something breaks ---
@@ -570,7 +579,7 @@ def test_an_unexpected_error_is_stored_logged_and_answered(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError(f"database hiccup for {county.zh.coordinator.phone}")
 
-    monkeypatch.setattr("notifications.inbound.record_weekly_report", broken)
+    monkeypatch.setattr("notifications.inbound.reports.record_weekly_report", broken)
     with caplog.at_level("ERROR", logger="notifications.inbound"):
         reply = send(client, county.zh.coordinator.phone, "好 5 血压150/95")
     assert reply == "抱歉，系统暂时出错，短信未能处理。急事请直接打电话给医生或拨120。"
@@ -587,7 +596,7 @@ def test_an_urgent_message_that_hits_an_error_still_reaches_the_doctor(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("escalation failed")
 
-    monkeypatch.setattr("notifications.inbound.report_urgent", broken)
+    monkeypatch.setattr("notifications.inbound.urgent.report_urgent", broken)
     reply = send(client, county.zh.coordinator.phone, "急 5 胸痛")
     assert reply == "抱歉，系统出错，但已把短信原文转给村医。危急请拨120。"
     [message] = rows(db, InboundMessage)
@@ -607,6 +616,49 @@ def test_an_urgent_message_that_hits_an_error_still_reaches_the_doctor(
     again = send(client, county.zh.coordinator.phone, "急 5 胸痛", sid=message.message_sid)
     assert again == reply
     assert count(db, OutboxMessage) == 1
+
+
+ERROR_REPLY = "抱歉，系统暂时出错，短信未能处理。急事请直接打电话给医生或拨120。"
+ERROR_FORWARDED = "抱歉，系统出错，但已把短信原文转给村医。危急请拨120。"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "forwarded"),
+    [
+        ("5号家属很着急", ERROR_REPLY, False),  # 着急 is no 急: the grammar says so
+        ("急 5 胸痛", ERROR_FORWARDED, True),
+    ],
+)
+def test_after_an_error_only_what_the_grammar_reads_as_urgent_is_forwarded(
+    client, db, county, monkeypatch, body, expected, forwarded
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("handler failed")
+
+    monkeypatch.setattr("notifications.inbound.receiving.handle", broken)
+    assert send(client, county.zh.coordinator.phone, body) == expected
+    [message] = rows(db, InboundMessage)
+    assert (message.outcome, message.reply) == ("error", expected)
+    sent = [(row.to_phone, row.template) for row in rows(db, OutboxMessage)]
+    assert sent == ([(county.zh.doctor.phone, "sms.urgent.fallback")] if forwarded else [])
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("5号家属很着急", "已收到短信。系统暂时故障，恢复后会处理并回复您。"),
+        ("急 5 胸痛", "已收到，但系统故障，尚未通知医生。急事请立即打电话给村医或拨120。"),
+    ],
+)
+def test_a_spooled_message_is_called_urgent_only_when_the_grammar_reads_it_so(
+    client, county, monkeypatch, body, expected
+) -> None:
+    def unreachable(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError("INSERT", {}, ConnectionError("connection refused"))
+
+    monkeypatch.setattr("notifications.inbound.receiving.store_and_handle", unreachable)
+    monkeypatch.setattr("notifications.inbound.receiving.start_replaying", lambda *_args: None)
+    assert send(client, county.zh.coordinator.phone, body) == expected
 
 
 def test_a_red_flag_inside_a_report_alerts_the_doctor_and_keeps_the_report(

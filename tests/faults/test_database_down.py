@@ -19,8 +19,7 @@ from sqlalchemy.exc import OperationalError
 from config.runtime import settings_of
 from grids.models import UrgentReport
 from grids.storage.session import database_of
-from notifications import inbound
-from notifications.inbound import replay_spooled, spool_of
+from notifications.inbound import fallback, replay_spooled, spool_of
 from notifications.models import InboundMessage, OutboxMessage
 from tests.conftest import make_app
 from tests.e2e.test_inbound import (
@@ -146,15 +145,15 @@ def test_a_failure_mid_way_never_claims_a_forward_that_was_not_stored(
     def database_dies(*_args: Any, **_kwargs: Any) -> None:
         raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
 
-    monkeypatch.setattr("notifications.inbound.report_urgent", broken)
-    original_forward = inbound._forward_raw
+    monkeypatch.setattr("notifications.inbound.urgent.report_urgent", broken)
+    original_forward = fallback._forward_raw
 
     def forward_then_die(session: Any, *args: Any) -> bool:
         forwarded = original_forward(session, *args)
         monkeypatch.setattr(session, "commit", database_dies)
         return forwarded
 
-    monkeypatch.setattr("notifications.inbound._forward_raw", forward_then_die)
+    monkeypatch.setattr("notifications.inbound.fallback._forward_raw", forward_then_die)
     sid = new_sid()
     reply = reply_of(
         post_signed(app.test_client(), twilio_form(county.zh.coordinator.phone, "急 5 胸痛", sid))  # type: ignore[arg-type]

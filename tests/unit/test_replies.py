@@ -386,10 +386,44 @@ def test_other_corrections() -> None:
 # --- roles ---
 
 
+HELP_COORDINATOR = {
+    "zh_CN": "周报：好 或 好 5 血压150/95；到 15；急 5 胸痛；改 周四 19:00；停；退订",
+    "en": "Report: OK, or OK 5 BP150/95 12 BG8.9; ATT 15; URGENT 5 chest pain; "
+    "MOVE THU 19:00; SKIP; STOP to unsubscribe",
+}
+HELP_MEMBER = {
+    "zh_CN": "急事请回复：急 加情况，如：急 胸痛。周报由网格员发送。回复“退订”停止接收",
+    "en": "Urgent: reply URGENT and what happened, e.g. URGENT chest pain. "
+    "Weekly reports come from your coordinator. STOP to unsubscribe",
+}
+HELP_DOCTOR = {
+    "zh_CN": "确认紧急报告：收到 或 收到 K7Q。周报由网格员发送。回复“退订”停止接收",
+    "en": "Acknowledge an urgent report: ACK or ACK K7Q. "
+    "Weekly reports come from coordinators. STOP to unsubscribe",
+}
+HELP_UNKNOWN = {
+    "zh_CN": "本号码未登记，请联系村医登记。急事请拨120。回复“退订”停止接收",
+    "en": "This number is not registered; please contact your village doctor. "
+    "If urgent, call 120. STOP to unsubscribe",
+}
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("role", ["coordinator", "member", "patient", "doctor", "unknown"])
-def test_help_fits_one_segment_for_every_role(language, role) -> None:
-    assert fits_one_segment(replies.help_reply(language, role))
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("coordinator", HELP_COORDINATOR),
+        ("member", HELP_MEMBER),
+        ("patient", HELP_MEMBER),
+        ("doctor", HELP_DOCTOR),
+        ("unknown", HELP_UNKNOWN),
+        ("someone else", HELP_UNKNOWN),
+    ],
+)
+def test_help_is_the_text_for_each_role_in_one_segment(language, role, expected) -> None:
+    reply = replies.help_reply(language, role)
+    assert reply == expected[language]
+    assert fits_one_segment(reply)
 
 
 def test_member_hint_names_the_coordinator_and_clips_a_long_name() -> None:
