@@ -22,10 +22,11 @@ from config.logging import mask_phone, mask_phones_in
 from grids import audit
 from grids.admin.follow import follow_grid
 from grids.admin.hierarchy_check import added_problems, check_around
-from grids.admin.operations import Plan, phased
+from grids.admin.plans import Plan, phased
 from grids.admin.rules import Problem, blocking
 from grids.audit import ChangeConflict, Conflict, UndoRefused
 from grids.channel import Deliver
+from grids.core.errors import CatalogueError
 from grids.core.notices import Notice
 from grids.core.vocabulary import GONE_STATUSES
 from grids.escalation.service import EscalationPolicy
@@ -36,13 +37,8 @@ NAME_LIMIT = 8
 GRID_LIST_LIMIT = 3
 
 
-class AdminError(ValueError):
+class AdminError(CatalogueError, ValueError):
     """A request that cannot be done as asked; `key` and `params` name the catalogue text."""
-
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass

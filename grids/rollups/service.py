@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from grids.core.errors import CatalogueError
 from grids.rollups.indicators import (
     DOCTOR_ACK_TIMEOUT_S,
     LEVELS,
@@ -37,13 +38,8 @@ TRAILING_WEEKS = 4
 """Closed weeks recomputed by each snapshot run, so late data reaches them."""
 
 
-class RollupError(ValueError):
+class RollupError(CatalogueError, ValueError):
     """A request the rollups cannot answer; `key` and `params` name the catalogue text."""
-
-    def __init__(self, key: str, **params: str) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)
