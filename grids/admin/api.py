@@ -125,13 +125,11 @@ def operate(operation: str) -> Any:
         missing = missing_fields(operation, body)
         if missing:
             raise ValidationError(missing)
-        actor, allowed = actor_for(session, current())
         outcome = run_operation(
             session,
             operation,
             body,
-            actor=actor,
-            allowed=allowed,
+            who=actor_for(session, current()),
             now=now(),
             reason=body.get("reason"),
             override=body["override"],
@@ -165,12 +163,10 @@ def undo_change(change_set_id: str) -> Any:
         return error_response(404, "not_found", translate(error.key, language(), **error.params))
     try:
         body = UndoRequestSchema().load(request.get_json(silent=True) or {})
-        actor, allowed = actor_for(session, current())
         outcome = run_undo(
             session,
             int(change_set_id),
-            actor=actor,
-            allowed=allowed,
+            who=actor_for(session, current()),
             now=now(),
             reason=body.get("reason"),
             dry_run=body["dry_run"],

@@ -83,15 +83,14 @@ def _run(operation: str, params: dict[str, Any], options: dict[str, Any]) -> Non
     moment = _moment(options["at"])
     try:
         if options["actor_name"]:
-            actor, scope = actor_of(session, options["actor_name"])
+            who = actor_of(session, options["actor_name"])
         else:
-            actor, scope = audit.actor("cli", f"admin.{operation}"), None
+            who = audit.actor("cli", f"admin.{operation}"), None
         outcome = run_operation(
             session,
             operation,
             params,
-            actor=actor,
-            allowed=scope,
+            who=who,
             now=moment,
             reason=options["reason"],
             override=options["override"],
@@ -344,14 +343,13 @@ def undo_command(
     moment = _moment(at)
     try:
         if actor_name:
-            actor, scope = actor_of(session, actor_name)
+            who = actor_of(session, actor_name)
         else:
-            actor, scope = audit.actor("cli", "admin.undo"), None
+            who = audit.actor("cli", "admin.undo"), None
         outcome = run_undo(
             session,
             change_set,
-            actor=actor,
-            allowed=scope,
+            who=who,
             now=moment,
             reason=reason,
             dry_run=dry_run,

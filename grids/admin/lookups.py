@@ -85,18 +85,22 @@ def slot_of(session: Session, doctor: Doctor) -> DoctorSlot:
     )
 
 
-def slots_of(session: Session, doctors: Sequence[Doctor]) -> dict[int, DoctorSlot]:
-    """`slot_of` for many doctors in two queries."""
-    ids = [d.id for d in doctors]
-    loads = dict(
+def grid_loads(session: Session, doctor_ids: set[int]) -> dict[int | None, int]:
+    """Doctor id -> grids he serves; a doctor with none is left out."""
+    return dict(
         session.execute(
             select(Grid.doctor_id, func.count())
-            .where(Grid.doctor_id.in_(ids))
+            .where(Grid.doctor_id.in_(doctor_ids))
             .group_by(Grid.doctor_id)
         )
         .tuples()
         .all()
     )
+
+
+def slots_of(session: Session, doctors: Sequence[Doctor]) -> dict[int, DoctorSlot]:
+    """`slot_of` for many doctors in two queries."""
+    loads = grid_loads(session, {d.id for d in doctors})
     parents = parents_of(session, {d.facility_id for d in doctors})
     return {
         d.id: DoctorSlot(

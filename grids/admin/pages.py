@@ -198,13 +198,11 @@ def operate(operation: str) -> Any:
     params = _params(operation)
     versions = {key[2:]: int(v) for key, v in form.items() if key.startswith("v.") and v.isdigit()}
     try:
-        actor, allowed = actor_for(session, current())
         outcome = run_operation(
             session,
             operation,
             params,
-            actor=actor,
-            allowed=allowed,
+            who=actor_for(session, current()),
             now=now(),
             reason=form.get("reason"),
             override=_flag("override"),
@@ -264,12 +262,10 @@ def undo_change(change_set_id: str) -> Any:
     if not change_set_id.isdigit():
         abort(404)
     try:
-        actor, allowed = actor_for(session, current())
         outcome = run_undo(
             session,
             int(change_set_id),
-            actor=actor,
-            allowed=allowed,
+            who=actor_for(session, current()),
             now=now(),
             reason=request.form.get("reason"),
         )

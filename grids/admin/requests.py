@@ -61,15 +61,16 @@ def run_operation(
     operation: str,
     params: dict[str, Any],
     *,
-    actor: str,
-    allowed: set[int] | None,
+    who: tuple[str, set[int] | None],
     now: datetime,
     reason: str | None,
     override: bool,
     dry_run: bool,
     expected_versions: dict[str, int] | None = None,
 ) -> Outcome:
-    """Plan `operation` and preview or apply it, telling people through the app's channel."""
+    """Plan `operation` and preview or apply it as `who` (an actor and the facilities it
+    may change, None: all), telling people through the app's channel."""
+    actor, allowed = who
     settings = current_settings()
     return execute(
         session,
@@ -91,13 +92,13 @@ def run_undo(
     session: Session,
     change_set_id: int,
     *,
-    actor: str,
-    allowed: set[int] | None,
+    who: tuple[str, set[int] | None],
     now: datetime,
     reason: str | None,
     dry_run: bool = False,
 ) -> Outcome:
-    """Preview or apply the undo of a change-set, telling people through the app's channel."""
+    """Preview or apply the undo of a change-set as `who` (as for `run_operation`)."""
+    actor, allowed = who
     settings = current_settings()
     return undo(
         session,

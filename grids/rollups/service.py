@@ -137,6 +137,21 @@ def subject_keys(place: GridPlace) -> list[tuple[str, str]]:
     return keys
 
 
+def new_snapshot(
+    week: str, level: str, code: str, values: dict[str, Any], now: datetime
+) -> RollupSnapshot:
+    """The first stored rollup of one subject for one week."""
+    return RollupSnapshot(
+        week=week,
+        level=level,
+        code=code,
+        indicators=values,
+        computed_at=now,
+        first_computed_at=now,
+        revisions=1,
+    )
+
+
 def snapshot_week(
     session: Session,
     period: WeekPeriod,
@@ -156,17 +171,7 @@ def snapshot_week(
     for (level, code), values in rollup.values.items():
         row = stored.get((level, code))
         if row is None:
-            session.add(
-                RollupSnapshot(
-                    week=period.week,
-                    level=level,
-                    code=code,
-                    indicators=values,
-                    computed_at=now,
-                    first_computed_at=now,
-                    revisions=1,
-                )
-            )
+            session.add(new_snapshot(period.week, level, code, values, now))
             created += 1
         elif row.indicators != values:
             row.indicators = values
