@@ -146,6 +146,19 @@ def _e164(number: str) -> str | None:
     return "+86" + (digits[1:] if digits.startswith("0") else digits)
 
 
+def _person_columns(
+    number: int, row: dict[str, str], facility_ids: dict[str, int]
+) -> tuple[int, str, str, str | None, int]:
+    """The first columns of a doctor or patient row: id, code, name, phone, facility."""
+    return (
+        number,
+        row["code"],
+        row["name"],
+        _e164(row["phone"]),
+        facility_ids[row["facility_code"]],
+    )
+
+
 def load_county(url: str, county: SyntheticCounty) -> None:
     """COPY the county straight into the roster tables (what an import would store)."""
     now = datetime.now(UTC)
@@ -180,11 +193,7 @@ def load_county(url: str, county: SyntheticCounty) -> None:
             for number, row in enumerate(county.doctors, start=1):
                 copy.write_row(
                     (
-                        number,
-                        row["code"],
-                        row["name"],
-                        _e164(row["phone"]),
-                        facility_ids[row["facility_code"]],
+                        *_person_columns(number, row, facility_ids),
                         "zh_CN",
                         "active",
                         now,
@@ -208,11 +217,7 @@ def load_county(url: str, county: SyntheticCounty) -> None:
                 primary, conditions = coded(row["conditions"])
                 copy.write_row(
                     (
-                        number,
-                        row["code"],
-                        row["name"],
-                        _e164(row["phone"]),
-                        facility_ids[row["facility_code"]],
+                        *_person_columns(number, row, facility_ids),
                         primary,
                         conditions,
                         int(row["birth_year"]),

@@ -31,13 +31,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +42,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from bench.rollups import DEFAULT_URL, TZ, Scale, _admin, fill
+from bench.serving import GUNICORN, free_port, percentile, stop, wait_until_up
 from config.settings import PROJECT_ROOT
 from grids.accounts.models import User
 from grids.accounts.service import create_user
@@ -53,19 +50,12 @@ from grids.models import Doctor, Grid
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, current_week, weeks_back
 from grids.rollups.queries import grid_places
-from grids.rollups.service import compute_week, subject_keys
+from grids.rollups.service import compute_week, new_snapshot, subject_keys
 from grids.storage.database import Database
 
 DATABASE_NAME = f"huzhu_bench_rollups_page_{os.getpid()}"
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 PASSWORD = "bench doctor password"
 TREND_WEEKS = 12
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def prepare(url: str, doctors: int, now: datetime) -> list[str]:
@@ -95,17 +85,7 @@ def prepare(url: str, doctors: int, now: datetime) -> list[str]:
                 }
                 for (level, code), values in rollup.values.items():
                     if level in ("doctor", "grid") and (level, code) not in stored:
-                        session.add(
-                            RollupSnapshot(
-                                week=week,
-                                level=level,
-                                code=code,
-                                indicators=values,
-                                computed_at=now,
-                                first_computed_at=now,
-                                revisions=1,
-                            )
-                        )
+                        session.add(new_snapshot(week, level, code, values, now))
         session.commit()
     database.dispose()
     return codes
@@ -129,18 +109,7 @@ class Gunicorn:
             ],
             env={**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)},
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
+        wait_until_up(self.process, self.base + "/healthz", "gunicorn")
 
     @property
     def base(self) -> str:
@@ -161,13 +130,7 @@ class Gunicorn:
         return total
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
 
 def logged_in(base: str, username: str) -> requests.Session:
@@ -186,11 +149,6 @@ def logged_in(base: str, username: str) -> requests.Session:
     if response.status_code != 302 or "/login" in response.headers.get("Location", ""):
         raise SystemExit(f"login as {username} failed: {response.status_code}")
     return client
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def load(

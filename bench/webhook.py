@@ -39,14 +39,11 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +52,7 @@ from urllib.parse import urlencode
 from sqlalchemy import event, func, select, text
 from twilio.request_validator import RequestValidator
 
+from bench.serving import GUNICORN, free_port, percentile, stop, wait_until_up
 from config.clock import now as clock_now
 from config.runtime import settings_of
 from config.settings import PROJECT_ROOT
@@ -75,7 +73,6 @@ PUBLIC_BASE_URL = "https://huzhu-bench.example.org"
 PATH = "/sms/twilio/inbound"
 AUTH_TOKEN = "bench-auth-token"
 GRID_SIZE = 18
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 LUA = r"""
 local bodies, signatures = {}, {}
@@ -256,12 +253,6 @@ def signed_requests(
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Gunicorn:
     def __init__(self, app: str, workers: int, env: dict[str, str]) -> None:
         self.port = free_port()
@@ -280,27 +271,10 @@ class Gunicorn:
             ],
             env={**os.environ, **env},
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"gunicorn for {app} did not start")
-            time.sleep(0.2)
+        wait_until_up(self.process, f"http://127.0.0.1:{self.port}/", f"gunicorn for {app}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
 
 
 def run_wrk(
@@ -364,11 +338,6 @@ async def _fixed_rate(
             *(one(start + n / rate, sig, body) for n, (sig, body) in enumerate(requests))
         )
     return latencies, failures
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def write_data(path: Path, requests: list[tuple[str, str]]) -> None:

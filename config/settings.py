@@ -366,19 +366,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+def _twilio_missing(settings: Settings, *more: tuple[str, str | None]) -> list[str]:
+    """The Twilio credentials, and `more` (name, value) settings, that are not set."""
+    required = (
+        ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+        ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+        *more,
+    )
+    return [name for name, value in required if not value]
+
+
 def check_voice_settings(settings: Settings) -> None:
     if settings.voice_backend != "twilio":
         return
-    missing = [
-        name
-        for name, value in (
-            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
-            ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
-            ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
-            ("PUBLIC_BASE_URL", settings.public_base_url),
-        )
-        if not value
-    ]
+    missing = _twilio_missing(
+        settings,
+        ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
+        ("PUBLIC_BASE_URL", settings.public_base_url),
+    )
     if missing:
         raise SettingsError(
             f"VOICE_BACKEND=twilio needs {', '.join(missing)} (calls come from "
@@ -493,14 +498,7 @@ def check_sms_settings(settings: Settings) -> None:
         return
     if settings.sms_backend != "twilio":
         return
-    missing = [
-        name
-        for name, value in (
-            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
-            ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
-        )
-        if not value
-    ]
+    missing = _twilio_missing(settings)
     if not (settings.twilio_from_number or settings.twilio_messaging_service_sid):
         missing.append("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
     if missing:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from grids.accounts.models import ROLES, LoginAttempt, User
+from grids.core.errors import CatalogueError
 from grids.models import Doctor, Facility
 
 MIN_PASSWORD_LENGTH = 10
@@ -22,13 +23,8 @@ MAX_FAILURES_PER_ADDRESS = 20
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class AccountError(ValueError):
+class AccountError(CatalogueError, ValueError):
     """A request about accounts that cannot be done; `key` and `params` name the catalogue text."""
-
-    def __init__(self, key: str, **params: str) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,15 @@ from config.runtime import current_settings
 from grids import audit
 from grids.accounts.access import current, require_role, scope_for
 from grids.admin import browse as browsing
-from grids.admin.operations import OPERATIONS, NotFound
+from grids.admin.lookups import NotFound
+from grids.admin.operations import OPERATIONS
 from grids.admin.requests import (
     actor_for,
-    build_plan,
     change_set_document,
+    conflict_params,
     outcome_document,
+    run_operation,
+    run_undo,
     visible_change_sets,
 )
 from grids.admin.schemas import (
@@ -31,10 +34,8 @@ from grids.admin.schemas import (
     UndoRequestSchema,
     missing_fields,
 )
-from grids.admin.service import AdminError, Outcome, execute, undo
+from grids.admin.service import AdminError, Outcome
 from grids.audit import ChangeConflict, UndoRefused
-from grids.channel import channel
-from grids.escalation.policy import policy_of
 from grids.storage.session import request_session
 from grids.web.errors import error_response
 from i18n import normalise_language, translate
@@ -76,16 +77,7 @@ def domain_error(error: Exception) -> tuple[Response, int]:
             )
             for c in error.conflicts
         }
-        first = error.conflicts[0]
-        message = translate(
-            "admin.error.conflict",
-            lang,
-            row=first.key or first.row_id or "",
-            field=first.field or "",
-            expected=first.expected,
-            actual=first.actual,
-            by=first.changed_by or "-",
-        )
+        message = translate("admin.error.conflict", lang, **conflict_params(error))
         return error_response(409, "conflict", message, fields)
     raise error
 
@@ -134,22 +126,16 @@ def operate(operation: str) -> Any:
         missing = missing_fields(operation, body)
         if missing:
             raise ValidationError(missing)
-        actor, allowed = actor_for(session, current())
-        moment = now()
-        plan = build_plan(session, operation, body, moment)
-        outcome = execute(
+        outcome = run_operation(
             session,
-            plan,
-            actor=actor,
-            now=moment,
+            operation,
+            body,
+            who=actor_for(session, current()),
+            now=now(),
             reason=body.get("reason"),
             override=body["override"],
             dry_run=body["dry_run"],
             expected_versions=body.get("expected_versions"),
-            allowed_facilities=allowed,
-            deliver=channel(),
-            default_language=current_settings().default_language,
-            policy=policy_of(current_settings()),
         )
     except (ValidationError, NotFound, AdminError, ChangeConflict) as error:
         session.rollback()
@@ -178,18 +164,13 @@ def undo_change(change_set_id: str) -> Any:
         return error_response(404, "not_found", translate(error.key, language(), **error.params))
     try:
         body = UndoRequestSchema().load(request.get_json(silent=True) or {})
-        actor, allowed = actor_for(session, current())
-        outcome = undo(
+        outcome = run_undo(
             session,
             int(change_set_id),
-            actor=actor,
+            who=actor_for(session, current()),
             now=now(),
             reason=body.get("reason"),
             dry_run=body["dry_run"],
-            allowed_facilities=allowed,
-            deliver=channel(),
-            default_language=current_settings().default_language,
-            policy=policy_of(current_settings()),
         )
     except (ValidationError, AdminError, UndoRefused) as error:
         session.rollback()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from grids import audit
 from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
-from grids.formation.planner import SMALL_GRID_BELOW
+from grids.formation.planner_records import SMALL_GRID_BELOW
 from grids.models import Doctor, Facility, Grid, Membership, Patient
 
 PAGE_SIZE = 50

@@ -17,19 +17,20 @@ from flask.cli import AppGroup
 from config.logging import mask_phones_in
 from config.runtime import current_settings
 from grids import audit
-from grids.admin.operations import STATUSES, NotFound
+from grids.admin.lookups import NotFound
+from grids.admin.operations import STATUSES
 from grids.admin.requests import (
     actor_of,
-    build_plan,
     change_set_document,
+    conflict_params,
     outcome_document,
     problem_text,
+    run_operation,
+    run_undo,
 )
-from grids.admin.service import AdminError, Outcome, execute, undo
+from grids.admin.service import AdminError, Outcome
 from grids.audit import ChangeConflict, UndoRefused
-from grids.channel import channel
 from grids.cli import at_option, parse_at, render_table
-from grids.escalation.policy import policy_of
 from grids.storage.session import request_session
 from i18n import translate
 
@@ -70,22 +71,18 @@ def _run(operation: str, params: dict[str, Any], options: dict[str, Any]) -> Non
     moment = parse_at(options["at"])
     try:
         if options["actor_name"]:
-            actor, scope = actor_of(session, options["actor_name"])
+            who = actor_of(session, options["actor_name"])
         else:
-            actor, scope = audit.actor("cli", f"admin.{operation}"), None
-        plan = build_plan(session, operation, params, moment)
-        outcome = execute(
+            who = audit.actor("cli", f"admin.{operation}"), None
+        outcome = run_operation(
             session,
-            plan,
-            actor=actor,
+            operation,
+            params,
+            who=who,
             now=moment,
             reason=options["reason"],
             override=options["override"],
             dry_run=options["dry_run"],
-            allowed_facilities=scope,
-            deliver=channel(),
-            default_language=_language(),
-            policy=policy_of(current_settings()),
         )
     except (AdminError, NotFound, UndoRefused) as error:
         session.rollback()
@@ -101,15 +98,7 @@ def _run(operation: str, params: dict[str, Any], options: dict[str, Any]) -> Non
 
 
 def _conflict(conflict: ChangeConflict) -> click.ClickException:
-    first = conflict.conflicts[0]
-    return _fail(
-        "admin.error.conflict",
-        row=first.key or first.row_id or "",
-        field=first.field or "",
-        expected=first.expected,
-        actual=first.actual,
-        by=first.changed_by or "-",
-    )
+    return _fail("admin.error.conflict", **conflict_params(conflict))
 
 
 def _print(outcome: Outcome, output: str) -> None:
@@ -342,20 +331,16 @@ def undo_command(
     moment = parse_at(at)
     try:
         if actor_name:
-            actor, scope = actor_of(session, actor_name)
+            who = actor_of(session, actor_name)
         else:
-            actor, scope = audit.actor("cli", "admin.undo"), None
-        outcome = undo(
+            who = audit.actor("cli", "admin.undo"), None
+        outcome = run_undo(
             session,
             change_set,
-            actor=actor,
+            who=who,
             now=moment,
             reason=reason,
             dry_run=dry_run,
-            allowed_facilities=scope,
-            deliver=channel(),
-            default_language=_language(),
-            policy=policy_of(current_settings()),
         )
     except (AdminError, UndoRefused) as error:
         session.rollback()

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grids.admin.lookups import (
+    NotFound,
+    current_memberships,
+    load_doctor,
+    load_grid,
+    load_patient,
+    parents_of,
+    place_of,
+    places_of,
+    slot_of,
+    slots_of,
+)
+from grids.admin.plans import Plan, join, leave, refuse_closed, set_field, touch
 from grids.admin.rules import (
-    DoctorSlot,
-    GridPlace,
     Problem,
     doctor_problems,
     grid_room_problems,
@@ -44,244 +53,16 @@ OPERATIONS = (
 STATUSES = ("hospitalised", "discharged", "moved_away", "deceased")
 
 
-class NotFound(LookupError):
-    """A code that names nothing; `key` and `params` name the catalogue text."""
-
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
-
-
-@dataclass
-class Plan:
-    operation: str
-    subject: str
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[Problem] = field(default_factory=list)
-    """Consequences worth reading that stop nothing (a grid left without a coordinator)."""
-    moves: list[dict[str, Any]] = field(default_factory=list)
-    """Who moves where: patient, from grid and seat, to grid and seat."""
-    assignments: list[dict[str, Any]] = field(default_factory=list)
-    """Grids changing doctor: grid, from doctor, to doctor (editable for a retirement)."""
-    grid_ids: set[int] = field(default_factory=set)
-    doctor_ids: set[int] = field(default_factory=set)
-    facility_ids: set[int] = field(default_factory=set)
-    """Every clinic the operation touches: a township account must hold them all."""
-    versions: dict[str, int] = field(default_factory=dict)
-    """Grid code -> version read: what an apply after this preview expects."""
-    accepted: set[tuple[str, str]] = field(default_factory=set)
-    """(`grids check` code, subject) the operation is defined to leave; see
-    `grids.admin.hierarchy_check`."""
-
-
-# --- reading --------------------------------------------------------------------------------
-
-
-def load_grid(session: Session, code: str) -> Grid:
-    grid = session.scalar(select(Grid).where(Grid.code == code))
-    if grid is None:
-        raise NotFound("admin.error.no_grid", code=code)
-    return grid
-
-
-def load_doctor(session: Session, code: str) -> Doctor:
-    doctor = session.scalar(select(Doctor).where(Doctor.code == code))
-    if doctor is None:
-        raise NotFound("admin.error.no_doctor", code=code)
-    return doctor
-
-
-def load_patient(session: Session, code: str) -> Patient:
-    patient = session.scalar(select(Patient).where(Patient.code == code))
-    if patient is None:
-        raise NotFound("admin.error.no_patient", code=code)
-    return patient
-
-
-def _township(session: Session, facility_id: int) -> int | None:
-    return session.scalar(select(Facility.parent_id).where(Facility.id == facility_id))
-
-
-def _current(session: Session, grid_id: int) -> list[Membership]:
-    return list(
-        session.scalars(
-            select(Membership)
-            .where(Membership.grid_id == grid_id, Membership.left_at.is_(None))
-            .order_by(Membership.seat)
-        )
-    )
-
-
-def place_of(session: Session, grid: Grid, members: int | None = None) -> GridPlace:
-    if members is None:
-        members = (
-            session.scalar(
-                select(func.count()).where(
-                    Membership.grid_id == grid.id, Membership.left_at.is_(None)
-                )
-            )
-            or 0
-        )
-    return GridPlace(
-        grid.id,
-        grid.code,
-        grid.facility_id,
-        _township(session, grid.facility_id),
-        grid.condition,
-        members,
-    )
-
-
-def slot_of(session: Session, doctor: Doctor) -> DoctorSlot:
-    grids = session.scalar(select(func.count()).where(Grid.doctor_id == doctor.id)) or 0
-    return DoctorSlot(
-        doctor.id,
-        doctor.code,
-        doctor.facility_id,
-        _township(session, doctor.facility_id),
-        grids,
-        doctor.status == DoctorStatus.ACTIVE,
-    )
-
-
-def slots_of(session: Session, doctors: Sequence[Doctor]) -> dict[int, DoctorSlot]:
-    """`slot_of` for many doctors in two queries."""
-    ids = [d.id for d in doctors]
-    loads = dict(
-        session.execute(
-            select(Grid.doctor_id, func.count())
-            .where(Grid.doctor_id.in_(ids))
-            .group_by(Grid.doctor_id)
-        )
-        .tuples()
-        .all()
-    )
-    parents = _parents(session, {d.facility_id for d in doctors})
-    return {
-        d.id: DoctorSlot(
-            d.id,
-            d.code,
-            d.facility_id,
-            parents.get(d.facility_id),
-            loads.get(d.id, 0),
-            d.status == DoctorStatus.ACTIVE,
-        )
-        for d in doctors
-    }
-
-
-def places_of(session: Session, grids: Sequence[Grid]) -> dict[int, GridPlace]:
-    """`place_of` for many grids (members not counted: a doctor's checks need none)."""
-    parents = _parents(session, {g.facility_id for g in grids})
-    return {
-        g.id: GridPlace(g.id, g.code, g.facility_id, parents.get(g.facility_id), g.condition, 0)
-        for g in grids
-    }
-
-
-def _parents(session: Session, facility_ids: set[int]) -> dict[int, int | None]:
-    return dict(
-        session.execute(
-            select(Facility.id, Facility.parent_id).where(Facility.id.in_(facility_ids))
-        )
-        .tuples()
-        .all()
-    )
-
-
-# --- change helpers ---------------------------------------------------------------------------
-
-
-def _set(
-    table: str, row_id: Any, key: str, column: str, expected: Any, value: Any
-) -> dict[str, Any]:
-    return {
-        "op": "update",
-        "table": table,
-        "id": row_id,
-        "key": key,
-        "field": column,
-        "expected": expected,
-        "set": value,
-    }
-
-
-def _closed(plan: Plan, grid: Grid) -> bool:
-    """A closed grid (merged into another) takes no part in any operation."""
-    if grid.closed_at is None:
-        return False
-    plan.problems.append(problem("grid_closed", grid=grid.code))
-    return True
-
-
-def _touch(plan: Plan, grid: Grid) -> None:
-    """Compare-and-set on the grid's version: a concurrent edit of it is a conflict."""
-    if grid.id in plan.grid_ids:
-        return
-    plan.grid_ids.add(grid.id)
-    plan.facility_ids.add(grid.facility_id)
-    plan.versions[grid.code] = grid.version
-    plan.changes.append(
-        _set("grids", grid.id, grid.code, "version", grid.version, grid.version + 1)
-    )
-
-
-def _leave(plan: Plan, membership: Membership, key: str, now: datetime, reason: str) -> None:
-    plan.changes.append(_set("memberships", membership.id, key, "left_at", None, now))
-    plan.changes.append(_set("memberships", membership.id, key, "left_reason", None, reason))
-
-
-def _join(plan: Plan, grid_id: Any, patient: Patient, seat: int, now: datetime) -> None:
-    plan.changes.append(
-        {
-            "op": "insert",
-            "table": "memberships",
-            "key": patient.code,
-            "values": {
-                "grid_id": grid_id,
-                "patient_id": patient.id,
-                "seat": seat,
-                "joined_at": now,
-                "left_at": None,
-                "left_reason": None,
-            },
-        }
-    )
-
-
-def _phase(change: dict[str, Any]) -> tuple[int, str, str]:
-    """Versions first, then new grids, then other updates (seats are freed), then new
-    memberships: a plan in this order never trips a unique seat or current-member index,
-    and like changes sit together so they are applied in bulk."""
-    if change["op"] == "update" and change["table"] == "grids" and change["field"] == "version":
-        return (0, "", "")
-    if change["op"] == "insert" and change["table"] == "grids":
-        return (1, "", "")
-    if change["op"] == "insert":
-        return (3, "", "")
-    # A plan updates each column of a row once, so updates may go column by column.
-    return (2, change["table"], change["field"])
-
-
-def phased(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(changes, key=_phase)  # stable: each phase keeps the plan's order
-
-
 def _can_coordinate(patient: Patient) -> bool:
     return patient.volunteer and is_e164(patient.phone) and patient.status == PatientStatus.ACTIVE
-
-
-# --- the operations ------------------------------------------------------------------------
 
 
 def move_grid(session: Session, grid_code: str, doctor_code: str) -> Plan:
     grid = load_grid(session, grid_code)
     doctor = load_doctor(session, doctor_code)
     plan = Plan("move-grid", grid.code)
-    _touch(plan, grid)
-    _closed(plan, grid)
+    touch(plan, grid)
+    refuse_closed(plan, grid)
     plan.facility_ids.add(doctor.facility_id)
     old = session.get(Doctor, grid.doctor_id) if grid.doctor_id else None
     if old is not None and old.id == doctor.id:
@@ -294,7 +75,7 @@ def move_grid(session: Session, grid_code: str, doctor_code: str) -> Plan:
 
 def _assign(plan: Plan, grid: Grid, old: Doctor | None, new: Doctor | None) -> None:
     plan.changes.append(
-        _set("grids", grid.id, grid.code, "doctor_id", grid.doctor_id, new.id if new else None)
+        set_field("grids", grid.id, grid.code, "doctor_id", grid.doctor_id, new.id if new else None)
     )
     plan.assignments.append(
         {"grid": grid.code, "from": old.code if old else None, "to": new.code if new else None}
@@ -306,8 +87,8 @@ def set_coordinator(session: Session, grid_code: str, patient_code: str) -> Plan
     grid = load_grid(session, grid_code)
     patient = load_patient(session, patient_code)
     plan = Plan("set-coordinator", grid.code)
-    _touch(plan, grid)
-    _closed(plan, grid)
+    touch(plan, grid)
+    refuse_closed(plan, grid)
     member = session.scalar(
         select(Membership).where(
             Membership.patient_id == patient.id,
@@ -322,7 +103,7 @@ def set_coordinator(session: Session, grid_code: str, patient_code: str) -> Plan
     elif not _can_coordinate(patient):
         plan.problems.append(problem("not_a_volunteer", True, patient=patient.code))
     plan.changes.append(
-        _set("grids", grid.id, grid.code, "coordinator_id", grid.coordinator_id, patient.id)
+        set_field("grids", grid.id, grid.code, "coordinator_id", grid.coordinator_id, patient.id)
     )
     return plan
 
@@ -369,13 +150,13 @@ def move_members(session: Session, moves: Sequence[tuple[str, str]], now: dateti
     plan = Plan("move-member", subject)
     for patient_code, grid_code in moves:
         patient, grid = patients[patient_code], targets[grid_code]
-        _touch(plan, grid)
+        touch(plan, grid)
         membership = current.get(patient.id)
         source = sources.get(membership.grid_id) if membership else None
         if source is not None and source.id == grid.id:
             plan.problems.append(problem("same_grid", patient=patient.code, grid=grid.code))
             continue
-        if _closed(plan, grid):
+        if refuse_closed(plan, grid):
             continue
         if patient.status not in (PatientStatus.ACTIVE, PatientStatus.HOSPITALISED):
             plan.problems.append(
@@ -397,20 +178,20 @@ def move_members(session: Session, moves: Sequence[tuple[str, str]], now: dateti
             )
             continue
         if source is not None and membership is not None:
-            _touch(plan, source)
-            _leave(plan, membership, patient.code, now, "moved")
+            touch(plan, source)
+            leave(plan, membership, patient.code, now, "moved")
             seats[source.id].discard(membership.seat)
             if source.coordinator_id == patient.id:
                 plan.problems.append(
                     problem("coordinator_leaves", True, patient=patient.code, grid=source.code)
                 )
                 plan.changes.append(
-                    _set("grids", source.id, source.code, "coordinator_id", patient.id, None)
+                    set_field("grids", source.id, source.code, "coordinator_id", patient.id, None)
                 )
                 plan.notes.append(problem("needs_coordinator", grid=source.code))
         seat = lowest_free_seats(seats[grid.id], 1)[0]
         seats[grid.id].add(seat)
-        _join(plan, grid.id, patient, seat, now)
+        join(plan, grid.id, patient, seat, now)
         plan.moves.append(
             {
                 "patient": patient.code,
@@ -441,10 +222,10 @@ def next_grid_code(session: Session, clinic: Facility, condition: str) -> str:
 def split(session: Session, grid_code: str, now: datetime) -> Plan:
     grid = load_grid(session, grid_code)
     plan = Plan("split", grid.code)
-    _touch(plan, grid)
-    if _closed(plan, grid):
+    touch(plan, grid)
+    if refuse_closed(plan, grid):
         return plan
-    members = _current(session, grid.id)
+    members = current_memberships(session, grid.id)
     if len(members) < 2:
         plan.problems.append(problem("too_small", grid=grid.code, members=len(members)))
         return plan
@@ -504,8 +285,8 @@ def split(session: Session, grid_code: str, now: datetime) -> Plan:
     for new_seat, old_seat in enumerate(leaving, start=1):
         membership = by_seat[old_seat]
         patient = patients[membership.patient_id]
-        _leave(plan, membership, patient.code, now, "split")
-        _join(plan, {"ref": "new_grid"}, patient, new_seat, now)
+        leave(plan, membership, patient.code, now, "split")
+        join(plan, {"ref": "new_grid"}, patient, new_seat, now)
         plan.moves.append(
             {
                 "patient": patient.code,
@@ -525,12 +306,12 @@ def merge(session: Session, keep_code: str, absorb_code: str, now: datetime) -> 
     if keep.id == absorb.id:
         plan.problems.append(problem("same_grid_merge", grid=keep.code))
         return plan
-    _touch(plan, keep)
-    _touch(plan, absorb)
-    if _closed(plan, keep) | _closed(plan, absorb):
+    touch(plan, keep)
+    touch(plan, absorb)
+    if refuse_closed(plan, keep) | refuse_closed(plan, absorb):
         return plan
-    kept = _current(session, keep.id)
-    joining = _current(session, absorb.id)
+    kept = current_memberships(session, keep.id)
+    joining = current_memberships(session, absorb.id)
     plan.problems += grid_room_problems(place_of(session, keep, len(kept)), len(joining))
     if keep.facility_id != absorb.facility_id:
         plan.problems.append(problem("other_clinic", True, grid=keep.code, other=absorb.code))
@@ -549,8 +330,8 @@ def merge(session: Session, keep_code: str, absorb_code: str, now: datetime) -> 
     seats = lowest_free_seats([m.seat for m in kept], len(joining))
     for membership, seat in zip(joining, seats, strict=True):
         patient = patients[membership.patient_id]
-        _leave(plan, membership, patient.code, now, "merged")
-        _join(plan, keep.id, patient, seat, now)
+        leave(plan, membership, patient.code, now, "merged")
+        join(plan, keep.id, patient, seat, now)
         plan.moves.append(
             {
                 "patient": patient.code,
@@ -562,16 +343,18 @@ def merge(session: Session, keep_code: str, absorb_code: str, now: datetime) -> 
         )
     if absorb.coordinator_id is not None:
         plan.changes.append(
-            _set("grids", absorb.id, absorb.code, "coordinator_id", absorb.coordinator_id, None)
+            set_field(
+                "grids", absorb.id, absorb.code, "coordinator_id", absorb.coordinator_id, None
+            )
         )
     if absorb.doctor_id is not None:
         old = session.get(Doctor, absorb.doctor_id)
         plan.changes.append(
-            _set("grids", absorb.id, absorb.code, "doctor_id", absorb.doctor_id, None)
+            set_field("grids", absorb.id, absorb.code, "doctor_id", absorb.doctor_id, None)
         )
         if old is not None:
             plan.doctor_ids.add(old.id)
-    plan.changes.append(_set("grids", absorb.id, absorb.code, "closed_at", None, now))
+    plan.changes.append(set_field("grids", absorb.id, absorb.code, "closed_at", None, now))
     plan.notes.append(problem("grid_closes", grid=absorb.code, into=keep.code))
     if keep.coordinator_id is None:
         plan.notes.append(problem("needs_coordinator", grid=keep.code))
@@ -587,7 +370,7 @@ def retirement_suggestion(
         session.scalars(select(Grid).where(Grid.doctor_id == doctor.id).order_by(Grid.code))
     )
     clinics = {grid.facility_id for grid in grids} | {doctor.facility_id}
-    townships = set(_parents(session, clinics).values())
+    townships = set(parents_of(session, clinics).values())
     nearby = select(Facility.id).where(
         Facility.id.in_(clinics) | Facility.parent_id.in_([t for t in townships if t is not None])
     )
@@ -641,7 +424,7 @@ def retire_doctor(
     slots = slots_of(session, list(doctors.values()))
     places = places_of(session, grids)
     for grid in grids:
-        _touch(plan, grid)
+        touch(plan, grid)
         target_code = chosen.get(grid.code)
         target = doctors.get(target_code) if target_code else None
         if target_code and target is None:
@@ -659,7 +442,7 @@ def retire_doctor(
     if doctor.status == status:
         plan.problems.append(problem("doctor_already", doctor=doctor.code, status=status.value))
     plan.changes.append(
-        _set("doctors", doctor.id, doctor.code, "status", doctor.status.value, status.value)
+        set_field("doctors", doctor.id, doctor.code, "status", doctor.status.value, status.value)
     )
     return _dedupe(plan)
 
@@ -702,16 +485,18 @@ def set_status(
     )
     grid = session.get(Grid, membership.grid_id) if membership else None
     if grid is not None:
-        _touch(plan, grid)
+        touch(plan, grid)
     plan.changes.append(
-        _set("patients", patient.id, patient.code, "status", patient.status.value, new_status.value)
+        set_field(
+            "patients", patient.id, patient.code, "status", patient.status.value, new_status.value
+        )
     )
     if status == "deceased":
         plan.changes.append(
-            _set("patients", patient.id, patient.code, "died_on", patient.died_on, died_on)
+            set_field("patients", patient.id, patient.code, "died_on", patient.died_on, died_on)
         )
     if status in ("moved_away", "deceased") and membership is not None and grid is not None:
-        _leave(plan, membership, patient.code, now, status)
+        leave(plan, membership, patient.code, now, status)
         plan.moves.append(
             {
                 "patient": patient.code,
@@ -723,7 +508,7 @@ def set_status(
         )
         if grid.coordinator_id == patient.id:
             plan.changes.append(
-                _set("grids", grid.id, grid.code, "coordinator_id", patient.id, None)
+                set_field("grids", grid.id, grid.code, "coordinator_id", patient.id, None)
             )
             plan.notes.append(problem("needs_coordinator", grid=grid.code))
     return plan

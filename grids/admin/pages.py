@@ -13,23 +13,23 @@ from sqlalchemy import select
 
 from config.clock import now
 from config.logging import mask_phone
-from config.runtime import current_settings
 from grids import audit
 from grids.accounts.access import current, doctor_or_403, grid_or_403, require_role, scope_for
 from grids.admin import browse as browsing
-from grids.admin.operations import OPERATIONS, STATUSES, NotFound, retirement_suggestion
+from grids.admin.lookups import NotFound
+from grids.admin.operations import OPERATIONS, STATUSES, retirement_suggestion
 from grids.admin.requests import (
     actor_for,
-    build_plan,
     change_set_document,
+    conflict_params,
     outcome_document,
+    run_operation,
+    run_undo,
     visible_change_sets,
 )
-from grids.admin.service import AdminError, Outcome, execute, undo
+from grids.admin.service import AdminError, Outcome
 from grids.audit import ChangeConflict, UndoRefused
-from grids.channel import channel
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus
-from grids.escalation.policy import policy_of
 from grids.models import Doctor, Facility
 from grids.storage.session import request_session
 from grids.web.language import page_language
@@ -198,22 +198,16 @@ def operate(operation: str) -> Any:
     params = _params(operation)
     versions = {key[2:]: int(v) for key, v in form.items() if key.startswith("v.") and v.isdigit()}
     try:
-        actor, allowed = actor_for(session, current())
-        moment = now()
-        plan = build_plan(session, operation, params, moment)
-        outcome = execute(
+        outcome = run_operation(
             session,
-            plan,
-            actor=actor,
-            now=moment,
+            operation,
+            params,
+            who=actor_for(session, current()),
+            now=now(),
             reason=form.get("reason"),
             override=_flag("override"),
             dry_run=not apply,
             expected_versions=versions if apply else None,
-            allowed_facilities=allowed,
-            deliver=channel(),
-            default_language=current_settings().default_language,
-            policy=policy_of(current_settings()),
         )
     except (NotFound, AdminError, ChangeConflict, KeyError, ValueError) as error:
         session.rollback()
@@ -227,16 +221,7 @@ def _error_page(error: Exception) -> tuple[str, int]:
     language = page_language()
     status = 400
     if isinstance(error, ChangeConflict):
-        first = error.conflicts[0]
-        message = translate(
-            "admin.error.conflict",
-            language,
-            row=first.key or first.row_id or "",
-            field=first.field or "",
-            expected=first.expected,
-            actual=first.actual,
-            by=first.changed_by or "-",
-        )
+        message = translate("admin.error.conflict", language, **conflict_params(error))
         status = 409
     elif isinstance(error, NotFound | AdminError | UndoRefused):
         message = translate(error.key, language, **error.params)
@@ -277,17 +262,12 @@ def undo_change(change_set_id: str) -> Any:
     if not change_set_id.isdigit():
         abort(404)
     try:
-        actor, allowed = actor_for(session, current())
-        outcome = undo(
+        outcome = run_undo(
             session,
             int(change_set_id),
-            actor=actor,
+            who=actor_for(session, current()),
             now=now(),
             reason=request.form.get("reason"),
-            allowed_facilities=allowed,
-            deliver=channel(),
-            default_language=current_settings().default_language,
-            policy=policy_of(current_settings()),
         )
     except (AdminError, UndoRefused) as error:
         session.rollback()

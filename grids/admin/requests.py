@@ -10,13 +10,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.runtime import current_settings
 from grids import audit
 from grids.accounts.access import facility_subtree_ids
 from grids.accounts.models import User
 from grids.admin import operations
-from grids.admin.operations import Plan
+from grids.admin.plans import Plan
 from grids.admin.rules import Problem
-from grids.admin.service import AdminError, Outcome, notice_rows
+from grids.admin.service import AdminError, Outcome, execute, notice_rows, undo
+from grids.audit import ChangeConflict
+from grids.channel import channel
+from grids.escalation.policy import policy_of
 from grids.models import ChangeSet, Grid
 from i18n import translate
 
@@ -50,6 +54,76 @@ def build_plan(session: Session, operation: str, params: dict[str, Any], now: da
             died_on = date.fromisoformat(died_on)
         return operations.set_status(session, params["patient"], params["status"], now, died_on)
     raise AdminError("admin.error.bad_operation", operation=operation)
+
+
+def run_operation(
+    session: Session,
+    operation: str,
+    params: dict[str, Any],
+    *,
+    who: tuple[str, set[int] | None],
+    now: datetime,
+    reason: str | None,
+    override: bool,
+    dry_run: bool,
+    expected_versions: dict[str, int] | None = None,
+) -> Outcome:
+    """Plan `operation` and preview or apply it as `who` (an actor and the facilities it
+    may change, None: all), telling people through the app's channel."""
+    actor, allowed = who
+    settings = current_settings()
+    return execute(
+        session,
+        build_plan(session, operation, params, now),
+        actor=actor,
+        now=now,
+        reason=reason,
+        override=override,
+        dry_run=dry_run,
+        expected_versions=expected_versions,
+        allowed_facilities=allowed,
+        deliver=channel(),
+        default_language=settings.default_language,
+        policy=policy_of(settings),
+    )
+
+
+def run_undo(
+    session: Session,
+    change_set_id: int,
+    *,
+    who: tuple[str, set[int] | None],
+    now: datetime,
+    reason: str | None,
+    dry_run: bool = False,
+) -> Outcome:
+    """Preview or apply the undo of a change-set as `who` (as for `run_operation`)."""
+    actor, allowed = who
+    settings = current_settings()
+    return undo(
+        session,
+        change_set_id,
+        actor=actor,
+        now=now,
+        reason=reason,
+        dry_run=dry_run,
+        allowed_facilities=allowed,
+        deliver=channel(),
+        default_language=settings.default_language,
+        policy=policy_of(settings),
+    )
+
+
+def conflict_params(error: ChangeConflict) -> dict[str, Any]:
+    """The values of `admin.error.conflict` for the first row that changed meanwhile."""
+    first = error.conflicts[0]
+    return {
+        "row": first.key or first.row_id or "",
+        "field": first.field or "",
+        "expected": first.expected,
+        "actual": first.actual,
+        "by": first.changed_by or "-",
+    }
 
 
 def actor_of(session: Session, username: str) -> tuple[str, set[int] | None]:

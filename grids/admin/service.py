@@ -22,9 +22,11 @@ from config.logging import mask_phone, mask_phones_in
 from grids import audit
 from grids.admin.follow import follow_grid
 from grids.admin.hierarchy_check import added_problems, check_around
-from grids.admin.operations import Plan, phased
+from grids.admin.lookups import grid_loads
+from grids.admin.plans import Plan, phased
 from grids.admin.rules import Problem, blocking
 from grids.audit import ChangeConflict, Conflict, UndoRefused
+from grids.core.errors import CatalogueError
 from grids.core.notices import Notice
 from grids.core.vocabulary import GONE_STATUSES
 from grids.delivery import Deliver
@@ -36,13 +38,8 @@ NAME_LIMIT = 8
 GRID_LIST_LIMIT = 3
 
 
-class AdminError(ValueError):
+class AdminError(CatalogueError, ValueError):
     """A request that cannot be done as asked; `key` and `params` name the catalogue text."""
-
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass
@@ -67,6 +64,18 @@ class Outcome:
     notices: list[Notice] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Before:
+    """The grids and doctors an operation touches, as they were before it."""
+
+    grids: dict[int, dict[str, Any]]
+    doctors: dict[int, dict[str, Any]]
+
+    @classmethod
+    def read(cls, session: Session, grid_ids: set[int], doctor_ids: set[int]) -> _Before:
+        return cls(_snapshot_grids(session, grid_ids), _snapshot_doctors(session, doctor_ids))
 
 
 def _snapshot_grids(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -102,15 +111,7 @@ def _snapshot_grids(session: Session, ids: set[int]) -> dict[int, dict[str, Any]
 def _snapshot_doctors(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
     if not ids:
         return {}
-    counts = dict(
-        session.execute(
-            select(Grid.doctor_id, func.count())
-            .where(Grid.doctor_id.in_(ids))
-            .group_by(Grid.doctor_id)
-        )
-        .tuples()
-        .all()
-    )
+    counts = grid_loads(session, ids)
     return {
         doctor_id: {"code": code, "grids": counts.get(doctor_id, 0), "status": str(status)}
         for doctor_id, code, status in session.execute(
@@ -207,11 +208,10 @@ def execute(
     stale = conflicts_with_expected(session, plan, expected_versions)
     if stale:
         raise ChangeConflict(stale)
-    grids_before = _snapshot_grids(session, plan.grid_ids)
-    doctors_before = _snapshot_doctors(session, plan.doctor_ids)
+    before = _Before.read(session, plan.grid_ids, plan.doctor_ids)
     if outcome.blocking:
-        outcome.grids = _side_by_side(grids_before, grids_before)
-        outcome.doctors = _side_by_side(doctors_before, doctors_before)
+        outcome.grids = _side_by_side(before.grids, before.grids)
+        outcome.doctors = _side_by_side(before.doctors, before.doctors)
         return outcome
     checked_before = check_around(session, plan.grid_ids, plan.doctor_ids)
     recorded = audit.apply_changes(session, phased(plan.changes))
@@ -231,17 +231,7 @@ def execute(
         changes=recorded,
         at=now,
     )
-    _finish(
-        session,
-        outcome,
-        change_set,
-        recorded,
-        grids_before,
-        doctors_before,
-        now,
-        default_language,
-        policy,
-    )
+    _finish(session, outcome, change_set, recorded, before, now, default_language, policy)
     return _conclude(session, outcome, dry_run=dry_run, deliver=deliver, now=now)
 
 
@@ -271,22 +261,15 @@ def _finish(
     outcome: Outcome,
     change_set: ChangeSet,
     recorded: list[dict[str, Any]],
-    grids_before: dict[int, dict[str, Any]],
-    doctors_before: dict[int, dict[str, Any]],
+    before: _Before,
     now: datetime,
     default_language: str,
     policy: EscalationPolicy | None,
 ) -> None:
     outcome.change_set_id = change_set.id
     outcome.changes = recorded
-    grid_ids = set(grids_before) | {c["id"] for c in recorded if c["table"] == "grids"}
-    doctor_ids = set(doctors_before) | {
-        value
-        for c in recorded
-        if c["table"] == "grids" and c["op"] == "update" and c["field"] == "doctor_id"
-        for value in (c["expected"], c["set"])
-        if value is not None
-    }
+    grid_ids = set(before.grids) | {c["id"] for c in recorded if c["table"] == "grids"}
+    doctor_ids = set(before.doctors) | _doctors_moved(recorded)
     session.expire_all()
     notices = notices_for(session, recorded, change_set.id)
     for grid_id, (old, new) in _final(recorded, "grids", "doctor_id").items():
@@ -294,8 +277,19 @@ def _finish(
             session, grid_id, old, new, now, default_language=default_language, policy=policy
         )
     outcome.notices = notices
-    outcome.grids = _side_by_side(grids_before, _snapshot_grids(session, grid_ids))
-    outcome.doctors = _side_by_side(doctors_before, _snapshot_doctors(session, doctor_ids))
+    outcome.grids = _side_by_side(before.grids, _snapshot_grids(session, grid_ids))
+    outcome.doctors = _side_by_side(before.doctors, _snapshot_doctors(session, doctor_ids))
+
+
+def _doctors_moved(changes: list[dict[str, Any]]) -> set[int]:
+    """The doctors that grids left or went to in `changes`."""
+    return {
+        value
+        for c in changes
+        if c["table"] == "grids" and c["op"] == "update" and c["field"] == "doctor_id"
+        for value in (c["expected"], c["set"])
+        if value is not None
+    }
 
 
 def _final(recorded: list[dict[str, Any]], table: str, column: str) -> dict[int, tuple[Any, Any]]:
@@ -506,16 +500,10 @@ def undo(
         )
         if not facilities <= allowed_facilities:
             raise AdminError("admin.error.out_of_scope")
-    doctor_ids = {c["id"] for c in change_set.changes if c["table"] == "doctors"} | {
-        value
-        for c in change_set.changes
-        if c["table"] == "grids" and c["op"] == "update" and c["field"] == "doctor_id"
-        for value in (c["expected"], c["set"])
-        if value is not None
-    }
+    doctor_ids = _doctors_moved(change_set.changes)
+    doctor_ids |= {c["id"] for c in change_set.changes if c["table"] == "doctors"}
     existing = set(session.scalars(select(Grid.id).where(Grid.id.in_(touched_grids))))
-    grids_before = _snapshot_grids(session, existing)
-    doctors_before = _snapshot_doctors(session, doctor_ids)
+    before = _Before.read(session, existing, doctor_ids)
     outcome = Outcome(
         operation="undo",
         subject=str(change_set.id),
@@ -536,15 +524,5 @@ def undo(
         at=now,
         undoes=change_set,
     )
-    _finish(
-        session,
-        outcome,
-        inverse_set,
-        recorded,
-        grids_before,
-        doctors_before,
-        now,
-        default_language,
-        policy,
-    )
+    _finish(session, outcome, inverse_set, recorded, before, now, default_language, policy)
     return _conclude(session, outcome, dry_run=dry_run, deliver=deliver, now=now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NotRequired, Protocol, TypedDict, Unpack
 
 
 class Person(Protocol):
@@ -39,6 +39,16 @@ class Place(Protocol):
     def phone(self) -> str | None: ...
 
 
+class NoticeText(TypedDict):
+    """What a message says, whoever it goes to."""
+
+    key: str
+    """Idempotency key, unique per message meant."""
+    template: str
+    params: NotRequired[Mapping[str, Any] | None]
+    urgent: NotRequired[bool]
+
+
 class NoPhone(ValueError):
     """The recipient has no phone number: callers check before building a notice."""
 
@@ -60,71 +70,36 @@ class Notice:
     """`sms`, or `voice` for a call speaking the text (escalation ladders)."""
 
     @classmethod
-    def to_person(
-        cls,
-        person: Person,
-        *,
-        key: str,
-        template: str,
-        params: Mapping[str, Any] | None = None,
-        urgent: bool = False,
-    ) -> Notice:
+    def to_person(cls, person: Person, **text: Unpack[NoticeText]) -> Notice:
         """A message to a doctor or patient, in their language."""
         if not person.phone:
             raise NoPhone(f"{person.recipient_type} {person.id} has no phone")
-        return cls(
-            key=key,
-            phone=person.phone,
-            language=person.language,
-            template=template,
-            params=dict(params or {}),
-            urgent=urgent,
-            recipient_type=person.recipient_type,
-            recipient_id=person.id,
-        )
+        return cls._build(person.phone, person.language, (person.recipient_type, person.id), text)
 
     @classmethod
-    def to_facility(
-        cls,
-        facility: Place,
-        *,
-        key: str,
-        language: str,
-        template: str,
-        params: Mapping[str, Any] | None = None,
-        urgent: bool = False,
-    ) -> Notice:
+    def to_facility(cls, facility: Place, *, language: str, **text: Unpack[NoticeText]) -> Notice:
         """A message to a facility's duty phone, in the county's default language."""
         if not facility.phone:
             raise NoPhone(f"facility {facility.id} has no phone")
-        return cls(
-            key=key,
-            phone=facility.phone,
-            language=language,
-            template=template,
-            params=dict(params or {}),
-            urgent=urgent,
-            recipient_type="facility",
-            recipient_id=facility.id,
-        )
+        return cls._build(facility.phone, language, ("facility", facility.id), text)
 
     @classmethod
-    def to_phone(
-        cls,
-        phone: str,
-        *,
-        key: str,
-        language: str,
-        template: str,
-        params: Mapping[str, Any] | None = None,
-        urgent: bool = False,
-    ) -> Notice:
+    def to_phone(cls, phone: str, *, language: str, **text: Unpack[NoticeText]) -> Notice:
         """A message to a bare number that belongs to nobody on the roster."""
+        return cls._build(phone, language, None, text)
+
+    @classmethod
+    def _build(
+        cls, phone: str, language: str, recipient: tuple[str, int] | None, text: NoticeText
+    ) -> Notice:
+        recipient_type, recipient_id = recipient if recipient is not None else (None, None)
         return cls(
-            key=key,
+            key=text["key"],
             phone=phone,
             language=language,
-            template=template,
-            params=dict(params or {}),
-            urgent=urgent,
+            template=text["template"],
+            params=dict(text.get("params") or {}),
+            urgent=text.get("urgent", False),
+            recipient_type=recipient_type,
+            recipient_id=recipient_id,
         )

@@ -23,7 +23,13 @@ from pathlib import Path
 
 from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from grids.core.vocabulary import condition_code
-from grids.formation.planner import MIN_PEER_GROUP, ClinicIn, DoctorIn, FormationInput, PatientIn
+from grids.formation.planner_records import (
+    MIN_PEER_GROUP,
+    ClinicIn,
+    DoctorIn,
+    FormationInput,
+    PatientIn,
+)
 
 JIEXIU_PATIENTS = 11_500
 JIEXIU_TOWNSHIPS = 14

@@ -311,17 +311,8 @@ def doctor_told_of_move(
             "weekday": translate(f"sms.notice.weekday.{local.weekday()}", doctor.language),
             "time": f"{local:%H:%M}",
         }
-    return [
-        Notice(
-            key=f"exchange-doctor:{grid.id}:{week}:{ref}",
-            phone=doctor.phone,
-            language=doctor.language,
-            template=template,
-            params=params,
-            recipient_type="doctor",
-            recipient_id=doctor.id,
-        )
-    ]
+    key = f"exchange-doctor:{grid.id}:{week}:{ref}"
+    return [Notice.to_person(doctor, key=key, template=template, params=params)]
 
 
 def this_week(now: datetime, tz: ZoneInfo) -> str:

@@ -24,7 +24,7 @@ from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, Facility
 from grids.demo import demo_steps
 from grids.demo.synthetic import JIEXIU_PATIENTS, SyntheticCounty, generate_county, write_csv_files
 from grids.formation.export import FORMATS, ExportRow, membership_rows, write_csv, write_json
-from grids.formation.planner import FormationReport
+from grids.formation.planner_records import FormationReport
 from grids.formation.service import (
     FormationConflict,
     FormationResult,

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from grids.core.vocabulary import DoctorStatus, FacilityLevel
-from grids.formation.planner import (
+from grids.formation.planner import collector_paused, form_grids
+from grids.formation.planner_records import (
     ClinicIn,
     DoctorIn,
     FormationInput,
@@ -32,8 +33,6 @@ from grids.formation.planner import (
     GridIn,
     MemberIn,
     PatientIn,
-    collector_paused,
-    form_grids,
 )
 from grids.models import AuditEntry, Doctor, Facility, Grid, Membership, Patient
 from grids.storage.database import is_postgresql

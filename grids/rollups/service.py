@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from grids.core.errors import CatalogueError
 from grids.rollups.indicators import (
     DOCTOR_ACK_TIMEOUT_S,
     LEVELS,
@@ -37,13 +38,8 @@ TRAILING_WEEKS = 4
 """Closed weeks recomputed by each snapshot run, so late data reaches them."""
 
 
-class RollupError(ValueError):
+class RollupError(CatalogueError, ValueError):
     """A request the rollups cannot answer; `key` and `params` name the catalogue text."""
-
-    def __init__(self, key: str, **params: str) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)
@@ -141,6 +137,21 @@ def subject_keys(place: GridPlace) -> list[tuple[str, str]]:
     return keys
 
 
+def new_snapshot(
+    week: str, level: str, code: str, values: dict[str, Any], now: datetime
+) -> RollupSnapshot:
+    """The first stored rollup of one subject for one week."""
+    return RollupSnapshot(
+        week=week,
+        level=level,
+        code=code,
+        indicators=values,
+        computed_at=now,
+        first_computed_at=now,
+        revisions=1,
+    )
+
+
 def snapshot_week(
     session: Session,
     period: WeekPeriod,
@@ -160,17 +171,7 @@ def snapshot_week(
     for (level, code), values in rollup.values.items():
         row = stored.get((level, code))
         if row is None:
-            session.add(
-                RollupSnapshot(
-                    week=period.week,
-                    level=level,
-                    code=code,
-                    indicators=values,
-                    computed_at=now,
-                    first_computed_at=now,
-                    revisions=1,
-                )
-            )
+            session.add(new_snapshot(period.week, level, code, values, now))
             created += 1
         elif row.indicators != values:
             row.indicators = values

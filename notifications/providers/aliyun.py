@@ -24,22 +24,19 @@ from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 from darabonba.runtime import RuntimeOptions
 
 from config.settings import Settings
-from notifications.provider_templates import TemplateNotSendable, TemplatePolicy
-from notifications.providers.base import (
-    OutgoingMessage,
-    ProviderAccountError,
-    SendResult,
-    SmsProvider,
-    TransientSendError,
-)
+from notifications.provider_templates import TemplatePolicy
+from notifications.providers.base import OutgoingMessage, SendResult, TransientSendError
 from notifications.providers.mainland import (
     ACCOUNT,
     CONFIGURATION,
     RECIPIENT,
+    MainlandSmsProvider,
+    classified_error,
     classify,
     error_for,
     national_mainland,
     parse_endpoint,
+    reference_of,
 )
 
 TIMEOUT_MS = 10_000
@@ -119,7 +116,7 @@ class SendDetail:
 
 
 @dataclass
-class AliyunProvider(SmsProvider):
+class AliyunProvider(MainlandSmsProvider):
     access_key_id: str
     access_key_secret: str
     sign_name: str
@@ -151,10 +148,6 @@ class AliyunProvider(SmsProvider):
             )
         )
 
-    @property
-    def sender(self) -> str:
-        return self.sign_name
-
     @staticmethod
     def runtime() -> RuntimeOptions:
         return RuntimeOptions(
@@ -165,19 +158,13 @@ class AliyunProvider(SmsProvider):
         )
 
     def request_for(self, message: OutgoingMessage) -> dysms.SendSmsRequest:
-        try:
-            template_code, values = self.policy.provider_values(
-                message.template, message.language, message.params
-            )
-        except TemplateNotSendable as error:
-            # The map changed since the message was queued: a setting to fix, not a loss.
-            raise ProviderAccountError("template", str(error)) from error
+        template_code, values = self.template_values(message)
         return dysms.SendSmsRequest(
             phone_numbers=national_mainland(message.to),
             sign_name=self.sign_name,
             template_code=template_code,
             template_param=json.dumps(dict(values), ensure_ascii=False),
-            out_id=str(message.outbox_id if message.outbox_id is not None else message.reference),
+            out_id=reference_of(message),
         )
 
     def send(self, message: OutgoingMessage) -> SendResult:
@@ -197,9 +184,7 @@ class AliyunProvider(SmsProvider):
         message_text = (body.message or "") if body is not None else ""
         if code == "OK":
             raise TransientSendError("no-biz-id", "Aliyun accepted the message but gave no BizId")
-        raise error_for(
-            classify(code, ERROR_CLASSES), code, message_text, retry_after(message_text)
-        )
+        raise classified_error(code, ERROR_CLASSES, message_text, retry_after(message_text))
 
     def _classify_exception(self, error: AlibabaCloudException) -> Exception:
         code = str(error.code or f"http-{error.status_code}")

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from notifications.provider_templates import TemplateNotSendable, TemplatePolicy
 from notifications.providers.base import (
+    OutgoingMessage,
     PermanentSendError,
     ProviderAccountError,
     SendError,
+    SmsProvider,
     TransientSendError,
 )
 
@@ -65,6 +68,41 @@ def classify(code: str, classes: dict[str, frozenset[str]]) -> str:
         if code in codes:
             return kind
     return TRANSIENT
+
+
+def classified_error(
+    code: str,
+    classes: dict[str, frozenset[str]],
+    message: str,
+    retry_after: float | None = None,
+) -> SendError:
+    """`error_for` the class `classes` give `code`."""
+    return error_for(classify(code, classes), code, message, retry_after)
+
+
+class MainlandSmsProvider(SmsProvider):
+    """What Aliyun and Tencent Cloud send the same way: as our signature, an approved
+    template, and our outbox id as the reference their reports echo."""
+
+    sign_name: str
+    policy: TemplatePolicy
+
+    @property
+    def sender(self) -> str:
+        return self.sign_name
+
+    def template_values(self, message: OutgoingMessage) -> tuple[str, list[tuple[str, str]]]:
+        """The provider's template id and (variable, value) pairs for `message`."""
+        try:
+            return self.policy.provider_values(message.template, message.language, message.params)
+        except TemplateNotSendable as error:
+            # The map changed since the message was queued: a setting to fix, not a loss.
+            raise ProviderAccountError("template", str(error)) from error
+
+
+def reference_of(message: OutgoingMessage) -> str:
+    """What the provider echoes in its reports: our outbox id, else the idempotency key."""
+    return str(message.outbox_id if message.outbox_id is not None else message.reference)
 
 
 def national_mainland(phone: str) -> str:

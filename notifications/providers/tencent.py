@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -24,26 +24,27 @@ from tencentcloud.sms.v20210111 import models as tencent_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
 from config.settings import Settings
-from notifications.provider_templates import TemplateNotSendable, TemplatePolicy
-from notifications.providers.base import (
-    OutgoingMessage,
-    ProviderAccountError,
-    SendResult,
-    SmsProvider,
-    TransientSendError,
-)
+from notifications.provider_templates import TemplatePolicy
+from notifications.providers.base import OutgoingMessage, SendResult, TransientSendError
 from notifications.providers.mainland import (
     ACCOUNT,
     CONFIGURATION,
     RECIPIENT,
-    classify,
-    error_for,
+    MainlandSmsProvider,
+    classified_error,
     parse_endpoint,
+    reference_of,
 )
 
 REGION = "ap-guangzhou"
 TIMEOUT_SECONDS = 10
 PULL_LIMIT = 100
+
+_Pull = TypeVar(
+    "_Pull",
+    tencent_models.PullSmsReplyStatusByPhoneNumberRequest,
+    tencent_models.PullSmsSendStatusByPhoneNumberRequest,
+)
 
 ERROR_CLASSES: dict[str, frozenset[str]] = {
     RECIPIENT: frozenset(
@@ -118,7 +119,7 @@ class PulledStatus:
 
 
 @dataclass
-class TencentProvider(SmsProvider):
+class TencentProvider(MainlandSmsProvider):
     secret_id: str
     secret_key: str
     app_id: str
@@ -150,26 +151,15 @@ class TencentProvider(SmsProvider):
             ClientProfile(httpProfile=http),
         )
 
-    @property
-    def sender(self) -> str:
-        return self.sign_name
-
     def request_for(self, message: OutgoingMessage) -> tencent_models.SendSmsRequest:
-        try:
-            template_id, values = self.policy.provider_values(
-                message.template, message.language, message.params
-            )
-        except TemplateNotSendable as error:
-            raise ProviderAccountError("template", str(error)) from error
+        template_id, values = self.template_values(message)
         request = tencent_models.SendSmsRequest()
         request.PhoneNumberSet = [message.to]
         request.SmsSdkAppId = self.app_id
         request.SignName = self.sign_name
         request.TemplateId = template_id
         request.TemplateParamSet = [value for _, value in values]
-        request.SessionContext = str(
-            message.outbox_id if message.outbox_id is not None else message.reference
-        )
+        request.SessionContext = reference_of(message)
         return request
 
     def send(self, message: OutgoingMessage) -> SendResult:
@@ -178,11 +168,8 @@ class TencentProvider(SmsProvider):
             response = self.client.SendSms(request)
         except TencentCloudSDKException as error:
             code = str(error.get_code() or "sdk")
-            raise error_for(
-                classify(code, ERROR_CLASSES),
-                code,
-                str(error.get_message() or ""),
-                RETRY_AFTER.get(code),
+            raise classified_error(
+                code, ERROR_CLASSES, str(error.get_message() or ""), RETRY_AFTER.get(code)
             ) from error
         except Exception as error:
             raise TransientSendError(
@@ -195,19 +182,15 @@ class TencentProvider(SmsProvider):
         code = str(status.Code or "")
         if code.lower() == "ok" and status.SerialNo:
             return SendResult(provider_sid=str(status.SerialNo), status="sent")
-        raise error_for(
-            classify(code, ERROR_CLASSES), code, str(status.Message or ""), RETRY_AFTER.get(code)
+        raise classified_error(
+            code, ERROR_CLASSES, str(status.Message or ""), RETRY_AFTER.get(code)
         )
 
     def pull_replies(self, phone: str, begin: datetime, end: datetime) -> Iterator[PulledReply]:
         """Replies from `phone` between `begin` and `end` (at most the last 7 days)."""
-        request = tencent_models.PullSmsReplyStatusByPhoneNumberRequest()
-        request.BeginTime = int(begin.timestamp())
-        request.EndTime = int(end.timestamp())
-        request.Offset = 0
-        request.Limit = PULL_LIMIT
-        request.PhoneNumber = phone
-        request.SmsSdkAppId = self.app_id
+        request = self._pull(
+            tencent_models.PullSmsReplyStatusByPhoneNumberRequest(), phone, begin, end
+        )
         response = self.client.PullSmsReplyStatusByPhoneNumber(request)
         for item in response.PullSmsReplyStatusSet or []:
             yield PulledReply(
@@ -219,13 +202,9 @@ class TencentProvider(SmsProvider):
 
     def pull_statuses(self, phone: str, begin: datetime, end: datetime) -> Iterator[PulledStatus]:
         """Delivery reports of messages to `phone` between `begin` and `end`."""
-        request = tencent_models.PullSmsSendStatusByPhoneNumberRequest()
-        request.BeginTime = int(begin.timestamp())
-        request.EndTime = int(end.timestamp())
-        request.Offset = 0
-        request.Limit = PULL_LIMIT
-        request.PhoneNumber = phone
-        request.SmsSdkAppId = self.app_id
+        request = self._pull(
+            tencent_models.PullSmsSendStatusByPhoneNumberRequest(), phone, begin, end
+        )
         response = self.client.PullSmsSendStatusByPhoneNumber(request)
         for item in response.PullSmsSendStatusSet or []:
             yield PulledStatus(
@@ -236,6 +215,16 @@ class TencentProvider(SmsProvider):
                 description=str(item.Description or ""),
                 received_at=_unix(item.UserReceiveTime),
             )
+
+    def _pull(self, request: _Pull, phone: str, begin: datetime, end: datetime) -> _Pull:
+        """Fill the fields both pull requests share: our app, one number, a time range."""
+        request.BeginTime = int(begin.timestamp())
+        request.EndTime = int(end.timestamp())
+        request.Offset = 0
+        request.Limit = PULL_LIMIT
+        request.PhoneNumber = phone
+        request.SmsSdkAppId = self.app_id
+        return request
 
 
 def _unix(value: object) -> int:

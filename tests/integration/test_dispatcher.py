@@ -24,12 +24,12 @@ from notifications.dispatcher import (
     ACCOUNT_HOLD,
     DispatchStats,
     RateLimiter,
-    claim_batch,
     dispatch_once,
     run,
 )
 from notifications.models import OutboxMessage
 from notifications.outbox import enqueue
+from notifications.outbox_claims import claim_batch
 from notifications.providers import (
     OutgoingMessage,
     PermanentSendError,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, replace
 
-from grids.formation.planner import (
+from grids.formation.planner import form_grids
+from grids.formation.planner_records import (
     ClinicIn,
     DoctorIn,
     FormationInput,
@@ -13,7 +14,6 @@ from grids.formation.planner import (
     GridIn,
     MemberIn,
     PatientIn,
-    form_grids,
 )
 
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from grids.formation.planner import (
-    LeaveReason,
-    Shortfall,
-    form_grids,
-)
+from grids.formation.planner import form_grids
+from grids.formation.planner_records import LeaveReason, Shortfall
 from tests.support.formation import County
 
 TOWNSHIP = 9000

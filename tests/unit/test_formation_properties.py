@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES
-from grids.formation.planner import MIN_PEER_GROUP, FormationPlan
+from grids.formation.planner_records import MIN_PEER_GROUP, FormationPlan
 from tests.support.formation import County
 
 CONDITIONS = ("hypertension",) * 5 + ("diabetes", "diabetes", "stroke", "copd")

@@ -9,13 +9,9 @@ import pytest
 
 from config.settings import Settings, parse_quiet_hours
 from grids.core.notices import Notice
-from notifications.dispatcher import (
-    RateLimiter,
-    effective_batch_size,
-    in_quiet_hours,
-    retry_delay,
-)
+from notifications.dispatcher import RateLimiter, retry_delay
 from notifications.outbox import render, row_values
+from notifications.outbox_claims import effective_batch_size, in_quiet_hours
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
