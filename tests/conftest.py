@@ -7,7 +7,6 @@ tests that touch it get every table emptied afterwards.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from grids.storage import migrate
-from grids.storage.database import Base, Database
+from grids.storage.database import Database
 from grids.storage.session import database_of
 from notifications.spool import stop_replaying
+from tests.support.app import empty_all_tables, make_app
 from tests.support.postgres import create_postgres_database, drop_postgres_database
 
 BACKEND_URL = os.environ.get("DATABASE_URL", "")
@@ -57,34 +56,6 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
-def _empty_all_tables(database: Database) -> None:
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    with database.engine.begin() as connection:
-        if database.is_postgresql:
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
-
-
-def make_app(database_url: str, **overrides: Any) -> Flask:
-    from wsgi import create_app
-
-    settings: dict[str, Any] = {
-        "environment": "test",
-        "database_url": database_url,
-        "sms_backend": "memory",
-        "public_base_url": "https://huzhu.example.org",
-        "twilio_account_sid": "AC" + "0" * 32,
-        "twilio_auth_token": "test-auth-token",
-        "twilio_from_number": "+15005550006",
-        "sms_rate_per_second": 0.0,
-        "inbound_spool_dir": tempfile.mkdtemp(prefix="huzhu-spool-"),
-    }
-    settings.update(overrides)
-    return create_app(settings)
-
-
 @pytest.fixture(autouse=True)
 def _no_replay_after_the_test() -> Iterator[None]:
     """A spool replay thread started by a test (any app) ends with it."""
@@ -99,7 +70,7 @@ def app(database_url: str) -> Iterator[Flask]:
     # A message spooled by a test must not be replayed into the next test's tables.
     stop_replaying()
     database = database_of(application)
-    _empty_all_tables(database)
+    empty_all_tables(database)
     database.dispose()
 
 

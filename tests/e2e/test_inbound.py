@@ -3,24 +3,19 @@ doctors and strangers send, what is stored, what is sent on, and the replies."""
 
 from __future__ import annotations
 
-import itertools
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from twilio.request_validator import RequestValidator
 
 from grids.core.vocabulary import PatientStatus
 from grids.models import (
     ExchangeAttendance,
     ExchangeOverride,
-    Facility,
     MemberReport,
     Membership,
     Patient,
@@ -31,106 +26,20 @@ from grids.models import (
 from grids.storage.database import Database
 from notifications.models import InboundMessage, OutboxMessage, SmsContact
 from notifications.sms import grammar
-from notifications.sms.segments import fits_one_segment
 from tests.support import factories
+from tests.support.county import THURSDAY, County, build_county
+from tests.support.queries import count, rows
+from tests.support.webhooks import (
+    INBOUND,
+    new_sid,
+    post_signed,
+    reply_of,
+    send,
+    signature_for,
+    twilio_form,
+)
 
 NOT_RED_FLAG = OutboxMessage.template != "sms.urgent.red_flag"
-BASE_URL = "https://huzhu.example.org"
-INBOUND = "/sms/twilio/inbound"
-AUTH_TOKEN = "test-auth-token"
-# Thursday 26 November 2026, 10:00 in Shanghai: ISO week 48.
-THURSDAY = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-
-_sids = itertools.count(1)
-
-
-def new_sid() -> str:
-    return f"SM{next(_sids):032x}"
-
-
-def twilio_form(from_phone: str, body: str, sid: str | None = None, **extra: str) -> dict[str, str]:
-    """The fields Twilio posts for an inbound SMS."""
-    return {
-        "ToCountry": "US",
-        "SmsMessageSid": sid or "",
-        "NumMedia": "0",
-        "SmsSid": sid or "",
-        "SmsStatus": "received",
-        "Body": body,
-        "To": "+15005550006",
-        "NumSegments": "1",
-        "MessageSid": sid or new_sid(),
-        "AccountSid": "AC" + "0" * 32,
-        "From": from_phone,
-        "ApiVersion": "2010-04-01",
-        **extra,
-    }
-
-
-def signature_for(form: dict[str, str], url: str = BASE_URL + INBOUND) -> str:
-    return RequestValidator(AUTH_TOKEN).compute_signature(url, form)
-
-
-def post_signed(client: Any, form: dict[str, str], signature: str | None = None) -> Any:
-    return client.post(
-        INBOUND,
-        data=form,
-        headers={"X-Twilio-Signature": signature if signature is not None else signature_for(form)},
-    )
-
-
-def reply_of(response: Any) -> str | None:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "application/xml"
-    root = ElementTree.fromstring(response.get_data())
-    assert root.tag == "Response"
-    messages = root.findall("Message")
-    assert len(messages) <= 1
-    return messages[0].text if messages else None
-
-
-def send(client: Any, from_phone: str, body: str, sid: str | None = None, **extra: str) -> str:
-    """The reply to one message; the message must get one."""
-    reply = reply_of(post_signed(client, twilio_form(from_phone, body, sid, **extra)))
-    assert reply is not None
-    assert fits_one_segment(reply), reply
-    return reply
-
-
-@dataclass
-class County:
-    tree: dict[str, Facility]
-    zh: factories.GridFixture
-    en: factories.GridFixture
-
-
-def build_county(db: Database) -> County:
-    """An 18-member Chinese grid and a 16-member English one, committed."""
-    with db.unit_of_work() as session:
-        tree = factories.facility_tree(session)
-        zh = factories.grid_with_members(session, tree["clinic_a"], size=18, code="JXV01-HTN01")
-        en = factories.grid_with_members(
-            session, tree["clinic_b"], size=16, language="en", code="JXV02-DM01"
-        )
-        assert en.doctor is not None
-        en.doctor.name = "Li Wei"
-        for seat, member in en.members.items():
-            member.name = f"Wang Fang {seat}"
-        session.commit()
-    return County(tree=tree, zh=zh, en=en)
-
-
-def count(db: Database, model: type, *where: Any) -> int:
-    with db.unit_of_work() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-
-
-def rows(db: Database, model: Any, *where: Any) -> list[Any]:
-    order = model.phone if model is SmsContact else model.id
-    with db.unit_of_work() as session:
-        found = list(session.scalars(select(model).where(*where).order_by(order)))
-        session.expunge_all()
-        return found
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ from grids.storage import database as storage
 from grids.storage.database import Database
 from grids.storage.session import database_of
 from notifications.models import InboundMessage
-from tests.conftest import make_app
-from tests.e2e.test_inbound import County, build_county, rows, send
-from tests.faults.proxy import SwitchableProxy
+from tests.support.app import make_app
+from tests.support.county import County, build_county
+from tests.support.proxy import SwitchableProxy
+from tests.support.queries import rows
+from tests.support.webhooks import send
 
 # Statements for a coordinator's plain weekly report: store the message and find the
 # sender with its roster (one statement on PostgreSQL, two on SQLite), write the report,

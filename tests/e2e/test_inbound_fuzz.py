@@ -14,7 +14,8 @@ from grids.models import Grid
 from grids.storage.database import Database
 from notifications.models import InboundMessage
 from notifications.sms.segments import segment_count
-from tests.e2e.test_inbound import County, build_county, new_sid, post_signed, reply_of, twilio_form
+from tests.support.county import County, build_county
+from tests.support.webhooks import new_sid, post_signed, reply_of, twilio_form
 
 WORDS = [
     "好",

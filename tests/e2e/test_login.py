@@ -73,7 +73,7 @@ def test_login_redirects_back_but_never_off_site(client, session) -> None:
 
 
 def test_session_cookie_is_secure_in_production(database_url, monkeypatch) -> None:
-    from tests.conftest import make_app
+    from tests.support.app import make_app
 
     app = make_app(database_url, environment="production", secret_key="x" * 40)
     assert app.config["SESSION_COOKIE_SECURE"] is True

@@ -19,8 +19,8 @@ from notifications.dispatcher import dispatch_once
 from notifications.models import InboundMessage, OutboxMessage, OutboxStatus
 from notifications.provider_templates import RELAY_TEMPLATE, SENT_TEMPLATES
 from notifications.providers import provider_of
-from tests.conftest import _empty_all_tables, make_app
 from tests.support import factories
+from tests.support.app import empty_all_tables, make_app
 from tests.support.mainland import aliyun_settings, tencent_settings, write_template_map
 from tests.support.mainland_standins import AliyunStandIn, TencentStandIn
 
@@ -37,7 +37,7 @@ def _app(database_url: str, settings: dict[str, Any]) -> Iterator[Flask]:
     application = make_app(database_url, **settings)
     yield application
     database = database_of(application)
-    _empty_all_tables(database)
+    empty_all_tables(database)
     database.dispose()
 
 

@@ -25,8 +25,8 @@ from notifications.dispatcher import dispatch_once
 from notifications.models import InboundMessage, OutboxMessage, OutboxStatus
 from notifications.provider_templates import RELAY_TEMPLATE
 from notifications.providers import provider_of
-from tests.conftest import _empty_all_tables, make_app
 from tests.support import factories
+from tests.support.app import empty_all_tables, make_app
 from tests.support.mainland import (
     CALLBACK_SECRET,
     aliyun_settings,
@@ -51,7 +51,7 @@ def _app(database_url: str, settings: dict[str, Any]) -> Iterator[Flask]:
     application = make_app(database_url, **settings)
     yield application
     database = database_of(application)
-    _empty_all_tables(database)
+    empty_all_tables(database)
     database.dispose()
 
 

@@ -26,7 +26,7 @@ from notifications.providers import provider_of
 from scheduling.models import SchedulerRun
 from scheduling.process import SchedulerProcess
 from scheduling.registry import scheduled_jobs
-from tests.conftest import _empty_all_tables, make_app
+from tests.support.app import empty_all_tables, make_app
 from tests.support.mainland import aliyun_settings, tencent_settings, write_template_map
 from tests.support.mainland_standins import AliyunStandIn, TencentStandIn
 
@@ -46,7 +46,7 @@ def _app(database_url: str, settings: dict[str, Any]) -> Iterator[Flask]:
     application = make_app(database_url, quiet_hours=parse_quiet_hours("00:00-00:00"), **settings)
     yield application
     database = database_of(application)
-    _empty_all_tables(database)
+    empty_all_tables(database)
     database.dispose()
 
 

@@ -21,7 +21,7 @@ from notifications.models import OutboxMessage, OutboxStatus
 from notifications.outbox import enqueue
 from notifications.provider_templates import TemplateNotSendable
 from notifications.providers import provider_of
-from tests.conftest import _empty_all_tables, make_app
+from tests.support.app import empty_all_tables, make_app
 from tests.support.mainland import aliyun_settings, tencent_settings, write_template_map
 from tests.support.mainland_standins import AliyunStandIn, TencentStandIn
 
@@ -39,7 +39,7 @@ def _app(database_url: str, settings: dict[str, Any]) -> Iterator[Flask]:
     application = make_app(database_url, **settings)
     yield application
     database = database_of(application)
-    _empty_all_tables(database)
+    empty_all_tables(database)
     database.dispose()
 
 

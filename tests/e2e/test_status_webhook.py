@@ -15,7 +15,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
-from werkzeug.test import TestResponse
 
 from config.runtime import settings_of
 from grids.core.notices import Notice
@@ -28,59 +27,28 @@ from notifications.providers import provider_of
 from notifications.providers.base import OutgoingMessage, SendResult
 from notifications.providers.memory import MemoryProvider
 from notifications.providers.twilio import TwilioProvider
-from tests.conftest import _empty_all_tables, make_app
+from tests.support.app import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, empty_all_tables, make_app
 from tests.support.twilio_standin import TwilioStandIn
+from tests.support.webhooks import (
+    CALLBACK_PHONE,
+    CALLBACK_SID,
+    STATUS_URL,
+    callback,
+    post_status,
+)
 
-PUBLIC_BASE_URL = "https://huzhu.example.org"
-STATUS_URL = PUBLIC_BASE_URL + "/sms/twilio/status"
-TOKEN = "test-auth-token"
-ACCOUNT = "AC" + "0" * 32
-SID = "SM" + "c" * 32
-PHONE = "+8613912345678"
 MORNING = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
-
-
-def callback(sid: str = SID, status: str = "delivered", **extra: str) -> dict[str, str]:
-    """What Twilio posts, unknown extra fields included."""
-    params = {
-        "AccountSid": ACCOUNT,
-        "ApiVersion": "2010-04-01",
-        "From": "+15005550006",
-        "To": PHONE,
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "RawDlrDoneDate": "2611241002",
-    }
-    params.update(extra)
-    return params
-
-
-def post_signed(
-    client: FlaskClient,
-    params: dict[str, str],
-    *,
-    url: str = STATUS_URL,
-    token: str = TOKEN,
-    signature: str | None = None,
-) -> TestResponse:
-    headers = {}
-    computed = RequestValidator(token).compute_signature(url, params)
-    if signature != "":
-        headers["X-Twilio-Signature"] = signature or computed
-    return client.post("/sms/twilio/status", data=params, headers=headers)
 
 
 @pytest.fixture
 def sent(session: Session) -> OutboxMessage:
     row = enqueue(
         session,
-        Notice(key="k", phone=PHONE, language="zh_CN", template="sms.test"),
+        Notice(key="k", phone=CALLBACK_PHONE, language="zh_CN", template="sms.test"),
         now=datetime.now(UTC),
     )
     assert row is not None
-    row.status, row.provider_sid, row.attempts = "sent", SID, 1
+    row.status, row.provider_sid, row.attempts = "sent", CALLBACK_SID, 1
     session.commit()
     return row
 
@@ -93,7 +61,7 @@ def status_of(session: Session, row: OutboxMessage) -> tuple[str, str | None]:
 def test_a_signed_delivered_callback_updates_the_row(
     client: FlaskClient, session: Session, sent: OutboxMessage
 ) -> None:
-    response = post_signed(client, callback(status="delivered"))
+    response = post_status(client, callback(status="delivered"))
     assert response.status_code == 204
     assert response.get_data() == b""
     assert status_of(session, sent) == ("delivered", None)
@@ -103,39 +71,39 @@ def test_statuses_never_go_backwards(
     client: FlaskClient, session: Session, sent: OutboxMessage
 ) -> None:
     for status in ("queued", "sent", "delivered", "sent", "undelivered"):
-        assert post_signed(client, callback(status=status)).status_code == 204
+        assert post_status(client, callback(status=status)).status_code == 204
     assert status_of(session, sent) == ("delivered", None)
 
 
 def test_undelivered_records_the_error_code(
     client: FlaskClient, session: Session, sent: OutboxMessage
 ) -> None:
-    post_signed(client, callback(status="undelivered", ErrorCode="30003"))
+    post_status(client, callback(status="undelivered", ErrorCode="30003"))
     assert status_of(session, sent) == ("undelivered", "30003")
 
 
 def test_error_21610_opts_the_number_out(
     client: FlaskClient, session: Session, sent: OutboxMessage
 ) -> None:
-    post_signed(client, callback(status="failed", ErrorCode="21610"))
+    post_status(client, callback(status="failed", ErrorCode="21610"))
     assert status_of(session, sent) == ("failed", "21610")
-    assert contacts.is_opted_out(session, PHONE)
+    assert contacts.is_opted_out(session, CALLBACK_PHONE)
 
 
 @pytest.mark.parametrize("code", ["21211", "21614"])
 def test_an_invalid_number_error_flags_the_number_for_the_administrator(
     client: FlaskClient, session: Session, sent: OutboxMessage, code: str
 ) -> None:
-    post_signed(client, callback(status="failed", ErrorCode=code))
+    post_status(client, callback(status="failed", ErrorCode=code))
     assert status_of(session, sent) == ("failed", code)
-    assert contacts.is_invalid(session, PHONE)
-    assert not contacts.is_opted_out(session, PHONE)
+    assert contacts.is_invalid(session, CALLBACK_PHONE)
+    assert not contacts.is_opted_out(session, CALLBACK_PHONE)
 
 
 def test_an_unknown_sid_is_answered_so_twilio_stops_retrying(
     client: FlaskClient, session: Session, sent: OutboxMessage
 ) -> None:
-    response = post_signed(client, callback(sid="SM" + "9" * 32))
+    response = post_status(client, callback(sid="SM" + "9" * 32))
     assert response.status_code == 204
     assert status_of(session, sent) == ("sent", None)
 
@@ -143,7 +111,7 @@ def test_an_unknown_sid_is_answered_so_twilio_stops_retrying(
 def test_a_callback_without_message_sid_is_refused_clearly(client: FlaskClient) -> None:
     params = callback()
     del params["MessageSid"], params["SmsSid"]
-    response = post_signed(client, params)
+    response = post_status(client, params)
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "missing_fields"
@@ -160,28 +128,28 @@ def test_a_badly_signed_callback_is_refused_and_changes_nothing(
 ) -> None:
     params = callback(status="delivered")
     if tamper == "wrong signature":
-        response = post_signed(client, params, signature="bm90IGEgc2lnbmF0dXJl")
+        response = post_status(client, params, signature="bm90IGEgc2lnbmF0dXJl")
     elif tamper == "missing signature":
-        response = post_signed(client, params, signature="")
+        response = post_status(client, params, signature="")
     elif tamper == "changed parameter":
-        signature = RequestValidator(TOKEN).compute_signature(STATUS_URL, params)
+        signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(STATUS_URL, params)
         tampered = {**params, "MessageStatus": "failed"}
         response = client.post(
             "/sms/twilio/status", data=tampered, headers={"X-Twilio-Signature": signature}
         )
     elif tamper == "wrong url":
-        response = post_signed(
+        response = post_status(
             client, params, url="https://elsewhere.example.org/sms/twilio/status"
         )
     else:
-        response = post_signed(client, params, token="someone-elses-token")
+        response = post_status(client, params, token="someone-elses-token")
     assert response.status_code == 403
     assert status_of(session, sent) == ("sent", None)
 
 
 @pytest.fixture
 def standin() -> Iterator[TwilioStandIn]:
-    with TwilioStandIn(ACCOUNT, TOKEN) as server:
+    with TwilioStandIn(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN) as server:
         yield server
 
 
@@ -191,7 +159,7 @@ def twilio_app(database_url: str, standin: TwilioStandIn) -> Iterator[Flask]:
     yield application
     provider_of(application).close()
     database = database_of(application)
-    _empty_all_tables(database)
+    empty_all_tables(database)
     database.dispose()
 
 
@@ -207,7 +175,7 @@ def test_a_reminder_goes_out_through_twilio_and_its_delivery_comes_back(
                 session,
                 Notice(
                     key="reminder:grid-12:2026-W48:member-5",
-                    phone=PHONE,
+                    phone=CALLBACK_PHONE,
                     language="en",
                     template="sms.test",
                 ),
@@ -219,7 +187,7 @@ def test_a_reminder_goes_out_through_twilio_and_its_delivery_comes_back(
     assert "sent 1" in result.output
 
     [request] = standin.message_requests
-    assert request.value("To") == PHONE
+    assert request.value("To") == CALLBACK_PHONE
     assert request.value("StatusCallback") == STATUS_URL
     assert (request.value("Body") or "").startswith("Huzhu SMS test")
     with database.unit_of_work() as session:
@@ -229,9 +197,9 @@ def test_a_reminder_goes_out_through_twilio_and_its_delivery_comes_back(
         assert sid is not None
 
     client = twilio_app.test_client()
-    response = post_signed(client, callback(sid=sid, status="sent"))
+    response = post_status(client, callback(sid=sid, status="sent"))
     assert response.status_code == 204
-    response = post_signed(client, callback(sid=sid, status="delivered"))
+    response = post_status(client, callback(sid=sid, status="delivered"))
     assert response.status_code == 204
     with database.unit_of_work() as session:
         assert session.scalars(select(OutboxMessage.status)).one() == "delivered"
@@ -252,12 +220,18 @@ def test_a_failure_reported_before_the_sid_is_recorded_is_applied_when_it_is(
     urgent message must still show as undelivered (it decides whether to escalate)."""
     database = database_of(app)
     early = "SM" + "e" * 32
-    response = post_signed(client, callback(sid=early, status="undelivered", ErrorCode="30005"))
+    response = post_status(client, callback(sid=early, status="undelivered", ErrorCode="30005"))
     assert response.status_code == 204
     with database.unit_of_work() as session:
         enqueue(
             session,
-            Notice(key="urgent:1", phone=PHONE, language="zh_CN", template="sms.test", urgent=True),
+            Notice(
+                key="urgent:1",
+                phone=CALLBACK_PHONE,
+                language="zh_CN",
+                template="sms.test",
+                urgent=True,
+            ),
             now=MORNING,
         )
         session.commit()

@@ -16,7 +16,7 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 
 from grids.storage.session import database_of
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 TOKEN = "test-auth-token"
 PATH = "/sms/twilio/status"

@@ -21,20 +21,18 @@ from grids.models import UrgentReport
 from grids.storage.session import database_of
 from notifications.inbound import fallback, replay_spooled, spool_of
 from notifications.models import InboundMessage, OutboxMessage
-from tests.conftest import make_app
-from tests.e2e.test_inbound import (
-    THURSDAY,
-    build_county,
-    count,
+from tests.support.app import make_app
+from tests.support.county import THURSDAY, build_county
+from tests.support.queries import count, rows
+from tests.support.servers import free_port
+from tests.support.webhooks import (
+    callback,
     new_sid,
     post_signed,
+    post_status,
     reply_of,
-    rows,
     twilio_form,
 )
-from tests.e2e.test_status_webhook import callback
-from tests.e2e.test_status_webhook import post_signed as post_status
-from tests.faults.servers import free_port
 
 pytestmark = pytest.mark.faults
 

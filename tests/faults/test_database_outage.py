@@ -16,9 +16,11 @@ from twilio.request_validator import RequestValidator
 
 from grids.models import UrgentReport
 from notifications.models import InboundMessage, OutboxMessage
-from tests.e2e.test_inbound import build_county, count, twilio_form
-from tests.faults.proxy import SwitchableProxy
-from tests.faults.servers import gunicorn
+from tests.support.county import build_county
+from tests.support.proxy import SwitchableProxy
+from tests.support.queries import count
+from tests.support.servers import gunicorn
+from tests.support.webhooks import twilio_form
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 

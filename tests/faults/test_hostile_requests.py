@@ -17,20 +17,19 @@ from grids.models import UrgentReport
 from grids.storage.session import database_of
 from notifications.models import InboundMessage
 from notifications.twilio.fields import MAX_BODY_BYTES, MAX_PARAMETERS
-from tests.conftest import make_app
-from tests.e2e.test_inbound import (
+from tests.support.app import make_app
+from tests.support.county import THURSDAY, build_county
+from tests.support.queries import count
+from tests.support.webhooks import (
     INBOUND,
-    THURSDAY,
-    build_county,
-    count,
+    callback,
     new_sid,
     post_signed,
+    post_status,
     reply_of,
     signature_for,
     twilio_form,
 )
-from tests.e2e.test_status_webhook import callback
-from tests.e2e.test_status_webhook import post_signed as post_status
 
 pytestmark = pytest.mark.faults
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.faults.servers import get, gunicorn
+from tests.support.servers import get, gunicorn
 
 pytestmark = pytest.mark.faults
 

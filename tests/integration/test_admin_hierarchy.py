@@ -19,9 +19,8 @@ from grids.escalation.roster_graph import load_hierarchy
 from grids.escalation.service import EscalationPolicy, open_escalation
 from grids.models import ChangeSet, Doctor, Facility, Grid, Patient, UrgentReport
 from notifications.models import OutboxMessage
-from tests.integration.test_admin_operations import NOW, _id, deliver, run
 from tests.support import factories
-from tests.support.admin import County, county, current_seat
+from tests.support.admin import NOW, County, applied_id, county, current_seat, deliver, run
 
 
 @pytest.fixture
@@ -91,7 +90,7 @@ def test_an_override_with_a_reason_applies_it_and_the_change_set_says_so(
     plan = operations.set_status(session, c.g1.members[1].code, "moved_away", NOW)
     outcome = run(session, plan, override=True, reason="搬去县城，下周推选新网格员")
     assert outcome.applied
-    change_set = session.get_one(ChangeSet, _id(outcome.change_set_id))
+    change_set = session.get_one(ChangeSet, applied_id(outcome.change_set_id))
     assert change_set.override and change_set.reason == "搬去县城，下周推选新网格员"
     assert ("grid_without_coordinator", "AV1-HTN01") in check_codes(session)
 
@@ -147,7 +146,9 @@ def test_a_merge_closes_the_absorbed_grid_and_undo_reopens_it(session: Session, 
     listed = browse.browse(session, browse.GridFilter(clinic="AV1"))
     assert [r.code for r in listed.rows] == ["AV1-HTN01", "AV1-HTN02"]
 
-    reverted = undo(session, _id(outcome.change_set_id), actor="user:b", now=NOW, deliver=deliver)
+    reverted = undo(
+        session, applied_id(outcome.change_set_id), actor="user:b", now=NOW, deliver=deliver
+    )
     session.commit()
     session.expire_all()
     reopened = session.get_one(Grid, small.grid.id)
@@ -205,7 +206,9 @@ def test_undoing_a_retirement_tells_everyone_again_and_the_urgent_case_returns(
     assert retired.applied
     last = session.scalar(select(func.max(OutboxMessage.id)))
 
-    reverted = undo(session, _id(retired.change_set_id), actor="user:b", now=NOW, deliver=deliver)
+    reverted = undo(
+        session, applied_id(retired.change_set_id), actor="user:b", now=NOW, deliver=deliver
+    )
     session.commit()
     after_undo = session.execute(
         select(OutboxMessage.template, OutboxMessage.to_phone).where(OutboxMessage.id > last)
@@ -229,7 +232,9 @@ def test_undoing_a_retirement_tells_everyone_again_and_the_urgent_case_returns(
 def test_undoing_a_move_tells_the_member_their_seat_again(session: Session, c: County) -> None:
     member = c.g1.members[7]
     moved = run(session, operations.move_members(session, [(member.code, "AV1-HTN02")], NOW))
-    reverted = undo(session, _id(moved.change_set_id), actor="user:b", now=NOW, deliver=deliver)
+    reverted = undo(
+        session, applied_id(moved.change_set_id), actor="user:b", now=NOW, deliver=deliver
+    )
     session.commit()
     [notice] = [n for n in reverted.notices if n.recipient_id == member.id]
     assert notice.template == "sms.admin.member_moved"

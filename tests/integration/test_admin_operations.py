@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -10,32 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grids.admin import operations
-from grids.admin.service import AdminError, Outcome, execute, undo
+from grids.admin.service import AdminError, execute, undo
 from grids.audit import ChangeConflict, UndoRefused, change_sets
 from grids.core.vocabulary import DoctorStatus, PatientStatus
 from grids.escalation.models import Escalation
 from grids.escalation.service import EscalationPolicy, open_escalation
 from grids.models import ChangeSet, Doctor, Grid, Membership, Patient, UrgentReport
 from grids.storage.database import Database
-from notifications import outbox
 from notifications.models import OutboxMessage
 from tests.support import factories
-from tests.support.admin import County, county, current_seat
-
-NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
-
-
-def deliver(session: Session, notices: Any, now: datetime) -> None:
-    outbox.enqueue_many(session, notices, now=now)
-
-
-def run(session: Session, plan: operations.Plan, **options: Any) -> Outcome:
-    options.setdefault("actor", "user:bureau")
-    options.setdefault("now", NOW)
-    outcome = execute(session, plan, deliver=deliver, **options)
-    if outcome.applied:
-        session.commit()
-    return outcome
+from tests.support.admin import NOW, County, applied_id, county, current_seat, deliver, run
 
 
 @pytest.fixture
@@ -322,7 +306,7 @@ def test_undo_restores_the_rows_and_is_itself_audited(session: Session, c: Count
     moving = c.g1.members[7]
     applied = run(session, operations.move_members(session, [(moving.code, "AV1-HTN02")], NOW))
     outcome = undo(
-        session, _id(applied.change_set_id), actor="user:bureau", now=NOW, deliver=deliver
+        session, applied_id(applied.change_set_id), actor="user:bureau", now=NOW, deliver=deliver
     )
     session.commit()
     assert current_seat(session, moving) == ("AV1-HTN01", 7)
@@ -338,14 +322,14 @@ def test_undo_is_refused_when_a_later_change_is_in_the_way(session: Session, c: 
     first = run(session, operations.move_grid(session, "AV1-HTN01", "DB1"))
     later = run(session, operations.split(session, "AV1-HTN01", NOW))
     with pytest.raises(UndoRefused) as refused:
-        undo(session, _id(first.change_set_id), actor="user:bureau", now=NOW)
+        undo(session, applied_id(first.change_set_id), actor="user:bureau", now=NOW)
     assert refused.value.key == "admin.undo.later_change"
     assert refused.value.params["later"] == later.change_set_id
     session.rollback()
-    undo(session, _id(later.change_set_id), actor="user:bureau", now=NOW)
+    undo(session, applied_id(later.change_set_id), actor="user:bureau", now=NOW)
     session.commit()
     assert session.scalar(select(Grid).where(Grid.code == "AV1-HTN03")) is None
-    undo(session, _id(first.change_set_id), actor="user:bureau", now=NOW)
+    undo(session, applied_id(first.change_set_id), actor="user:bureau", now=NOW)
     session.commit()
     session.expire_all()
     assert session.get_one(Grid, c.g1.grid.id).doctor_id == c.d1.id
@@ -397,8 +381,3 @@ def test_two_administrators_at_once_one_wins_the_other_gets_a_conflict(
     assert outcome == {"result": "AV1-HTN01"}
     assert session.scalar(select(func.count()).select_from(ChangeSet)) == 1
     assert session.scalar(select(Grid).where(Grid.code == "AV1-HTN03")) is None
-
-
-def _id(change_set_id: int | None) -> int:
-    assert change_set_id is not None, "the operation was not applied"
-    return change_set_id

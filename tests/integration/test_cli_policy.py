@@ -12,7 +12,7 @@ from flask.testing import FlaskCliRunner
 from grids.cli import display_width, render_table
 from grids.storage.session import database_of
 from i18n import translate
-from tests.conftest import make_app
+from tests.support.app import make_app
 
 UNREACHABLE = "postgresql+psycopg://huzhu:s3cret@127.0.0.1:1/huzhu"
 

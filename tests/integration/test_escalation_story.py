@@ -17,8 +17,8 @@ from grids.models import Facility, Grid, UrgentReport
 from grids.storage.session import database_of
 from notifications.models import OutboxMessage
 from notifications.providers import PermanentSendError, provider_of, voice_provider_of
-from tests.conftest import _empty_all_tables, make_app
 from tests.support import factories
+from tests.support.app import empty_all_tables, make_app
 from tests.support.escalation import dispatch_at, outbox_rows, press_at, text_at, tick_at
 
 # Thursday 26 November 2026, 10:00 in Shanghai.
@@ -34,7 +34,7 @@ def minutes(n: float) -> datetime:
 def app(database_url: str) -> Iterator[Flask]:
     application = make_app(database_url, voice_backend="memory", county_duty_phone=DUTY)
     yield application
-    _empty_all_tables(database_of(application))
+    empty_all_tables(database_of(application))
     database_of(application).dispose()
 
 

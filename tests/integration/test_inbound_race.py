@@ -13,8 +13,9 @@ from grids.models import UrgentReport
 from grids.storage.database import Database
 from notifications.inbound import IncomingSms, receive
 from notifications.models import InboundMessage, OutboxMessage
-from tests.e2e.test_inbound import build_county, new_sid, twilio_form
+from tests.support.county import build_county
 from tests.support.locks import wait_for_a_lock_wait
+from tests.support.webhooks import new_sid, twilio_form
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 

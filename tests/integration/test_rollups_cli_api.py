@@ -14,9 +14,9 @@ from config.settings import EscalationTimeouts
 from grids.storage.session import database_of
 from notifications.models import OutboxMessage
 from notifications.sms.segments import segment_count
-from tests.conftest import make_app
 from tests.support import rollup_fixture as fx
 from tests.support.accounts import bearer, make_user, token_for
+from tests.support.app import make_app
 
 
 @pytest.fixture

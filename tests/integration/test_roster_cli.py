@@ -16,7 +16,7 @@ from grids.roster import importing as roster_import
 from grids.roster.records import RosterFiles
 from grids.storage.database import Database
 from grids.storage.session import database_of
-from tests.conftest import _empty_all_tables, make_app
+from tests.support.app import empty_all_tables, make_app
 from tests.support.roster_files import PATIENTS as PATIENT_LINES
 from tests.support.roster_files import PATIENTS_HEADER, csv_file, small_roster
 
@@ -144,7 +144,7 @@ def test_no_files_is_a_usage_error(runner: FlaskCliRunner) -> None:
 def english_runner(database_url: str) -> Iterator[FlaskCliRunner]:
     app: Flask = make_app(database_url, default_language="en")
     yield app.test_cli_runner()
-    _empty_all_tables(database_of(app))
+    empty_all_tables(database_of(app))
     database_of(app).dispose()
 
 

@@ -1,15 +1,22 @@
 """A small county for the administration tests: two clinics of one township, a clinic of
-another, three doctors and grids with members."""
+another, three doctors and grids with members; and operations run on it as the bureau."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from grids.admin import operations
+from grids.admin.service import Outcome, execute
 from grids.core.vocabulary import FacilityLevel
 from grids.models import Doctor, Facility, Grid, Membership, Patient
+from notifications import outbox
 from tests.support import factories
+
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -69,3 +76,22 @@ def current_seat(session: Session, patient: Patient) -> tuple[str, int] | None:
         .where(Membership.patient_id == patient.id, Membership.left_at.is_(None))
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def deliver(session: Session, notices: Any, now: datetime) -> None:
+    outbox.enqueue_many(session, notices, now=now)
+
+
+def run(session: Session, plan: operations.Plan, **options: Any) -> Outcome:
+    """The plan executed as the bureau at NOW, committed when it was applied."""
+    options.setdefault("actor", "user:bureau")
+    options.setdefault("now", NOW)
+    outcome = execute(session, plan, deliver=deliver, **options)
+    if outcome.applied:
+        session.commit()
+    return outcome
+
+
+def applied_id(change_set_id: int | None) -> int:
+    assert change_set_id is not None, "the operation was not applied"
+    return change_set_id

@@ -7,7 +7,7 @@ import contextlib
 import socket
 import threading
 
-from tests.faults.servers import free_port
+from tests.support.servers import free_port
 
 
 class SwitchableProxy:
