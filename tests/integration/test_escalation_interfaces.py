@@ -81,8 +81,10 @@ def test_an_incident_replayed_on_the_command_line(runner, session) -> None:
 
 def test_a_bad_clock_time_is_refused(runner, session) -> None:
     result = runner.invoke(args=["escalations", "advance", "--at", "yesterday"])
-    assert result.exit_code == 2
-    assert "--at yesterday 不是ISO时间" in result.output
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "--at yesterday 不是ISO时间，例：2026-12-06T18:00（本县时间）或 2026-12-06T18:00:00+08:00"
+    )
 
 
 def test_grids_check_lists_every_problem_and_fails(runner, session) -> None:
