@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, text, update
+from sqlalchemy import Row, bindparam, case, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
@@ -241,6 +241,7 @@ def _claim(
     now: datetime,
     lease_until: datetime,
     provider: str,
+    voice_provider: str,
 ) -> Sequence[Row[Any]]:
     due = (
         select(outbox.c.id)
@@ -264,7 +265,10 @@ def _claim(
             status=OutboxStatus.SENDING,
             attempts=outbox.c.attempts + 1,
             lease_expires_at=lease_until,
-            provider=provider,
+            # Each row names who sends it: a call's provider reports (or not) its result.
+            provider=case(
+                (outbox.c.channel == VOICE, literal(voice_provider)), else_=literal(provider)
+            ),
             updated_at=now,
         )
         .returning(*_CLAIMED)
@@ -279,6 +283,7 @@ def claim_batch(
     *,
     now: datetime,
     limit: int,
+    voice_provider: str | None = None,
 ) -> tuple[list[Row[Any]], int]:
     """Claim up to `limit` due rows and suppress those to unreachable numbers; no commit.
 
@@ -288,6 +293,7 @@ def claim_batch(
         "now": now,
         "lease_until": lease_end(settings, now),
         "provider": provider.name,
+        "voice_provider": voice_provider or settings.voice_backend,
     }
     rows = list(_claim(session, urgent=True, limit=limit, **arguments))
     if len(rows) < limit and not in_quiet_hours(settings, now):
@@ -491,6 +497,7 @@ def dispatch_once(
             provider,
             now=started,
             limit=effective_batch_size(settings, batch_size),
+            voice_provider=voice.name if voice is not None else None,
         )
         rows = frequency.defer_capped(session, provider.name, rows, started)
         session.commit()

@@ -34,7 +34,7 @@ from grids.escalation.ladder import (
 )
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState, EventKind
 from grids.escalation.roster_graph import current_hierarchy
-from grids.escalation.timers import CALL, ESCALATE, DeliveryFact, decide
+from grids.escalation.timers import CALL, DELIVERED, ESCALATE, DeliveryFact, decide
 from grids.models import Grid, Patient, UrgentReport
 from i18n import normalise_language, translate
 
@@ -43,6 +43,8 @@ Timeline = Session | list[dict[str, Any]]
 rows (the tick inserts a whole batch's entries in one statement)."""
 FACILITY_NAME_LIMIT = 12
 NAME_LIMIT = 8
+ANSWERED = "answered"
+"""The timeline's word for a call the callee picked up (a provider's `delivered`)."""
 
 CanReceive = Callable[[str], bool]
 
@@ -385,11 +387,27 @@ def retarget(
 
 def current_keys(escalation: Case, ladder: Ladder) -> list[str]:
     """The outbox keys of the current step's messages (the keys `step_notices` gives
-    them): what `advance` needs facts about. `ladder` is the escalation's own."""
+    them) and of the calls placed on it: what `advance` needs facts about. `ladder` is
+    the escalation's own."""
     if not ladder.steps or escalation.state != EscalationState.OPEN:
         return []
+    return _message_keys(escalation, ladder) + _call_keys(escalation, ladder)
+
+
+def _message_keys(escalation: Case, ladder: Ladder) -> list[str]:
     contacts = ladder.steps[escalation.step].contacts
     return step_keys(escalation.id, escalation.step, escalation.round, contacts)
+
+
+def _call_keys(escalation: Case, ladder: Ladder) -> list[str]:
+    """The calls `advance` placed on the current step (to those it texted), if it did."""
+    if not escalation.called:
+        return []
+    return [
+        notice_key(escalation.id, escalation.step, escalation.round, contact.phone, VOICE)
+        for contact in ladder.steps[escalation.step].contacts
+        if contact.channel == SMS
+    ]
 
 
 @dataclass
@@ -412,6 +430,8 @@ def _record_deliveries(
         channel = parts[-1] if len(parts) > 5 else None
         kind = EventKind.DELIVERED if outcome == "delivered" else EventKind.FAILED
         detail = f"{fact.status} {fact.error_code}" if fact.error_code else fact.status
+        if channel == VOICE and fact.status == DELIVERED:
+            detail = ANSWERED
         event(timeline, escalation, kind, now, recipient=recipient, channel=channel, detail=detail)
     if seen != (escalation.deliveries or {}):
         escalation.deliveries = seen
@@ -437,10 +457,15 @@ def advance(
         result.changed = bool(result.notices)
         return result
     step = ladder.steps[escalation.step]
-    keys = current_keys(escalation, ladder)
-    step_facts = [facts[key] for key in keys if key in facts]
-    _record_deliveries(timeline, escalation, step_facts, now)
-    decision = decide(step, step_facts, now, called=escalation.called)
+    step_facts = [facts[key] for key in _message_keys(escalation, ladder) if key in facts]
+    # Only calls whose provider reports their result say anything (Twilio's do not).
+    call_facts = [
+        facts[key]
+        for key in _call_keys(escalation, ladder)
+        if key in facts and facts[key].reports_delivery
+    ]
+    _record_deliveries(timeline, escalation, [*step_facts, *call_facts], now)
+    decision = decide(step, step_facts, now, called=escalation.called, calls=call_facts)
     if decision.action == CALL:
         for contact, notice in step_notices(escalation, ladder, escalation.step, VOICE):
             if contact.channel != SMS:
