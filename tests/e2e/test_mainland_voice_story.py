@@ -310,8 +310,8 @@ def _tencent_until_the_call(
 ) -> tuple[factories.GridFixture, OutboxMessage, str]:
     grid = _county(app)
     coordinator, doctor = factories.phone_of(grid.coordinator), factories.phone_of(grid.doctor)
-    reply = {"mobile": national(coordinator), "nationcode": "86", "text": "急 5 头晕站不稳"}
-    reply |= {"sign": "介休卫健", "time": int(T0.timestamp()), "extend": ""}
+    reply: dict[str, Any] = {"mobile": national(coordinator), "nationcode": "86"}
+    reply |= {"text": "急 5 头晕站不稳", "sign": "介休卫健", "time": int(T0.timestamp())}
     assert push(app, "sms/tencent/reply", reply, T0) == TENCENT_OK
     dispatch_at(app, minutes(0.5))
     [alert] = outbox_rows(app, OutboxMessage.to_phone == doctor)
