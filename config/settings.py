@@ -42,7 +42,7 @@ SUPPORTED_LANGUAGES = ("zh_CN", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SMS_BACKENDS = ("console", "memory", "twilio", "aliyun", "tencent")
 MAINLAND_BACKENDS = ("aliyun", "tencent")
-VOICE_BACKENDS = ("console", "memory", "twilio")
+VOICE_BACKENDS = ("console", "memory", "twilio", "aliyun", "tencent")
 ENVIRONMENTS = ("development", "test", "production")
 # A send may start until 3/4 of the lease and take up to the provider's 15 s
 # timeout: the lease must leave room for that.
@@ -160,6 +160,10 @@ class Settings:
     tencent_sms_endpoint: str = "sms.tencentcloudapi.com"
     tencent_sms_variable_limit: int = 6
     tencent_callback_ips: tuple[str, ...] = ()
+    aliyun_voice_endpoint: str = "dyvmsapi.aliyuncs.com"
+    aliyun_voice_show_number: str | None = None
+    tencent_vms_app_id: str | None = None
+    tencent_voice_endpoint: str = "vms.tencentcloudapi.com"
     sms_callback_secret: str | None = None
     sms_template_map: Path | None = None
 
@@ -376,7 +380,36 @@ def _twilio_missing(settings: Settings, *more: tuple[str, str | None]) -> list[s
     return [name for name, value in required if not value]
 
 
+VOICE_REQUIRED = {
+    "aliyun": (
+        ("ALIYUN_ACCESS_KEY_ID", "aliyun_access_key_id"),
+        ("ALIYUN_ACCESS_KEY_SECRET", "aliyun_access_key_secret"),
+    ),
+    "tencent": (
+        ("TENCENT_SECRET_ID", "tencent_secret_id"),
+        ("TENCENT_SECRET_KEY", "tencent_secret_key"),
+        ("TENCENT_VMS_APP_ID", "tencent_vms_app_id"),
+    ),
+}
+"""What each mainland voice backend cannot call without (credentials shared with SMS);
+production also needs the callback secret (no call results otherwise) and the template
+map (no call otherwise)."""
+
+
 def check_voice_settings(settings: Settings) -> None:
+    if settings.voice_backend in VOICE_REQUIRED:
+        required = list(VOICE_REQUIRED[settings.voice_backend])
+        if settings.is_production:
+            required += [
+                ("SMS_CALLBACK_SECRET", "sms_callback_secret"),
+                ("SMS_TEMPLATE_MAP", "sms_template_map"),
+            ]
+        missing = [name for name, attribute in required if not getattr(settings, attribute)]
+        if missing:
+            raise SettingsError(
+                f"VOICE_BACKEND={settings.voice_backend} needs {', '.join(missing)}"
+            )
+        return
     if settings.voice_backend != "twilio":
         return
     missing = _twilio_missing(
@@ -458,6 +491,14 @@ def mainland_sms_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
             "TENCENT_SMS_VARIABLE_LIMIT", get("TENCENT_SMS_VARIABLE_LIMIT") or "6", int, 1
         ),
         "tencent_callback_ips": ips,
+        "aliyun_voice_endpoint": parse_endpoint(
+            "ALIYUN_VOICE_ENDPOINT", get("ALIYUN_VOICE_ENDPOINT") or "dyvmsapi.aliyuncs.com"
+        ),
+        "aliyun_voice_show_number": get("ALIYUN_VOICE_SHOW_NUMBER"),
+        "tencent_vms_app_id": get("TENCENT_VMS_APP_ID"),
+        "tencent_voice_endpoint": parse_endpoint(
+            "TENCENT_VOICE_ENDPOINT", get("TENCENT_VOICE_ENDPOINT") or "vms.tencentcloudapi.com"
+        ),
         "sms_callback_secret": secret,
         "sms_template_map": Path(template_map) if template_map else None,
     }

@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     from notifications.escalation.cli import escalations_cli
     from notifications.inbound import spool_of, start_replaying
     from notifications.mainland import cli as mainland_cli
+    from notifications.mainland.voice_webhooks import mainland_voice
     from notifications.mainland.webhooks import mainland_webhooks
     from notifications.sms_cli import sms_cli
     from notifications.twilio.voice import twilio_voice
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(twilio_webhooks)
     app.register_blueprint(twilio_voice)
     app.register_blueprint(mainland_webhooks)
+    app.register_blueprint(mainland_voice)
     cli.init_app(app)
     demo_history.init_app(app)
     mainland_cli.init_app(app)

@@ -329,6 +329,7 @@ def dispatch_once(
             provider,
             now=started,
             limit=effective_batch_size(settings, batch_size),
+            voice_provider=voice.name if voice is not None else None,
         )
         rows = frequency.defer_capped(session, provider.name, rows, started)
         session.commit()

@@ -100,8 +100,9 @@ def row_values(
         )
     body = render(notice)
     language = normalise_language(notice.language)
-    if policy is not None and notice.channel == "sms":
-        # A call speaks its rendered text: SMS provider templates do not apply.
+    if policy is not None:
+        # SMS and `voice.*` templates are checked against their own backend's templates
+        # (`ChannelTemplates`); a call through Twilio speaks its rendered text.
         policy.check(notice.template, language, notice.params)
     return {
         "idempotency_key": notice.key,

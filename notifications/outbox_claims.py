@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, case, literal, select, update
 from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
@@ -103,6 +103,7 @@ def _claim(
     now: datetime,
     lease_until: datetime,
     provider: str,
+    voice_provider: str,
 ) -> Sequence[Row[Any]]:
     due = (
         select(outbox.c.id)
@@ -126,7 +127,10 @@ def _claim(
             status=OutboxStatus.SENDING,
             attempts=outbox.c.attempts + 1,
             lease_expires_at=lease_until,
-            provider=provider,
+            # Each row names who sends it: a call's provider reports (or not) its result.
+            provider=case(
+                (outbox.c.channel == VOICE, literal(voice_provider)), else_=literal(provider)
+            ),
             updated_at=now,
         )
         .returning(*_CLAIMED)
@@ -141,6 +145,7 @@ def claim_batch(
     *,
     now: datetime,
     limit: int,
+    voice_provider: str | None = None,
 ) -> tuple[list[Row[Any]], int]:
     """Claim up to `limit` due rows and suppress those to unreachable numbers; no commit.
 
@@ -150,6 +155,7 @@ def claim_batch(
         "now": now,
         "lease_until": lease_end(settings, now),
         "provider": provider.name,
+        "voice_provider": voice_provider or settings.voice_backend,
     }
     rows = list(_claim(session, urgent=True, limit=limit, **arguments))
     if len(rows) < limit and not in_quiet_hours(settings, now):

@@ -8,6 +8,10 @@ parameter that may be longer than the provider's variable limit becomes
 several variables side by side (`${text_1}${text_2}`), and its value is split
 to match when sent, so the handset shows the same text.
 
+The ladder's calls through the providers' voice notification (`VOICE_BACKEND=aliyun|
+tencent`) are approved templates too (`VOICE_TEMPLATES`), built the same way from
+the catalogue and mapped under their `voice.*` names in the same file.
+
 `SMS_TEMPLATE_MAP` (a JSON file the county fills in after approval) gives the
 provider's id of each template: `{"aliyun": {"zh_CN": {"sms.urgent.doctor":
 "SMS_123"}}, "tencent": {...}}`. `TemplatePolicy.check` runs when a message is
@@ -61,6 +65,17 @@ SENT_TEMPLATES: tuple[str, ...] = (
     "sms.member.silence",
 )
 """Every catalogue message the service sends by SMS (a test checks the code names no other)."""
+
+VOICE_TEMPLATES: tuple[str, ...] = ("voice.urgent",)
+"""Every catalogue message the service speaks in a call (`voice.*` names in the map)."""
+
+VOICE_SOURCES: dict[str, dict[str, str]] = {
+    "aliyun": {"voice.urgent": "voice.urgent.reply_by_sms"},
+}
+"""The catalogue text a voice template is built from where it is not its own name:
+Aliyun's `SingleCallByTts` is not documented to collect a key (its call report has a
+`dtmf` field, but only IVR calls are said to fill it), so its call also tells the
+listener to reply 收到 by SMS."""
 
 PARAM_LIMITS: dict[str, int] = {
     "grid": 24,
@@ -121,11 +136,14 @@ def _provider_text(text: str) -> str:
     return text.replace("【", "[").replace("】", "]")
 
 
-def build_template(backend: str, name: str, language: str, variable_limit: int) -> ProviderTemplate:
-    """The provider template for catalogue message `name` in `language`."""
+def build_template(
+    backend: str, name: str, language: str, variable_limit: int, source_name: str | None = None
+) -> ProviderTemplate:
+    """The provider template for catalogue message `name` in `language` (its text taken
+    from `source_name` when given)."""
     if backend not in BACKENDS:
         raise ValueError(f"no provider templates for SMS_BACKEND={backend}")
-    source = catalogue(language).messages[name]
+    source = catalogue(language).messages[source_name or name]
     pieces: list[str] = []
     variables: list[str] = []
     parts: dict[str, int] = {}
@@ -152,6 +170,15 @@ def all_templates(backend: str, variable_limit: int) -> list[ProviderTemplate]:
         build_template(backend, name, language, variable_limit)
         for language in LANGUAGES
         for name in SENT_TEMPLATES
+    ]
+
+
+def voice_templates(backend: str, variable_limit: int) -> list[ProviderTemplate]:
+    sources = VOICE_SOURCES.get(backend, {})
+    return [
+        build_template(backend, name, language, variable_limit, sources.get(name))
+        for language in LANGUAGES
+        for name in VOICE_TEMPLATES
     ]
 
 
@@ -234,18 +261,25 @@ class TemplatePolicy:
     backend: str
     variable_limit: int
     ids: TemplateIds
+    names: tuple[str, ...] = SENT_TEMPLATES
+    """The catalogue messages this policy sends: `SENT_TEMPLATES` by SMS, `VOICE_TEMPLATES`
+    for calls."""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Catalogue text of a template where it is not its own name (`VOICE_SOURCES`)."""
     _templates: dict[tuple[str, str], ProviderTemplate] = field(default_factory=dict, repr=False)
 
     def template(self, name: str, language: str) -> ProviderTemplate:
         key = (name, normalise_language(language))
         if key not in self._templates:
-            if name not in SENT_TEMPLATES:
+            if name not in self.names:
                 raise TemplateNotSendable(
                     f"SMS template {name!r} is not one of the provider templates "
-                    "(notifications/provider_templates.py SENT_TEMPLATES): add it there, "
-                    f"submit it for approval and map it in SMS_TEMPLATE_MAP"
+                    "(notifications/provider_templates.py SENT_TEMPLATES, VOICE_TEMPLATES): "
+                    "add it there, submit it for approval and map it in SMS_TEMPLATE_MAP"
                 )
-            self._templates[key] = build_template(self.backend, name, key[1], self.variable_limit)
+            self._templates[key] = build_template(
+                self.backend, name, key[1], self.variable_limit, self.sources.get(name)
+            )
         return self._templates[key]
 
     def template_id(self, name: str, language: str) -> str:
@@ -279,6 +313,27 @@ class TemplatePolicy:
         return [
             Gap(name, language)
             for language in LANGUAGES
-            for name in SENT_TEMPLATES
+            for name in self.names
             if not mapped.get(language, {}).get(name)
         ]
+
+
+def voice_policy(backend: str, variable_limit: int, ids: TemplateIds) -> TemplatePolicy:
+    """The voice templates of a mainland voice backend, with the ids of the same map."""
+    return TemplatePolicy(
+        backend, variable_limit, ids, VOICE_TEMPLATES, VOICE_SOURCES.get(backend, {})
+    )
+
+
+@dataclass(frozen=True)
+class ChannelTemplates:
+    """What the outbox checks at enqueue: SMS templates against the SMS backend's policy,
+    `voice.*` ones against the voice backend's; None sends free text (Twilio, console)."""
+
+    sms: TemplatePolicy | None
+    voice: TemplatePolicy | None
+
+    def check(self, name: str, language: str, params: Mapping[str, Any]) -> None:
+        policy = self.voice if name in VOICE_TEMPLATES else self.sms
+        if policy is not None:
+            policy.check(name, language, params)

@@ -18,11 +18,13 @@ from grids.core.notices import Notice
 from grids.escalation import keys
 from grids.escalation.case import CaseRow, EscalationState, EventKind
 from grids.escalation.ladder import SMS, VOICE, Contact, Ladder, Step
-from grids.escalation.timers import CALL, ESCALATE, DeliveryFact, decide
+from grids.escalation.timers import CALL, DELIVERED, ESCALATE, DeliveryFact, decide
 from i18n import normalise_language, translate
 
 FACILITY_NAME_LIMIT = 12
 NAME_LIMIT = 8
+ANSWERED = "answered"
+"""The timeline's word for a call the callee picked up (a provider's `delivered`)."""
 
 TimelineEntry = dict[str, Any]
 """One row of the case's timeline (the columns of `EscalationEvent`)."""
@@ -227,12 +229,28 @@ def retargeted(case: CaseRow, ladder: Ladder, now: datetime) -> Climb:
 
 def current_keys(case: CaseRow, ladder: Ladder) -> list[str]:
     """The outbox keys of the current step's messages (the keys `step_notices` gives
-    them): what `advance` needs facts about. `ladder` is the case's own."""
+    them) and of the calls placed on it: what `advance` needs facts about. `ladder` is
+    the case's own."""
     if not ladder.steps or case.state != EscalationState.OPEN:
         return []
+    return _message_keys(case, ladder) + _call_keys(case, ladder)
+
+
+def _message_keys(case: CaseRow, ladder: Ladder) -> list[str]:
     return [
         keys.step_key(case.id, case.step, case.round, contact.phone, contact.channel)
         for contact in ladder.steps[case.step].contacts
+    ]
+
+
+def _call_keys(case: CaseRow, ladder: Ladder) -> list[str]:
+    """The calls `advance` placed on the current step (to those it texted), if it did."""
+    if not case.called:
+        return []
+    return [
+        keys.step_key(case.id, case.step, case.round, contact.phone, VOICE)
+        for contact in ladder.steps[case.step].contacts
+        if contact.channel == SMS
     ]
 
 
@@ -247,11 +265,14 @@ def _record_deliveries(climb: Climb, facts: Iterable[DeliveryFact], now: datetim
         parsed = keys.parse(fact.key)
         kind = EventKind.DELIVERED if outcome == "delivered" else EventKind.FAILED
         detail = f"{fact.status} {fact.error_code}" if fact.error_code else fact.status
+        channel = parsed.channel if parsed else None
+        if channel == VOICE and fact.status == DELIVERED:
+            detail = ANSWERED
         climb.note(
             kind,
             now,
             recipient=parsed.recipient if parsed else None,
-            channel=parsed.channel if parsed else None,
+            channel=channel,
             detail=detail,
         )
     if seen != (case.deliveries or {}):
@@ -273,9 +294,15 @@ def advance(
         climb.changed = bool(climb.notices)
         return climb
     step = ladder.steps[case.step]
-    step_facts = [facts[key] for key in current_keys(case, ladder) if key in facts]
-    _record_deliveries(climb, step_facts, now)
-    decision = decide(step, step_facts, now, called=case.called)
+    step_facts = [facts[key] for key in _message_keys(case, ladder) if key in facts]
+    # Only calls whose provider reports their result say anything (Twilio's do not).
+    call_facts = [
+        facts[key]
+        for key in _call_keys(case, ladder)
+        if key in facts and facts[key].reports_delivery
+    ]
+    _record_deliveries(climb, [*step_facts, *call_facts], now)
+    decision = decide(step, step_facts, now, called=case.called, calls=call_facts)
     if decision.action == CALL:
         for contact, notice in step_notices(case, ladder, case.step, VOICE):
             if contact.channel != SMS:

@@ -13,7 +13,12 @@ of the current step as a `DeliveryFact`. A step escalates:
   dispatcher or the provider is down).
 
 The doctor step also calls the doctor when nobody acknowledged `call_after_minutes`
-after the SMS was sent.
+after the SMS was sent. A provider that reports call results (Aliyun, Tencent Cloud)
+makes those calls count too: when every call of the step went unanswered (no answer,
+busy, failed), has no result `NO_REPORT_MINUTES` after it was placed, or is still
+unplaced `UNSENT_MINUTES` after it was queued, the step escalates at once
+(`call_failed`, `call_no_report`, `call_unsent`). An answered call changes nothing:
+the step waits for its acknowledgement as before.
 """
 
 from __future__ import annotations
@@ -63,7 +68,8 @@ class Decision:
     action: str
     """`wait`, `call` (place the step's call) or `escalate`."""
     reason: str = ""
-    """Why it escalates: `timeout`, `failed`, `no_report`, `unsent`, `nobody`."""
+    """Why it escalates: `timeout`, `failed`, `no_report`, `unsent`, `nobody`, or the
+    same of the step's calls, `call_failed`, `call_no_report`, `call_unsent`."""
     deadline: datetime | None = None
     """When the step times out, once its message was sent."""
     next_check: datetime | None = None
@@ -88,17 +94,9 @@ def _health(fact: DeliveryFact, now: datetime) -> tuple[str, datetime | None]:
     return ("ok", limit) if now < limit else ("no_report", None)
 
 
-def decide(
-    step: Step,
-    facts: Sequence[DeliveryFact],
-    now: datetime,
-    *,
-    called: bool = False,
-) -> Decision:
-    """What to do with a step whose messages are `facts` (none: nobody to reach)."""
-    if not facts:
-        return Decision(ESCALATE, "nobody")
-    checks: list[datetime] = []
+def _problems(facts: Sequence[DeliveryFact], now: datetime, checks: list[datetime]) -> list[str]:
+    """What is wrong with each fact that is not fine; when the fine ones may change goes
+    to `checks`."""
     problems: list[str] = []
     for fact in facts:
         health, changes_at = _health(fact, now)
@@ -107,12 +105,34 @@ def decide(
                 checks.append(changes_at)
         else:
             problems.append(health)
+    return problems
+
+
+def _worst(problems: Sequence[str]) -> str:
+    return next(reason for reason in ("failed", "unsent", "no_report") if reason in problems)
+
+
+def decide(
+    step: Step,
+    facts: Sequence[DeliveryFact],
+    now: datetime,
+    *,
+    called: bool = False,
+    calls: Sequence[DeliveryFact] = (),
+) -> Decision:
+    """What to do with a step whose messages are `facts` (none: nobody to reach) and
+    whose placed calls, from a provider that reports their results, are `calls`."""
+    if not facts:
+        return Decision(ESCALATE, "nobody")
+    checks: list[datetime] = []
+    problems = _problems(facts, now, checks)
     sent = first_sent(facts)
     deadline = sent + timedelta(minutes=step.timeout_minutes) if sent is not None else None
     if len(problems) == len(facts):
-        order = ("failed", "unsent", "no_report")
-        reason = next(reason for reason in order if reason in problems)
-        return Decision(ESCALATE, reason, deadline)
+        return Decision(ESCALATE, _worst(problems), deadline)
+    call_problems = _problems(calls, now, checks)
+    if calls and len(call_problems) == len(calls):
+        return Decision(ESCALATE, f"call_{_worst(call_problems)}", deadline)
     if deadline is not None:
         if now >= deadline:
             return Decision(ESCALATE, "timeout", deadline)

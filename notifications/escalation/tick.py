@@ -56,6 +56,9 @@ LOCK_WAIT_SECONDS = 15.0
 REPORTING_PROVIDERS = frozenset({"twilio", "aliyun", "tencent"})
 """Providers that send delivery reports for SMS; with the others (console, memory) a
 message counts as delivered once sent."""
+REPORTING_VOICE_PROVIDERS = frozenset({"aliyun", "tencent"})
+"""Providers that report call results; with the others (Twilio too) a call counts as
+answered once placed."""
 
 
 _FACTS = select(
@@ -88,7 +91,8 @@ def delivery_facts(session: Session, keys: Iterable[str]) -> dict[str, DeliveryF
             status=row.status,
             queued_at=row.created_at,
             sent_at=row.sent_at,
-            reports_delivery=row.channel == "sms" and row.provider in REPORTING_PROVIDERS,
+            reports_delivery=row.provider
+            in (REPORTING_PROVIDERS if row.channel == "sms" else REPORTING_VOICE_PROVIDERS),
             error_code=row.error_code,
         )
         for row in _outbox_rows(session, sorted(set(keys)))

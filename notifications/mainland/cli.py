@@ -12,7 +12,14 @@ from config.runtime import current_settings
 from config.settings import MAINLAND_BACKENDS, SettingsError
 from grids.cli import at_option, parse_at
 from i18n import translate
-from notifications.provider_templates import TemplatePolicy, all_templates, load_template_map
+from notifications.provider_templates import (
+    ProviderTemplate,
+    TemplatePolicy,
+    all_templates,
+    load_template_map,
+    voice_policy,
+    voice_templates,
+)
 
 
 def _policy(backend: str | None) -> TemplatePolicy:
@@ -42,6 +49,25 @@ BACKEND_OPTION = click.option(
 )
 
 
+VOICE_OPTION = click.option(
+    "--voice/--no-voice",
+    "voice",
+    default=None,
+    help="Also the voice templates (`voice.*`; default: when VOICE_BACKEND is the backend).",
+)
+
+
+def _with_voice(policy: TemplatePolicy, voice: bool | None) -> bool:
+    return current_settings().voice_backend == policy.backend if voice is None else voice
+
+
+def _templates(policy: TemplatePolicy, voice: bool) -> list[ProviderTemplate]:
+    templates = all_templates(policy.backend, policy.variable_limit)
+    if voice:
+        templates += voice_templates(policy.backend, policy.variable_limit)
+    return templates
+
+
 templates_cli = AppGroup(
     "templates", help="Provider templates of the mainland SMS backends (Aliyun, Tencent Cloud)."
 )
@@ -49,11 +75,12 @@ templates_cli = AppGroup(
 
 @templates_cli.command("list")
 @BACKEND_OPTION
+@VOICE_OPTION
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
-def list_command(backend: str | None, output: str) -> None:
+def list_command(backend: str | None, voice: bool | None, output: str) -> None:
     """Print the template texts to submit for approval, with their variables."""
     policy = _policy(backend)
-    templates = all_templates(policy.backend, policy.variable_limit)
+    templates = _templates(policy, _with_voice(policy, voice))
     if output == "json":
         click.echo(
             json.dumps({"items": [t.as_dict() for t in templates]}, ensure_ascii=False, indent=2)
@@ -65,11 +92,15 @@ def list_command(backend: str | None, output: str) -> None:
 
 @templates_cli.command("check")
 @BACKEND_OPTION
-def check_command(backend: str | None) -> None:
+@VOICE_OPTION
+def check_command(backend: str | None, voice: bool | None) -> None:
     """Exit 1 and list every template SMS_TEMPLATE_MAP lacks for the backend."""
     policy = _policy(backend)
     language = current_settings().default_language
+    with_voice = _with_voice(policy, voice)
     gaps = policy.gaps()
+    if with_voice:
+        gaps += voice_policy(policy.backend, policy.variable_limit, policy.ids).gaps()
     if gaps:
         click.echo(
             translate("outbox.templates.gaps", language, count=len(gaps), backend=policy.backend),
@@ -78,7 +109,7 @@ def check_command(backend: str | None) -> None:
         for gap in gaps:
             click.echo(f"  {gap}", err=True)
         raise SystemExit(1)
-    count = len(all_templates(policy.backend, policy.variable_limit))
+    count = len(_templates(policy, with_voice))
     click.echo(
         translate("outbox.templates.complete", language, count=count, backend=policy.backend)
     )

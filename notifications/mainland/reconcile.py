@@ -10,6 +10,10 @@
   window; each reply gets the same key as its push (mobile + time + text),
   so one that arrived already is not applied twice.
 
+- Call results (`VOICE_BACKEND=aliyun` only, `voice_reconcile.py`): Aliyun's
+  `QueryCallDetailByCallId` for every call still without a result; Tencent's voice API
+  has no such query.
+
 The window is the last `WINDOW` before `now` (Tencent keeps 7 days). The
 scheduler's job and `flask --app wsgi outbox reconcile [--at ISO]` call
 `reconcile`.
@@ -34,9 +38,10 @@ from grids.storage.session import database_of
 from notifications.inbound import IncomingSms
 from notifications.mainland import pushes
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.providers import SmsProvider, provider_of
+from notifications.providers import SmsProvider, provider_of, voice_provider_of
 from notifications.providers.aliyun import AliyunProvider
 from notifications.providers.tencent import TencentProvider
+from notifications.providers.voice import VoiceProvider, build_voice_provider
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ ALIYUN_FAILED = 2
 class ReconcileResult:
     replies: int = 0
     receipts: int = 0
+    calls: int = 0
 
 
 def _sent_rows(session: Session, provider: str, since: datetime, now: datetime) -> list[Row[Any]]:
@@ -62,6 +68,7 @@ def _sent_rows(session: Session, provider: str, since: datetime, now: datetime) 
                 OutboxMessage.sent_at,
             ).where(
                 OutboxMessage.provider == provider,
+                OutboxMessage.channel == "sms",
                 OutboxMessage.sent_at >= since,
                 OutboxMessage.sent_at <= now,
                 OutboxMessage.provider_sid.is_not(None),
@@ -71,7 +78,11 @@ def _sent_rows(session: Session, provider: str, since: datetime, now: datetime) 
 
 
 def reconcile(
-    database: Database, provider: SmsProvider, settings: Settings, now: datetime
+    database: Database,
+    provider: SmsProvider,
+    settings: Settings,
+    now: datetime,
+    voice: VoiceProvider | None = None,
 ) -> ReconcileResult:
     since = now - WINDOW
     with database.unit_of_work() as session:
@@ -85,14 +96,25 @@ def reconcile(
         result.replies = _tencent_replies(
             database, provider, settings, sorted({row.to_phone for row in rows}), since, now
         )
+    if settings.voice_backend == "aliyun":
+        from notifications.mainland.voice_reconcile import reconcile_calls
+
+        voice = voice or build_voice_provider(settings)
+        result.calls = reconcile_calls(database, voice, settings, since, now)
     log.info(
-        "reconciled %s: %d replies, %d receipts", provider.name, result.replies, result.receipts
+        "reconciled %s: %d replies, %d receipts, %d call results",
+        provider.name,
+        result.replies,
+        result.receipts,
+        result.calls,
     )
     return result
 
 
 def reconcile_app(app: Flask, now: datetime) -> ReconcileResult:
-    return reconcile(database_of(app), provider_of(app), settings_of(app), now)
+    return reconcile(
+        database_of(app), provider_of(app), settings_of(app), now, voice_provider_of(app)
+    )
 
 
 def _aliyun_receipts(

@@ -12,7 +12,7 @@ from config.runtime import settings_of
 from config.settings import MAINLAND_BACKENDS, Settings, SettingsError
 from grids.storage.session import database_of
 from notifications.outbox import use_template_policy
-from notifications.provider_templates import TemplatePolicy, load_template_map
+from notifications.provider_templates import ChannelTemplates, TemplatePolicy, load_template_map
 from notifications.providers.base import (
     OutgoingMessage,
     PermanentSendError,
@@ -97,13 +97,17 @@ def build_template_policy(settings: Settings) -> TemplatePolicy | None:
 
 
 def init_app(app: Flask) -> None:
-    from notifications.providers.voice import build_voice_provider
+    from notifications.providers.voice import build_voice_provider, build_voice_template_policy
 
     settings = settings_of(app)
     policy = build_template_policy(settings)
-    use_template_policy(database_of(app).engine, policy)
+    voice_policy = build_voice_template_policy(settings)
+    use_template_policy(
+        database_of(app).engine,
+        ChannelTemplates(policy, voice_policy) if policy or voice_policy else None,
+    )
     app.extensions[PROVIDER_KEY] = build_provider(settings, policy)
-    app.extensions[VOICE_PROVIDER_KEY] = build_voice_provider(settings)
+    app.extensions[VOICE_PROVIDER_KEY] = build_voice_provider(settings, voice_policy)
 
 
 def provider_of(app: Flask) -> SmsProvider:

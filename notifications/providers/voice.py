@@ -3,9 +3,12 @@
 A call speaks the outbox row's `body` (rendered from the `voice.urgent` text in the
 callee's language) and asks for a keypress: 1 acknowledges, posted by Twilio to
 `POST /voice/twilio/gather`. `VOICE_BACKEND` picks `console` (prints the call, numbers
-masked), `memory` (keeps it, for tests) or `twilio` (the Calls API through the official
-library, with inline TwiML). Errors are the SMS providers' `SendError`s, so the
-dispatcher retries a call as it retries an SMS.
+masked), `memory` (keeps it, for tests), `twilio` (the Calls API through the official
+library, with inline TwiML), or a mainland provider's voice notification, `aliyun` or
+`tencent` (approved templates, `notifications.providers.aliyun_voice`,
+`tencent_voice`; results pushed to `notifications.mainland.voice_webhooks`). Errors
+are the SMS providers' `SendError`s, so the dispatcher retries a call as it retries an
+SMS.
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from config.logging import mask_phone, mask_phones_in
-from config.settings import Settings
+from config.settings import MAINLAND_BACKENDS, Settings, SettingsError
+from notifications.provider_templates import TemplatePolicy, load_template_map, voice_policy
 from notifications.providers.base import OutgoingMessage, SendError, SendResult, TransientSendError
 from notifications.providers.twilio import TwilioProvider
 
 GATHER_PATH = "/voice/twilio/gather"
 SAY_LANGUAGES = {"zh_CN": "zh-CN", "en": "en-US"}
+PLAY_TIMES = 2
+"""Every call says its message twice."""
 
 
 class VoiceProvider(ABC):
@@ -51,7 +57,7 @@ def call_twiml(text: str, language: str, action_url: str) -> str:
     """`<Gather numDigits=1 action=…><Say language="zh-CN">text</Say></Gather>`, said twice."""
     response = VoiceResponse()
     gather = Gather(num_digits=1, action=action_url, method="POST", timeout=8)
-    gather.say(text, language=SAY_LANGUAGES.get(language, "zh-CN"), loop=2)
+    gather.say(text, language=SAY_LANGUAGES.get(language, "zh-CN"), loop=PLAY_TIMES)
     response.append(gather)
     return str(response)
 
@@ -140,7 +146,34 @@ class TwilioVoiceProvider(VoiceProvider):
         return SendResult(provider_sid=created.sid, status=created.status or "queued")
 
 
-def build_voice_provider(settings: Settings) -> VoiceProvider:
+def build_voice_template_policy(settings: Settings) -> TemplatePolicy | None:
+    """The voice templates of a mainland voice backend (None for those that speak free
+    text); their variables are as long as the same provider's SMS variables."""
+    if settings.voice_backend not in MAINLAND_BACKENDS:
+        return None
+    limit = (
+        settings.aliyun_sms_variable_limit
+        if settings.voice_backend == "aliyun"
+        else settings.tencent_sms_variable_limit
+    )
+    try:
+        ids = load_template_map(settings.sms_template_map)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    return voice_policy(settings.voice_backend, limit, ids)
+
+
+def build_voice_provider(settings: Settings, policy: TemplatePolicy | None = None) -> VoiceProvider:
+    if settings.voice_backend in MAINLAND_BACKENDS:
+        policy = policy or build_voice_template_policy(settings)
+        assert policy is not None
+        if settings.voice_backend == "aliyun":
+            from notifications.providers.aliyun_voice import AliyunVoiceProvider
+
+            return AliyunVoiceProvider.from_settings(settings, policy)
+        from notifications.providers.tencent_voice import TencentVoiceProvider
+
+        return TencentVoiceProvider.from_settings(settings, policy)
     if settings.voice_backend == "twilio":
         return TwilioVoiceProvider(
             twilio=TwilioProvider(

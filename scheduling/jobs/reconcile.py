@@ -2,8 +2,9 @@
 
 Every 30 minutes, only when `SMS_BACKEND` is `aliyun` or `tencent`: delivery
 reports of messages still `sent` (Aliyun `QuerySendDetails`, Tencent
-`PullSmsSendStatusByPhoneNumber`) and, for Tencent, replies
-(`PullSmsReplyStatusByPhoneNumber`), over the last 48 hours
+`PullSmsSendStatusByPhoneNumber`), for Tencent, replies
+(`PullSmsReplyStatusByPhoneNumber`) and, with `VOICE_BACKEND=aliyun`, call results
+(`QueryCallDetailByCallId`), over the last 48 hours
 (`notifications.mainland.reconcile`). What was pushed already is deduplicated,
 so a run that finds nothing new changes nothing.
 
@@ -40,6 +41,7 @@ def mainland_reconcile(
         outcome = reconcile(database, provider, settings, now)
         return JobResult(
             note=f"{outcome.receipts} delivery reports, {outcome.replies} replies pulled"
+            + (f", {outcome.calls} call results" if outcome.calls else "")
         )
 
     return run

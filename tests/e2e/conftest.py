@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.mainland_standins import AliyunStandIn, TencentStandIn
+from tests.support.mainland_standins import AliyunStandIn, TencentStandIn, TencentVoiceStandIn
 
 
 @pytest.fixture
@@ -19,5 +19,12 @@ def aliyun() -> Iterator[AliyunStandIn]:
 @pytest.fixture
 def tencent() -> Iterator[TencentStandIn]:
     standin = TencentStandIn()
+    yield standin
+    standin.close()
+
+
+@pytest.fixture
+def tencent_voice() -> Iterator[TencentVoiceStandIn]:
+    standin = TencentVoiceStandIn()
     yield standin
     standin.close()

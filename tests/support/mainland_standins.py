@@ -1,4 +1,5 @@
-"""Local stand-ins for Aliyun Dysmsapi and Tencent Cloud SMS, for tests that use the official SDKs.
+"""Local stand-ins for Aliyun Dysmsapi / Dyvmsapi and Tencent Cloud SMS / VMS, for tests that
+use the official SDKs.
 
 Each serves `POST /` on 127.0.0.1 (free port) and routes on the action header
 the SDK sends: `x-acs-action` (Aliyun, query parameters, `ACS3-HMAC-SHA256`
@@ -124,6 +125,8 @@ class AliyunStandIn(_StandIn):
     access_key_id: str = "LTAI-test"
     send_details: list[dict[str, Any]] = field(default_factory=list)
     """What `QuerySendDetails` answers (Aliyun's `SmsSendDetailDTO` fields)."""
+    call_details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What `QueryCallDetailByCallId` answers, by `CallId` (its `Data` fields)."""
 
     @staticmethod
     def error(code: str, message: str = "") -> Answer:
@@ -157,6 +160,8 @@ class AliyunStandIn(_StandIn):
         required = {
             "SendSms": ("PhoneNumbers", "SignName", "TemplateCode"),
             "QuerySendDetails": ("PhoneNumber", "SendDate", "PageSize", "CurrentPage"),
+            "SingleCallByTts": ("CalledNumber", "TtsCode"),
+            "QueryCallDetailByCallId": ("CallId", "ProdId", "QueryDate"),
         }.get(action)
         if required is None:
             return self.http_error(404, "InvalidAction.NotFound", f"unknown action {action!r}")
@@ -170,10 +175,43 @@ class AliyunStandIn(_StandIn):
                 return self.error("isv.INVALID_JSON_PARAM", "JSON参数不合法")
             if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
                 return self.error("isv.INVALID_JSON_PARAM", "JSON参数不合法，只接受字符串值")
+        if action == "SingleCallByTts":
+            return self._check_call(params)
+        return None
+
+    def _check_call(self, params: dict[str, Any]) -> Answer | None:
+        """What `SingleCallByTts` takes: one called number, TtsParam as a JSON object of
+        strings under 250 characters, PlayTimes 1-3, OutId of 1-15 bytes."""
+        if not str(params["CalledNumber"]).isdigit():
+            return self.error("isv.MOBILE_NUMBER_ILLEGAL", "号码格式非法")
+        if "TtsParam" in params:
+            try:
+                values = json.loads(params["TtsParam"])
+            except ValueError:
+                return self.error("isv.INVALID_JSON_PARAM", "JSON参数不合法")
+            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+                return self.error("isv.INVALID_JSON_PARAM", "JSON参数不合法，只接受字符串值")
+            if len(params["TtsParam"]) >= 250:
+                return self.error("isv.PARAM_LENGTH_LIMIT", "参数超出长度限制")
+        if "PlayTimes" in params and params["PlayTimes"] not in ("1", "2", "3"):
+            return self.error("isv.INVALID_PARAMETERS", "PlayTimes 1-3")
+        if "OutId" in params and not 1 <= len(params["OutId"].encode()) <= 15:
+            return self.error("isv.INVALID_PARAMETERS", "OutId 1-15 bytes")
         return None
 
     def _success(self, action: str, params: dict[str, Any]) -> Answer:
         request_id = str(uuid.uuid4())
+        if action == "SingleCallByTts":
+            call_id = f"{uuid.uuid4().int % 10**12}^{uuid.uuid4().int % 10**12}"
+            return Answer(
+                200, {"Code": "OK", "Message": "OK", "CallId": call_id, "RequestId": request_id}
+            )
+        if action == "QueryCallDetailByCallId":
+            detail = self.call_details.get(params["CallId"])
+            data = json.dumps(detail, ensure_ascii=False) if detail is not None else None
+            return Answer(
+                200, {"Code": "OK", "Message": "OK", "Data": data, "RequestId": request_id}
+            )
         if action == "SendSms":
             biz_id = f"{uuid.uuid4().int % 10**18:018d}^0"
             return Answer(
@@ -314,4 +352,68 @@ class TencentStandIn(_StandIn):
                 status.get("Code") == "Ok"
                 for status in call.answer.get("Response", {}).get("SendStatusSet", [{}])
             )
+        ]
+
+
+@dataclass
+class TencentVoiceStandIn(_StandIn):
+    """Tencent Cloud VMS (2020-09-02): `SendTtsVoice`, routed on `X-TC-Action`."""
+
+    secret_id: str = "AKID-test"
+    app_id: str = "1400009999"
+
+    error = staticmethod(TencentStandIn.error)
+    http_error = staticmethod(TencentStandIn.http_error)
+
+    def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+        action = headers.get("x-tc-action", "")
+        try:
+            params = json.loads(raw.decode("utf-8")) if raw else {}
+        except ValueError:
+            params = {}
+        answer = self._check(action, headers, params) or self._next(action)
+        if answer is None:
+            answer = Answer(
+                200,
+                {
+                    "Response": {
+                        "SendStatus": {
+                            "CallId": str(uuid.uuid4()),
+                            "SessionContext": params.get("SessionContext", ""),
+                        },
+                        "RequestId": str(uuid.uuid4()),
+                    }
+                },
+            )
+        self._record(action, headers, params, answer)
+        return answer
+
+    def _check(self, action: str, headers: dict[str, str], params: dict[str, Any]) -> Answer | None:
+        if headers.get("x-tc-version") != "2020-09-02":
+            return self.error("InvalidParameter", "X-TC-Version must be 2020-09-02")
+        auth = headers.get("authorization", "")
+        if not auth.startswith("TC3-HMAC-SHA256") or f"Credential={self.secret_id}/" not in auth:
+            return self.error("AuthFailure.SecretIdNotFound", "secret id not found")
+        if action != "SendTtsVoice":
+            return self.error("InvalidAction", f"unknown action {action!r}")
+        for name in ("TemplateId", "CalledNumber", "VoiceSdkAppid"):
+            if params.get(name) in (None, ""):
+                return self.error("MissingParameter", f"{name} is required")
+        if params["VoiceSdkAppid"] != self.app_id:
+            return self.error("InvalidParameterValue.SdkAppidNotExist", "SdkAppid not exist")
+        if not str(params["CalledNumber"]).startswith("+"):
+            return self.error("InvalidParameterValue.CalledNumberVerifyFail", "e.164 required")
+        values = params.get("TemplateParamSet")
+        if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+            return self.error("FailedOperation.InvalidParameters", "TemplateParamSet: strings")
+        if params.get("PlayTimes") not in (None, 1, 2, 3):
+            return self.error("FailedOperation.InvalidParameters", "PlayTimes 1-3")
+        return None
+
+    def placed(self) -> list[dict[str, Any]]:
+        """The parameters of every SendTtsVoice that was accepted."""
+        return [
+            call.params
+            for call in self.calls_of("SendTtsVoice")
+            if "SendStatus" in call.answer.get("Response", {})
         ]

@@ -227,6 +227,26 @@ def test_a_message_unsent_five_minutes_after_queuing_escalates() -> None:
     assert decide(step, [fact("sending")], at(5)).reason == "unsent"
 
 
+def test_an_unanswered_call_escalates_at_once_an_answered_one_waits() -> None:
+    step = build_ladder(county(), grid_id=100).steps[0]
+    sms = [fact("delivered", sent=1, reports=True)]
+    called = [fact("sent", sent=4, reports=True)]
+    assert decide(step, sms, at(5), called=True, calls=called).action == WAIT
+    no_answer = decide(step, sms, at(5), called=True, calls=[fact("failed", sent=4, reports=True)])
+    assert (no_answer.action, no_answer.reason) == (ESCALATE, "call_failed")
+    answered = [fact("delivered", sent=4, reports=True)]
+    assert decide(step, sms, at(9), called=True, calls=answered).action == WAIT
+    assert decide(step, sms, at(11), called=True, calls=answered).reason == "timeout"
+
+
+def test_a_call_with_no_result_five_minutes_after_placing_escalates() -> None:
+    step = build_ladder(county(), grid_id=100).steps[0]
+    sms = [fact("delivered", sent=1, reports=True)]
+    called = [fact("sent", sent=4, reports=True)]
+    assert decide(step, sms, at(8.9), called=True, calls=called).next_check == at(9)
+    assert decide(step, sms, at(9), called=True, calls=called).reason == "call_no_report"
+
+
 # --- grids check ---
 
 
