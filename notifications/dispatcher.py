@@ -55,12 +55,12 @@ from sqlalchemy.orm import Session
 from config.logging import mask_phone
 from config.runtime import now as clock_now
 from config.settings import Settings
+from grids.core.notices import VOICE
 from grids.storage.database import Database
 from notifications import contacts, frequency
 from notifications.delivery import apply_early_statuses
 from notifications.models import ERROR_CODE_LENGTH, OutboxMessage, OutboxStatus
 from notifications.outbox_claims import (
-    VOICE,
     claim_batch,
     effective_batch_size,
     lease_end,

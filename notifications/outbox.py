@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from grids.core.limits import E164, is_e164
-from grids.core.notices import Notice
+from grids.core.notices import SMS, VOICE, Notice
 from grids.storage.bulk import insert_many
 from i18n import catalogue, normalise_language
 from notifications.models import OutboxMessage, OutboxStatus
@@ -37,7 +37,7 @@ from notifications.models import OutboxMessage, OutboxStatus
 log = logging.getLogger(__name__)
 
 _BATCH = 1000
-CHANNELS = ("sms", "voice")
+CHANNELS = (SMS, VOICE)
 
 
 class TemplateCheck(Protocol):
@@ -190,7 +190,11 @@ def enqueue_count(session: Session, notices: Iterable[Notice], *, now: datetime)
     policy = template_policy(session)
     for notice in notices:
         rows.setdefault(notice.key, row_values(notice, now, policy))
-    values = list(rows.values())
+    return _insert_counting(session, list(rows.values()))
+
+
+def _insert_counting(session: Session, values: list[dict[str, Any]]) -> int:
+    """Insert `values` in batches, skipping keys already queued; returns how many were new."""
     # RETURNING the ids counts the new rows on every driver (an executemany's rowcount
     # is not reliable); ids are cheap to return where whole rows are not.
     statement = _insert_ignoring_duplicates(session).returning(OutboxMessage.__table__.c.id)
@@ -356,12 +360,7 @@ def enqueue_broadcasts(session: Session, broadcasts: Sequence[Broadcast], *, now
             value.update(params=json.loads(shared[1]), next_attempt_at=now, created_at=now)
             value.update(updated_at=now)
             values.append(value)
-    statement = _insert_ignoring_duplicates(session).returning(OutboxMessage.__table__.c.id)
-    connection = session.connection()
-    added = 0
-    for start in range(0, len(values), _BATCH):
-        added += len(connection.execute(statement, values[start : start + _BATCH]).all())
-    return added
+    return _insert_counting(session, values)
 
 
 def _copy_broadcasts(

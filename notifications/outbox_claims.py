@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
 from config.settings import Settings
+from grids.core.notices import VOICE
 from grids.storage.database import is_postgresql
 from notifications import contacts
 from notifications.models import OutboxMessage, OutboxStatus
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 
 outbox = OutboxMessage.__table__
 
-VOICE = "voice"
 CLAIM_AHEAD_SECONDS = 2.0
 """A rate-limited dispatcher claims about this much sending at a time."""
 

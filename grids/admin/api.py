@@ -14,17 +14,9 @@ from config.runtime import current_settings
 from grids import audit
 from grids.accounts.access import current, require_role, scope_for
 from grids.admin import browse as browsing
+from grids.admin import requests as admin_requests
 from grids.admin.lookups import NotFound
 from grids.admin.operations import OPERATIONS
-from grids.admin.requests import (
-    actor_for,
-    change_set_document,
-    conflict_params,
-    outcome_document,
-    run_operation,
-    run_undo,
-    visible_change_sets,
-)
 from grids.admin.schemas import (
     ChangeLogSchema,
     GridFilterSchema,
@@ -77,7 +69,7 @@ def domain_error(error: Exception) -> tuple[Response, int]:
             )
             for c in error.conflicts
         }
-        message = translate("admin.error.conflict", lang, **conflict_params(error))
+        message = translate("admin.error.conflict", lang, **admin_requests.conflict_params(error))
         return error_response(409, "conflict", message, fields)
     raise error
 
@@ -87,7 +79,7 @@ def _scope() -> set[int] | None:
 
 
 def _reply(outcome: Outcome) -> Any:
-    document = OutcomeSchema().dump(outcome_document(outcome, language()))
+    document = OutcomeSchema().dump(admin_requests.outcome_document(outcome, language()))
     if outcome.blocking and not outcome.dry_run:
         lang = language()
         fields = {p["code"]: p["message"] for p in document["blocking"]}
@@ -126,11 +118,11 @@ def operate(operation: str) -> Any:
         missing = missing_fields(operation, body)
         if missing:
             raise ValidationError(missing)
-        outcome = run_operation(
+        outcome = admin_requests.run_operation(
             session,
             operation,
             body,
-            who=actor_for(session, current()),
+            who=admin_requests.actor_for(session, current()),
             now=now(),
             reason=body.get("reason"),
             override=body["override"],
@@ -150,8 +142,10 @@ def operate(operation: str) -> Any:
 def changes() -> Any:
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
     session = request_session()
-    found = visible_change_sets(session, audit.change_sets(session, limit=limit), _scope())
-    items = [change_set_document(c) for c in found]
+    found = admin_requests.visible_change_sets(
+        session, audit.change_sets(session, limit=limit), _scope()
+    )
+    items = [admin_requests.change_set_document(c) for c in found]
     return jsonify(ChangeLogSchema().dump({"items": items}))
 
 
@@ -164,10 +158,10 @@ def undo_change(change_set_id: str) -> Any:
         return error_response(404, "not_found", translate(error.key, language(), **error.params))
     try:
         body = UndoRequestSchema().load(request.get_json(silent=True) or {})
-        outcome = run_undo(
+        outcome = admin_requests.run_undo(
             session,
             int(change_set_id),
-            who=actor_for(session, current()),
+            who=admin_requests.actor_for(session, current()),
             now=now(),
             reason=body.get("reason"),
             dry_run=body["dry_run"],

@@ -13,6 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NotRequired, Protocol, TypedDict, Unpack
 
+SMS = "sms"
+VOICE = "voice"
+"""The channels a notice goes by: a text message, or a call speaking the text."""
+
 
 class Person(Protocol):
     """A doctor or patient: someone with a number and a language."""
@@ -66,7 +70,7 @@ class Notice:
     urgent: bool = False
     recipient_type: str | None = None
     recipient_id: int | None = None
-    channel: str = "sms"
+    channel: str = SMS
     """`sms`, or `voice` for a call speaking the text (escalation ladders)."""
 
     @classmethod

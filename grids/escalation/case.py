@@ -8,10 +8,10 @@ statement; the services copy an `Escalation` row in (`CaseRow.of`) and back (`co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 
 class EscalationState(StrEnum):
@@ -31,24 +31,6 @@ class EventKind(StrEnum):
     MERGED = "merged"
     ESCALATED = "escalated"
     CLOSED = "closed"
-
-
-class Case(Protocol):
-    """What the ladder's rules read and change on an escalation (the row satisfies it)."""
-
-    id: int
-    state: str
-    patient_id: int | None
-    params: dict[str, Any]
-    step: int
-    round: int
-    step_started_at: datetime
-    next_step_at: datetime | None
-    called: bool
-    duty_alerted_round: int
-    deliveries: dict[str, Any]
-    updated_at: datetime
-    token: int
 
 
 STATE_FIELDS = (
@@ -83,28 +65,19 @@ class CaseRow:
     token: int
 
     @classmethod
-    def of(cls, case: Case) -> CaseRow:
-        """A plain copy of `case` (an `Escalation` row)."""
-        return cls(
-            id=case.id,
-            state=case.state,
-            patient_id=case.patient_id,
-            params=dict(case.params or {}),
-            step=case.step,
-            round=case.round,
-            step_started_at=case.step_started_at,
-            next_step_at=case.next_step_at,
-            called=bool(case.called),
-            duty_alerted_round=case.duty_alerted_round or 0,
-            deliveries=dict(case.deliveries or {}),
-            updated_at=case.updated_at,
-            token=case.token,
-        )
+    def of(cls, case: object) -> CaseRow:
+        """A plain copy of `case`: an `Escalation` row, which has every field of a `CaseRow`."""
+        row = cls(**{field.name: getattr(case, field.name) for field in fields(cls)})
+        row.params = dict(row.params or {})
+        row.called = bool(row.called)
+        row.duty_alerted_round = row.duty_alerted_round or 0
+        row.deliveries = dict(row.deliveries or {})
+        return row
 
     def snapshot(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in STATE_FIELDS)
 
-    def copy_to(self, case: Case) -> None:
+    def copy_to(self, case: object) -> None:
         """Write the state fields that differ back onto `case` (an `Escalation` row)."""
         for name in STATE_FIELDS:
             value = getattr(self, name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from grids.core.notices import Notice
 from grids.escalation import keys
@@ -35,17 +35,21 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def entry(
-    case: CaseRow,
-    kind: str,
-    now: datetime,
-    *,
-    contact: Contact | None = None,
-    channel: str | None = None,
-    detail: str | None = None,
-    recipient: str | None = None,
-) -> TimelineEntry:
+class Where(TypedDict, total=False):
+    """Who or what a timeline entry is about; `contact` gives recipient and channel."""
+
+    contact: Contact | None
+    channel: str | None
+    detail: str | None
+    recipient: str | None
+
+
+def entry(case: CaseRow, kind: str, now: datetime, **where: Unpack[Where]) -> TimelineEntry:
     """A timeline entry of `case` at its current step and round."""
+    contact = where.get("contact")
+    recipient = where.get("recipient")
+    channel = where.get("channel")
+    detail = where.get("detail")
     return {
         "escalation_id": case.id,
         "at": now,
@@ -69,8 +73,8 @@ class Climb:
     notices: list[Notice] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
 
-    def note(self, kind: str, now: datetime, **values: Any) -> None:
-        self.timeline.append(entry(self.case, kind, now, **values))
+    def note(self, kind: str, now: datetime, **where: Unpack[Where]) -> None:
+        self.timeline.append(entry(self.case, kind, now, **where))
 
 
 def _reason(ladder: Ladder, index: int, language: str, previous: Step | None) -> str:

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from config.settings import EscalationTimeouts
+from grids.core.notices import SMS, VOICE
 from grids.core.phones import is_mobile
 from grids.core.vocabulary import FacilityLevel
 from grids.escalation.hierarchy import DoctorInfo, FacilityInfo, Hierarchy
@@ -35,9 +36,6 @@ DOCTOR_CALL_AFTER_MINUTES = 3
 DUTY_LEVELS = frozenset({FacilityLevel.TOWNSHIP_CENTER.value, FacilityLevel.COMMUNITY_CENTER.value})
 COUNTY_LEVEL = FacilityLevel.COUNTY_HOSPITAL.value
 DEFAULT_TIMEOUTS: Mapping[str, int] = EscalationTimeouts().as_dict()
-
-SMS = "sms"
-VOICE = "voice"
 
 CanReceive = Callable[[str], bool]
 """Whether a mobile number can get SMS (not opted out, not flagged invalid)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -82,23 +82,10 @@ def event(
     escalation: Escalation,
     kind: str,
     now: datetime,
-    *,
-    contact: Contact | None = None,
-    channel: str | None = None,
-    detail: str | None = None,
-    recipient: str | None = None,
+    **where: Unpack[climb.Where],
 ) -> None:
     """Add an entry to the case's timeline."""
-    values = climb.entry(
-        CaseRow.of(escalation),
-        kind,
-        now,
-        contact=contact,
-        channel=channel,
-        detail=detail,
-        recipient=recipient,
-    )
-    session.add(EscalationEvent(**values))
+    session.add(EscalationEvent(**climb.entry(CaseRow.of(escalation), kind, now, **where)))
 
 
 def case_params(session: Session, urgent: UrgentReport) -> dict[str, str]:

@@ -14,9 +14,10 @@ reminders, and the clearing step suppresses those for the old time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -242,22 +243,43 @@ def _remind_coordinators(
         .all()
     )
     members = people.member_counts(session, states, grid_ids)
+    _notify_coordinators(
+        outreach,
+        due,
+        coordinators,
+        COORDINATOR_TEMPLATE,
+        lambda occ, _: (
+            f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
+            {
+                "time": f"{occ.starts_at.astimezone(timing.tz):%H:%M}",
+                "confirmed": confirmed.get(occ.grid_id, 0),
+                "members": members.get(occ.grid_id, 0),
+            },
+        ),
+    )
+
+
+def _notify_coordinators(
+    outreach: Outreach,
+    due: list[Occurrence],
+    coordinators: dict[int, people.Person],
+    template: str,
+    key_and_params: Callable[[Occurrence, people.Person], tuple[str, dict[str, Any]]],
+) -> None:
+    """One notice to each exchange's coordinator; an exchange without one is skipped."""
     for occ in due:
         coordinator = coordinators.get(occ.coordinator_id or -1)
         if coordinator is None:
             outreach.skipped += 1
             continue
+        key, params = key_and_params(occ, coordinator)
         outreach.notices.append(
             Notice(
-                key=f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
+                key=key,
                 phone=coordinator.phone,
                 language=coordinator.language,
-                template=COORDINATOR_TEMPLATE,
-                params={
-                    "time": f"{occ.starts_at.astimezone(timing.tz):%H:%M}",
-                    "confirmed": confirmed.get(occ.grid_id, 0),
-                    "members": members.get(occ.grid_id, 0),
-                },
+                template=template,
+                params=params,
                 recipient_type="patient",
                 recipient_id=coordinator.id,
             )
@@ -296,25 +318,19 @@ def attendance_prompts(
     coordinators = people.patients(
         session, states, [o.coordinator_id for o in due if o.coordinator_id]
     )
-    for occ in due:
-        coordinator = coordinators.get(occ.coordinator_id or -1)
-        if coordinator is None:
-            outreach.skipped += 1
-            continue
-        outreach.notices.append(
-            Notice(
-                key=f"{attendance_prompt_prefix(occ.grid_id)}{stamp(occ.starts_at)}",
-                phone=coordinator.phone,
-                language=coordinator.language,
-                template=ATTENDANCE_TEMPLATE,
-                params={
-                    "weekday": translate(
-                        f"sms.notice.weekday.{occ.starts_at.astimezone(tz).weekday()}",
-                        coordinator.language,
-                    )
-                },
-                recipient_type="patient",
-                recipient_id=coordinator.id,
-            )
-        )
+    _notify_coordinators(
+        outreach,
+        due,
+        coordinators,
+        ATTENDANCE_TEMPLATE,
+        lambda occ, coordinator: (
+            f"{attendance_prompt_prefix(occ.grid_id)}{stamp(occ.starts_at)}",
+            {
+                "weekday": translate(
+                    f"sms.notice.weekday.{occ.starts_at.astimezone(tz).weekday()}",
+                    coordinator.language,
+                )
+            },
+        ),
+    )
     return outreach

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from grids.core.vocabulary import PatientStatus
@@ -140,51 +140,35 @@ class _Stored:
         return ExistingRoster(facilities=facilities, phone_owners=owners)
 
 
+@dataclass(frozen=True)
+class _People:
+    """What planning doctors and patients reads besides their rows."""
+
+    stored: _Stored
+    facility_ids: dict[str, int]
+    default_language: str
+    now: datetime
+
+    def language(self, given: str | None, record: Any) -> str:
+        return given or (record.language if record is not None else self.default_language)
+
+
+def _columns(model: Any, fields: Sequence[str]) -> Select[Any]:
+    """The id, the code and the compared `fields` of `model`'s rows."""
+    return select(model.id, model.code, *(getattr(model, name) for name in fields))
+
+
 def _load(session: Session, kinds: Iterable[str]) -> _Stored:
     stored = _Stored()
-    for facility in session.execute(
-        select(
-            Facility.id,
-            Facility.code,
-            Facility.name,
-            Facility.level,
-            Facility.parent_id,
-            Facility.phone,
-        )
-    ):
+    for facility in session.execute(_columns(Facility, _FACILITY_FIELDS)):
         stored.facilities[facility.code] = facility
         stored.facility_code_by_id[facility.id] = facility.code
     for model in (Doctor, Patient, Grid):
         stored.facility_in_use.update(session.scalars(select(model.facility_id).distinct()).all())
     if DOCTORS in kinds or PATIENTS in kinds:
-        for doctor in session.execute(
-            select(
-                Doctor.id,
-                Doctor.code,
-                Doctor.name,
-                Doctor.phone,
-                Doctor.facility_id,
-                Doctor.language,
-            )
-        ):
+        for doctor in session.execute(_columns(Doctor, _DOCTOR_FIELDS)):
             stored.doctors[doctor.code] = doctor
-        for patient in session.execute(
-            select(
-                Patient.id,
-                Patient.code,
-                Patient.name,
-                Patient.phone,
-                Patient.facility_id,
-                Patient.primary_condition,
-                Patient.conditions,
-                Patient.birth_year,
-                Patient.sex,
-                Patient.volunteer,
-                Patient.status,
-                Patient.died_on,
-                Patient.language,
-            )
-        ):
+        for patient in session.execute(_columns(Patient, _PATIENT_FIELDS)):
             stored.patients[patient.code] = patient
     return stored
 
@@ -248,40 +232,26 @@ def _plan_facilities(
     return plan, parents
 
 
-def _plan_doctors(
-    rows: Sequence[DoctorRow],
-    stored: _Stored,
-    facility_ids: dict[str, int],
-    default_language: str,
-    now: datetime,
-) -> _Plan:
+def _plan_doctors(rows: Sequence[DoctorRow], people: _People) -> _Plan:
     plan = _Plan()
     for row in rows:
-        record = stored.doctors.get(row.code)
-        language = row.language or (record.language if record is not None else default_language)
+        record = people.stored.doctors.get(row.code)
         wanted = {
             "name": row.name,
             "phone": row.phone,
-            "facility_id": facility_ids.get(row.facility_code),
-            "language": language,
+            "facility_id": people.facility_ids.get(row.facility_code),
+            "language": people.language(row.language, record),
             _FACILITY_CODE: row.facility_code,
         }
-        _compare(plan, record, row.code, wanted, _DOCTOR_FIELDS, now)
+        _compare(plan, record, row.code, wanted, _DOCTOR_FIELDS, people.now)
     return plan
 
 
-def _plan_patients(
-    rows: Sequence[PatientRow],
-    parsed: ParsedFile,
-    stored: _Stored,
-    facility_ids: dict[str, int],
-    default_language: str,
-    now: datetime,
-) -> _Plan:
+def _plan_patients(rows: Sequence[PatientRow], parsed: ParsedFile, people: _People) -> _Plan:
     plan = _Plan()
     given = parsed.columns
     for row in rows:
-        record = stored.patients.get(row.code)
+        record = people.stored.patients.get(row.code)
 
         def keep(column: str, value: Any, default: Any, record: Any = record) -> Any:
             if column in given:
@@ -295,7 +265,7 @@ def _plan_patients(
         wanted = {
             "name": row.name,
             "phone": keep("phone", row.phone, None),
-            "facility_id": facility_ids.get(row.facility_code),
+            "facility_id": people.facility_ids.get(row.facility_code),
             "primary_condition": row.primary_condition,
             "conditions": list(row.conditions),
             "birth_year": keep("birth_year", row.birth_year, None),
@@ -303,11 +273,10 @@ def _plan_patients(
             "volunteer": keep("volunteer", row.volunteer, False),
             "status": status,
             "died_on": died_on,
-            "language": row.language
-            or (record.language if record is not None else default_language),
+            "language": people.language(row.language, record),
             _FACILITY_CODE: row.facility_code,
         }
-        _compare(plan, record, row.code, wanted, _PATIENT_FIELDS, now)
+        _compare(plan, record, row.code, wanted, _PATIENT_FIELDS, people.now)
     return plan
 
 
@@ -435,14 +404,11 @@ def import_roster(
         plans[FACILITIES], parents = _plan_facilities(
             validated.facilities, parsed[FACILITIES], stored, now
         )
+    people = _People(stored, facility_ids, default_language, now)
     if DOCTORS in parsed:
-        plans[DOCTORS] = _plan_doctors(
-            validated.doctors, stored, facility_ids, default_language, now
-        )
+        plans[DOCTORS] = _plan_doctors(validated.doctors, people)
     if PATIENTS in parsed:
-        plans[PATIENTS] = _plan_patients(
-            validated.patients, parsed[PATIENTS], stored, facility_ids, default_language, now
-        )
+        plans[PATIENTS] = _plan_patients(validated.patients, parsed[PATIENTS], people)
     for kind, plan in plans.items():
         counts = report.files[kind]
         counts.created, counts.updated = len(plan.creates), len(plan.updates)

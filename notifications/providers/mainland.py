@@ -21,14 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from notifications.provider_templates import TemplateNotSendable, TemplatePolicy
-from notifications.providers.base import (
-    OutgoingMessage,
-    PermanentSendError,
-    ProviderAccountError,
-    SendError,
-    SmsProvider,
-    TransientSendError,
-)
+from notifications.providers import base
 
 RECIPIENT = "recipient"
 CONFIGURATION = "configuration"
@@ -53,14 +46,16 @@ def parse_endpoint(raw: str) -> Endpoint:
     return Endpoint(raw.rstrip("/"), "https")
 
 
-def error_for(kind: str, code: str, message: str, retry_after: float | None = None) -> SendError:
+def error_for(
+    kind: str, code: str, message: str, retry_after: float | None = None
+) -> base.SendError:
     """The `SendError` the dispatcher expects for a provider code of class `kind`."""
     text = f"{code}: {message}" if message else code
     if kind == RECIPIENT:
-        return PermanentSendError(code, text)
+        return base.PermanentSendError(code, text)
     if kind in (CONFIGURATION, ACCOUNT):
-        return ProviderAccountError(code, f"{kind} problem, every message held: {text}")
-    return TransientSendError(code, text, retry_after=retry_after)
+        return base.ProviderAccountError(code, f"{kind} problem, every message held: {text}")
+    return base.TransientSendError(code, text, retry_after=retry_after)
 
 
 def classify(code: str, classes: dict[str, frozenset[str]]) -> str:
@@ -75,12 +70,12 @@ def classified_error(
     classes: dict[str, frozenset[str]],
     message: str,
     retry_after: float | None = None,
-) -> SendError:
+) -> base.SendError:
     """`error_for` the class `classes` give `code`."""
     return error_for(classify(code, classes), code, message, retry_after)
 
 
-class MainlandSmsProvider(SmsProvider):
+class MainlandSmsProvider(base.SmsProvider):
     """What Aliyun and Tencent Cloud send the same way: as our signature, an approved
     template, and our outbox id as the reference their reports echo."""
 
@@ -91,16 +86,16 @@ class MainlandSmsProvider(SmsProvider):
     def sender(self) -> str:
         return self.sign_name
 
-    def template_values(self, message: OutgoingMessage) -> tuple[str, list[tuple[str, str]]]:
+    def template_values(self, message: base.OutgoingMessage) -> tuple[str, list[tuple[str, str]]]:
         """The provider's template id and (variable, value) pairs for `message`."""
         try:
             return self.policy.provider_values(message.template, message.language, message.params)
         except TemplateNotSendable as error:
             # The map changed since the message was queued: a setting to fix, not a loss.
-            raise ProviderAccountError("template", str(error)) from error
+            raise base.ProviderAccountError("template", str(error)) from error
 
 
-def reference_of(message: OutgoingMessage) -> str:
+def reference_of(message: base.OutgoingMessage) -> str:
     """What the provider echoes in its reports: our outbox id, else the idempotency key."""
     return str(message.outbox_id if message.outbox_id is not None else message.reference)
 

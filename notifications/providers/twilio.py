@@ -26,15 +26,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from notifications.providers.base import (
-    OutgoingMessage,
-    PermanentSendError,
-    ProviderAccountError,
-    SendError,
-    SendResult,
-    SmsProvider,
-    TransientSendError,
-)
+from notifications.providers import base
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +100,7 @@ def _seconds(raw: str | None) -> float | None:
 
 
 @dataclass
-class TwilioProvider(SmsProvider):
+class TwilioProvider(base.SmsProvider):
     account_sid: str
     auth_token: str
     from_number: str | None = None
@@ -141,7 +133,7 @@ class TwilioProvider(SmsProvider):
         if self.http_client.session is not None:
             self.http_client.session.close()
 
-    def message_arguments(self, message: OutgoingMessage) -> dict[str, Any]:
+    def message_arguments(self, message: base.OutgoingMessage) -> dict[str, Any]:
         arguments: dict[str, Any] = {"to": message.to, "body": message.body}
         if self.messaging_service_sid:
             arguments["messaging_service_sid"] = self.messaging_service_sid
@@ -151,33 +143,35 @@ class TwilioProvider(SmsProvider):
             arguments["status_callback"] = self.status_callback
         return arguments
 
-    def send(self, message: OutgoingMessage) -> SendResult:
+    def send(self, message: base.OutgoingMessage) -> base.SendResult:
         try:
             created = self.client.messages.create(**self.message_arguments(message))
         except (TwilioRestException, TwilioServiceException) as error:
             raise self._classify(error) from error
         except requests.Timeout as error:
-            raise TransientSendError(
+            raise base.TransientSendError(
                 "timeout", f"Twilio did not answer in {self.timeout}s"
             ) from error
         except requests.RequestException as error:
-            raise TransientSendError("connection", f"cannot reach Twilio: {error}") from error
+            raise base.TransientSendError("connection", f"cannot reach Twilio: {error}") from error
         if not created.sid:
-            raise TransientSendError("no-sid", "Twilio accepted the message but gave no SID")
-        return SendResult(provider_sid=created.sid, status=created.status or "queued")
+            raise base.TransientSendError("no-sid", "Twilio accepted the message but gave no SID")
+        return base.SendResult(provider_sid=created.sid, status=created.status or "queued")
 
-    def _classify(self, error: TwilioRestException | TwilioServiceException) -> SendError:
+    def _classify(self, error: TwilioRestException | TwilioServiceException) -> base.SendError:
         status = int(error.status or 0)
         code = str(error.code) if error.code and error.code != status else f"http-{status}"
         text = _error_text(error)
         if status == 429 or error.code == TOO_MANY_REQUESTS or status >= 500 or status == 0:
-            return TransientSendError(code, text, retry_after=self.http_client.last_retry_after)
+            return base.TransientSendError(
+                code, text, retry_after=self.http_client.last_retry_after
+            )
         if status in ACCOUNT_STATUSES:
-            return ProviderAccountError(
+            return base.ProviderAccountError(
                 code,
                 f"{text} (check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_API_BASE_URL)",
             )
-        return PermanentSendError(code, text)
+        return base.PermanentSendError(code, text)
 
 
 def _error_text(error: TwilioRestException | TwilioServiceException) -> str:
