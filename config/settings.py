@@ -10,7 +10,7 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import time
 from pathlib import Path
@@ -398,13 +398,7 @@ map (no call otherwise)."""
 
 def check_voice_settings(settings: Settings) -> None:
     if settings.voice_backend in VOICE_REQUIRED:
-        required = list(VOICE_REQUIRED[settings.voice_backend])
-        if settings.is_production:
-            required += [
-                ("SMS_CALLBACK_SECRET", "sms_callback_secret"),
-                ("SMS_TEMPLATE_MAP", "sms_template_map"),
-            ]
-        missing = [name for name, attribute in required if not getattr(settings, attribute)]
+        missing = _mainland_missing(settings, VOICE_REQUIRED[settings.voice_backend])
         if missing:
             raise SettingsError(
                 f"VOICE_BACKEND={settings.voice_backend} needs {', '.join(missing)}"
@@ -521,14 +515,20 @@ MAINLAND_REQUIRED = {
 secret (no replies or receipts otherwise) and the template map (no message otherwise)."""
 
 
-def check_mainland_settings(settings: Settings) -> None:
-    required = list(MAINLAND_REQUIRED[settings.sms_backend])
+def _mainland_missing(settings: Settings, required: Sequence[tuple[str, str]]) -> list[str]:
+    """The settings of `required` (name, attribute) that are not set; in production the
+    callback secret and the template map too."""
+    wanted = list(required)
     if settings.is_production:
-        required += [
+        wanted += [
             ("SMS_CALLBACK_SECRET", "sms_callback_secret"),
             ("SMS_TEMPLATE_MAP", "sms_template_map"),
         ]
-    missing = [name for name, attribute in required if not getattr(settings, attribute)]
+    return [name for name, attribute in wanted if not getattr(settings, attribute)]
+
+
+def check_mainland_settings(settings: Settings) -> None:
+    missing = _mainland_missing(settings, MAINLAND_REQUIRED[settings.sms_backend])
     if missing:
         raise SettingsError(f"SMS_BACKEND={settings.sms_backend} needs {', '.join(missing)}")
 

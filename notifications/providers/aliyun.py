@@ -12,10 +12,10 @@ HTTP 200 answer; HTTP errors as SDK exceptions; both are classified here
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from alibabacloud_dysmsapi20170525 import models as dysms
 from alibabacloud_dysmsapi20170525.client import Client
@@ -25,7 +25,12 @@ from darabonba.runtime import RuntimeOptions
 
 from config.settings import Settings
 from notifications.provider_templates import TemplatePolicy
-from notifications.providers.base import OutgoingMessage, SendResult, TransientSendError
+from notifications.providers.base import (
+    OutgoingMessage,
+    SendError,
+    SendResult,
+    TransientSendError,
+)
 from notifications.providers.mainland import (
     ACCOUNT,
     CONFIGURATION,
@@ -41,6 +46,8 @@ from notifications.providers.mainland import (
 
 TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_MS = 3_000
+
+_Answer = TypeVar("_Answer")
 
 ERROR_CLASSES: dict[str, frozenset[str]] = {
     RECIPIENT: frozenset(
@@ -136,16 +143,8 @@ class AliyunProvider(MainlandSmsProvider):
         )
 
     def __post_init__(self) -> None:
-        endpoint = parse_endpoint(self.endpoint)
         self.client = Client(
-            open_api.Config(
-                access_key_id=self.access_key_id,
-                access_key_secret=self.access_key_secret,
-                endpoint=endpoint.host,
-                protocol=endpoint.protocol,
-                read_timeout=TIMEOUT_MS,
-                connect_timeout=CONNECT_TIMEOUT_MS,
-            )
+            client_config(self.access_key_id, self.access_key_secret, self.endpoint)
         )
 
     @staticmethod
@@ -169,14 +168,11 @@ class AliyunProvider(MainlandSmsProvider):
 
     def send(self, message: OutgoingMessage) -> SendResult:
         request = self.request_for(message)
-        try:
-            response = self.client.send_sms_with_options(request, self.runtime())
-        except AlibabaCloudException as error:
-            raise self._classify_exception(error) from error
-        except Exception as error:  # timeouts and connection errors, wrapped by the SDK
-            raise TransientSendError(
-                "network", f"Aliyun did not answer: {type(error).__name__}: {error}"
-            ) from error
+        response = answer_of(
+            lambda: self.client.send_sms_with_options(request, self.runtime()),
+            ERROR_CLASSES,
+            "Aliyun",
+        )
         body = response.body
         code = (body.code or "").strip() if body is not None else ""
         if code == "OK" and body is not None and body.biz_id:
@@ -185,16 +181,6 @@ class AliyunProvider(MainlandSmsProvider):
         if code == "OK":
             raise TransientSendError("no-biz-id", "Aliyun accepted the message but gave no BizId")
         raise classified_error(code, ERROR_CLASSES, message_text, retry_after(message_text))
-
-    def _classify_exception(self, error: AlibabaCloudException) -> Exception:
-        code = str(error.code or f"http-{error.status_code}")
-        status = int(error.status_code or 0)
-        kind = classify(code, ERROR_CLASSES)
-        if status >= 500 or status == 429 or code.startswith("Throttling"):
-            kind = "transient"
-        elif status in (401, 403) and kind == "transient":
-            kind = CONFIGURATION
-        return error_for(kind, code, str(error.message or ""), retry_after(str(error.message)))
 
     def query_send_details(
         self, phone: str, day: date, *, biz_id: str | None = None
@@ -233,3 +219,47 @@ class AliyunProvider(MainlandSmsProvider):
             if page * 50 >= total or not details:
                 return
             page += 1
+
+
+def classified_exception(
+    error: AlibabaCloudException, classes: dict[str, frozenset[str]]
+) -> SendError:
+    """An Aliyun SDK exception as our `SendError`: its code classified by `classes`;
+    throttling and server errors transient, refused credentials configuration."""
+    code = str(error.code or f"http-{error.status_code}")
+    status = int(error.status_code or 0)
+    kind = classify(code, classes)
+    if status >= 500 or status == 429 or code.startswith("Throttling"):
+        kind = "transient"
+    elif status in (401, 403) and kind == "transient":
+        kind = CONFIGURATION
+    message = str(error.message or "")
+    return error_for(kind, code, message, retry_after(message))
+
+
+def answer_of(
+    request: Callable[[], _Answer], classes: dict[str, frozenset[str]], service: str
+) -> _Answer:
+    """What an Aliyun SDK call answered, or our `SendError` for what it raised."""
+    try:
+        return request()
+    except AlibabaCloudException as error:
+        raise classified_exception(error, classes) from error
+    except Exception as error:  # timeouts and connection errors, wrapped by the SDK
+        raise TransientSendError(
+            "network", f"{service} did not answer: {type(error).__name__}: {error}"
+        ) from error
+
+
+def client_config(access_key_id: str, access_key_secret: str, endpoint: str) -> open_api.Config:
+    """An Aliyun SDK client's configuration: `endpoint` is `host[:port]` or a URL (a
+    local stand-in), with our timeouts."""
+    where = parse_endpoint(endpoint)
+    return open_api.Config(
+        access_key_id=access_key_id,
+        access_key_secret=access_key_secret,
+        endpoint=where.host,
+        protocol=where.protocol,
+        read_timeout=TIMEOUT_MS,
+        connect_timeout=CONNECT_TIMEOUT_MS,
+    )

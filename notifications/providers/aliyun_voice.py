@@ -22,8 +22,6 @@ from typing import Any, ClassVar
 
 from alibabacloud_dyvmsapi20170525 import models as dyvms
 from alibabacloud_dyvmsapi20170525.client import Client
-from alibabacloud_tea_openapi import models as open_api
-from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 from darabonba.runtime import RuntimeOptions
 
 from config.settings import Settings
@@ -32,7 +30,6 @@ from notifications.providers import aliyun as aliyun_sms
 from notifications.providers.base import (
     OutgoingMessage,
     ProviderAccountError,
-    SendError,
     SendResult,
     TransientSendError,
 )
@@ -40,10 +37,8 @@ from notifications.providers.mainland import (
     ACCOUNT,
     CONFIGURATION,
     RECIPIENT,
-    TRANSIENT,
     classify,
     error_for,
-    parse_endpoint,
 )
 from notifications.providers.voice import PLAY_TIMES, VoiceProvider
 
@@ -111,17 +106,8 @@ class AliyunVoiceProvider(VoiceProvider):
         )
 
     def __post_init__(self) -> None:
-        endpoint = parse_endpoint(self.endpoint)
-        self.client = Client(
-            open_api.Config(
-                access_key_id=self.access_key_id,
-                access_key_secret=self.access_key_secret,
-                endpoint=endpoint.host,
-                protocol=endpoint.protocol,
-                read_timeout=aliyun_sms.TIMEOUT_MS,
-                connect_timeout=aliyun_sms.CONNECT_TIMEOUT_MS,
-            )
-        )
+        config = aliyun_sms.client_config(self.access_key_id, self.access_key_secret, self.endpoint)
+        self.client = Client(config)
 
     @property
     def sender(self) -> str:
@@ -149,14 +135,11 @@ class AliyunVoiceProvider(VoiceProvider):
 
     def call(self, message: OutgoingMessage) -> SendResult:
         request = self.request_for(message)
-        try:
-            response = self.client.single_call_by_tts_with_options(request, self.runtime())
-        except AlibabaCloudException as error:
-            raise self._classify_exception(error) from error
-        except Exception as error:  # timeouts and connection errors, wrapped by the SDK
-            raise TransientSendError(
-                "network", f"Aliyun voice did not answer: {type(error).__name__}: {error}"
-            ) from error
+        response = aliyun_sms.answer_of(
+            lambda: self.client.single_call_by_tts_with_options(request, self.runtime()),
+            ERROR_CLASSES,
+            "Aliyun voice",
+        )
         body = response.body
         code = (body.code or "").strip() if body is not None else ""
         if code == "OK" and body is not None and body.call_id:
@@ -165,17 +148,6 @@ class AliyunVoiceProvider(VoiceProvider):
         if code == "OK":
             raise TransientSendError("no-call-id", "Aliyun accepted the call but gave no CallId")
         raise error_for(classify(code, ERROR_CLASSES), code, text, aliyun_sms.retry_after(text))
-
-    def _classify_exception(self, error: AlibabaCloudException) -> SendError:
-        code = str(error.code or f"http-{error.status_code}")
-        status = int(error.status_code or 0)
-        kind = classify(code, ERROR_CLASSES)
-        if status >= 500 or status == 429 or code.startswith("Throttling"):
-            kind = TRANSIENT
-        elif status in (401, 403) and kind == TRANSIENT:
-            kind = CONFIGURATION
-        message = str(error.message or "")
-        return error_for(kind, code, message, aliyun_sms.retry_after(message))
 
     def query_call_detail(self, call_id: str, placed_at: datetime) -> CallDetail | None:
         """The result of call `call_id` placed on `placed_at`'s day; None while unknown."""

@@ -25,31 +25,18 @@ from tencentcloud.vms.v20200902.vms_client import VmsClient
 
 from config.settings import Settings
 from notifications.provider_templates import TemplateNotSendable, TemplatePolicy
+from notifications.providers import base, mainland
 from notifications.providers import tencent as tencent_sms
-from notifications.providers.base import (
-    OutgoingMessage,
-    ProviderAccountError,
-    SendResult,
-    TransientSendError,
-)
-from notifications.providers.mainland import (
-    ACCOUNT,
-    CONFIGURATION,
-    RECIPIENT,
-    classify,
-    error_for,
-    parse_endpoint,
-)
 from notifications.providers.voice import PLAY_TIMES, VoiceProvider
 
 ERROR_CLASSES: dict[str, frozenset[str]] = {
-    RECIPIENT: frozenset(
+    mainland.RECIPIENT: frozenset(
         {
             "InvalidParameterValue.CalledNumberVerifyFail",
             "FailedOperation.PhonenumberUnappliedOrExpired",
         }
     ),
-    CONFIGURATION: frozenset(
+    mainland.CONFIGURATION: frozenset(
         {
             "FailedOperation.TemplateIncorrectOrUnapproved",
             "FailedOperation.ContainSensitiveWord",
@@ -66,7 +53,7 @@ ERROR_CLASSES: dict[str, frozenset[str]] = {
             "AuthFailure.UnauthorizedOperation",
         }
     ),
-    ACCOUNT: frozenset(
+    mainland.ACCOUNT: frozenset(
         {
             "FailedOperation.InsufficientBalanceInVoicePackage",
             "UnauthorizedOperation.ServiceSuspendDueToArrears",
@@ -100,7 +87,7 @@ class TencentVoiceProvider(VoiceProvider):
         )
 
     def __post_init__(self) -> None:
-        endpoint = parse_endpoint(self.endpoint)
+        endpoint = mainland.parse_endpoint(self.endpoint)
         http = HttpProfile(
             protocol=endpoint.protocol,
             endpoint=endpoint.host,
@@ -116,13 +103,13 @@ class TencentVoiceProvider(VoiceProvider):
     def sender(self) -> str:
         return f"vms:{self.app_id}"
 
-    def request_for(self, message: OutgoingMessage) -> vms_models.SendTtsVoiceRequest:
+    def request_for(self, message: base.OutgoingMessage) -> vms_models.SendTtsVoiceRequest:
         try:
             template_id, values = self.policy.provider_values(
                 message.template, message.language, message.params
             )
         except TemplateNotSendable as error:
-            raise ProviderAccountError("template", str(error)) from error
+            raise base.ProviderAccountError("template", str(error)) from error
         request = vms_models.SendTtsVoiceRequest()
         request.TemplateId = template_id
         request.CalledNumber = message.to
@@ -134,23 +121,25 @@ class TencentVoiceProvider(VoiceProvider):
         )
         return request
 
-    def call(self, message: OutgoingMessage) -> SendResult:
+    def call(self, message: base.OutgoingMessage) -> base.SendResult:
         request = self.request_for(message)
         try:
             response = self.client.SendTtsVoice(request)
         except TencentCloudSDKException as error:
             code = str(error.get_code() or "sdk")
-            raise error_for(
-                classify(code, ERROR_CLASSES),
+            raise mainland.error_for(
+                mainland.classify(code, ERROR_CLASSES),
                 code,
                 str(error.get_message() or ""),
                 RETRY_AFTER.get(code),
             ) from error
         except Exception as error:
-            raise TransientSendError(
+            raise base.TransientSendError(
                 "network", f"Tencent Cloud voice did not answer: {type(error).__name__}: {error}"
             ) from error
         status = response.SendStatus
         if status is None or not status.CallId:
-            raise TransientSendError("no-call-id", "Tencent Cloud accepted the call but no CallId")
-        return SendResult(provider_sid=str(status.CallId), status="sent")
+            raise base.TransientSendError(
+                "no-call-id", "Tencent Cloud accepted the call but no CallId"
+            )
+        return base.SendResult(provider_sid=str(status.CallId), status="sent")
