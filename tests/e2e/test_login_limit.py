@@ -11,8 +11,8 @@ import time_machine
 from flask import Flask
 from sqlalchemy import func, select
 
-from grids.accounts.models import LoginAttempt
 from grids.accounts.login_limit import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USERNAME
+from grids.accounts.models import LoginAttempt
 from grids.storage.session import database_of
 from tests.support.accounts import PASSWORD, csrf_token, make_user
 
@@ -95,7 +95,8 @@ def test_the_limit_per_user_and_per_address_one_after_another(app: Flask, sessio
 
         # Per address: many usernames from one address.
         sprayer = _client(app, "10.0.0.6")
-        sprayed = [_post(sprayer, f"user{n}", "x" * 12) for n in range(MAX_FAILURES_PER_ADDRESS + 2)]
+        tries = range(MAX_FAILURES_PER_ADDRESS + 2)
+        sprayed = [_post(sprayer, f"user{n}", "x" * 12) for n in tries]
         assert sprayed == [401] * MAX_FAILURES_PER_ADDRESS + [429, 429]
 
         clock.shift(timedelta(minutes=16))
