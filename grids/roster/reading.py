@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config.logging import mask_phone
+from grids.core.spreadsheet_cells import looks_like_formula
 from grids.core.vocabulary import (
     fold,
 )
@@ -232,6 +233,20 @@ def read_roster_file(
                 continue
             entry = parse_row(context, line, values, parsed.errors)
             parsed.entries.append(entry)
+            formulas = [
+                parsed.headers.get(column) or column
+                for column, value in values.items()
+                if column != "phone" and looks_like_formula(value)
+            ]
+            if formulas:
+                # Imported as typed; every export writes it as text, but someone typed it.
+                parsed.notices.append(
+                    RosterNotice(
+                        kind,
+                        "roster.notice.formula_text",
+                        {"line": line, "columns": ", ".join(formulas)},
+                    )
+                )
             duty = entry.row.phone if isinstance(entry.row, FacilityRow) else None
             if duty and not is_mobile_number(duty):
                 # Urgent alerts go to a facility's duty phone by SMS: a landline never
