@@ -16,13 +16,14 @@ def init_app(app: Flask) -> None:
     from grids.exchanges import cli as exchanges_cli
     from grids.storage import cli
     from grids.storage.session import init_db
-    from grids.web import escalations
+    from grids.web import escalations, headers
     from grids.web import pages as web
 
     init_db(app)
     accounts.init_app(app)
     rollups.init_app(app)
     web.init_app(app)
+    headers.init_app(app)
     escalations.init_app(app)
     cli.init_app(app)
     exchanges_cli.init_app(app)
