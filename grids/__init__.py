@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     from grids.exchanges import cli as exchanges_cli
     from grids.storage import cli
     from grids.storage.session import init_db
-    from grids.web import escalations, headers
+    from grids.web import escalations, headers, request_checks
     from grids.web import pages as web
 
     init_db(app)
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     rollups.init_app(app)
     web.init_app(app)
     headers.init_app(app)
+    request_checks.init_app(app)
     escalations.init_app(app)
     cli.init_app(app)
     exchanges_cli.init_app(app)

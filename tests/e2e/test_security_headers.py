@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from grids.storage.session import database_of
 from tests.conftest import make_app
 from tests.support.accounts import log_in, make_user
 
@@ -38,7 +39,10 @@ def test_pages_behind_login_and_webhooks_have_them_too(client, session) -> None:
 
 def test_hsts_in_production(database_url) -> None:
     app = make_app(database_url, environment="production", secret_key="x" * 40)
-    response = app.test_client().get("/healthz")
+    try:
+        response = app.test_client().get("/healthz")
+    finally:
+        database_of(app).dispose()
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
