@@ -57,15 +57,23 @@ def decode(data: bytes) -> tuple[str, str]:
         raise _FileProblem("roster.error.utf16")
     try:
         return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as error:
+        utf8_error = error
+    if not data[: utf8_error.start].isascii():
+        # Non-ASCII text that is valid UTF-8 up to the bad byte: a UTF-8 file with one
+        # broken spot, not a GB18030 file (whose first Chinese name would fail UTF-8).
+        raise _undecodable(data, utf8_error.start)
     try:
         return data.decode("gb18030").lstrip("\ufeff"), "gb18030"
     except UnicodeDecodeError as error:
         # A problem of the whole file (its encoding), reported where it shows first.
-        problem = _FileProblem("roster.error.undecodable")
-        problem.params = {"line": data.count(b"\n", 0, error.start) + 1}
-        raise problem from None
+        raise _undecodable(data, error.start) from None
+
+
+def _undecodable(data: bytes, position: int) -> _FileProblem:
+    problem = _FileProblem("roster.error.undecodable")
+    problem.params = {"line": data.count(b"\n", 0, position) + 1}
+    return problem
 
 
 def _find_header(kind: str, text: str) -> tuple[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
@@ -172,3 +173,15 @@ def test_another_doctors_case_and_a_missing_code_answer_alike(client, runner, se
     missing = client.get("/api/v1/escalations/ZZZ", headers=outsider)
     assert theirs.status_code == missing.status_code == 403
     assert theirs.get_json() == missing.get_json()
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_closing_needs_a_reason(runner, session, reason: str) -> None:
+    _tree, _fixture, case = open_case(runner, session)
+    refused = runner.invoke(args=["escalations", "close", case.code, "--reason", reason])
+    assert refused.exit_code == 1
+    assert refused.stdout == ""
+    [line] = refused.stderr.splitlines()
+    assert "--reason" in line and "Traceback" not in line
+    session.expire_all()
+    assert session.get(Escalation, case.id).state == "open"
