@@ -67,7 +67,8 @@ def push_route(
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(secret: str) -> Any:
-            if not _secret_ok(secret):
+            # Only the configured provider's routes are live: nobody else may store messages.
+            if current_settings().sms_backend != provider or not _secret_ok(secret):
                 abort(404)
             if provider == "tencent" and not _source_allowed():
                 log.warning(
