@@ -76,7 +76,7 @@ def test_the_other_providers_routes_are_not_found(configured: Flask) -> None:
         tree = factories.facility_tree(session)
         fixture = factories.grid_with_members(session, tree["clinic_a"], size=3)
         session.commit()
-        phone = fixture.coordinator.phone
+        phone = factories.phone_of(fixture.coordinator)
     client = configured.test_client()
     with time_machine.travel(THURSDAY, tick=False):
         for provider, (path, payload) in _pushes(phone).items():
