@@ -24,7 +24,7 @@ from grids.formation import cli as formation_cli
 from grids.roster import cli as roster_cli
 from grids.storage import cli as storage_cli
 from grids.storage.session import init_db
-from grids.web import escalations
+from grids.web import escalations, headers, request_checks
 from grids.web import pages as web
 
 
@@ -52,6 +52,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     accounts.init_app(app)
     rollups.init_app(app)
     web.init_app(app)
+    headers.init_app(app)
+    request_checks.init_app(app)
     escalations.init_app(app)
     roster_cli.init_app(app)
     formation_cli.init_app(app)

@@ -1,4 +1,4 @@
-"""`flask --app wsgi users ...`: create, list and disable accounts, issue API tokens."""
+"""`flask --app wsgi users ...`: create, list and disable accounts, set passwords, issue tokens."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from grids.accounts.service import (
     disable_user,
     issue_token,
     list_users,
+    set_password,
 )
 from grids.storage.session import request_session
 from i18n import translate
@@ -102,6 +103,24 @@ def users_disable(username: str) -> None:
         raise _fail(error) from error
     session.commit()
     click.echo(translate("users.disabled", current_settings().default_language, username=username))
+
+
+@users_cli.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+def users_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME (from stdin); their sessions are signed out."""
+    language_of_cli = current_settings().default_language
+    if not password_stdin:
+        raise click.UsageError(translate("users.error.password_stdin", language_of_cli))
+    password = sys.stdin.readline().rstrip("\r\n")
+    session = request_session()
+    try:
+        set_password(session, username, password)
+    except AccountError as error:
+        raise _fail(error) from error
+    session.commit()
+    click.echo(translate("users.password_set", language_of_cli, username=username))
 
 
 @users_cli.command("token")

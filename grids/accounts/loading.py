@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from flask import request
 
-from grids.accounts.models import User
+from grids.accounts.models import User, parse_session_id
 from grids.accounts.service import user_for_token
 from grids.storage.session import request_session
 
 
-def load_from_session(user_id: str) -> User | None:
-    try:
-        key = int(user_id)
-    except ValueError:
+def load_from_session(session_id: str) -> User | None:
+    """The user of a session cookie, unless that generation of sessions was revoked."""
+    parsed = parse_session_id(session_id)
+    if parsed is None:
         return None
-    user = request_session().get(User, key)
-    if user is None or user.disabled:
+    user_id, version = parsed
+    user = request_session().get(User, user_id)
+    if user is None or user.disabled or user.session_version != version:
         return None
     return user
 

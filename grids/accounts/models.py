@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grids.models import Doctor, Facility
@@ -29,6 +29,8 @@ class User(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of the session cookie: bumping it signs out every session of the user.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     doctor: Mapped[Doctor | None] = relationship()
     facility: Mapped[Facility | None] = relationship()
@@ -53,7 +55,19 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return session_id(self.id, self.session_version)
+
+
+def session_id(user_id: int, version: int) -> str:
+    """What the session cookie holds: the user and the generation of their sessions."""
+    return f"{user_id}.{version}"
+
+
+def parse_session_id(value: str) -> tuple[int, int] | None:
+    user_id, dot, version = value.partition(".")
+    if not dot or not user_id.isdigit() or not version.isdigit():
+        return None
+    return int(user_id), int(version)
 
 
 class LoginAttempt(Base):
@@ -71,3 +85,20 @@ class LoginAttempt(Base):
         Index("ix_login_attempts_username_at", "username", "at"),
         Index("ix_login_attempts_remote_addr_at", "remote_addr", "at"),
     )
+
+
+class LoginCounter(Base):
+    """Failed logins in the current window for one username or one address.
+
+    A check of a password first takes one of the window's allowed failures here with
+    a conditional UPDATE, so guesses sent together cannot all read a count below the limit.
+    """
+
+    __tablename__ = "login_counters"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (CheckConstraint("scope IN ('username', 'address')", name="scope"),)

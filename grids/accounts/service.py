@@ -5,20 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from grids.accounts.login_limit import give_back
 from grids.accounts.models import ROLES, LoginAttempt, User
 from grids.core.errors import CatalogueError
 from grids.models import Doctor, Facility
 
 MIN_PASSWORD_LENGTH = 10
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USERNAME = 5
-MAX_FAILURES_PER_ADDRESS = 20
 # A dummy hash, so a login for an unknown username costs the same as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -96,10 +94,26 @@ def find_user(session: Session, username: str) -> User:
     return user
 
 
+def revoke_sessions(user: User) -> None:
+    """Every session cookie issued to the user so far stops working."""
+    user.session_version = (user.session_version or 0) + 1
+
+
 def disable_user(session: Session, username: str) -> User:
     user = find_user(session, username)
     user.disabled = True
     user.token_hash = None
+    revoke_sessions(user)
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    """A new password; the user's sessions are signed out."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError("users.error.short_password", length=str(MIN_PASSWORD_LENGTH))
+    user = find_user(session, username)
+    user.password_hash = generate_password_hash(password)
+    revoke_sessions(user)
     return user
 
 
@@ -142,21 +156,13 @@ def list_users(session: Session) -> list[UserRow]:
     ]
 
 
-def login_blocked(session: Session, username: str, remote_addr: str, now: datetime) -> bool:
-    """Too many recent failures for this username or from this address."""
-    since = now - LOGIN_WINDOW
-    failures = select(func.count()).where(
-        LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
-    )
-    by_name = session.scalar(failures.where(LoginAttempt.username == username)) or 0
-    by_addr = session.scalar(failures.where(LoginAttempt.remote_addr == remote_addr)) or 0
-    return by_name >= MAX_FAILURES_PER_USERNAME or by_addr >= MAX_FAILURES_PER_ADDRESS
-
-
 def authenticate(
     session: Session, username: str, password: str, remote_addr: str, now: datetime
 ) -> User | None:
-    """The user when the password is right and the account enabled; every try is recorded."""
+    """The user when the password is right and the account enabled; every try is recorded.
+
+    The caller has taken (and committed) the check with `login_limit.take_check`.
+    """
     user = session.scalar(select(User).where(User.username == username))
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     ok = ok and user is not None and not user.disabled
@@ -164,6 +170,7 @@ def authenticate(
         LoginAttempt(username=username[:80], remote_addr=remote_addr[:64], at=now, succeeded=ok)
     )
     if ok and user is not None:
+        give_back(session, username, remote_addr)
         user.last_login_at = now
         return user
     return None

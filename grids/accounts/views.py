@@ -12,8 +12,9 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from config.clock import now
-from grids.accounts.access import any_role
-from grids.accounts.service import authenticate, login_blocked
+from grids.accounts.access import any_role, current
+from grids.accounts.login_limit import take_check
+from grids.accounts.service import authenticate, revoke_sessions
 from grids.storage.session import request_session
 from grids.web.language import page_language
 from i18n import LANGUAGES, catalogue
@@ -52,10 +53,12 @@ def login() -> Any:
             username = (form.username.data or "").strip()
             address = request.remote_addr or "unknown"
             moment = now()
-            if login_blocked(session, username, address, moment):
+            if not take_check(session, username, address, moment):
+                session.rollback()
                 error = t("web.login.too_many")
                 status = 429
             else:
+                session.commit()
                 user = authenticate(session, username, form.password.data or "", address, moment)
                 session.commit()
                 if user is not None:
@@ -77,5 +80,9 @@ def login() -> Any:
 @accounts.post("/logout")
 @any_role
 def logout() -> Any:
+    """Signs out every session of the user: a copy of the cookie kept elsewhere stops working."""
+    session = request_session()
+    revoke_sessions(current())
+    session.commit()
     logout_user()
     return redirect(url_for("accounts.login"))

@@ -30,6 +30,7 @@ from grids.admin.service import AdminError, Outcome
 from grids.audit import ChangeConflict, UndoRefused
 from grids.storage.session import request_session
 from grids.web.errors import error_response
+from grids.web.request_checks import request_json
 from i18n import normalise_language, translate
 
 admin_api = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
@@ -114,7 +115,7 @@ def operate(operation: str) -> Any:
         )
     session = request_session()
     try:
-        body = OperationRequestSchema().load(request.get_json(silent=True) or {})
+        body = OperationRequestSchema().load(request_json() or {})
         missing = missing_fields(operation, body)
         if missing:
             raise ValidationError(missing)
@@ -157,7 +158,7 @@ def undo_change(change_set_id: str) -> Any:
         error = AdminError("admin.error.no_change_set", id=change_set_id)
         return error_response(404, "not_found", translate(error.key, language(), **error.params))
     try:
-        body = UndoRequestSchema().load(request.get_json(silent=True) or {})
+        body = UndoRequestSchema().load(request_json() or {})
         outcome = admin_requests.run_undo(
             session,
             int(change_set_id),

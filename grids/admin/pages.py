@@ -29,6 +29,7 @@ from grids.admin.requests import (
 )
 from grids.admin.service import AdminError, Outcome
 from grids.audit import ChangeConflict, UndoRefused
+from grids.core.spreadsheet_cells import csv_row
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus
 from grids.models import Doctor, Facility
 from grids.storage.session import request_session
@@ -121,7 +122,7 @@ def export_members(code: str) -> Response:
     writer.writerow(["seat", "code", "name", "phone", "status", "coordinator"])
     for row in rows:
         writer.writerow(
-            [row.seat, row.code, row.name, row.phone or "", row.status, row.coordinator]
+            csv_row([row.seat, row.code, row.name, row.phone, row.status, row.coordinator])
         )
     audit.record(
         session,

@@ -265,6 +265,10 @@ class EscalationNotFound(LookupError):
     pass
 
 
+class CloseReasonRequired(ValueError):
+    """A case is closed with a written reason, never silently."""
+
+
 class EscalationNotOpen(ValueError):
     def __init__(self, escalation: Escalation) -> None:
         super().__init__(f"escalation {escalation.code} is {escalation.state}")
@@ -275,6 +279,8 @@ def close_escalation(
     session: Session, code: str, *, reason: str, actor: str, now: datetime
 ) -> Escalation:
     """An administrator closes an open case (handled by phone, a false alarm); audited."""
+    if not reason.strip():
+        raise CloseReasonRequired(code)
     escalation = session.scalar(
         select(Escalation)
         .where(Escalation.code == code, Escalation.state == EscalationState.OPEN)

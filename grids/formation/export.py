@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import TupleResult
 from sqlalchemy.orm import Session, aliased
 
+from grids.core.spreadsheet_cells import csv_row
 from grids.models import Doctor, Facility, Grid, Membership, Patient
 
 EXPORT_COLUMNS = (
@@ -73,7 +74,7 @@ def write_csv(rows: Iterable[ExportRow], stream: TextIO, *, bom: bool = False) -
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow(csv_row(row))
         count += 1
     return count
 

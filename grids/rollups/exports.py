@@ -9,6 +9,7 @@ from typing import Any
 
 import xlsxwriter
 
+from grids.core.spreadsheet_cells import csv_row, write_xlsx_row
 from grids.rollups.indicators import INDICATOR_FIELDS
 from i18n import translate
 
@@ -37,9 +38,9 @@ def to_csv(header: Sequence[str], table: Sequence[Sequence[Any]]) -> bytes:
     """UTF-8 with a BOM, so spreadsheet programs open Chinese headers correctly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow(csv_row(header))
     for row in table:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow(csv_row(row))
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -48,9 +49,9 @@ def to_xlsx(header: Sequence[str], table: Sequence[Sequence[Any]], sheet: str) -
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     worksheet = workbook.add_worksheet(sheet[:31])
     bold = workbook.add_format({"bold": True})
-    worksheet.write_row(0, 0, header, bold)
+    write_xlsx_row(worksheet, 0, header, bold)
     for index, row in enumerate(table, start=1):
-        worksheet.write_row(index, 0, ["" if value is None else value for value in row])
+        write_xlsx_row(worksheet, index, row)
     worksheet.freeze_panes(1, 3)
     worksheet.set_column(0, len(header) - 1, 12)
     workbook.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config.logging import mask_phone
+from grids.core.spreadsheet_cells import looks_like_formula
 from grids.core.vocabulary import (
     fold,
 )
@@ -56,15 +57,23 @@ def decode(data: bytes) -> tuple[str, str]:
         raise _FileProblem("roster.error.utf16")
     try:
         return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as error:
+        utf8_error = error
+    if not data[: utf8_error.start].isascii():
+        # Non-ASCII text that is valid UTF-8 up to the bad byte: a UTF-8 file with one
+        # broken spot, not a GB18030 file (whose first Chinese name would fail UTF-8).
+        raise _undecodable(data, utf8_error.start)
     try:
         return data.decode("gb18030").lstrip("\ufeff"), "gb18030"
     except UnicodeDecodeError as error:
         # A problem of the whole file (its encoding), reported where it shows first.
-        problem = _FileProblem("roster.error.undecodable")
-        problem.params = {"line": data.count(b"\n", 0, error.start) + 1}
-        raise problem from None
+        raise _undecodable(data, error.start) from None
+
+
+def _undecodable(data: bytes, position: int) -> _FileProblem:
+    problem = _FileProblem("roster.error.undecodable")
+    problem.params = {"line": data.count(b"\n", 0, position) + 1}
+    return problem
 
 
 def _find_header(kind: str, text: str) -> tuple[str, int]:
@@ -232,6 +241,20 @@ def read_roster_file(
                 continue
             entry = parse_row(context, line, values, parsed.errors)
             parsed.entries.append(entry)
+            formulas = [
+                parsed.headers.get(column) or column
+                for column, value in values.items()
+                if column != "phone" and looks_like_formula(value)
+            ]
+            if formulas:
+                # Imported as typed; every export writes it as text, but someone typed it.
+                parsed.notices.append(
+                    RosterNotice(
+                        kind,
+                        "roster.notice.formula_text",
+                        {"line": line, "columns": ", ".join(formulas)},
+                    )
+                )
             duty = entry.row.phone if isinstance(entry.row, FacilityRow) else None
             if duty and not is_mobile_number(duty):
                 # Urgent alerts go to a facility's duty phone by SMS: a landline never

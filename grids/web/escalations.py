@@ -53,7 +53,8 @@ def show_escalation(code: str) -> Any:
     session = request_session()
     found = escalation_items(session, code=wanted, limit=1)
     items = _in_scope(session, found)
-    if found and not items:
+    if not items and not scope_for(session).is_admin:
+        # Out of scope and nonexistent answer alike, so codes cannot be enumerated.
         return error_response(
             403, "forbidden", translate("api.error.forbidden", current_settings().default_language)
         )

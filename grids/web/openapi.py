@@ -106,7 +106,8 @@ def build_openapi() -> dict[str, Any]:
                         "content": {"application/json": {"schema": "Escalation"}},
                     },
                     "401": _error("No Bearer token"),
-                    "404": _error("No escalation with that code"),
+                    "403": _error("Out of the account's scope, or no such code (alike)"),
+                    "404": _error("No escalation with that code (administrators)"),
                 },
             }
         },

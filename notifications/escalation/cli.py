@@ -12,6 +12,7 @@ from config.runtime import current_settings
 from grids import audit
 from grids.cli import at_option, parse_at
 from grids.escalation.acknowledgement import (
+    CloseReasonRequired,
     EscalationNotFound,
     EscalationNotOpen,
     close_escalation,
@@ -104,6 +105,10 @@ def close_command(code: str, reason: str, at: str | None) -> None:
                 actor=audit.actor("cli", "escalations.close"),
                 now=moment,
             )
+        except CloseReasonRequired:
+            raise click.ClickException(
+                translate("escalations.error.reason_required", language)
+            ) from None
         except EscalationNotFound:
             raise click.ClickException(
                 translate("escalations.error.not_found", language, code=wanted)

@@ -24,6 +24,7 @@ from flask import Blueprint, Response, abort, request
 from config.clock import now as clock_now
 from config.runtime import current_settings
 from grids.storage.session import current_db
+from grids.web.request_checks import JsonTooDeep, loads_json
 from i18n import translate
 from notifications.mainland import pushes
 
@@ -66,7 +67,8 @@ def push_route(
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(secret: str) -> Any:
-            if not _secret_ok(secret):
+            # Only the configured provider's routes are live: nobody else may store messages.
+            if current_settings().sms_backend != provider or not _secret_ok(secret):
                 abort(404)
             if provider == "tencent" and not _source_allowed():
                 log.warning(
@@ -75,10 +77,15 @@ def push_route(
                 abort(403)
             language = current_settings().default_language
             try:
-                payload = json.loads(request.get_data(as_text=True) or "null")
+                payload = loads_json(request.get_data(as_text=True) or "null")
                 pushes.items_of(payload)
             except ValueError as error:
-                reason = translate("sms.callback.bad_body", language, reason=str(error)[:120])
+                detail = (
+                    translate("http.fix.json_too_deep", language, field="JSON")
+                    if isinstance(error, JsonTooDeep)
+                    else str(error)[:120]
+                )
+                reason = translate("sms.callback.bad_body", language, reason=detail)
                 log.warning(
                     "%s push to %s refused: %s", provider, request.path.split("/")[-1], error
                 )

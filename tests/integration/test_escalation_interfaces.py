@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from openapi_spec_validator import validate
 from sqlalchemy import select
 
@@ -162,3 +163,27 @@ def test_the_openapi_document_describes_the_escalation_api(client) -> None:
         document["paths"]
     )
     assert "Escalation" in document["components"]["schemas"]
+
+
+def test_another_doctors_case_and_a_missing_code_answer_alike(client, runner, session) -> None:
+    tree, _fixture, case = open_case(runner, session)
+    other = factories.doctor(session, tree["clinic_b"], code="D-OTHER")
+    make_user(session, "other", "doctor", doctor_code=other.code)
+    outsider = bearer(token_for(session, "other"))
+    session.commit()
+    theirs = client.get(f"/api/v1/escalations/{case.code}", headers=outsider)
+    missing = client.get("/api/v1/escalations/ZZZ", headers=outsider)
+    assert theirs.status_code == missing.status_code == 403
+    assert theirs.get_json() == missing.get_json()
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_closing_needs_a_reason(runner, session, reason: str) -> None:
+    _tree, _fixture, case = open_case(runner, session)
+    refused = runner.invoke(args=["escalations", "close", case.code, "--reason", reason])
+    assert refused.exit_code == 1
+    assert refused.stdout == ""
+    [line] = refused.stderr.splitlines()
+    assert "--reason" in line and "Traceback" not in line
+    session.expire_all()
+    assert session.get(Escalation, case.id).state == "open"

@@ -597,3 +597,14 @@ def test_header_words_of_public_health_record_exports(tmp_path: Path) -> None:
         tmp_path, FACILITIES, "机构代码,机构名称,机构类别,上级机构代码", "C1,县医院,县医院,"
     )
     assert facilities.errors == []
+
+
+def test_an_undecodable_byte_deep_in_a_utf8_file_is_reported_at_its_line(tmp_path: Path) -> None:
+    rows = [f"P{n},张秀英{n},,V1,高血压,1952,F,y".encode() for n in range(2, 1501)]
+    bad = "P1501,王桂兰,,V1,高血压,1960,F,".encode().replace("桂".encode(), b"\xff\xfe")
+    path = tmp_path / "patients.csv"
+    path.write_bytes(b"\n".join([PATIENTS_HEADER.encode(), *rows, bad, b"P1502,x,,V1,HTN,,,"]))
+    parsed = read_roster_file(path, PATIENTS, today=TODAY)
+    assert reasons(parsed) == [(None, None, "undecodable")]
+    assert parsed.errors[0].params["line"] == 1501
+    assert "第1501行" in render_error(parsed.errors[0], "patients.csv", "zh_CN")
