@@ -32,7 +32,7 @@ def _tencent_failure(reason: str) -> dict[str, Any]:
 
 
 @mainland_voice.post("/voice/aliyun/<secret>/report")
-@push_route("aliyun", _aliyun_failure)
+@push_route("aliyun", _aliyun_failure, voice=True)
 def aliyun_report(payload: Any) -> Response:
     result = voice_pushes.receive_aliyun_report(
         current_db(), current_settings(), payload, clock_now()
@@ -42,7 +42,7 @@ def aliyun_report(payload: Any) -> Response:
 
 
 @mainland_voice.post("/voice/tencent/<secret>/status")
-@push_route("tencent", _tencent_failure)
+@push_route("tencent", _tencent_failure, voice=True)
 def tencent_status(payload: Any) -> Response:
     result = voice_pushes.receive_tencent_status(
         current_db(), current_settings(), payload, clock_now()
@@ -52,7 +52,7 @@ def tencent_status(payload: Any) -> Response:
 
 
 @mainland_voice.post("/voice/tencent/<secret>/keypress")
-@push_route("tencent", _tencent_failure)
+@push_route("tencent", _tencent_failure, voice=True)
 def tencent_keypress(payload: Any) -> Response:
     result = voice_pushes.receive_tencent_keypress(
         current_db(), current_settings(), payload, clock_now()

@@ -59,16 +59,19 @@ def _source_allowed() -> bool:
 
 
 def push_route(
-    provider: str, failure: Callable[[str], dict[str, Any]]
+    provider: str, failure: Callable[[str], dict[str, Any]], *, voice: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Check the secret (and Tencent's source), parse the JSON body, answer errors the
-    provider's way."""
+    provider's way. The route is live only while `provider` is the configured SMS
+    backend (the voice backend for a `voice` route)."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(secret: str) -> Any:
             # Only the configured provider's routes are live: nobody else may store messages.
-            if current_settings().sms_backend != provider or not _secret_ok(secret):
+            settings = current_settings()
+            backend = settings.voice_backend if voice else settings.sms_backend
+            if backend != provider or not _secret_ok(secret):
                 abort(404)
             if provider == "tencent" and not _source_allowed():
                 log.warning(

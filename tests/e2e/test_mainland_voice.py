@@ -195,6 +195,21 @@ def aliyun_app(database_url: str, aliyun: AliyunStandIn, tmp_path: Path) -> Iter
     database_of(application).dispose()
 
 
+@pytest.fixture
+def tencent_voice_app(
+    database_url: str, aliyun: AliyunStandIn, tencent_voice: TencentVoiceStandIn, tmp_path: Path
+) -> Iterator[Flask]:
+    """Aliyun SMS with Tencent Cloud voice: each channel's provider chosen on its own."""
+    template_map = write_template_map(tmp_path / "templates.json")
+    settings = aliyun_settings(aliyun.endpoint, template_map) | tencent_voice_settings(
+        tencent_voice.endpoint
+    )
+    application = make_app(database_url, **settings)
+    yield application
+    empty_all_tables(database_of(application))
+    database_of(application).dispose()
+
+
 def test_an_unmapped_voice_template_is_refused_when_queued(aliyun_app: Flask) -> None:
     notice = Notice(
         key="esc:1:0:0:+8613900000001:voice",
@@ -255,7 +270,18 @@ def test_bad_items_are_refused_one_by_one_and_unknown_calls_logged(
     assert "1 accepted" not in caplog.text
     assert "0 accepted, 0 duplicates, 2 refused, 1 unknown" in caplog.text
     assert post(aliyun_app, "aliyun/report", "not json at all").status_code == 400
+
+
+def test_tencent_keypress_items_are_refused_one_by_one(
+    tencent_voice_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
     tencent = {"voicekey_callback": {"callid": "c1", "mobile": "13900000001"}}
-    answer = post(aliyun_app, "tencent/keypress", tencent)
+    answer = post(tencent_voice_app, "tencent/keypress", tencent)
     assert answer.get_json() == {"result": 0, "errmsg": "OK"}
     assert "tencent keypress push: 0 accepted, 0 duplicates, 1 refused" in caplog.text
+
+
+@pytest.mark.parametrize("path", ["tencent/status", "tencent/keypress"])
+def test_only_the_configured_voice_providers_routes_are_live(aliyun_app: Flask, path: str) -> None:
+    tencent = {"voicekey_callback": {"callid": "c1", "mobile": "13900000001"}}
+    assert post(aliyun_app, path, tencent).status_code == 404
