@@ -59,6 +59,9 @@ SENT_TEMPLATES: tuple[str, ...] = (
     "sms.report.nudge",
     "sms.report.silence_doctor",
     "sms.member.silence",
+    "sms.critical.doctor",
+    "sms.critical.escalated",
+    "sms.critical.county_duty",
 )
 """Every catalogue message the service sends by SMS (a test checks the code names no other)."""
 

@@ -20,6 +20,7 @@ from i18n import catalogue
 from notifications.sms.segments import GSM_7, encoding, fits_one_segment, segment_count
 
 if TYPE_CHECKING:  # the outcomes' modules use the database; replies need only their shapes
+    from grids.escalation.critical_cases import CriticalOutcome
     from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
     from grids.reports.attendance import AttendanceOutcome
     from grids.reports.errors import (
@@ -191,6 +192,32 @@ def report_reply(language: str, outcome: ReportOutcome) -> str:
             )
             summaries.append(separator.join([*head, flagged]))
     return first_fitting([text(language, key, week=week, summary=s) for s in summaries])
+
+
+def critical_reply(language: str, report: ReportOutcome, critical: CriticalOutcome) -> str:
+    """`已收到第48周报告。5号读数危急（185/115 mmHg），已通知王医生（编号K7Q）。`: the
+    report is kept and the doctor has been told; the seats, who and the code stay."""
+    week = week_number(report.week)
+    opened = [case for case in critical.cases if not case.merged]
+    first = opened[0]
+    who = clip(first.notified or text(language, "sms.reply.critical.nobody"), NAME_LIMIT)
+    seats = seat_list(language, [case.seat for case in critical.cases])
+    candidates = []
+    if len(critical.cases) == 1:
+        candidates.append(
+            text(
+                language,
+                "sms.reply.critical.one",
+                week=week,
+                seat=first.seat,
+                reading=first.reading,
+                who=who,
+                code=first.escalation.code,
+            )
+        )
+    candidates.append(text(language, "sms.reply.critical.many", week=week, seats=seats, who=who))
+    candidates.append(text(language, "sms.reply.critical.short", seats=seats))
+    return first_fitting(candidates)
 
 
 # --- attendance ---
