@@ -62,6 +62,8 @@ SENT_TEMPLATES: tuple[str, ...] = (
     "sms.critical.doctor",
     "sms.critical.escalated",
     "sms.critical.county_duty",
+    "sms.case.close_reminder",
+    "sms.case.followup_due",
 )
 """Every catalogue message the service sends by SMS (a test checks the code names no other)."""
 

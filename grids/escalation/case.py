@@ -18,9 +18,6 @@ class EscalationState(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     CLOSED = "closed"
-    REMINDED = "reminded"
-    FOLLOWUP_DUE = "followup_due"
-    FOLLOWED_UP = "followed_up"
 
 
 class CaseKind(StrEnum):
@@ -60,6 +57,9 @@ class EventKind(StrEnum):
     MERGED = "merged"
     ESCALATED = "escalated"
     CLOSED = "closed"
+    REMINDED = "reminded"
+    FOLLOWUP_DUE = "followup_due"
+    FOLLOWED_UP = "followed_up"
 
 
 class Case(Protocol):

@@ -21,6 +21,8 @@ from notifications.sms.segments import GSM_7, encoding, fits_one_segment, segmen
 
 if TYPE_CHECKING:  # the outcomes' modules use the database; replies need only their shapes
     from grids.escalation.critical_cases import CriticalOutcome
+    from grids.escalation.models import Escalation
+    from grids.escalation.outcomes import OutcomeRefused
     from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
     from grids.reports.attendance import AttendanceOutcome
     from grids.reports.errors import (
@@ -218,6 +220,38 @@ def critical_reply(language: str, report: ReportOutcome, critical: CriticalOutco
     candidates.append(text(language, "sms.reply.critical.many", week=week, seats=seats, who=who))
     candidates.append(text(language, "sms.reply.critical.short", seats=seats))
     return first_fitting(candidates)
+
+
+def closed_reply(language: str, case: Escalation) -> str:
+    """`已结案K7Q：转诊。12月22日提醒随访，届时回复：复 K7Q 好转`."""
+    outcome = text(language, f"case.outcome.{case.outcome}")
+    if case.followup_due is None:
+        return first_fitting(
+            [text(language, "sms.reply.case.closed", code=case.code, outcome=outcome)]
+        )
+    return first_fitting(
+        [
+            text(
+                language,
+                "sms.reply.case.closed_followup",
+                code=case.code,
+                outcome=outcome,
+                date=case.followup_due.strftime("%m-%d"),
+            )
+        ]
+    )
+
+
+def followup_reply(language: str, case: Escalation) -> str:
+    result = text(language, f"case.followup.{case.followup_outcome}")
+    return first_fitting(
+        [text(language, "sms.reply.case.followed_up", code=case.code, result=result)]
+    )
+
+
+def outcome_refused(language: str, refused: OutcomeRefused) -> str:
+    """Why a `结` or `复` was not applied, with the words to use."""
+    return first_fitting([text(language, f"sms.reply.case.{refused.reason}", code=refused.code)])
 
 
 # --- attendance ---

@@ -484,6 +484,9 @@ LONGEST = {
         "minutes": "240",
         "who": "欧阳建国医生",
         "reading": "300/200 mmHg, 40.0 mmol/L",
+        "outcome": "在家治疗",
+        "result": "未好转",
+        "date": "12-24",
     },
     "en": LONGEST_COMMON
     | {
@@ -499,6 +502,9 @@ LONGEST = {
         "minutes": "240",
         "who": "Dr 欧阳建国",
         "reading": "300/200 mmHg, 40.0 mmol/L",
+        "outcome": "treated at home",
+        "result": "not better",
+        "date": "12-24",
     },
 }
 # Alerts to doctors may take two segments: an urgent alert carries the member, the
