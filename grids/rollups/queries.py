@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from grids.core.vocabulary import FacilityLevel
+from grids.escalation.models import Escalation
 from grids.models import (
     Doctor,
     ExchangeAttendance,
@@ -43,6 +44,7 @@ from grids.models import (
 from grids.rollups.indicators import (
     BP_CONTROLLED_BELOW,
     BP_CRISIS_AT,
+    CASE_OUTCOMES,
     DIABETES,
     GLUCOSE_CONTROLLED_BELOW,
     GLUCOSE_CRISIS_AT,
@@ -389,6 +391,44 @@ def grid_counts(
     )
     deaths, death_grid = _deaths(period)
     merge(deaths, death_grid)
+    merge(
+        select(
+            Escalation.grid_id,
+            *(
+                func.sum(case((Escalation.outcome == outcome, 1), else_=0)).label(
+                    f"outcome_{outcome}"
+                )
+                for outcome in CASE_OUTCOMES
+            ),
+        )
+        .where(Escalation.closed_at >= period.start, Escalation.closed_at < period.end)
+        .group_by(Escalation.grid_id),
+        Escalation.grid_id,
+    )
+    first_day = period.start.astimezone(period.tz).date()
+    merge(
+        select(
+            Escalation.grid_id,
+            func.sum(
+                case((Escalation.followup_due.between(first_day, period.last_day), 1), else_=0)
+            ).label("referral_followups_due"),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            Escalation.followup_at >= period.start,
+                            Escalation.followup_at < period.end,
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ).label("referral_followups_done"),
+        )
+        .where(Escalation.followup_due.is_not(None))
+        .group_by(Escalation.grid_id),
+        Escalation.grid_id,
+    )
     return counts
 
 
@@ -435,6 +475,7 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
             UrgentReport.received_at,
             UrgentReport.acknowledged_at,
             (UrgentReport.acknowledged_by_id == Grid.doctor_id).label("by_grid_doctor"),
+            UrgentReport.kind,
         )
         .join(Grid, Grid.id == UrgentReport.grid_id)
         .where(
@@ -449,8 +490,9 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
             received_at=received,
             acknowledged_at=acknowledged,
             acknowledged_by_grid_doctor=bool(by_doctor),
+            kind=kind or "urgent",
         )
-        for grid_id, received, acknowledged, by_doctor in rows
+        for grid_id, received, acknowledged, by_doctor, kind in rows
     ]
 
 

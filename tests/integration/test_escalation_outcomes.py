@@ -236,3 +236,35 @@ def test_close_by_api(app, county) -> None:
     assert again.status_code == 409
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "post" in spec["paths"]["/api/v1/escalations/{code}/close"]
+
+
+def rollup(app: Flask, week: str, at: str) -> dict[str, Any]:
+    runner = app.test_cli_runner()
+    args = ["rollups", "show", "--level", "grid", "--code", "JXV01-HTN01", "--week", week]
+    result = runner.invoke(args=[*args, "--at", at, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    indicators: dict[str, Any] = json.loads(result.output)["indicators"]
+    return indicators
+
+
+def test_the_rollup_counts_critical_cases_outcomes_and_follow_ups(app, county) -> None:
+    grid = county["grid"]
+    text_at(app, grid.coordinator.phone, "好 5 血压185/115", T0)
+    critical = the_case(app).code
+    text_at(app, grid.doctor.phone, f"收到 {critical}", hours(1))
+    text_at(app, grid.doctor.phone, f"结 {critical} 转诊", hours(2))
+    text_at(app, grid.coordinator.phone, "急 6 头晕", hours(3))
+    urgent = the_case(app).code
+    text_at(app, grid.doctor.phone, f"收到 {urgent}", hours(3.1))
+    text_at(app, grid.doctor.phone, f"结 {urgent} 在家", hours(4))
+
+    week = rollup(app, "2026-W50", "2026-12-14T09:00:00+08:00")
+    assert (week["critical"], week["critical_ack_median_s"]) == (1, 3600)
+    assert (week["urgent"], week["urgent_ack_median_s"]) == (1, 360)
+    assert week["outcomes"] == {"home": 1, "referred": 1, "admitted": 0, "died": 0, "false": 0}
+    assert (week["referral_followups_due"], week["referral_followups_done"]) == (0, 0)
+
+    text_at(app, grid.doctor.phone, f"复 {critical} 未好转", hours(24 * 14 + 1))
+    later = rollup(app, "2026-W52", "2026-12-28T09:00:00+08:00")
+    assert (later["referral_followups_due"], later["referral_followups_done"]) == (1, 1)
+    assert later["critical"] == 0 and later["outcomes"]["referred"] == 0
