@@ -243,13 +243,17 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         )
 
     registered_before = first_joined.c.first_joined
+    # A member paused past the week's end (away for the winter) is neither.
+    here = ~func.coalesce(Patient.paused_until > period.last_day, False)
     no_news = and_(
         registered_before < period.start_of(period.no_news_from),
         ~func.coalesce(heard_since(period.no_news_from), False),
+        here,
     )
     lost = and_(
         registered_before < period.start_of(period.lost_from),
         ~func.coalesce(heard_since(period.lost_from), False),
+        here,
     )
     systolic_ok, diastolic_ok = BP_CONTROLLED_BELOW
     bp_controlled = and_(bp.c.systolic < systolic_ok, bp.c.diastolic < diastolic_ok)
