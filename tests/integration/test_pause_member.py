@@ -42,17 +42,17 @@ def test_pause_preview_apply_and_undo(runner, session) -> None:
     preview = runner.invoke(args=[*args, "--reason", "winter in Hainan", "--dry-run"])
     assert preview.exit_code == 0, preview.output
     session.expire_all()
-    assert session.get(Patient, member.id).paused_until is None  # type: ignore[union-attr]
+    assert session.get(Patient, member.id).paused_until is None
     applied = runner.invoke(args=[*args, "--reason", "winter in Hainan", "--format", "json"])
     assert applied.exit_code == 0, applied.output
     session.expire_all()
-    assert session.get(Patient, member.id).paused_until == date(2027, 3, 1)  # type: ignore[union-attr]
+    assert session.get(Patient, member.id).paused_until == date(2027, 3, 1)
     change_set = session.scalar(select(ChangeSet).order_by(ChangeSet.id.desc()))
     assert change_set is not None and change_set.reason == "winter in Hainan"
     undone = runner.invoke(args=["admin", "undo", str(change_set.id)])
     assert undone.exit_code == 0, undone.output
     session.expire_all()
-    assert session.get(Patient, member.id).paused_until is None  # type: ignore[union-attr]
+    assert session.get(Patient, member.id).paused_until is None
 
 
 def test_a_day_in_the_past_is_refused(runner, session) -> None:
@@ -80,7 +80,7 @@ def test_no_nudges_until_his_day_then_resumed(session) -> None:
     grid = _county(session)
     away = grid.members[3]
     session.execute(update(Membership).values(joined_at=datetime(2026, 9, 1, tzinfo=UTC)))
-    session.get(Patient, away.id).paused_until = date(2027, 1, 10)  # type: ignore[union-attr]
+    session.get(Patient, away.id).paused_until = date(2027, 1, 10)
     session.commit()
     named = member_silence_nudges(session, NUMBER_STATES, TZ, _seats, SHANGHAI_NOW)
     assert [notice.params["seats"] for notice in named.notices] == ["2,4,5"]
@@ -94,7 +94,7 @@ def test_no_nudges_until_his_day_then_resumed(session) -> None:
 def test_not_reachable_for_prompts_while_away(session) -> None:
     grid = _county(session)
     away = grid.members[3]
-    session.get(Patient, away.id).paused_until = date(2027, 1, 10)  # type: ignore[union-attr]
+    session.get(Patient, away.id).paused_until = date(2027, 1, 10)
     session.commit()
     query = people.current_members(session, NUMBER_STATES, [grid.grid.id], date(2026, 12, 7))
     reachable = {row.patient_id: row.reachable for row in session.execute(query)}
@@ -118,6 +118,6 @@ def test_neither_silent_nor_lost_in_the_rollup_while_away(runner, session) -> No
         return values["members_no_news_2w"], values["lost_to_follow_up"]
 
     assert counts() == (5, 5)
-    session.get(Patient, grid.members[3].id).paused_until = date(2027, 1, 10)  # type: ignore[union-attr]
+    session.get(Patient, grid.members[3].id).paused_until = date(2027, 1, 10)
     session.commit()
     assert counts() == (4, 4)
