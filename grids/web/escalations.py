@@ -117,4 +117,7 @@ def close_escalation(code: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
+    from grids.web.case_pages import case_pages
+
     app.register_blueprint(escalations_api)
+    app.register_blueprint(case_pages)
