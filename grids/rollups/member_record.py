@@ -121,6 +121,7 @@ def _evidence(
                 select(UrgentReport)
                 .where(
                     UrgentReport.patient_id == patient.id,
+                    UrgentReport.kind == "urgent",
                     UrgentReport.received_at >= now - timedelta(weeks=RED_URGENT_WEEKS),
                 )
                 .order_by(UrgentReport.received_at.desc())

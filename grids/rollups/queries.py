@@ -208,6 +208,8 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         )
         .where(
             UrgentReport.patient_id.is_not(None),
+            # A critical reading is counted by its reading, not as an urgent report.
+            UrgentReport.kind == "urgent",
             UrgentReport.received_at >= period.start_of(period.lost_from),
             UrgentReport.received_at < end,
         )

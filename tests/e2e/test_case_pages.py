@@ -37,6 +37,7 @@ def county(app: Flask) -> dict[str, Any]:
         tree = factories.facility_tree(session)
         grid = factories.grid_with_members(session, tree["clinic_a"], size=6, code="JXV01-HTN01")
         other = factories.grid_with_members(session, tree["clinic_b"], size=3, code="JXV02-HTN01")
+        assert grid.doctor is not None and other.doctor is not None
         make_user(session, "wang", "doctor", doctor_code=grid.doctor.code)
         make_user(session, "li", "doctor", doctor_code=other.doctor.code)
         make_user(session, "town", "township", facility_code=tree["township"].code)
