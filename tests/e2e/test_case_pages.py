@@ -68,7 +68,7 @@ def test_the_list_shows_each_account_its_own_cases(app, county) -> None:
     for user, sees in (("wang", True), ("town", True), ("li", False)):
         client = logged_in(app, user)
         body = page(client, "/escalations").get_data(as_text=True)
-        assert (code in body) is sees, user
+        assert (f'href="/escalations/{code}"' in body) is sees, user
         if sees:
             assert "危急值" in body and "2小时前" in body and "村医" in body
     client = logged_in(app, "li")
@@ -102,7 +102,7 @@ def test_a_case_page_shows_its_timeline_and_closes_with_an_outcome(app, county) 
     assert "转诊" in body and "县医院心内科" in body and "close-form" not in body
     assert "2026-12-22" in body  # the referral follow-up day
     listed = page(client, "/escalations", T0 + timedelta(hours=4)).get_data(as_text=True)
-    assert "closed-cases" in listed and code in listed
+    assert "closed-cases" in listed and f'href="/escalations/{code}"' in listed
 
 
 def test_the_member_page_says_why_he_is_red(app, county) -> None:
@@ -114,7 +114,7 @@ def test_the_member_page_says_why_he_is_red(app, county) -> None:
     assert "好 5 血压185/115" in body  # the text that caused it
     assert "2026-12-08 20:00" in body
     assert f'href="tel:{member.phone}"' in body
-    assert code in body and "svg" in body
+    assert f'href="/escalations/{code}"' in body and "svg" in body
     assert "JXV01-HTN01" in body and county["grid"].coordinator.name in body
     township = logged_in(app, "town")
     masked = page(township, f"/members/{member.code}").get_data(as_text=True)
