@@ -76,6 +76,8 @@ def run_operation(
     """Plan `operation` and preview or apply it as `who` (an actor and the facilities it
     may change, None: all), telling people through the app's channel."""
     actor, allowed = who
+    if operation == "pause-member" and not (reason or "").strip():
+        raise AdminError("admin.error.reason_required")
     settings = current_settings()
     return execute(
         session,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import time_machine
 from sqlalchemy import select, update
 
 from grids.models import ChangeSet, Membership, Patient
@@ -15,6 +16,7 @@ from grids.outreach import people
 from grids.silence.nudges import member_silence_nudges
 from scheduling.jobs.common import NUMBER_STATES
 from tests.support import factories
+from tests.support.accounts import bearer, make_user, token_for
 
 # Monday 7 December 2026, 09:00 in Shanghai.
 NOW = "2026-12-07T09:00:00+08:00"
@@ -121,3 +123,24 @@ def test_neither_silent_nor_lost_in_the_rollup_while_away(runner, session) -> No
     session.get(Patient, grid.members[3].id).paused_until = date(2027, 1, 10)
     session.commit()
     assert counts() == (4, 4)
+
+
+def test_pause_by_api_needs_a_reason(client, session) -> None:
+    grid = _county(session)
+    make_user(session, "admin", "admin")
+    token = token_for(session, "admin")
+    session.commit()
+    path = "/api/v1/admin/operations/pause-member"
+    body = {"patient": grid.members[2].code, "until": "2099-01-01"}
+    with time_machine.travel(SHANGHAI_NOW, tick=False):
+        missing = client.post(path, json=body, headers=bearer(token))
+        assert missing.status_code == 400
+        assert "reason" in missing.get_json()["error"]["fields"]
+        done = client.post(path, json={**body, "reason": "away"}, headers=bearer(token))
+        assert done.status_code == 422  # more than a year ahead: a rule, shown in the preview
+        ok = client.post(
+            path, json={**body, "until": "2027-02-01", "reason": "away"}, headers=bearer(token)
+        )
+    assert ok.status_code == 200, ok.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Patient, grid.members[2].id).paused_until == date(2027, 2, 1)
