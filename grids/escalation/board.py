@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -152,5 +152,23 @@ def patient_cases(session: Session, patient_id: int) -> list[CaseLine]:
         .where(Escalation.patient_id == patient_id)
         .order_by(Escalation.opened_at.desc())
         .limit(50)
+    ).all()
+    return [line_of(case, grid_code) for case, grid_code in rows]
+
+
+def followups_due(session: Session, grid_ids: list[int], today: date) -> list[CaseLine]:
+    """Referral follow-ups of these grids due by `today` and not yet recorded, the most
+    overdue first (the doctor's Monday page lists them until done)."""
+    if not grid_ids:
+        return []
+    rows = session.execute(
+        select(Escalation, Grid.code)
+        .join(Grid, Grid.id == Escalation.grid_id)
+        .where(
+            Escalation.grid_id.in_(grid_ids),
+            Escalation.followup_due <= today,
+            Escalation.followup_outcome.is_(None),
+        )
+        .order_by(Escalation.followup_due, Escalation.id)
     ).all()
     return [line_of(case, grid_code) for case, grid_code in rows]

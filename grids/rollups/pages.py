@@ -22,6 +22,7 @@ from grids.accounts.access import (
     require_role,
     scope_for,
 )
+from grids.escalation.board import followups_due
 from grids.models import Doctor, Facility, Reading
 from grids.rollups import boards, exports
 from grids.rollups.charts import Series, trend_chart
@@ -158,6 +159,7 @@ def doctor_page(code: str) -> str:
         figures=figures,
         values=figures.of("doctor", doctor.code),
         cases=cases,
+        followups=followups_due(session, grid_ids, now().astimezone(period.tz).date()),
         red_members=[m for m in members if m.colour == "red"],
         silent_members=[m for m in members if m.silent],
         unreported=[need for need in needs if not need.reported and need.members],

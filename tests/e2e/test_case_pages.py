@@ -51,9 +51,9 @@ def critical_case(app: Flask, county: dict[str, Any]) -> str:
         return session.scalars(select(Escalation.code)).one()
 
 
-def logged_in(app: Flask, user: str) -> Any:
+def logged_in(app: Flask, user: str, at: datetime = T0 + timedelta(hours=1)) -> Any:
     client = app.test_client()
-    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+    with time_machine.travel(at, tick=False):
         log_in(client, user)
     return client
 
@@ -103,6 +103,13 @@ def test_a_case_page_shows_its_timeline_and_closes_with_an_outcome(app, county) 
     assert "2026-12-22" in body  # the referral follow-up day
     listed = page(client, "/escalations", T0 + timedelta(hours=4)).get_data(as_text=True)
     assert "closed-cases" in listed and f'href="/escalations/{code}"' in listed
+    doctor_page = f"/doctors/{county['grid'].doctor.code}"
+    earlier = logged_in(app, "wang", T0 + timedelta(days=13))
+    before = page(earlier, doctor_page, T0 + timedelta(days=13)).get_data(as_text=True)
+    assert 'id="followups"' not in before
+    later = logged_in(app, "wang", T0 + timedelta(days=14))
+    due = page(later, doctor_page, T0 + timedelta(days=14)).get_data(as_text=True)
+    assert 'id="followups"' in due and f'href="/escalations/{code}"' in due
 
 
 def test_the_member_page_says_why_he_is_red(app, county) -> None:
