@@ -67,8 +67,9 @@ def list_command(open_only: bool, output: str) -> None:
         return
     for item in items:
         click.echo(
-            f"{item['code']}  {item['grid_code'] or '-'}  #{item['seat'] or '?'}  "
-            f"{item['state']}  opened {_local(item['opened_at'])}"
+            f"{item['code']}  {item['kind']}  {item['grid_code'] or '-'}  #{item['seat'] or '?'}  "
+            f"{item['state']}{' ' + item['outcome'] if item['outcome'] else ''}  "
+            f"opened {_local(item['opened_at'])}"
             + (
                 f"  by {item['acknowledged_by']} {_local(item['acknowledged_at'])}"
                 if item["acknowledged_by"]
