@@ -216,9 +216,13 @@ def merged(
     return climb, ladder
 
 
-def retargeted(case: CaseRow, ladder: Ladder, now: datetime) -> Climb:
-    """The case's grid has a new doctor: the case climbs the grid's new `ladder` from its
-    first step, in a new round (new message keys), and the new doctor is told at once."""
+def retargeted(
+    case: CaseRow, ladder: Ladder, now: datetime, *, detail: str = "grid_reassigned"
+) -> Climb:
+    """The case's grid has a new doctor (or a critical case became urgent, `detail`
+    `made_urgent`): the case climbs `ladder` from its first step, in a new round (new
+    message keys), the first step is told at once, and the ladder's parallel contacts
+    (the county hospital, for a red flag) too."""
     climb = Climb(
         replace(
             case,
@@ -231,9 +235,10 @@ def retargeted(case: CaseRow, ladder: Ladder, now: datetime) -> Climb:
         ),
         changed=True,
     )
-    climb.note(EventKind.ESCALATED, now, detail="grid_reassigned")
+    climb.note(EventKind.ESCALATED, now, detail=detail)
     if ladder.steps:
         _notify_step(climb, ladder, now)
+        _notify_parallel(climb, ladder, now)
     else:
         climb.notices += _alert_county_duty(climb, ladder, now)
     return climb

@@ -234,7 +234,7 @@ def _made_urgent(
         can_receive=can_receive,
         red_flag=urgent.red_flag,
     )
-    result = climb.retargeted(CaseRow.of(escalation), ladder, now)
+    result = climb.retargeted(CaseRow.of(escalation), ladder, now, detail="made_urgent")
     escalation.ladder = ladder.as_json()
     notices = _apply(session, escalation, result)
     return Opened(escalation=escalation, ladder=ladder, merged=True, notices=notices)

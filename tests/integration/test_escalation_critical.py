@@ -202,3 +202,13 @@ def test_a_red_flag_in_the_same_text_keeps_it_urgent(app, county) -> None:
     [case] = cases(app)
     assert case.kind == "urgent"
     assert [m.template for m in to(app, grid.doctor.phone)] == ["sms.urgent.doctor"]
+
+
+def test_a_red_flag_joining_a_critical_case_tells_the_county_hospital_at_once(app, county) -> None:
+    grid, tree = county["grid"], county["tree"]
+    text_at(app, grid.coordinator.phone, "好 5 血压185/115", EVENING)
+    text_at(app, grid.coordinator.phone, "急 5 胸痛出冷汗", hours(EVENING, 0.2))
+    [case] = cases(app)
+    assert (case.kind, case.red_flag) == ("urgent", True)
+    assert [m.template for m in to(app, tree["county"].phone)] == ["sms.urgent.red_flag"]
+    assert "escalated" in timeline(app)
