@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -123,6 +124,59 @@ def parse_escalation_timeouts(raw: str) -> EscalationTimeouts:
 
 
 @dataclass(frozen=True)
+class CriticalThresholds:
+    """Readings at or beyond which a member's case opens at once (the national rule for
+    urgent referral): either part of the blood pressure, or glucose at or past either
+    bound. `ack_hours` is how long the doctor has to acknowledge before the township."""
+
+    systolic: int = 180
+    diastolic: int = 110
+    glucose_high: Decimal = Decimal("16.7")
+    glucose_low: Decimal = Decimal("3.9")
+    ack_hours: int = 24
+
+    def bp_critical(self, systolic: int | None, diastolic: int | None) -> bool:
+        return (systolic is not None and systolic >= self.systolic) or (
+            diastolic is not None and diastolic >= self.diastolic
+        )
+
+    def glucose_critical(self, glucose: Decimal | None) -> bool:
+        return glucose is not None and (glucose >= self.glucose_high or glucose <= self.glucose_low)
+
+
+def parse_critical_bp(raw: str) -> tuple[int, int]:
+    """`180/110`: systolic/diastolic mmHg."""
+    match = re.fullmatch(r"\s*(\d{2,3})\s*/\s*(\d{2,3})\s*", raw)
+    if not match or not int(match[1]) > int(match[2]) > 0:
+        raise SettingsError(f"CRITICAL_BP={raw!r} is not SYSTOLIC/DIASTOLIC mmHg, e.g. 180/110")
+    return int(match[1]), int(match[2])
+
+
+def _glucose(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:
+        raise SettingsError(f"{name}={raw!r} is not a number of mmol/L, e.g. 16.7") from None
+    if not value.is_finite() or not 0 < value < 50:
+        raise SettingsError(f"{name}={raw!r} must be between 0 and 50 mmol/L")
+    return value
+
+
+def parse_critical(get: Callable[[str], str | None]) -> CriticalThresholds:
+    systolic, diastolic = parse_critical_bp(get("CRITICAL_BP") or "180/110")
+    high = _glucose("CRITICAL_GLUCOSE_HIGH", get("CRITICAL_GLUCOSE_HIGH") or "16.7")
+    low = _glucose("CRITICAL_GLUCOSE_LOW", get("CRITICAL_GLUCOSE_LOW") or "3.9")
+    if low >= high:
+        raise SettingsError(
+            f"CRITICAL_GLUCOSE_LOW={low} must be below CRITICAL_GLUCOSE_HIGH={high}"
+        )
+    hours = _number("CRITICAL_ACK_HOURS", get("CRITICAL_ACK_HOURS") or "24", int, 1)
+    if hours > 168:
+        raise SettingsError(f"CRITICAL_ACK_HOURS={hours} must be at most 168 (a week)")
+    return CriticalThresholds(systolic, diastolic, high, low, hours)
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str = "development"
     database_url: str = ""
@@ -145,6 +199,7 @@ class Settings:
     log_level: str = "INFO"
     escalation_timeouts: EscalationTimeouts = field(default_factory=EscalationTimeouts)
     county_duty_phone: str | None = None
+    critical: CriticalThresholds = field(default_factory=CriticalThresholds)
     voice_backend: str = "console"
     inbound_spool_dir: str = str(INSTANCE_DIR / "spool")
     """Where inbound SMS wait when the database is unreachable (docs/resilience.md)."""
@@ -353,6 +408,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             get("ESCALATION_TIMEOUTS") or DEFAULT_ESCALATION_TIMEOUTS
         ),
         county_duty_phone=county_duty_phone,
+        critical=parse_critical(get),
         voice_backend=voice_backend,
         inbound_spool_dir=get("INBOUND_SPOOL_DIR") or str(INSTANCE_DIR / "spool"),
         **mainland_sms_settings(get),

@@ -61,3 +61,18 @@ def messages_with(
     if reader is None or not phones:
         return []
     return list(reader(session, phones, start, end))
+
+
+CaseStopper = Callable[[Session, int, datetime], int]
+"""(session, escalation id, now) -> how many of the case's unsent messages were stopped."""
+CASE_STOPPER_KEY = "huzhu.case_stopper"
+
+
+def register_case_stopper(app: Flask, stop: CaseStopper) -> None:
+    app.extensions[CASE_STOPPER_KEY] = stop
+
+
+def stop_case_messages(session: Session, escalation_id: int, now: datetime) -> int:
+    """A case closed while it was climbing: its unsent ladder messages are not sent."""
+    stop = current_app.extensions.get(CASE_STOPPER_KEY)
+    return 0 if stop is None else stop(session, escalation_id, now)

@@ -101,6 +101,8 @@ class Patient(Timestamped, Base):
         _enum(PatientStatus, "patient_status"), default=PatientStatus.ACTIVE, index=True
     )
     died_on: Mapped[date | None] = mapped_column(Date)
+    paused_until: Mapped[date | None] = mapped_column(Date)
+    """Away (for the winter): no prompts or nudges, neither silent nor lost until then."""
     language: Mapped[str] = mapped_column(String(8), default="zh_CN")
 
     facility: Mapped[Facility] = relationship()
@@ -289,6 +291,8 @@ class UrgentReport(Base):
     seat: Mapped[int | None] = mapped_column(SmallInteger)
     text: Mapped[str] = mapped_column(Text)
     red_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(16), default="urgent", server_default="urgent")
+    """`urgent` (急) or `critical` (a reading at the national urgent-referral thresholds)."""
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id"))

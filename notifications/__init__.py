@@ -13,11 +13,12 @@ if TYPE_CHECKING:  # importing a pure subpackage must not load Flask
 
 def init_app(app: Flask) -> None:
     from config.runtime import settings_of
-    from grids.channel import register_channel, register_message_log
+    from grids.channel import register_case_stopper, register_channel, register_message_log
     from grids.storage.session import database_of
     from notifications import cli, demo_history, message_log, outbox, providers
     from notifications import digest as _digest  # noqa: F401  (adds `rollups digest`)
     from notifications.escalation.cli import escalations_cli
+    from notifications.escalation.tick import stop_pending_calls
     from notifications.inbound import spool_of, start_replaying
     from notifications.mainland import cli as mainland_cli
     from notifications.mainland.voice_webhooks import mainland_voice
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
         app, lambda session, notices, now: outbox.enqueue_many(session, notices, now=now)
     )
     register_message_log(app, message_log.exchanged_with)
+    register_case_stopper(app, stop_pending_calls)
     app.register_blueprint(twilio_webhooks)
     app.register_blueprint(twilio_voice)
     app.register_blueprint(mainland_webhooks)

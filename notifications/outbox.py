@@ -117,7 +117,7 @@ def row_values(
         "channel": notice.channel,
         "status": OutboxStatus.PENDING,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": max(now, notice.not_before) if notice.not_before else now,
         "created_at": now,
         "updated_at": now,
     }

@@ -63,6 +63,11 @@ SENT_TEMPLATES: tuple[str, ...] = (
     "sms.report.nudge",
     "sms.report.silence_doctor",
     "sms.member.silence",
+    "sms.critical.doctor",
+    "sms.critical.escalated",
+    "sms.critical.county_duty",
+    "sms.case.close_reminder",
+    "sms.case.followup_due",
 )
 """Every catalogue message the service sends by SMS (a test checks the code names no other)."""
 

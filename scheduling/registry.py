@@ -24,6 +24,7 @@ from grids.storage.database import Database
 from notifications.providers import SmsProvider
 from scheduling.job_ids import (
     ATTENDANCE_PROMPTS,
+    CASE_FOLLOWTHROUGH,
     DOCTOR_DIGEST,
     ESCALATION_TICK,
     EXCHANGE_REMINDERS,
@@ -32,6 +33,7 @@ from scheduling.job_ids import (
     OUTBOX_DISPATCH,
     REPORT_PROMPTS,
 )
+from scheduling.jobs.cases import case_followthrough
 from scheduling.jobs.common import JobResult
 from scheduling.jobs.digest import doctor_digest
 from scheduling.jobs.exchanges import attendance_prompts, exchange_reminders
@@ -131,6 +133,13 @@ JOBS: tuple[JobSpec, ...] = (
         unscheduled=unless_mainland,
     ),
     JobSpec(
+        CASE_FOLLOWTHROUGH,
+        {"cron": {"minute": 20}},
+        "hourly: remind to close acknowledged cases (daily, 3 times), referral follow-ups due",
+        "%Y-%m-%dT%H",
+        misfire_grace_time=1800,
+    ),
+    JobSpec(
         OUTBOX_DISPATCH,
         {"interval": {"seconds": 5}},
         "every 5 s: clear pointless reminders, send due SMS",
@@ -167,5 +176,6 @@ def function_of(
         ESCALATION_TICK: escalation_tick,
         OUTBOX_DISPATCH: outbox_dispatch(provider, halt),
         MAINLAND_RECONCILE: mainland_reconcile(provider),
+        CASE_FOLLOWTHROUGH: case_followthrough,
     }
     return functions[job_id]

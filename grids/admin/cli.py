@@ -273,6 +273,22 @@ def set_status_command(patient: str, status: str, died_on: str | None, **options
     _run("set-status", {"patient": patient, "status": status, "died_on": day}, options)
 
 
+@admin_cli.command("pause-member")
+@click.argument("patient")
+@click.option("--until", "until", required=True, help="The day he is back, YYYY-MM-DD.")
+@_common
+def pause_member_command(patient: str, until: str, **options: Any) -> None:
+    """PATIENT is away until a day: no prompts or nudges, neither silent nor lost to
+    follow-up until then; he resumes by himself (undo ends the pause at once)."""
+    try:
+        day = date.fromisoformat(until)
+    except ValueError as error:
+        raise click.BadParameter(_t("admin.error.bad_date", value=until)) from error
+    if not options.get("reason"):
+        raise click.BadParameter(_t("admin.error.reason_required"), param_hint="--reason")
+    _run("pause-member", {"patient": patient, "until": day}, options)
+
+
 @admin_cli.command("log")
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50)

@@ -49,7 +49,9 @@ OPERATIONS = (
     "merge",
     "retire-doctor",
     "set-status",
+    "pause-member",
 )
+PAUSE_DAYS_MAX = 366
 STATUSES = ("hospitalised", "discharged", "moved_away", "deceased")
 
 
@@ -511,4 +513,35 @@ def set_status(
                 set_field("grids", grid.id, grid.code, "coordinator_id", patient.id, None)
             )
             plan.notes.append(problem("needs_coordinator", grid=grid.code))
+    return plan
+
+
+def pause_member(session: Session, patient_code: str, until: date | None, now: datetime) -> Plan:
+    """A member away (for the winter) until `until`: no prompts or nudges, and counted
+    neither silent nor lost to follow-up until that day, when he resumes by himself."""
+    patient = load_patient(session, patient_code)
+    plan = Plan("pause-member", patient.code)
+    today = now.date()
+    if until is None:
+        plan.problems.append(problem("pause_until_missing", patient=patient.code))
+    elif until <= today:
+        plan.problems.append(problem("pause_until_past", until=until.isoformat()))
+    elif (until - today).days > PAUSE_DAYS_MAX:
+        plan.problems.append(
+            problem("pause_too_long", until=until.isoformat(), days=PAUSE_DAYS_MAX)
+        )
+    if patient.status in (PatientStatus.DECEASED, PatientStatus.MOVED_AWAY):
+        plan.problems.append(
+            problem("pause_not_active", patient=patient.code, status=patient.status.value)
+        )
+    plan.facility_ids.add(patient.facility_id)
+    membership = session.scalar(
+        select(Membership).where(Membership.patient_id == patient.id, Membership.left_at.is_(None))
+    )
+    grid = session.get(Grid, membership.grid_id) if membership else None
+    if grid is not None:
+        touch(plan, grid)
+    plan.changes.append(
+        set_field("patients", patient.id, patient.code, "paused_until", patient.paused_until, until)
+    )
     return plan

@@ -175,7 +175,7 @@ def _params(operation: str) -> dict[str, Any]:
     form = request.form
     params: dict[str, Any] = {
         key: form.get(key, "").strip()
-        for key in ("grid", "doctor", "patient", "status", "died_on")
+        for key in ("grid", "doctor", "patient", "status", "died_on", "until")
         if form.get(key, "").strip()
     }
     if operation == "merge":

@@ -53,6 +53,11 @@ def build_plan(session: Session, operation: str, params: dict[str, Any], now: da
         if isinstance(died_on, str):
             died_on = date.fromisoformat(died_on)
         return operations.set_status(session, params["patient"], params["status"], now, died_on)
+    if operation == "pause-member":
+        until = params.get("until")
+        if isinstance(until, str):
+            until = date.fromisoformat(until)
+        return operations.pause_member(session, params["patient"], until, now)
     raise AdminError("admin.error.bad_operation", operation=operation)
 
 
@@ -71,6 +76,8 @@ def run_operation(
     """Plan `operation` and preview or apply it as `who` (an actor and the facilities it
     may change, None: all), telling people through the app's channel."""
     actor, allowed = who
+    if operation == "pause-member" and not (reason or "").strip():
+        raise AdminError("admin.error.reason_required")
     settings = current_settings()
     return execute(
         session,

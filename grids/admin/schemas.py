@@ -18,6 +18,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "merge": ("grids",),
     "retire-doctor": ("doctor",),
     "set-status": ("patient", "status"),
+    "pause-member": ("patient", "until", "reason"),
 }
 
 
@@ -48,6 +49,7 @@ class OperationRequestSchema(BaseSchema):
     )
     status = fields.String(validate=validate.OneOf(STATUSES))
     died_on = fields.Date()
+    until = fields.Date(metadata={"description": "pause-member: the day he is back"})
     dry_run = fields.Boolean(load_default=False)
     reason = fields.String(validate=validate.Length(max=2000), allow_none=True)
     override = fields.Boolean(load_default=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, NotRequired, Protocol, TypedDict, Unpack
 
 SMS = "sms"
@@ -72,6 +73,8 @@ class Notice:
     recipient_id: int | None = None
     channel: str = SMS
     """`sms`, or `voice` for a call speaking the text (escalation ladders)."""
+    not_before: datetime | None = None
+    """Not sent before this time (a critical case's message written at night)."""
 
     @classmethod
     def to_person(cls, person: Person, **text: Unpack[NoticeText]) -> Notice:

@@ -20,6 +20,32 @@ class EscalationState(StrEnum):
     CLOSED = "closed"
 
 
+class CaseKind(StrEnum):
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+
+class CaseOutcome(StrEnum):
+    """How a case ended, closed by whoever may acknowledge it."""
+
+    HOME = "home"
+    REFERRED = "referred"
+    ADMITTED = "admitted"
+    DIED = "died"
+    FALSE = "false"
+
+
+FOLLOWED_UP = frozenset({CaseOutcome.REFERRED, CaseOutcome.ADMITTED})
+"""Outcomes whose member is followed up 14 days after the close."""
+
+
+class FollowupResult(StrEnum):
+    BETTER = "better"
+    WORSE = "worse"
+    ADMITTED = "admitted"
+    DIED = "died"
+
+
 class EventKind(StrEnum):
     OPENED = "opened"
     NOTIFIED = "notified"
@@ -31,6 +57,9 @@ class EventKind(StrEnum):
     MERGED = "merged"
     ESCALATED = "escalated"
     CLOSED = "closed"
+    REMINDED = "reminded"
+    FOLLOWUP_DUE = "followup_due"
+    FOLLOWED_UP = "followed_up"
 
 
 STATE_FIELDS = (

@@ -17,6 +17,7 @@ from typing import Any, TypedDict, Unpack
 from grids.core.notices import Notice
 from grids.escalation import keys
 from grids.escalation.case import CaseRow, EscalationState, EventKind
+from grids.escalation.critical import release_at
 from grids.escalation.ladder import SMS, VOICE, Contact, Ladder, Step
 from grids.escalation.timers import CALL, DELIVERED, ESCALATE, DeliveryFact, decide
 from i18n import normalise_language, translate
@@ -102,8 +103,13 @@ def step_notices(
     for contact in step.contacts:
         language = normalise_language(contact.language)
         send_by = channel or contact.channel
+        critical = ladder.kind == "critical"
         if send_by == VOICE:
-            template, extra = "voice.urgent", dict[str, str]()
+            template = "voice.critical" if critical else "voice.urgent"
+            extra = dict[str, str]()
+        elif critical:
+            template = "sms.critical.doctor" if step.level == "doctor" else "sms.critical.escalated"
+            extra = {"facility": clip(step.facility_name, FACILITY_NAME_LIMIT)}
         elif step.level == "doctor":
             template = "sms.urgent.doctor" if member_known else "sms.urgent.doctor_unclear"
             extra = dict[str, str]()
@@ -132,9 +138,17 @@ def step_notices(
     return result
 
 
+def _held(notice: Notice, ladder: Ladder, now: datetime) -> Notice:
+    """`notice`, waiting until morning when the ladder holds its messages at night."""
+    if ladder.hold is None:
+        return notice
+    release = release_at(now, ladder.hold)
+    return notice if release is None else replace(notice, not_before=release)
+
+
 def _notify_step(climb: Climb, ladder: Ladder, now: datetime) -> None:
     for contact, notice in step_notices(climb.case, ladder, climb.case.step):
-        climb.notices.append(notice)
+        climb.notices.append(_held(notice, ladder, now))
         climb.note(EventKind.NOTIFIED, now, contact=contact)
 
 
@@ -165,18 +179,18 @@ def _alert_county_duty(climb: Climb, ladder: Ladder, now: datetime) -> list[Noti
         return []
     case.duty_alerted_round = case.round
     climb.note(EventKind.NOTIFIED, now, contact=duty, detail="county_duty")
-    return [
-        Notice(
-            key=keys.duty_key(case.id, case.round, duty.phone),
-            phone=duty.phone,
-            language=normalise_language(duty.language),
-            template="sms.urgent.county_duty",
-            params=dict(case.params),
-            urgent=True,
-            recipient_type="county_duty",
-            channel=SMS,
-        )
-    ]
+    template = "sms.critical.county_duty" if ladder.kind == "critical" else "sms.urgent.county_duty"
+    notice = Notice(
+        key=keys.duty_key(case.id, case.round, duty.phone),
+        phone=duty.phone,
+        language=normalise_language(duty.language),
+        template=template,
+        params=dict(case.params),
+        urgent=True,
+        recipient_type="county_duty",
+        channel=SMS,
+    )
+    return [_held(notice, ladder, now)]
 
 
 def opened(case: CaseRow, ladder: Ladder, now: datetime) -> Climb:
@@ -208,9 +222,13 @@ def merged(
     return climb, ladder
 
 
-def retargeted(case: CaseRow, ladder: Ladder, now: datetime) -> Climb:
-    """The case's grid has a new doctor: the case climbs the grid's new `ladder` from its
-    first step, in a new round (new message keys), and the new doctor is told at once."""
+def retargeted(
+    case: CaseRow, ladder: Ladder, now: datetime, *, detail: str = "grid_reassigned"
+) -> Climb:
+    """The case's grid has a new doctor (or a critical case became urgent, `detail`
+    `made_urgent`): the case climbs `ladder` from its first step, in a new round (new
+    message keys), the first step is told at once, and the ladder's parallel contacts
+    (the county hospital, for a red flag) too."""
     climb = Climb(
         replace(
             case,
@@ -223,9 +241,10 @@ def retargeted(case: CaseRow, ladder: Ladder, now: datetime) -> Climb:
         ),
         changed=True,
     )
-    climb.note(EventKind.ESCALATED, now, detail="grid_reassigned")
+    climb.note(EventKind.ESCALATED, now, detail=detail)
     if ladder.steps:
         _notify_step(climb, ladder, now)
+        _notify_parallel(climb, ladder, now)
     else:
         climb.notices += _alert_county_duty(climb, ladder, now)
     return climb

@@ -7,7 +7,10 @@ A key names what a message is for, so enqueueing it twice is a no-op:
   the county hospital told at once of a red flag, or `duty` for the county bureau's
   duty phone told that the top was reached;
 - `esc:<escalation>:ack:<recipient>`: the reporter told that the case was acknowledged;
-- `esc:<escalation>:taken:<recipient>`: someone told earlier that another took the case.
+- `esc:<escalation>:taken:<recipient>`: someone told earlier that another took the case;
+- `esc:<escalation>:remind:<n>`: the `n`th reminder to close an acknowledged case;
+- `esc:<escalation>:followup:<n>`: the doctor told a referral follow-up is due (`n`
+  weeks after its day).
 
 Phone numbers are E.164 and channels are words, so no part holds a `:`.
 """
@@ -22,8 +25,12 @@ RED = "red"
 DUTY = "duty"
 ACK = "ack"
 TAKEN = "taken"
+REMIND = "remind"
+FOLLOWUP = "followup"
 FOLLOW_UPS = frozenset({ACK, TAKEN})
 """The kinds of key sent after an acknowledgement (not part of the climb)."""
+AFTERWARDS = frozenset({REMIND, FOLLOWUP})
+"""The kinds of key sent about an acknowledged or closed case (numbered, not addressed)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class EscalationKey:
     """`sms` or `voice`; None for `ack` and `taken` (always SMS)."""
 
     def __str__(self) -> str:
-        if self.kind in FOLLOW_UPS:
+        if self.kind in FOLLOW_UPS | AFTERWARDS:
             return _join(self.escalation_id, self.kind, self.recipient)
         step = self.step if self.kind == "step" else self.kind
         return _join(self.escalation_id, step, self.round, self.recipient, self.channel)
@@ -75,13 +82,23 @@ def taken_key(escalation_id: int, phone: str) -> str:
     return _join(escalation_id, TAKEN, phone)
 
 
+def reminder_key(escalation_id: int, number: int) -> str:
+    """The key of the `number`th reminder to close an acknowledged case."""
+    return _join(escalation_id, REMIND, number)
+
+
+def followup_key(escalation_id: int, number: int) -> str:
+    """The key of the doctor's SMS that a referral follow-up is due (`number` weeks late)."""
+    return _join(escalation_id, FOLLOWUP, number)
+
+
 def parse(key: str) -> EscalationKey | None:
     """The parts of an escalation key; None for any other key."""
     parts = key.split(SEPARATOR)
     if len(parts) < 4 or parts[0] != PREFIX or not parts[1].isdigit():
         return None
     escalation_id = int(parts[1])
-    if len(parts) == 4 and parts[2] in FOLLOW_UPS:
+    if len(parts) == 4 and parts[2] in FOLLOW_UPS | AFTERWARDS:
         return EscalationKey(escalation_id, parts[2], parts[3])
     if len(parts) != 6 or not parts[3].isdigit():
         return None

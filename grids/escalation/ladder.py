@@ -113,6 +113,18 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Hours (local `start` to `end`, e.g. 22:00-07:00) when a case's messages wait."""
+
+    start: str
+    end: str
+    timezone: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"start": self.start, "end": self.end, "timezone": self.timezone}
+
+
+@dataclass(frozen=True)
 class Ladder:
     steps: tuple[Step, ...]
     parallel: tuple[Contact, ...] = ()
@@ -127,6 +139,10 @@ class Ladder:
     problems: tuple[str, ...] = field(default=())
     """Why a level is missing: `no_doctor`, `doctor_unreachable`, `no_clinic_doctors`,
     `no_township_phone`, `no_county_phone`, `no_county_hospital`."""
+    kind: str = "urgent"
+    """`urgent`, or `critical` (hours-scale, its own messages: `grids.escalation.critical`)."""
+    hold: Hold | None = None
+    """When the case's messages wait (critical cases: at night)."""
 
     @property
     def top(self) -> int:
@@ -149,11 +165,14 @@ class Ladder:
             "doctor_unreachable": self.doctor_unreachable,
             "grid_has_doctor": self.grid_has_doctor,
             "problems": list(self.problems),
+            "kind": self.kind,
+            "hold": self.hold.as_json() if self.hold else None,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Ladder:
         duty = data.get("county_duty")
+        held = data.get("hold")
         return cls(
             steps=tuple(Step.from_json(item) for item in data.get("steps", [])),
             parallel=tuple(Contact.from_json(item) for item in data.get("parallel", [])),
@@ -162,6 +181,8 @@ class Ladder:
             doctor_unreachable=data.get("doctor_unreachable"),
             grid_has_doctor=data.get("grid_has_doctor", True),
             problems=tuple(data.get("problems", [])),
+            kind=data.get("kind", "urgent"),
+            hold=Hold(held["start"], held["end"], held["timezone"]) if held else None,
         )
 
 

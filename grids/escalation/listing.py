@@ -67,8 +67,13 @@ def escalation_items(
             "seat": case.seat,
             "opened_at": _iso(case.opened_at),
             "state": case.state,
+            "kind": case.kind,
             "acknowledged_by": case.acknowledged_by,
             "acknowledged_at": _iso(case.acknowledged_at),
+            "outcome": case.outcome,
+            "closed_at": _iso(case.closed_at),
+            "followup_due": case.followup_due.isoformat() if case.followup_due else None,
+            "followup_outcome": case.followup_outcome,
             "events": events.get(case.id, []),
         }
         for case, grid_code in cases

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from grids.escalation.case import EscalationState, EventKind
+from grids.escalation.case import CaseKind, EscalationState, EventKind
 from grids.storage.database import Base, UTCDateTime, utcnow
 
-__all__ = ["Escalation", "EscalationEvent", "EscalationState", "EventKind"]
+__all__ = ["CaseKind", "Escalation", "EscalationEvent", "EscalationState", "EventKind"]
 
 
 class Escalation(Base):
@@ -30,6 +40,8 @@ class Escalation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(16), default=EscalationState.OPEN)
+    kind: Mapped[str] = mapped_column(String(16), default=CaseKind.URGENT, server_default="urgent")
+    """`urgent` (a coordinator's 急) or `critical` (a reading at the national thresholds)."""
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
@@ -57,6 +69,16 @@ class Escalation(Base):
     acknowledged_by_phone: Mapped[str | None] = mapped_column(String(20))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     close_reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    """How the case ended: `home`, `referred`, `admitted`, `died`, `false`."""
+    closed_by: Mapped[str | None] = mapped_column(String(120))
+    close_reminders: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    """Reminders sent to whoever acknowledged it and has not closed it (up to 3)."""
+    followup_due: Mapped[date | None] = mapped_column(Date)
+    """A referral or admission is followed up on this day (14 days after the close)."""
+    followup_outcome: Mapped[str | None] = mapped_column(String(16))
+    followup_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    followup_by: Mapped[str | None] = mapped_column(String(120))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": token}  # noqa: RUF012
@@ -70,6 +92,7 @@ class Escalation(Base):
         ),
         Index("ix_escalations_state_next", "state", "next_step_at"),
         Index("ix_escalations_code", "code"),
+        Index("ix_escalations_followup_due", "followup_due"),
     )
 
 

@@ -13,4 +13,6 @@ def policy_of(settings: Settings) -> EscalationPolicy:
         timeouts=settings.escalation_timeouts.as_dict(),
         county_duty_phone=settings.county_duty_phone,
         default_language=settings.default_language,
+        critical_ack_hours=settings.critical.ack_hours,
+        timezone=settings.timezone,
     )

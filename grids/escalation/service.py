@@ -21,8 +21,9 @@ from config.settings import EscalationTimeouts
 from grids.core.limits import URGENT_FORWARD_CHARS
 from grids.core.notices import Notice
 from grids.escalation import climb
-from grids.escalation.case import CaseRow
+from grids.escalation.case import CaseKind, CaseRow
 from grids.escalation.climb import NAME_LIMIT, Climb, TimelineEntry, clip
+from grids.escalation.critical import critical_ladder
 from grids.escalation.hierarchy import HierarchyError
 from grids.escalation.ladder import SMS, CanReceive, Contact, Ladder, Step, build_ladder
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState, EventKind
@@ -52,6 +53,8 @@ class EscalationPolicy:
     timeouts: Mapping[str, int] = field(default_factory=lambda: EscalationTimeouts().as_dict())
     county_duty_phone: str | None = None
     default_language: str = "zh_CN"
+    critical_ack_hours: int = 24
+    timezone: str = "Asia/Shanghai"
 
 
 @dataclass
@@ -111,8 +114,32 @@ def ladder_for(
     policy: EscalationPolicy,
     can_receive: CanReceive,
     red_flag: bool = False,
+    kind: str = CaseKind.URGENT,
 ) -> Ladder:
-    """The ladder of a grid (or, for a patient in no grid, of their facility)."""
+    """The ladder of a grid (or, for a patient in no grid, of their facility); a critical
+    case's is hours-scale and held at night."""
+    ladder = _urgent_ladder(
+        session,
+        grid_id=grid_id,
+        facility_id=facility_id,
+        policy=policy,
+        can_receive=can_receive,
+        red_flag=red_flag and kind == CaseKind.URGENT,
+    )
+    if kind != CaseKind.CRITICAL:
+        return ladder
+    return critical_ladder(ladder, ack_hours=policy.critical_ack_hours, timezone=policy.timezone)
+
+
+def _urgent_ladder(
+    session: Session,
+    *,
+    grid_id: int | None,
+    facility_id: int | None,
+    policy: EscalationPolicy,
+    can_receive: CanReceive,
+    red_flag: bool,
+) -> Ladder:
     hierarchy = current_hierarchy(session)
     try:
         return build_ladder(
@@ -145,8 +172,18 @@ def open_for_patient(session: Session, patient_id: int, *, lock: bool = True) ->
     return session.scalar(query)
 
 
-def _merge(session: Session, escalation: Escalation, urgent: UrgentReport, now: datetime) -> Opened:
+def _merge(
+    session: Session,
+    escalation: Escalation,
+    urgent: UrgentReport,
+    now: datetime,
+    *,
+    policy: EscalationPolicy,
+    can_receive: CanReceive,
+) -> Opened:
     urgent.escalation_id = escalation.id
+    if escalation.kind == CaseKind.CRITICAL and urgent.kind == CaseKind.URGENT:
+        return _made_urgent(session, escalation, urgent, now, policy, can_receive)
     new_red_flag = urgent.red_flag and not escalation.red_flag
     if new_red_flag:
         escalation.red_flag = True
@@ -157,6 +194,35 @@ def _merge(session: Session, escalation: Escalation, urgent: UrgentReport, now: 
         detail=f"{urgent.code}: {urgent.text}",
         new_red_flag=new_red_flag,
     )
+    notices = _apply(session, escalation, result)
+    return Opened(escalation=escalation, ladder=ladder, merged=True, notices=notices)
+
+
+def _made_urgent(
+    session: Session,
+    escalation: Escalation,
+    urgent: UrgentReport,
+    now: datetime,
+    policy: EscalationPolicy,
+    can_receive: CanReceive,
+) -> Opened:
+    """An urgent report about a member whose critical case is open: the case becomes
+    urgent and climbs the minutes-scale ladder from its first step, in a new round."""
+    escalation.kind = CaseKind.URGENT
+    escalation.red_flag = escalation.red_flag or urgent.red_flag
+    escalation.text = urgent.text
+    escalation.params = {**case_params(session, urgent), "code": escalation.code}
+    event(session, escalation, EventKind.MERGED, now, detail=f"{urgent.code}: {urgent.text}"[:500])
+    ladder = ladder_for(
+        session,
+        grid_id=escalation.grid_id,
+        facility_id=None,
+        policy=policy,
+        can_receive=can_receive,
+        red_flag=urgent.red_flag,
+    )
+    result = climb.retargeted(CaseRow.of(escalation), ladder, now, detail="made_urgent")
+    escalation.ladder = ladder.as_json()
     notices = _apply(session, escalation, result)
     return Opened(escalation=escalation, ladder=ladder, merged=True, notices=notices)
 
@@ -173,7 +239,7 @@ def open_escalation(
     if urgent.patient_id is not None:
         existing = open_for_patient(session, urgent.patient_id)
         if existing is not None:
-            return _merge(session, existing, urgent, now)
+            return _merge(session, existing, urgent, now, policy=policy, can_receive=can_receive)
     facility_id = None
     if urgent.grid_id is None and urgent.patient_id is not None:
         patient = session.get(Patient, urgent.patient_id)
@@ -185,10 +251,12 @@ def open_escalation(
         policy=policy,
         can_receive=can_receive,
         red_flag=urgent.red_flag,
+        kind=urgent.kind,
     )
     escalation = Escalation(
         code=urgent.code,
         state=EscalationState.OPEN,
+        kind=urgent.kind,
         grid_id=urgent.grid_id,
         patient_id=urgent.patient_id,
         reporter_id=urgent.reporter_id,
@@ -215,7 +283,7 @@ def open_escalation(
         existing = open_for_patient(session, urgent.patient_id or 0)
         if existing is None:
             raise
-        return _merge(session, existing, urgent, now)
+        return _merge(session, existing, urgent, now, policy=policy, can_receive=can_receive)
     urgent.escalation_id = escalation.id
     notices = _apply(session, escalation, climb.opened(CaseRow.of(escalation), ladder, now))
     return Opened(escalation=escalation, ladder=ladder, notices=notices)
@@ -238,6 +306,7 @@ def retarget(
         policy=policy,
         can_receive=can_receive or (lambda _phone: True),
         red_flag=False,
+        kind=escalation.kind,
     )
     result = climb.retargeted(CaseRow.of(escalation), ladder, now)
     escalation.ladder = ladder.as_json()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -72,6 +73,19 @@ def new_ack_code(session: Session) -> str:
     raise RuntimeError("no free acknowledgement code: too many urgent reports are open")
 
 
+def add_report(session: Session, **values: Any) -> UrgentReport:
+    """Store a report that opens (or joins) a case, under a code no open report has."""
+    for _ in range(5):
+        candidate = UrgentReport(code=new_ack_code(session), **values)
+        try:
+            with session.begin_nested():
+                session.add(candidate)
+            return candidate
+        except IntegrityError:
+            continue  # another open report took the same code at the same moment
+    raise RuntimeError("could not give the urgent report a unique code")
+
+
 def report_urgent(
     session: Session,
     *,
@@ -110,28 +124,17 @@ def report_urgent(
         text = f"{seat}: {text}"
         seat = None
 
-    urgent: UrgentReport | None = None
-    for _ in range(5):
-        candidate = UrgentReport(
-            code=new_ack_code(session),
-            grid_id=roster.grid.id if roster else None,
-            patient_id=patient.id if patient else None,
-            reporter_id=reporter.id,
-            seat=seat,
-            text=text,
-            red_flag=red_flag,
-            received_at=now,
-            source_ref=source_ref,
-        )
-        try:
-            with session.begin_nested():
-                session.add(candidate)
-            urgent = candidate
-            break
-        except IntegrityError:
-            continue  # another open report took the same code at the same moment
-    if urgent is None:
-        raise RuntimeError("could not give the urgent report a unique code")
+    urgent = add_report(
+        session,
+        grid_id=roster.grid.id if roster else None,
+        patient_id=patient.id if patient else None,
+        reporter_id=reporter.id,
+        seat=seat,
+        text=text,
+        red_flag=red_flag,
+        received_at=now,
+        source_ref=source_ref,
+    )
 
     policy = policy or EscalationPolicy(default_language=default_language)
     opened = open_escalation(

@@ -169,7 +169,8 @@ def _remind_members(
     by_grid = {occ.grid_id: occ for occ in due}
     connection = session.connection()
     for part in id_batches(session, by_grid):
-        members = people.current_members(session, states, part).subquery()
+        today = now.astimezone(timing.tz).date()
+        members = people.current_members(session, states, part, today).subquery()
         rows = connection.execute(
             select(
                 members.c.grid_id,

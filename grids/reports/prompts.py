@@ -73,7 +73,9 @@ def report_prompts(
         )
     ).all()
     reported = _reported(session, [*weeks, *(previous_week(w) for w in weeks)])
-    coordinators = people.patients(session, states, [g.coordinator_id for g in grids])
+    coordinators = people.patients(
+        session, states, [g.coordinator_id for g in grids], now.astimezone(tz).date()
+    )
     for week in weeks:
         for which, due, until in (
             ("first", prompt_due(week, tz), nudge_due(week, tz)),

@@ -24,12 +24,19 @@ def headers(language: str) -> list[str]:
     ]
 
 
+def _cell(value: Any) -> Any:
+    """A count as itself; the `outcomes` object as `home=1 referred=2 …`."""
+    if isinstance(value, Mapping):
+        return " ".join(f"{key}={count}" for key, count in value.items())
+    return value
+
+
 def rows(
     level: str, week: str, subjects: Sequence[tuple[str, str, Mapping[str, Any]]]
 ) -> list[list[Any]]:
     """(code, name, indicators) per subject -> table rows, in the order of `headers`."""
     return [
-        [level, code, name, week, *(values.get(field) for field in INDICATOR_FIELDS)]
+        [level, code, name, week, *(_cell(values.get(field)) for field in INDICATOR_FIELDS)]
         for code, name, values in subjects
     ]
 

@@ -70,6 +70,13 @@ URGENT_FIELDS = (
     "urgent_open",
 )
 
+CRITICAL_FIELDS = ("critical", "critical_ack_median_s")
+CASE_OUTCOMES = ("home", "referred", "admitted", "died", "false")
+"""How a case ended (`outcomes` counts the cases closed in the week by these)."""
+FOLLOWUP_COUNTS = ("referral_followups_due", "referral_followups_done")
+"""Referral follow-ups whose day (14 days after the close) falls in the week, and those
+recorded in the week."""
+
 # Counts summed from grids up to every level, in the document's order.
 COUNT_FIELDS: tuple[str, ...] = (
     *GRID_COUNTS,
@@ -78,9 +85,11 @@ COUNT_FIELDS: tuple[str, ...] = (
     *EXCHANGE_COUNTS,
     *COLOUR_COUNTS,
     *OUTCOME_COUNTS,
+    *FOLLOWUP_COUNTS,
 )
-# Internal sums behind the averages; not in the document.
-HIDDEN_SUMS = ("death_age_sum", "deaths_with_age")
+OUTCOME_SUMS = tuple(f"outcome_{outcome}" for outcome in CASE_OUTCOMES)
+# Internal sums behind the averages and the `outcomes` object; not in the document.
+HIDDEN_SUMS = ("death_age_sum", "deaths_with_age", *OUTCOME_SUMS)
 
 # The document's fields, in DESIGN's order.
 INDICATOR_FIELDS: tuple[str, ...] = (
@@ -92,6 +101,9 @@ INDICATOR_FIELDS: tuple[str, ...] = (
     *COLOUR_COUNTS,
     *OUTCOME_COUNTS,
     "avg_age_at_death",
+    *CRITICAL_FIELDS,
+    "outcomes",
+    *FOLLOWUP_COUNTS,
 )
 
 
@@ -103,6 +115,8 @@ class UrgentCase:
     received_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by_grid_doctor: bool
+    kind: str = "urgent"
+    """`urgent` (急) or `critical` (a reading at the national thresholds)."""
 
     def ack_seconds(self) -> int | None:
         if self.acknowledged_at is None:
@@ -141,7 +155,8 @@ class Totals:
 def indicators(totals: Totals, *, week_end: datetime, doctor_timeout_s: int) -> dict[str, Any]:
     """The `indicators` object of the document: counts, and medians from the cases."""
     counts = totals.counts
-    cases = totals.urgent
+    cases = [case for case in totals.urgent if case.kind == "urgent"]
+    critical = [case for case in totals.urgent if case.kind == "critical"]
     with_age = counts["deaths_with_age"]
     values: dict[str, Any] = dict(counts)
     values["avg_age_at_death"] = round(counts["death_age_sum"] / with_age, 1) if with_age else None
@@ -158,6 +173,10 @@ def indicators(totals: Totals, *, week_end: datetime, doctor_timeout_s: int) -> 
         )
     else:
         values.update(NO_URGENT)
+    critical_seconds = [s for s in (case.ack_seconds() for case in critical) if s is not None]
+    values["critical"] = len(critical)
+    values["critical_ack_median_s"] = int(median(critical_seconds)) if critical_seconds else None
+    values["outcomes"] = {outcome: counts[f"outcome_{outcome}"] for outcome in CASE_OUTCOMES}
     return {name: values[name] for name in INDICATOR_FIELDS}
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from config.clock import now
 from config.logging import mask_phone
@@ -23,13 +22,16 @@ from grids.accounts.access import (
     require_role,
     scope_for,
 )
+from grids.escalation.board import followups_due
 from grids.models import Doctor, Facility, Reading
 from grids.rollups import boards, exports
 from grids.rollups.charts import Series, trend_chart
 from grids.rollups.indicators import LEVELS, rate
+from grids.rollups.member_record import member_record
 from grids.rollups.needs import grid_needs
 from grids.rollups.period import WeekPeriod, current_week, last_closed_week
 from grids.rollups.queries import grid_places
+from grids.rollups.reading_chart import Line, reading_chart
 from grids.rollups.service import RollupError, doctor_timeout_of, parse_period
 from grids.storage.session import request_session
 from grids.web.language import page_language
@@ -157,6 +159,7 @@ def doctor_page(code: str) -> str:
         figures=figures,
         values=figures.of("doctor", doctor.code),
         cases=cases,
+        followups=followups_due(session, grid_ids, now().astimezone(period.tz).date()),
         red_members=[m for m in members if m.colour == "red"],
         silent_members=[m for m in members if m.silent],
         unreported=[need for need in needs if not need.reported and need.members],
@@ -191,20 +194,61 @@ def grid_page(code: str) -> str:
 @rollup_pages.get("/members/<code>")
 @any_role
 def member_page(code: str) -> str:
+    """The member's record: why he is flagged, readings over 12 months, reports and
+    events, cases with outcomes, attendance, and who looks after him."""
     session = request_session()
     patient = patient_or_403(session, code)
-    readings = session.scalars(
-        select(Reading)
-        .where(Reading.patient_id == patient.id)
-        .order_by(Reading.week.desc())
-        .limit(26)
-    ).all()
+    settings = current_settings()
+    record = member_record(
+        session, patient, now(), WeekPeriod(current_week(now(), settings.tz), settings.tz)
+    )
     shown = patient.phone if scope_for(session).sees_phones() else None
+    t = catalogue(page_language()).text
+    tz = settings.tz
+
+    def day(reading: Reading) -> str:
+        return reading.reported_at.astimezone(tz).strftime("%m-%d")
+
+    bp_chart = glucose_chart = None
+    if record.bp:
+        bp_chart = reading_chart(
+            t("web.member.bp_chart"),
+            [day(r) for r in record.bp],
+            [
+                Line(t("web.member.systolic"), "#b3261e", [r.systolic for r in record.bp]),
+                Line(t("web.member.diastolic"), "#1f6fb2", [r.diastolic for r in record.bp]),
+            ],
+            low=50,
+            high=220,
+            guides=(180, 140, 110, 90),
+        )
+    if record.glucose:
+        glucose_chart = reading_chart(
+            t("web.member.glucose_chart"),
+            [day(r) for r in record.glucose],
+            [
+                Line(
+                    t("web.col.glucose"),
+                    "#b36b00",
+                    [
+                        float(r.glucose_mmol) if r.glucose_mmol is not None else None
+                        for r in record.glucose
+                    ],
+                )
+            ],
+            low=0,
+            high=25,
+            guides=(16.7, 7.0, 3.9),
+        )
     return _render(
         "rollups/member.html",
         patient=patient,
-        phone=shown or (mask_phone(patient.phone) if patient.phone else None),
-        readings=readings,
+        record=record,
+        phone=shown,
+        masked=None if shown else (mask_phone(patient.phone) if patient.phone else None),
+        bp_chart=bp_chart,
+        glucose_chart=glucose_chart,
+        local=lambda moment: moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "",
     )
 
 

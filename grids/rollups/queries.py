@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from grids.core.vocabulary import FacilityLevel
+from grids.escalation.models import Escalation
 from grids.models import (
     Doctor,
     ExchangeAttendance,
@@ -43,6 +44,7 @@ from grids.models import (
 from grids.rollups.indicators import (
     BP_CONTROLLED_BELOW,
     BP_CRISIS_AT,
+    CASE_OUTCOMES,
     DIABETES,
     GLUCOSE_CONTROLLED_BELOW,
     GLUCOSE_CRISIS_AT,
@@ -206,6 +208,8 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         )
         .where(
             UrgentReport.patient_id.is_not(None),
+            # A critical reading is counted by its reading, not as an urgent report.
+            UrgentReport.kind == "urgent",
             UrgentReport.received_at >= period.start_of(period.lost_from),
             UrgentReport.received_at < end,
         )
@@ -241,13 +245,17 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         )
 
     registered_before = first_joined.c.first_joined
+    # A member paused past the week's end (away for the winter) is neither.
+    here = ~func.coalesce(Patient.paused_until > period.last_day, False)
     no_news = and_(
         registered_before < period.start_of(period.no_news_from),
         ~func.coalesce(heard_since(period.no_news_from), False),
+        here,
     )
     lost = and_(
         registered_before < period.start_of(period.lost_from),
         ~func.coalesce(heard_since(period.lost_from), False),
+        here,
     )
     systolic_ok, diastolic_ok = BP_CONTROLLED_BELOW
     bp_controlled = and_(bp.c.systolic < systolic_ok, bp.c.diastolic < diastolic_ok)
@@ -389,6 +397,44 @@ def grid_counts(
     )
     deaths, death_grid = _deaths(period)
     merge(deaths, death_grid)
+    merge(
+        select(
+            Escalation.grid_id,
+            *(
+                func.sum(case((Escalation.outcome == outcome, 1), else_=0)).label(
+                    f"outcome_{outcome}"
+                )
+                for outcome in CASE_OUTCOMES
+            ),
+        )
+        .where(Escalation.closed_at >= period.start, Escalation.closed_at < period.end)
+        .group_by(Escalation.grid_id),
+        Escalation.grid_id,
+    )
+    first_day = period.start.astimezone(period.tz).date()
+    merge(
+        select(
+            Escalation.grid_id,
+            func.sum(
+                case((Escalation.followup_due.between(first_day, period.last_day), 1), else_=0)
+            ).label("referral_followups_due"),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            Escalation.followup_at >= period.start,
+                            Escalation.followup_at < period.end,
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ).label("referral_followups_done"),
+        )
+        .where(Escalation.followup_due.is_not(None))
+        .group_by(Escalation.grid_id),
+        Escalation.grid_id,
+    )
     return counts
 
 
@@ -435,6 +481,7 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
             UrgentReport.received_at,
             UrgentReport.acknowledged_at,
             (UrgentReport.acknowledged_by_id == Grid.doctor_id).label("by_grid_doctor"),
+            UrgentReport.kind,
         )
         .join(Grid, Grid.id == UrgentReport.grid_id)
         .where(
@@ -449,8 +496,9 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
             received_at=received,
             acknowledged_at=acknowledged,
             acknowledged_by_grid_doctor=bool(by_doctor),
+            kind=kind or "urgent",
         )
-        for grid_id, received, acknowledged, by_doctor in rows
+        for grid_id, received, acknowledged, by_doctor, kind in rows
     ]
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from grids.rollups.indicators import INDICATOR_FIELDS, LEVELS
+from grids.rollups.indicators import CASE_OUTCOMES, INDICATOR_FIELDS, LEVELS
 from grids.web.schemas import BaseSchema
 
 WEEK_PATTERN = r"^\d{4}-W\d{2}$"
 
-_NULLABLE = {"urgent_ack_median_s", "urgent_ack_max_s", "avg_age_at_death"}
+_NULLABLE = {
+    "urgent_ack_median_s",
+    "urgent_ack_max_s",
+    "avg_age_at_death",
+    "critical_ack_median_s",
+}
 
 
 class RollupQuerySchema(BaseSchema):
@@ -26,6 +31,13 @@ def _indicator_fields() -> dict[str, fields.Field]:
     for name in INDICATOR_FIELDS:
         if name == "avg_age_at_death":
             result[name] = fields.Float(required=True, allow_none=True)
+        elif name == "outcomes":
+            result[name] = fields.Dict(
+                keys=fields.String(validate=validate.OneOf(CASE_OUTCOMES)),
+                values=fields.Integer(),
+                required=True,
+                metadata={"description": "Cases closed in the week, by outcome"},
+            )
         else:
             result[name] = fields.Integer(required=True, allow_none=name in _NULLABLE)
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -32,7 +32,7 @@ SeatsText = Callable[[str, Sequence[int]], str]
 
 
 def _silent_members(
-    session: Session, cutoff: datetime
+    session: Session, cutoff: datetime, today: date
 ) -> tuple[dict[int, list[tuple[int, int, datetime]]], dict[int, int]]:
     """Per grid, the (seat, patient id, last news) of members silent since `cutoff`,
     and each such grid's coordinator."""
@@ -65,6 +65,7 @@ def _silent_members(
             Patient.status.not_in([s.value for s in GONE_STATUSES]),
             Grid.coordinator_id.is_not(None),
             Membership.joined_at <= cutoff,
+            ~people.paused_on(today),
         )
     ).all()
     silent: dict[int, list[tuple[int, int, datetime]]] = defaultdict(list)
@@ -89,7 +90,8 @@ def member_silence_nudges(
     """The coordinators told of members newly silent four weeks as of `now`; each
     silence named is recorded in the session (no commit)."""
     outreach = Outreach()
-    silent, coordinator_of = _silent_members(session, now - SILENT_AFTER)
+    today = now.astimezone(tz).date()
+    silent, coordinator_of = _silent_members(session, now - SILENT_AFTER, today)
     if not silent:
         return outreach
     named = set(
@@ -101,7 +103,7 @@ def member_silence_nudges(
             )
         ).tuples()
     )
-    coordinators = people.patients(session, states, coordinator_of.values())
+    coordinators = people.patients(session, states, coordinator_of.values(), today)
     day = now.astimezone(tz).date().isoformat()
     for grid_id, found in sorted(silent.items()):
         new = sorted(item for item in found if (item[1], item[2]) not in named)

@@ -1,21 +1,26 @@
-"""`GET /api/v1/escalations[?open=1]` and `/api/v1/escalations/<code>`: cases and timelines."""
+"""`GET /api/v1/escalations[?open=1]` and `/api/v1/escalations/<code>`: cases and timelines;
+`POST /api/v1/escalations/<code>/close`: close one with its outcome."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
+from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.clock import now
 from config.runtime import current_settings
 from grids.accounts.access import any_role, scope_for
 from grids.escalation.acknowledgement import normalise_ack_code
 from grids.escalation.listing import escalation_items
+from grids.escalation.outcomes import OutcomeRefused
 from grids.models import Grid
 from grids.storage.session import request_session
+from grids.web.case_actions import CaseHidden, close_as
 from grids.web.errors import error_response
-from grids.web.schemas import EscalationListSchema, EscalationSchema
+from grids.web.schemas import CloseRequestSchema, EscalationListSchema, EscalationSchema
 from i18n import translate
 
 escalations_api = Blueprint("escalations_api", __name__)
@@ -69,5 +74,51 @@ def show_escalation(code: str) -> Any:
     return jsonify(EscalationSchema().dump(items[0]))
 
 
+@escalations_api.post("/api/v1/escalations/<code>/close")
+@any_role
+def close_escalation(code: str) -> Any:
+    """Close a case with its outcome (anyone whose scope covers its grid)."""
+    language = current_settings().default_language
+    wanted = normalise_ack_code(code)
+    try:
+        body = CloseRequestSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as error:
+        fields = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
+        return error_response(
+            400, "invalid", translate("api.error.invalid_close", language), fields
+        )
+    session = request_session()
+    settings = current_settings()
+    try:
+        close_as(
+            session,
+            scope_for(session),
+            wanted,
+            outcome=body["outcome"],
+            reason=body["reason"],
+            via="api",
+            now=now(),
+            tz=settings.tz,
+        )
+    except CaseHidden as hidden:
+        if hidden.forbidden:
+            return error_response(403, "forbidden", translate("api.error.forbidden", language))
+        return error_response(
+            404, "not_found", translate("api.error.escalation_not_found", language, code=wanted)
+        )
+    except OutcomeRefused as refused:
+        return error_response(
+            409,
+            refused.reason,
+            translate(f"sms.reply.case.{refused.reason}", language, code=wanted),
+        )
+    session.commit()
+    [item] = escalation_items(session, code=wanted, limit=1)
+    return jsonify(EscalationSchema().dump(item))
+
+
 def init_app(app: Flask) -> None:
+    from grids.web.case_pages import case_pages
+
     app.register_blueprint(escalations_api)
+    app.register_blueprint(case_pages)

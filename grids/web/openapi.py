@@ -8,6 +8,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from grids.web.schemas import (
+    CloseRequestSchema,
     ErrorSchema,
     EscalationListSchema,
     EscalationSchema,
@@ -108,6 +109,34 @@ def build_openapi() -> dict[str, Any]:
                     "401": _error("No Bearer token"),
                     "403": _error("Out of the account's scope, or no such code (alike)"),
                     "404": _error("No escalation with that code (administrators)"),
+                },
+            }
+        },
+    )
+    spec.components.schema("CloseRequest", schema=CloseRequestSchema)
+    spec.path(
+        path="/api/v1/escalations/{code}/close",
+        operations={
+            "post": {
+                "summary": "Close a case with its outcome (referred: follow-up at 14 days)",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "CloseRequest"}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The closed escalation",
+                        "content": {"application/json": {"schema": "Escalation"}},
+                    },
+                    "400": _error("Missing or bad outcome or reason"),
+                    "401": _error("No Bearer token"),
+                    "403": _error("Outside the account's scope"),
+                    "404": _error("No escalation with that code"),
+                    "409": _error("Already closed"),
                 },
             }
         },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 
 class BaseSchema(Schema):
@@ -79,9 +79,30 @@ class EscalationSchema(BaseSchema):
     seat = fields.Integer(allow_none=True, required=True)
     opened_at = fields.String(required=True)
     state = fields.String(required=True, metadata={"description": "open, acknowledged or closed"})
+    kind = fields.String(required=True, metadata={"description": "urgent or critical"})
     acknowledged_by = fields.String(allow_none=True, required=True)
     acknowledged_at = fields.String(allow_none=True, required=True)
+    outcome = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "home, referred, admitted, died or false (closed cases)"},
+    )
+    closed_at = fields.String(allow_none=True, required=True)
+    followup_due = fields.String(
+        allow_none=True, metadata={"description": "Referral follow-up day (ISO date)"}
+    )
+    followup_outcome = fields.String(
+        allow_none=True, metadata={"description": "better, worse, admitted or died"}
+    )
     events = fields.List(fields.Nested(EscalationEventSchema), required=True)
+
+
+class CloseRequestSchema(BaseSchema):
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(["home", "referred", "admitted", "died", "false"]),
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class EscalationListSchema(BaseSchema):

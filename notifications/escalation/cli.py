@@ -18,7 +18,9 @@ from grids.escalation.acknowledgement import (
     close_escalation,
     normalise_ack_code,
 )
+from grids.escalation.case import CaseOutcome
 from grids.escalation.listing import escalation_items
+from grids.escalation.outcomes import OutcomeRefused, close_case
 from grids.storage.session import current_db
 from i18n import translate
 from notifications.escalation.tick import run_escalation_tick, stop_pending_calls
@@ -66,8 +68,9 @@ def list_command(open_only: bool, output: str) -> None:
         return
     for item in items:
         click.echo(
-            f"{item['code']}  {item['grid_code'] or '-'}  #{item['seat'] or '?'}  "
-            f"{item['state']}  opened {_local(item['opened_at'])}"
+            f"{item['code']}  {item['kind']}  {item['grid_code'] or '-'}  #{item['seat'] or '?'}  "
+            f"{item['state']}{' ' + item['outcome'] if item['outcome'] else ''}  "
+            f"opened {_local(item['opened_at'])}"
             + (
                 f"  by {item['acknowledged_by']} {_local(item['acknowledged_at'])}"
                 if item["acknowledged_by"]
@@ -88,14 +91,23 @@ def list_command(open_only: bool, output: str) -> None:
 
 @escalations_cli.command("close")
 @click.argument("code")
+@click.option(
+    "--outcome",
+    type=click.Choice([str(outcome) for outcome in CaseOutcome]),
+    help="How the case ended; referred and admitted are followed up in 14 days.",
+)
 @click.option("--reason", required=True, help="Why it is closed, e.g. handled by phone.")
 @at_option("The clock time of the closing (county time if no offset).")
-def close_command(code: str, reason: str, at: str | None) -> None:
-    """Close an open escalation by hand (audited); its ladder stops."""
+def close_command(code: str, outcome: str | None, reason: str, at: str | None) -> None:
+    """Close a case by hand (audited); its ladder stops. With --outcome an acknowledged
+    case may be closed too."""
     settings = current_settings()
     language = settings.default_language
     wanted = normalise_ack_code(code)
     moment = parse_at(at)
+    if outcome is not None:
+        _close_with_outcome(wanted, outcome, reason, moment)
+        return
     with current_db().unit_of_work() as session:
         try:
             case = close_escalation(
@@ -125,3 +137,32 @@ def close_command(code: str, reason: str, at: str | None) -> None:
         stop_pending_calls(session, case.id, moment)
         session.commit()
     click.echo(translate("escalations.closed", language, code=wanted))
+
+
+def _close_with_outcome(code: str, outcome: str, reason: str, moment: datetime) -> None:
+    settings = current_settings()
+    language = settings.default_language
+    with current_db().unit_of_work() as session:
+        try:
+            closed = close_case(
+                session,
+                code,
+                outcome=outcome,
+                reason=reason,
+                actor=audit.actor("cli", "escalations.close"),
+                closed_by=audit.actor("cli", "escalations.close"),
+                now=moment,
+                tz=settings.tz,
+            )
+        except OutcomeRefused as refused:
+            if refused.reason == "unknown_code":
+                message = translate("escalations.error.not_found", language, code=code)
+            else:
+                why = translate(f"sms.reply.case.{refused.reason}", language, code=code)
+                message = translate("escalations.error.bad_state", language, code=code, why=why)
+            raise click.ClickException(message) from None
+        if closed.was_open:
+            stop_pending_calls(session, closed.escalation.id, moment)
+        session.commit()
+    shown = translate(f"case.outcome.{outcome}", language)
+    click.echo(translate("escalations.closed_with", language, code=code, outcome=shown))

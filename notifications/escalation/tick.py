@@ -65,6 +65,8 @@ _FACTS = select(
     OutboxMessage.__table__.c.idempotency_key,
     OutboxMessage.__table__.c.status,
     OutboxMessage.__table__.c.created_at,
+    OutboxMessage.__table__.c.next_attempt_at,
+    OutboxMessage.__table__.c.attempts,
     OutboxMessage.__table__.c.sent_at,
     OutboxMessage.__table__.c.provider,
     OutboxMessage.__table__.c.channel,
@@ -83,13 +85,21 @@ def _outbox_rows(session: Session, keys: list[str]) -> Iterator[Row[Any]]:
         yield from session.execute(_FACTS.where(_KEY.in_(keys[start : start + FACTS_PER_QUERY])))
 
 
+def _queued_at(row: Row[Any]) -> datetime:
+    """When a message became due: a critical case's message written at night is held
+    until morning, and only then can it be late."""
+    if row.attempts == 0 and row.next_attempt_at > row.created_at:
+        return row.next_attempt_at
+    return row.created_at
+
+
 def delivery_facts(session: Session, keys: Iterable[str]) -> dict[str, DeliveryFact]:
     """What the outbox knows of the messages with these idempotency keys."""
     return {
         row.idempotency_key: DeliveryFact(
             key=row.idempotency_key,
             status=row.status,
-            queued_at=row.created_at,
+            queued_at=_queued_at(row),
             sent_at=row.sent_at,
             reports_delivery=row.provider
             in (REPORTING_PROVIDERS if row.channel == "sms" else REPORTING_VOICE_PROVIDERS),

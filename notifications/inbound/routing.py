@@ -21,7 +21,7 @@ from grids.reports.errors import (
 )
 from grids.reports.senders import Sender, identify_sender
 from i18n import normalise_language
-from notifications.inbound import acknowledgements, exchanges, subscriptions
+from notifications.inbound import acknowledgements, exchanges, outcomes, subscriptions
 from notifications.inbound.attendance import attendance
 from notifications.inbound.context import Handled, Inbound, Outcome
 from notifications.inbound.message import IncomingSms
@@ -29,10 +29,13 @@ from notifications.inbound.reports import weekly_report
 from notifications.inbound.urgent import from_unknown_sender, urgent
 from notifications.models import SmsContact
 from notifications.sms import confirm, grammar, replies
+from notifications.sms.case_commands import CASE_WORD
 from notifications.sms.commands import (
     AckCommand,
     AttendanceCommand,
+    CloseCaseCommand,
     Command,
+    FollowupCommand,
     HelpCommand,
     MoveExchangeCommand,
     OptInCommand,
@@ -55,6 +58,8 @@ COMMAND_NAMES: dict[type, str] = {
     OptInCommand: "opt_in",
     MoveExchangeCommand: "move",
     SkipExchangeCommand: "skip",
+    CloseCaseCommand: "close",
+    FollowupCommand: "followup",
 }
 
 
@@ -92,6 +97,10 @@ def _dispatch(inbound: Inbound) -> Handled:
         return subscriptions.opt_out(inbound, command)
     if isinstance(command, OptInCommand):
         return subscriptions.opt_in(inbound)
+    if isinstance(command, CloseCaseCommand):
+        return outcomes.close_by_sms(inbound, command)
+    if isinstance(command, FollowupCommand):
+        return outcomes.followup_by_sms(inbound, command)
     if sender.role == "unknown":
         if isinstance(command, AckCommand):
             # A facility's duty phone, the county bureau, or a stranger: the ladder decides.
@@ -179,7 +188,7 @@ def _from_doctor(inbound: Inbound) -> Handled:
             command = AckCommand(code)
     if not isinstance(command, AckCommand):
         error = parsed.error
-        if error is not None and error.code == grammar.ACK_CODE_INVALID:
+        if error is not None and error.code in (grammar.ACK_CODE_INVALID, CASE_WORD):
             return Handled(
                 Outcome.REJECTED,
                 replies.first_fitting([grammar.error_text(error, language)]),

@@ -13,9 +13,10 @@ from grids.core.notices import Notice
 from grids.escalation.policy import policy_of
 from grids.escalation.urgent import report_urgent
 from grids.reports.errors import ReportRefused
+from grids.reports.weekly import ReportOutcome
 from notifications import contacts
 from notifications.inbound.context import Handled, Inbound, Outcome
-from notifications.inbound.reports import record_report
+from notifications.inbound.reports import open_critical_cases, record_report
 from notifications.sms import grammar, replies
 from notifications.sms.commands import UrgentCommand
 
@@ -28,6 +29,7 @@ def urgent(inbound: Inbound, command: UrgentCommand) -> Handled:
     assert sender.patient is not None
     notices: list[Notice] = []
     report_fate: str | None = None
+    carried: ReportOutcome | None = None
     if sender.role == "coordinator" and sender.roster:
         if command.report is not None:
             # `好 5 胸闷`: the report is kept too; a refused one must not hold up the
@@ -58,6 +60,10 @@ def urgent(inbound: Inbound, command: UrgentCommand) -> Handled:
         can_receive=can_receive_sms(session),
         policy=policy_of(settings),
     )
+    if carried is not None:
+        # A critical reading in the carried report joins the urgent case of its member
+        # (or opens its own for another member): the red flag keeps the case urgent.
+        notices += open_critical_cases(inbound, carried).notices
     if outcome.notified == "nobody":
         log.error(
             "urgent report %s (grid %s) reached nobody: no doctor and no duty phone",

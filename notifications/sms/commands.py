@@ -71,6 +71,22 @@ class AckCommand:
 
 
 @dataclass(frozen=True)
+class CloseCaseCommand:
+    """`结 K7Q 转诊`: close case `code` with `outcome` (home, referred, admitted, died, false)."""
+
+    code: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class FollowupCommand:
+    """`复 K7Q 好转`: the referral follow-up of case `code` (better, worse, admitted, died)."""
+
+    code: str
+    result: str
+
+
+@dataclass(frozen=True)
 class HelpCommand:
     pass
 
@@ -104,6 +120,8 @@ Command = (
     | UrgentCommand
     | AttendanceCommand
     | AckCommand
+    | CloseCaseCommand
+    | FollowupCommand
     | HelpCommand
     | OptOutCommand
     | OptInCommand

@@ -17,6 +17,7 @@ from typing import Any
 from grids.core.limits import ACK_CODE_LENGTH
 from i18n import catalogue, normalise_language
 from notifications.sms import keywords as kw
+from notifications.sms.case_commands import read_case_command
 from notifications.sms.commands import (
     AckCommand,
     Command,
@@ -307,7 +308,7 @@ def _parse(message: str) -> Parsed:
     text = normalise(message)[: 2 * MAX_INPUT_CHARS]
     if not text.strip():
         return Parsed(None, ParseError(EMPTY), None)
-    keyword = _whole_message_keyword(text)
+    keyword = _whole_message_keyword(text) or read_case_command(text)
     if keyword is not None:
         return keyword
     tokens = tokenise(text)

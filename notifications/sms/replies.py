@@ -20,6 +20,9 @@ from i18n import catalogue
 from notifications.sms.segments import GSM_7, encoding, fits_one_segment, segment_count
 
 if TYPE_CHECKING:  # the outcomes' modules use the database; replies need only their shapes
+    from grids.escalation.critical_cases import CriticalOutcome
+    from grids.escalation.models import Escalation
+    from grids.escalation.outcomes import OutcomeRefused
     from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
     from grids.reports.attendance import AttendanceOutcome
     from grids.reports.errors import (
@@ -191,6 +194,64 @@ def report_reply(language: str, outcome: ReportOutcome) -> str:
             )
             summaries.append(separator.join([*head, flagged]))
     return first_fitting([text(language, key, week=week, summary=s) for s in summaries])
+
+
+def critical_reply(language: str, report: ReportOutcome, critical: CriticalOutcome) -> str:
+    """`已收到第48周报告。5号读数危急（185/115 mmHg），已通知王医生（编号K7Q）。`: the
+    report is kept and the doctor has been told; the seats, who and the code stay."""
+    week = week_number(report.week)
+    opened = [case for case in critical.cases if not case.merged]
+    first = opened[0]
+    who = clip(first.notified or text(language, "sms.reply.critical.nobody"), NAME_LIMIT)
+    seats = seat_list(language, [case.seat for case in critical.cases])
+    candidates = []
+    if len(critical.cases) == 1:
+        candidates.append(
+            text(
+                language,
+                "sms.reply.critical.one",
+                week=week,
+                seat=first.seat,
+                reading=first.reading,
+                who=who,
+                code=first.escalation.code,
+            )
+        )
+    candidates.append(text(language, "sms.reply.critical.many", week=week, seats=seats, who=who))
+    candidates.append(text(language, "sms.reply.critical.short", seats=seats))
+    return first_fitting(candidates)
+
+
+def closed_reply(language: str, case: Escalation) -> str:
+    """`已结案K7Q：转诊。12月22日提醒随访，届时回复：复 K7Q 好转`."""
+    outcome = text(language, f"case.outcome.{case.outcome}")
+    if case.followup_due is None:
+        return first_fitting(
+            [text(language, "sms.reply.case.closed", code=case.code, outcome=outcome)]
+        )
+    return first_fitting(
+        [
+            text(
+                language,
+                "sms.reply.case.closed_followup",
+                code=case.code,
+                outcome=outcome,
+                date=case.followup_due.strftime("%m-%d"),
+            )
+        ]
+    )
+
+
+def followup_reply(language: str, case: Escalation) -> str:
+    result = text(language, f"case.followup.{case.followup_outcome}")
+    return first_fitting(
+        [text(language, "sms.reply.case.followed_up", code=case.code, result=result)]
+    )
+
+
+def outcome_refused(language: str, refused: OutcomeRefused) -> str:
+    """Why a `结` or `复` was not applied, with the words to use."""
+    return first_fitting([text(language, f"sms.reply.case.{refused.reason}", code=refused.code)])
 
 
 # --- attendance ---

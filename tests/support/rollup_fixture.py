@@ -247,6 +247,11 @@ EXPECTED_GRID_A = {
     "hospitalisations": 1,
     "deaths": 1,
     "avg_age_at_death": 86.0,
+    "critical": 0,
+    "critical_ack_median_s": None,
+    "outcomes": {"home": 0, "referred": 0, "admitted": 0, "died": 0, "false": 0},
+    "referral_followups_due": 0,
+    "referral_followups_done": 0,
 }
 EXPECTED_GRID_B = {
     "members": 3,
@@ -278,6 +283,11 @@ EXPECTED_GRID_B = {
     "hospitalisations": 0,
     "deaths": 0,
     "avg_age_at_death": None,
+    "critical": 0,
+    "critical_ack_median_s": None,
+    "outcomes": {"home": 0, "referred": 0, "admitted": 0, "died": 0, "false": 0},
+    "referral_followups_due": 0,
+    "referral_followups_done": 0,
 }
 EXPECTED_GRID_C = {
     "members": 2,
@@ -309,6 +319,11 @@ EXPECTED_GRID_C = {
     "hospitalisations": 0,
     "deaths": 0,
     "avg_age_at_death": None,
+    "critical": 0,
+    "critical_ack_median_s": None,
+    "outcomes": {"home": 0, "referred": 0, "admitted": 0, "died": 0, "false": 0},
+    "referral_followups_due": 0,
+    "referral_followups_done": 0,
 }
 
 

@@ -483,6 +483,10 @@ LONGEST = {
         "reason": "村医欧阳建国收不到短信",
         "minutes": "240",
         "who": "欧阳建国医生",
+        "reading": "300/200 mmHg, 40.0 mmol/L",
+        "outcome": "在家治疗",
+        "result": "未好转",
+        "date": "12-24",
     },
     "en": LONGEST_COMMON
     | {
@@ -497,6 +501,10 @@ LONGEST = {
         "reason": "Dr 欧阳建国 cannot get SMS",
         "minutes": "240",
         "who": "Dr 欧阳建国",
+        "reading": "300/200 mmHg, 40.0 mmol/L",
+        "outcome": "treated at home",
+        "result": "not better",
+        "date": "12-24",
     },
 }
 # Alerts to doctors may take two segments: an urgent alert carries the member, the
@@ -540,6 +548,8 @@ HAVE_FALLBACK = {
     "sms.reply.member_hint",
     "sms.reply.urgent.merged",
     "sms.reply.ack.already_by",
+    "sms.reply.critical.one",
+    "sms.reply.critical.many",
 }
 OUR_NAMESPACES = (["sms", "reply"], ["sms", "urgent"], ["sms", "notice"], ["sms", "help"])
 
