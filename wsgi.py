@@ -16,7 +16,7 @@ import scheduling
 from config.logging import configure_logging
 from config.runtime import SETTINGS_KEY
 from config.settings import INSTANCE_DIR, load_settings
-from grids import accounts, admin, rollups
+from grids import accounts, admin, followups, rollups
 from grids.cli import CommandGroup
 from grids.escalation import check_cli as escalation_cli
 from grids.exchanges import cli as exchanges_cli
@@ -60,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     escalation_cli.init_app(app)
     exchanges_cli.init_app(app)
     admin.init_app(app)
+    followups.init_app(app)
     notifications.init_app(app)
     scheduling.init_app(app)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 import grids.accounts.models
 import grids.escalation.models
 import grids.exchanges.models
+import grids.followups.models
 import grids.models
 import grids.rollups.models
 import grids.silence.models  # noqa: F401

@@ -79,7 +79,7 @@ def _already_reported(session: Session, patient_id: int, text: str, now: datetim
 def report_critical(
     session: Session,
     *,
-    reporter: Patient,
+    reporter: Patient | None,
     roster: GridRoster,
     found: Sequence[Finding],
     now: datetime,
@@ -87,7 +87,8 @@ def report_critical(
     can_receive: CanReceive,
     source_ref: str | None = None,
 ) -> CriticalOutcome:
-    """Open (or join) a critical case for each finding of `roster`'s grid."""
+    """Open (or join) a critical case for each finding of `roster`'s grid; `reporter`
+    None: the doctor read it at a follow-up."""
     outcome = CriticalOutcome()
     for finding in found:
         patient = roster.members.get(finding.seat)
@@ -101,7 +102,7 @@ def report_critical(
             kind=CaseKind.CRITICAL,
             grid_id=roster.grid.id,
             patient_id=patient.id,
-            reporter_id=reporter.id,
+            reporter_id=reporter.id if reporter else None,
             seat=finding.seat,
             text=text,
             red_flag=False,

@@ -202,6 +202,8 @@ def build_openapi() -> dict[str, Any]:
             },
         )
     from grids.admin.openapi import document_admin
+    from grids.followups.openapi import document_followups
 
     document_admin(spec)
+    document_followups(spec)
     return spec.to_dict()

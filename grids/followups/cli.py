@@ -1,0 +1,213 @@
+"""`flask --app wsgi followups record|due|export`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from config.runtime import current_settings
+from grids.channel import channel
+from grids.cli import at_option, fail, parse_at, render_table
+from grids.cli import language as cli_language
+from grids.followups import rules
+from grids.followups.documents import followup_document
+from grids.followups.due import doctor_grid_ids, due_items, township_grid_ids
+from grids.followups.service import (
+    FollowupInput,
+    FollowupRefused,
+    NotAllowed,
+    record_followup,
+    user_named,
+)
+from grids.models import Doctor, Facility
+from grids.storage.session import request_session
+from i18n import translate
+
+followups_cli = AppGroup("followups", help="The doctors' mandated follow-ups.")
+
+
+def _refused(field: str, key: str, **params: object) -> click.ClickException:
+    language = cli_language()
+    return fail(
+        "followups.error.field",
+        field=field,
+        message=translate(key, language, **params),
+    )
+
+
+def _day(raw: str | None, field: str) -> date | None:
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise _refused(field, "followups.error.date", value=raw) from None
+
+
+def _decimal(raw: str | None, field: str) -> Decimal | None:
+    if raw is None:
+        return None
+    try:
+        return Decimal(raw.strip())
+    except InvalidOperation:
+        raise _refused(field, "followups.error.number", value=raw) from None
+
+
+@followups_cli.command("record")
+@click.option("--member", "member_code", required=True, help="The member's code.")
+@click.option("--date", "day", required=True, metavar="YYYY-MM-DD")
+@click.option("--method", required=True, type=click.Choice([str(m) for m in rules.Method]))
+@click.option("--bp", metavar="S/D", help="Blood pressure, e.g. 150/95.")
+@click.option("--glucose", metavar="MMOL", help="Fasting glucose, mmol/L.")
+@click.option("--heart-rate", type=int)
+@click.option("--weight", metavar="KG")
+@click.option("--height", metavar="CM")
+@click.option("--adherence", type=click.Choice([str(a) for a in rules.Adherence]))
+@click.option("--classification", type=click.Choice([str(c) for c in rules.Classification]))
+@click.option("--referral", "referral_reason", help="Why the member is referred.")
+@click.option("--referral-to", help="Where to (hospital and department).")
+@click.option("--next", "next_day", metavar="YYYY-MM-DD", help="Next follow-up (else the rule).")
+@click.option("--actor", "actor_name", required=True, help="The account recording it.")
+@at_option("When it is recorded (ISO 8601); default now.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
+def record_command(
+    member_code: str,
+    day: str,
+    method: str,
+    bp: str | None,
+    glucose: str | None,
+    heart_rate: int | None,
+    weight: str | None,
+    height: str | None,
+    adherence: str | None,
+    classification: str | None,
+    referral_reason: str | None,
+    referral_to: str | None,
+    next_day: str | None,
+    actor_name: str,
+    at: str | None,
+    output: str,
+) -> None:
+    """Record one follow-up; the next date follows the national rule unless --next."""
+    language = cli_language()
+    moment = parse_at(at)
+    systolic = diastolic = None
+    if bp is not None:
+        try:
+            systolic, diastolic = rules.parse_bp(bp)
+        except ValueError:
+            raise _refused("--bp", "followups.error.bp", value=bp) from None
+    visit = _day(day, "--date")
+    assert visit is not None
+    data = FollowupInput(
+        member_code=member_code,
+        visit_date=visit,
+        method=method,
+        systolic=systolic,
+        diastolic=diastolic,
+        heart_rate=heart_rate,
+        weight_kg=_decimal(weight, "--weight"),
+        height_cm=_decimal(height, "--height"),
+        glucose_mmol=_decimal(glucose, "--glucose"),
+        adherence=adherence,
+        classification=classification,
+        referral_reason=referral_reason,
+        referral_to=referral_to,
+        next_due=_day(next_day, "--next"),
+    )
+    session = request_session()
+    try:
+        user = user_named(session, actor_name)
+        recorded = record_followup(
+            session, data, user=user, now=moment, settings=current_settings()
+        )
+    except NotAllowed as error:
+        raise fail(error.key, **error.params) from None
+    except FollowupRefused as error:
+        first = error.problems[0]
+        lines = [
+            translate(
+                "followups.error.field",
+                language,
+                field=f"--{p.field.replace('_', '-')}",
+                message=translate(p.key, language, **p.params),
+            )
+            for p in error.problems
+        ]
+        raise fail("followups.error.lines", lines="\n".join(lines), field=first.field) from None
+    channel()(session, recorded.notices, moment)
+    session.commit()
+    document = followup_document(recorded)
+    if output == "json":
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        translate(
+            "followups.recorded",
+            language,
+            member=document["member_code"],
+            date=document["date"],
+            next=document["next_due"],
+            reason=translate(f"followups.reason.{document['next_due_reason']}", language),
+        )
+    )
+    for code in document["critical_cases"]:
+        click.echo(translate("followups.critical", language, code=code))
+
+
+@followups_cli.command("due")
+@click.option("--doctor", "doctor_code", help="The doctor's code: his members due.")
+@click.option("--township", "township_code", help="A township: members 30+ days past due.")
+@at_option("The moment to list for (ISO 8601); default now.")
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
+def due_command(
+    doctor_code: str | None, township_code: str | None, at: str | None, output: str
+) -> None:
+    """Members due a follow-up, red first, then the most days overdue."""
+    if (doctor_code is None) == (township_code is None):
+        raise fail("followups.error.due_subject")
+    moment = parse_at(at)
+    session = request_session()
+    if doctor_code is not None:
+        doctor = session.scalar(select(Doctor).where(Doctor.code == doctor_code))
+        if doctor is None:
+            raise fail("followups.error.no_doctor", doctor=doctor_code)
+        grid_ids = doctor_grid_ids(session, doctor)
+    else:
+        township = session.scalar(select(Facility).where(Facility.code == township_code))
+        if township is None:
+            raise fail("followups.error.no_facility", facility=township_code)
+        grid_ids = township_grid_ids(session, township)
+    items = due_items(
+        session, grid_ids, moment, current_settings().tz, township=township_code is not None
+    )
+    if output == "json":
+        click.echo(
+            json.dumps({"items": [i.as_json() for i in items]}, ensure_ascii=False, indent=2)
+        )
+        return
+    language = cli_language()
+    click.echo(
+        render_table(
+            translate("followups.due.header", language).split("|"),
+            [
+                (
+                    i.member_code,
+                    i.name,
+                    i.grid_code,
+                    i.due.isoformat(),
+                    i.days_overdue,
+                    translate(f"followups.colour.{i.colour}", language),
+                    translate(f"followups.reason.{i.reason}", language),
+                )
+                for i in items
+            ],
+            right=(4,),
+        )
+        or translate("followups.due.none", language)
+    )
