@@ -7,8 +7,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from grids.followups import api, cli
+    from grids.followups import api, cli, pages
     from grids.followups import models as _models  # noqa: F401  (registers the table)
 
     app.register_blueprint(api.followups_api)
+    app.register_blueprint(pages.followup_pages)
     app.cli.add_command(cli.followups_cli)

@@ -23,6 +23,8 @@ from grids.accounts.access import (
     scope_for,
 )
 from grids.escalation.board import followups_due
+from grids.followups.due import due_items
+from grids.followups.service import last_followup
 from grids.models import Doctor, Facility, Reading
 from grids.rollups import boards, exports
 from grids.rollups.charts import Series, trend_chart
@@ -160,6 +162,8 @@ def doctor_page(code: str) -> str:
         values=figures.of("doctor", doctor.code),
         cases=cases,
         followups=followups_due(session, grid_ids, now().astimezone(period.tz).date()),
+        due_followups=due_items(session, grid_ids, now(), period.tz),
+        sees_phones=scope_for(session).sees_phones(),
         red_members=[m for m in members if m.colour == "red"],
         silent_members=[m for m in members if m.silent],
         unreported=[need for need in needs if not need.reported and need.members],
@@ -248,6 +252,8 @@ def member_page(code: str) -> str:
         masked=None if shown else (mask_phone(patient.phone) if patient.phone else None),
         bp_chart=bp_chart,
         glucose_chart=glucose_chart,
+        last_followup=last_followup(session, patient.id),
+        recorded=request.args.get("recorded"),
         local=lambda moment: moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "",
     )
 

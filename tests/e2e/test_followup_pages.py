@@ -1,0 +1,93 @@
+"""The Monday page's "本周随访" list and the phone form for one follow-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from grids.followups.models import Followup
+from grids.models import Membership
+from tests.support import factories
+from tests.support.accounts import csrf_token, log_in, make_user
+
+INSTANT = datetime(2027, 1, 15, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def county(session):
+    tree = factories.facility_tree(session, prefix="P")
+    grid = factories.grid_with_members(session, tree["clinic_a"], size=4, code="FP-G1")
+    for membership in session.scalars(select(Membership)):
+        membership.joined_at = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+    assert grid.doctor is not None
+    make_user(session, "wang", "doctor", doctor_code=grid.doctor.code)
+    make_user(session, "town", "township", facility_code=tree["township"].code)
+    session.commit()
+    return grid
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(INSTANT, tick=False):
+        yield
+
+
+def test_the_monday_page_lists_who_is_due_with_a_call_link(client, county) -> None:
+    log_in(client, "wang")
+    page = client.get(f"/doctors/{county.doctor.code}").get_data(as_text=True)
+    assert "本周随访（4人）" in page
+    member = county.members[2]
+    assert f'href="tel:{member.phone}"' in page
+    assert f"/members/{member.code}/followups/new" in page
+    assert "逾期136天" in page
+
+
+def test_the_township_sees_the_list_without_phones(client, county) -> None:
+    log_in(client, "town")
+    page = client.get(f"/doctors/{county.doctor.code}").get_data(as_text=True)
+    assert "本周随访（4人）" in page and "tel:" + county.members[2].phone not in page
+
+
+def test_recording_on_the_form_drops_the_member_off_the_list(client, county, session) -> None:
+    log_in(client, "wang")
+    member = county.members[3]
+    form = client.get(f"/members/{member.code}/followups/new").get_data(as_text=True)
+    assert 'name="bp"' in form and "<script>" not in form
+    data = {
+        "csrf_token": csrf_token(form),
+        "date": "2027-01-15",
+        "method": "exchange",
+        "bp": "150/95",
+        "classification": "controlled",
+        "symptoms": ["headache"],
+    }
+    saved = client.post(f"/members/{member.code}/followups/new", data=data)
+    assert saved.status_code == 302
+    record = session.scalar(select(Followup).where(Followup.patient_id == member.id))
+    assert record is not None and record.next_due.isoformat() == "2027-04-15"
+    member_page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "随访已保存" in member_page and "2027-04-15" in member_page
+    page = client.get(f"/doctors/{county.doctor.code}").get_data(as_text=True)
+    assert "本周随访（3人）" in page
+    again = client.get(f"/members/{member.code}/followups/new").get_data(as_text=True)
+    assert "上次：150/95" in again
+
+
+def test_bad_values_come_back_with_the_fix(client, county, session) -> None:
+    log_in(client, "wang")
+    member = county.members[2]
+    form = client.get(f"/members/{member.code}/followups/new").get_data(as_text=True)
+    refused = client.post(
+        f"/members/{member.code}/followups/new",
+        data={"csrf_token": csrf_token(form), "date": "2027-01-15", "method": "home", "bp": "abc"},
+    )
+    assert refused.status_code == 400
+    assert "150/95" in refused.get_data(as_text=True)
+    assert session.scalar(select(Followup.id)) is None
+    no_token = client.post(
+        f"/members/{member.code}/followups/new", data={"date": "2027-01-15", "method": "home"}
+    )
+    assert no_token.status_code == 400
