@@ -58,6 +58,7 @@ SENT_TEMPLATES: tuple[str, ...] = (
     "sms.notice.exchange_skipped_doctor",
     "sms.exchange.reminder",
     "sms.exchange.coordinator",
+    "sms.exchange.coordinator_visit",
     "sms.exchange.attendance_prompt",
     "sms.report.prompt",
     "sms.report.nudge",

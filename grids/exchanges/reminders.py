@@ -24,8 +24,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grids.core.notices import Notice
-from grids.exchanges.models import ExchangeConfirmation
+from grids.core.weeks import week_monday
+from grids.exchanges.models import DoctorVisit, ExchangeConfirmation
+from grids.exchanges.planner import rota_week
 from grids.exchanges.slots import occurrence_start
+from grids.followups.due import seats_due_at_visit
+from grids.followups.rules import seat_list
 from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
 from grids.outreach import NumberStates, Outreach, Timing, people
 from grids.outreach.batches import id_batches
@@ -41,6 +45,12 @@ VENUE_CHARS = 20
 """A longer venue name is cut so the reminder stays one SMS segment."""
 MEMBER_TEMPLATE = "sms.exchange.reminder"
 COORDINATOR_TEMPLATE = "sms.exchange.coordinator"
+COORDINATOR_VISIT_TEMPLATE = "sms.exchange.coordinator_visit"
+"""On the doctor's rota visit: the seats of members due a follow-up are named."""
+SEATS_CHARS = 30
+"""At most this many characters of seats (the providers' template variable)."""
+SEGMENT_CHARS = {"zh_CN": 70}
+"""One SMS segment: 70 characters of Chinese (UCS-2); other languages are GSM-7, 160."""
 ATTENDANCE_TEMPLATE = "sms.exchange.attendance_prompt"
 REMINDER_TEMPLATES = (MEMBER_TEMPLATE, COORDINATOR_TEMPLATE)
 
@@ -244,20 +254,54 @@ def _remind_coordinators(
         .all()
     )
     members = people.member_counts(session, states, grid_ids)
+    seats = _followup_seats(session, due, timing.tz)
+
+    def params(occ: Occurrence) -> tuple[str, dict[str, Any]]:
+        return f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}", {
+            "time": f"{occ.starts_at.astimezone(timing.tz):%H:%M}",
+            "confirmed": confirmed.get(occ.grid_id, 0),
+            "members": members.get(occ.grid_id, 0),
+        }
+
+    def with_seats(occ: Occurrence, person: people.Person) -> tuple[str, dict[str, Any]]:
+        key, values = params(occ)
+        day = occ.starts_at.astimezone(timing.tz).weekday()
+        values["weekday"] = translate(f"sms.notice.weekday.{day}", person.language)
+        room = SEGMENT_CHARS.get(person.language, 160) - len(
+            translate(COORDINATOR_VISIT_TEMPLATE, person.language, **values, seats="")
+        )
+        more = translate("sms.exchange.more_seats", person.language)
+        values["seats"] = seat_list(seats[occ.grid_id], min(room, SEATS_CHARS), more=more)
+        return key, values
+
+    plain = [occ for occ in due if occ.grid_id not in seats]
     _notify_coordinators(
-        outreach,
-        due,
-        coordinators,
-        COORDINATOR_TEMPLATE,
-        lambda occ, _: (
-            f"exchange-coordinator:{occ.grid_id}:{stamp(occ.starts_at)}",
-            {
-                "time": f"{occ.starts_at.astimezone(timing.tz):%H:%M}",
-                "confirmed": confirmed.get(occ.grid_id, 0),
-                "members": members.get(occ.grid_id, 0),
-            },
-        ),
+        outreach, plain, coordinators, COORDINATOR_TEMPLATE, lambda occ, _: params(occ)
     )
+    visited = [occ for occ in due if occ.grid_id in seats]
+    _notify_coordinators(outreach, visited, coordinators, COORDINATOR_VISIT_TEMPLATE, with_seats)
+
+
+def _followup_seats(session: Session, due: list[Occurrence], tz: ZoneInfo) -> dict[int, list[int]]:
+    """Grids whose doctor visits this exchange (the rota) -> seats of the members due a
+    follow-up before the next visit; grids with none are left out."""
+    rota = dict(
+        session.execute(
+            select(DoctorVisit.grid_id, DoctorVisit.rota_week).where(
+                DoctorVisit.grid_id.in_([occ.grid_id for occ in due])
+            )
+        )
+        .tuples()
+        .all()
+    )
+    found: dict[int, list[int]] = {}
+    for occ in due:
+        if rota.get(occ.grid_id) != rota_week(week_monday(occ.week).toordinal()):
+            continue
+        seats = seats_due_at_visit(session, occ.grid_id, occ.starts_at.astimezone(tz).date(), tz)
+        if seats:
+            found[occ.grid_id] = seats
+    return found
 
 
 def _notify_coordinators(

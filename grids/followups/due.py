@@ -57,6 +57,7 @@ def _members(session: Session, grid_ids: Sequence[int]) -> list[Any]:
                 Patient.status,
                 Patient.paused_until,
                 Grid.code.label("grid_code"),
+                Grid.id.label("grid_id"),
                 Membership.seat,
                 Membership.joined_at,
             )
@@ -83,6 +84,59 @@ def latest_followups(session: Session, patient_ids: Sequence[int]) -> dict[int, 
     return latest
 
 
+@dataclass(frozen=True)
+class MemberDue:
+    patient_id: int
+    code: str
+    name: str
+    phone: str | None
+    grid_id: int
+    grid_code: str
+    seat: int
+    due: date
+    reason: str
+
+
+def member_dues(
+    session: Session, grid_ids: Sequence[int], today: date, tz: ZoneInfo
+) -> list[MemberDue]:
+    """Each followed member's next due date (members gone or away are left out)."""
+    members = _members(session, grid_ids)
+    latest = latest_followups(session, [row.id for row in members])
+    result = []
+    for row in members:
+        if row.status in GONE_STATUSES or (row.paused_until and row.paused_until > today):
+            continue
+        last = latest.get(row.id)
+        if last is None:
+            due, reason = rules.first_due(row.joined_at.astimezone(tz).date()), rules.Reason.FIRST
+        else:
+            due, reason = last.next_due, rules.Reason(last.next_due_reason)
+        result.append(
+            MemberDue(
+                row.id,
+                row.code,
+                row.name,
+                row.phone,
+                row.grid_id,
+                row.grid_code,
+                row.seat,
+                due,
+                str(reason),
+            )
+        )
+    return result
+
+
+def seats_due_at_visit(session: Session, grid_id: int, visit_day: date, tz: ZoneInfo) -> list[int]:
+    """Seats of the grid's members due before the doctor's next rota visit."""
+    return sorted(
+        m.seat
+        for m in member_dues(session, [grid_id], visit_day, tz)
+        if rules.before_next_visit(m.due, visit_day)
+    )
+
+
 def due_items(
     session: Session,
     grid_ids: Sequence[int],
@@ -98,31 +152,26 @@ def due_items(
         row.code: row.colour
         for row in member_rows(session, WeekPeriod(last_closed_week(at, tz), tz), grid_ids)
     }
-    members = _members(session, grid_ids)
-    latest = latest_followups(session, [row.id for row in members])
     items = []
-    for row in members:
-        if row.status in GONE_STATUSES or (row.paused_until and row.paused_until > today):
-            continue
-        last = latest.get(row.id)
-        if last is None:
-            due, reason = rules.first_due(row.joined_at.astimezone(tz).date()), rules.Reason.FIRST
-        else:
-            due, reason = last.next_due, rules.Reason(last.next_due_reason)
-        keep = rules.for_township(due, today) if township else rules.in_due_list(due, today)
+    for member in member_dues(session, grid_ids, today, tz):
+        keep = (
+            rules.for_township(member.due, today)
+            if township
+            else rules.in_due_list(member.due, today)
+        )
         if not keep:
             continue
         items.append(
             DueItem(
-                member_code=row.code,
-                name=row.name,
-                phone=row.phone,
-                grid_code=row.grid_code,
-                seat=row.seat,
-                due=due,
-                days_overdue=rules.days_overdue(due, today),
-                colour=colours.get(row.code, "green"),
-                reason=str(reason),
+                member_code=member.code,
+                name=member.name,
+                phone=member.phone,
+                grid_code=member.grid_code,
+                seat=member.seat,
+                due=member.due,
+                days_overdue=rules.days_overdue(member.due, today),
+                colour=colours.get(member.code, "green"),
+                reason=member.reason,
             )
         )
     items.sort(key=lambda item: rules.rank_key(item.colour, item.days_overdue, item.member_code))

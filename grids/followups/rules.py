@@ -20,6 +20,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from grids.exchanges.planner import ROTA_WEEKS
+
 
 class Method(StrEnum):
     CLINIC = "clinic"
@@ -212,3 +214,18 @@ def parse_bp(raw: str) -> tuple[int, int]:
     if not (60 <= systolic <= 300 and 30 <= diastolic <= 200 and systolic > diastolic):
         raise ValueError(raw)
     return systolic, diastolic
+
+
+def before_next_visit(due: date, visit_day: date) -> bool:
+    """Due before the doctor's next rota visit to the grid (ROTA_WEEKS on): seen at this one."""
+    return due < visit_day + timedelta(weeks=ROTA_WEEKS)
+
+
+def seat_list(seats: Iterable[int], room: int, *, separator: str = "、", more: str = "等") -> str:
+    """`3、5、8` in at most `room` characters; seats that do not fit end in `more`."""
+    ordered = [str(seat) for seat in sorted(seats)]
+    text = separator.join(ordered)
+    while len(text) > room and ordered:
+        ordered.pop()
+        text = separator.join(ordered) + more
+    return text
