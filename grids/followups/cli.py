@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -14,7 +15,7 @@ from config.runtime import current_settings
 from grids.channel import channel
 from grids.cli import at_option, fail, parse_at, render_table
 from grids.cli import language as cli_language
-from grids.followups import rules
+from grids.followups import export, rules
 from grids.followups.documents import followup_document
 from grids.followups.due import doctor_grid_ids, due_items, township_grid_ids
 from grids.followups.service import (
@@ -211,3 +212,45 @@ def due_command(
         )
         or translate("followups.due.none", language)
     )
+
+
+@followups_cli.command("export")
+@click.option("--quarter", required=True, metavar="YYYY-QN", help="e.g. 2027-Q1")
+@click.option("--doctor", "doctor_code", help="A doctor's follow-ups.")
+@click.option("--township", "township_code", help="A township's follow-ups.")
+@click.option("--county", is_flag=True, help="The whole county's follow-ups.")
+@click.option("--format", "output", type=click.Choice(["xlsx", "csv"]), required=True)
+@click.option("--output", "path", type=click.Path(dir_okay=False), help="File; else stdout.")
+def export_command(
+    quarter: str,
+    doctor_code: str | None,
+    township_code: str | None,
+    county: bool,
+    output: str,
+    path: str | None,
+) -> None:
+    """A quarter's follow-ups in the national layout (Chinese headers)."""
+    if sum((doctor_code is not None, township_code is not None, county)) != 1:
+        raise fail("followups.error.export_subject")
+    try:
+        start, end = rules.quarter_bounds(quarter)
+    except ValueError:
+        raise fail("followups.error.quarter", value=quarter) from None
+    session = request_session()
+    doctor = township = None
+    if doctor_code is not None:
+        doctor = session.scalar(select(Doctor).where(Doctor.code == doctor_code))
+        if doctor is None:
+            raise fail("followups.error.no_doctor", doctor=doctor_code)
+    if township_code is not None:
+        township = session.scalar(select(Facility).where(Facility.code == township_code))
+        if township is None:
+            raise fail("followups.error.no_facility", facility=township_code)
+    table = export.quarter_rows(session, start, end, doctor=doctor, township=township)
+    data = export.to_csv(table) if output == "csv" else export.to_xlsx(table, quarter)
+    if path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    with open(path, "wb") as file:
+        file.write(data)
