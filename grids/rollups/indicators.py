@@ -76,6 +76,15 @@ CASE_OUTCOMES = ("home", "referred", "admitted", "died", "false")
 FOLLOWUP_COUNTS = ("referral_followups_due", "referral_followups_done")
 """Referral follow-ups whose day (14 days after the close) falls in the week, and those
 recorded in the week."""
+NATIONAL_FOLLOWUP_COUNTS = (
+    "followups_done",
+    "followups_overdue",
+    "standard_managed",
+    "standard_managed_denominator",
+    "followup_bp_controlled",
+    "followup_glucose_controlled",
+)
+"""The national basic public-health follow-ups (grids.followups; docs/indicators.md)."""
 
 # Counts summed from grids up to every level, in the document's order.
 COUNT_FIELDS: tuple[str, ...] = (
@@ -86,6 +95,7 @@ COUNT_FIELDS: tuple[str, ...] = (
     *COLOUR_COUNTS,
     *OUTCOME_COUNTS,
     *FOLLOWUP_COUNTS,
+    *NATIONAL_FOLLOWUP_COUNTS,
 )
 OUTCOME_SUMS = tuple(f"outcome_{outcome}" for outcome in CASE_OUTCOMES)
 # Internal sums behind the averages and the `outcomes` object; not in the document.
@@ -104,6 +114,7 @@ INDICATOR_FIELDS: tuple[str, ...] = (
     *CRITICAL_FIELDS,
     "outcomes",
     *FOLLOWUP_COUNTS,
+    *NATIONAL_FOLLOWUP_COUNTS,
 )
 
 

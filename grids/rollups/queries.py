@@ -41,6 +41,7 @@ from grids.models import (
     UrgentReport,
     WeeklyReport,
 )
+from grids.rollups.followup_counts import followup_counts
 from grids.rollups.indicators import (
     BP_CONTROLLED_BELOW,
     BP_CRISIS_AT,
@@ -435,6 +436,8 @@ def grid_counts(
         .group_by(Escalation.grid_id),
         Escalation.grid_id,
     )
+    for grid_id, values in followup_counts(session, period, grid_ids).items():
+        counts.setdefault(grid_id, {}).update(values)
     return counts
 
 

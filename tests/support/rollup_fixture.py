@@ -252,6 +252,12 @@ EXPECTED_GRID_A = {
     "outcomes": {"home": 0, "referred": 0, "admitted": 0, "died": 0, "false": 0},
     "referral_followups_due": 0,
     "referral_followups_done": 0,
+    "followups_done": 0,
+    "followups_overdue": 9,
+    "standard_managed": 0,
+    "standard_managed_denominator": 9,
+    "followup_bp_controlled": 0,
+    "followup_glucose_controlled": 0,
 }
 EXPECTED_GRID_B = {
     "members": 3,
@@ -288,6 +294,12 @@ EXPECTED_GRID_B = {
     "outcomes": {"home": 0, "referred": 0, "admitted": 0, "died": 0, "false": 0},
     "referral_followups_due": 0,
     "referral_followups_done": 0,
+    "followups_done": 0,
+    "followups_overdue": 3,
+    "standard_managed": 0,
+    "standard_managed_denominator": 3,
+    "followup_bp_controlled": 0,
+    "followup_glucose_controlled": 0,
 }
 EXPECTED_GRID_C = {
     "members": 2,
@@ -324,6 +336,12 @@ EXPECTED_GRID_C = {
     "outcomes": {"home": 0, "referred": 0, "admitted": 0, "died": 0, "false": 0},
     "referral_followups_due": 0,
     "referral_followups_done": 0,
+    "followups_done": 0,
+    "followups_overdue": 2,
+    "standard_managed": 0,
+    "standard_managed_denominator": 2,
+    "followup_bp_controlled": 0,
+    "followup_glucose_controlled": 0,
 }
 
 
