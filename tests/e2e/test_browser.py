@@ -119,3 +119,39 @@ def test_doctor_monday_page_grid_and_chart(server, browser, label, width, height
     page.screenshot(path=str(ARTIFACTS / f"forbidden-{label}.png"))
     assert blocked == []
     context.close()
+
+
+def test_a_follow_up_recorded_on_a_phone(server, browser) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    width = 360
+    context = browser.new_context(viewport={"width": width, "height": 740}, locale="zh-CN")
+    page = context.new_page()
+    _log_in(page, server)
+    page.goto(f"{server}/doctors/RD1")
+    due = page.locator("#due-followups")
+    assert due.is_visible() and "本周随访" in due.inner_text()
+    before = page.locator("#due-followups + ul.needs > li").count()
+    assert before >= 1
+    assert page.locator("#due-followups + ul.needs a.tel").count() >= 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(ARTIFACTS / "followups-due-phone.png"), full_page=True)
+
+    page.click("#due-followups + ul.needs > li >> nth=0 >> text=记录随访")
+    page.wait_for_load_state()
+    assert "/followups/new" in page.url
+    field = page.locator("input[name=bp]").bounding_box()
+    assert field is not None and field["height"] >= 40 and field["width"] <= width
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.fill("input[name=bp]", "135/85")
+    page.select_option("select[name=classification]", "controlled")
+    page.check("input[name=symptoms][value=none]")
+    page.screenshot(path=str(ARTIFACTS / "followup-form-phone.png"), full_page=True)
+    page.click("#followup-save")
+    page.wait_for_load_state()
+    assert "/members/" in page.url
+    assert "随访已保存" in page.locator("#followups").inner_text()
+
+    page.goto(f"{server}/doctors/RD1")
+    after = page.locator("#due-followups + ul.needs > li").count()
+    assert after == before - 1
+    context.close()
