@@ -7,14 +7,20 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from config.clock import now
 from config.runtime import current_settings
-from grids.accounts.access import current, patient_or_403, require_role
+from grids.accounts.access import (
+    current,
+    doctor_or_403,
+    facility_or_403,
+    patient_or_403,
+    require_role,
+)
 from grids.channel import channel
-from grids.followups import rules
+from grids.followups import export, rules
 from grids.followups.service import (
     FollowupInput,
     FollowupRefused,
@@ -142,3 +148,31 @@ def new(code: str) -> Any:
             )
     context["errors"] = {p.field: t(p.key, **p.params) for p in problems}
     return _render(status=400, **context)
+
+
+@followup_pages.get("/exports/followups/<level>/<code>/<quarter>.<fmt>")
+@require_role("admin", "township", "doctor")
+def quarter_export(level: str, code: str, quarter: str, fmt: str) -> Response:
+    """A quarter's follow-ups of a doctor, township or county in the national layout."""
+    if level not in ("doctor", "township", "county") or fmt not in ("csv", "xlsx"):
+        abort(404)
+    try:
+        start, end = rules.quarter_bounds(quarter)
+    except ValueError:
+        abort(404)
+    session = request_session()
+    doctor = doctor_or_403(session, code) if level == "doctor" else None
+    facility = facility_or_403(session, code) if level != "doctor" else None
+    township = facility if level == "township" else None
+    if level == "county" and current().role != "admin":
+        abort(403)
+    table = export.quarter_rows(session, start, end, doctor=doctor, township=township)
+    if fmt == "csv":
+        body, mimetype = export.to_csv(table), "text/csv; charset=utf-8"
+    else:
+        body = export.to_xlsx(table, quarter)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = f"followups-{level}-{code}-{quarter}.{fmt}"
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

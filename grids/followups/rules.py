@@ -202,6 +202,11 @@ def quarter_bounds(raw: str) -> tuple[date, date]:
     return start, add_months(start, 3) - timedelta(days=1)
 
 
+def quarter_of(day: date) -> str:
+    """`2027-Q1` for any day of January to March 2027."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
 _BP = re.compile(r"\s*(\d{2,3})\s*/\s*(\d{2,3})\s*")
 
 

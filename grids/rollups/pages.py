@@ -23,7 +23,8 @@ from grids.accounts.access import (
     scope_for,
 )
 from grids.escalation.board import followups_due
-from grids.followups.due import due_items
+from grids.followups.due import due_items, township_grid_ids
+from grids.followups.rules import quarter_of
 from grids.followups.service import last_followup
 from grids.models import Doctor, Facility, Reading
 from grids.rollups import boards, exports
@@ -164,6 +165,7 @@ def doctor_page(code: str) -> str:
         followups=followups_due(session, grid_ids, now().astimezone(period.tz).date()),
         due_followups=due_items(session, grid_ids, now(), period.tz),
         sees_phones=scope_for(session).sees_phones(),
+        quarter=quarter_of(now().astimezone(period.tz).date()),
         red_members=[m for m in members if m.colour == "red"],
         silent_members=[m for m in members if m.silent],
         unreported=[need for need in needs if not need.reported and need.members],
@@ -287,6 +289,14 @@ def area_page(level: str, code: str) -> str:
         sort=sort,
         sortable=SORTABLE,
         chart=_chart(level, code, period),
+        overdue=(
+            due_items(
+                session, township_grid_ids(session, facility), now(), period.tz, township=True
+            )
+            if level == "township"
+            else []
+        ),
+        quarter=quarter_of(now().astimezone(period.tz).date()),
     )
 
 

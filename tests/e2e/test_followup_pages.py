@@ -91,3 +91,20 @@ def test_bad_values_come_back_with_the_fix(client, county, session) -> None:
         f"/members/{member.code}/followups/new", data={"date": "2027-01-15", "method": "home"}
     )
     assert no_token.status_code == 400
+
+
+def test_the_quarter_exports_from_the_pages(client, county, session) -> None:
+    log_in(client, "wang")
+    page = client.get(f"/doctors/{county.doctor.code}").get_data(as_text=True)
+    assert "2027-Q1随访记录（国家表格）" in page
+    csv_file = client.get(f"/exports/followups/doctor/{county.doctor.code}/2027-Q1.csv")
+    assert csv_file.status_code == 200
+    assert csv_file.data.decode("utf-8-sig").startswith("成员编号,姓名,网格编号,随访日期")
+    assert client.get("/exports/followups/township/PT1/2027-Q1.csv").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(page)})
+    log_in(client, "town")
+    area = client.get("/areas/township/PT1").get_data(as_text=True)
+    # Joined 1 June 2026: due 1 September, 136 days ago on 15 January 2027.
+    assert "逾期30天以上未随访（4人）" in area and "逾期136天" in area
+    xlsx = client.get("/exports/followups/township/PT1/2027-Q1.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
