@@ -3,7 +3,10 @@ the national export. Rules in `rules` (pure); the record in `service`."""
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the pure rules load no Flask through their package
+    from flask import Flask
 
 
 def init_app(app: Flask) -> None:

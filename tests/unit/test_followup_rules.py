@@ -96,3 +96,15 @@ def test_quarters_and_blood_pressure_are_parsed() -> None:
     for bad in ("95/150", "abc", "150/"):
         with pytest.raises(ValueError):
             rules.parse_bp(bad)
+
+
+def test_the_rules_load_neither_flask_nor_sqlalchemy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, grids.followups.rules; "
+        "print([m for m in ('flask', 'sqlalchemy', 'werkzeug') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
