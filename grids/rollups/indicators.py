@@ -224,7 +224,8 @@ def document(
         "as_of": as_of.isoformat(),
         "provisional": provisional,
         "revised": revised,
-        "indicators": {name: values[name] for name in INDICATOR_FIELDS},
+        # A snapshot stored before a field was added has none: null, not a guess.
+        "indicators": {name: values.get(name) for name in INDICATOR_FIELDS},
     }
 
 

@@ -108,3 +108,21 @@ def test_the_rules_load_neither_flask_nor_sqlalchemy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_snapshot_older_than_the_follow_up_fields_reads_them_as_null() -> None:
+    from datetime import UTC, datetime
+
+    from grids.rollups.indicators import document
+
+    doc = document(
+        "grid",
+        "G1",
+        "2026-W40",
+        as_of=datetime(2026, 10, 5, tzinfo=UTC),
+        provisional=False,
+        revised=False,
+        values={"members": 3},
+    )
+    assert doc["indicators"]["members"] == 3
+    assert doc["indicators"]["standard_managed"] is None
