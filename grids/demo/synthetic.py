@@ -21,10 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
+from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import condition_code
+from grids.formation.partition import grid_sizes
 from grids.formation.planner_records import (
-    MIN_PEER_GROUP,
     ClinicIn,
     DoctorIn,
     FormationInput,
@@ -201,14 +201,7 @@ def _village_name(rng: random.Random, community: bool) -> str:
 
 def _grid_count(condition_counts: Counter[str]) -> int:
     """Grids a fresh formation makes for one clinic (same rules as grid formation)."""
-    grids = 0
-    small = 0
-    for count in condition_counts.values():
-        if count >= MIN_PEER_GROUP:
-            grids += math.ceil(count / GRID_CAPACITY)
-        else:
-            small += count
-    return grids + math.ceil(small / GRID_CAPACITY)
+    return len(grid_sizes(sum(condition_counts.values())))
 
 
 def generate_county(patients: int = JIEXIU_PATIENTS, seed: int = 48) -> SyntheticCounty:
@@ -454,10 +447,14 @@ def formation_input(county: SyntheticCounty) -> FormationInput:
     codes: dict[str, str] = {}
     patients = []
     for number, row in enumerate(county.patients, start=1):
-        primary = row["conditions"].split(";", 1)[0]
-        code = codes.get(primary)
-        if code is None:
-            code = codes[primary] = condition_code(primary) or primary
+        names = row["conditions"].split(";")
+        listed = []
+        for name in names:
+            code = codes.get(name)
+            if code is None:
+                code = codes[name] = condition_code(name) or name
+            listed.append(code)
+        code = listed[0]
         patients.append(
             PatientIn(
                 number,
@@ -467,6 +464,7 @@ def formation_input(county: SyntheticCounty) -> FormationInput:
                 "active",
                 row["volunteer"] == "y",
                 bool(row["phone"]),
+                tuple(listed) if len(listed) > 1 else (),
             )
         )
     return FormationInput(clinics, doctors, patients)

@@ -13,6 +13,7 @@ anywhere leaves the database as it was.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -164,6 +165,7 @@ _PATIENT_COLUMNS = (
     Patient.status,
     Patient.volunteer,
     Patient.phone.is_not(None),
+    Patient.conditions,
 )
 _GRID_COLUMNS = (
     Grid.id,
@@ -193,7 +195,21 @@ def _plain_rows(session: Session, statement: Select[Any]) -> list[tuple[Any, ...
 
 
 def _patient_rows(rows: Iterable[Sequence[Any]]) -> list[PatientIn]:
-    return [PatientIn._make(row) for row in rows]
+    return [
+        PatientIn(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _listed(row[7]))
+        for row in rows
+    ]
+
+
+def _listed(conditions: Any) -> tuple[str, ...]:
+    """Every listed condition when there are several (a raw cursor gives JSON text)."""
+    if not conditions:
+        return ()
+    if isinstance(conditions, str):
+        if "," not in conditions:
+            return ()
+        conditions = json.loads(conditions)
+    return tuple(conditions) if len(conditions) > 1 else ()
 
 
 def _grids_with_members(

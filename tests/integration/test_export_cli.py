@@ -26,8 +26,8 @@ def _formed(runner: FlaskCliRunner, session: Session) -> None:
     factories.patient(session, tree["clinic_a"], volunteer=True, code="EP01")
     for number in range(2, 8):
         factories.patient(session, tree["clinic_a"], code=f"EP{number:02d}")
-    for number in range(8, 10):
-        factories.patient(session, tree["clinic_b"], condition="copd", code=f"EP{number:02d}")
+    factories.patient(session, tree["clinic_b"], condition="copd", code="EP08")
+    factories.patient(session, tree["clinic_b"], condition="diabetes", code="EP09")
     session.commit()
     assert runner.invoke(args=["grids", "form"]).exit_code == 0
 
