@@ -105,6 +105,8 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
         ("formation.report.grids_assigned", report.grids_assigned),
         ("formation.report.coordinators_appointed", report.coordinators_appointed),
         ("formation.report.needs_coordinator", len(report.needs_coordinator)),
+        ("formation.report.deputies_appointed", report.deputies_appointed),
+        ("formation.report.needs_deputy", report.needs_deputy),
         ("formation.report.small_grids", len(report.small_grids)),
         (
             "formation.report.doctor_load",

@@ -51,6 +51,7 @@ class _Grid:
         "code",
         "condition",
         "coordinator_id",
+        "deputy_id",
         "doctor_id",
         "free_seats",
         "member_ids",
@@ -77,6 +78,7 @@ class _Grid:
         taken = set(taken_seats)
         self.free_seats = [seat for seat in range(GRID_CAPACITY, 0, -1) if seat not in taken]
         self.original = original
+        self.deputy_id: int | None = original.deputy_id if original is not None else None
 
     def take_lowest_seat(self) -> int:
         return self.free_seats.pop()
@@ -146,6 +148,8 @@ def _form(data: FormationInput) -> FormationPlan:
     for state in in_scope:
         if state.coordinator_id is None:
             _appoint_coordinator(state, patients, report)
+    for state in [*in_scope, *created]:
+        _appoint_deputy(state, patients, report)
 
     _assign_doctors(data, clinics, scope, [*in_scope, *created], states, report)
     report.figures = formation_figures([*in_scope, *created], patients, data.patients, scope)
@@ -367,6 +371,33 @@ def _new_grids(
     return grids
 
 
+def _appoint_deputy(state: _Grid, patients: dict[int, PatientIn], report: FormationReport) -> None:
+    """A second volunteer member with a phone stands in for the coordinator; a deputy
+    who left, no longer qualifies or now coordinates steps down first."""
+    deputy = patients.get(state.deputy_id) if state.deputy_id is not None else None
+    if state.deputy_id is not None and (
+        deputy is None
+        or not deputy.can_coordinate
+        or state.deputy_id == state.coordinator_id
+        or state.deputy_id not in state.member_ids
+    ):
+        state.deputy_id = None
+    if state.deputy_id is not None or state.coordinator_id is None:
+        return
+    candidates = [
+        patient
+        for patient_id in state.member_ids
+        if patient_id != state.coordinator_id
+        and (patient := patients.get(patient_id)) is not None
+        and patient.can_coordinate
+    ]
+    if candidates:
+        state.deputy_id = min(candidates, key=attrgetter("code")).id
+        report.deputies_appointed += 1
+    else:
+        report.needs_deputy += 1
+
+
 def _appoint_coordinator(
     state: _Grid, patients: dict[int, PatientIn], report: FormationReport
 ) -> None:
@@ -375,9 +406,15 @@ def _appoint_coordinator(
         for patient_id in state.member_ids
         if (patient := patients.get(patient_id)) is not None and patient.can_coordinate
     ]
-    if candidates:
-        state.coordinator_id = min(candidates, key=attrgetter("code")).id
-        report.coordinators_appointed += 1
+    if not candidates:
+        return
+    # The deputy, who already stood in, takes over; else the first volunteer by code.
+    deputy = next((p for p in candidates if p.id == state.deputy_id), None)
+    chosen = deputy or min(candidates, key=attrgetter("code"))
+    state.coordinator_id = chosen.id
+    if deputy is not None:
+        state.deputy_id = None
+    report.coordinators_appointed += 1
 
 
 def _assign_doctors(
@@ -495,9 +532,10 @@ def _plan(
     for state in states:
         original = state.original
         assert original is not None
-        if (state.doctor_id, state.coordinator_id) != (
+        if (state.doctor_id, state.coordinator_id, state.deputy_id) != (
             original.doctor_id,
             original.coordinator_id,
+            original.deputy_id,
         ):
             changes.append(
                 GridChange(
@@ -506,6 +544,7 @@ def _plan(
                     original.version,
                     state.doctor_id,
                     state.coordinator_id,
+                    state.deputy_id,
                 )
             )
     new_grids = [
@@ -516,6 +555,7 @@ def _plan(
             coordinator_id=state.coordinator_id,
             members=list(zip(state.member_ids, range(1, len(state.member_ids) + 1), strict=True)),
             doctor_id=state.doctor_id,
+            deputy_id=state.deputy_id,
         )
         for state in created
     ]

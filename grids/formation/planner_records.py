@@ -88,6 +88,7 @@ class GridIn:
     coordinator_id: int | None
     members: list[MemberIn] = field(default_factory=list)
     version: int = 1
+    deputy_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class NewGrid:
     members: list[tuple[int, int]]
     """(patient_id, seat), seats from 1."""
     doctor_id: int | None = None
+    deputy_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +145,14 @@ class Leave:
 
 @dataclass(frozen=True, slots=True)
 class GridChange:
-    """The new doctor and coordinator of an existing grid (`version` as read)."""
+    """The new doctor, coordinator and deputy of an existing grid (`version` as read)."""
 
     grid_id: int
     code: str
     version: int
     doctor_id: int | None
     coordinator_id: int | None
+    deputy_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,9 @@ class FormationReport:
     coordinators_appointed: int = 0
     coordinators_released: int = 0
     """Coordinators who no longer volunteer or have no phone, though still members."""
+    deputies_appointed: int = 0
+    needs_deputy: int = 0
+    """Grids with a coordinator but no deputy (no second volunteer with a phone)."""
     doctors_released: int = 0
     """Grids taken from a doctor no longer active, or now at a clinic that may not hold them."""
     figures: FormationFigures = field(default_factory=lambda: FormationFigures())
@@ -230,6 +236,7 @@ class FormationReport:
             "grids_assigned": self.grids_assigned,
             "coordinators_appointed": self.coordinators_appointed,
             "coordinators_released": self.coordinators_released,
+            "deputies_appointed": self.deputies_appointed,
             "doctors_released": self.doctors_released,
             "needs_coordinator": len(self.needs_coordinator),
             "small_grids": len(self.small_grids),

@@ -175,6 +175,7 @@ _GRID_COLUMNS = (
     Grid.doctor_id,
     Grid.coordinator_id,
     Grid.version,
+    Grid.deputy_id,
 )
 _MEMBER_COLUMNS = (Membership.id, Membership.grid_id, Membership.patient_id, Membership.seat)
 
@@ -216,7 +217,7 @@ def _grids_with_members(
     grid_rows: Iterable[Sequence[Any]], member_rows: Iterable[Sequence[Any]]
 ) -> list[GridIn]:
     grids = {
-        row[0]: GridIn(row[0], row[1], row[2], row[3], row[4], row[5], [], row[6])
+        row[0]: GridIn(row[0], row[1], row[2], row[3], row[4], row[5], [], row[6], row[7])
         for row in grid_rows
     }
     for row in member_rows:
@@ -374,6 +375,7 @@ def _write(
             .values(
                 doctor_id=change.doctor_id,
                 coordinator_id=change.coordinator_id,
+                deputy_id=change.deputy_id,
                 version=Grid.version + 1,
                 updated_at=now,
             )
@@ -414,7 +416,7 @@ def _insert_grids(session: Session, plan: FormationPlan, now: datetime) -> list[
         )
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         columns = (
-            "id, code, facility_id, condition, doctor_id, coordinator_id, "
+            "id, code, facility_id, condition, doctor_id, coordinator_id, deputy_id, "
             "exchange_minutes, version, created_at, updated_at"
         )
         with cursor.copy(f"COPY grids ({columns}) FROM STDIN") as copy:
@@ -427,6 +429,7 @@ def _insert_grids(session: Session, plan: FormationPlan, now: datetime) -> list[
                         grid.condition,
                         grid.doctor_id,
                         grid.coordinator_id,
+                        grid.deputy_id,
                         60,
                         1,
                         now,
@@ -442,6 +445,7 @@ def _insert_grids(session: Session, plan: FormationPlan, now: datetime) -> list[
             "condition": grid.condition,
             "doctor_id": grid.doctor_id,
             "coordinator_id": grid.coordinator_id,
+            "deputy_id": grid.deputy_id,
             "created_at": now,
             "updated_at": now,
         }

@@ -625,3 +625,38 @@ def test_a_clinic_that_gets_its_own_doctor_takes_its_grids_back_from_the_cover()
     county.form()
 
     assert county.grid("JX0102-HTN01").doctor_id == own.id
+
+
+def test_a_second_volunteer_is_appointed_deputy_and_takes_over_when_the_coordinator_leaves() -> (
+    None
+):
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    coordinator = county.patient(clinic, volunteer=True, code="P1")
+    deputy = county.patient(clinic, volunteer=True, code="P2")
+    third = county.patient(clinic, volunteer=True, code="P3")
+    county.patients_of(clinic, 10)
+
+    plan = county.form()
+    grid = county.grid("JX0101-HTN01")
+    assert (grid.coordinator_id, grid.deputy_id) == (coordinator.id, deputy.id)
+    assert plan.new_grids[0].deputy_id == deputy.id
+
+    county.update_patient(coordinator, status="deceased")
+    county.form()
+
+    grid = county.grid("JX0101-HTN01")
+    assert (grid.coordinator_id, grid.deputy_id) == (deputy.id, third.id)
+    assert county.form().is_empty
+
+
+def test_a_grid_with_one_volunteer_has_a_coordinator_and_no_deputy() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    county.patient(clinic, volunteer=True)
+    county.patients_of(clinic, 9)
+
+    plan = county.form()
+
+    assert county.grid("JX0101-HTN01").deputy_id is None
+    assert plan.report.needs_deputy == 1

@@ -79,6 +79,13 @@ def check_invariants(county: County, plan: FormationPlan) -> None:
         elif members:
             assert not any(member.can_coordinate for member in members)
             assert grid.code in plan.report.needs_coordinator
+        leaders = [member for member in members if member.can_coordinate]
+        if grid.deputy_id is not None:
+            deputy = patients[grid.deputy_id]
+            assert deputy.can_coordinate and deputy.id != grid.coordinator_id
+            assert deputy.id in {member.id for member in members}
+        elif grid.coordinator_id is not None:
+            assert len(leaders) < 2, "a second volunteer but no deputy"
         if grid.doctor_id is not None:
             loads[grid.doctor_id] += 1
             doctor = county.doctors[grid.doctor_id]
