@@ -208,6 +208,15 @@ def set_coordinator_command(grid: str, patient: str, **options: Any) -> None:
     _run("set-coordinator", {"grid": grid, "patient": patient}, options)
 
 
+@admin_cli.command("set-deputy")
+@click.argument("grid")
+@click.argument("patient")
+@_common
+def set_deputy_command(grid: str, patient: str, **options: Any) -> None:
+    """Make PATIENT (a volunteer member) the deputy coordinator (副网格员) of GRID."""
+    _run("set-deputy", {"grid": grid, "patient": patient}, options)
+
+
 @admin_cli.command("move-member")
 @click.argument("patient")
 @click.option("--grid", required=True, help="The grid the member moves to.")

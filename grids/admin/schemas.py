@@ -13,6 +13,7 @@ from grids.web.schemas import BaseSchema
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "move-grid": ("grid", "doctor"),
     "set-coordinator": ("grid", "patient"),
+    "set-deputy": ("grid", "patient"),
     "move-member": (),
     "split": ("grid",),
     "merge": ("grids",),

@@ -10,7 +10,7 @@ commits; the caller commits an applied outcome.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -335,6 +335,7 @@ def notices_for(
         for grid_id, (_old, new) in _final(recorded, "grids", "coordinator_id").items()
         if new is not None
     }
+    deputy_changes = _final(recorded, "grids", "deputy_id")
     joined = [
         change["values"]
         for change in recorded
@@ -356,9 +357,11 @@ def notices_for(
             )
         ]
     grid_ids = set(doctor_changes) | set(coordinator_changes) | {c["grid_id"] for c in joined}
+    grid_ids |= set(deputy_changes)
     grids = {g.id: g for g in session.scalars(select(Grid).where(Grid.id.in_(grid_ids)))}
     people_ids = set(coordinator_changes.values()) | {c["patient_id"] for c in joined}
     people_ids |= {g.coordinator_id for g in grids.values() if g.coordinator_id}
+    people_ids |= {p for pair in deputy_changes.values() for p in pair if p is not None}
     members_of: dict[int, list[int]] = defaultdict(list)
     for grid_id, patient_id in session.execute(
         select(Membership.grid_id, Membership.patient_id).where(
@@ -414,6 +417,7 @@ def notices_for(
                     grid=grid.code,
                     name=coordinator_name(grid),
                 )
+    _tell_deputies(deputy_changes, grids, people, told, to_patient)
     released: dict[int, list[str]] = defaultdict(list)
     assigned: dict[int, list[str]] = defaultdict(list)
     for grid_id, (old, new) in sorted(doctor_changes.items()):
@@ -450,6 +454,34 @@ def notices_for(
             grids=_grid_list(codes),
         )
     return notices
+
+
+def _tell_deputies(
+    changes: dict[int, tuple[Any, Any]],
+    grids: dict[int, Grid],
+    people: dict[int, Patient],
+    told: set[int],
+    to_patient: Callable[..., None],
+) -> None:
+    """The new deputy learns his role, the coordinator who stands behind him, and a
+    deputy who steps down (unless he was just told he now coordinates) is thanked."""
+    for grid_id, (old, new) in sorted(changes.items()):
+        grid = grids.get(grid_id)
+        if grid is None:
+            continue
+        if new is not None:
+            told.add(new)
+            to_patient(people.get(new), "sms.admin.deputy_new", grid=grid.code)
+            coordinator_id = grid.coordinator_id
+            if coordinator_id is not None and coordinator_id not in told:
+                to_patient(
+                    people.get(coordinator_id),
+                    "sms.admin.coordinator_deputy",
+                    grid=grid.code,
+                    name=_clip(people[new].name) if new in people else "-",
+                )
+        if old is not None and old not in told:
+            to_patient(people.get(old), "sms.admin.deputy_released", grid=grid.code)
 
 
 def notice_rows(notices: Sequence[Notice]) -> list[dict[str, Any]]:

@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.clock import now as clock_now
 from config.logging import mask_phone, mask_phones_in
 from grids.channel import messages_with
 from grids.models import Doctor, Facility, Grid, Patient, UrgentReport, WeeklyReport
+from grids.outreach.leaders import GridLeaders, standing_in
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S, rate
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
@@ -226,6 +228,9 @@ class GridLine:
     number: int
     coordinator: str | None
     reported_at: datetime | None
+    deputy: str | None = None
+    stand_in: str | None = None
+    """Why the deputy leads now (`grids.outreach.leaders.StandIn`), or None."""
 
 
 def doctor_grids(session: Session, doctor: Doctor, week: str) -> list[GridLine]:
@@ -253,8 +258,32 @@ def _grid_lines(session: Session, grids: list[Grid], week: str) -> list[GridLine
         .tuples()
         .all()
     )
+    deputies: dict[int, str] = dict(
+        session.execute(
+            select(Grid.id, Patient.name)
+            .join(Patient, Patient.id == Grid.deputy_id)
+            .where(Grid.id.in_(ids))
+        )
+        .tuples()
+        .all()
+    )
+    stand_ins = standing_in(
+        session,
+        [
+            GridLeaders(grid.id, grid.coordinator_id, grid.deputy_id, grid.created_at)
+            for grid in grids
+        ],
+        clock_now(),
+    )
     return [
-        GridLine(grid, number, coordinators.get(grid.id), reported.get(grid.id))
+        GridLine(
+            grid,
+            number,
+            coordinators.get(grid.id),
+            reported.get(grid.id),
+            deputies.get(grid.id),
+            stand_ins.get(grid.id),
+        )
         for number, grid in enumerate(grids, start=1)
     ]
 
