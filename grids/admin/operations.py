@@ -51,6 +51,7 @@ OPERATIONS = (
     "merge",
     "retire-doctor",
     "set-status",
+    "rebalance",
 )
 STATUSES = ("hospitalised", "discharged", "moved_away", "deceased")
 

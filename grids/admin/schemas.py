@@ -19,6 +19,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "merge": ("grids",),
     "retire-doctor": ("doctor",),
     "set-status": ("patient", "status"),
+    "rebalance": (),
 }
 
 
@@ -28,6 +29,9 @@ class OperationRequestSchema(BaseSchema):
     grid = fields.String(metadata={"description": "Grid code"})
     doctor = fields.String(metadata={"description": "Doctor code"})
     patient = fields.String(metadata={"description": "Patient code"})
+    facility = fields.String(
+        metadata={"description": "rebalance: only this facility's clinics (default: county)"}
+    )
     grids = fields.List(
         fields.String(),
         validate=validate.Length(equal=2),
