@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from config.clock import now
 from config.logging import mask_phone
+from config.runtime import current_settings
 from grids import audit
 from grids.accounts.access import current, doctor_or_403, grid_or_403, require_role, scope_for
 from grids.admin import browse as browsing
@@ -33,7 +35,7 @@ from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus
 from grids.models import Doctor, Facility
 from grids.storage.session import request_session
 from grids.web.language import page_language
-from i18n import LANGUAGES, catalogue, translate
+from i18n import LANGUAGES, MessageNotFound, catalogue, translate
 
 admin_pages = Blueprint("admin_pages", __name__, url_prefix="/admin", template_folder="templates")
 EDITORS = ("admin", "township")
@@ -41,9 +43,38 @@ EDITORS = ("admin", "township")
 
 def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     language = page_language()
+    texts = catalogue(language)
+    tz = current_settings().tz
+
+    def label(prefix: str, code: str | None) -> str:
+        """A code shown to people (`mixed`, `active`, `move-grid`), translated."""
+        if not code:
+            return ""
+        try:
+            return texts.text(f"{prefix}{code}")
+        except MessageNotFound:
+            return code
+
+    def actor(name: str | None) -> str:
+        """`user:admin` as "用户 admin", `cli:admin.move-grid` as "命令行"."""
+        kind, _, who = (name or "").partition(":")
+        try:
+            return texts.text(f"admin.actor.{kind}", name=who)
+        except MessageNotFound:
+            return name or ""
+
+    def local(moment: str | None) -> str:
+        """An ISO time of the change log, in the county's time zone."""
+        if not moment:
+            return ""
+        return datetime.fromisoformat(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
     page = render_template(
         template,
-        t=catalogue(language).text,
+        t=texts.text,
+        label=label,
+        actor=actor,
+        local=local,
         language=language,
         languages=LANGUAGES,
         conditions=(*CONDITION_CODES, MIXED),
