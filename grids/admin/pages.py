@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from config.clock import now
 from config.logging import mask_phone
@@ -31,8 +31,9 @@ from grids.admin.requests import (
 )
 from grids.admin.service import AdminError, Outcome
 from grids.audit import ChangeConflict, UndoRefused
+from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus
-from grids.models import Doctor, Facility
+from grids.models import Doctor, Facility, Grid
 from grids.storage.session import request_session
 from grids.web.language import page_language
 from i18n import LANGUAGES, MessageNotFound, catalogue, translate
@@ -185,8 +186,9 @@ def retire(code: str) -> Any:
     )
 
 
-def _candidates(doctor: Doctor) -> list[Doctor]:
-    """Active doctors of the doctor's township (and any in scope), for the editable suggestion."""
+def _candidates(doctor: Doctor) -> list[dict[str, Any]]:
+    """Active doctors of the doctor's township (and any in scope), for the editable
+    suggestion, each with the grids he holds: a full doctor shows as full."""
     session = request_session()
     township = session.scalar(select(Facility.parent_id).where(Facility.id == doctor.facility_id))
     clinics = select(Facility.id).where(Facility.parent_id == township)
@@ -198,7 +200,20 @@ def _candidates(doctor: Doctor) -> list[Doctor]:
     allowed = _scope()
     if allowed is not None:
         query = query.where(Doctor.facility_id.in_(allowed))
-    return list(session.scalars(query.order_by(Doctor.code)))
+    doctors = list(session.scalars(query.order_by(Doctor.code)))
+    loads = dict(
+        session.execute(
+            select(Grid.doctor_id, func.count())
+            .where(Grid.doctor_id.in_([d.id for d in doctors]), Grid.closed_at.is_(None))
+            .group_by(Grid.doctor_id)
+        )
+        .tuples()
+        .all()
+    )
+    return [
+        {"code": d.code, "name": d.name, "load": loads.get(d.id, 0), "cap": DOCTOR_GRID_CAPACITY}
+        for d in doctors
+    ]
 
 
 def _params(operation: str) -> dict[str, Any]:

@@ -181,3 +181,11 @@ def test_the_change_log_shows_local_times_and_translated_actors(client, session,
     log = client.get("/admin/changes").get_data(as_text=True)
     assert local in log
     assert translate("admin.actor.user", "zh_CN", name="bureau") in log
+
+
+def test_the_retire_page_shows_how_many_grids_each_candidate_holds(client, c) -> None:
+    log_in(client, "bureau")
+    page = client.get(f"/admin/doctors/{c.d1.code}/retire").get_data(as_text=True)
+    assert translate(
+        "admin.web.candidate", "zh_CN", code="DB1", name="李医生", grids=0, cap=15
+    ) in (page)
