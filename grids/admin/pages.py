@@ -281,7 +281,9 @@ def _error_page(error: Exception) -> tuple[str, int]:
     return _render("admin/message.html", status=status, message=message)
 
 
-def _outcome_page(outcome: Outcome, operation: str, params: dict[str, Any]) -> tuple[str, int]:
+def _outcome_page(
+    outcome: Outcome, operation: str, params: dict[str, Any], undo_of: int | None = None
+) -> tuple[str, int]:
     document = outcome_document(outcome, page_language())
     return _render(
         "admin/outcome.html",
@@ -289,6 +291,7 @@ def _outcome_page(outcome: Outcome, operation: str, params: dict[str, Any]) -> t
         outcome=document,
         operation=operation,
         form=request.form,
+        undo_of=undo_of,
     )
 
 
@@ -304,9 +307,12 @@ def changes() -> Any:
 @admin_pages.post("/changes/<change_set_id>/undo")
 @require_role(*EDITORS)
 def undo_change(change_set_id: str) -> Any:
+    """A preview first, like every operation (what changes back, every SMS); the
+    preview's own button applies it."""
     session = request_session()
     if not change_set_id.isdigit():
         abort(404)
+    apply = request.form.get("step") == "apply"
     try:
         outcome = run_undo(
             session,
@@ -314,12 +320,16 @@ def undo_change(change_set_id: str) -> Any:
             who=actor_for(session, current()),
             now=now(),
             reason=request.form.get("reason"),
+            dry_run=not apply,
         )
     except (AdminError, UndoRefused) as error:
         session.rollback()
         return _error_page(error)
-    session.commit()
-    return _outcome_page(outcome, "undo", {})
+    if apply:
+        session.commit()
+    else:
+        session.rollback()
+    return _outcome_page(outcome, "undo", {}, undo_of=int(change_set_id))
 
 
 @admin_pages.get("/")

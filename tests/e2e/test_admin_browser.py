@@ -131,6 +131,9 @@ def test_retire_a_doctor_edit_apply_see_sms_and_log_then_undo(
     page.screenshot(path=str(ARTIFACTS / f"admin-log-{label}.png"), full_page=True)
     row.locator("button").click()
     page.wait_for_load_state()
+    assert "撤销" in page.locator("#result").inner_text()  # the preview
+    page.click("#apply")
+    page.wait_for_load_state()
     assert "撤销" in page.locator("#result").inner_text()
     page.screenshot(path=str(ARTIFACTS / f"admin-undone-{label}.png"), full_page=True)
     session.expire_all()

@@ -92,7 +92,17 @@ def test_retire_flow_preview_edit_apply_then_undo(client, session, c) -> None:
     found = re.search(r'id="change-(\d+)"', log)
     assert found is not None
     change_id = found.group(1)
-    undone = client.post(f"/admin/changes/{change_id}/undo", data={"csrf_token": csrf_token(log)})
+    # Undo previews first, with every SMS, and changes nothing until applied.
+    preview = client.post(f"/admin/changes/{change_id}/undo", data={"csrf_token": csrf_token(log)})
+    assert preview.status_code == 200
+    text = preview.get_data(as_text=True)
+    assert 'id="apply"' in text and 'id="sms"' in text
+    session.expire_all()
+    assert session.get(Doctor, c.d1.id).status == DoctorStatus.RETIRED
+    undone = client.post(
+        f"/admin/changes/{change_id}/undo",
+        data={"csrf_token": csrf_token(text), "step": "apply"},
+    )
     assert undone.status_code == 200
     session.expire_all()
     assert session.get(Doctor, c.d1.id).status == DoctorStatus.ACTIVE
