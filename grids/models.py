@@ -118,6 +118,9 @@ class Grid(Timestamped, Base):
     deputy_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     """The deputy (副网格员): a second volunteer member with a mobile, who stands in
     while the coordinator is away (grids.outreach.leaders decides when)."""
+    doctor_number: Mapped[int | None] = mapped_column(SmallInteger)
+    """Its number among its doctor's grids (`7号格`), kept while it stays with him
+    (grids.formation.numbers)."""
     exchange_weekday: Mapped[int | None] = mapped_column(SmallInteger)
     exchange_time: Mapped[time | None] = mapped_column(Time)
     exchange_minutes: Mapped[int] = mapped_column(SmallInteger, default=60)

@@ -31,6 +31,7 @@ from grids.core.notices import Notice
 from grids.core.vocabulary import GONE_STATUSES
 from grids.delivery import Deliver
 from grids.escalation.service import EscalationPolicy
+from grids.formation.numbers import clear_numbers, renumber
 from grids.models import ChangeSet, Doctor, Grid, Membership, Patient
 from i18n import normalise_language, translate
 
@@ -215,6 +216,7 @@ def execute(
         return outcome
     checked_before = check_around(session, plan.grid_ids, plan.doctor_ids)
     recorded = audit.apply_changes(session, phased(plan.changes))
+    renumber(session, _doctor_changed(recorded))
     created = {c["id"] for c in recorded if c["table"] == "grids" and c["op"] == "insert"}
     checked_after = check_around(session, plan.grid_ids | created, plan.doctor_ids)
     outcome.problems = plan.problems + added_problems(
@@ -484,6 +486,16 @@ def _tell_deputies(
             to_patient(people.get(old), "sms.admin.deputy_released", grid=grid.code)
 
 
+def _doctor_changed(recorded: list[dict[str, Any]]) -> set[int]:
+    """Grids inserted or given another doctor: they take a new number for him."""
+    return {
+        c["id"]
+        for c in recorded
+        if c["table"] == "grids"
+        and (c["op"] == "insert" or (c["op"] == "update" and c.get("field") == "doctor_id"))
+    }
+
+
 def notice_rows(notices: Sequence[Notice]) -> list[dict[str, Any]]:
     """What the preview shows of each SMS: recipient, template, and the number and text
     with phone numbers masked."""
@@ -544,7 +556,12 @@ def undo(
         override=False,
         dry_run=dry_run,
     )
+    clear_numbers(
+        session,
+        [c["id"] for c in change_set.changes if c["table"] == "grids" and c["op"] == "insert"],
+    )
     recorded = audit.undo_changes(session, change_set)
+    renumber(session, _doctor_changed(recorded))
     inverse_set = audit.record_change_set(
         session,
         actor=actor,

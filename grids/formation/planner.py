@@ -545,6 +545,7 @@ def _plan(
                     state.doctor_id,
                     state.coordinator_id,
                     state.deputy_id,
+                    state.doctor_id != original.doctor_id,
                 )
             )
     new_grids = [

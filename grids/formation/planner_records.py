@@ -153,6 +153,8 @@ class GridChange:
     doctor_id: int | None
     coordinator_id: int | None
     deputy_id: int | None = None
+    doctor_changed: bool = False
+    """The grid goes to another doctor (or none): it takes a new number for him."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from grids.core.vocabulary import DoctorStatus, FacilityLevel
+from grids.formation.numbers import renumber, unnumbered
 from grids.formation.planner import collector_paused, form_grids
 from grids.formation.planner_records import (
     ClinicIn,
@@ -100,6 +101,11 @@ def form_grids_in_database(
     if not dry_run and not plan.is_empty:
         _write(session, plan, actor, facility_code, now)
         written = True
+    if not dry_run:
+        missing = unnumbered(session)
+        if missing:  # grids made before their numbers were kept
+            renumber(session, missing)
+            written = True
     finished = time.perf_counter()
     return FormationResult(
         plan=plan,
@@ -385,11 +391,14 @@ def _write(
             raise FormationConflict(change.code)
 
     memberships = [(join.grid_id, join.patient_id, join.seat) for join in plan.joins]
+    numbered = [change.grid_id for change in plan.grid_changes if change.doctor_changed]
     if plan.new_grids:
         ids = _insert_grids(session, plan, now)
+        numbered += ids
         for grid, grid_id in zip(plan.new_grids, ids, strict=True):
             memberships.extend((grid_id, patient_id, seat) for patient_id, seat in grid.members)
     _insert_memberships(session, memberships, now)
+    renumber(session, numbered)
 
     session.add(
         AuditEntry(

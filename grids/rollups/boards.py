@@ -234,8 +234,12 @@ class GridLine:
 
 
 def doctor_grids(session: Session, doctor: Doctor, week: str) -> list[GridLine]:
-    grids = session.scalars(select(Grid).where(Grid.doctor_id == doctor.id).order_by(Grid.code))
+    grids = session.scalars(select(Grid).where(Grid.doctor_id == doctor.id).order_by(*_BY_NUMBER))
     return _grid_lines(session, list(grids), week)
+
+
+_BY_NUMBER = (Grid.doctor_number.is_(None), Grid.doctor_number, Grid.code)
+"""A doctor's grids by the number each keeps for him (grids.formation.numbers)."""
 
 
 def _grid_lines(session: Session, grids: list[Grid], week: str) -> list[GridLine]:
@@ -278,13 +282,13 @@ def _grid_lines(session: Session, grids: list[Grid], week: str) -> list[GridLine
     return [
         GridLine(
             grid,
-            number,
+            grid.doctor_number or position,  # the number kept for its doctor
             coordinators.get(grid.id),
             reported.get(grid.id),
             deputies.get(grid.id),
             stand_ins.get(grid.id),
         )
-        for number, grid in enumerate(grids, start=1)
+        for position, grid in enumerate(grids, start=1)
     ]
 
 
@@ -292,7 +296,7 @@ def grid_line(session: Session, grid: Grid, week: str) -> GridLine:
     siblings = (
         list(
             session.scalars(
-                select(Grid).where(Grid.doctor_id == grid.doctor_id).order_by(Grid.code)
+                select(Grid).where(Grid.doctor_id == grid.doctor_id).order_by(*_BY_NUMBER)
             )
         )
         if grid.doctor_id

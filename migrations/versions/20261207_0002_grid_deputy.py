@@ -1,4 +1,4 @@
-"""a deputy (副网格员) for every grid
+"""a deputy (副网格员) for every grid, and grid numbers kept per doctor
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("grids", schema=None) as batch_op:
         batch_op.add_column(sa.Column("deputy_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("doctor_number", sa.SmallInteger(), nullable=True))
         batch_op.create_index(batch_op.f("ix_grids_deputy_id"), ["deputy_id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_grids_deputy_id_patients"), "patients", ["deputy_id"], ["id"]
@@ -29,4 +30,5 @@ def downgrade() -> None:
     with op.batch_alter_table("grids", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_grids_deputy_id_patients"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_grids_deputy_id"))
+        batch_op.drop_column("doctor_number")
         batch_op.drop_column("deputy_id")

@@ -81,3 +81,37 @@ def test_rebalance_previews_applies_and_undoes(runner, session) -> None:
     undone = runner.invoke(args=["admin", "undo", str(change_set)])
     assert undone.exit_code == 0, undone.output
     assert len(_open_grids(session)) == 5
+
+
+def test_a_grid_keeps_its_number_for_its_doctor_when_another_moves_in_or_out(
+    runner, session
+) -> None:
+    tree = factories.facility_tree(session, prefix="N")
+    first = factories.doctor(session, tree["clinic_a"], code="DN1")
+    other = factories.doctor(session, tree["clinic_a"], code="DN2")
+    for code, doctor in (("NV1-HTN02", first), ("NV1-HTN04", first), ("NV1-HTN01", other)):
+        made = factories.grid_with_members(
+            session, tree["clinic_a"], size=3, with_doctor=False, code=code
+        )
+        made.grid.doctor_id = doctor.id
+    session.commit()
+    assert runner.invoke(args=["grids", "form"]).exit_code == 0  # numbers the grids
+
+    def numbers() -> dict[str, int | None]:
+        session.expire_all()
+        return dict(
+            session.execute(
+                select(Grid.code, Grid.doctor_number).where(Grid.doctor_id == first.id)
+            ).all()
+        )
+
+    before = numbers()
+    assert set(before.values()) == {1, 2}
+    moved = runner.invoke(args=["admin", "move-grid", "NV1-HTN01", "--doctor", "DN1"])
+    assert moved.exit_code == 0, moved.output
+    after = numbers()
+    assert {code: after[code] for code in before} == before  # nobody renumbered
+    assert after["NV1-HTN01"] == 3
+    out = runner.invoke(args=["admin", "move-grid", "NV1-HTN02", "--doctor", "DN2"])
+    assert out.exit_code == 0, out.output
+    assert numbers()["NV1-HTN04"] == before["NV1-HTN04"]
