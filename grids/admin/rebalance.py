@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,14 +15,15 @@ from grids.accounts.access import facility_subtree_ids
 from grids.admin.lookups import NotFound
 from grids.admin.plans import Plan, join, leave, set_field, touch
 from grids.admin.rules import lowest_free_seats, problem
-from grids.core.vocabulary import MIXED, FacilityLevel
+from grids.core.notices import Notice
+from grids.core.vocabulary import GONE_STATUSES, MIXED, FacilityLevel
 from grids.formation.rebalance import (
     REBALANCE_QUIET_DAYS,
     CurrentGrid,
     Member,
     plan_rebalance,
 )
-from grids.models import ChangeSet, Facility, Grid, Membership, Patient
+from grids.models import ChangeSet, Doctor, Facility, Grid, Membership, Patient
 
 OPERATION = "rebalance"
 
@@ -126,3 +129,55 @@ def _close(plan: Plan, grid: Grid, now: datetime) -> None:
         plan.doctor_ids.add(grid.doctor_id)
     plan.changes.append(set_field("grids", grid.id, grid.code, "closed_at", None, now))
     plan.notes.append(problem("rebalance_closes", grid=grid.code))
+
+
+def rebalance_notices(
+    session: Session, recorded: list[dict[str, Any]], change_set_id: int
+) -> list[Notice]:
+    """Besides the members who move (told by the admin service like any move) and the
+    doctors of closed grids: each receiving grid's coordinator, and its doctor once."""
+    joined: dict[int, set[int]] = defaultdict(set)
+    for change in recorded:
+        if change["table"] == "memberships" and change["op"] == "insert":
+            values = change["values"]
+            joined[int(values["grid_id"])].add(int(values["patient_id"]))
+    if not joined:
+        return []
+    movers = {patient_id for patients in joined.values() for patient_id in patients}
+    grids = list(session.scalars(select(Grid).where(Grid.id.in_(list(joined))).order_by(Grid.code)))
+    notices: list[Notice] = []
+    prefix = f"admin:{change_set_id}"
+    by_doctor: dict[int, list[Grid]] = defaultdict(list)
+    for grid in grids:
+        coordinator = session.get(Patient, grid.coordinator_id) if grid.coordinator_id else None
+        if (
+            coordinator is not None
+            and coordinator.id not in movers
+            and coordinator.phone
+            and coordinator.status not in GONE_STATUSES
+        ):
+            notices.append(
+                Notice.to_person(
+                    coordinator,
+                    key=f"{prefix}:coordinator_joined:patient:{coordinator.id}",
+                    template="sms.admin.coordinator_joined",
+                    params={"grid": grid.code, "count": len(joined[grid.id])},
+                )
+            )
+        if grid.doctor_id is not None:
+            by_doctor[grid.doctor_id].append(grid)
+    for doctor_id, own in sorted(by_doctor.items()):
+        doctor = session.get(Doctor, doctor_id)
+        if doctor is None or not doctor.phone:
+            continue
+        codes = [grid.code for grid in own]
+        shown = ", ".join(codes[:3]) + ("…" if len(codes) > 3 else "")
+        notices.append(
+            Notice.to_person(
+                doctor,
+                key=f"{prefix}:doctor_joined:doctor:{doctor.id}",
+                template="sms.admin.doctor_members_joined",
+                params={"count": sum(len(joined[g.id]) for g in own), "grids": shown},
+            )
+        )
+    return notices

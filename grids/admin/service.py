@@ -24,6 +24,8 @@ from grids.admin.follow import follow_grid
 from grids.admin.hierarchy_check import added_problems, check_around
 from grids.admin.lookups import grid_loads
 from grids.admin.plans import Plan, phased
+from grids.admin.rebalance import OPERATION as REBALANCE
+from grids.admin.rebalance import rebalance_notices
 from grids.admin.rules import Problem, blocking
 from grids.audit import ChangeConflict, Conflict, UndoRefused
 from grids.core.errors import CatalogueError
@@ -274,6 +276,8 @@ def _finish(
     doctor_ids = set(before.doctors) | _doctors_moved(recorded)
     session.expire_all()
     notices = notices_for(session, recorded, change_set.id)
+    if change_set.operation == REBALANCE:
+        notices += rebalance_notices(session, recorded, change_set.id)
     for grid_id, (old, new) in _final(recorded, "grids", "doctor_id").items():
         notices += follow_grid(
             session, grid_id, old, new, now, default_language=default_language, policy=policy

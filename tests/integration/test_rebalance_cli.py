@@ -61,6 +61,8 @@ def test_rebalance_previews_applies_and_undoes(runner, session) -> None:
     templates = [sms["template"] for sms in document["sms"]]
     assert templates.count("sms.admin.member_moved") == 11
     assert "sms.admin.doctor_released" in templates
+    assert templates.count("sms.admin.coordinator_joined") == 1  # RV1-HTN02's coordinator
+    assert templates.count("sms.admin.doctor_members_joined") == 1
     assert len(_open_grids(session)) == 5
 
     applied = runner.invoke(

@@ -26,6 +26,8 @@ TEMPLATES = [
     "sms.admin.deputy_new",
     "sms.admin.deputy_released",
     "sms.admin.coordinator_deputy",
+    "sms.admin.coordinator_joined",
+    "sms.admin.doctor_members_joined",
 ]
 
 
