@@ -51,7 +51,7 @@ def test_garbage_gets_the_general_correction(message: str | bytes) -> None:
     ],
 )
 def test_ordinary_white_space_and_symbols_are_still_read(message: str) -> None:
-    parsed = parse(message)  # type: ignore[arg-type]
+    parsed = parse(message)
     assert isinstance(parsed.command, WeeklyReportCommand), parsed
 
 
@@ -59,7 +59,7 @@ def test_ordinary_white_space_and_symbols_are_still_read(message: str) -> None:
 def test_urgency_in_garbage_is_still_heard_but_a_report_in_it_is_not_recorded(
     message: str,
 ) -> None:
-    parsed = parse(message)  # type: ignore[arg-type]
+    parsed = parse(message)
     assert isinstance(parsed.command, UrgentCommand), parsed
     assert parsed.command.report is None
     assert parsed.command.report_error == UNREADABLE
