@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from config.logging import mask_phone, mask_phones_in
 from config.settings import Settings
+from grids.storage.bulk import insert_many
 from grids.storage.database import Database
 from notifications import outbox
 from notifications.inbound.context import Outcome
@@ -60,24 +60,26 @@ class Stored:
 
 
 def store_received(
-    database: Database, messages: Sequence[IncomingSms], now: datetime, *, chunk: int
-) -> set[str]:
-    """Store `messages` unapplied, `chunk` rows per transaction, skipping MessageSids
-    stored already; the MessageSids this call stored."""
-    stored: set[str] = set()
-    for start in range(0, len(messages), chunk):
-        rows = [row_values(sms, now, Outcome.RECEIVED) for sms in messages[start : start + chunk]]
+    database: Database,
+    messages: Sequence[IncomingSms],
+    now: datetime,
+    *,
+    chunk: int,
+    known: Collection[str] = (),
+) -> None:
+    """Store `messages` unapplied, `chunk` rows per transaction (one statement each on
+    PostgreSQL), skipping MessageSids in `known` or stored meanwhile."""
+    rows = [row_values(sms, now, Outcome.RECEIVED) for sms in messages]
+    rows = [row for row in rows if row["message_sid"] not in known]
+    for start in range(0, len(rows), chunk):
         with database.unit_of_work() as session:
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = (
-                insert(InboundMessage)
-                .on_conflict_do_nothing(index_elements=["message_sid"])
-                .returning(_INBOUND.c.message_sid)
+            insert_many(
+                session.connection(),
+                _INBOUND,
+                rows[start : start + chunk],
+                skip_conflicts_on=["message_sid"],
             )
-            stored.update(session.scalars(statement, rows).all())
             session.commit()
-    return stored
 
 
 def stored_states(database: Database, sids: Sequence[str]) -> dict[str, Stored]:
