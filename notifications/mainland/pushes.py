@@ -55,7 +55,7 @@ MAX_PUSH_BYTES = 16 * 1024 * 1024
 """Bytes one push body may hold; more gets 413 before it is read."""
 STORE_CHUNK = 1_000
 """Pushed replies stored per transaction."""
-APPLY_SECONDS = 1.0
+APPLY_SECONDS = 0.5
 """How long a push spends applying stored replies before it answers: the providers wait
 a few seconds, then push again. The rest is applied by a thread after the answer."""
 
