@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PRISM := tests/prism/node_modules/.bin/prism
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -34,12 +35,22 @@ $(CHROMIUM):
 		echo "apt-get not found: the browser tests will be skipped"; \
 	fi
 
+# The reverse proxy of the production recipe (docs/deployment.md), which the faults
+# tier runs; Debian's nginx-light is enough (config/nginx.conf).
+$(NGINX):
+	@if command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq nginx-light) \
+			|| echo "nginx could not be installed: the nginx faults test will be skipped"; \
+	else \
+		echo "apt-get not found: the nginx faults test will be skipped"; \
+	fi
+
 install: $(STAMP)
 
 start: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) scripts/start
 
-test: $(STAMP) $(PRISM) $(CHROMIUM)
+test: $(STAMP) $(PRISM) $(CHROMIUM) $(NGINX)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache

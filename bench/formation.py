@@ -98,6 +98,7 @@ def pure_child(path: Path) -> None:
                 "placed": report.placed,
                 "needs_coordinator": len(report.needs_coordinator),
                 "unassigned": report.unassigned,
+                "figures": report.figures.as_dict(),
             }
         )
     )
@@ -116,6 +117,14 @@ def bench_pure(county: SyntheticCounty, directory: Path) -> None:
     print(f"   members placed           {figures['placed']:>12,}")
     print(f"   needing a coordinator    {figures['needs_coordinator']:>12,}")
     print(f"   without a doctor         {figures['unassigned']:>12,}")
+    shape = figures["figures"]
+    ratio = shape["grids"] / shape["min_grids"] if shape["min_grids"] else 0.0
+    print(f"   fewest grids possible    {shape['min_grids']:>12,}")
+    print(f"   grids / fewest           {ratio:>12.3f}   (target <= 1.15)")
+    print(f"   mean members per grid    {shape['mean_size']:>12.2f}   (target >= 16)")
+    print(f"   mixed grids              {shape['mixed_grids']:>12,}")
+    print(f"   small grids (< 8)        {shape['small_grids']:>12,}")
+    print(f"   same-condition share     {shape['same_condition_share']:>12.4f}")
     print(f"   wall time                {figures['seconds']:>12.2f} s   (target < 10 s)")
     print(
         f"   peak RSS, ru_maxrss      {figures['peak_rss'] / MB:>12,.0f} MB  "

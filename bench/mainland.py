@@ -1,6 +1,6 @@
 """Mainland SMS on PostgreSQL: sends through the official Aliyun SDK, pushed reports and replies.
 
-    .venv/bin/python -m bench.mainland [--messages 1000] [--batch 100]
+    .venv/bin/python -m bench.mainland [--messages 1000] [--batch 100] [--big-push 30000]
 
 Creates (and afterwards drops) the database `huzhu_bench_mainland_<pid>`, builds the
 application with `SMS_BACKEND=aliyun` against the local Aliyun stand-in, then:
@@ -11,7 +11,10 @@ application with `SMS_BACKEND=aliyun` against the local Aliyun stand-in, then:
    of `--batch` items (the Flask test client, no network): reports/s;
 3. posts N replies from unregistered numbers to `/sms/aliyun/<secret>/up`
    in batches (stored, parsed, answered through the outbox), then the same
-   batches again (all duplicates): replies/s for each.
+   batches again (all duplicates): replies/s for each;
+4. posts one SmsUp push of `--big-push` items (docs/mainland-sms.md, "Batch sizes"):
+   the seconds until the provider has its answer, with every item stored (target
+   < 5 s), then the seconds until every item is applied and answered.
 
 Floors, from what a province needs: sends > 50/s (the dispatcher is paced at
 `SMS_RATE_PER_SECOND`, 1/s by default, far below); reports > 20/s and replies
@@ -51,6 +54,7 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DATABASE_NAME = f"huzhu_bench_mainland_{os.getpid()}"
 DAY = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 FLOORS = {"sends": 50.0, "reports": 20.0, "replies": 20.0}
+BIG_PUSH_SECONDS = 5.0
 
 
 def _line(name: str, count: int, seconds: float) -> float:
@@ -64,7 +68,48 @@ def _line(name: str, count: int, seconds: float) -> float:
     return rate
 
 
-def run(url: str, messages: int, batch: int) -> bool:
+def _big_push(app: Any, items: int) -> bool:
+    """One push of `items` replies: answered, all stored, within `BIG_PUSH_SECONDS`."""
+    db = database_of(app)
+    replies = [
+        {
+            "phone_number": f"136{n:08d}",
+            "content": "好",
+            "send_time": "2026-11-24 10:02:00",
+            "dest_code": "1",
+            "sequence_id": f"big{n}",
+        }
+        for n in range(items)
+    ]
+    body = json.dumps(replies, ensure_ascii=False)
+
+    def stored(*where: Any) -> int:
+        with db.unit_of_work() as session:
+            query = select(func.count()).select_from(InboundMessage)
+            big = InboundMessage.message_sid.like("aliyun:big%")
+            return session.scalar(query.where(big, *where)) or 0
+
+    started = time.perf_counter()
+    response = app.test_client().post(
+        f"/sms/aliyun/{CALLBACK_SECRET}/up", data=body, content_type="application/json"
+    )
+    answered = time.perf_counter() - started
+    kept = stored()
+    verdict = "ok" if response.status_code == 200 and kept == items else "FAILED"
+    target = "ok" if answered < BIG_PUSH_SECONDS else "ABOVE TARGET"
+    print(
+        f"{'one push, answered':<24} {items:>6} in {answered:6.2f} s, {kept} stored"
+        f"   target < {BIG_PUSH_SECONDS:.0f} s  {target}  {verdict}"
+    )
+    while stored(InboundMessage.outcome == "received"):
+        time.sleep(0.5)
+    drained = time.perf_counter() - started
+    rate = items / drained
+    print(f"{'one push, all applied':<24} {items:>6} in {drained:6.2f} s = {rate:8.0f}/s")
+    return verdict == "ok" and answered < BIG_PUSH_SECONDS
+
+
+def run(url: str, messages: int, batch: int, big_push: int = 0) -> bool:
     from wsgi import create_app
 
     standin = AliyunStandIn()
@@ -156,6 +201,8 @@ def run(url: str, messages: int, batch: int) -> bool:
             stored = session.scalar(select(func.count()).select_from(InboundMessage))
         ok &= stored == messages
         print(json.dumps({"inbound_rows": stored, "delivered": delivered}))
+        if big_push:
+            ok &= _big_push(app, big_push)
     finally:
         db.dispose()
         standin.close()
@@ -167,11 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--big-push", type=int, default=30_000)
     args = parser.parse_args(argv)
     url = create_postgres_database(args.url, DATABASE_NAME)
     try:
         migrate.upgrade(url)
-        return 0 if run(url, args.messages, args.batch) else 1
+        return 0 if run(url, args.messages, args.batch, args.big_push) else 1
     finally:
         drop_postgres_database(args.url, DATABASE_NAME)
 

@@ -392,8 +392,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "TWILIO_API_BASE_URL", get("TWILIO_API_BASE_URL") or "https://api.twilio.com"
         ),
         twilio_validate_signature=validate_signature,
+        # The console prints at once: no provider to pace for, unless asked to.
         sms_rate_per_second=_number(
-            "SMS_RATE_PER_SECOND", get("SMS_RATE_PER_SECOND") or "1", float, 0
+            "SMS_RATE_PER_SECOND",
+            get("SMS_RATE_PER_SECOND") or ("0" if backend == "console" else "1"),
+            float,
+            0,
         ),
         quiet_hours=parse_quiet_hours(get("QUIET_HOURS") or "21:00-08:00"),
         sms_max_attempts=_number("SMS_MAX_ATTEMPTS", get("SMS_MAX_ATTEMPTS") or "6", int, 1),

@@ -117,6 +117,12 @@ class Grid(Timestamped, Base):
     condition: Mapped[str] = mapped_column(String(32), index=True)
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id"), index=True)
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    """The deputy (副网格员): a second volunteer member with a mobile, who stands in
+    while the coordinator is away (grids.outreach.leaders decides when)."""
+    doctor_number: Mapped[int | None] = mapped_column(SmallInteger)
+    """Its number among its doctor's grids (`7号格`), kept while it stays with him
+    (grids.formation.numbers)."""
     exchange_weekday: Mapped[int | None] = mapped_column(SmallInteger)
     exchange_time: Mapped[time | None] = mapped_column(Time)
     exchange_minutes: Mapped[int] = mapped_column(SmallInteger, default=60)
@@ -128,7 +134,8 @@ class Grid(Timestamped, Base):
 
     facility: Mapped[Facility] = relationship()
     doctor: Mapped[Doctor | None] = relationship()
-    coordinator: Mapped[Patient | None] = relationship()
+    coordinator: Mapped[Patient | None] = relationship(foreign_keys=[coordinator_id])
+    deputy: Mapped[Patient | None] = relationship(foreign_keys=[deputy_id])
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
     __table_args__ = (

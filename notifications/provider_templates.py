@@ -69,6 +69,11 @@ SENT_TEMPLATES: tuple[str, ...] = (
     "sms.critical.county_duty",
     "sms.case.close_reminder",
     "sms.case.followup_due",
+    "sms.admin.deputy_new",
+    "sms.admin.deputy_released",
+    "sms.admin.coordinator_deputy",
+    "sms.admin.coordinator_joined",
+    "sms.admin.doctor_members_joined",
 )
 """Every catalogue message the service sends by SMS (a test checks the code names no other)."""
 
@@ -106,6 +111,8 @@ PARAM_LIMITS: dict[str, int] = {
     "members": 3,
     "seats": 30,
     "weeks": 3,
+    "count": 3,
+    "grids": 40,
 }
 """The longest value each parameter may carry, in characters: fixes how many provider
 variables it needs. A longer value is refused at enqueue."""

@@ -12,8 +12,9 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     import scheduling.models  # noqa: F401  (registers the tables)
     from grids.web.pages import add_health_check
-    from scheduling import cli
+    from scheduling import cli, demo_start
     from scheduling.health import scheduler_health
 
     add_health_check(app, scheduler_health)
     cli.init_app(app)
+    demo_start.init_app(app)

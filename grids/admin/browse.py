@@ -155,6 +155,7 @@ class MemberRow:
     volunteer: bool
     coordinator: bool
     joined_at: str
+    deputy: bool = False
 
 
 def members(session: Session, grid: Grid) -> list[MemberRow]:
@@ -174,6 +175,7 @@ def members(session: Session, grid: Grid) -> list[MemberRow]:
             volunteer=patient.volunteer,
             coordinator=patient.id == grid.coordinator_id,
             joined_at=joined.date().isoformat(),
+            deputy=patient.id == grid.deputy_id,
         )
         for seat, joined, patient in rows
     ]

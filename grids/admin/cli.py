@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from config.logging import mask_phones_in
 from config.runtime import current_settings
@@ -206,6 +206,27 @@ def move_grid_command(grid: str, doctor: str, **options: Any) -> None:
 def set_coordinator_command(grid: str, patient: str, **options: Any) -> None:
     """Make PATIENT (a member) the coordinator of GRID."""
     _run("set-coordinator", {"grid": grid, "patient": patient}, options)
+
+
+@admin_cli.command("set-deputy")
+@click.argument("grid")
+@click.argument("patient")
+@_common
+def set_deputy_command(grid: str, patient: str, **options: Any) -> None:
+    """Make PATIENT (a volunteer member) the deputy coordinator (副网格员) of GRID."""
+    _run("set-deputy", {"grid": grid, "patient": patient}, options)
+
+
+@click.command("rebalance")
+@click.option("--facility", metavar="CODE", help="Only this facility's village clinics.")
+@_common
+@with_appcontext
+def rebalance_command(facility: str | None, **options: Any) -> None:
+    """Bring grids formed by the old rule to the formation targets, as one change-set:
+    the fewest members moved, emptied grids closed, everyone affected told."""
+    if not (options["reason"] or "").strip():
+        raise _fail("admin.error.rebalance_needs_reason")
+    _run("rebalance", {"facility": facility}, options)
 
 
 @admin_cli.command("move-member")

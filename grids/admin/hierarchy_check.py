@@ -17,8 +17,8 @@ from collections.abc import Collection, Iterable, Mapping
 from sqlalchemy.orm import Session
 
 from grids.admin.rules import Problem, problem
+from grids.escalation.check import NOTICE, check_hierarchy
 from grids.escalation.check import Problem as CheckProblem
-from grids.escalation.check import check_hierarchy
 from grids.escalation.roster_graph import load_hierarchy_around
 
 Found = dict[tuple[str, str], CheckProblem]
@@ -51,7 +51,7 @@ def added_problems(
     said = {(p.code, str(p.params.get(param))) for p in named for param in ("grid", "doctor")}
     added: list[Problem] = []
     for key, found in sorted(after.items()):
-        if key in before or key in accepted:
+        if key in before or key in accepted or found.severity == NOTICE:
             continue
         covering = COVERED_BY.get(found.code)
         if covering is not None and (covering[0], found.subject) in said:

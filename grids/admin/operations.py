@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grids.admin.deputies import can_lead, release_deputy
 from grids.admin.lookups import (
     NotFound,
     current_memberships,
@@ -37,26 +38,24 @@ from grids.admin.rules import (
     split_seats,
     suggest_reassignment,
 )
-from grids.core.limits import GRID_CAPACITY, is_e164
+from grids.core.limits import GRID_CAPACITY
 from grids.core.vocabulary import DoctorStatus, PatientStatus, condition_abbreviation
 from grids.models import Doctor, Facility, Grid, Membership, Patient
 
 OPERATIONS = (
     "move-grid",
     "set-coordinator",
+    "set-deputy",
     "move-member",
     "split",
     "merge",
     "retire-doctor",
     "set-status",
     "pause-member",
+    "rebalance",
 )
 PAUSE_DAYS_MAX = 366
 STATUSES = ("hospitalised", "discharged", "moved_away", "deceased")
-
-
-def _can_coordinate(patient: Patient) -> bool:
-    return patient.volunteer and is_e164(patient.phone) and patient.status == PatientStatus.ACTIVE
 
 
 def move_grid(session: Session, grid_code: str, doctor_code: str) -> Plan:
@@ -102,11 +101,12 @@ def set_coordinator(session: Session, grid_code: str, patient_code: str) -> Plan
         plan.problems.append(problem("not_a_member", patient=patient.code, grid=grid.code))
     elif grid.coordinator_id == patient.id:
         plan.problems.append(problem("already_coordinator", patient=patient.code, grid=grid.code))
-    elif not _can_coordinate(patient):
+    elif not can_lead(patient):
         plan.problems.append(problem("not_a_volunteer", True, patient=patient.code))
     plan.changes.append(
         set_field("grids", grid.id, grid.code, "coordinator_id", grid.coordinator_id, patient.id)
     )
+    release_deputy(plan, grid, patient.id)
     return plan
 
 
@@ -191,6 +191,7 @@ def move_members(session: Session, moves: Sequence[tuple[str, str]], now: dateti
                     set_field("grids", source.id, source.code, "coordinator_id", patient.id, None)
                 )
                 plan.notes.append(problem("needs_coordinator", grid=source.code))
+            release_deputy(plan, source, patient.id)
         seat = lowest_free_seats(seats[grid.id], 1)[0]
         seats[grid.id].add(seat)
         join(plan, grid.id, patient, seat, now)
@@ -244,11 +245,7 @@ def split(session: Session, grid_code: str, now: datetime) -> Plan:
         )
     }
     volunteer = next(
-        (
-            by_seat[s].patient_id
-            for s in leaving
-            if _can_coordinate(patients[by_seat[s].patient_id])
-        ),
+        (by_seat[s].patient_id for s in leaving if can_lead(patients[by_seat[s].patient_id])),
         None,
     )
     if grid.doctor_id is not None:
@@ -348,6 +345,10 @@ def merge(session: Session, keep_code: str, absorb_code: str, now: datetime) -> 
             set_field(
                 "grids", absorb.id, absorb.code, "coordinator_id", absorb.coordinator_id, None
             )
+        )
+    if absorb.deputy_id is not None:
+        plan.changes.append(
+            set_field("grids", absorb.id, absorb.code, "deputy_id", absorb.deputy_id, None)
         )
     if absorb.doctor_id is not None:
         old = session.get(Doctor, absorb.doctor_id)
@@ -513,6 +514,7 @@ def set_status(
                 set_field("grids", grid.id, grid.code, "coordinator_id", patient.id, None)
             )
             plan.notes.append(problem("needs_coordinator", grid=grid.code))
+        release_deputy(plan, grid, patient.id)
     return plan
 
 

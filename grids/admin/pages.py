@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from config.clock import now
 from config.logging import mask_phone
+from config.runtime import current_settings
 from grids import audit
 from grids.accounts.access import current, doctor_or_403, grid_or_403, require_role, scope_for
 from grids.admin import browse as browsing
@@ -29,12 +31,13 @@ from grids.admin.requests import (
 )
 from grids.admin.service import AdminError, Outcome
 from grids.audit import ChangeConflict, UndoRefused
+from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.spreadsheet_cells import csv_row
 from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus
-from grids.models import Doctor, Facility
+from grids.models import Doctor, Facility, Grid
 from grids.storage.session import request_session
 from grids.web.language import page_language
-from i18n import LANGUAGES, catalogue, translate
+from i18n import LANGUAGES, MessageNotFound, catalogue, translate
 
 admin_pages = Blueprint("admin_pages", __name__, url_prefix="/admin", template_folder="templates")
 EDITORS = ("admin", "township")
@@ -42,9 +45,38 @@ EDITORS = ("admin", "township")
 
 def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     language = page_language()
+    texts = catalogue(language)
+    tz = current_settings().tz
+
+    def label(prefix: str, code: str | None) -> str:
+        """A code shown to people (`mixed`, `active`, `move-grid`), translated."""
+        if not code:
+            return ""
+        try:
+            return texts.text(f"{prefix}{code}")
+        except MessageNotFound:
+            return code
+
+    def actor(name: str | None) -> str:
+        """`user:admin` as "用户 admin", `cli:admin.move-grid` as "命令行"."""
+        kind, _, who = (name or "").partition(":")
+        try:
+            return texts.text(f"admin.actor.{kind}", name=who)
+        except MessageNotFound:
+            return name or ""
+
+    def local(moment: str | None) -> str:
+        """An ISO time of the change log, in the county's time zone."""
+        if not moment:
+            return ""
+        return datetime.fromisoformat(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
     page = render_template(
         template,
-        t=catalogue(language).text,
+        t=texts.text,
+        label=label,
+        actor=actor,
+        local=local,
         language=language,
         languages=LANGUAGES,
         conditions=(*CONDITION_CODES, MIXED),
@@ -155,8 +187,9 @@ def retire(code: str) -> Any:
     )
 
 
-def _candidates(doctor: Doctor) -> list[Doctor]:
-    """Active doctors of the doctor's township (and any in scope), for the editable suggestion."""
+def _candidates(doctor: Doctor) -> list[dict[str, Any]]:
+    """Active doctors of the doctor's township (and any in scope), for the editable
+    suggestion, each with the grids he holds: a full doctor shows as full."""
     session = request_session()
     township = session.scalar(select(Facility.parent_id).where(Facility.id == doctor.facility_id))
     clinics = select(Facility.id).where(Facility.parent_id == township)
@@ -168,7 +201,20 @@ def _candidates(doctor: Doctor) -> list[Doctor]:
     allowed = _scope()
     if allowed is not None:
         query = query.where(Doctor.facility_id.in_(allowed))
-    return list(session.scalars(query.order_by(Doctor.code)))
+    doctors = list(session.scalars(query.order_by(Doctor.code)))
+    loads = dict(
+        session.execute(
+            select(Grid.doctor_id, func.count())
+            .where(Grid.doctor_id.in_([d.id for d in doctors]), Grid.closed_at.is_(None))
+            .group_by(Grid.doctor_id)
+        )
+        .tuples()
+        .all()
+    )
+    return [
+        {"code": d.code, "name": d.name, "load": loads.get(d.id, 0), "cap": DOCTOR_GRID_CAPACITY}
+        for d in doctors
+    ]
 
 
 def _params(operation: str) -> dict[str, Any]:
@@ -236,7 +282,9 @@ def _error_page(error: Exception) -> tuple[str, int]:
     return _render("admin/message.html", status=status, message=message)
 
 
-def _outcome_page(outcome: Outcome, operation: str, params: dict[str, Any]) -> tuple[str, int]:
+def _outcome_page(
+    outcome: Outcome, operation: str, params: dict[str, Any], undo_of: int | None = None
+) -> tuple[str, int]:
     document = outcome_document(outcome, page_language())
     return _render(
         "admin/outcome.html",
@@ -244,6 +292,7 @@ def _outcome_page(outcome: Outcome, operation: str, params: dict[str, Any]) -> t
         outcome=document,
         operation=operation,
         form=request.form,
+        undo_of=undo_of,
     )
 
 
@@ -259,9 +308,12 @@ def changes() -> Any:
 @admin_pages.post("/changes/<change_set_id>/undo")
 @require_role(*EDITORS)
 def undo_change(change_set_id: str) -> Any:
+    """A preview first, like every operation (what changes back, every SMS); the
+    preview's own button applies it."""
     session = request_session()
     if not change_set_id.isdigit():
         abort(404)
+    apply = request.form.get("step") == "apply"
     try:
         outcome = run_undo(
             session,
@@ -269,12 +321,16 @@ def undo_change(change_set_id: str) -> Any:
             who=actor_for(session, current()),
             now=now(),
             reason=request.form.get("reason"),
+            dry_run=not apply,
         )
     except (AdminError, UndoRefused) as error:
         session.rollback()
         return _error_page(error)
-    session.commit()
-    return _outcome_page(outcome, "undo", {})
+    if apply:
+        session.commit()
+    else:
+        session.rollback()
+    return _outcome_page(outcome, "undo", {}, undo_of=int(change_set_id))
 
 
 @admin_pages.get("/")

@@ -15,7 +15,9 @@ from grids import audit
 from grids.accounts.access import facility_subtree_ids
 from grids.accounts.models import User
 from grids.admin import operations
+from grids.admin.deputies import set_deputy
 from grids.admin.plans import Plan
+from grids.admin.rebalance import rebalance
 from grids.admin.rules import Problem
 from grids.admin.service import AdminError, Outcome, execute, notice_rows, undo
 from grids.audit import ChangeConflict
@@ -32,6 +34,10 @@ def build_plan(session: Session, operation: str, params: dict[str, Any], now: da
         return operations.move_grid(session, params["grid"], params["doctor"])
     if operation == "set-coordinator":
         return operations.set_coordinator(session, params["grid"], params["patient"])
+    if operation == "rebalance":
+        return rebalance(session, params.get("facility") or None, now)
+    if operation == "set-deputy":
+        return set_deputy(session, params["grid"], params["patient"])
     if operation == "move-member":
         moves = params.get("moves") or [(params["patient"], params["grid"])]
         return operations.move_members(session, [(p, g) for p, g in moves], now)

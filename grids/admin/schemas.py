@@ -13,12 +13,14 @@ from grids.web.schemas import BaseSchema
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "move-grid": ("grid", "doctor"),
     "set-coordinator": ("grid", "patient"),
+    "set-deputy": ("grid", "patient"),
     "move-member": (),
     "split": ("grid",),
     "merge": ("grids",),
     "retire-doctor": ("doctor",),
     "set-status": ("patient", "status"),
     "pause-member": ("patient", "until", "reason"),
+    "rebalance": (),
 }
 
 
@@ -28,6 +30,9 @@ class OperationRequestSchema(BaseSchema):
     grid = fields.String(metadata={"description": "Grid code"})
     doctor = fields.String(metadata={"description": "Doctor code"})
     patient = fields.String(metadata={"description": "Patient code"})
+    facility = fields.String(
+        metadata={"description": "rebalance: only this facility's clinics (default: county)"}
+    )
     grids = fields.List(
         fields.String(),
         validate=validate.Length(equal=2),

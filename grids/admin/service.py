@@ -10,7 +10,7 @@ commits; the caller commits an applied outcome.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,8 @@ from grids.admin.follow import follow_grid
 from grids.admin.hierarchy_check import added_problems, check_around
 from grids.admin.lookups import grid_loads
 from grids.admin.plans import Plan, phased
+from grids.admin.rebalance import OPERATION as REBALANCE
+from grids.admin.rebalance import rebalance_notices
 from grids.admin.rules import Problem, blocking
 from grids.audit import ChangeConflict, Conflict, UndoRefused
 from grids.core.errors import CatalogueError
@@ -31,6 +33,7 @@ from grids.core.notices import Notice
 from grids.core.vocabulary import GONE_STATUSES
 from grids.delivery import Deliver
 from grids.escalation.service import EscalationPolicy
+from grids.formation.numbers import clear_numbers, renumber
 from grids.models import ChangeSet, Doctor, Grid, Membership, Patient
 from i18n import normalise_language, translate
 
@@ -215,6 +218,7 @@ def execute(
         return outcome
     checked_before = check_around(session, plan.grid_ids, plan.doctor_ids)
     recorded = audit.apply_changes(session, phased(plan.changes))
+    renumber(session, _doctor_changed(recorded))
     created = {c["id"] for c in recorded if c["table"] == "grids" and c["op"] == "insert"}
     checked_after = check_around(session, plan.grid_ids | created, plan.doctor_ids)
     outcome.problems = plan.problems + added_problems(
@@ -272,6 +276,8 @@ def _finish(
     doctor_ids = set(before.doctors) | _doctors_moved(recorded)
     session.expire_all()
     notices = notices_for(session, recorded, change_set.id)
+    if change_set.operation == REBALANCE:
+        notices += rebalance_notices(session, recorded, change_set.id)
     for grid_id, (old, new) in _final(recorded, "grids", "doctor_id").items():
         notices += follow_grid(
             session, grid_id, old, new, now, default_language=default_language, policy=policy
@@ -335,6 +341,7 @@ def notices_for(
         for grid_id, (_old, new) in _final(recorded, "grids", "coordinator_id").items()
         if new is not None
     }
+    deputy_changes = _final(recorded, "grids", "deputy_id")
     joined = [
         change["values"]
         for change in recorded
@@ -356,9 +363,11 @@ def notices_for(
             )
         ]
     grid_ids = set(doctor_changes) | set(coordinator_changes) | {c["grid_id"] for c in joined}
+    grid_ids |= set(deputy_changes)
     grids = {g.id: g for g in session.scalars(select(Grid).where(Grid.id.in_(grid_ids)))}
     people_ids = set(coordinator_changes.values()) | {c["patient_id"] for c in joined}
     people_ids |= {g.coordinator_id for g in grids.values() if g.coordinator_id}
+    people_ids |= {p for pair in deputy_changes.values() for p in pair if p is not None}
     members_of: dict[int, list[int]] = defaultdict(list)
     for grid_id, patient_id in session.execute(
         select(Membership.grid_id, Membership.patient_id).where(
@@ -414,6 +423,7 @@ def notices_for(
                     grid=grid.code,
                     name=coordinator_name(grid),
                 )
+    _tell_deputies(deputy_changes, grids, people, told, to_patient)
     released: dict[int, list[str]] = defaultdict(list)
     assigned: dict[int, list[str]] = defaultdict(list)
     for grid_id, (old, new) in sorted(doctor_changes.items()):
@@ -450,6 +460,44 @@ def notices_for(
             grids=_grid_list(codes),
         )
     return notices
+
+
+def _tell_deputies(
+    changes: dict[int, tuple[Any, Any]],
+    grids: dict[int, Grid],
+    people: dict[int, Patient],
+    told: set[int],
+    to_patient: Callable[..., None],
+) -> None:
+    """The new deputy learns his role, the coordinator who stands behind him, and a
+    deputy who steps down (unless he was just told he now coordinates) is thanked."""
+    for grid_id, (old, new) in sorted(changes.items()):
+        grid = grids.get(grid_id)
+        if grid is None:
+            continue
+        if new is not None:
+            told.add(new)
+            to_patient(people.get(new), "sms.admin.deputy_new", grid=grid.code)
+            coordinator_id = grid.coordinator_id
+            if coordinator_id is not None and coordinator_id not in told:
+                to_patient(
+                    people.get(coordinator_id),
+                    "sms.admin.coordinator_deputy",
+                    grid=grid.code,
+                    name=_clip(people[new].name) if new in people else "-",
+                )
+        if old is not None and old not in told:
+            to_patient(people.get(old), "sms.admin.deputy_released", grid=grid.code)
+
+
+def _doctor_changed(recorded: list[dict[str, Any]]) -> set[int]:
+    """Grids inserted or given another doctor: they take a new number for him."""
+    return {
+        c["id"]
+        for c in recorded
+        if c["table"] == "grids"
+        and (c["op"] == "insert" or (c["op"] == "update" and c.get("field") == "doctor_id"))
+    }
 
 
 def notice_rows(notices: Sequence[Notice]) -> list[dict[str, Any]]:
@@ -512,7 +560,12 @@ def undo(
         override=False,
         dry_run=dry_run,
     )
+    clear_numbers(
+        session,
+        [c["id"] for c in change_set.changes if c["table"] == "grids" and c["op"] == "insert"],
+    )
     recorded = audit.undo_changes(session, change_set)
+    renumber(session, _doctor_changed(recorded))
     inverse_set = audit.record_change_set(
         session,
         actor=actor,

@@ -7,24 +7,27 @@ sizes, village doctors at some of the clinics, and chronic patients with Chinese
 conditions written in Chinese, and unique mobile numbers. Everything scales linearly
 with `patients`; the same seed gives the same county.
 
-Jiexiu's ~40 village doctors (at most `DOCTOR_GRID_CAPACITY` grids each) cannot take
-every grid that formation makes: some township areas get all the doctors their grids
-need, the others one doctor each, so their clinics are over capacity.
+The county keeps Jiexiu's arithmetic: grids of about 20, and village doctors who take
+up to `DOCTOR_GRID_CAPACITY` grids each, covering the villages without a doctor of
+their own. Clinics are packed into townships so that the doctors' capacity is used
+(about 40 doctors for 11,500 patients); the township centres and the county hospital
+have duty mobiles, and every clinic has volunteers, so `grids check` finds nothing.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
+from grids.core.limits import DOCTOR_GRID_CAPACITY
 from grids.core.vocabulary import condition_code
+from grids.formation.partition import grid_sizes
 from grids.formation.planner_records import (
-    MIN_PEER_GROUP,
     ClinicIn,
     DoctorIn,
     FormationInput,
@@ -33,10 +36,13 @@ from grids.formation.planner_records import (
 
 JIEXIU_PATIENTS = 11_500
 JIEXIU_TOWNSHIPS = 14
-JIEXIU_CLINICS = 168
+JIEXIU_CLINICS = 120
+"""Village clinics and community stations with chronic patients (each forms its grids)."""
+CLINIC_SIZE_SPREAD = 0.75
+"""Sigma of the log-normal clinic sizes."""
 JIEXIU_DOCTORS = 40
-SHORT_DOCTORS_PER_TOWNSHIPS = 7
-"""One doctor short for every 7 townships: the demo leaves a few grids without one."""
+LEADER_EVERY = 10
+"""Every tenth patient of a clinic volunteers and has a mobile."""
 
 FACILITY_HEADERS = ("code", "name", "level", "parent_code", "phone")
 DOCTOR_HEADERS = ("code", "name", "phone", "facility_code")
@@ -115,7 +121,6 @@ MOBILE_PREFIXES = (
     "133", "153", "180", "181", "189", "177", "199",
 )  # fmt: skip
 VOLUNTEER_RATE = 0.3
-NO_VOLUNTEER_VILLAGE_RATE = 0.04
 EMPTY_CLINIC_RATE = 0.02
 NO_PHONE_RATE = 0.06
 NO_PHONE_VOLUNTEER_RATE = 0.015
@@ -199,18 +204,6 @@ def _village_name(rng: random.Random, community: bool) -> str:
     return rng.choice(PLACE_SYLLABLES) + rng.choice("庄堡沟坡湾营峪寨岭屯") + "村卫生室"
 
 
-def _grid_count(condition_counts: Counter[str]) -> int:
-    """Grids a fresh formation makes for one clinic (same rules as grid formation)."""
-    grids = 0
-    small = 0
-    for count in condition_counts.values():
-        if count >= MIN_PEER_GROUP:
-            grids += math.ceil(count / GRID_CAPACITY)
-        else:
-            small += count
-    return grids + math.ceil(small / GRID_CAPACITY)
-
-
 def generate_county(patients: int = JIEXIU_PATIENTS, seed: int = 48) -> SyntheticCounty:
     """A county of `patients` chronic patients; the same seed gives the same county."""
     if patients < 1:
@@ -223,13 +216,15 @@ def generate_county(patients: int = JIEXIU_PATIENTS, seed: int = 48) -> Syntheti
     county_code = TOP_FACILITIES[0][0]
     for code, name, level in TOP_FACILITIES:
         parent = "" if level == "county_hospital" else county_code
+        # The county hospital's duty phone is on every ladder: a mobile, so it gets SMS.
+        phone = phones.take() if level == "county_hospital" else None
         county.facilities.append(
             {
                 "code": code,
                 "name": name,
                 "level": level,
                 "parent_code": parent,
-                "phone": f"0354-72{len(county.facilities) + 1:05d}",
+                "phone": phone or f"0354-72{len(county.facilities) + 1:05d}",
             }
         )
 
@@ -253,24 +248,33 @@ def generate_county(patients: int = JIEXIU_PATIENTS, seed: int = 48) -> Syntheti
                 "name": name,
                 "level": level,
                 "parent_code": county_code,
-                "phone": f"0354-73{index + 1:05d}",
+                "phone": phones.take(),  # the duty mobile of the escalation ladder
             }
         )
     township_levels = {row["code"]: row["level"] for row in county.facilities}
 
-    # Each township gets at least one clinic; the rest are spread unevenly.
-    clinics_per_township = [1] * township_count
-    for _ in range(clinic_count - township_count):
-        clinics_per_township[rng.randrange(township_count)] += 1
+    # Clinic sizes vary a lot (log-normal); a few clinics have no chronic patients.
+    weights = [rng.lognormvariate(0.0, CLINIC_SIZE_SPREAD) for _ in range(clinic_count)]
+    empty = max(1, round(EMPTY_CLINIC_RATE * clinic_count)) if clinic_count > 5 else 0
+    for index in rng.sample(range(clinic_count), empty):
+        weights[index] = 0.0
+    chosen = rng.choices(range(clinic_count), cum_weights=_cumulative(weights), k=patients)
+    sizes = Counter(chosen)
+    del chosen
+    grids_of = [len(grid_sizes(sizes[index])) for index in range(clinic_count)]
+    members_of = _pack_clinics(grids_of, township_count)
+
     clinic_parent: list[str] = []
     clinic_codes: list[str] = []
-    for township_code, count in zip(townships, clinics_per_township, strict=True):
-        clinic_width = max(2, len(str(count)))
+    clinic_sizes: list[int] = []
+    for township_code, members in zip(townships, members_of, strict=True):
+        clinic_width = max(2, len(str(len(members))))
         community = township_levels[township_code] == "community_center"
-        for number in range(1, count + 1):
+        for number, index in enumerate(members, start=1):
             code = f"{township_code}{number:0{clinic_width}d}"
             clinic_codes.append(code)
             clinic_parent.append(township_code)
+            clinic_sizes.append(sizes[index])
             county.facilities.append(
                 {
                     "code": code,
@@ -281,45 +285,32 @@ def generate_county(patients: int = JIEXIU_PATIENTS, seed: int = 48) -> Syntheti
                 }
             )
 
-    # Clinic sizes vary a lot (log-normal); a few clinics have no chronic patients.
-    weights = [rng.lognormvariate(0.0, 0.75) for _ in clinic_codes]
-    empty = max(1, round(EMPTY_CLINIC_RATE * clinic_count)) if clinic_count > 5 else 0
-    for index in rng.sample(range(clinic_count), empty):
-        weights[index] = 0.0
-    chosen = rng.choices(range(clinic_count), cum_weights=_cumulative(weights), k=patients)
-    sizes = Counter(chosen)
-    del chosen
-
-    no_volunteer_count = max(1, round(NO_VOLUNTEER_VILLAGE_RATE * clinic_count))
-    populated = [index for index in range(clinic_count) if sizes[index] > 0]
-    no_volunteer = set(rng.sample(populated, min(no_volunteer_count, len(populated) - 1)))
-    volunteer_rate = VOLUNTEER_RATE * len(populated) / max(1, len(populated) - len(no_volunteer))
-
     condition_names, condition_weights = zip(*PRIMARY_CONDITIONS, strict=True)
     condition_cumulative = _cumulative(condition_weights)
     joined: dict[tuple[str, str], str] = {}
     birth_years = [str(year) for year in range(1925, 1991)]
     code_width = max(6, len(str(patients)))
-    clinic_conditions: list[Counter[str]] = [Counter() for _ in clinic_codes]
     rows = county.patients
     random_ = rng.random
     serial = 0
     for clinic_index, clinic_code in enumerate(clinic_codes):
-        counts = clinic_conditions[clinic_index]
-        rate = 0.0 if clinic_index in no_volunteer else volunteer_rate
-        for _ in range(sizes[clinic_index]):
+        for position in range(clinic_sizes[clinic_index]):
             serial += 1
             sex = "M" if random_() < 0.48 else "F"
             primary = rng.choices(condition_names, cum_weights=condition_cumulative)[0]
-            counts[primary] += 1
             conditions = primary
             if random_() < SECOND_CONDITION_RATE:
                 second = rng.choices(condition_names, cum_weights=condition_cumulative)[0]
                 if second != primary:
                     key = (primary, second)
                     conditions = joined.get(key) or joined.setdefault(key, f"{primary};{second}")
-            volunteer = random_() < rate
-            no_phone = random_() < (NO_PHONE_VOLUNTEER_RATE if volunteer else NO_PHONE_RATE)
+            # One patient in ten at least volunteers, so every grid can have a coordinator
+            # and a deputy; the rest as often as in Jiexiu.
+            leads = position % LEADER_EVERY == 0
+            volunteer = leads or random_() < VOLUNTEER_RATE
+            no_phone = not leads and random_() < (
+                NO_PHONE_VOLUNTEER_RATE if volunteer else NO_PHONE_RATE
+            )
             if random_() < 0.95:
                 year = round(rng.triangular(1935, 1975, 1955))
             else:
@@ -337,8 +328,39 @@ def generate_county(patients: int = JIEXIU_PATIENTS, seed: int = 48) -> Syntheti
                 }
             )
 
-    _place_doctors(county, rng, phones, names, clinic_codes, clinic_parent, clinic_conditions)
+    grids = [len(grid_sizes(size)) for size in clinic_sizes]
+    _place_doctors(county, rng, phones, names, clinic_codes, clinic_parent, grids)
     return county
+
+
+def _pack_clinics(grids_of: list[int], township_count: int) -> list[list[int]]:
+    """Clinic indices per township, so each township's grids fill its doctors' capacity.
+
+    The county gets ceil(grids / 15) doctors and a few more; each township its share.
+    Clinics, largest first, go to the township with the most room left (a heap: a
+    million patients pack in a blink), so few doctors are left with room to spare.
+    """
+    total = sum(grids_of)
+    doctors = math.ceil(total / DOCTOR_GRID_CAPACITY) + math.ceil(township_count / 14)
+    doctors = max(doctors, township_count)
+    base, extra = divmod(doctors, township_count)
+    room = [
+        (-(base + (1 if index < extra else 0)) * DOCTOR_GRID_CAPACITY, index)
+        for index in range(township_count)
+    ]
+    heapq.heapify(room)
+    members: list[list[int]] = [[] for _ in range(township_count)]
+    for index in sorted(range(len(grids_of)), key=lambda i: (-grids_of[i], i)):
+        left, township = heapq.heappop(room)
+        members[township].append(index)
+        heapq.heappush(room, (left + grids_of[index], township))
+    # Every township gets a clinic (a tiny county has fewer clinics than the room says).
+    for own in members:
+        if not own:
+            donor = max(range(township_count), key=lambda t: len(members[t]))
+            if len(members[donor]) > 1:
+                own.append(members[donor].pop())
+    return [sorted(own) for own in members]
 
 
 def _place_doctors(
@@ -348,63 +370,34 @@ def _place_doctors(
     names: _Names,
     clinic_codes: list[str],
     clinic_parent: list[str],
-    clinic_conditions: list[Counter[str]],
+    grids: list[int],
 ) -> None:
-    """Almost every township area gets enough doctors for its grids; a few run short.
+    """Every township gets the doctors its grids need, at most 15 grids each.
 
-    The county has the doctors its grids need but `SHORT_DOCTORS_PER_TOWNSHIPS`
-    (realistic shortfalls left for the administrator). Every township with patients
-    gets one doctor; then, in a seeded order, townships are staffed in full while
-    doctors remain, so the last ones stay over capacity.
-    Within a township the busiest clinics get the doctors (enough for their own grids),
-    and their spare capacity covers the clinics without a doctor.
+    The busiest clinics get doctors of their own (enough for their own grids), as long
+    as the township's count allows; their spare capacity covers the clinics without a
+    doctor, as in Jiexiu, where about 40 village doctors serve 160 villages.
     """
     by_township: dict[str, list[tuple[int, int]]] = {}
-    for index, counts in enumerate(clinic_conditions):
-        grids = _grid_count(counts)
-        if grids:
-            by_township.setdefault(clinic_parent[index], []).append((grids, index))
-    order = sorted(by_township)
-    rng.shuffle(order)
-    needed = {
-        township: math.ceil(sum(g for g, _ in clinics) / DOCTOR_GRID_CAPACITY)
-        for township, clinics in by_township.items()
-    }
-    shortfall = max(1, len(order) // SHORT_DOCTORS_PER_TOWNSHIPS)
-    budget = max(len(order), sum(needed.values()) - shortfall)
-    granted = dict.fromkeys(order, 0)
-    for township in order:
-        if budget == 0:
-            break
-        granted[township] = 1
-        budget -= 1
-    for township in order:
-        extra = min(budget, needed[township] - granted[township])
-        if extra > 0:
-            granted[township] += extra
-            budget -= extra
-    while budget > 0 and order:
-        for township in order:
-            if budget == 0:
-                break
-            granted[township] += 1
-            budget -= 1
-
+    for index, count in enumerate(grids):
+        if count:
+            by_township.setdefault(clinic_parent[index], []).append((count, index))
     placements: list[str] = []
-    for township in order:
+    for township in sorted(by_township):
         clinics = sorted(by_township[township], key=lambda item: (-item[0], item[1]))
-        remaining = granted[township]
-        for grids, index in clinics:
-            if remaining == 0:
-                break
-            take = min(remaining, math.ceil(grids / DOCTOR_GRID_CAPACITY))
-            placements.extend([clinic_codes[index]] * take)
-            remaining -= take
-        position = 0
-        while remaining > 0:
-            placements.append(clinic_codes[clinics[position % len(clinics)][1]])
-            position += 1
-            remaining -= 1
+        total = sum(count for count, _ in clinics)
+        left = max(
+            math.ceil(total / DOCTOR_GRID_CAPACITY),
+            math.ceil(clinics[0][0] / DOCTOR_GRID_CAPACITY),
+        )
+        staffed: list[int] = []
+        for count, index in clinics:
+            need = math.ceil(count / DOCTOR_GRID_CAPACITY)
+            if need <= left:
+                placements.extend([clinic_codes[index]] * need)
+                staffed.append(index)
+                left -= need
+        placements.extend([clinic_codes[staffed[0]]] * left)
     placements.sort()
     width = max(3, len(str(len(placements))))
     for number, clinic_code in enumerate(placements, start=1):
@@ -454,10 +447,14 @@ def formation_input(county: SyntheticCounty) -> FormationInput:
     codes: dict[str, str] = {}
     patients = []
     for number, row in enumerate(county.patients, start=1):
-        primary = row["conditions"].split(";", 1)[0]
-        code = codes.get(primary)
-        if code is None:
-            code = codes[primary] = condition_code(primary) or primary
+        names = row["conditions"].split(";")
+        listed = []
+        for name in names:
+            code = codes.get(name)
+            if code is None:
+                code = codes[name] = condition_code(name) or name
+            listed.append(code)
+        code = listed[0]
         patients.append(
             PatientIn(
                 number,
@@ -467,6 +464,7 @@ def formation_input(county: SyntheticCounty) -> FormationInput:
                 "active",
                 row["volunteer"] == "y",
                 bool(row["phone"]),
+                tuple(listed) if len(listed) > 1 else (),
             )
         )
     return FormationInput(clinics, doctors, patients)

@@ -1,11 +1,13 @@
 """`grids check`: the whole county validated through the hierarchy graph. Pure.
 
-Every problem found, each with a stable `code`, a `severity` (`error` or `warning`),
+Every problem found, each with a stable `code`, a `severity` (`error`, `warning` or
+`notice`: a notice is listed but is no problem for the exit status),
 its `subject` (a facility, doctor or grid code) and the numbers its message needs:
 
 - `no_county_path`: a village clinic with no path up to a county hospital;
-- `grid_without_doctor`, `grid_without_coordinator` (a grid closed by a merge has neither
-  and is passed by);
+- `grid_without_doctor`; `grid_without_coordinator`: a grid with neither coordinator
+  nor deputy (a grid closed by a merge has none and is passed by);
+- `grid_without_deputy`: a grid with a coordinator but no deputy (notice);
 - `doctor_over_capacity`: a doctor over `DOCTOR_GRID_CAPACITY` grids (warning);
 - `grid_over_capacity`: a grid over `GRID_CAPACITY` members;
 - `facility_without_phone`: a facility on a clinic's ladder (its township or community
@@ -35,6 +37,7 @@ from grids.escalation.ladder import (
 
 ERROR = "error"
 WARNING = "warning"
+NOTICE = "notice"
 MIN_LADDER_STEPS = 2
 
 
@@ -91,8 +94,10 @@ def check_hierarchy(
             continue
         if grid.doctor_id is None:
             problems.append(Problem("grid_without_doctor", ERROR, grid.code))
-        if grid.coordinator_id is None:
+        if grid.coordinator_id is None and grid.deputy_id is None:
             problems.append(Problem("grid_without_coordinator", ERROR, grid.code))
+        elif grid.deputy_id is None:
+            problems.append(Problem("grid_without_deputy", NOTICE, grid.code))
         members = hierarchy.member_count(grid.id)
         if members > GRID_CAPACITY:
             problems.append(

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from config.runtime import current_settings
-from grids.escalation.check import check_hierarchy
+from grids.escalation.check import NOTICE, check_hierarchy
 from grids.escalation.roster_graph import load_hierarchy
 from grids.storage.session import current_db
 from i18n import translate
@@ -24,7 +24,8 @@ from i18n import translate
 def check_command(output: str) -> None:
     """List every problem of the hierarchy: clinics that cannot reach a county hospital,
     grids without doctor or coordinator, overfull grids and doctors, ladders without a
-    usable duty phone or with fewer than two steps. Exit status 1 when any is found."""
+    usable duty phone or with fewer than two steps. Exit status 1 when any is found;
+    notices (a grid with a coordinator but no deputy) are listed but do not count."""
     settings = current_settings()
     language = settings.default_language
     with current_db().unit_of_work() as session:
@@ -41,15 +42,20 @@ def check_command(output: str) -> None:
         }
         for problem in problems
     ]
+    serious = [item for item in items if item["severity"] != NOTICE]
     if output == "json":
         click.echo(json.dumps({"items": items}, ensure_ascii=False, indent=2))
-    elif not items:
-        click.echo(translate("check.ok", language))
     else:
         for item in items:
             click.echo(f"{item['severity']:<8} {item['code']:<26} {item['message']}")
-        click.echo(translate("check.summary", language, count=len(items)))
-    if items:
+        notices = len(items) - len(serious)
+        if notices:
+            click.echo(translate("check.notices", language, count=notices))
+        if serious:
+            click.echo(translate("check.summary", language, count=len(serious)))
+        else:
+            click.echo(translate("check.ok", language))
+    if serious:
         sys.exit(1)
 
 

@@ -108,6 +108,7 @@ class GridInfo:
     coordinator_id: int | None = None
     closed: bool = False
     """Closed by a merge: kept for the escalations that name it, passed by `grids check`."""
+    deputy_id: int | None = None
 
 
 def _label(graph_node: int, info: object | None) -> str:

@@ -53,6 +53,7 @@ _GRID_COLUMNS = select(
     Grid.doctor_id,
     Grid.coordinator_id,
     Grid.closed_at.is_not(None),
+    Grid.deputy_id,
 )
 _DOCTOR_COLUMNS = select(
     Doctor.id,

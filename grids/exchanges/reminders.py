@@ -31,8 +31,9 @@ from grids.exchanges.slots import occurrence_start
 from grids.followups.due import seats_due_at_visit
 from grids.followups.rules import seat_list
 from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
-from grids.outreach import NumberStates, Outreach, Timing, people
+from grids.outreach import NumberStates, Outreach, Timing, leaders, people
 from grids.outreach.batches import id_batches
+from grids.outreach.leaders import GridLeaders
 from grids.outreach.timing import local_at, sending_moment, stamp, weeks_between
 from i18n import translate
 
@@ -64,6 +65,8 @@ class Occurrence:
     venue: str
     coordinator_id: int | None
     members: int = 0
+    deputy_id: int | None = None
+    grid_created: datetime | None = None
 
 
 def occurrences(session: Session, weeks: list[str], tz: ZoneInfo) -> Iterator[Occurrence]:
@@ -88,11 +91,23 @@ def occurrences(session: Session, weeks: list[str], tz: ZoneInfo) -> Iterator[Oc
             Grid.exchange_venue,
             Grid.coordinator_id,
             Facility.name,
+            Grid.deputy_id,
+            Grid.created_at,
         ).join(Facility, Facility.id == Grid.facility_id)
     )
     standing: dict[tuple[int | None, time | None, str], datetime | None] = {}
     """Grids share a few standing slots: each (weekday, time, week) is computed once."""
-    for grid_id, code, weekday, start, venue, coordinator_id, facility_name in rows:
+    for (
+        grid_id,
+        code,
+        weekday,
+        start,
+        venue,
+        coordinator_id,
+        facility_name,
+        deputy,
+        created,
+    ) in rows:
         for week in weeks:
             override = overrides.get((grid_id, week))
             if override is None:
@@ -108,7 +123,14 @@ def occurrences(session: Session, weeks: list[str], tz: ZoneInfo) -> Iterator[Oc
                 )
             if starts is not None:
                 yield Occurrence(
-                    grid_id, code, week, starts, venue or facility_name, coordinator_id
+                    grid_id,
+                    code,
+                    week,
+                    starts,
+                    venue or facility_name,
+                    coordinator_id,
+                    deputy_id=deputy,
+                    grid_created=created,
                 )
 
 
@@ -162,8 +184,22 @@ def exchange_reminders(
                 else:
                     outreach.missed += 1
     _remind_members(session, states, timing, for_members, now, outreach)
-    _remind_coordinators(session, states, timing, for_coordinators, outreach)
+    _remind_coordinators(session, states, timing, for_coordinators, now, outreach)
     return outreach
+
+
+def _leaders(
+    session: Session, states: NumberStates, due: list[Occurrence], now: datetime
+) -> dict[int, people.Person]:
+    """Each grid's coordinator, or its deputy while he stands in (grids.outreach.leaders)."""
+    grids = {
+        occ.grid_id: GridLeaders(
+            occ.grid_id, occ.coordinator_id, occ.deputy_id, occ.grid_created or now
+        )
+        for occ in due
+    }
+    found = leaders.leads(session, states, list(grids.values()), now)
+    return {grid_id: lead.person for grid_id, lead in found.items()}
 
 
 def _remind_members(
@@ -233,13 +269,12 @@ def _remind_coordinators(
     states: NumberStates,
     timing: Timing,
     due: list[Occurrence],
+    now: datetime,
     outreach: Outreach,
 ) -> None:
     if not due:
         return
-    coordinators = people.patients(
-        session, states, [o.coordinator_id for o in due if o.coordinator_id]
-    )
+    coordinators = _leaders(session, states, due, now)
     grid_ids = [o.grid_id for o in due]
     confirmed: dict[int, int] = dict(
         session.execute(
@@ -313,7 +348,7 @@ def _notify_coordinators(
 ) -> None:
     """One notice to each exchange's coordinator; an exchange without one is skipped."""
     for occ in due:
-        coordinator = coordinators.get(occ.coordinator_id or -1)
+        coordinator = coordinators.get(occ.grid_id)
         if coordinator is None:
             outreach.skipped += 1
             continue
@@ -360,9 +395,7 @@ def attendance_prompts(
             if any(o.grid_id == grid_id and reported_at >= o.starts_at for o in due)
         }
         due = [o for o in due if o.grid_id not in reported]
-    coordinators = people.patients(
-        session, states, [o.coordinator_id for o in due if o.coordinator_id]
-    )
+    coordinators = _leaders(session, states, due, now)
     _notify_coordinators(
         outreach,
         due,

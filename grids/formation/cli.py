@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from grids.core.vocabulary import CONDITION_CODES, MIXED, DoctorStatus, Facility
 from grids.demo import demo_steps
 from grids.demo.synthetic import JIEXIU_PATIENTS, SyntheticCounty, generate_county, write_csv_files
 from grids.formation.export import FORMATS, ExportRow, membership_rows, write_csv, write_json
-from grids.formation.planner_records import FormationReport
+from grids.formation.planner_records import FormationFigures, FormationReport
 from grids.formation.service import (
     FormationConflict,
     FormationResult,
@@ -104,6 +105,8 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
         ("formation.report.grids_assigned", report.grids_assigned),
         ("formation.report.coordinators_appointed", report.coordinators_appointed),
         ("formation.report.needs_coordinator", len(report.needs_coordinator)),
+        ("formation.report.deputies_appointed", report.deputies_appointed),
+        ("formation.report.needs_deputy", report.needs_deputy),
         ("formation.report.small_grids", len(report.small_grids)),
         (
             "formation.report.doctor_load",
@@ -142,6 +145,7 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
             rule=True,
         ),
     ]
+    lines += ["", *render_figures(report.figures, language)]
     if report.needs_coordinator:
         lines += [
             "",
@@ -176,6 +180,32 @@ def render_formation_report(result: FormationResult, language: str, *, dry_run: 
     else:
         lines.append(_t("formation.report.written", language))
     return "\n".join(lines)
+
+
+def render_figures(figures: FormationFigures, language: str) -> list[str]:
+    """The formation figures as a titled table (docs/formation.md defines each)."""
+    ratio = f"{figures.grids / figures.min_grids:.3f}" if figures.min_grids else "-"
+    rows: list[tuple[str, Any]] = [
+        (_t("formation.figure.grids", language), figures.grids),
+        (_t("formation.figure.members", language), figures.members),
+        (_t("formation.figure.mean_size", language), f"{figures.mean_size:.1f}"),
+        (_t("formation.figure.min_grids", language), figures.min_grids),
+        (_t("formation.figure.ratio", language), ratio),
+        (_t("formation.figure.mixed_grids", language), figures.mixed_grids),
+        (_t("formation.figure.small_grids", language), figures.small_grids),
+        (
+            _t("formation.figure.same_condition_share", language),
+            f"{figures.same_condition_share:.1%}",
+        ),
+    ]
+    return [
+        _t("formation.report.figures_title", language),
+        render_table(
+            (_t("formation.report.item", language), _t("formation.report.count", language)),
+            rows,
+            rule=True,
+        ),
+    ]
 
 
 def _condition(code: str, language: str) -> str:
@@ -218,7 +248,15 @@ def run_formation(
     help="Only this facility's village clinics (a clinic, a centre, or the county).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the report; write nothing.")
-def form_command(facility_code: str | None, dry_run: bool) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="json: the formation figures as one object (after the plan).",
+)
+def form_command(facility_code: str | None, dry_run: bool, output_format: str) -> None:
     """Form grids: place every active patient, assign doctors and coordinators."""
     language = current_settings().default_language
     session = request_session()
@@ -227,6 +265,9 @@ def form_command(facility_code: str | None, dry_run: bool) -> None:
     )
     if result.written:
         session.commit()
+    if output_format == "json":
+        click.echo(json.dumps(result.plan.report.figures.as_dict()))
+        return
     click.echo(render_formation_report(result, language, dry_run=dry_run))
 
 

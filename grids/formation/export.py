@@ -27,12 +27,13 @@ EXPORT_COLUMNS = (
     "coordinator_code",
     "member_code",
     "seat",
+    "deputy_code",
 )
 FORMATS = ("csv", "json")
 UTF8_BOM = "\ufeff"
 _FETCH = 5_000
 
-ExportRow = tuple[str, str, str, str | None, str | None, str, int]
+ExportRow = tuple[str, str, str, str | None, str | None, str, int, str | None]
 
 
 def membership_rows(session: Session) -> TupleResult[ExportRow]:
@@ -41,6 +42,7 @@ def membership_rows(session: Session) -> TupleResult[ExportRow]:
     The query runs now, not at the first row: a database error comes before any output.
     """
     coordinator = aliased(Patient)
+    deputy = aliased(Patient)
     member = aliased(Patient)
     query = (
         select(
@@ -51,6 +53,7 @@ def membership_rows(session: Session) -> TupleResult[ExportRow]:
             coordinator.code,
             member.code,
             Membership.seat,
+            deputy.code,
         )
         .select_from(Membership)
         .join(Grid, Grid.id == Membership.grid_id)
@@ -58,16 +61,17 @@ def membership_rows(session: Session) -> TupleResult[ExportRow]:
         .join(member, member.id == Membership.patient_id)
         .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
         .outerjoin(coordinator, coordinator.id == Grid.coordinator_id)
+        .outerjoin(deputy, deputy.id == Grid.deputy_id)
         .where(Membership.left_at.is_(None))
         .order_by(Grid.code, Membership.seat)
         .execution_options(yield_per=_FETCH)
     )
-    # Doctor and coordinator come from outer joins: None where the grid has neither.
+    # Doctor, coordinator and deputy come from outer joins: None where the grid has none.
     return cast("TupleResult[ExportRow]", session.execute(query).tuples())
 
 
 def write_csv(rows: Iterable[ExportRow], stream: TextIO, *, bom: bool = False) -> int:
-    """Write a header and the rows; empty cells for no doctor or coordinator."""
+    """Write a header and the rows; empty cells for no doctor, coordinator or deputy."""
     if bom:
         stream.write(UTF8_BOM)
     writer = csv.writer(stream)

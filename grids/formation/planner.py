@@ -1,8 +1,8 @@
 """Grid formation: a pure function from the roster and the current grids to a plan.
 
 The rules (grid size, mixed grids, seats, coordinators, doctors, stability) are in
-docs/formation.md; `GRID_CAPACITY`, `MIN_PEER_GROUP` and `DOCTOR_GRID_CAPACITY` hold
-the numbers.
+docs/formation.md; `GRID_CAPACITY`, `SMALL_GRID_BELOW` and `DOCTOR_GRID_CAPACITY` hold
+the numbers. How a clinic's waiting patients make new grids is `grids.formation.partition`.
 
 Nothing here touches a database: plain records in, a `FormationPlan` out.
 """
@@ -18,11 +18,12 @@ from operator import attrgetter
 
 from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES, condition_abbreviation
+from grids.formation.partition import partition
 from grids.formation.planner_records import (
-    MIN_PEER_GROUP,
     SMALL_GRID_BELOW,
     ClinicIn,
     DoctorIn,
+    FormationFigures,
     FormationInput,
     FormationPlan,
     FormationReport,
@@ -50,6 +51,7 @@ class _Grid:
         "code",
         "condition",
         "coordinator_id",
+        "deputy_id",
         "doctor_id",
         "free_seats",
         "member_ids",
@@ -76,6 +78,7 @@ class _Grid:
         taken = set(taken_seats)
         self.free_seats = [seat for seat in range(GRID_CAPACITY, 0, -1) if seat not in taken]
         self.original = original
+        self.deputy_id: int | None = original.deputy_id if original is not None else None
 
     def take_lowest_seat(self) -> int:
         return self.free_seats.pop()
@@ -124,7 +127,7 @@ def _form(data: FormationInput) -> FormationPlan:
             key = (grid.clinic_id, grid.condition)
             numbers[key] = max(numbers.get(key, 0), _grid_number(grid.code, clinic.code, grid))
 
-    waiting: dict[int, dict[str, list[PatientIn]]] = {}
+    waiting: dict[int, list[PatientIn]] = {}
     for patient in sorted(data.patients, key=attrgetter("code")):
         if (
             patient.id in placed
@@ -132,33 +135,87 @@ def _form(data: FormationInput) -> FormationPlan:
             or patient.clinic_id not in scope
         ):
             continue
-        waiting.setdefault(patient.clinic_id, {}).setdefault(patient.condition, []).append(patient)
+        waiting.setdefault(patient.clinic_id, []).append(patient)
 
     joins: list[Join] = []
     created: list[_Grid] = []
     for clinic_id in sorted(waiting, key=lambda cid: clinics[cid].code):
-        clinic = clinics[clinic_id]
-        mixed_pool: list[PatientIn] = []
-        for condition in sorted(waiting[clinic_id]):
-            group = waiting[clinic_id][condition]
-            remainder = _fill(by_group.get((clinic_id, condition), ()), group, joins, report)
-            if len(remainder) >= MIN_PEER_GROUP:
-                created.extend(_new_grids(clinic, condition, remainder, numbers, report))
-            else:
-                mixed_pool.extend(remainder)
-        if mixed_pool:
-            mixed_pool.sort(key=attrgetter("code"))
-            remainder = _fill(by_group.get((clinic_id, MIXED), ()), mixed_pool, joins, report)
-            if remainder:
-                created.extend(_new_grids(clinic, MIXED, remainder, numbers, report))
+        remainder = _fill_clinic(clinic_id, waiting[clinic_id], by_group, joins, report)
+        if remainder:
+            created.extend(_new_grids(clinics[clinic_id], remainder, numbers, report))
 
     in_scope = [state for state in states if state.clinic_id in scope]
     for state in in_scope:
         if state.coordinator_id is None:
             _appoint_coordinator(state, patients, report)
+    for state in [*in_scope, *created]:
+        _appoint_deputy(state, patients, report)
 
     _assign_doctors(data, clinics, scope, [*in_scope, *created], states, report)
+    report.figures = formation_figures([*in_scope, *created], patients, data.patients, scope)
     return _plan(states, created, joins, leaves, report, scope)
+
+
+def _fill_clinic(
+    clinic_id: int,
+    waiting: list[PatientIn],
+    by_group: dict[tuple[int, str], list[_Grid]],
+    joins: list[Join],
+    report: FormationReport,
+) -> list[PatientIn]:
+    """Seat a clinic's waiting patients in its grids with free seats: a grid of their
+    primary condition, then of another listed one, then a mixed grid. Return the rest."""
+    by_condition: dict[str, list[PatientIn]] = {}
+    for patient in waiting:
+        by_condition.setdefault(patient.condition, []).append(patient)
+    rest: list[PatientIn] = []
+    for condition in sorted(by_condition):
+        rest += _fill(
+            by_group.get((clinic_id, condition), ()), by_condition[condition], joins, report
+        )
+    unplaced: list[PatientIn] = []
+    for patient in sorted(rest, key=attrgetter("code")):
+        for condition in patient.conditions:
+            if condition != patient.condition and not _fill(
+                by_group.get((clinic_id, condition), ()), [patient], joins, report
+            ):
+                break
+        else:
+            unplaced.append(patient)
+    return _fill(by_group.get((clinic_id, MIXED), ()), unplaced, joins, report)
+
+
+def formation_figures(
+    grids: Sequence[_Grid],
+    by_id: dict[int, PatientIn],
+    patients: Iterable[PatientIn],
+    scope: set[int],
+) -> FormationFigures:
+    """The figures of `FormationFigures` for the grids in scope."""
+    placeable: dict[int, int] = {}
+    for patient in patients:
+        if patient.clinic_id in scope and patient.status in _PLACEABLE:
+            placeable[patient.clinic_id] = placeable.get(patient.clinic_id, 0) + 1
+    sizes = [len(grid.member_ids) for grid in grids if grid.member_ids]
+    in_condition_grids = 0
+    matching = 0
+    for grid in grids:
+        if grid.condition == MIXED:
+            continue
+        for patient_id in grid.member_ids:
+            in_condition_grids += 1
+            member = by_id.get(patient_id)
+            if member is not None and member.has_condition(grid.condition):
+                matching += 1
+    return FormationFigures(
+        grids=len(sizes),
+        members=sum(sizes),
+        mean_size=round(sum(sizes) / len(sizes), 2) if sizes else 0.0,
+        min_grids=sum(math.ceil(count / GRID_CAPACITY) for count in placeable.values()),
+        mixed_grids=sum(1 for grid in grids if grid.member_ids and grid.condition == MIXED),
+        small_grids=sum(1 for size in sizes if size < SMALL_GRID_BELOW),
+        same_condition_share=round(matching / in_condition_grids, 4) if in_condition_grids else 1.0,
+    )
 
 
 def _grid_number(code: str, clinic_code: str, grid: GridIn) -> int:
@@ -180,8 +237,8 @@ def _abbreviation(condition: str) -> str:
 def _apply_departures(
     grids: Sequence[GridIn], patients: dict[int, PatientIn], report: FormationReport
 ) -> tuple[list[Leave], list[_Grid], set[int]]:
-    """Members no longer placeable, now at another clinic or of another primary condition
-    (outside mixed grids) leave; the rest stay put. A coordinator who no longer qualifies
+    """Members no longer placeable, now at another clinic or no longer listing the grid's
+    condition (outside mixed grids) leave; the rest stay put. A coordinator who no longer qualifies
     steps down."""
     leaves: list[Leave] = []
     states: list[_Grid] = []
@@ -198,7 +255,7 @@ def _apply_departures(
                     reason = patient.status
                 elif patient.clinic_id != grid.clinic_id:
                     reason = LeaveReason.FACILITY_CHANGED
-                elif grid.condition not in (MIXED, patient.condition):
+                elif grid.condition != MIXED and not patient.has_condition(grid.condition):
                     reason = LeaveReason.CONDITION_CHANGED
             if reason is None:
                 kept.append(member.patient_id)
@@ -278,57 +335,67 @@ def _join(grid: _Grid, patient: PatientIn, joins: list[Join]) -> None:
 
 def _new_grids(
     clinic: ClinicIn,
-    condition: str,
     group: list[PatientIn],
     numbers: dict[tuple[int, str], int],
     report: FormationReport,
 ) -> list[_Grid]:
-    """ceil(n/20) grids of balanced sizes; one coordinator each where volunteers allow."""
-    count = math.ceil(len(group) / GRID_CAPACITY)
-    base, extra = divmod(len(group), count)
-    targets = [base + (1 if index < extra else 0) for index in range(count)]
-    leaders = [patient for patient in group if patient.can_coordinate]
-    coordinators = leaders[:count]
-    chosen = {patient.id for patient in coordinators}
-    rest = [patient for patient in leaders[count:]]
-    rest.extend(patient for patient in group if not patient.can_coordinate)
-    rosters: list[list[PatientIn]] = [[] for _ in range(count)]
-    for index, leader in enumerate(coordinators):
-        rosters[index].append(leader)
-    cursor = 0
-    for patient in rest:
-        while len(rosters[cursor]) >= targets[cursor]:
-            cursor = (cursor + 1) % count
-        rosters[cursor].append(patient)
-        cursor = (cursor + 1) % count
-
-    key = (clinic.id, condition)
-    abbreviation = _abbreviation(condition)
+    """The clinic's new grids (see `grids.formation.partition`): the first volunteer with a
+    phone leads on seat 1, the others sit in patient code order."""
     grids: list[_Grid] = []
-    for index, roster in enumerate(rosters):
+    for planned in partition(group):
+        condition = planned.condition
+        key = (clinic.id, condition)
         numbers[key] = numbers.get(key, 0) + 1
-        coordinator_id = coordinators[index].id if index < len(coordinators) else None
-        members = sorted(
-            (patient for patient in roster if patient.id not in chosen), key=attrgetter("code")
+        members = sorted(planned.members, key=attrgetter("code"))
+        coordinator = next((patient for patient in members if patient.can_coordinate), None)
+        if coordinator is not None:
+            members.remove(coordinator)
+            members.insert(0, coordinator)
+        grids.append(
+            _Grid(
+                f"{clinic.code}-{_abbreviation(condition)}{numbers[key]:02d}",
+                clinic.id,
+                condition,
+                None,
+                coordinator.id if coordinator is not None else None,
+                [patient.id for patient in members],
+                range(1, len(members) + 1),
+                None,
+            )
         )
-        ordered = ([coordinators[index]] if coordinator_id is not None else []) + members
-        grid = _Grid(
-            f"{clinic.code}-{abbreviation}{numbers[key]:02d}",
-            clinic.id,
-            condition,
-            None,
-            coordinator_id,
-            [patient.id for patient in ordered],
-            range(1, len(ordered) + 1),
-            None,
+        report.grids_created_by_condition[condition] = (
+            report.grids_created_by_condition.get(condition, 0) + 1
         )
-        grids.append(grid)
-    report.grids_created += count
-    report.grids_created_by_condition[condition] = (
-        report.grids_created_by_condition.get(condition, 0) + count
-    )
+    report.grids_created += len(grids)
     report.placed_in_new += len(group)
     return grids
+
+
+def _appoint_deputy(state: _Grid, patients: dict[int, PatientIn], report: FormationReport) -> None:
+    """A second volunteer member with a phone stands in for the coordinator; a deputy
+    who left, no longer qualifies or now coordinates steps down first."""
+    deputy = patients.get(state.deputy_id) if state.deputy_id is not None else None
+    if state.deputy_id is not None and (
+        deputy is None
+        or not deputy.can_coordinate
+        or state.deputy_id == state.coordinator_id
+        or state.deputy_id not in state.member_ids
+    ):
+        state.deputy_id = None
+    if state.deputy_id is not None or state.coordinator_id is None:
+        return
+    candidates = [
+        patient
+        for patient_id in state.member_ids
+        if patient_id != state.coordinator_id
+        and (patient := patients.get(patient_id)) is not None
+        and patient.can_coordinate
+    ]
+    if candidates:
+        state.deputy_id = min(candidates, key=attrgetter("code")).id
+        report.deputies_appointed += 1
+    else:
+        report.needs_deputy += 1
 
 
 def _appoint_coordinator(
@@ -339,9 +406,15 @@ def _appoint_coordinator(
         for patient_id in state.member_ids
         if (patient := patients.get(patient_id)) is not None and patient.can_coordinate
     ]
-    if candidates:
-        state.coordinator_id = min(candidates, key=attrgetter("code")).id
-        report.coordinators_appointed += 1
+    if not candidates:
+        return
+    # The deputy, who already stood in, takes over; else the first volunteer by code.
+    deputy = next((p for p in candidates if p.id == state.deputy_id), None)
+    chosen = deputy or min(candidates, key=attrgetter("code"))
+    state.coordinator_id = chosen.id
+    if deputy is not None:
+        state.deputy_id = None
+    report.coordinators_appointed += 1
 
 
 def _assign_doctors(
@@ -459,9 +532,10 @@ def _plan(
     for state in states:
         original = state.original
         assert original is not None
-        if (state.doctor_id, state.coordinator_id) != (
+        if (state.doctor_id, state.coordinator_id, state.deputy_id) != (
             original.doctor_id,
             original.coordinator_id,
+            original.deputy_id,
         ):
             changes.append(
                 GridChange(
@@ -470,6 +544,8 @@ def _plan(
                     original.version,
                     state.doctor_id,
                     state.coordinator_id,
+                    state.deputy_id,
+                    state.doctor_id != original.doctor_id,
                 )
             )
     new_grids = [
@@ -480,6 +556,7 @@ def _plan(
             coordinator_id=state.coordinator_id,
             members=list(zip(state.member_ids, range(1, len(state.member_ids) + 1), strict=True)),
             doctor_id=state.doctor_id,
+            deputy_id=state.deputy_id,
         )
         for state in created
     ]

@@ -1,7 +1,7 @@
 """The records grid formation reads and writes: plain data, no database.
 
 `form_grids` in `grids.formation.planner` turns a `FormationInput` into a `FormationPlan`;
-`MIN_PEER_GROUP` and `SMALL_GRID_BELOW` are the sizes docs/formation.md names.
+`SMALL_GRID_BELOW` is the size docs/formation.md names.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-MIN_PEER_GROUP = 5
-SMALL_GRID_BELOW = MIN_PEER_GROUP
+SMALL_GRID_BELOW = 8
+"""A grid under this size is small: only a clinic with fewer patients forms one."""
 
 
 class LeaveReason(StrEnum):
@@ -55,10 +55,19 @@ class PatientIn(NamedTuple):
     status: str = "active"
     volunteer: bool = False
     has_phone: bool = True
+    conditions: tuple[str, ...] = ()
+    """Every listed condition, primary first; empty when only the primary is listed."""
 
     @property
     def can_coordinate(self) -> bool:
         return bool(self.volunteer and self.has_phone)
+
+    @property
+    def listed(self) -> tuple[str, ...]:
+        return self.conditions or (self.condition,)
+
+    def has_condition(self, condition: str) -> bool:
+        return condition == self.condition or condition in self.conditions
 
 
 class MemberIn(NamedTuple):
@@ -79,6 +88,7 @@ class GridIn:
     coordinator_id: int | None
     members: list[MemberIn] = field(default_factory=list)
     version: int = 1
+    deputy_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +122,7 @@ class NewGrid:
     members: list[tuple[int, int]]
     """(patient_id, seat), seats from 1."""
     doctor_id: int | None = None
+    deputy_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +145,16 @@ class Leave:
 
 @dataclass(frozen=True, slots=True)
 class GridChange:
-    """The new doctor and coordinator of an existing grid (`version` as read)."""
+    """The new doctor, coordinator and deputy of an existing grid (`version` as read)."""
 
     grid_id: int
     code: str
     version: int
     doctor_id: int | None
     coordinator_id: int | None
+    deputy_id: int | None = None
+    doctor_changed: bool = False
+    """The grid goes to another doctor (or none): it takes a new number for him."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +164,35 @@ class Shortfall:
     clinic_code: str
     unassigned: int
     doctors_available: int
+
+
+@dataclass(frozen=True, slots=True)
+class FormationFigures:
+    """How well the grids in scope keep the model's arithmetic, after the plan.
+
+    `min_grids` is the sum over clinics of ceil(placeable patients / 20);
+    `same_condition_share` is members whose grid's condition is one of theirs over
+    members of grids that are not mixed (1.0 when there are none).
+    """
+
+    grids: int = 0
+    members: int = 0
+    mean_size: float = 0.0
+    min_grids: int = 0
+    mixed_grids: int = 0
+    small_grids: int = 0
+    same_condition_share: float = 1.0
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {
+            "grids": self.grids,
+            "members": self.members,
+            "mean_size": self.mean_size,
+            "min_grids": self.min_grids,
+            "mixed_grids": self.mixed_grids,
+            "small_grids": self.small_grids,
+            "same_condition_share": self.same_condition_share,
+        }
 
 
 @dataclass(slots=True)
@@ -170,8 +213,12 @@ class FormationReport:
     coordinators_appointed: int = 0
     coordinators_released: int = 0
     """Coordinators who no longer volunteer or have no phone, though still members."""
+    deputies_appointed: int = 0
+    needs_deputy: int = 0
+    """Grids with a coordinator but no deputy (no second volunteer with a phone)."""
     doctors_released: int = 0
     """Grids taken from a doctor no longer active, or now at a clinic that may not hold them."""
+    figures: FormationFigures = field(default_factory=lambda: FormationFigures())
 
     @property
     def placed(self) -> int:
@@ -191,6 +238,7 @@ class FormationReport:
             "grids_assigned": self.grids_assigned,
             "coordinators_appointed": self.coordinators_appointed,
             "coordinators_released": self.coordinators_released,
+            "deputies_appointed": self.deputies_appointed,
             "doctors_released": self.doctors_released,
             "needs_coordinator": len(self.needs_coordinator),
             "small_grids": len(self.small_grids),

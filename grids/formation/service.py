@@ -13,6 +13,7 @@ anywhere leaves the database as it was.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from grids.core.vocabulary import DoctorStatus, FacilityLevel
+from grids.formation.numbers import renumber, unnumbered
 from grids.formation.planner import collector_paused, form_grids
 from grids.formation.planner_records import (
     ClinicIn,
@@ -99,6 +101,11 @@ def form_grids_in_database(
     if not dry_run and not plan.is_empty:
         _write(session, plan, actor, facility_code, now)
         written = True
+    if not dry_run:
+        missing = unnumbered(session)
+        if missing:  # grids made before their numbers were kept
+            renumber(session, missing)
+            written = True
     finished = time.perf_counter()
     return FormationResult(
         plan=plan,
@@ -164,6 +171,7 @@ _PATIENT_COLUMNS = (
     Patient.status,
     Patient.volunteer,
     Patient.phone.is_not(None),
+    Patient.conditions,
 )
 _GRID_COLUMNS = (
     Grid.id,
@@ -173,6 +181,7 @@ _GRID_COLUMNS = (
     Grid.doctor_id,
     Grid.coordinator_id,
     Grid.version,
+    Grid.deputy_id,
 )
 _MEMBER_COLUMNS = (Membership.id, Membership.grid_id, Membership.patient_id, Membership.seat)
 
@@ -193,14 +202,28 @@ def _plain_rows(session: Session, statement: Select[Any]) -> list[tuple[Any, ...
 
 
 def _patient_rows(rows: Iterable[Sequence[Any]]) -> list[PatientIn]:
-    return [PatientIn._make(row) for row in rows]
+    return [
+        PatientIn(row[0], row[1], row[2], row[3], row[4], row[5], row[6], _listed(row[7]))
+        for row in rows
+    ]
+
+
+def _listed(conditions: Any) -> tuple[str, ...]:
+    """Every listed condition when there are several (a raw cursor gives JSON text)."""
+    if not conditions:
+        return ()
+    if isinstance(conditions, str):
+        if "," not in conditions:
+            return ()
+        conditions = json.loads(conditions)
+    return tuple(conditions) if len(conditions) > 1 else ()
 
 
 def _grids_with_members(
     grid_rows: Iterable[Sequence[Any]], member_rows: Iterable[Sequence[Any]]
 ) -> list[GridIn]:
     grids = {
-        row[0]: GridIn(row[0], row[1], row[2], row[3], row[4], row[5], [], row[6])
+        row[0]: GridIn(row[0], row[1], row[2], row[3], row[4], row[5], [], row[6], row[7])
         for row in grid_rows
     }
     for row in member_rows:
@@ -358,6 +381,7 @@ def _write(
             .values(
                 doctor_id=change.doctor_id,
                 coordinator_id=change.coordinator_id,
+                deputy_id=change.deputy_id,
                 version=Grid.version + 1,
                 updated_at=now,
             )
@@ -367,11 +391,14 @@ def _write(
             raise FormationConflict(change.code)
 
     memberships = [(join.grid_id, join.patient_id, join.seat) for join in plan.joins]
+    numbered = [change.grid_id for change in plan.grid_changes if change.doctor_changed]
     if plan.new_grids:
         ids = _insert_grids(session, plan, now)
+        numbered += ids
         for grid, grid_id in zip(plan.new_grids, ids, strict=True):
             memberships.extend((grid_id, patient_id, seat) for patient_id, seat in grid.members)
     _insert_memberships(session, memberships, now)
+    renumber(session, numbered)
 
     session.add(
         AuditEntry(
@@ -398,7 +425,7 @@ def _insert_grids(session: Session, plan: FormationPlan, now: datetime) -> list[
         )
         cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         columns = (
-            "id, code, facility_id, condition, doctor_id, coordinator_id, "
+            "id, code, facility_id, condition, doctor_id, coordinator_id, deputy_id, "
             "exchange_minutes, version, created_at, updated_at"
         )
         with cursor.copy(f"COPY grids ({columns}) FROM STDIN") as copy:
@@ -411,6 +438,7 @@ def _insert_grids(session: Session, plan: FormationPlan, now: datetime) -> list[
                         grid.condition,
                         grid.doctor_id,
                         grid.coordinator_id,
+                        grid.deputy_id,
                         60,
                         1,
                         now,
@@ -426,6 +454,7 @@ def _insert_grids(session: Session, plan: FormationPlan, now: datetime) -> list[
             "condition": grid.condition,
             "doctor_id": grid.doctor_id,
             "coordinator_id": grid.coordinator_id,
+            "deputy_id": grid.deputy_id,
             "created_at": now,
             "updated_at": now,
         }

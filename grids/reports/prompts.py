@@ -1,7 +1,8 @@
 """Who is asked for the weekly report, nudged, and whose silence is told, and when.
 
 For ISO week W (county time):
-- Sunday 18:00 of W: the coordinator of a grid with no report for W is asked;
+- Sunday 18:00 of W: the coordinator (or the deputy standing in) of a grid with no
+  report for W is asked;
   useful until the nudge (Monday 10:00), missed after.
 - Monday 10:00 of W+1: a second nudge if still none for W; useful until the
   quiet hours begin that day, missed after.
@@ -21,13 +22,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from grids.core.notices import Notice
 from grids.core.weeks import previous_week, week_monday
 from grids.models import Grid, Patient, WeeklyReport
-from grids.outreach import NumberStates, Outreach, Timing, people
+from grids.outreach import NumberStates, Outreach, Timing, leaders, people
+from grids.outreach.leaders import GridLeaders
 from grids.outreach.timing import local_at, weeks_between
 from grids.silence.models import ReportSilence
 
@@ -68,14 +70,22 @@ def report_prompts(
     end_silences(session)
     weeks = weeks_between(since - timedelta(days=8), now, tz)
     grids = session.execute(
-        select(Grid.id, Grid.code, Grid.coordinator_id, Grid.doctor_id, Grid.created_at).where(
-            Grid.coordinator_id.is_not(None)
-        )
+        select(
+            Grid.id, Grid.code, Grid.coordinator_id, Grid.doctor_id, Grid.created_at, Grid.deputy_id
+        ).where(or_(Grid.coordinator_id.is_not(None), Grid.deputy_id.is_not(None)))
     ).all()
     reported = _reported(session, [*weeks, *(previous_week(w) for w in weeks)])
-    coordinators = people.patients(
-        session, states, [g.coordinator_id for g in grids], now.astimezone(tz).date()
-    )
+    # The coordinator, or the deputy while he stands in (grids.outreach.leaders).
+    coordinators = {
+        grid_id: lead.person
+        for grid_id, lead in leaders.leads(
+            session,
+            states,
+            [GridLeaders(g.id, g.coordinator_id, g.deputy_id, g.created_at) for g in grids],
+            now,
+            now.astimezone(tz).date(),
+        ).items()
+    }
     for week in weeks:
         for which, due, until in (
             ("first", prompt_due(week, tz), nudge_due(week, tz)),
@@ -93,7 +103,7 @@ def report_prompts(
                 if now >= until:
                     outreach.missed += 1
                     continue
-                coordinator = coordinators.get(grid.coordinator_id)
+                coordinator = coordinators.get(grid.id)
                 if coordinator is None:
                     outreach.skipped += 1
                     continue
@@ -168,7 +178,7 @@ def _silences(
             continue
         silence.doctor_told_at = now
         weeks = (week_monday(week) - week_monday(since)).days // 7 + 1
-        coordinator = session.get(Patient, grid.coordinator_id)
+        coordinator = session.get(Patient, grid.coordinator_id) if grid.coordinator_id else None
         outreach.notices.append(
             Notice(
                 key=f"report-silence:{grid.id}:{since}",

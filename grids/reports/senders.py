@@ -58,12 +58,14 @@ class GridRoster:
 @dataclass(frozen=True)
 class Sender:
     """Who texted: `doctor`, `coordinator` (of `grid`), `member` (of `grid`), `patient`
-    (in no grid) or `unknown`."""
+    (in no grid) or `unknown`. A grid's deputy speaks for it exactly like its
+    coordinator: role `coordinator`, with `deputy` set (the reply names the grid)."""
 
     role: str
     doctor: Doctor | None = None
     patient: Patient | None = None
     roster: GridRoster | None = None
+    deputy: bool = False
 
     @property
     def language(self) -> str | None:
@@ -78,7 +80,14 @@ class Sender:
 
 # What the SMS channel reads or changes of a grid and its members. Other columns
 # (conditions, birth year, exchange venue, ...) are left unloaded and load on first use.
-ROSTER_GRID_COLUMNS = (Grid.id, Grid.code, Grid.facility_id, Grid.doctor_id, Grid.coordinator_id)
+ROSTER_GRID_COLUMNS = (
+    Grid.id,
+    Grid.code,
+    Grid.facility_id,
+    Grid.doctor_id,
+    Grid.coordinator_id,
+    Grid.deputy_id,
+)
 ROSTER_MEMBER_COLUMNS = (
     Patient.id,
     Patient.code,
@@ -136,10 +145,14 @@ def sender_roster_query() -> Select[Any]:
         .where(Grid.coordinator_id == patient_id)
         .scalar_subquery()
         .label("coordinates_any"),
+        select(func.min(Grid.id))
+        .where(Grid.deputy_id == patient_id, Grid.closed_at.is_(None))
+        .scalar_subquery()
+        .label("deputises"),
         member_of.label("member_of"),
     ).subquery("sender")
     spoken_for = func.coalesce(
-        sender.c.coordinates_own, sender.c.coordinates_any, sender.c.member_of
+        sender.c.coordinates_own, sender.c.coordinates_any, sender.c.deputises, sender.c.member_of
     )
     return _with_members(
         select(sender)
@@ -171,7 +184,7 @@ def current_grid_of(session: Session, patient: Patient) -> Grid | None:
 
 def identify_sender(session: Session, phone: str) -> Sender:
     """A doctor by phone, else a patient: the coordinator of a grid (the one they sit
-    in, if they coordinate several), a member, or neither. One query finds who it is
+    in, if they coordinate several), its deputy, a member, or neither. One query finds who it is
     and, for a patient in a grid, that grid with its members."""
     return sender_of(session, session.execute(_SENDER_ROSTER, {"phone": phone}).all())
 
@@ -188,6 +201,8 @@ def sender_of(session: Session, rows: Sequence[Any]) -> Sender:
     patient = session.get(Patient, found.patient_id)
     if found.coordinates_own is not None or found.coordinates_any is not None:
         return Sender("coordinator", patient=patient, roster=roster)
+    if found.deputises is not None:
+        return Sender("coordinator", patient=patient, roster=roster, deputy=True)
     if roster is not None:
         return Sender("member", patient=patient, roster=roster)
     return Sender("patient", patient=patient)

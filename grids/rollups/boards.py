@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.clock import now as clock_now
 from config.logging import mask_phone, mask_phones_in
 from grids.channel import messages_with
 from grids.models import Doctor, Facility, Grid, Patient, UrgentReport, WeeklyReport
+from grids.outreach.leaders import GridLeaders, standing_in
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S, rate
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
@@ -226,11 +228,18 @@ class GridLine:
     number: int
     coordinator: str | None
     reported_at: datetime | None
+    deputy: str | None = None
+    stand_in: str | None = None
+    """Why the deputy leads now (`grids.outreach.leaders.StandIn`), or None."""
 
 
 def doctor_grids(session: Session, doctor: Doctor, week: str) -> list[GridLine]:
-    grids = session.scalars(select(Grid).where(Grid.doctor_id == doctor.id).order_by(Grid.code))
+    grids = session.scalars(select(Grid).where(Grid.doctor_id == doctor.id).order_by(*_BY_NUMBER))
     return _grid_lines(session, list(grids), week)
+
+
+_BY_NUMBER = (Grid.doctor_number.is_(None), Grid.doctor_number, Grid.code)
+"""A doctor's grids by the number each keeps for him (grids.formation.numbers)."""
 
 
 def _grid_lines(session: Session, grids: list[Grid], week: str) -> list[GridLine]:
@@ -253,9 +262,33 @@ def _grid_lines(session: Session, grids: list[Grid], week: str) -> list[GridLine
         .tuples()
         .all()
     )
+    deputies: dict[int, str] = dict(
+        session.execute(
+            select(Grid.id, Patient.name)
+            .join(Patient, Patient.id == Grid.deputy_id)
+            .where(Grid.id.in_(ids))
+        )
+        .tuples()
+        .all()
+    )
+    stand_ins = standing_in(
+        session,
+        [
+            GridLeaders(grid.id, grid.coordinator_id, grid.deputy_id, grid.created_at)
+            for grid in grids
+        ],
+        clock_now(),
+    )
     return [
-        GridLine(grid, number, coordinators.get(grid.id), reported.get(grid.id))
-        for number, grid in enumerate(grids, start=1)
+        GridLine(
+            grid,
+            grid.doctor_number or position,  # the number kept for its doctor
+            coordinators.get(grid.id),
+            reported.get(grid.id),
+            deputies.get(grid.id),
+            stand_ins.get(grid.id),
+        )
+        for position, grid in enumerate(grids, start=1)
     ]
 
 
@@ -263,7 +296,7 @@ def grid_line(session: Session, grid: Grid, week: str) -> GridLine:
     siblings = (
         list(
             session.scalars(
-                select(Grid).where(Grid.doctor_id == grid.doctor_id).order_by(Grid.code)
+                select(Grid).where(Grid.doctor_id == grid.doctor_id).order_by(*_BY_NUMBER)
             )
         )
         if grid.doctor_id

@@ -1,4 +1,5 @@
-"""A member with no news for four weeks is named to the coordinator.
+"""A member with no news for four weeks is named to the coordinator (or the deputy
+standing in for him, `grids.outreach.leaders`).
 
 News is a reading or an event reported for the member (the date they joined the
 grid counts as the start). Each silence is named once (`member_silences`, keyed
@@ -16,13 +17,14 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from grids.core.notices import Notice
 from grids.core.vocabulary import GONE_STATUSES
 from grids.models import Grid, MemberReport, Membership, Patient, Reading
-from grids.outreach import NumberStates, Outreach, people
+from grids.outreach import NumberStates, Outreach, leaders, people
+from grids.outreach.leaders import GridLeaders
 from grids.silence.models import MemberSilence
 
 SILENT_AFTER = timedelta(weeks=4)
@@ -33,9 +35,9 @@ SeatsText = Callable[[str, Sequence[int]], str]
 
 def _silent_members(
     session: Session, cutoff: datetime, today: date
-) -> tuple[dict[int, list[tuple[int, int, datetime]]], dict[int, int]]:
+) -> tuple[dict[int, list[tuple[int, int, datetime]]], dict[int, GridLeaders]]:
     """Per grid, the (seat, patient id, last news) of members silent since `cutoff`,
-    and each such grid's coordinator."""
+    and each such grid's coordinator and deputy."""
     readings = (
         select(Reading.patient_id, func.max(Reading.reported_at).label("at"))
         .group_by(Reading.patient_id)
@@ -55,6 +57,8 @@ def _silent_members(
             readings.c.at,
             events.c.at,
             Grid.coordinator_id,
+            Grid.deputy_id,
+            Grid.created_at,
         )
         .join(Patient, Patient.id == Membership.patient_id)
         .join(Grid, Grid.id == Membership.grid_id)
@@ -63,21 +67,21 @@ def _silent_members(
         .where(
             Membership.left_at.is_(None),
             Patient.status.not_in([s.value for s in GONE_STATUSES]),
-            Grid.coordinator_id.is_not(None),
+            or_(Grid.coordinator_id.is_not(None), Grid.deputy_id.is_not(None)),
             Membership.joined_at <= cutoff,
             ~people.paused_on(today),
         )
     ).all()
     silent: dict[int, list[tuple[int, int, datetime]]] = defaultdict(list)
-    coordinator_of: dict[int, int] = {}
-    for grid_id, seat, joined, pid, reading_at, event_at, coordinator_id in rows:
+    leaders_of: dict[int, GridLeaders] = {}
+    for grid_id, seat, joined, pid, reading_at, event_at, coordinator_id, deputy, created in rows:
         if pid == coordinator_id:
             continue
         last = max(moment for moment in (joined, reading_at, event_at) if moment is not None)
         if last <= cutoff:
             silent[grid_id].append((seat, pid, last))
-            coordinator_of[grid_id] = coordinator_id
-    return silent, coordinator_of
+            leaders_of[grid_id] = GridLeaders(grid_id, coordinator_id, deputy, created)
+    return silent, leaders_of
 
 
 def member_silence_nudges(
@@ -87,11 +91,11 @@ def member_silence_nudges(
     seats_text: SeatsText,
     now: datetime,
 ) -> Outreach:
-    """The coordinators told of members newly silent four weeks as of `now`; each
-    silence named is recorded in the session (no commit)."""
+    """The coordinators (or the deputies standing in) told of members newly silent four
+    weeks as of `now`; each silence named is recorded in the session (no commit)."""
     outreach = Outreach()
     today = now.astimezone(tz).date()
-    silent, coordinator_of = _silent_members(session, now - SILENT_AFTER, today)
+    silent, leaders_of = _silent_members(session, now - SILENT_AFTER, today)
     if not silent:
         return outreach
     named = set(
@@ -103,13 +107,18 @@ def member_silence_nudges(
             )
         ).tuples()
     )
-    coordinators = people.patients(session, states, coordinator_of.values(), today)
+    coordinators = {
+        grid_id: lead.person
+        for grid_id, lead in leaders.leads(
+            session, states, list(leaders_of.values()), now, today
+        ).items()
+    }
     day = now.astimezone(tz).date().isoformat()
     for grid_id, found in sorted(silent.items()):
         new = sorted(item for item in found if (item[1], item[2]) not in named)
         if not new:
             continue
-        coordinator = coordinators.get(coordinator_of[grid_id])
+        coordinator = coordinators.get(grid_id)
         if coordinator is None:
             outreach.skipped += len(new)
             continue

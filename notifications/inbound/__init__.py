@@ -20,6 +20,8 @@
    urgent text: call the doctor or 120 now). If even the spool cannot be written,
    `SpoolUnavailable` is raised and the webhook answers non-2xx, so Twilio tries
    the number's fallback URL.
+6. A mainland push stores its whole batch first, in chunks, then applies each
+   stored message in its own transaction (`pending`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 from notifications.inbound.acknowledgements import acknowledge_by_call
 from notifications.inbound.context import Handled, Outcome
 from notifications.inbound.message import IncomingSms
+from notifications.inbound.pending import Stored, apply_stored, store_received, stored_states
 from notifications.inbound.receiving import (
     receive,
     replay_spooled,
@@ -42,11 +45,15 @@ __all__ = [
     "IncomingSms",
     "Outcome",
     "SpoolUnavailable",
+    "Stored",
     "acknowledge_by_call",
+    "apply_stored",
     "handle",
     "receive",
     "replay_spooled",
     "spool_of",
     "start_replaying",
     "store_and_handle",
+    "store_received",
+    "stored_states",
 ]

@@ -16,6 +16,8 @@ from notifications.sms.commands import Parsed
 
 
 class Outcome:
+    RECEIVED = "received"
+    """Stored, not applied yet (a mainland push stores its batch first)."""
     APPLIED = "applied"
     AMENDED = "amended"
     REJECTED = "rejected"

@@ -33,13 +33,15 @@ def receive_after_failure(
     database: Database, settings: Settings, sms: IncomingSms, now: datetime
 ) -> tuple[str, bool]:
     """Store the message with outcome `error` (and forward an urgent one); the reply
-    states what this transaction holds, and is given only once it committed."""
+    states what this transaction holds, and is given only once it committed. A message
+    stored earlier and never applied (`received`) is given that outcome."""
     language = guess_language(sms.body, settings.default_language)
     with database.unit_of_work() as session:
         earlier = stored(session, sms.message_sid)
-        if earlier is not None:
+        if earlier is not None and earlier.outcome != Outcome.RECEIVED:
             return earlier.reply or replies.simple(language, "sms.reply.error"), False
-        row = new_row(sms, now, outcome=Outcome.ERROR)
+        row = earlier or new_row(sms, now, outcome=Outcome.ERROR)
+        row.outcome = Outcome.ERROR
         row.language = language
         session.add(row)
         session.flush()

@@ -115,10 +115,14 @@ def start_replaying(database: Database, settings: Settings) -> None:
 def replay_spooled(database: Database, settings: Settings, entry: Spooled) -> None:
     """Store and apply a spooled message as of when it arrived; its reply, which the
     sender could not be given then, is sent as an SMS. Raises when the database is
-    still unavailable (the spool keeps the message)."""
+    still unavailable (the spool keeps the message).
+
+    A message found stored already (committed just before the connection dropped, or
+    spooled twice by Twilio's retries) was spooled all the same, so its sender was told
+    to wait: the stored reply is sent, once, under the key `reply:<MessageSid>`."""
     sms = IncomingSms.from_form(entry.params)
-    reply, fresh = store_and_handle(database, settings, sms, entry.received_at)
-    if not (reply and fresh):
+    reply, _fresh = store_and_handle(database, settings, sms, entry.received_at)
+    if not reply:
         return
     try:
         notice = Notice.to_phone(

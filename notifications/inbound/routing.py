@@ -20,7 +20,7 @@ from grids.reports.errors import (
     UnknownSeats,
 )
 from grids.reports.senders import Sender, identify_sender
-from i18n import normalise_language
+from i18n import normalise_language, translate
 from notifications.inbound import acknowledgements, exchanges, outcomes, subscriptions
 from notifications.inbound.attendance import attendance
 from notifications.inbound.context import Handled, Inbound, Outcome
@@ -82,6 +82,12 @@ def handle(
     language = normalise_language(language or sender.language or settings.default_language)
     command = parsed.command
     handled = _dispatch(Inbound(session, settings, sms, now, sender, parsed, language))
+    if sender.deputy and sender.roster is not None and handled.reply:
+        # A deputy may stand in for another grid than a coordinator would: say which.
+        handled.reply = (
+            translate("sms.reply.deputy_grid", language, grid=sender.roster.grid.code)
+            + handled.reply
+        )
     handled.language = language
     handled.sender_type = sender.role
     handled.sender_id = sender.person_id

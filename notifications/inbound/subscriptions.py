@@ -14,7 +14,7 @@ def opt_out(inbound: Inbound, command: OptOutCommand) -> Handled:
     sender, now = inbound.sender, inbound.now
     contacts.opt_out(inbound.session, inbound.sms.from_phone, command.keyword, now)
     notices: list[Notice] = []
-    if sender.role == "coordinator" and sender.roster and sender.patient:
+    if sender.role == "coordinator" and not sender.deputy and sender.roster and sender.patient:
         notices = coordinator_opted_out(
             inbound.session,
             sender.roster,

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,8 +45,19 @@ from notifications.inbound import IncomingSms
 from notifications.models import InboundMessage, OutboxMessage
 from notifications.provider_templates import RELAY_TEMPLATE, TemplateNotSendable, relay_chunks
 from notifications.providers.mainland import e164_from_provider
+from notifications.sms import grammar
 
 log = logging.getLogger(__name__)
+
+MAX_PUSH_ITEMS = 30_000
+"""Items one push may hold (docs/mainland-sms.md, "Batch sizes"); more gets 413."""
+MAX_PUSH_BYTES = 16 * 1024 * 1024
+"""Bytes one push body may hold; more gets 413 before it is read."""
+STORE_CHUNK = 1_000
+"""Pushed replies stored per transaction."""
+APPLY_SECONDS = 0.5
+"""How long a push spends applying stored replies before it answers: the providers wait
+a few seconds, then push again. The rest is applied by a thread after the answer."""
 
 
 # --- schemas: the fields we use, checked; others ignored (providers add fields) ---
@@ -192,64 +205,143 @@ def relay_notices(sms: IncomingSms, reply: str, language: str) -> list[Notice]:
 
 
 def apply_replies(
-    database: Database, settings: Settings, replies: Sequence[IncomingSms], now: datetime
+    database: Database,
+    settings: Settings,
+    replies: Sequence[IncomingSms],
+    now: datetime,
+    *,
+    apply_seconds: float | None = None,
 ) -> PushResult:
-    """Receive each reply through the inbound service (each in its own transaction, so one
-    failure never loses the others), then queue the answers in one transaction.
+    """Store every reply first (`STORE_CHUNK` per transaction), then apply each stored one
+    in its own transaction, urgent texts first: all of them, or for up to `apply_seconds`
+    (a push's answer), when a thread of this process applies the rest after the answer.
+    Should the process stop first, `apply_waiting` (reconciliation) applies them.
+    Answers are queued as template messages, also for repeats (from what was stored),
+    so a push repeated because queuing failed is answered then.
 
-    Should queuing fail, the error reaches the provider, which pushes again: the replies
-    are then repeats, answered from what was stored, and their answers queued then.
+    Should storing or queuing fail, the error reaches the provider, which pushes again.
     """
     result = PushResult()
     if not replies:
         return result
-    keys = [sms.message_sid for sms in replies]
-    with database.unit_of_work() as session:
-        seen = set(
-            session.scalars(
-                select(InboundMessage.message_sid).where(InboundMessage.message_sid.in_(keys))
-            )
-        )
-    answers: list[tuple[IncomingSms, str]] = []
-    for sms in replies:
-        answer = inbound.receive(database, settings, sms, now)
-        if sms.message_sid in seen:
-            result.duplicates += 1
-        else:
-            seen.add(sms.message_sid)
-            result.accepted += 1
-        if answer:
-            answers.append((sms, answer))
-    if answers:
-        _queue_answers(database, settings, answers, now)
+    unique = list({sms.message_sid: sms for sms in replies}.values())
+    states = inbound.stored_states(database, [sms.message_sid for sms in unique])
+    new = [sms for sms in unique if sms.message_sid not in states]
+    inbound.store_received(database, new, now, chunk=STORE_CHUNK, known=states.keys())
+    result.accepted = len(new)
+    result.duplicates = len(replies) - len(new)
+    by_sid = {sms.message_sid: sms for sms in unique}
+    waiting = new + [by_sid[sid] for sid, state in states.items() if state.waiting]
+    waiting.sort(key=lambda sms: not grammar.is_urgent(sms.body))
+    answered = [state for state in states.values() if not state.waiting and state.reply]
+    deadline = None if apply_seconds is None else time.monotonic() + apply_seconds
+    applied = 0
+    for sms in waiting:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        state = inbound.apply_stored(database, settings, sms, now)
+        applied += 1
+        if state is not None and state.reply:
+            answered.append(state)
+    if answered:
+        _queue_answers(database, settings, by_sid, answered, now)
+    rest = waiting[applied:]
+    if rest:
+        log.info("%d pushed replies stored; applying them after the answer", len(rest))
+        threading.Thread(
+            target=_apply_later,
+            args=(database, settings, rest, now),
+            name="push-apply",
+            daemon=True,
+        ).start()
     return result
 
 
-def _queue_answers(
-    database: Database, settings: Settings, answers: list[tuple[IncomingSms, str]], now: datetime
+def _apply_later(
+    database: Database, settings: Settings, waiting: Sequence[IncomingSms], now: datetime
 ) -> None:
-    with database.unit_of_work() as session:
-        languages = dict(
-            session.execute(
-                select(InboundMessage.message_sid, InboundMessage.language).where(
-                    InboundMessage.message_sid.in_([sms.message_sid for sms, _ in answers])
-                )
-            )
-            .tuples()
-            .all()
-        )
-        notices = [
-            notice
-            for sms, answer in answers
-            for notice in relay_notices(
-                sms, answer, languages.get(sms.message_sid) or settings.default_language
-            )
-        ]
+    by_sid = {sms.message_sid: sms for sms in waiting}
+    for start in range(0, len(waiting), STORE_CHUNK):
+        answered = []
+        for sms in waiting[start : start + STORE_CHUNK]:
+            try:
+                state = inbound.apply_stored(database, settings, sms, now)
+            except Exception:
+                log.exception("pushed reply %s not applied; a repeat applies it", sms.message_sid)
+                continue
+            if state is not None and state.reply:
+                answered.append(state)
         try:
-            outbox.enqueue_many(session, notices, now=now)
+            _queue_answers(database, settings, by_sid, answered, now)
+        except Exception:
+            log.exception("answers to %d pushed replies not queued", len(answered))
+
+
+def apply_waiting(database: Database, settings: Settings, now: datetime) -> int:
+    """Apply pushed replies stored but never applied (the process stopped before it got
+    to them); how many were applied."""
+    with database.unit_of_work() as session:
+        rows = session.execute(
+            select(
+                InboundMessage.message_sid,
+                InboundMessage.from_phone,
+                InboundMessage.to_phone,
+                InboundMessage.body,
+                InboundMessage.params,
+                InboundMessage.received_at,
+            )
+            .where(InboundMessage.outcome == inbound.Outcome.RECEIVED)
+            .order_by(InboundMessage.id)
+            .limit(STORE_CHUNK * 10)
+        ).all()
+    if not rows:
+        return 0
+    messages = [
+        IncomingSms(
+            message_sid=row.message_sid,
+            from_raw=row.from_phone,
+            from_phone=row.from_phone,
+            to_phone=row.to_phone,
+            body=row.body,
+            params=dict(row.params or {}),
+        )
+        for row in rows
+    ]
+    log.warning("%d pushed replies were stored but not applied; applying them", len(rows))
+    when = {row.message_sid: row.received_at for row in rows}
+    applied = 0
+    for sms in messages:
+        state = inbound.apply_stored(database, settings, sms, when[sms.message_sid] or now)
+        if state is not None:
+            applied += 1
+            if state.reply:
+                _queue_answers(database, settings, {sms.message_sid: sms}, [state], now)
+    return applied
+
+
+def _queue_answers(
+    database: Database,
+    settings: Settings,
+    messages: Mapping[str, IncomingSms],
+    answered: Sequence[inbound.Stored],
+    now: datetime,
+) -> None:
+    notices = [
+        notice
+        for state in answered
+        if state.reply
+        for notice in relay_notices(
+            messages[state.message_sid], state.reply, state.language or settings.default_language
+        )
+    ]
+    if not notices:
+        return
+    with database.unit_of_work() as session:
+        try:
+            outbox.enqueue_many(session, notices, now=now, returning=False)
         except TemplateNotSendable as error:
             # A gap in SMS_TEMPLATE_MAP: pushing again would not help; the log says what to add.
-            log.error("answers to %d SMS not queued: %s", len(answers), error)
+            log.error("answers to %d SMS not queued: %s", len(answered), error)
             return
         session.commit()
 
@@ -257,10 +349,11 @@ def _queue_answers(
 def receive_aliyun_up(
     database: Database, settings: Settings, payload: Any, now: datetime
 ) -> PushResult:
-    valid = [
-        _valid(AliyunUpSchema(), item, "aliyun up", i) for i, item in enumerate(items_of(payload))
-    ]
-    result = apply_replies(database, settings, [aliyun_reply(v) for v in valid if v], now)
+    schema = AliyunUpSchema()  # one per push: building it costs more than loading an item
+    valid = [_valid(schema, item, "aliyun up", i) for i, item in enumerate(items_of(payload))]
+    result = apply_replies(
+        database, settings, [aliyun_reply(v) for v in valid if v], now, apply_seconds=APPLY_SECONDS
+    )
     result.rejected = sum(1 for v in valid if v is None)
     return result
 
@@ -269,8 +362,11 @@ def receive_tencent_reply(
     database: Database, settings: Settings, payload: Any, now: datetime
 ) -> PushResult:
     items = items_of(payload)
-    valid = [_valid(TencentReplySchema(), item, "tencent reply", i) for i, item in enumerate(items)]
-    result = apply_replies(database, settings, [tencent_reply(v) for v in valid if v], now)
+    schema = TencentReplySchema()  # one per push: building it costs more than loading an item
+    valid = [_valid(schema, item, "tencent reply", i) for i, item in enumerate(items)]
+    result = apply_replies(
+        database, settings, [tencent_reply(v) for v in valid if v], now, apply_seconds=APPLY_SECONDS
+    )
     result.rejected = sum(1 for v in valid if v is None)
     return result
 
@@ -334,7 +430,8 @@ def _apply_receipt(session: Session, receipt: Receipt, now: datetime) -> bool:
 
 def receive_aliyun_report(database: Database, payload: Any, now: datetime) -> PushResult:
     items = items_of(payload)
-    valid = [_valid(AliyunReportSchema(), item, "aliyun report", i) for i, item in enumerate(items)]
+    schema = AliyunReportSchema()  # one per push: building it costs more than loading an item
+    valid = [_valid(schema, item, "aliyun report", i) for i, item in enumerate(items)]
     receipts = [
         Receipt(
             provider_sid=v["biz_id"],
@@ -353,9 +450,8 @@ def receive_aliyun_report(database: Database, payload: Any, now: datetime) -> Pu
 
 def receive_tencent_status(database: Database, payload: Any, now: datetime) -> PushResult:
     items = items_of(payload)
-    valid = [
-        _valid(TencentStatusSchema(), item, "tencent status", i) for i, item in enumerate(items)
-    ]
+    schema = TencentStatusSchema()  # one per push: building it costs more than loading an item
+    valid = [_valid(schema, item, "tencent status", i) for i, item in enumerate(items)]
     receipts = [
         Receipt(
             provider_sid=v["sid"],

@@ -10,6 +10,9 @@
   window; each reply gets the same key as its push (mobile + time + text),
   so one that arrived already is not applied twice.
 
+- Pushed replies stored but never applied (the web process stopped while applying a
+  large batch after answering it) are applied (`pushes.apply_waiting`).
+
 - Call results (`VOICE_BACKEND=aliyun` only, `voice_reconcile.py`): Aliyun's
   `QueryCallDetailByCallId` for every call still without a result; Tencent's voice API
   has no such query.
@@ -89,11 +92,12 @@ def reconcile(
         rows = _sent_rows(session, provider.name, since, now)
     waiting = [row for row in rows if row.status == OutboxStatus.SENT]
     result = ReconcileResult()
+    result.replies = pushes.apply_waiting(database, settings, now)
     if isinstance(provider, AliyunProvider):
         result.receipts = _aliyun_receipts(database, provider, waiting, settings, now)
     elif isinstance(provider, TencentProvider):
         result.receipts = _tencent_receipts(database, provider, waiting, since, now)
-        result.replies = _tencent_replies(
+        result.replies += _tencent_replies(
             database, provider, settings, sorted({row.to_phone for row in rows}), since, now
         )
     if settings.voice_backend == "aliyun":

@@ -3,7 +3,9 @@
 Neither provider signs its pushes, so each route answers 404 unless the path
 carries `SMS_CALLBACK_SECRET` (compared in constant time), and the Tencent
 routes refuse (403) any source outside `TENCENT_SMS_CALLBACK_IPS` when it is
-set. A body that is not JSON gets 400; a processing failure 500, so the
+set. A body past `MAX_PUSH_BYTES` or `MAX_PUSH_ITEMS` (docs/mainland-sms.md, "Batch
+sizes") gets 413 and nothing is stored; a body that is not JSON gets 400; a processing
+failure 500, so the
 provider pushes again (repeats are deduplicated). Otherwise each provider
 gets the answer it expects, whatever single items were refused:
 Aliyun `{"code": 0, "msg": "接收成功"}`, Tencent `{"result": 0, "errmsg": "OK"}`.
@@ -20,6 +22,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, abort, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from config.clock import now as clock_now
 from config.runtime import current_settings
@@ -79,9 +82,16 @@ def push_route(
                 )
                 abort(403)
             language = current_settings().default_language
+            too_large = _json(failure(_too_large_reason(language)), 413)
+            if (request.content_length or 0) > pushes.MAX_PUSH_BYTES:
+                return too_large
+            request.max_content_length = pushes.MAX_PUSH_BYTES  # a chunked body too
             try:
                 payload = loads_json(request.get_data(as_text=True) or "null")
-                pushes.items_of(payload)
+                if len(pushes.items_of(payload)) > pushes.MAX_PUSH_ITEMS:
+                    return too_large
+            except RequestEntityTooLarge:
+                return too_large
             except ValueError as error:
                 detail = (
                     translate("http.fix.json_too_deep", language, field="JSON")
@@ -106,6 +116,15 @@ def push_route(
         return wrapper
 
     return decorate
+
+
+def _too_large_reason(language: str) -> str:
+    return translate(
+        "sms.callback.too_large",
+        language,
+        items=pushes.MAX_PUSH_ITEMS,
+        megabytes=pushes.MAX_PUSH_BYTES // (1024 * 1024),
+    )
 
 
 def _aliyun_failure(reason: str) -> dict[str, Any]:

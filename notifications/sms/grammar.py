@@ -61,6 +61,7 @@ from notifications.sms.tokens import (
     Lex,
     Token,
     clean_text,
+    is_garbage,
     is_separator,
     language_of,
     normalise,
@@ -301,6 +302,7 @@ def _command(text: str, tokens: list[Token]) -> Command:
 
 
 def _parse(message: str) -> Parsed:
+    raw = message
     message = message.strip()
     if len(message) > MAX_INPUT_CHARS:
         return _too_long(message)
@@ -308,6 +310,8 @@ def _parse(message: str) -> Parsed:
     text = normalise(message)[: 2 * MAX_INPUT_CHARS]
     if not text.strip():
         return Parsed(None, ParseError(EMPTY), None)
+    if is_garbage(raw, text):
+        return _garbage(text)
     keyword = _whole_message_keyword(text) or read_case_command(text)
     if keyword is not None:
         return keyword
@@ -333,6 +337,24 @@ def _parse(message: str) -> Parsed:
         urgent = _implicit_urgent(text, tokens, flag, report, report_error)
         return Parsed(urgent, None, language)
     return Parsed(command, error, language)
+
+
+def _garbage(text: str) -> Parsed:
+    """A message holding what no person types (markup, undecodable bytes, control
+    characters) is refused and changes nothing, unless it is urgent: then the alert still
+    goes out, but a report it carries is not recorded."""
+    tokens = tokenise(text)
+    language = language_of(tokens)
+    unreadable = ParseError(UNRECOGNISED, {"hint": None})
+    flag = red_flag_match(text)
+    at = next((i for i, token in enumerate(tokens) if token.kind is Kind.URGENT), None)
+    if at is not None:
+        command = _urgent(text, tokens, at, flag, carry_report=False)
+    elif flag is not None:
+        command = _implicit_urgent(text, tokens, flag, None)
+    else:
+        return Parsed(None, unreadable, language)
+    return Parsed(replace(command, report=None, report_error=unreadable), None, language)
 
 
 def _too_long(message: str) -> Parsed:

@@ -94,6 +94,23 @@ def normalise(text: str) -> str:
     return "".join(out).translate(_QUOTES)
 
 
+_GARBAGE_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ud800-\udfff\ue000-\uf8ff]"
+)
+"""Control characters other than tab and line breaks, the replacement character that
+stands for undecodable bytes, lone surrogates and private-use characters: no phone
+keyboard types them."""
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>|&#?[A-Za-z0-9]+;|%[89A-F][0-9A-F]")
+"""HTML tags and entities, and a non-ASCII byte left percent-escaped because it was not
+UTF-8."""
+
+
+def is_garbage(raw: str, normalised: str) -> bool:
+    """Whether a message holds what no person types (`raw` as received, `normalised` as
+    `normalise` made it): such a message is not the grammar, whatever it also holds."""
+    return bool(_GARBAGE_CHARACTERS.search(raw) or _MARKUP.search(normalised))
+
+
 def _number(text: str) -> int | Decimal:
     return Decimal(text) if "." in text else int(text)
 

@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 from grids.core.vocabulary import DoctorStatus
 from grids.models import Doctor, Grid
+from i18n import translate
 from notifications.models import OutboxMessage
 from tests.support import factories
 from tests.support.accounts import PASSWORD, make_user
@@ -125,10 +126,13 @@ def test_retire_a_doctor_edit_apply_see_sms_and_log_then_undo(
 
     page.click("nav.top >> text=变更记录")
     page.wait_for_load_state()
-    row = page.locator("tr", has_text="retire-doctor")
+    row = page.locator("tr", has_text=translate("admin.op.retire-doctor", "zh_CN"))
     assert row.count() == 1 and "到龄退休" in row.inner_text()
     page.screenshot(path=str(ARTIFACTS / f"admin-log-{label}.png"), full_page=True)
     row.locator("button").click()
+    page.wait_for_load_state()
+    assert "撤销" in page.locator("#result").inner_text()  # the preview
+    page.click("#apply")
     page.wait_for_load_state()
     assert "撤销" in page.locator("#result").inner_text()
     page.screenshot(path=str(ARTIFACTS / f"admin-undone-{label}.png"), full_page=True)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from grids.core.vocabulary import DoctorStatus
 from grids.models import AuditEntry, Doctor, Grid
+from i18n import translate
 from notifications.models import OutboxMessage
 from tests.support import factories
 from tests.support.accounts import csrf_token, log_in, make_user
@@ -85,11 +86,23 @@ def test_retire_flow_preview_edit_apply_then_undo(client, session, c) -> None:
     assert session.get(Doctor, c.d1.id).status == DoctorStatus.RETIRED
     assert session.scalars(select(OutboxMessage)).all()
     log = client.get("/admin/changes").get_data(as_text=True)
-    assert "retire-doctor" in log
+    # Codes are translated on pages: the operation and the actor.
+    assert translate("admin.op.retire-doctor", "zh_CN") in log
+    assert "retire-doctor" not in log.split("<table>")[1].split("</table>")[0]
     found = re.search(r'id="change-(\d+)"', log)
     assert found is not None
     change_id = found.group(1)
-    undone = client.post(f"/admin/changes/{change_id}/undo", data={"csrf_token": csrf_token(log)})
+    # Undo previews first, with every SMS, and changes nothing until applied.
+    preview = client.post(f"/admin/changes/{change_id}/undo", data={"csrf_token": csrf_token(log)})
+    assert preview.status_code == 200
+    text = preview.get_data(as_text=True)
+    assert 'id="apply"' in text and 'id="sms"' in text
+    session.expire_all()
+    assert session.get(Doctor, c.d1.id).status == DoctorStatus.RETIRED
+    undone = client.post(
+        f"/admin/changes/{change_id}/undo",
+        data={"csrf_token": csrf_token(text), "step": "apply"},
+    )
     assert undone.status_code == 200
     session.expire_all()
     assert session.get(Doctor, c.d1.id).status == DoctorStatus.ACTIVE
@@ -142,3 +155,47 @@ def test_a_closed_grid_page_says_so_and_offers_no_operations(client, session, c)
     assert "已于" in page and "关闭" in page
     assert "/admin/operations/split" not in page
     assert "AV1-HTN09" not in client.get("/admin/grids").get_data(as_text=True)
+
+
+def test_the_language_chosen_with_lang_is_kept_on_the_next_pages(client, c) -> None:
+    log_in(client, "bureau")
+    assert "No grids match." in client.get("/admin/grids?doctor=DB1&lang=en").get_data(as_text=True)
+    assert "No grids match." in client.get("/admin/grids?doctor=DB1").get_data(as_text=True)
+    chinese = client.get("/admin/grids?lang=zh_CN").get_data(as_text=True)
+    assert "网格管理" in chinese and "网格管理" in client.get("/admin/grids").get_data(as_text=True)
+
+
+def test_a_refused_preview_says_what_blocks_it_and_what_an_override_would_pass(
+    client, session, c
+) -> None:
+    log_in(client, "bureau")
+    token = csrf_token(client.get("/admin/grids/AV1-HTN01").get_data(as_text=True))
+    form = {"csrf_token": token, "grid": "AV1-HTN01", "doctor": "DF1"}
+    text = client.post("/admin/operations/move-grid", data=form).get_data(as_text=True)
+    assert translate("admin.web.blocks", "zh_CN") + " ※" in text
+    assert translate("admin.web.override_hint", "zh_CN") in text
+
+
+def test_the_change_log_shows_local_times_and_translated_actors(client, session, c) -> None:
+    log_in(client, "bureau")
+    token = csrf_token(client.get("/admin/grids/AV1-HTN01").get_data(as_text=True))
+    form = {"csrf_token": token, "grid": "AV1-HTN01", "doctor": "DB1", "step": "apply"}
+    form["v.AV1-HTN01"] = str(c.g1.grid.version)
+    assert client.post("/admin/operations/move-grid", data=form).status_code == 200
+    from zoneinfo import ZoneInfo
+
+    from grids.models import ChangeSet
+
+    changed = session.scalars(select(ChangeSet)).one()
+    local = changed.at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    log = client.get("/admin/changes").get_data(as_text=True)
+    assert local in log
+    assert translate("admin.actor.user", "zh_CN", name="bureau") in log
+
+
+def test_the_retire_page_shows_how_many_grids_each_candidate_holds(client, c) -> None:
+    log_in(client, "bureau")
+    page = client.get(f"/admin/doctors/{c.d1.code}/retire").get_data(as_text=True)
+    assert translate(
+        "admin.web.candidate", "zh_CN", code="DB1", name="李医生", grids=0, cap=15
+    ) in (page)

@@ -37,7 +37,8 @@ def sent(session: Session) -> list[tuple[str, str]]:
 
 
 def check_codes(session: Session) -> set[tuple[str, str]]:
-    return {(p.code, p.subject) for p in check_hierarchy(load_hierarchy(session, members=True))}
+    found = check_hierarchy(load_hierarchy(session, members=True))
+    return {(p.code, p.subject) for p in found if p.severity != "notice"}
 
 
 # --- no new problem for `grids check` ---------------------------------------------------------

@@ -40,3 +40,35 @@ def test_demo_history_gives_the_doctor_a_county_at_work(runner, session, client,
     assert session.scalar(select(func.count()).select_from(InboundMessage)) == sum(
         outcomes.values()
     )
+
+
+def test_the_whole_county_has_history_passes_grids_check_and_does_not_replay_the_past(
+    runner, session, tmp_path: Path
+) -> None:
+    from grids.models import Grid
+    from scheduling.models import SchedulerRun
+
+    result = runner.invoke(args=["demo", "--patients", "1500", "--directory", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "sms receive --coordinator-of" in result.output
+
+    grids = session.scalar(select(func.count()).select_from(Grid))
+    with_history = session.scalar(select(func.count(func.distinct(WeeklyReport.grid_id))))
+    assert with_history == grids
+    check = runner.invoke(args=["grids", "check"])
+    assert check.exit_code == 0, check.output
+    marked = set(
+        session.scalars(select(SchedulerRun.job_id).where(SchedulerRun.slot == "demo-load"))
+    )
+    assert {"exchange-reminders", "attendance-prompts", "report-prompts"} <= marked
+
+
+def test_the_try_it_grid_belongs_to_the_doctor_login(runner, session, tmp_path: Path) -> None:
+    from grids.models import Doctor, Grid
+
+    result = runner.invoke(args=["demo", "--patients", "600", "--directory", str(tmp_path)])
+    line = next(line for line in result.output.splitlines() if "--coordinator-of" in line)
+    grid_code = line.split("--coordinator-of ")[1].split()[0]
+    user = session.scalars(select(User).where(User.username == "doctor")).one()
+    grid = session.scalars(select(Grid).where(Grid.code == grid_code)).one()
+    assert session.get(Doctor, grid.doctor_id).id == user.doctor_id

@@ -17,17 +17,20 @@ from grids.storage.database import Database, utcnow
 from i18n import translate
 from tests.support import factories
 
-HEADER = "grid_code,facility_code,condition,doctor_code,coordinator_code,member_code,seat"
+HEADER = (
+    "grid_code,facility_code,condition,doctor_code,coordinator_code,member_code,seat,deputy_code"
+)
 
 
 def _formed(runner: FlaskCliRunner, session: Session) -> None:
     tree = factories.facility_tree(session, prefix="E")
     factories.doctor(session, tree["clinic_a"], code="DE1")
     factories.patient(session, tree["clinic_a"], volunteer=True, code="EP01")
-    for number in range(2, 8):
+    factories.patient(session, tree["clinic_a"], volunteer=True, code="EP02")
+    for number in range(3, 8):
         factories.patient(session, tree["clinic_a"], code=f"EP{number:02d}")
-    for number in range(8, 10):
-        factories.patient(session, tree["clinic_b"], condition="copd", code=f"EP{number:02d}")
+    factories.patient(session, tree["clinic_b"], condition="copd", code="EP08")
+    factories.patient(session, tree["clinic_b"], condition="diabetes", code="EP09")
     session.commit()
     assert runner.invoke(args=["grids", "form"]).exit_code == 0
 
@@ -42,10 +45,10 @@ def test_csv_to_standard_output_lists_memberships_by_grid_then_seat(
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == HEADER
     rows = list(csv.reader(io.StringIO(result.stdout)))[1:]
-    assert rows[0] == ["EV1-HTN01", "EV1", "hypertension", "DE1", "EP01", "EP01", "1"]
+    assert rows[0] == ["EV1-HTN01", "EV1", "hypertension", "DE1", "EP01", "EP01", "1", "EP02"]
     assert [(row[0], int(row[6])) for row in rows] == sorted((row[0], int(row[6])) for row in rows)
     assert len(rows) == 9
-    assert ["EV2-MIX01", "EV2", "mixed", "DE1", "", "EP08", "1"] in rows
+    assert ["EV2-MIX01", "EV2", "mixed", "DE1", "", "EP08", "1", ""] in rows
 
 
 def test_members_who_left_are_not_exported(
@@ -97,6 +100,8 @@ def test_json_has_items_with_numeric_seats_and_null_for_no_coordinator(
     assert items[0]["seat"] == 1
     mixed = [item for item in items if item["grid_code"] == "EV2-MIX01"]
     assert mixed[0]["coordinator_code"] is None
+    assert mixed[0]["deputy_code"] is None
+    assert items[0]["deputy_code"] == "EP02"
     assert mixed[0]["doctor_code"] == "DE1"
 
 

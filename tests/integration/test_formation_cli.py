@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,18 +78,19 @@ def test_form_places_the_roster_and_records_an_audit_entry(
 
     assert result.exit_code == 0, result.output
     assert _t("formation.report.written") in result.output
+    # 28 patients at AV1 make two grids of 14, not one per condition; a volunteer is
+    # swapped into the mixed grid so that each grid has a coordinator.
     assert _grids(db) == {
-        "AV1-HTN01": (13, "DA1", "P0001"),
-        "AV1-HTN02": (12, "DA1", "P0002"),
-        "AV1-MIX01": (3, "DA1", None),
-        "AV2-MIX01": (1, "DA1", None),
+        "AV1-HTN01": (14, "DA1", "P0002"),
+        "AV1-MIX01": (14, "DA1", "P0001"),
+        "AV2-HTN01": (1, "DA1", None),
     }
-    assert "AV1-MIX01" in result.output and "AV2-MIX01" in result.output
+    assert "AV2-HTN01" in result.output
     with db.unit_of_work() as check:
         entry = check.scalars(select(AuditEntry)).one()
         assert entry.action == "grids.form"
         assert entry.after is not None
-        assert entry.after["grids_created"] == 4
+        assert entry.after["grids_created"] == 3
         assert entry.after["placed_in_new"] == 29
         deceased = check.scalars(select(Patient).where(Patient.code == "P0029")).one()
         placed = check.scalar(select(func.count()).where(Membership.patient_id == deceased.id))
@@ -144,7 +146,7 @@ def test_a_rerun_places_newcomers_and_closes_memberships_of_those_who_left(
 
     assert result.exit_code == 0, result.output
     grids = _grids(db)
-    assert grids["AV1-HTN01"][0] + grids["AV1-HTN02"][0] == 25
+    assert grids["AV1-HTN01"][0] + grids["AV1-MIX01"][0] == 28
     with db.unit_of_work() as check:
         closed = check.scalars(
             select(Membership).join(Patient).where(Patient.code == "P0003")
@@ -167,7 +169,7 @@ def test_facility_limits_formation_to_that_clinic(
     result = runner.invoke(args=["grids", "form", "--facility", "AV2"])
 
     assert result.exit_code == 0, result.output
-    assert _grids(db) == {"AV2-MIX01": (1, "DA1", None)}
+    assert _grids(db) == {"AV2-HTN01": (1, "DA1", None)}
     assert _t("formation.report.scope", facility="AV2", clinics=1) in result.output
 
 
@@ -193,8 +195,8 @@ def test_a_patient_who_moved_clinic_leaves_the_old_grid_when_the_new_clinic_is_f
             .order_by(Membership.id)
         ).all()
     (old_grid, old_reason), (new_grid, new_reason) = memberships
-    assert old_grid.startswith("AV1-HTN") and old_reason == "facility_changed"
-    assert (new_grid, new_reason) == ("AV2-MIX01", None)
+    assert old_grid.startswith("AV1-") and old_reason == "facility_changed"
+    assert (new_grid, new_reason) == ("AV2-HTN01", None)
 
 
 def test_shortfall_is_reported_and_the_cap_holds(
@@ -288,9 +290,9 @@ def test_after_a_reimport_grids_follow_changed_volunteers_conditions_and_doctors
     )
     patients = ["code,name,phone,facility_code,conditions,volunteer"]
     patients += [
-        f"P{n:02d},患者{n},1390000{n:04d},V1,高血压,{'y' if n == 1 else 'n'}" for n in range(1, 8)
+        f"P{n:02d},患者{n},1390000{n:04d},V1,高血压,{'y' if n == 1 else 'n'}" for n in range(1, 21)
     ]
-    patients += [f"P{n:02d},患者{n},1390000{n:04d},V1,糖尿病,n" for n in range(8, 14)]
+    patients += [f"P{n:02d},患者{n},1390000{n:04d},V1,糖尿病,n" for n in range(21, 40)]
 
     def load(doctors: list[str], patient_lines: list[str]) -> None:
         files = RosterFiles(
@@ -306,7 +308,7 @@ def test_after_a_reimport_grids_follow_changed_volunteers_conditions_and_doctors
 
     load(["D1,王医生,13800000001,V1"], patients)
     assert runner.invoke(args=["grids", "form"]).exit_code == 0
-    assert _grids(db) == {"V1-HTN01": (7, "D1", "P01"), "V1-DM01": (6, "D1", None)}
+    assert _grids(db) == {"V1-HTN01": (20, "D1", "P01"), "V1-DM01": (19, "D1", None)}
 
     patients[1] = patients[1].removesuffix(",y") + ",n"  # P01 no longer volunteers
     patients[2] = patients[2].replace("高血压", "糖尿病")  # P02's primary condition changed
@@ -314,7 +316,7 @@ def test_after_a_reimport_grids_follow_changed_volunteers_conditions_and_doctors
     result = runner.invoke(args=["grids", "form"])
 
     assert result.exit_code == 0, result.output
-    assert _grids(db) == {"V1-HTN01": (6, "D2", None), "V1-DM01": (7, "D2", None)}
+    assert _grids(db) == {"V1-HTN01": (19, "D2", None), "V1-DM01": (20, "D2", None)}
     assert _t("formation.left_reason.condition_changed") in result.stdout
     report = {
         line.rsplit(None, 1)[0]: line.rsplit(None, 1)[1]
@@ -324,3 +326,40 @@ def test_after_a_reimport_grids_follow_changed_volunteers_conditions_and_doctors
     assert report[_t("formation.report.doctors_released")] == "2"
     assert report[_t("formation.report.coordinators_released")] == "1"
     assert "V1-HTN01" in result.stdout.split(_t("formation.report.needs_coordinator_list"))[1]
+
+
+def test_form_dry_run_json_gives_the_formation_figures(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    _roster(session)
+
+    result = runner.invoke(args=["grids", "form", "--dry-run", "--format", "json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "grids": 3,
+        "members": 29,
+        "mean_size": 9.67,
+        "min_grids": 3,
+        "mixed_grids": 1,
+        "small_grids": 1,
+        "same_condition_share": 1.0,
+    }
+    assert _grids(db) == {}
+
+
+def test_the_report_prints_the_formation_figures(
+    runner: FlaskCliRunner, session: Session, db: Database
+) -> None:
+    _roster(session)
+
+    result = runner.invoke(args=["grids", "form"])
+
+    assert _t("formation.report.figures_title") in result.output
+    lines = {
+        line.rsplit(None, 1)[0].strip(): line.rsplit(None, 1)[1]
+        for line in result.output.splitlines()
+        if "  " in line.strip()
+    }
+    assert lines[_t("formation.figure.min_grids")] == "3"
+    assert lines[_t("formation.figure.mean_size")] == "9.7"

@@ -91,6 +91,7 @@ class County:
             assert grid.version == change.version
             grid.doctor_id = change.doctor_id
             grid.coordinator_id = change.coordinator_id
+            grid.deputy_id = change.deputy_id
             grid.version += 1
         for join in plan.joins:
             self.grids[join.grid_id].members.append(
@@ -106,6 +107,7 @@ class County:
                 new.doctor_id,
                 new.coordinator_id,
                 [MemberIn(self.next_id(), patient_id, seat) for patient_id, seat in new.members],
+                deputy_id=new.deputy_id,
             )
             self.grids[grid.id] = grid
             self.history.extend((grid.id, patient_id, seat) for patient_id, seat in new.members)

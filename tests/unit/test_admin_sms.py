@@ -23,6 +23,11 @@ TEMPLATES = [
     "sms.admin.coordinator_doctor",
     "sms.admin.doctor_assigned",
     "sms.admin.doctor_released",
+    "sms.admin.deputy_new",
+    "sms.admin.deputy_released",
+    "sms.admin.coordinator_deputy",
+    "sms.admin.coordinator_joined",
+    "sms.admin.doctor_members_joined",
 ]
 
 

@@ -263,7 +263,7 @@ def test_check_lists_every_problem_of_the_county() -> None:
     grids.append(GridInfo(200, "G-ORPHAN", 5, None, None))
     members = [(100, 1000 + i) for i in range(21)]
     problems = check_hierarchy(Hierarchy.build(facilities, doctors, grids, members))
-    found = {(p.code, p.subject) for p in problems}
+    found = {(p.code, p.subject) for p in problems if p.severity != "notice"}
     assert found == {
         ("facility_without_phone", "T1"),
         ("facility_landline", "C"),
@@ -277,7 +277,27 @@ def test_check_lists_every_problem_of_the_county() -> None:
 
 
 def test_a_sound_county_has_no_problems() -> None:
-    assert check_hierarchy(county()) == []
+    assert [p for p in check_hierarchy(county()) if p.severity != "notice"] == []
+
+
+def test_a_grid_needs_a_coordinator_or_a_deputy_and_lacking_a_deputy_is_only_a_notice() -> None:
+    facilities = [
+        FacilityInfo(1, "C", "县医院", "county_hospital", mobile(1)),
+        FacilityInfo(2, "T1", "镇卫生院", "township_center", mobile(2), 1),
+        FacilityInfo(3, "V1", "东村", "village_clinic", mobile(3), 2),
+    ]
+    doctors = [DoctorInfo(10, "D10", "王医生", mobile(10), 3)]
+    grids = [
+        GridInfo(100, "G-BOTH", 3, 10, 1, deputy_id=2),
+        GridInfo(101, "G-COORD", 3, 10, 3),
+        GridInfo(102, "G-DEPUTY", 3, 10, None, deputy_id=4),
+        GridInfo(103, "G-NONE", 3, 10, None),
+    ]
+    problems = check_hierarchy(Hierarchy.build(facilities, doctors, grids, []))
+    assert {(p.code, p.severity, p.subject) for p in problems} == {
+        ("grid_without_deputy", "notice", "G-COORD"),
+        ("grid_without_coordinator", "error", "G-NONE"),
+    }
 
 
 # --- the climb ---

@@ -36,31 +36,100 @@ def test_21_patients_split_11_and_10_not_20_and_1() -> None:
     assert county.sizes() == {"JX0101-DM01": 11, "JX0101-DM02": 10}
 
 
-def test_groups_under_five_join_the_clinics_mixed_grid() -> None:
+def test_22_of_one_condition_and_6_of_others_make_two_grids_not_three() -> None:
     county = County()
     clinic = county.clinic("JX0101", TOWNSHIP)
-    county.patients_of(clinic, 12, "hypertension")
-    county.patients_of(clinic, 5, "diabetes")
-    stroke = county.patients_of(clinic, 3, "stroke")
-    copd = county.patients_of(clinic, 4, "copd")
-
-    county.form()
-
-    assert county.sizes() == {"JX0101-DM01": 5, "JX0101-HTN01": 12, "JX0101-MIX01": 7}
-    mixed = county.grid("JX0101-MIX01")
-    assert mixed.condition == "mixed"
-    assert {member.patient_id for member in mixed.members} == {p.id for p in stroke + copd}
-
-
-def test_a_mixed_pool_of_any_size_forms_a_grid_listed_as_small() -> None:
-    county = County()
-    clinic = county.clinic("JX0101", TOWNSHIP)
-    county.patients_of(clinic, 2, "asthma")
+    county.patients_of(clinic, 22, "hypertension")
+    county.patients_of(clinic, 3, "stroke")
+    county.patients_of(clinic, 3, "copd")
 
     plan = county.form()
 
-    assert county.sizes() == {"JX0101-MIX01": 2}
+    assert county.sizes() == {"JX0101-HTN01": 14, "JX0101-MIX01": 14}
+    assert county.grid("JX0101-MIX01").condition == "mixed"
+    assert plan.report.figures.grids == plan.report.figures.min_grids == 2
+    assert plan.report.figures.mixed_grids == 1
+    assert plan.report.figures.mean_size == 14.0
+    assert plan.report.figures.same_condition_share == 1.0
+
+
+def test_a_village_of_seven_forms_one_grid_of_seven() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    county.patients_of(clinic, 4, "hypertension", volunteer=True)
+    county.patients_of(clinic, 2, "diabetes")
+    county.patients_of(clinic, 1, "stroke")
+
+    plan = county.form()
+
+    assert county.sizes() == {"JX0101-MIX01": 7}
     assert plan.report.small_grids == ["JX0101-MIX01"]
+    assert plan.report.figures.small_grids == 1
+    assert county.grid("JX0101-MIX01").coordinator_id is not None
+
+
+def test_a_clinic_of_many_conditions_forms_one_grid_per_twenty_not_one_per_condition() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    for condition, count in (("hypertension", 30), ("diabetes", 12), ("stroke", 5)):
+        county.patients_of(clinic, count, condition)
+    county.patients_of(clinic, 3, "copd")
+    county.patients_of(clinic, 2, "ckd")
+
+    plan = county.form()
+
+    assert sorted(county.sizes().values()) == [17, 17, 18]
+    assert plan.report.figures.grids == 3 == plan.report.figures.min_grids
+
+
+def test_a_small_village_of_one_condition_forms_a_grid_of_that_condition_listed_as_small() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    county.patients_of(clinic, 2, "diabetes")
+
+    plan = county.form()
+
+    assert county.sizes() == {"JX0101-DM01": 2}
+    assert plan.report.small_grids == ["JX0101-DM01"]
+
+
+def test_a_comorbid_patient_fills_a_grid_of_a_condition_he_lists() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    county.patients_of(clinic, 18, "hypertension")
+    comorbid = county.patients_of(clinic, 3, "diabetes", conditions=("diabetes", "hypertension"))
+
+    county.form()
+
+    assert county.sizes() == {"JX0101-HTN01": 11, "JX0101-HTN02": 10}
+    placement = county.placement()
+    assert {county.grids[placement[p.id][0]].condition for p in comorbid} == {"hypertension"}
+
+
+def test_a_comorbid_newcomer_joins_a_grid_of_his_second_condition_before_a_new_grid() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    county.patients_of(clinic, 15, "hypertension")
+    county.form()
+
+    newcomer = county.patient(clinic, "stroke", conditions=("stroke", "hypertension"))
+    plan = county.form()
+
+    assert plan.new_grids == []
+    assert county.grids[county.placement()[newcomer.id][0]].code == "JX0101-HTN01"
+
+
+def test_volunteers_are_swapped_so_each_grid_has_a_coordinator_and_a_deputy() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    county.patients_of(clinic, 4, "hypertension", volunteer=True)
+    county.patients_of(clinic, 36, "hypertension")
+
+    county.form()
+
+    for grid in county.grids.values():
+        volunteers = [m for m in grid.members if county.patients[m.patient_id].volunteer]
+        assert len(volunteers) == 2
 
 
 def test_a_grid_without_a_volunteer_with_a_phone_has_no_coordinator() -> None:
@@ -290,25 +359,21 @@ def test_a_newcomer_takes_the_lowest_free_seat() -> None:
     assert county.placement()[newcomer.id][1] == 4
 
 
-def test_a_remainder_under_five_after_filling_goes_to_the_mixed_grid() -> None:
+def test_newcomers_fill_the_clinics_grids_mixed_included_before_any_new_grid() -> None:
     county = County()
     clinic = county.clinic("JX0101", TOWNSHIP)
-    county.patients_of(clinic, 40)  # two full grids
-    county.patients_of(clinic, 2, "stroke")  # mixed grid
+    county.patients_of(clinic, 40)
+    county.patients_of(clinic, 2, "stroke")
     county.form()
+    assert county.sizes() == {"JX0101-HTN01": 14, "JX0101-HTN02": 14, "JX0101-MIX01": 14}
 
     county.patients_of(clinic, 3)
     county.patients_of(clinic, 6, "diabetes")
     plan = county.form()
 
-    assert county.sizes() == {
-        "JX0101-DM01": 6,
-        "JX0101-HTN01": 20,
-        "JX0101-HTN02": 20,
-        "JX0101-MIX01": 5,
-    }
-    assert plan.report.placed_in_existing == 3
-    assert plan.report.placed_in_new == 6
+    assert county.sizes() == {"JX0101-HTN01": 16, "JX0101-HTN02": 15, "JX0101-MIX01": 20}
+    assert plan.report.placed_in_existing == 9
+    assert plan.report.placed_in_new == 0
 
 
 def test_a_remainder_of_five_or_more_forms_new_balanced_grids_with_new_numbers() -> None:
@@ -480,8 +545,8 @@ def test_a_coordinator_who_stops_volunteering_or_loses_the_phone_is_replaced() -
     clinic = county.clinic("JX0101", TOWNSHIP)
     quitting = county.patient(clinic, volunteer=True, code="P1")
     losing_phone = county.patient(clinic, "diabetes", volunteer=True, code="P2")
-    county.patients_of(clinic, 6)
-    county.patients_of(clinic, 6, "diabetes")
+    county.patients_of(clinic, 18)
+    county.patients_of(clinic, 19, "diabetes")
     backup = county.patient(clinic, volunteer=True, code="P3")
     county.form()
     assert county.grid("JX0101-HTN01").coordinator_id == quitting.id
@@ -502,21 +567,23 @@ def test_a_member_whose_primary_condition_changed_moves_to_a_grid_of_that_condit
     county = County()
     clinic = county.clinic("JX0101", TOWNSHIP)
     changing = county.patient(clinic, code="P0")
-    county.patients_of(clinic, 6)
-    county.patients_of(clinic, 6, "diabetes")
-    in_mixed = county.patient(clinic, "stroke")
+    still_listing = county.patient(clinic, code="P00")
+    county.patients_of(clinic, 18)
+    county.patients_of(clinic, 19, "diabetes")
     county.form()
-    assert county.grid("JX0101-MIX01").members[0].patient_id == in_mixed.id
+    assert county.sizes() == {"JX0101-DM01": 19, "JX0101-HTN01": 20}
 
     county.update_patient(changing, condition="diabetes")
-    county.update_patient(in_mixed, condition="copd")
+    county.update_patient(
+        still_listing, condition="diabetes", conditions=("diabetes", "hypertension")
+    )
     plan = county.form()
 
     assert [(leave.patient_id, leave.reason) for leave in plan.leaves] == [
         (changing.id, LeaveReason.CONDITION_CHANGED)
     ]
     assert county.grids[county.placement()[changing.id][0]].code == "JX0101-DM01"
-    assert county.sizes() == {"JX0101-DM01": 7, "JX0101-HTN01": 6, "JX0101-MIX01": 1}
+    assert county.sizes() == {"JX0101-DM01": 20, "JX0101-HTN01": 19}
 
 
 def test_grids_of_a_doctor_no_longer_active_or_now_elsewhere_go_to_one_who_qualifies() -> None:
@@ -558,3 +625,38 @@ def test_a_clinic_that_gets_its_own_doctor_takes_its_grids_back_from_the_cover()
     county.form()
 
     assert county.grid("JX0102-HTN01").doctor_id == own.id
+
+
+def test_a_second_volunteer_is_appointed_deputy_and_takes_over_when_the_coordinator_leaves() -> (
+    None
+):
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    coordinator = county.patient(clinic, volunteer=True, code="P1")
+    deputy = county.patient(clinic, volunteer=True, code="P2")
+    third = county.patient(clinic, volunteer=True, code="P3")
+    county.patients_of(clinic, 10)
+
+    plan = county.form()
+    grid = county.grid("JX0101-HTN01")
+    assert (grid.coordinator_id, grid.deputy_id) == (coordinator.id, deputy.id)
+    assert plan.new_grids[0].deputy_id == deputy.id
+
+    county.update_patient(coordinator, status="deceased")
+    county.form()
+
+    grid = county.grid("JX0101-HTN01")
+    assert (grid.coordinator_id, grid.deputy_id) == (deputy.id, third.id)
+    assert county.form().is_empty
+
+
+def test_a_grid_with_one_volunteer_has_a_coordinator_and_no_deputy() -> None:
+    county = County()
+    clinic = county.clinic("JX0101", TOWNSHIP)
+    county.patient(clinic, volunteer=True)
+    county.patients_of(clinic, 9)
+
+    plan = county.form()
+
+    assert county.grid("JX0101-HTN01").deputy_id is None
+    assert plan.report.needs_deputy == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES
-from grids.formation.planner_records import MIN_PEER_GROUP, FormationPlan
+from grids.formation.planner_records import SMALL_GRID_BELOW, FormationPlan
 from tests.support.formation import County
 
 CONDITIONS = ("hypertension",) * 5 + ("diabetes", "diabetes", "stroke", "copd")
@@ -23,6 +25,7 @@ patient_strategy = st.tuples(
     st.sampled_from(STATUSES),
     st.booleans(),  # volunteer, when the phone draw is 0 (no phone) or 1
     st.integers(0, 3),  # 0: no phone
+    st.sampled_from((None,) * 4 + CONDITIONS),  # a second listed condition
 )
 clinic_strategy = st.tuples(
     st.integers(0, 2),  # township
@@ -33,13 +36,15 @@ clinic_strategy = st.tuples(
 
 
 def _add(county: County, clinic: Any, specs: Any) -> None:
-    for condition, status, volunteer, phone in specs:
+    for condition, status, volunteer, phone, second in specs:
+        listed = (condition, second) if second not in (None, condition) else ()
         county.patient(
             clinic,
             condition,
             status=status,
             volunteer=volunteer and phone < 2,
             has_phone=phone != 0,
+            conditions=listed,
         )
 
 
@@ -66,7 +71,7 @@ def check_invariants(county: County, plan: FormationPlan) -> None:
         assert len(set(seats)) == len(seats) and all(1 <= s <= GRID_CAPACITY for s in seats)
         assert all(member.clinic_id == grid.clinic_id for member in members)
         if grid.condition != MIXED:
-            assert all(member.condition == grid.condition for member in members)
+            assert all(member.has_condition(grid.condition) for member in members)
         if grid.coordinator_id is not None:
             coordinator = patients[grid.coordinator_id]
             assert coordinator.volunteer and coordinator.has_phone
@@ -74,6 +79,13 @@ def check_invariants(county: County, plan: FormationPlan) -> None:
         elif members:
             assert not any(member.can_coordinate for member in members)
             assert grid.code in plan.report.needs_coordinator
+        leaders = [member for member in members if member.can_coordinate]
+        if grid.deputy_id is not None:
+            deputy = patients[grid.deputy_id]
+            assert deputy.can_coordinate and deputy.id != grid.coordinator_id
+            assert deputy.id in {member.id for member in members}
+        elif grid.coordinator_id is not None:
+            assert len(leaders) < 2, "a second volunteer but no deputy"
         if grid.doctor_id is not None:
             loads[grid.doctor_id] += 1
             doctor = county.doctors[grid.doctor_id]
@@ -90,14 +102,12 @@ def check_invariants(county: County, plan: FormationPlan) -> None:
         if grid.doctor_id is not None
     )
 
-    new_groups: dict[tuple[int, str], list[int]] = {}
+    new_by_clinic: dict[int, list[int]] = {}
     for new_grid in plan.new_grids:
-        new_groups.setdefault((new_grid.clinic_id, new_grid.condition), []).append(
-            len(new_grid.members)
-        )
-    for (_, condition), sizes in new_groups.items():
+        new_by_clinic.setdefault(new_grid.clinic_id, []).append(len(new_grid.members))
+    for sizes in new_by_clinic.values():
         assert max(sizes) - min(sizes) <= 1, f"unbalanced new grids {sizes}"
-        assert condition == MIXED or sum(sizes) >= MIN_PEER_GROUP
+        assert len(sizes) == math.ceil(sum(sizes) / GRID_CAPACITY), "more grids than needed"
 
 
 @settings(
@@ -175,3 +185,49 @@ def test_formation_keeps_every_invariant_over_two_rounds(
 
     third = county.form()
     assert third.is_empty, "a re-run without changes changed something"
+
+
+clinic_size = st.one_of(st.integers(1, 12), st.integers(13, 80), st.integers(81, 320))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(clinic_size, min_size=1, max_size=8),
+    seed=st.integers(0, 2**16),
+)
+def test_a_first_formation_meets_the_targets(sizes: list[int], seed: int) -> None:
+    """Grids at most 1.15 x min_grids, and no grid under 8 unless its clinic has fewer
+    than 8 placeable patients who could join it."""
+    rng = random.Random(seed)
+    county = County()
+    for index, size in enumerate(sizes):
+        clinic = county.clinic(f"C{index:02d}", 9000 + index % 3)
+        county.doctor(clinic)
+        for _ in range(size):
+            condition = rng.choice(CONDITIONS)
+            second = rng.choice(CONDITIONS) if rng.random() < 0.22 else condition
+            county.patient(
+                clinic,
+                condition,
+                status=rng.choice(STATUSES),
+                volunteer=rng.random() < 0.3,
+                conditions=(condition, second) if second != condition else (),
+            )
+
+    plan = county.form()
+    check_invariants(county, plan)
+    figures = plan.report.figures
+    assert figures.grids <= 1.15 * figures.min_grids
+    for grid in county.grids.values():
+        if 0 < len(grid.members) < SMALL_GRID_BELOW:
+            could_join = [
+                p
+                for p in county.patients.values()
+                if p.clinic_id == grid.clinic_id
+                and p.status in PLACEABLE
+                and (grid.condition == MIXED or p.has_condition(grid.condition))
+            ]
+            assert len(could_join) < SMALL_GRID_BELOW, f"small grid {grid.code}"
+    members = [m for grid in county.grids.values() for m in grid.members]
+    assert figures.members == len(members)
+    assert county.form().is_empty
