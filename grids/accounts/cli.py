@@ -47,9 +47,7 @@ def users_create(
 ) -> None:
     """Create USERNAME with a role and its scope; the password comes on stdin."""
     language_of_cli = current_settings().default_language
-    if not password_stdin:
-        raise click.UsageError(translate("users.error.password_stdin", language_of_cli))
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = _password_from_stdin(password_stdin, language_of_cli)
     session = request_session()
     try:
         create_user(
@@ -111,9 +109,7 @@ def users_disable(username: str) -> None:
 def users_password(username: str, password_stdin: bool) -> None:
     """Set a new password for USERNAME (from stdin); their sessions are signed out."""
     language_of_cli = current_settings().default_language
-    if not password_stdin:
-        raise click.UsageError(translate("users.error.password_stdin", language_of_cli))
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = _password_from_stdin(password_stdin, language_of_cli)
     session = request_session()
     try:
         set_password(session, username, password)
@@ -134,3 +130,10 @@ def users_token(username: str) -> None:
         raise _fail(error) from error
     session.commit()
     click.echo(token)
+
+
+def _password_from_stdin(password_stdin: bool, language: str) -> str:
+    """The password on the first line of stdin (never an argument, never echoed)."""
+    if not password_stdin:
+        raise click.UsageError(translate("users.error.password_stdin", language))
+    return sys.stdin.readline().rstrip("\r\n")

@@ -19,10 +19,14 @@ def can_lead(patient: Patient) -> bool:
     return patient.volunteer and is_e164(patient.phone) and patient.status == PatientStatus.ACTIVE
 
 
-def set_deputy(session: Session, grid_code: str, patient_code: str) -> Plan:
+def appointment(
+    session: Session, operation: str, grid_code: str, patient_code: str, role: str
+) -> tuple[Plan, Grid, Patient]:
+    """A plan making a member of the grid its `role` (`coordinator` or `deputy`): the
+    member must belong to the grid, not hold the role already, and be able to lead."""
     grid = load_grid(session, grid_code)
     patient = load_patient(session, patient_code)
-    plan = Plan("set-deputy", grid.code)
+    plan = Plan(operation, grid.code)
     touch(plan, grid)
     refuse_closed(plan, grid)
     member = session.scalar(
@@ -32,17 +36,24 @@ def set_deputy(session: Session, grid_code: str, patient_code: str) -> Plan:
             Membership.left_at.is_(None),
         )
     )
+    field = f"{role}_id"
+    other = "deputy" if role == "coordinator" else "coordinator"
     if member is None:
         plan.problems.append(problem("not_a_member", patient=patient.code, grid=grid.code))
-    elif grid.deputy_id == patient.id:
-        plan.problems.append(problem("already_deputy", patient=patient.code, grid=grid.code))
-    elif grid.coordinator_id == patient.id:
+    elif getattr(grid, field) == patient.id:
+        plan.problems.append(problem(f"already_{role}", patient=patient.code, grid=grid.code))
+    elif role == "deputy" and getattr(grid, f"{other}_id") == patient.id:
         plan.problems.append(problem("deputy_is_coordinator", patient=patient.code, grid=grid.code))
     elif not can_lead(patient):
         plan.problems.append(problem("not_a_volunteer", True, patient=patient.code))
     plan.changes.append(
-        set_field("grids", grid.id, grid.code, "deputy_id", grid.deputy_id, patient.id)
+        set_field("grids", grid.id, grid.code, field, getattr(grid, field), patient.id)
     )
+    return plan, grid, patient
+
+
+def set_deputy(session: Session, grid_code: str, patient_code: str) -> Plan:
+    plan, _, _ = appointment(session, "set-deputy", grid_code, patient_code, "deputy")
     return plan
 
 

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grids.admin.deputies import can_lead, release_deputy
+from grids.admin.deputies import appointment, can_lead, release_deputy
 from grids.admin.lookups import (
     NotFound,
     current_memberships,
@@ -85,26 +85,8 @@ def _assign(plan: Plan, grid: Grid, old: Doctor | None, new: Doctor | None) -> N
 
 
 def set_coordinator(session: Session, grid_code: str, patient_code: str) -> Plan:
-    grid = load_grid(session, grid_code)
-    patient = load_patient(session, patient_code)
-    plan = Plan("set-coordinator", grid.code)
-    touch(plan, grid)
-    refuse_closed(plan, grid)
-    member = session.scalar(
-        select(Membership).where(
-            Membership.patient_id == patient.id,
-            Membership.grid_id == grid.id,
-            Membership.left_at.is_(None),
-        )
-    )
-    if member is None:
-        plan.problems.append(problem("not_a_member", patient=patient.code, grid=grid.code))
-    elif grid.coordinator_id == patient.id:
-        plan.problems.append(problem("already_coordinator", patient=patient.code, grid=grid.code))
-    elif not can_lead(patient):
-        plan.problems.append(problem("not_a_volunteer", True, patient=patient.code))
-    plan.changes.append(
-        set_field("grids", grid.id, grid.code, "coordinator_id", grid.coordinator_id, patient.id)
+    plan, grid, patient = appointment(
+        session, "set-coordinator", grid_code, patient_code, "coordinator"
     )
     release_deputy(plan, grid, patient.id)
     return plan
@@ -482,13 +464,7 @@ def set_status(
             plan.problems.append(problem("died_on_future", died_on=died_on.isoformat()))
     elif died_on is not None:
         plan.problems.append(problem("died_on_not_deceased"))
-    plan.facility_ids.add(patient.facility_id)
-    membership = session.scalar(
-        select(Membership).where(Membership.patient_id == patient.id, Membership.left_at.is_(None))
-    )
-    grid = session.get(Grid, membership.grid_id) if membership else None
-    if grid is not None:
-        touch(plan, grid)
+    membership, grid = _current_place(session, plan, patient)
     plan.changes.append(
         set_field(
             "patients", patient.id, patient.code, "status", patient.status.value, new_status.value
@@ -536,6 +512,17 @@ def pause_member(session: Session, patient_code: str, until: date | None, now: d
         plan.problems.append(
             problem("pause_not_active", patient=patient.code, status=patient.status.value)
         )
+    _current_place(session, plan, patient)
+    plan.changes.append(
+        set_field("patients", patient.id, patient.code, "paused_until", patient.paused_until, until)
+    )
+    return plan
+
+
+def _current_place(
+    session: Session, plan: Plan, patient: Patient
+) -> tuple[Membership | None, Grid | None]:
+    """The patient's current membership and grid, both touched by `plan`."""
     plan.facility_ids.add(patient.facility_id)
     membership = session.scalar(
         select(Membership).where(Membership.patient_id == patient.id, Membership.left_at.is_(None))
@@ -543,7 +530,4 @@ def pause_member(session: Session, patient_code: str, until: date | None, now: d
     grid = session.get(Grid, membership.grid_id) if membership else None
     if grid is not None:
         touch(plan, grid)
-    plan.changes.append(
-        set_field("patients", patient.id, patient.code, "paused_until", patient.paused_until, until)
-    )
-    return plan
+    return membership, grid

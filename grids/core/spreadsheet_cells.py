@@ -8,8 +8,12 @@ roster import warns about such text with `looks_like_formula`.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
+
+import xlsxwriter
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet program takes as the start of a formula (or strips before one)."""
@@ -59,3 +63,28 @@ def write_xlsx_row(
             worksheet.write_number(row, col, value, cell_format)
         else:
             worksheet.write_string(row, col, str(value), cell_format)
+
+
+def csv_file(header: Sequence[str], table: Iterable[Sequence[Any]]) -> bytes:
+    """UTF-8 with a BOM, so spreadsheet programs open Chinese headers correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(csv_row(header))
+    for row in table:
+        writer.writerow(csv_row(row))
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def xlsx_file(header: Sequence[str], table: Iterable[Sequence[Any]], sheet: str) -> bytes:
+    """One sheet, the header bold and frozen with the first three columns."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    worksheet = workbook.add_worksheet(sheet[:31])
+    bold = workbook.add_format({"bold": True})
+    write_xlsx_row(worksheet, 0, header, bold)
+    for index, row in enumerate(table, start=1):
+        write_xlsx_row(worksheet, index, row)
+    worksheet.freeze_panes(1, 3)
+    worksheet.set_column(0, len(header) - 1, 12)
+    workbook.close()
+    return buffer.getvalue()

@@ -183,7 +183,15 @@ def _merge(
 ) -> Opened:
     urgent.escalation_id = escalation.id
     if escalation.kind == CaseKind.CRITICAL and urgent.kind == CaseKind.URGENT:
-        return _made_urgent(session, escalation, urgent, now, policy, can_receive)
+        ladder = ladder_for(
+            session,
+            grid_id=escalation.grid_id,
+            facility_id=None,
+            policy=policy,
+            can_receive=can_receive,
+            red_flag=urgent.red_flag,
+        )
+        return _made_urgent(session, escalation, urgent, now, ladder)
     new_red_flag = urgent.red_flag and not escalation.red_flag
     if new_red_flag:
         escalation.red_flag = True
@@ -199,28 +207,15 @@ def _merge(
 
 
 def _made_urgent(
-    session: Session,
-    escalation: Escalation,
-    urgent: UrgentReport,
-    now: datetime,
-    policy: EscalationPolicy,
-    can_receive: CanReceive,
+    session: Session, escalation: Escalation, urgent: UrgentReport, now: datetime, ladder: Ladder
 ) -> Opened:
     """An urgent report about a member whose critical case is open: the case becomes
-    urgent and climbs the minutes-scale ladder from its first step, in a new round."""
+    urgent and climbs the minutes-scale `ladder` from its first step, in a new round."""
     escalation.kind = CaseKind.URGENT
     escalation.red_flag = escalation.red_flag or urgent.red_flag
     escalation.text = urgent.text
     escalation.params = {**case_params(session, urgent), "code": escalation.code}
     event(session, escalation, EventKind.MERGED, now, detail=f"{urgent.code}: {urgent.text}"[:500])
-    ladder = ladder_for(
-        session,
-        grid_id=escalation.grid_id,
-        facility_id=None,
-        policy=policy,
-        can_receive=can_receive,
-        red_flag=urgent.red_flag,
-    )
     result = climb.retargeted(CaseRow.of(escalation), ladder, now, detail="made_urgent")
     escalation.ladder = ladder.as_json()
     notices = _apply(session, escalation, result)

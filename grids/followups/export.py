@@ -3,19 +3,16 @@ field names as Chinese headers, values as the provincial systems take them."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from grids.accounts.access import facility_subtree_ids
-from grids.core.spreadsheet_cells import csv_row, write_xlsx_row
+from grids.core.spreadsheet_cells import csv_file, xlsx_file
 from grids.followups.models import Followup
 from grids.models import Doctor, Facility, Grid, Patient
 from i18n import translate
@@ -106,25 +103,8 @@ def quarter_rows(
 
 
 def to_csv(table: Sequence[Sequence[Any]]) -> bytes:
-    """UTF-8 with a BOM, so spreadsheet programs open the Chinese headers correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(csv_row(headers()))
-    for row in table:
-        writer.writerow(csv_row(row))
-    return buffer.getvalue().encode("utf-8-sig")
+    return csv_file(headers(), table)
 
 
 def to_xlsx(table: Sequence[Sequence[Any]], sheet: str) -> bytes:
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    worksheet = workbook.add_worksheet(sheet[:31])
-    bold = workbook.add_format({"bold": True})
-    header = headers()
-    write_xlsx_row(worksheet, 0, header, bold)
-    for index, row in enumerate(table, start=1):
-        write_xlsx_row(worksheet, index, row)
-    worksheet.freeze_panes(1, 3)
-    worksheet.set_column(0, len(header) - 1, 12)
-    workbook.close()
-    return buffer.getvalue()
+    return xlsx_file(headers(), table, sheet)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import xlsxwriter
-
-from grids.core.spreadsheet_cells import csv_row, write_xlsx_row
+from grids.core.spreadsheet_cells import csv_file, xlsx_file
 from grids.rollups.indicators import INDICATOR_FIELDS
 from i18n import translate
 
@@ -42,24 +38,8 @@ def rows(
 
 
 def to_csv(header: Sequence[str], table: Sequence[Sequence[Any]]) -> bytes:
-    """UTF-8 with a BOM, so spreadsheet programs open Chinese headers correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(csv_row(header))
-    for row in table:
-        writer.writerow(csv_row(row))
-    return buffer.getvalue().encode("utf-8-sig")
+    return csv_file(header, table)
 
 
 def to_xlsx(header: Sequence[str], table: Sequence[Sequence[Any]], sheet: str) -> bytes:
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    worksheet = workbook.add_worksheet(sheet[:31])
-    bold = workbook.add_format({"bold": True})
-    write_xlsx_row(worksheet, 0, header, bold)
-    for index, row in enumerate(table, start=1):
-        write_xlsx_row(worksheet, index, row)
-    worksheet.freeze_panes(1, 3)
-    worksheet.set_column(0, len(header) - 1, 12)
-    workbook.close()
-    return buffer.getvalue()
+    return xlsx_file(header, table, sheet)
