@@ -3,7 +3,6 @@ record, through the test client with real logins and CSRF."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,19 +15,10 @@ from grids.escalation.models import Escalation
 from grids.storage.session import database_of
 from tests.support import factories
 from tests.support.accounts import csrf_token, log_in, make_user
-from tests.support.app import empty_all_tables, make_app
 from tests.support.escalation import text_at
 
 # Tuesday 8 December 2026, 20:00 in Shanghai.
 T0 = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    application = make_app(database_url)
-    yield application
-    empty_all_tables(database_of(application))
-    database_of(application).dispose()
 
 
 @pytest.fixture

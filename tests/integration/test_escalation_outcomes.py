@@ -4,7 +4,6 @@ by API; reminders while acknowledged and not closed; the referral follow-up on d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,10 +18,8 @@ from grids.models import AuditEntry, Patient
 from grids.storage.session import database_of
 from notifications.models import OutboxMessage
 from scheduling.jobs.cases import case_followthrough
-from tests.support import factories
 from tests.support.accounts import bearer, make_user, token_for
-from tests.support.app import empty_all_tables, make_app
-from tests.support.escalation import outbox_rows, text_at
+from tests.support.escalation import latest_case, outbox_rows, text_at, two_clinic_county
 
 # Thursday 10 December 2026, 10:00 in Shanghai.
 T0 = datetime(2026, 12, 10, 2, 0, tzinfo=UTC)
@@ -33,29 +30,12 @@ def hours(n: float) -> datetime:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    application = make_app(database_url)
-    yield application
-    empty_all_tables(database_of(application))
-    database_of(application).dispose()
-
-
-@pytest.fixture
 def county(app: Flask) -> dict[str, Any]:
-    with database_of(app).unit_of_work() as session:
-        tree = factories.facility_tree(session)
-        grid = factories.grid_with_members(session, tree["clinic_a"], size=8, code="JXV01-HTN01")
-        other = factories.grid_with_members(session, tree["clinic_b"], size=4, code="JXV02-HTN01")
-        session.commit()
-        return {"tree": tree, "grid": grid, "other": other}
+    return two_clinic_county(app, 8, 4)
 
 
 def the_case(app: Flask) -> Escalation:
-    with database_of(app).unit_of_work() as session:
-        found = session.scalars(select(Escalation).order_by(Escalation.id.desc())).first()
-        assert found is not None
-        session.expunge(found)
-        return found
+    return latest_case(app)
 
 
 def timeline(app: Flask) -> list[str]:

@@ -19,7 +19,15 @@ from notifications.models import OutboxMessage
 from notifications.providers import PermanentSendError, provider_of, voice_provider_of
 from tests.support import factories
 from tests.support.app import empty_all_tables, make_app
-from tests.support.escalation import dispatch_at, outbox_rows, press_at, text_at, tick_at
+from tests.support.escalation import (
+    dispatch_at,
+    latest_case,
+    outbox_rows,
+    press_at,
+    text_at,
+    tick_at,
+    two_clinic_county,
+)
 
 # Thursday 26 November 2026, 10:00 in Shanghai.
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -40,20 +48,11 @@ def app(database_url: str) -> Iterator[Flask]:
 
 @pytest.fixture
 def county(app: Flask) -> dict[str, Any]:
-    with database_of(app).unit_of_work() as session:
-        tree = factories.facility_tree(session)
-        grid = factories.grid_with_members(session, tree["clinic_a"], size=10, code="JXV01-HTN01")
-        other = factories.grid_with_members(session, tree["clinic_b"], size=4, code="JXV02-HTN01")
-        session.commit()
-        return {"tree": tree, "grid": grid, "other": other}
+    return two_clinic_county(app, 10, 4)
 
 
 def case(app: Flask) -> Escalation:
-    with database_of(app).unit_of_work() as session:
-        found = session.scalars(select(Escalation).order_by(Escalation.id.desc())).first()
-        assert found is not None
-        session.expunge(found)
-        return found
+    return latest_case(app)
 
 
 def events(app: Flask) -> list[tuple[str, str | None]]:

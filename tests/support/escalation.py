@@ -13,11 +13,13 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from config.runtime import settings_of
+from grids.escalation.models import Escalation
 from grids.storage.session import database_of
 from notifications import dispatcher
 from notifications.escalation.tick import run_escalation_tick
 from notifications.models import OutboxMessage
 from notifications.providers import provider_of, voice_provider_of
+from tests.support import factories
 
 BASE_URL = "https://huzhu.example.org"
 AUTH_TOKEN = "test-auth-token"
@@ -75,4 +77,26 @@ def outbox_rows(app: Flask, *where: Any) -> list[OutboxMessage]:
         query = select(OutboxMessage).where(*where).order_by(OutboxMessage.id)
         found = list(session.scalars(query))
         session.expunge_all()
+        return found
+
+
+def two_clinic_county(app: Flask, size: int, other_size: int) -> dict[str, Any]:
+    """A township with two clinics, a grid in each (`JXV01-HTN01` of `size` members,
+    `JXV02-HTN01` of `other_size`), each with its doctor."""
+    with database_of(app).unit_of_work() as session:
+        tree = factories.facility_tree(session)
+        grid = factories.grid_with_members(session, tree["clinic_a"], size=size, code="JXV01-HTN01")
+        other = factories.grid_with_members(
+            session, tree["clinic_b"], size=other_size, code="JXV02-HTN01"
+        )
+        session.commit()
+        return {"tree": tree, "grid": grid, "other": other}
+
+
+def latest_case(app: Flask) -> Escalation:
+    """The escalation opened last, detached from its session."""
+    with database_of(app).unit_of_work() as session:
+        found = session.scalars(select(Escalation).order_by(Escalation.id.desc())).first()
+        assert found is not None, "no escalation was opened"
+        session.expunge(found)
         return found
