@@ -16,7 +16,7 @@ from grids.escalation.acknowledgement import normalise_ack_code
 from grids.escalation.board import case_lines, line_of, timeline
 from grids.escalation.case import CaseOutcome
 from grids.escalation.outcomes import OutcomeRefused
-from grids.models import Grid
+from grids.models import Grid, Patient
 from grids.storage.session import request_session
 from grids.web.case_actions import CaseHidden, close_as, visible_case
 from grids.web.language import page_language
@@ -78,6 +78,7 @@ def case_page(code: str) -> str:
     except CaseHidden as hidden:
         abort(403 if hidden.forbidden else 404)
     grid = session.get(Grid, case.grid_id) if case.grid_id else None
+    member = session.get(Patient, case.patient_id) if case.patient_id else None
 
     def show(phone: str) -> str:
         return phone if scope.sees_phones() else mask_phone(phone)
@@ -86,6 +87,8 @@ def case_page(code: str) -> str:
         "escalations/case.html",
         case=case,
         line=line_of(case, grid.code if grid else None),
+        member_code=member.code if member else None,
+        phone_links=scope.sees_phones(),
         events=timeline(session, case, show),
         outcomes=[str(outcome) for outcome in CaseOutcome],
         error=request.args.get("error"),

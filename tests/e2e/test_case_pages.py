@@ -72,6 +72,10 @@ def test_a_case_page_shows_its_timeline_and_closes_with_an_outcome(app, county) 
     body = page(client, f"/escalations/{code}").get_data(as_text=True)
     assert "2026-12-08 20:00" in body  # local time
     assert "已通知" in body and "短信" in body and county["grid"].doctor.name in body
+    # The case leads to the member's record and the grid; the doctor's phone can be called.
+    assert f'href="/members/{county["grid"].members[5].code}"' in body
+    assert 'href="/grids/JXV01-HTN01"' in body
+    assert f'href="tel:{county["grid"].doctor.phone}"' in body
     token = csrf_token(body)
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
         no_token = client.post(
