@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -187,9 +188,6 @@ class Scale:
 
 def fill(url: str, scale: Scale, *, verbose: bool = False) -> float:
     """Migrate the empty database at `url` and fill it set-based; returns seconds taken."""
-    migrate.upgrade(url)
-    started = time.perf_counter()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     params = {
         "members": scale.members,
         "grids": scale.grids,
@@ -197,6 +195,17 @@ def fill(url: str, scale: Scale, *, verbose: bool = False) -> float:
         "clinics": scale.clinics,
         "urgent": scale.urgent,
     }
+    return load_sql(url, FILL, params, verbose=verbose)
+
+
+def load_sql(
+    url: str, sql: str, params: Mapping[str, int | str], *, verbose: bool = False
+) -> float:
+    """Migrate the empty database at `url` and run the statements of `sql` (`:name` replaced
+    by `params`) with the bulk tables' secondary indexes dropped; returns seconds taken."""
+    migrate.upgrade(url)
+    started = time.perf_counter()
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         raw = connection.connection.driver_connection
         assert raw is not None
@@ -215,21 +224,21 @@ def fill(url: str, scale: Scale, *, verbose: bool = False) -> float:
             raw.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:
             raw.execute(f'DROP INDEX "{name}"')
-        steps = [step for step in FILL.split(";\n") if step.strip()]
+        steps = [step for step in sql.split(";\n") if step.strip()]
         steps += [f"CREATE {definition.split('CREATE ', 1)[1]}" for _, definition in indexes]
         steps += [
             f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
             for name, table, definition in constraints
         ]
         steps.append("ANALYZE")
-        for step in steps:
-            sql = step
-            for key, value in params.items():
-                sql = sql.replace(f":{key}", str(value))
+        for statement in steps:
+            # Longest names first, so ":members" is not read as ":member" + "s".
+            for key in sorted(params, key=len, reverse=True):
+                statement = statement.replace(f":{key}", str(params[key]))
             at = time.perf_counter()
-            raw.execute(sql)
+            raw.execute(statement)
             if verbose:
-                first = " ".join(sql.split())[:70]
+                first = " ".join(statement.split())[:70]
                 print(f"  {time.perf_counter() - at:6.1f} s  {first}", flush=True)
     engine.dispose()
     return time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""`flask --app wsgi rollups show|snapshot`; `digest` is added by the SMS channel."""
+"""`flask --app wsgi rollups show|snapshot|export|import`; `digest` is added by the SMS channel."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from grids.rollups.service import (
     rollup_document,
     snapshot_closed_weeks,
 )
+from grids.rollups.transfer import TransferError, export_documents, import_documents
 from grids.storage.session import request_session
 from i18n import translate
 
@@ -91,3 +92,62 @@ def snapshot_command(at: str | None) -> None:
                 revised=revised,
             )
         )
+
+
+@rollups_cli.command("export")
+@click.option("--level", type=click.Choice(["county", "township"]), default="county")
+@click.option("--week", required=True, help="A closed ISO week such as 2026-W48.")
+@click.option("--format", "output", type=click.Choice(["json"]), default="json")
+@click.option("--output", "path", type=click.Path(dir_okay=False), help="File (default stdout).")
+@AT
+def export_command(level: str, week: str, output: str, path: str | None, at: str | None) -> None:
+    """The §5 document of every county (or township) of a closed week, for a national view."""
+    settings = current_settings()
+    try:
+        payload = export_documents(
+            request_session(),
+            level,
+            week,
+            parse_at(at),
+            settings.tz,
+            doctor_timeout_s=doctor_timeout_of(settings),
+        )
+    except RollupError as error:
+        raise fail(error) from error
+    text = json.dumps(payload, ensure_ascii=False, indent=1) + "\n"
+    if path is None:
+        click.echo(text, nl=False)
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+@rollups_cli.command("import")
+@click.argument("file", type=click.File("rb"))
+def import_command(file: Any) -> None:
+    """Store another deployment's county documents (from `rollups export`) as snapshots."""
+    settings = current_settings()
+    language = settings.default_language
+    try:
+        payload = json.loads(file.read().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise click.ClickException(
+            translate("rollups.import.not_json", language, reason=str(error))
+        ) from error
+    session = request_session()
+    try:
+        outcome = import_documents(session, payload)
+    except TransferError as error:
+        session.rollback()
+        raise fail(error) from error
+    session.commit()
+    click.echo(
+        translate(
+            "rollups.import.done",
+            language,
+            weeks=outcome.week_count,
+            created=outcome.created,
+            revised=outcome.revised,
+            unchanged=outcome.unchanged,
+        )
+    )
