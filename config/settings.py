@@ -161,6 +161,8 @@ def parse_critical(get: Callable[[str], str | None]) -> CriticalThresholds:
 class Settings:
     environment: str = "development"
     database_url: str = ""
+    database_read_url: str | None = None
+    """A streaming replica for pages, exports and rollups (docs/deployment.md)."""
     secret_key: str = DEVELOPMENT_SECRET_KEY
     timezone: str = "Asia/Shanghai"
     default_language: str = "zh_CN"
@@ -240,6 +242,27 @@ def parse_quiet_hours(raw: str) -> QuietHours:
     if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
         raise SettingsError(f"QUIET_HOURS={raw!r} has an hour or minute out of range")
     return QuietHours(time(h1, m1), time(h2, m2))
+
+
+def database_backend(url: str) -> str:
+    """`postgresql` of `postgresql+psycopg://...`, `sqlite` of `sqlite:///...`."""
+    return urlsplit(url).scheme.partition("+")[0]
+
+
+def parse_read_url(raw: str, database_url: str) -> str:
+    """DATABASE_READ_URL: a database of the same kind as DATABASE_URL (its replica)."""
+    backend, primary = database_backend(raw), database_backend(database_url)
+    if not backend or "://" not in raw:
+        raise SettingsError(
+            "DATABASE_READ_URL is not a database URL: give a SQLAlchemy URL of the "
+            "replica, e.g. postgresql+psycopg://huzhu_read@replica.example.org/huzhu"
+        )
+    if backend != primary:
+        raise SettingsError(
+            f"DATABASE_READ_URL is a {backend} database but DATABASE_URL is {primary}: "
+            "the read URL must name a replica of DATABASE_URL's database, or be left unset"
+        )
+    return raw
 
 
 def parse_base_url(name: str, raw: str) -> str:
@@ -353,9 +376,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "production always checks X-Twilio-Signature"
         )
 
+    database_url = get("DATABASE_URL") or default_database_url()
+    read_url = get("DATABASE_READ_URL")
     settings = Settings(
         environment=environment,
-        database_url=get("DATABASE_URL") or default_database_url(),
+        database_url=database_url,
+        database_read_url=parse_read_url(read_url, database_url) if read_url else None,
         secret_key=secret_key,
         timezone=timezone,
         default_language=language,

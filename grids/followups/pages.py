@@ -29,7 +29,7 @@ from grids.followups.service import (
     last_followup,
     record_followup,
 )
-from grids.storage.session import request_session
+from grids.storage.session import read_session, request_session
 from grids.web.language import page_language
 from i18n import LANGUAGES, catalogue
 
@@ -160,7 +160,7 @@ def quarter_export(level: str, code: str, quarter: str, fmt: str) -> Response:
         start, end = rules.quarter_bounds(quarter)
     except ValueError:
         abort(404)
-    session = request_session()
+    session = read_session()
     doctor = doctor_or_403(session, code) if level == "doctor" else None
     facility = facility_or_403(session, code) if level != "doctor" else None
     township = facility if level == "township" else None

@@ -15,7 +15,7 @@ from grids.accounts.access import (
 )
 from grids.rollups.schemas import RollupQuerySchema, RollupSchema
 from grids.rollups.service import RollupError, doctor_timeout_of, rollup_document
-from grids.storage.session import request_session
+from grids.storage.session import read_session
 from grids.web.errors import error_response
 from i18n import translate
 
@@ -24,7 +24,7 @@ rollups_api = Blueprint("rollups_api", __name__)
 
 def check_scope(level: str, code: str) -> None:
     """403 unless the user's scope covers the subject (existence is not revealed)."""
-    session = request_session()
+    session = read_session()
     if level == "grid":
         grid_or_403(session, code)
     elif level == "doctor":
@@ -45,7 +45,7 @@ def get_rollup() -> tuple[Response, int] | Response:
     check_scope(query["level"], query["code"])
     try:
         doc = rollup_document(
-            request_session(),
+            read_session(),
             query["level"],
             query["code"],
             query.get("week"),

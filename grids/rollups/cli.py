@@ -18,7 +18,7 @@ from grids.rollups.service import (
     snapshot_closed_weeks,
 )
 from grids.rollups.transfer import TransferError, export_documents, import_documents
-from grids.storage.session import request_session
+from grids.storage.session import read_session, request_session
 from i18n import translate
 
 rollups_cli = AppGroup("rollups", help="Weekly indicators per grid, doctor, township, county.")
@@ -44,7 +44,7 @@ def show_command(level: str, code: str, week: str | None, output: str, at: str |
     settings = current_settings()
     try:
         doc = rollup_document(
-            request_session(),
+            read_session(),
             level,
             code,
             week,
@@ -105,7 +105,7 @@ def export_command(level: str, week: str, output: str, path: str | None, at: str
     settings = current_settings()
     try:
         payload = export_documents(
-            request_session(),
+            read_session(),
             level,
             week,
             parse_at(at),

@@ -1,6 +1,8 @@
 """The doctor's Monday page, grid, member, township and county pages, and exports.
 
-Views stay thin: check role and scope, load through `boards`, render.
+Views stay thin: check role and scope, load through `boards`, render. They only read,
+through `read_session()` (the replica when there is one), except the member page
+shown right after a follow-up was recorded, which must show it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from grids.rollups.period import WeekPeriod, current_week, last_closed_week
 from grids.rollups.queries import grid_places
 from grids.rollups.reading_chart import Line, reading_chart
 from grids.rollups.service import RollupError, doctor_timeout_of, parse_period
-from grids.storage.session import request_session
+from grids.storage.session import read_session, request_session
 from grids.web.language import page_language
 from i18n import LANGUAGES, catalogue
 
@@ -65,7 +67,7 @@ def _period() -> WeekPeriod:
 
 def _figures(period: WeekPeriod, keys: list[tuple[str, str]]) -> boards.WeekFigures:
     return boards.week_figures(
-        request_session(),
+        read_session(),
         period,
         now(),
         keys,
@@ -95,7 +97,7 @@ def _chart(level: str, code: str, period: WeekPeriod) -> str:
     if period.week == last_closed_week(moment, period.tz):
         last = current_week(moment, period.tz)
     points = boards.trend_points(
-        request_session(),
+        read_session(),
         level,
         code,
         last,
@@ -122,7 +124,7 @@ def _chart(level: str, code: str, period: WeekPeriod) -> str:
 def landing() -> Any:
     """Each role's first page: a doctor's Monday page, a township's, the county's."""
     user = current()
-    session = request_session()
+    session = read_session()
     if user.role == "doctor" and user.doctor_id:
         doctor = session.get(Doctor, user.doctor_id)
         if doctor is not None:
@@ -140,7 +142,7 @@ def landing() -> Any:
 @rollup_pages.get("/doctors/<code>")
 @any_role
 def doctor_page(code: str) -> str:
-    session = request_session()
+    session = read_session()
     doctor = doctor_or_403(session, code)
     period = _period()
     lines = boards.doctor_grids(session, doctor, period.week)
@@ -178,7 +180,7 @@ def doctor_page(code: str) -> str:
 @rollup_pages.get("/grids/<code>")
 @any_role
 def grid_page(code: str) -> str:
-    session = request_session()
+    session = read_session()
     grid = grid_or_403(session, code)
     period = _period()
     figures = _figures(period, [("grid", grid.code)])
@@ -202,7 +204,8 @@ def grid_page(code: str) -> str:
 def member_page(code: str) -> str:
     """The member's record: why he is flagged, readings over 12 months, reports and
     events, cases with outcomes, attendance, and who looks after him."""
-    session = request_session()
+    # Just after recording a follow-up the page must show it: read the primary.
+    session = request_session() if request.args.get("recorded") else read_session()
     patient = patient_or_403(session, code)
     settings = current_settings()
     record = member_record(
@@ -265,7 +268,7 @@ def member_page(code: str) -> str:
 def area_page(level: str, code: str) -> str:
     if level not in ("township", "county"):
         abort(404)
-    session = request_session()
+    session = read_session()
     facility = facility_or_403(session, code)
     period = _period()
     rows = boards.children(session, level, code)
@@ -314,7 +317,7 @@ def export(level: str, code: str, fmt: str) -> Response:
     """The page's table (the subject and one level down) as CSV or XLSX."""
     if level not in LEVELS or fmt not in ("csv", "xlsx"):
         abort(404)
-    session = request_session()
+    session = read_session()
     if level == "grid":
         name = grid_or_403(session, code).code
     elif level == "doctor":

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -93,13 +93,62 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise InvalidatePoolError(f"pooled connection is gone: {error}") from error
 
 
-class Database:
-    """One engine and its session factory, owned by the application."""
+class ReadOnlySessionError(RuntimeError):
+    """A write through a read session: the view should use `request_session()`."""
 
-    def __init__(self, url: str, **engine_options: Any) -> None:
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlySessionError(
+            "a read session cannot write (it may be on a replica): "
+            "write through request_session() instead"
+        )
+
+
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlySessionError(
+            "a read session cannot run INSERT, UPDATE or DELETE (it may be on a replica): "
+            "write through request_session() instead"
+        )
+
+
+def _read_only_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.commit()
+
+
+def read_only_sessionmaker(
+    engine: Engine, *, engine_read_only: bool = False
+) -> sessionmaker[Session]:
+    """Sessions that refuse to write: the ORM refuses a flush or a DML statement, and on
+    PostgreSQL every transaction is READ ONLY, so a raw INSERT fails in the server too.
+    `engine_read_only`: every connection of `engine` is read-only already."""
+    if engine.dialect.name == "postgresql" and not engine_read_only:
+        # Each transaction begins READ ONLY; the mode is reset when the connection
+        # returns to the pool, so the read sessions share the writers' pool.
+        engine = engine.execution_options(postgresql_readonly=True)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "before_flush", _refuse_flush)
+    event.listen(factory, "do_orm_execute", _refuse_dml)
+    return factory
+
+
+class Database:
+    """One engine and its session factories, owned by the application."""
+
+    def __init__(self, url: str, *, read_only: bool = False, **engine_options: Any) -> None:
+        """`read_only`: a replica, whose every connection refuses to write."""
         self.url = url
         self.engine = build_engine(url, **engine_options)
+        if read_only and self.is_postgresql:
+            # Per connection rather than per transaction: a standby refuses the
+            # explicit READ WRITE a pooled connection would otherwise be reset to.
+            event.listen(self.engine, "connect", _read_only_connection)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = read_only_sessionmaker(self.engine, engine_read_only=read_only)
 
     @property
     def is_postgresql(self) -> bool:

@@ -29,7 +29,7 @@ from config.clock import now as clock_now
 from config.runtime import current_settings, settings_of
 from config.settings import Settings
 from grids.accounts.access import any_role
-from grids.storage.session import request_session
+from grids.storage.session import read_session, replica_of, request_session
 from grids.web.errors import error_response
 from grids.web.language import page_language
 from grids.web.openapi import build_openapi
@@ -49,7 +49,7 @@ def home() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("rollups.landing"))
     language = page_language()
-    summary = county_summary(request_session())
+    summary = county_summary(read_session())
     return render_template(
         "home.html",
         t=catalogue(language).text,
@@ -89,6 +89,10 @@ def healthz() -> tuple[Response, int]:
     except SQLAlchemyError:
         log.exception("health check: database unreachable")
         body, status = {"status": "unavailable", "database": "unreachable"}, 503
+    replica = replica_of(current_app)
+    if replica is not None:
+        # Pages fail over to the primary meanwhile: the service stays up.
+        body["replica"] = "ok" if replica.database.is_reachable() else "unreachable"
     warnings = startup_warnings(current_settings())
     if warnings:
         body["warnings"] = warnings
@@ -107,7 +111,7 @@ def startup_warnings(settings: Settings) -> list[str]:
 @web.get("/api/v1/summary")
 @any_role
 def summary() -> Response:
-    result = county_summary(request_session())
+    result = county_summary(read_session())
     payload = {
         "facilities": result.facilities,
         "facilities_by_level": result.facilities_by_level,

@@ -30,6 +30,12 @@ class ErrorSchema(BaseSchema):
 class HealthSchema(BaseSchema):
     status = fields.String(required=True, metadata={"description": "`ok` or `unavailable`"})
     database = fields.String(required=True)
+    replica = fields.String(
+        metadata={
+            "description": "With DATABASE_READ_URL: `ok` or `unreachable` (pages then read "
+            "the primary)"
+        }
+    )
     warnings = fields.List(
         fields.String(),
         metadata={"description": "Configuration an operator must fix, e.g. unchecked signatures"},

@@ -78,6 +78,11 @@ def test_development_falls_back_to_a_development_key() -> None:
         ({"PUBLIC_BASE_URL": "huzhu.example.org"}, r"PUBLIC_BASE_URL=.* https://"),
         ({"PUBLIC_BASE_URL": "https://huzhu.example.org/?x=1"}, "PUBLIC_BASE_URL"),
         ({"TWILIO_API_BASE_URL": "localhost:4010"}, "TWILIO_API_BASE_URL"),
+        ({"DATABASE_READ_URL": "replica.example.org"}, "DATABASE_READ_URL is not a database URL"),
+        (
+            {"DATABASE_READ_URL": "postgresql+psycopg://reader@replica/huzhu"},
+            "DATABASE_READ_URL is a postgresql database but DATABASE_URL is sqlite",
+        ),
         ({**TWILIO, "TWILIO_ACCOUNT_SID": "SK" + "0" * 32}, r"TWILIO_ACCOUNT_SID=.* AC"),
         (
             {**TWILIO, "TWILIO_FROM_NUMBER": "", "TWILIO_MESSAGING_SERVICE_SID": "MG123"},
@@ -111,6 +116,23 @@ def test_quiet_hours_wrap_over_midnight() -> None:
 def test_quiet_hours_can_be_switched_off() -> None:
     quiet = load_settings({"QUIET_HOURS": "00:00-00:00"}).quiet_hours
     assert not quiet.contains(time(3, 0))
+
+
+def test_a_read_replica_is_optional_and_of_the_primary_s_kind() -> None:
+    assert load_settings({}).database_read_url is None
+    settings = load_settings(
+        {
+            "DATABASE_URL": "postgresql+psycopg://huzhu@primary/huzhu",
+            "DATABASE_READ_URL": "postgresql+psycopg://huzhu_read:secret@replica/huzhu",
+        }
+    )
+    assert settings.database_read_url == "postgresql+psycopg://huzhu_read:secret@replica/huzhu"
+
+
+def test_a_bad_read_url_is_refused_without_echoing_its_password() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"DATABASE_READ_URL": "mysql://reader:hunter2@replica/huzhu"})
+    assert "hunter2" not in str(refused.value)
 
 
 def test_overrides_reject_unknown_names() -> None:
