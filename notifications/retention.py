@@ -6,9 +6,10 @@ provider's error text, and all but the ends of the number. What rollups, the aud
 and the dedupe keys need stays: the idempotency key and MessageSid, times, template,
 command, outcome, status, the sender's or recipient's id, and the masked number.
 
-Rows still in flight are left alone: an outbox message not yet sent (`pending`,
-`sending`) would otherwise go out empty, and an inbound message not yet applied
-(`received`) would be applied without its text.
+An outbox message not yet sent (`pending`, `sending`) is left alone: it would
+otherwise go out empty. An inbound message stored and still not applied that long
+after (`received`) is reduced and marked `expired`, so it is never applied without
+its text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from notifications.inbound.context import Outcome
 from notifications.models import InboundMessage, OutboxMessage, OutboxStatus
 
 BATCH = 10_000
@@ -26,7 +28,6 @@ BATCH = 10_000
 history does not hold one long transaction."""
 
 IN_FLIGHT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
-UNAPPLIED = "received"
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,16 @@ def redact_raw_text(session: Session, now: datetime, days: int) -> Redacted:
         and_(
             InboundMessage.redacted_at.is_(None),
             InboundMessage.received_at < before,
-            InboundMessage.outcome != UNAPPLIED,
         ),
         {
             "body": "",
             "params": {},
             "reply": None,
             "from_phone": masked(InboundMessage.from_phone),
+            "outcome": case(
+                (InboundMessage.outcome == Outcome.RECEIVED, literal(Outcome.EXPIRED)),
+                else_=InboundMessage.outcome,
+            ),
             "redacted_at": now,
         },
     )
