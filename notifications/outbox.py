@@ -1,8 +1,10 @@
 """Enqueue outbound SMS: every message is an outbox row first, in the caller's transaction.
 
 `enqueue` renders the body from the catalogue and inserts the row with
-`INSERT ... ON CONFLICT (idempotency_key) DO NOTHING`, so enqueuing the same
-key twice (even from two transactions at once) leaves one row and sends once.
+`INSERT ... ON CONFLICT DO NOTHING` (on PostgreSQL the partitioned outbox keeps its
+keys in `outbox_keys`, whose trigger skips a taken key; docs/partitions.md), so
+enqueuing the same key twice (even from two transactions at once) leaves one row
+and sends once.
 Nothing here commits: the row is written or rolled back with the change that
 caused it.
 
@@ -344,8 +346,8 @@ def enqueue_broadcasts(session: Session, broadcasts: Sequence[Broadcast], *, now
     them from a thread while the next ones are built) when none of them can be
     there yet; otherwise, or when another transaction queued some meanwhile (the
     `COPY` fails on the unique key and is rolled back to a savepoint), they are
-    copied into a temporary table and inserted from it with
-    `ON CONFLICT (idempotency_key) DO NOTHING`. On SQLite they are inserted in
+    copied into a temporary table and inserted from it with `ON CONFLICT DO NOTHING`
+    (a taken key is skipped by the outbox keys' trigger, docs/partitions.md). On SQLite they are inserted in
     batches like `enqueue_count`.
     """
     if now.tzinfo is None:
