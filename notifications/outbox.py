@@ -347,8 +347,8 @@ def enqueue_broadcasts(session: Session, broadcasts: Sequence[Broadcast], *, now
     there yet; otherwise, or when another transaction queued some meanwhile (the
     `COPY` fails on the unique key and is rolled back to a savepoint), they are
     copied into a temporary table and inserted from it with `ON CONFLICT DO NOTHING`
-    (a taken key is skipped by the outbox keys' trigger, docs/partitions.md). On SQLite they are inserted in
-    batches like `enqueue_count`.
+    (a taken key is skipped by the outbox keys' trigger, docs/partitions.md). On
+    SQLite they are inserted in batches like `enqueue_count`.
     """
     if now.tzinfo is None:
         raise ValueError("naive datetime given; use an aware datetime (UTC)")
