@@ -157,6 +157,12 @@ def parse_critical(get: Callable[[str], str | None]) -> CriticalThresholds:
     return CriticalThresholds(systolic, diastolic, high, low, hours)
 
 
+DEFAULT_RAW_TEXT_RETENTION_DAYS = 400
+MINIMUM_RAW_TEXT_RETENTION_DAYS = 30
+"""Raw text is kept at least a month: delivery disputes and a provider's late retries
+need it, and every rollup week it feeds has closed by then."""
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str = "development"
@@ -186,6 +192,9 @@ class Settings:
     voice_backend: str = "console"
     inbound_spool_dir: str = str(INSTANCE_DIR / "spool")
     """Where inbound SMS wait when the database is unreachable (docs/resilience.md)."""
+    raw_text_retention_days: int = DEFAULT_RAW_TEXT_RETENTION_DAYS
+    """Days raw SMS text and full numbers are kept in the outbox and inbound tables
+    (`raw-text-retention`, docs/partitions.md)."""
     aliyun_access_key_id: str | None = None
     aliyun_access_key_secret: str | None = None
     aliyun_sms_sign_name: str | None = None
@@ -422,6 +431,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         critical=parse_critical(get),
         voice_backend=voice_backend,
         inbound_spool_dir=get("INBOUND_SPOOL_DIR") or str(INSTANCE_DIR / "spool"),
+        raw_text_retention_days=_number(
+            "RAW_TEXT_RETENTION_DAYS",
+            get("RAW_TEXT_RETENTION_DAYS") or str(DEFAULT_RAW_TEXT_RETENTION_DAYS),
+            int,
+            MINIMUM_RAW_TEXT_RETENTION_DAYS,
+        ),
         **mainland_sms_settings(get),
     )
     check_sms_settings(settings)

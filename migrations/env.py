@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from alembic import context
@@ -19,6 +20,9 @@ import notifications.models  # noqa: F401
 import scheduling.models  # noqa: F401
 from config.settings import load_settings
 from grids.storage.database import Base, UTCDateTime, build_engine
+from grids.storage.partitions import COMPANIONS, PG_LAYOUT_DIFFERENCES, is_partition_name
+
+COMPANION_TABLES = frozenset(companion for companion, _keys in COMPANIONS.values())
 
 config = context.config
 target_metadata = Base.metadata
@@ -35,8 +39,29 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
+def _include_object(dialect: str) -> Callable[..., bool]:
+    """On PostgreSQL, leave out of the comparison what the models cannot say: the
+    partitions and companion tables of partitioned history, and the constraints
+    PostgreSQL holds another way (grids.storage.partitions)."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if dialect != "postgresql" or name is None:
+            return True
+        if type_ == "table":
+            return not (reflected and (is_partition_name(name) or name in COMPANION_TABLES))
+        if type_ == "foreign_key_constraint" and reflected:
+            # PostgreSQL's own per-partition copies of a key referring to a partitioned table.
+            referred = obj.elements[0].target_fullname.rsplit(".", 1)[0]
+            if is_partition_name(referred.rsplit(".", 1)[-1]):
+                return False
+        return name not in PG_LAYOUT_DIFFERENCES
+
+    return include
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
+        include_object=_include_object(connection.dialect.name),
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",

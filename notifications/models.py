@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from grids.storage.database import Base, UTCDateTime, utcnow
@@ -58,8 +59,18 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the text and number were reduced (`raw-text-retention`, docs/partitions.md)."""
 
-    __table_args__ = (Index("ix_outbox_claim", "status", "urgent", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_claim", "status", "urgent", "next_attempt_at"),
+        Index(
+            "ix_outbox_unredacted",
+            "created_at",
+            sqlite_where=sql_text("redacted_at IS NULL"),
+            postgresql_where=sql_text("redacted_at IS NULL"),
+        ),
+    )
 
 
 class InboundMessage(Base):
@@ -80,6 +91,17 @@ class InboundMessage(Base):
     command: Mapped[str | None] = mapped_column(String(24))
     outcome: Mapped[str] = mapped_column(String(24), default="received")
     reply: Mapped[str | None] = mapped_column(Text)
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the text and number were reduced (`raw-text-retention`, docs/partitions.md)."""
+
+    __table_args__ = (
+        Index(
+            "ix_inbound_messages_unredacted",
+            "received_at",
+            sqlite_where=sql_text("redacted_at IS NULL"),
+            postgresql_where=sql_text("redacted_at IS NULL"),
+        ),
+    )
 
 
 class SmsContact(Base):

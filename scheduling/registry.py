@@ -31,12 +31,15 @@ from scheduling.job_ids import (
     MAINLAND_RECONCILE,
     MEMBER_SILENCE,
     OUTBOX_DISPATCH,
+    PARTITIONS_AHEAD,
+    RAW_TEXT_RETENTION,
     REPORT_PROMPTS,
 )
 from scheduling.jobs.cases import case_followthrough
 from scheduling.jobs.common import JobResult
 from scheduling.jobs.digest import doctor_digest
 from scheduling.jobs.exchanges import attendance_prompts, exchange_reminders
+from scheduling.jobs.housekeeping import partitions_ahead, raw_text_retention
 from scheduling.jobs.reconcile import mainland_reconcile, unless_mainland
 from scheduling.jobs.reports import report_prompts
 from scheduling.jobs.silence import member_silence
@@ -140,6 +143,20 @@ JOBS: tuple[JobSpec, ...] = (
         misfire_grace_time=1800,
     ),
     JobSpec(
+        PARTITIONS_AHEAD,
+        {"cron": {"hour": 3, "minute": 10}},
+        "daily 03:10 (PostgreSQL): this month's and the next 3 months' history partitions",
+        "%Y-%m-%d",
+        misfire_grace_time=12 * 3600,
+    ),
+    JobSpec(
+        RAW_TEXT_RETENTION,
+        {"cron": {"hour": 3, "minute": 40}},
+        "daily 03:40: SMS text and numbers older than RAW_TEXT_RETENTION_DAYS reduced",
+        "%Y-%m-%d",
+        misfire_grace_time=12 * 3600,
+    ),
+    JobSpec(
         OUTBOX_DISPATCH,
         {"interval": {"seconds": 5}},
         "every 5 s: clear pointless reminders, send due SMS",
@@ -177,5 +194,7 @@ def function_of(
         OUTBOX_DISPATCH: outbox_dispatch(provider, halt),
         MAINLAND_RECONCILE: mainland_reconcile(provider),
         CASE_FOLLOWTHROUGH: case_followthrough,
+        PARTITIONS_AHEAD: partitions_ahead,
+        RAW_TEXT_RETENTION: raw_text_retention,
     }
     return functions[job_id]

@@ -149,12 +149,15 @@ def _weekly_report_upsert(insert: Callable[[Table], Any]) -> Insert:
     ).returning(table.c.id, table.c.revisions, table.c.all_stable)
 
 
-def _member_report_upsert(insert: Callable[[Table], Any]) -> Insert:
+def _member_report_upsert(insert: Callable[[Table], Any], partitioned: bool) -> Insert:
     table = table_of(MemberReport)
     statement = insert(table)
     named = statement.excluded
+    # On PostgreSQL the key holds the partition key too (the week is the report's
+    # week: a composite foreign key says so; docs/partitions.md).
+    key = [table.c.weekly_report_id, table.c.patient_id]
     return statement.on_conflict_do_update(
-        index_elements=[table.c.weekly_report_id, table.c.patient_id],
+        index_elements=[*key, table.c.week] if partitioned else key,
         set_={
             "seat": named.seat,
             **{str(event): or_(table.c[event], named[event]) for event in EVENTS},
@@ -186,12 +189,12 @@ class _Upserts:
 _UPSERTS = {
     "postgresql": _Upserts(
         weekly_report=lambda_stmt(lambda: _weekly_report_upsert(postgresql.insert)),
-        member_reports=lambda_stmt(lambda: _member_report_upsert(postgresql.insert)),
+        member_reports=lambda_stmt(lambda: _member_report_upsert(postgresql.insert, True)),
         readings=lambda_stmt(lambda: _reading_upsert(postgresql.insert)),
     ),
     "sqlite": _Upserts(
         weekly_report=lambda_stmt(lambda: _weekly_report_upsert(sqlite.insert)),
-        member_reports=lambda_stmt(lambda: _member_report_upsert(sqlite.insert)),
+        member_reports=lambda_stmt(lambda: _member_report_upsert(sqlite.insert, False)),
         readings=lambda_stmt(lambda: _reading_upsert(sqlite.insert)),
     ),
 }

@@ -17,8 +17,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Table, insert
+from sqlalchemy import JSON, Connection, DateTime, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+
+from grids.storage.partitions import SKIP_TAKEN_KEYS
 
 _DIALECT = postgresql.dialect()
 
@@ -87,7 +89,9 @@ def _insert_text(table: Table, names: tuple[str, ...], conflict: tuple[str, ...]
         f"SELECT {values} FROM {unnest_from(table, names, 'new_rows')}"
     )
     if conflict:
-        text += f" ON CONFLICT ({', '.join(quote(name) for name in conflict)}) DO NOTHING"
+        # No conflict target: on PostgreSQL the unique keys of a partitioned table live
+        # in a companion table whose trigger skips a taken key (grids.storage.partitions).
+        text += " ON CONFLICT DO NOTHING"
     return text
 
 
@@ -99,15 +103,21 @@ def insert_many(
     skip_conflicts_on: Sequence[str] = (),
 ) -> None:
     """Insert `rows` (all with the same keys, every column with a default among them) in
-    one statement on PostgreSQL. With `skip_conflicts_on` (a unique index's columns), a
-    row whose key exists is left out, as with `INSERT … ON CONFLICT DO NOTHING`."""
+    one statement on PostgreSQL. With `skip_conflicts_on` (a unique key's columns), a
+    row whose key exists is left out, as with `INSERT … ON CONFLICT DO NOTHING` (on
+    PostgreSQL, with no conflict target: a partitioned table keeps such keys in a
+    companion table, docs/partitions.md)."""
     if not rows:
         return
     names = tuple(rows[0])
     dialect = connection.dialect.name
     if dialect == "postgresql":
         text = _insert_text(table, names, tuple(skip_conflicts_on))
+        if skip_conflicts_on:
+            connection.execute(select(func.set_config(SKIP_TAKEN_KEYS, "on", True)))
         connection.exec_driver_sql(text, array_params(table, names, rows, "new_rows"))
+        if skip_conflicts_on:
+            connection.execute(select(func.set_config(SKIP_TAKEN_KEYS, "off", True)))
         return
     if not skip_conflicts_on:
         connection.execute(insert(table), list(rows))

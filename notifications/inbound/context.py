@@ -31,6 +31,9 @@ class Outcome:
     UNKNOWN_SENDER_SILENT = "unknown_sender_quiet"
     """An unknown number already got its one reply today."""
     ERROR = "error"
+    EXPIRED = "expired"
+    """Stored and still not applied when its text was reduced (`raw-text-retention`):
+    never applied after that."""
 
 
 @dataclass
