@@ -42,7 +42,9 @@ from grids.rollups.service import snapshot_week, subject_keys
 FULL_EVERY = timedelta(hours=6)
 """A full recount at least this often, whatever the marks say."""
 FULL_SHARE = 0.2
-"""More changed grids than this share of all of them: recount every grid at once."""
+FULL_ABOVE = 50
+"""More changed grids than FULL_SHARE of all of them (and more than FULL_ABOVE): recount
+every grid in one statement, quicker than scoping each part of it to that many."""
 SUMS = COUNT_FIELDS + HIDDEN_SUMS
 
 
@@ -133,7 +135,7 @@ def refresh_week(
         and state.computed_at <= now < state.full_at + FULL_EVERY
     ):
         changed = changed_grids(session, period, state.marks) | open_case_grids(session, period)
-        if len(changed) > max(1, FULL_SHARE * len(places)):
+        if len(changed) > max(FULL_ABOVE, FULL_SHARE * len(places)):
             changed = None
     outcome = None
     if changed is not None:
