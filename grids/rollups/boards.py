@@ -20,7 +20,7 @@ from grids.outreach.leaders import GridLeaders, standing_in
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S, rate
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
-from grids.rollups.queries import grid_places, member_status
+from grids.rollups.queries import area_doctors, grid_places, member_status
 from grids.rollups.refresh import refresh_week, refreshed_at
 from grids.rollups.service import compute_week, new_snapshot, subject_keys
 
@@ -407,9 +407,10 @@ def grid_line(session: Session, grid: Grid, week: str) -> GridLine:
 
 def children(session: Session, level: str, code: str) -> list[tuple[str, str, str]]:
     """Subjects one level down, (level, code, name): township -> doctors, county -> townships."""
-    places = grid_places(session)
     if level == "township":
-        codes = sorted({p.doctor_code for p in places if p.township_code == code and p.doctor_code})
+        codes = sorted(
+            {doctor for doctor, township, _ in area_doctors(session) if township == code and doctor}
+        )
         names: dict[str, str] = dict(
             session.execute(select(Doctor.code, Doctor.name).where(Doctor.code.in_(codes)))
             .tuples()
@@ -418,7 +419,7 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
         return [("doctor", c, names.get(c, c)) for c in codes]
     if level == "county":
         codes = sorted(
-            {p.township_code for p in places if p.county_code == code and p.township_code}
+            {town for _, town, county in area_doctors(session) if county == code and town}
         )
         facility_names: dict[str, str] = dict(
             session.execute(select(Facility.code, Facility.name).where(Facility.code.in_(codes)))
@@ -427,7 +428,7 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
         )
         return [("township", c, facility_names.get(c, c)) for c in codes]
     if level == "doctor":
-        grids = sorted(p.grid_code for p in places if p.doctor_code == code)
+        grids = sorted(p.grid_code for p in grid_places(session, [("doctor", code)]))
         return [("grid", c, c) for c in grids]
     return []
 
