@@ -24,6 +24,20 @@ What it does:
 
 The page reads the server's clock: the data is the year up to 2026-W48, so run it
 in the week after (as dated), or the page shows later, empty weeks.
+
+Then the township and county pages, read from stored rollups (`--areas only` skips
+the doctor's page, `--areas no` these):
+5. Snapshots the trend's closed weeks (W37-W47) for every subject, as the Monday
+   job does, and times a full `rollups-refresh` of the current week W48 (the clock
+   is Thursday 26 November 2026, 10:00 in the county) and an incremental one after
+   a few grids changed (readings, reports, an acknowledgement in CHANGED grids),
+   and one with nothing changed.
+6. Starts gunicorn with its clock moved to that Thursday (`tests/dates`, the
+   shifter of `make test-dates`), logs in a township account and an
+   administrator, and requests the township and county pages (the current week
+   from its provisional snapshot, and the last closed week from its snapshot)
+   and the county export, one after another: p50/p95 per page. Target: p95
+   under 300 ms at 1,000,000 members.
 """
 
 from __future__ import annotations
@@ -34,12 +48,14 @@ import re
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from bench.rollups import DEFAULT_URL, TZ, Scale, _admin, fill
 from bench.serving import GUNICORN, free_port, percentile, stop, wait_until_up
@@ -50,7 +66,8 @@ from grids.models import Doctor, Grid
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, current_week, weeks_back
 from grids.rollups.queries import grid_places
-from grids.rollups.service import compute_week, new_snapshot, subject_keys
+from grids.rollups.refresh import refresh_week
+from grids.rollups.service import compute_week, new_snapshot, snapshot_week, subject_keys
 from grids.storage.database import Database
 
 DATABASE_NAME = f"huzhu_bench_rollups_page_{os.getpid()}"
@@ -230,6 +247,139 @@ def fixed_rate(
     return latencies, failures[0]
 
 
+AREA_NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # Thursday 10:00 of W48 in the county
+AREA_WEEK = "2026-W48"
+
+
+def timed(label: str, work: Callable[[Session], object], url: str) -> object:
+    database = Database(url)
+    with database.unit_of_work() as session:
+        started = time.perf_counter()
+        result = work(session)
+        session.commit()
+        took = time.perf_counter() - started
+    database.dispose()
+    print(f"{label}: {took:.2f} s  {result if result is not None else ''}", flush=True)
+    return result
+
+
+def change_a_few_grids(url: str, grids: int, moment: datetime) -> None:
+    """What a quarter of an hour brings: readings, amended reports, an acknowledgement."""
+    database = Database(url)
+    with database.unit_of_work() as session:
+        chosen = session.scalars(select(Grid.id).order_by(Grid.id).offset(7).limit(grids)).all()
+        for grid_id in chosen:
+            session.execute(
+                text(
+                    "UPDATE readings SET systolic = systolic + 1, reported_at = :at "
+                    "WHERE id IN (SELECT r.id FROM readings r JOIN memberships m "
+                    "ON m.patient_id = r.patient_id WHERE m.grid_id = :grid "
+                    "AND r.week = :week LIMIT 3)"
+                ),
+                {"at": moment, "grid": grid_id, "week": AREA_WEEK},
+            )
+            session.execute(
+                text(
+                    "UPDATE weekly_reports SET all_stable = NOT all_stable, "
+                    "last_received_at = :at WHERE grid_id = :grid AND week = :week"
+                ),
+                {"at": moment, "grid": grid_id, "week": AREA_WEEK},
+            )
+        session.commit()
+    database.dispose()
+
+
+def prepare_areas(url: str, changed: int) -> tuple[str, str]:
+    """Snapshots of the trend's closed weeks, the refreshes timed; (township, county)."""
+    database = Database(url)
+    with database.unit_of_work() as session:
+        for username, role, facility in (
+            ("bench-admin", "admin", None),
+            ("bench-township", "township", "T1"),
+        ):
+            if session.scalar(select(User).where(User.username == username)) is None:
+                create_user(session, username, role, PASSWORD, facility_code=facility)
+        session.commit()
+    database.dispose()
+    started = time.perf_counter()
+    for week in weeks_back(AREA_WEEK, TREND_WEEKS)[:-1]:
+        closed = WeekPeriod(week, TZ)
+
+        def snapshot(session: Session, closed: WeekPeriod = closed) -> object:
+            return snapshot_week(session, closed, AREA_NOW)
+
+        timed(f"  snapshot {week}", snapshot, url)
+    print(f"snapshots of the 11 closed weeks: {time.perf_counter() - started:.1f} s")
+    period = WeekPeriod(AREA_WEEK, TZ)
+    timed(
+        "rollups-refresh, full (first of the week)",
+        lambda session: refresh_week(session, period, AREA_NOW, full=True),
+        url,
+    )
+    change_a_few_grids(url, changed, AREA_NOW + timedelta(minutes=5))
+    timed(
+        f"rollups-refresh, incremental ({changed} grids changed)",
+        lambda session: refresh_week(session, period, AREA_NOW + timedelta(minutes=15)),
+        url,
+    )
+    timed(
+        "rollups-refresh, nothing changed",
+        lambda session: refresh_week(session, period, AREA_NOW + timedelta(minutes=30)),
+        url,
+    )
+    return "T1", "C"
+
+
+def area_pages(url: str, requests_each: int, changed: int) -> None:
+    township, county = prepare_areas(url, changed)
+    shift = (AREA_NOW + timedelta(minutes=40)).timestamp() - time.time()
+    dates = str(PROJECT_ROOT / "tests" / "dates")
+    server = Gunicorn(
+        {
+            "DATABASE_URL": url,
+            "SMS_BACKEND": "memory",
+            "LOG_LEVEL": "WARNING",
+            "HUZHU_ENV": "development",
+            "PYTHONPATH": os.pathsep.join(filter(None, [dates, os.environ.get("PYTHONPATH")])),
+            "HUZHU_CLOCK_SHIFT_SECONDS": str(shift),
+        }
+    )
+    try:
+        clients = {
+            "township": logged_in(server.base, "bench-township"),
+            "admin": logged_in(server.base, "bench-admin"),
+        }
+        pages = [
+            ("township", f"/areas/township/{township}?week={AREA_WEEK}", "township page, W48"),
+            ("township", f"/areas/township/{township}", "township page, W47 (closed)"),
+            ("admin", f"/areas/county/{county}?week={AREA_WEEK}", "county page, W48"),
+            ("admin", f"/areas/county/{county}", "county page, W47 (closed)"),
+            ("admin", f"/exports/county/{county}.csv?week={AREA_WEEK}", "county export CSV"),
+        ]
+        for who, path, label in pages:
+            client = clients[who]
+            for _ in range(3):  # warm-up
+                client.get(server.base + path, timeout=120)
+            latencies = []
+            for _ in range(requests_each):
+                began = time.monotonic()
+                response = client.get(server.base + path, timeout=120)
+                took = time.monotonic() - began
+                if response.status_code != 200 or (
+                    "areas" in path and "数据截至" not in response.text
+                ):
+                    raise SystemExit(f"{label}: {response.status_code}")
+                latencies.append(took * 1000)
+            print(
+                f"{label}: p50 {percentile(latencies, 50):.0f} ms, "
+                f"p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms "
+                f"({requests_each} requests one after another; target p95 < 300 ms)",
+                flush=True,
+            )
+    finally:
+        server.stop()
+
+
 def report(label: str, latencies: list[float], failures: int, seconds: float) -> None:
     if not latencies:
         raise SystemExit(f"{label}: no successful request ({failures} failed)")
@@ -253,6 +403,14 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=2.0, help="then an open loop at this many req/s (0: skip)"
     )
+    parser.add_argument(
+        "--areas",
+        choices=["yes", "no", "only"],
+        default="yes",
+        help="the township and county pages from stored rollups (only: not the doctor's page)",
+    )
+    parser.add_argument("--requests", type=int, default=40, help="requests per area page")
+    parser.add_argument("--changed", type=int, default=10, help="grids changed before the refresh")
     args = parser.parse_args()
     name = args.reuse or DATABASE_NAME
     url = make_url(args.url).set(database=name).render_as_string(hide_password=False)
@@ -264,6 +422,10 @@ def main() -> None:
         if not args.reuse:
             took = fill(url, Scale.of(args.members))
             print(f"loaded {args.members:,} members in {took:.1f} s", flush=True)
+        if args.areas != "no":
+            area_pages(url, args.requests, args.changed)
+        if args.areas == "only":
+            return
         started = time.perf_counter()
         codes = prepare(url, args.doctors, datetime.now(UTC))
         print(

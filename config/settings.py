@@ -213,6 +213,8 @@ class Settings:
     tencent_voice_endpoint: str = "vms.tencentcloudapi.com"
     sms_callback_secret: str | None = None
     sms_template_map: Path | None = None
+    rollups_refresh_minutes: int = 15
+    """How often `rollups-refresh` brings the current week's stored rollups up to date."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -318,6 +320,18 @@ def _number(name: str, raw: str, kind: type, minimum: float) -> Any:
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def parse_refresh_minutes(raw: str) -> int:
+    """ROLLUPS_REFRESH_MINUTES: a divisor of 60, so the refresh keeps to the clock's
+    quarter hours (or halves, tens, ...)."""
+    minutes = _number("ROLLUPS_REFRESH_MINUTES", raw, int, 1)
+    if minutes > 60 or 60 % minutes:
+        raise SettingsError(
+            f"ROLLUPS_REFRESH_MINUTES={raw!r} must divide an hour: "
+            "1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60"
+        )
+    return int(minutes)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -437,6 +451,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             int,
             MINIMUM_RAW_TEXT_RETENTION_DAYS,
         ),
+        rollups_refresh_minutes=parse_refresh_minutes(get("ROLLUPS_REFRESH_MINUTES") or "15"),
         **mainland_sms_settings(get),
     )
     check_sms_settings(settings)

@@ -74,7 +74,7 @@ def jobs_command(output: str) -> None:
     for spec in JOBS:
         state = states.get(spec.id)
         unscheduled = spec.unscheduled(settings, language)
-        next_run = spec.build_trigger(settings.tz).get_next_fire_time(None, now)
+        next_run = spec.build_trigger(settings.tz, settings).get_next_fire_time(None, now)
         item: dict[str, Any] = {
             "id": spec.id,
             "schedule": spec.schedule,

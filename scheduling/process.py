@@ -116,7 +116,7 @@ class SchedulerProcess:
         for spec in scheduled_jobs(self.settings):
             scheduler.add_job(
                 self._job(spec),
-                trigger=spec.build_trigger(tz),
+                trigger=spec.build_trigger(tz, self.settings),
                 id=spec.id,
                 name=spec.id,
                 replace_existing=True,

@@ -34,6 +34,7 @@ from scheduling.job_ids import (
     PARTITIONS_AHEAD,
     RAW_TEXT_RETENTION,
     REPORT_PROMPTS,
+    ROLLUPS_REFRESH,
 )
 from scheduling.jobs.cases import case_followthrough
 from scheduling.jobs.common import JobResult
@@ -42,6 +43,7 @@ from scheduling.jobs.exchanges import attendance_prompts, exchange_reminders
 from scheduling.jobs.housekeeping import partitions_ahead, raw_text_retention
 from scheduling.jobs.reconcile import mainland_reconcile, unless_mainland
 from scheduling.jobs.reports import report_prompts
+from scheduling.jobs.rollups import refresh_trigger, rollups_refresh
 from scheduling.jobs.silence import member_silence
 from scheduling.jobs.ticks import escalation_tick, outbox_dispatch
 
@@ -66,20 +68,27 @@ class JobSpec:
         default=lambda _settings, _language: None
     )
     """Why these settings leave the job out (in the given language), or None: scheduled."""
+    trigger_of: Callable[[Settings], dict[str, Any]] | None = None
+    """The trigger when a setting chooses it (then `trigger` is the default's)."""
 
-    def build_trigger(self, tz: ZoneInfo) -> BaseTrigger:
-        (kind, arguments), *_ = self.trigger.items()
+    def trigger_for(self, settings: Settings | None) -> dict[str, Any]:
+        if self.trigger_of is None or settings is None:
+            return self.trigger
+        return self.trigger_of(settings)
+
+    def build_trigger(self, tz: ZoneInfo, settings: Settings | None = None) -> BaseTrigger:
+        (kind, arguments), *_ = self.trigger_for(settings).items()
         if kind == "cron":
             return CronTrigger(timezone=tz, **arguments)
         return IntervalTrigger(timezone=tz, **arguments)
 
-    def slot(self, now: datetime, tz: ZoneInfo) -> str | None:
+    def slot(self, now: datetime, tz: ZoneInfo, settings: Settings | None = None) -> str | None:
         if self.slot_format is None:
             return None
         local = now.astimezone(tz)
-        minute = str(self.trigger.get("cron", {}).get("minute", ""))
-        if "%M" in self.slot_format and minute.startswith("*/"):
-            every = int(minute[2:])
+        minute = str(self.trigger_for(settings).get("cron", {}).get("minute", ""))
+        if "%M" in self.slot_format and (minute.startswith("*/") or minute == "0"):
+            every = int(minute[2:]) if minute.startswith("*/") else 60
             local = local.replace(minute=local.minute - local.minute % every)
         return local.strftime(self.slot_format)
 
@@ -157,6 +166,15 @@ JOBS: tuple[JobSpec, ...] = (
         misfire_grace_time=12 * 3600,
     ),
     JobSpec(
+        ROLLUPS_REFRESH,
+        {"cron": {"minute": "*/15"}},
+        "every 15 min (ROLLUPS_REFRESH_MINUTES): the current week's stored rollups, "
+        "recounting only the grids that changed",
+        "%Y-%m-%dT%H:%M",
+        misfire_grace_time=600,
+        trigger_of=refresh_trigger,
+    ),
+    JobSpec(
         OUTBOX_DISPATCH,
         {"interval": {"seconds": 5}},
         "every 5 s: clear pointless reminders, send due SMS",
@@ -196,5 +214,6 @@ def function_of(
         CASE_FOLLOWTHROUGH: case_followthrough,
         PARTITIONS_AHEAD: partitions_ahead,
         RAW_TEXT_RETENTION: raw_text_retention,
+        ROLLUPS_REFRESH: rollups_refresh,
     }
     return functions[job_id]

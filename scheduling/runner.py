@@ -82,7 +82,7 @@ def run_job(
     instance: str,
 ) -> RunOutcome:
     """Run `spec` as if the clock read `now`, once per slot."""
-    slot = spec.slot(now, settings.tz)
+    slot = spec.slot(now, settings.tz, settings)
     run_id = None
     if slot is not None:
         run_id = claim_slot(database, spec, slot, now, instance)

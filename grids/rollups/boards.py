@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.clock import now as clock_now
@@ -19,8 +20,9 @@ from grids.outreach.leaders import GridLeaders, standing_in
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S, rate
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
-from grids.rollups.queries import grid_places, member_status
-from grids.rollups.service import compute_week, subject_keys
+from grids.rollups.queries import area_doctors, grid_places, member_status
+from grids.rollups.refresh import refresh_week, refreshed_at
+from grids.rollups.service import compute_week, new_snapshot, subject_keys
 
 TREND_WEEKS = 12
 
@@ -53,6 +55,7 @@ def week_figures(
             select(RollupSnapshot).where(
                 RollupSnapshot.week == period.week,
                 RollupSnapshot.code.in_({code for _, code in wanted}),
+                RollupSnapshot.provisional.is_(False),
             )
         )
         found = {(row.level, row.code): row for row in rows if (row.level, row.code) in wanted}
@@ -81,6 +84,99 @@ def week_figures(
     )
 
 
+def stored_figures(
+    session: Session,
+    period: WeekPeriod,
+    now: datetime,
+    keys: Sequence[tuple[str, str]],
+    *,
+    doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
+) -> WeekFigures:
+    """Township and county figures from stored rows: a closed week's snapshot, or the
+    current week's provisional snapshot as `rollups-refresh` last left it.
+
+    What is not stored yet is computed once and stored (the caller commits): the
+    missing subjects of a closed week, or the current week's first provisional
+    snapshot (a fresh county has none before the job's first run)."""
+    wanted = set(keys)
+    closed = period.closed_at(now)
+    if closed:
+        found = _stored(session, period.week, wanted, provisional=False)
+        missing = wanted - set(found)
+        if missing and _store_once(
+            session, lambda: _snapshot_subjects(session, period, now, missing, doctor_timeout_s)
+        ):
+            found = _stored(session, period.week, wanted, provisional=False)
+        as_of = max((row.computed_at for row in found.values()), default=now)
+    else:
+        if refreshed_at(session, period.week) is None:
+            _store_once(
+                session,
+                lambda: refresh_week(session, period, now, doctor_timeout_s=doctor_timeout_s),
+            )
+        found = _stored(session, period.week, wanted, provisional=True)
+        as_of = refreshed_at(session, period.week) or now
+    return WeekFigures(
+        period=period,
+        values={key: row.indicators for key, row in found.items()},
+        as_of=as_of,
+        provisional=not closed,
+        revised={key for key, row in found.items() if row.revisions > 1},
+    )
+
+
+def _stored(
+    session: Session, week: str, keys: set[tuple[str, str]], *, provisional: bool
+) -> dict[tuple[str, str], Any]:
+    """The stored rows of these subjects (their indicators, never the sums behind them)."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            RollupSnapshot.level,
+            RollupSnapshot.code,
+            RollupSnapshot.indicators,
+            RollupSnapshot.computed_at,
+            RollupSnapshot.revisions,
+        ).where(
+            RollupSnapshot.week == week,
+            RollupSnapshot.level.in_({level for level, _ in keys}),
+            RollupSnapshot.code.in_({code for _, code in keys}),
+            RollupSnapshot.provisional.is_(provisional),
+        )
+    )
+    return {(row.level, row.code): row for row in rows if (row.level, row.code) in keys}
+
+
+def _store_once(session: Session, store: Callable[[], object]) -> bool:
+    """Run `store` in a savepoint; False when another request stored the same rows first."""
+    try:
+        with session.begin_nested():
+            store()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _snapshot_subjects(
+    session: Session,
+    period: WeekPeriod,
+    now: datetime,
+    subjects: set[tuple[str, str]],
+    doctor_timeout_s: int,
+) -> None:
+    """Compute the subjects a closed week's snapshot lacks (only their grids) and store them."""
+    places = [
+        place for place in grid_places(session, subjects) if subjects & set(subject_keys(place))
+    ]
+    if not places:
+        return
+    rollup = compute_week(session, period, now, places=places, doctor_timeout_s=doctor_timeout_s)
+    for level, code in sorted(subjects & set(rollup.values)):
+        session.add(new_snapshot(period.week, level, code, rollup.values[(level, code)], now))
+    session.flush()
+
+
 @dataclass(frozen=True)
 class TrendPoint:
     week: str
@@ -99,14 +195,17 @@ def trend_points(
     tz: ZoneInfo,
     *,
     doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
+    stored: bool = False,
 ) -> list[TrendPoint]:
-    """The 12 weeks ending with `last_week`: control rates, report coverage, attendance."""
+    """The 12 weeks ending with `last_week`: control rates, report coverage, attendance
+    (`stored`: from stored rows only, as the township and county pages read them)."""
+    figures = stored_figures if stored else week_figures
     points = []
     for week in weeks_back(last_week, TREND_WEEKS):
         period = WeekPeriod(week, tz)
         if period.start > now:
             continue
-        values = week_figures(
+        values = figures(
             session, period, now, [(level, code)], doctor_timeout_s=doctor_timeout_s
         ).of(level, code)
         points.append(
@@ -308,9 +407,10 @@ def grid_line(session: Session, grid: Grid, week: str) -> GridLine:
 
 def children(session: Session, level: str, code: str) -> list[tuple[str, str, str]]:
     """Subjects one level down, (level, code, name): township -> doctors, county -> townships."""
-    places = grid_places(session)
     if level == "township":
-        codes = sorted({p.doctor_code for p in places if p.township_code == code and p.doctor_code})
+        codes = sorted(
+            {doctor for doctor, township, _ in area_doctors(session) if township == code and doctor}
+        )
         names: dict[str, str] = dict(
             session.execute(select(Doctor.code, Doctor.name).where(Doctor.code.in_(codes)))
             .tuples()
@@ -319,7 +419,7 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
         return [("doctor", c, names.get(c, c)) for c in codes]
     if level == "county":
         codes = sorted(
-            {p.township_code for p in places if p.county_code == code and p.township_code}
+            {town for _, town, county in area_doctors(session) if county == code and town}
         )
         facility_names: dict[str, str] = dict(
             session.execute(select(Facility.code, Facility.name).where(Facility.code.in_(codes)))
@@ -328,7 +428,7 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
         )
         return [("township", c, facility_names.get(c, c)) for c in codes]
     if level == "doctor":
-        grids = sorted(p.grid_code for p in places if p.doctor_code == code)
+        grids = sorted(p.grid_code for p in grid_places(session, [("doctor", code)]))
         return [("grid", c, c) for c in grids]
     return []
 

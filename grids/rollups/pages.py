@@ -75,6 +75,26 @@ def _figures(period: WeekPeriod, keys: list[tuple[str, str]]) -> boards.WeekFigu
     )
 
 
+def _stored_figures(period: WeekPeriod, keys: list[tuple[str, str]]) -> boards.WeekFigures:
+    """Township and county figures, read from the stored snapshots (stored first if the
+    week has none yet: committed at once, so the next load reads them)."""
+    session = request_session()
+    figures = boards.stored_figures(
+        session, period, now(), keys, doctor_timeout_s=doctor_timeout_of(current_settings())
+    )
+    session.commit()
+    return figures
+
+
+def as_of_text(figures: boards.WeekFigures) -> str:
+    """数据截至 HH:MM: the snapshot's time, with its date unless it is today's."""
+    tz = figures.period.tz
+    local = figures.as_of.astimezone(tz)
+    if local.date() == now().astimezone(tz).date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def _render(template: str, **context: Any) -> str:
     language = page_language()
     return render_template(
@@ -87,7 +107,7 @@ def _render(template: str, **context: Any) -> str:
     )
 
 
-def _chart(level: str, code: str, period: WeekPeriod) -> str:
+def _chart(level: str, code: str, period: WeekPeriod, *, stored: bool = False) -> str:
     language = page_language()
     t = catalogue(language).text
     moment = now()
@@ -104,7 +124,10 @@ def _chart(level: str, code: str, period: WeekPeriod) -> str:
         moment,
         period.tz,
         doctor_timeout_s=doctor_timeout_of(current_settings()),
+        stored=stored,
     )
+    if stored:
+        request_session().commit()
     provisional = bool(points) and not WeekPeriod(points[-1].week, period.tz).closed_at(now())
     return trend_chart(
         t("web.chart.title"),
@@ -273,7 +296,7 @@ def area_page(level: str, code: str) -> str:
     period = _period()
     rows = boards.children(session, level, code)
     keys = [(level, code)] + [(child_level, child) for child_level, child, _ in rows]
-    figures = _figures(period, keys)
+    figures = _stored_figures(period, keys)
     table = [
         (child_level, child, name, figures.of(child_level, child))
         for child_level, child, name in rows
@@ -291,7 +314,9 @@ def area_page(level: str, code: str) -> str:
         table=table,
         sort=sort,
         sortable=SORTABLE,
-        chart=_chart(level, code, period),
+        chart=_chart(level, code, period, stored=True),
+        as_of_text=as_of_text(figures),
+        refresh_minutes=current_settings().rollups_refresh_minutes,
         overdue=(
             due_items(
                 session, township_grid_ids(session, facility), now(), period.tz, township=True
@@ -327,7 +352,9 @@ def export(level: str, code: str, fmt: str) -> Response:
     period = _period()
     rows = boards.children(session, level, code)
     keys = [(level, code)] + [(child_level, child) for child_level, child, _ in rows]
-    figures = _figures(period, keys)
+    # Township and county tables come from the stored snapshots, as their pages do.
+    stored = level in ("township", "county")
+    figures = _stored_figures(period, keys) if stored else _figures(period, keys)
     language = request.args.get("lang") or page_language()
     header = exports.headers(language)
     table = exports.rows(level, period.week, [(code, name, figures.of(level, code))])

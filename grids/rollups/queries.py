@@ -527,9 +527,33 @@ def grid_places(
         .where(*grid_filter)
         .order_by(Grid.code)
     ).all()
-    facilities = _facility_tree(session, {row[2] for row in rows} if grid_filter else None)
+    ancestry = _ancestry(_facility_tree(session, {row[2] for row in rows} if grid_filter else None))
+    places = []
+    for grid_id, grid_code, facility_id, doctor_code in rows:
+        township, county = ancestry(facility_id)
+        places.append(GridPlace(grid_id, grid_code, doctor_code, township, county))
+    return places
+
+
+def area_doctors(session: Session) -> list[tuple[str | None, str | None, str]]:
+    """(doctor code, township code, county code) of every doctor's grids, without reading
+    every grid: the township and county pages list their doctors and townships."""
+    rows = session.execute(
+        select(Grid.facility_id, Doctor.code)
+        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
+        .distinct()
+    ).all()
+    ancestry = _ancestry(_facility_tree(session, None))
+    return [(doctor_code, *ancestry(facility_id)) for facility_id, doctor_code in rows]
+
+
+def _ancestry(facilities: dict[int, Any]) -> Any:
+    """facility id -> (its township centre's code or None, its root's code), memoised."""
+    cache: dict[int, tuple[str | None, str]] = {}
 
     def ancestry(facility_id: int) -> tuple[str | None, str]:
+        if facility_id in cache:
+            return cache[facility_id]
         township: str | None = None
         current = facilities[facility_id]
         seen = set()
@@ -537,18 +561,12 @@ def grid_places(
             if township is None and current.level in TOWNSHIP_LEVELS:
                 township = current.code
             if current.parent_id is None or current.parent_id in seen:
+                cache[facility_id] = (township, current.code)
                 return township, current.code
             seen.add(current.id)
             current = facilities[current.parent_id]
 
-    cache: dict[int, tuple[str | None, str]] = {}
-    places = []
-    for grid_id, grid_code, facility_id, doctor_code in rows:
-        if facility_id not in cache:
-            cache[facility_id] = ancestry(facility_id)
-        township, county = cache[facility_id]
-        places.append(GridPlace(grid_id, grid_code, doctor_code, township, county))
-    return places
+    return ancestry
 
 
 def _facility_tree(session: Session, wanted: set[int] | None) -> dict[int, Any]:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -26,7 +26,7 @@ from grids.rollups.indicators import (
     indicators,
     roll_up,
 )
-from grids.rollups.models import RollupSnapshot
+from grids.rollups.models import RollupRefresh, RollupSnapshot
 from grids.rollups.period import WeekPeriod, last_closed_week, shift_week, weeks_back
 from grids.rollups.queries import grid_count, grid_counts, grid_places, urgent_cases
 
@@ -159,7 +159,10 @@ def snapshot_week(
     *,
     doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> tuple[int, int]:
-    """Store (or revise) the snapshot of a closed week: (new subjects, revised subjects)."""
+    """Store (or revise) the snapshot of a closed week: (new subjects, revised subjects).
+
+    The week's provisional rows (`grids.rollups.refresh`) become its snapshot: counted
+    as new, their figures recomputed now that the week is over."""
     if not period.closed_at(now):
         return 0, 0
     rollup = compute_week(session, period, now, doctor_timeout_s=doctor_timeout_s)
@@ -173,11 +176,22 @@ def snapshot_week(
         if row is None:
             session.add(new_snapshot(period.week, level, code, values, now))
             created += 1
+        elif row.provisional:
+            row.indicators = values
+            row.computed_at = row.first_computed_at = now
+            row.revisions = 1
+            row.provisional = False
+            row.parts = None
+            created += 1
         elif row.indicators != values:
             row.indicators = values
             row.computed_at = now
             row.revisions += 1
             revised += 1
+    gone = [row.id for key, row in stored.items() if row.provisional and key not in rollup.values]
+    if gone:
+        session.execute(delete(RollupSnapshot).where(RollupSnapshot.id.in_(gone)))
+    session.execute(delete(RollupRefresh).where(RollupRefresh.week == period.week))
     session.flush()
     return created, revised
 
@@ -217,6 +231,7 @@ def rollup_document(
                 RollupSnapshot.week == period.week,
                 RollupSnapshot.level == level,
                 RollupSnapshot.code == code,
+                RollupSnapshot.provisional.is_(False),
             )
         )
         if row is not None:
