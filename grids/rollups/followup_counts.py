@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from grids.followups import rules
 from grids.followups.models import Followup
-from grids.models import Membership, Patient
+from grids.models import Patient
 from grids.rollups.indicators import (
     BP_CONTROLLED_BELOW,
     DIABETES,
@@ -37,35 +37,41 @@ def _one(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def followup_counts(
+FOLLOWUP_MEMBER_COUNTS = (
+    "followups_overdue",
+    "standard_managed",
+    "standard_managed_denominator",
+    "followup_bp_controlled",
+    "followup_glucose_controlled",
+)
+"""Per-member 0/1 columns of the members' statement (`grids.rollups.queries.member_status`),
+summed per grid beside the other member counts."""
+
+
+def followups_done(
     session: Session, period: WeekPeriod, grid_ids: Collection[int] | None
 ) -> dict[int, dict[str, int]]:
-    """{grid_id: {field: count}} of the six follow-up fields (grids with none left out)."""
-    last_day = period.last_day
-    first_day, _ = rules.year_window(last_day)
-    managed_from = local_midnight(first_day + timedelta(days=1), period.tz)
-    routine_before = local_midnight(rules.add_months(last_day, -rules.ROUTINE_MONTHS), period.tz)
-    counts: dict[int, dict[str, int]] = {}
-
+    """{grid_id: {"followups_done": n}}: the follow-ups recorded for the week's days."""
     done = (
         select(Followup.grid_id, func.count().label("followups_done"))
         .where(
             Followup.visit_date >= period.start.astimezone(period.tz).date(),
-            Followup.visit_date <= last_day,
+            Followup.visit_date <= period.last_day,
             Followup.grid_id.is_not(None),
         )
         .group_by(Followup.grid_id)
     )
     if grid_ids is not None:
         done = done.where(Followup.grid_id.in_(list(grid_ids)))
-    for grid_id, number in session.execute(done):
-        counts.setdefault(grid_id, {})["followups_done"] = int(number)
+    return {grid_id: {"followups_done": int(number)} for grid_id, number in session.execute(done)}
 
-    seen = Followup.visit_date <= last_day
-    latest = (
+
+def _latest_of(*columns: Any, where: Any, name: str) -> Any:
+    """Each member's latest follow-up (by visit date) among those `where` selects."""
+    ranked = (
         select(
             Followup.patient_id,
-            Followup.next_due,
+            *columns,
             func.row_number()
             .over(
                 partition_by=Followup.patient_id,
@@ -73,97 +79,76 @@ def followup_counts(
             )
             .label("n"),
         )
-        .where(seen)
-        .subquery("latest")
+        .where(where)
+        .subquery(f"{name}_ranked")
     )
+    return select(ranked).where(ranked.c.n == 1).subquery(name)
+
+
+def followup_member_columns(
+    period: WeekPeriod, patient_id: Any, first_joined: Any
+) -> tuple[list[tuple[Any, Any]], list[Any]]:
+    """What the members' statement outer-joins (subquery, ON clause) and the 0/1 columns
+    it selects for the follow-up indicators, given its patient id and first-joined
+    columns (the members under care at the week's end are its rows)."""
+    last_day = period.last_day
+    first_day, _ = rules.year_window(last_day)
+    managed_from = local_midnight(first_day + timedelta(days=1), period.tz)
+    routine_before = local_midnight(rules.add_months(last_day, -rules.ROUTINE_MONTHS), period.tz)
+    seen = Followup.visit_date <= last_day
     in_year = and_(Followup.visit_date >= first_day, seen)
+    latest = _latest_of(Followup.next_due, where=seen, name="fu_latest")
     face = (
         select(Followup.patient_id, func.count().label("visits"))
         .where(in_year, Followup.method.in_([str(m) for m in rules.FACE_TO_FACE]))
         .group_by(Followup.patient_id)
-        .subquery("face")
+        .subquery("fu_face")
     )
-    bp = (
-        select(
-            Followup.patient_id,
-            Followup.systolic,
-            Followup.diastolic,
-            func.row_number()
-            .over(
-                partition_by=Followup.patient_id,
-                order_by=(Followup.visit_date.desc(), Followup.id.desc()),
+    bp = _latest_of(
+        Followup.systolic,
+        Followup.diastolic,
+        where=and_(in_year, Followup.systolic.is_not(None)),
+        name="fu_bp",
+    )
+    sugar = _latest_of(
+        Followup.glucose_mmol,
+        where=and_(in_year, Followup.glucose_mmol.is_not(None)),
+        name="fu_sugar",
+    )
+    managed = first_joined < managed_from
+
+    def one(condition: Any) -> Any:
+        return case((condition, 1), else_=0)
+
+    columns = [
+        one(
+            or_(
+                latest.c.next_due < last_day,
+                and_(latest.c.next_due.is_(None), first_joined < routine_before),
             )
-            .label("n"),
-        )
-        .where(in_year, Followup.systolic.is_not(None))
-        .subquery("bp")
-    )
-    sugar = (
-        select(
-            Followup.patient_id,
-            Followup.glucose_mmol,
-            func.row_number()
-            .over(
-                partition_by=Followup.patient_id,
-                order_by=(Followup.visit_date.desc(), Followup.id.desc()),
+        ).label("followups_overdue"),
+        one(and_(managed, func.coalesce(face.c.visits, 0) >= rules.STANDARD_A_YEAR)).label(
+            "standard_managed"
+        ),
+        one(managed).label("standard_managed_denominator"),
+        one(
+            and_(
+                managed,
+                _has_condition(HYPERTENSION),
+                bp.c.systolic < BP_CONTROLLED_BELOW[0],
+                bp.c.diastolic < BP_CONTROLLED_BELOW[1],
             )
-            .label("n"),
-        )
-        .where(in_year, Followup.glucose_mmol.is_not(None))
-        .subquery("sugar")
-    )
-    first_joined = (
-        select(Membership.patient_id, func.min(Membership.joined_at).label("joined_at"))
-        .group_by(Membership.patient_id)
-        .subquery("first_joined")
-    )
-    managed = first_joined.c.joined_at < managed_from
-    htn = _has_condition(HYPERTENSION)
-    dm = _has_condition(DIABETES)
-    members = (
-        select(
-            Membership.grid_id,
-            _one(
-                or_(
-                    latest.c.next_due < last_day,
-                    and_(latest.c.next_due.is_(None), first_joined.c.joined_at < routine_before),
-                )
-            ).label("followups_overdue"),
-            _one(and_(managed, func.coalesce(face.c.visits, 0) >= rules.STANDARD_A_YEAR)).label(
-                "standard_managed"
-            ),
-            _one(managed).label("standard_managed_denominator"),
-            _one(
-                and_(
-                    managed,
-                    htn,
-                    bp.c.systolic < BP_CONTROLLED_BELOW[0],
-                    bp.c.diastolic < BP_CONTROLLED_BELOW[1],
-                )
-            ).label("followup_bp_controlled"),
-            _one(and_(managed, dm, sugar.c.glucose_mmol < GLUCOSE_CONTROLLED_BELOW)).label(
-                "followup_glucose_controlled"
-            ),
-        )
-        .select_from(Membership)
-        .join(Patient, Patient.id == Membership.patient_id)
-        .join(first_joined, first_joined.c.patient_id == Patient.id)
-        .outerjoin(latest, and_(latest.c.patient_id == Patient.id, latest.c.n == 1))
-        .outerjoin(face, face.c.patient_id == Patient.id)
-        .outerjoin(bp, and_(bp.c.patient_id == Patient.id, bp.c.n == 1))
-        .outerjoin(sugar, and_(sugar.c.patient_id == Patient.id, sugar.c.n == 1))
-        .where(
-            Membership.joined_at < period.end,
-            or_(Membership.left_at.is_(None), Membership.left_at >= period.end),
-            or_(Patient.died_on.is_(None), Patient.died_on > last_day),
-        )
-        .group_by(Membership.grid_id)
-    )
-    if grid_ids is not None:
-        members = members.where(Membership.grid_id.in_(list(grid_ids)))
-    for row in session.execute(members).mappings():
-        values = counts.setdefault(row["grid_id"], {})
-        for key, value in row.items():
-            if key != "grid_id":
-                values[key] = int(value or 0)
-    return counts
+        ).label("followup_bp_controlled"),
+        one(
+            and_(
+                managed, _has_condition(DIABETES), sugar.c.glucose_mmol < GLUCOSE_CONTROLLED_BELOW
+            )
+        ).label("followup_glucose_controlled"),
+    ]
+    joins = [
+        (latest, latest.c.patient_id == patient_id),
+        (face, face.c.patient_id == patient_id),
+        (bp, bp.c.patient_id == patient_id),
+        (sugar, sugar.c.patient_id == patient_id),
+    ]
+    return joins, columns

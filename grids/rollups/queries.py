@@ -41,7 +41,11 @@ from grids.models import (
     UrgentReport,
     WeeklyReport,
 )
-from grids.rollups.followup_counts import followup_counts
+from grids.rollups.followup_counts import (
+    FOLLOWUP_MEMBER_COUNTS,
+    followup_member_columns,
+    followups_done,
+)
 from grids.rollups.indicators import (
     BP_CONTROLLED_BELOW,
     BP_CRISIS_AT,
@@ -288,7 +292,10 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
     def one(condition: ColumnElement[bool]) -> Any:
         return case((condition, 1), else_=0)
 
-    return (
+    followup_joins, followup_columns = followup_member_columns(
+        period, Membership.patient_id, registered_before
+    )
+    statement = (
         select(
             Membership.grid_id,
             Membership.patient_id,
@@ -323,6 +330,7 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
             bp.c.week.label("bp_week"),
             glucose.c.glucose_mmol,
             glucose.c.week.label("glucose_week"),
+            *followup_columns,
         )
         .select_from(Membership)
         .join(Patient, Patient.id == Membership.patient_id)
@@ -341,6 +349,9 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
             *([] if grid_ids is None else [in_grids(Membership.grid_id, grid_ids)]),
         )
     )
+    for part, on in followup_joins:
+        statement = statement.outerjoin(part, on)
+    return statement
 
 
 def grid_counts(
@@ -356,7 +367,10 @@ def grid_counts(
     statement = select(
         members.c.grid_id,
         func.count().label("members"),
-        *(func.coalesce(func.sum(members.c[name]), 0).label(name) for name in MEMBER_COUNTS),
+        *(
+            func.coalesce(func.sum(members.c[name]), 0).label(name)
+            for name in (*MEMBER_COUNTS, *FOLLOWUP_MEMBER_COUNTS)
+        ),
     ).group_by(members.c.grid_id)
     counts: dict[int, dict[str, int]] = {}
     for row in session.execute(statement).mappings():
@@ -436,7 +450,7 @@ def grid_counts(
         .group_by(Escalation.grid_id),
         Escalation.grid_id,
     )
-    for grid_id, values in followup_counts(session, period, grid_ids).items():
+    for grid_id, values in followups_done(session, period, grid_ids).items():
         counts.setdefault(grid_id, {}).update(values)
     return counts
 
