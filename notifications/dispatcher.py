@@ -16,7 +16,10 @@ One pass (`dispatch_once`; steps 1 to 3 live in `notifications.outbox_claims`):
 4. Each row is sent, paced by a per-sender token bucket. Each result is written
    and committed before the next send, so a dispatcher killed mid-batch sends
    again only the one message that was in flight; statuses that overtook the
-   record are applied with it (`delivery.apply_early_statuses`). No
+   record are applied with it (`delivery.apply_early_statuses`). A provider's
+   acceptance, the common result, is recorded by one statement on a connection
+   kept open for the pass in autocommit mode: one round trip, which also says
+   whether an early status is waiting (rare; then it is applied at once). No
    send starts after `SEND_WINDOW` of the lease: the rows left go back to
    `pending`, so a slow provider never makes another dispatcher reclaim rows
    this one is still sending. Results only touch rows under this pass's lease.
@@ -44,12 +47,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, text, update
+from sqlalchemy import Connection, Row, bindparam, exists, text, update
 from sqlalchemy.orm import Session
 
 from config.logging import mask_phone
@@ -59,7 +63,12 @@ from grids.core.notices import VOICE
 from grids.storage.database import Database
 from notifications import contacts, frequency
 from notifications.delivery import apply_early_statuses
-from notifications.models import ERROR_CODE_LENGTH, OutboxMessage, OutboxStatus
+from notifications.models import (
+    ERROR_CODE_LENGTH,
+    EarlyDeliveryStatus,
+    OutboxMessage,
+    OutboxStatus,
+)
 from notifications.outbox_claims import (
     claim_batch,
     effective_batch_size,
@@ -212,6 +221,75 @@ def _record(session: Session, results: _Results, lease_until: datetime) -> None:
         apply_early_statuses(session, [entry["b_sid"] for entry in results.sent], _at(results))
 
 
+_RECORD_ACCEPTED = (
+    update(outbox)
+    .where(
+        outbox.c.id == bindparam("b_id"),
+        outbox.c.status == OutboxStatus.SENDING,
+        outbox.c.lease_expires_at == bindparam("b_lease", type_=outbox.c.lease_expires_at.type),
+    )
+    .values(
+        status=OutboxStatus.SENT,
+        provider_sid=bindparam("b_sid"),
+        sent_at=bindparam("b_at"),
+        lease_expires_at=None,
+        error_code=None,
+        error_message=None,
+        updated_at=bindparam("b_at"),
+    )
+    .returning(
+        exists().where(EarlyDeliveryStatus.provider_sid == bindparam("b_sid")).label("early_status")
+    )
+)
+
+
+class _AcceptanceRecorder:
+    """Records a provider's acceptance the moment it arrives: one UPDATE, committed by
+    itself (autocommit) on a connection held for the pass, so the next send waits for
+    one round trip rather than a transaction of several.
+
+    On PostgreSQL the connection commits asynchronously (`synchronous_commit` off): what
+    matters is that the server has the record before the next send (a killed dispatcher),
+    not that each record waits for the disk; only a crash of PostgreSQL itself could lose
+    the last few records. The setting is reset before the connection goes back to the pool.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._connection: Connection | None = None
+
+    def _open(self) -> Connection:
+        if self._connection is None:
+            connection = self._database.engine.connect()
+            try:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                if self._database.is_postgresql:
+                    connection.exec_driver_sql("SET synchronous_commit TO OFF")
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+    def record(self, entry: dict[str, Any], lease_until: datetime) -> bool:
+        """Mark the row sent (if this pass still holds it); whether an early status waits."""
+        row = self._open().execute(_RECORD_ACCEPTED, {**entry, "b_lease": lease_until}).first()
+        return bool(row is not None and row.early_status)
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if self._database.is_postgresql:
+                connection.exec_driver_sql("RESET synchronous_commit")
+        except BaseException:
+            connection.invalidate()  # never hand an asynchronous-commit session to the pool
+            raise
+        finally:
+            connection.close()
+
+
 def _at(results: _Results) -> datetime:
     return (results.sent or results.unsent)[-1]["b_at"]
 
@@ -342,7 +420,8 @@ def dispatch_once(
     results = _Results()
     postgres = database.is_postgresql
     claimed_at = last_flush = monotonic()
-    with database.unit_of_work() as session:
+    recorder = _AcceptanceRecorder(database)
+    with database.unit_of_work() as session, _closing(recorder):
         for index, row in enumerate(rows):
             is_call = row.channel == VOICE
             if is_call and voice is None:
@@ -400,19 +479,33 @@ def dispatch_once(
             # Each provider acceptance is recorded before the next send (by default), so
             # a dispatcher killed mid-batch sends again only the message in flight.
             if results and (row.urgent or monotonic() - last_flush >= record_interval):
-                if postgres:
-                    # What matters is that the server has the record before the next send
-                    # (a killed dispatcher); it need not wait for the disk each time. Only
-                    # a crash of PostgreSQL itself could lose the last few records.
-                    session.execute(_ASYNC_COMMIT)
-                _record(session, results, lease_until)
-                session.commit()
+                if len(results.sent) == 1 and not results.unsent:
+                    # The common case, one acceptance: one round trip records it.
+                    accepted = results.sent[0]
+                    if recorder.record(accepted, lease_until):
+                        apply_early_statuses(session, [accepted["b_sid"]], accepted["b_at"])
+                        session.commit()
+                else:
+                    if postgres:
+                        # As for an acceptance (`_AcceptanceRecorder`): the server must
+                        # have the record before the next send, not the disk.
+                        session.execute(_ASYNC_COMMIT)
+                    _record(session, results, lease_until)
+                    session.commit()
                 results = _Results()
                 last_flush = monotonic()
         if results:
             _record(session, results, lease_until)
             session.commit()
     return stats
+
+
+@contextmanager
+def _closing(recorder: _AcceptanceRecorder) -> Iterator[_AcceptanceRecorder]:
+    try:
+        yield recorder
+    finally:
+        recorder.close()
 
 
 def _give_back(

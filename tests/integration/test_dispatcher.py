@@ -308,6 +308,48 @@ def test_a_row_stuck_in_sending_past_its_lease_is_sent_by_the_next_pass(
     assert (row.status, row.attempts) == ("sent", 2)
 
 
+class DispatcherKilled(BaseException):
+    """The process dying mid-batch (not an error any handler would catch)."""
+
+
+class DyingProvider(MemoryProvider):
+    """Accepts messages like the memory provider; the process dies right after the
+    provider accepts message number `dies_after` (before the dispatcher hears of it)."""
+
+    def __init__(self, dies_after: int) -> None:
+        super().__init__()
+        self.dies_after = dies_after
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        result = super().send(message)
+        if len(self.sent) == self.dies_after:
+            raise DispatcherKilled
+        return result
+
+
+def test_a_dispatcher_dying_after_an_acceptance_resends_only_that_message(
+    db: Database, provider: MemoryProvider, settings: Settings
+) -> None:
+    ids = add(db, *(notice(n) for n in range(1, 11)))
+    dying = DyingProvider(dies_after=4)
+    with pytest.raises(DispatcherKilled):
+        dispatch_once(db, dying, settings, now=DAY)
+    # The three acceptances before the one in flight were recorded as they came.
+    statuses = Counter(row.status for row in rows(db).values())
+    assert statuses == {"sent": 3, "sending": 7}
+    assert {row.provider_sid for row in rows(db).values() if row.status == "sent"} == set(
+        dying.sids[:3]
+    )
+
+    lease_over = DAY + timedelta(seconds=settings.sms_lease_seconds + 1)
+    dispatch_once(db, provider, settings, now=lease_over)
+    assert {row.status for row in rows(db).values()} == {"sent"}
+    sends = Counter(message.to for message in [*dying.sent, *provider.sent])
+    assert sorted(sends.values()) == [1] * 9 + [2]  # only the message in flight twice
+    assert sends[dying.sent[3].to] == 2
+    assert len(ids) == 10
+
+
 def test_a_stuck_row_with_no_attempts_left_fails(
     db: Database, provider: MemoryProvider, settings: Settings
 ) -> None:
