@@ -28,6 +28,10 @@ def local(day: date, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ)
 
 
+def membership_of(session: Session, patient_id: int) -> Membership:
+    return session.scalars(select(Membership).where(Membership.patient_id == patient_id)).one()
+
+
 def followup(session: Session, patient_id: int, visit: date, next_due: date) -> None:
     session.add(
         Followup(
