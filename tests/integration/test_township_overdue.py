@@ -63,9 +63,7 @@ def test_the_township_list_is_the_rule_applied_member_by_member(session: Session
     for membership in session.scalars(select(Membership)):
         membership.joined_at = local(date(2026, 6, 1))
     for seat, moment in joined.items():
-        session.scalar(
-            select(Membership).where(Membership.patient_id == m[seat].id)
-        ).joined_at = moment
+        membership_of(session, m[seat].id).joined_at = moment
     # Followed up: the latest follow-up's date counts, not an older one's.
     followup(session, m[5].id, date(2027, 3, 1), date(2027, 4, 30))  # 30 days: listed
     followup(session, m[6].id, date(2027, 3, 1), date(2027, 5, 1))  # 29 days: not listed
@@ -78,9 +76,7 @@ def test_the_township_list_is_the_rule_applied_member_by_member(session: Session
     m[10].status = PatientStatus.DECEASED
     m[11].paused_until = TODAY + timedelta(days=1)
     m[12].paused_until = TODAY
-    session.scalar(select(Membership).where(Membership.patient_id == m[13].id)).left_at = local(
-        date(2027, 3, 1)
-    )
+    membership_of(session, m[13].id).left_at = local(date(2027, 3, 1))
     session.flush()
 
     grids = [made.grid.id, other.grid.id]
