@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from grids.accounts.access import facility_subtree_ids
@@ -128,6 +128,101 @@ def member_dues(
     return result
 
 
+def _in_grids(column: Any, grid_ids: Sequence[int]) -> Any:
+    """`column IN (ids)` with the ids written into the SQL (a township's thousands of
+    grids, repeated twice, would pass the drivers' limit on bound parameters)."""
+    ids = sorted({int(grid_id) for grid_id in grid_ids})
+    return column.in_(bindparam("township_grid_ids", ids, expanding=True, literal_execute=True))
+
+
+def township_dues(
+    session: Session, grid_ids: Sequence[int], today: date, tz: ZoneInfo
+) -> list[MemberDue]:
+    """The followed members of `grid_ids` 30 days or more past due (`rules.for_township`),
+    found in SQL: each member's latest follow-up through its (patient, day) index, and
+    the members never followed up by when they joined. Only these members are loaded,
+    not the township's every member and follow-up."""
+    if not grid_ids:
+        return []
+    cutoff = today - timedelta(days=rules.TOWNSHIP_AFTER_DAYS)
+    # The last day one can have joined and be due (3 months on, clipped) by `cutoff`.
+    joined_by = rules.add_months(cutoff, -rules.ROUTINE_MONTHS)
+    while rules.first_due(joined_by + timedelta(days=1)) <= cutoff:
+        joined_by += timedelta(days=1)
+    joined_before = datetime.combine(joined_by + timedelta(days=1), time(), tz)
+    members = (
+        select(Membership.patient_id)
+        .where(_in_grids(Membership.grid_id, grid_ids), Membership.left_at.is_(None))
+        .scalar_subquery()
+    )
+    ranked = (
+        select(
+            Followup.patient_id,
+            Followup.next_due,
+            Followup.next_due_reason,
+            func.row_number()
+            .over(
+                partition_by=Followup.patient_id,
+                order_by=(Followup.visit_date.desc(), Followup.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(Followup.patient_id.in_(members))
+        .subquery("ranked")
+    )
+    latest = select(ranked).where(ranked.c.rank == 1).subquery("latest")
+    rows = session.execute(
+        select(
+            Patient.id,
+            Patient.code,
+            Patient.name,
+            Patient.phone,
+            Grid.code.label("grid_code"),
+            Grid.id.label("grid_id"),
+            Membership.seat,
+            Membership.joined_at,
+            latest.c.next_due,
+            latest.c.next_due_reason,
+        )
+        .join(Membership, Membership.patient_id == Patient.id)
+        .join(Grid, Grid.id == Membership.grid_id)
+        .outerjoin(latest, latest.c.patient_id == Patient.id)
+        .where(
+            _in_grids(Membership.grid_id, grid_ids),
+            Membership.left_at.is_(None),
+            Patient.status.not_in(GONE_STATUSES),
+            or_(Patient.paused_until.is_(None), Patient.paused_until <= today),
+            or_(
+                latest.c.next_due <= cutoff,
+                and_(latest.c.patient_id.is_(None), Membership.joined_at < joined_before),
+            ),
+        )
+        .order_by(Grid.code, Membership.seat)
+    )
+    result = []
+    for row in rows:
+        if row.next_due is None:
+            due, reason = rules.first_due(row.joined_at.astimezone(tz).date()), rules.Reason.FIRST
+        else:
+            due, reason = row.next_due, rules.Reason(row.next_due_reason)
+        if not rules.for_township(due, today):
+            continue
+        result.append(
+            MemberDue(
+                row.id,
+                row.code,
+                row.name,
+                row.phone,
+                row.grid_id,
+                row.grid_code,
+                row.seat,
+                due,
+                str(reason),
+            )
+        )
+    return result
+
+
 def seats_due_at_visit(session: Session, grid_id: int, visit_day: date, tz: ZoneInfo) -> list[int]:
     """Seats of the grid's members due before the doctor's next rota visit."""
     return sorted(
@@ -148,19 +243,20 @@ def due_items(
     """The members of `grid_ids` due by the end of the coming week (township: 30 days or
     more past due), ranked; members gone or away (paused) are left out."""
     today = at.astimezone(tz).date()
+    if township:
+        dues = township_dues(session, grid_ids, today, tz)
+    else:
+        dues = [
+            m for m in member_dues(session, grid_ids, today, tz) if rules.in_due_list(m.due, today)
+        ]
+    # Colours only for the grids of the members listed.
+    listed_grids = sorted({member.grid_id for member in dues})
     colours = {
         row.code: row.colour
-        for row in member_rows(session, WeekPeriod(last_closed_week(at, tz), tz), grid_ids)
+        for row in member_rows(session, WeekPeriod(last_closed_week(at, tz), tz), listed_grids)
     }
     items = []
-    for member in member_dues(session, grid_ids, today, tz):
-        keep = (
-            rules.for_township(member.due, today)
-            if township
-            else rules.in_due_list(member.due, today)
-        )
-        if not keep:
-            continue
+    for member in dues:
         items.append(
             DueItem(
                 member_code=member.code,

@@ -90,32 +90,47 @@ def stored_figures(
     now: datetime,
     keys: Sequence[tuple[str, str]],
     *,
+    primary: Session,
     doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
 ) -> WeekFigures:
     """Township and county figures from stored rows: a closed week's snapshot, or the
     current week's provisional snapshot as `rollups-refresh` last left it.
 
-    What is not stored yet is computed once and stored (the caller commits): the
-    missing subjects of a closed week, or the current week's first provisional
-    snapshot (a fresh county has none before the job's first run)."""
+    The rows are read through `session`, which may be a replica and never writes.
+    What it lacks is looked for on `primary` (the replica may lag behind), and what is
+    not stored there either is computed once and stored through `primary` (the caller
+    commits it): the missing subjects of a closed week, or the current week's first
+    provisional snapshot (a fresh county has none before the job's first run). This
+    response then shows the rows as `primary` has them."""
     wanted = set(keys)
     closed = period.closed_at(now)
     if closed:
         found = _stored(session, period.week, wanted, provisional=False)
         missing = wanted - set(found)
-        if missing and _store_once(
-            session, lambda: _snapshot_subjects(session, period, now, missing, doctor_timeout_s)
-        ):
-            found = _stored(session, period.week, wanted, provisional=False)
+        if missing:
+            found.update(_stored(primary, period.week, missing, provisional=False))
+            missing = wanted - set(found)
+        if missing:
+            _store_once(
+                primary,
+                lambda: _snapshot_subjects(primary, period, now, missing, doctor_timeout_s),
+            )
+            found.update(_stored(primary, period.week, missing, provisional=False))
         as_of = max((row.computed_at for row in found.values()), default=now)
     else:
-        if refreshed_at(session, period.week) is None:
+        reader = session
+        refreshed = refreshed_at(session, period.week)
+        if refreshed is None:
+            reader = primary
+            refreshed = refreshed_at(primary, period.week)
+        if refreshed is None:
             _store_once(
-                session,
-                lambda: refresh_week(session, period, now, doctor_timeout_s=doctor_timeout_s),
+                primary,
+                lambda: refresh_week(primary, period, now, doctor_timeout_s=doctor_timeout_s),
             )
-        found = _stored(session, period.week, wanted, provisional=True)
-        as_of = refreshed_at(session, period.week) or now
+            refreshed = refreshed_at(primary, period.week)
+        found = _stored(reader, period.week, wanted, provisional=True)
+        as_of = refreshed or now
     return WeekFigures(
         period=period,
         values={key: row.indicators for key, row in found.items()},
@@ -165,15 +180,39 @@ def _snapshot_subjects(
     subjects: set[tuple[str, str]],
     doctor_timeout_s: int,
 ) -> None:
-    """Compute the subjects a closed week's snapshot lacks (only their grids) and store them."""
+    """Compute the subjects a closed week's snapshot lacks (only their grids) and store them.
+
+    A subject whose provisional row is still there (the week closed, `rollups-refresh`
+    has not run since) has that row turned into its snapshot, as `snapshot_week` does."""
     places = [
         place for place in grid_places(session, subjects) if subjects & set(subject_keys(place))
     ]
     if not places:
         return
     rollup = compute_week(session, period, now, places=places, doctor_timeout_s=doctor_timeout_s)
-    for level, code in sorted(subjects & set(rollup.values)):
-        session.add(new_snapshot(period.week, level, code, rollup.values[(level, code)], now))
+    computed = subjects & set(rollup.values)
+    provisional = {
+        (row.level, row.code): row
+        for row in session.scalars(
+            select(RollupSnapshot).where(
+                RollupSnapshot.week == period.week,
+                RollupSnapshot.level.in_({level for level, _ in computed}),
+                RollupSnapshot.code.in_({code for _, code in computed}),
+                RollupSnapshot.provisional.is_(True),
+            )
+        )
+    }
+    for level, code in sorted(computed):
+        values = rollup.values[(level, code)]
+        row = provisional.get((level, code))
+        if row is None:
+            session.add(new_snapshot(period.week, level, code, values, now))
+        else:
+            row.indicators = values
+            row.computed_at = row.first_computed_at = now
+            row.revisions = 1
+            row.provisional = False
+            row.parts = None
     session.flush()
 
 
@@ -195,19 +234,25 @@ def trend_points(
     tz: ZoneInfo,
     *,
     doctor_timeout_s: int = DOCTOR_ACK_TIMEOUT_S,
-    stored: bool = False,
+    primary: Session | None = None,
 ) -> list[TrendPoint]:
-    """The 12 weeks ending with `last_week`: control rates, report coverage, attendance
-    (`stored`: from stored rows only, as the township and county pages read them)."""
-    figures = stored_figures if stored else week_figures
+    """The 12 weeks ending with `last_week`: control rates, report coverage, attendance.
+
+    With `primary`, from stored rows, as the township and county pages read them
+    (`stored_figures`: what `session` lacks is stored through `primary`)."""
     points = []
     for week in weeks_back(last_week, TREND_WEEKS):
         period = WeekPeriod(week, tz)
         if period.start > now:
             continue
-        values = figures(
-            session, period, now, [(level, code)], doctor_timeout_s=doctor_timeout_s
-        ).of(level, code)
+        subject = [(level, code)]
+        if primary is None:
+            figures = week_figures(session, period, now, subject, doctor_timeout_s=doctor_timeout_s)
+        else:
+            figures = stored_figures(
+                session, period, now, subject, primary=primary, doctor_timeout_s=doctor_timeout_s
+            )
+        values = figures.of(level, code)
         points.append(
             TrendPoint(
                 week=week,

@@ -2,7 +2,9 @@
 
 Views stay thin: check role and scope, load through `boards`, render. They only read,
 through `read_session()` (the replica when there is one), except the member page
-shown right after a follow-up was recorded, which must show it.
+shown right after a follow-up was recorded, which must show it, and the township and
+county pages and exports, which store a rollup snapshot through `request_session()`
+when the week has none yet.
 """
 
 from __future__ import annotations
@@ -76,13 +78,19 @@ def _figures(period: WeekPeriod, keys: list[tuple[str, str]]) -> boards.WeekFigu
 
 
 def _stored_figures(period: WeekPeriod, keys: list[tuple[str, str]]) -> boards.WeekFigures:
-    """Township and county figures, read from the stored snapshots (stored first if the
-    week has none yet: committed at once, so the next load reads them)."""
-    session = request_session()
+    """Township and county figures, read from the stored snapshots through the read
+    session; what is missing is computed and stored on the primary, committed at once
+    so that the next load reads it."""
+    primary = request_session()
     figures = boards.stored_figures(
-        session, period, now(), keys, doctor_timeout_s=doctor_timeout_of(current_settings())
+        read_session(),
+        period,
+        now(),
+        keys,
+        primary=primary,
+        doctor_timeout_s=doctor_timeout_of(current_settings()),
     )
-    session.commit()
+    primary.commit()
     return figures
 
 
@@ -124,7 +132,7 @@ def _chart(level: str, code: str, period: WeekPeriod, *, stored: bool = False) -
         moment,
         period.tz,
         doctor_timeout_s=doctor_timeout_of(current_settings()),
-        stored=stored,
+        primary=request_session() if stored else None,
     )
     if stored:
         request_session().commit()

@@ -11,11 +11,16 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from grids.models import UrgentReport
 from grids.rollups.models import RollupRefresh, RollupSnapshot
+from grids.storage.database import Database
+from grids.storage.session import dispose_all
 from tests.support import rollup_fixture as fx
 from tests.support.accounts import log_in, make_user
+from tests.support.app import make_app
+from tests.support.replica import drop_copy, frozen_copy
 
 SUNDAY = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)  # 10:00 in the county, W48 still open
 LATER = datetime(2026, 11, 29, 2, 40, tzinfo=UTC)  # 10:40
@@ -151,3 +156,67 @@ def test_closing_the_week_turns_the_provisional_rows_into_its_snapshot(
         select(RollupSnapshot.parts).where(RollupSnapshot.week == fx.WEEK)
     ).all()
     assert parts == [None] * provisional
+
+
+def stored_rows(database: Database) -> tuple[int, int]:
+    """(snapshot rows, refresh states) in a database."""
+    with database.unit_of_work() as session:
+        return (
+            session.scalar(select(func.count()).select_from(RollupSnapshot)) or 0,
+            session.scalar(select(func.count()).select_from(RollupRefresh)) or 0,
+        )
+
+
+def test_with_a_read_only_replica_the_missing_snapshot_is_stored_on_the_primary(
+    database_url: str, db: Database, session: Session, county
+) -> None:
+    """Pages read a replica that has no snapshot yet (a copy frozen before any page was
+    seen, whose sessions refuse to write): the figures are computed, stored on the
+    primary, and shown; the next load finds them there instead of counting again."""
+    replica_url = frozen_copy(db)
+    app = make_app(database_url, database_read_url=replica_url)
+    replica = Database(replica_url)
+    try:
+        client = app.test_client()
+        township = f"/areas/township/{county.codes['township']}?week={fx.WEEK}"
+        with time_machine.travel(SUNDAY, tick=False):
+            log_in(client, "yian")
+            open_week = client.get(township)
+        assert open_week.status_code == 200
+        page = open_week.get_data(as_text=True)
+        assert urgent_card(page) == 2 and "数据截至 10:00" in page
+        provisional, refreshes = stored_rows(db)
+        assert provisional and refreshes == 1
+        assert stored_rows(replica) == (0, 0)
+
+        admin = client.application.test_client()
+        with time_machine.travel(MONDAY, tick=False):
+            log_in(client, "yian")
+            closed = client.get(township).get_data(as_text=True)
+            log_in(admin, "bureau")
+            county_page = admin.get(f"/areas/county/{county.codes['county']}?week={fx.WEEK}")
+            export = admin.get(f"/exports/county/{county.codes['county']}.csv?week={fx.WEEK}")
+        assert urgent_card(closed) == 2 and "已结周" in closed and "数据截至 09:00" in closed
+        assert county_page.status_code == 200
+        assert "数据截至 09:00" in county_page.get_data(as_text=True)
+        table = list(csv.reader(io.StringIO(export.data.decode("utf-8-sig"))))
+        assert table[1][table[0].index("急报")] == "2"
+        final = session.scalar(
+            select(func.count())
+            .select_from(RollupSnapshot)
+            .where(RollupSnapshot.week == fx.WEEK, RollupSnapshot.provisional.is_(False))
+        )
+        assert final
+        assert stored_rows(replica) == (0, 0)
+
+        # Later loads read the rows on the primary (the replica lags): nothing counted
+        # or stored again, the same time shown.
+        before = stored_rows(db)
+        with time_machine.travel(MONDAY.replace(hour=3), tick=False):
+            again = client.get(township).get_data(as_text=True)
+        assert urgent_card(again) == 2 and "数据截至 09:00" in again
+        assert stored_rows(db) == before
+    finally:
+        dispose_all(app)
+        replica.dispose()
+        drop_copy(replica_url)
