@@ -249,6 +249,24 @@ def due_items(
         dues = [
             m for m in member_dues(session, grid_ids, today, tz) if rules.in_due_list(m.due, today)
         ]
+    return _ranked(session, dues, at, tz)
+
+
+def township_overdue(
+    session: Session, grid_ids: Sequence[int], at: datetime, tz: ZoneInfo, shown: int
+) -> tuple[int, list[DueItem]]:
+    """How many members of `grid_ids` are 30 days or more past due, and the `shown` most
+    overdue of them, ranked (red first): a township's page lists a few of thousands,
+    coloured without reading every overdue member's grid."""
+    dues = township_dues(session, grid_ids, at.astimezone(tz).date(), tz)
+    most_overdue = sorted(dues, key=lambda member: (member.due, member.code))[:shown]
+    return len(dues), _ranked(session, most_overdue, at, tz)
+
+
+def _ranked(
+    session: Session, dues: Sequence[MemberDue], at: datetime, tz: ZoneInfo
+) -> list[DueItem]:
+    today = at.astimezone(tz).date()
     # Colours only for the grids of the members listed.
     listed_grids = sorted({member.grid_id for member in dues})
     colours = {

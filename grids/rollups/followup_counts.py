@@ -140,9 +140,7 @@ def followup_member_columns(
             )
         ).label("followup_bp_controlled"),
         one(
-            and_(
-                managed, _has_condition(DIABETES), sugar.c.glucose_mmol < GLUCOSE_CONTROLLED_BELOW
-            )
+            and_(managed, _has_condition(DIABETES), sugar.c.glucose_mmol < GLUCOSE_CONTROLLED_BELOW)
         ).label("followup_glucose_controlled"),
     ]
     joins = [

@@ -27,7 +27,7 @@ from grids.accounts.access import (
     scope_for,
 )
 from grids.escalation.board import followups_due
-from grids.followups.due import due_items, township_grid_ids
+from grids.followups.due import due_items, township_grid_ids, township_overdue
 from grids.followups.rules import quarter_of
 from grids.followups.service import last_followup
 from grids.models import Doctor, Facility, Reading
@@ -45,6 +45,10 @@ from grids.web.language import page_language
 from i18n import LANGUAGES, catalogue
 
 rollup_pages = Blueprint("rollups", __name__)
+
+OVERDUE_SHOWN = 50
+"""Members 30+ days past due listed on a township's page (the most overdue; all are in
+`followups due --township` and the quarter's export)."""
 
 SORTABLE = (
     "members",
@@ -312,6 +316,13 @@ def area_page(level: str, code: str) -> str:
     sort = request.args.get("sort", "red")
     if sort in SORTABLE:
         table.sort(key=lambda row: _sort_value(row[3], sort), reverse=True)
+    overdue_total, overdue = (
+        township_overdue(
+            session, township_grid_ids(session, facility), now(), period.tz, OVERDUE_SHOWN
+        )
+        if level == "township"
+        else (0, [])
+    )
     return _render(
         "rollups/area.html",
         level=level,
@@ -325,13 +336,8 @@ def area_page(level: str, code: str) -> str:
         chart=_chart(level, code, period, stored=True),
         as_of_text=as_of_text(figures),
         refresh_minutes=current_settings().rollups_refresh_minutes,
-        overdue=(
-            due_items(
-                session, township_grid_ids(session, facility), now(), period.tz, township=True
-            )
-            if level == "township"
-            else []
-        ),
+        overdue=overdue,
+        overdue_total=overdue_total,
         quarter=quarter_of(now().astimezone(period.tz).date()),
     )
 

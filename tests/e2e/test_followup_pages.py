@@ -108,3 +108,19 @@ def test_the_quarter_exports_from_the_pages(client, county, session) -> None:
     assert "逾期30天以上未随访（4人）" in area and "逾期136天" in area
     xlsx = client.get("/exports/followups/township/PT1/2027-Q1.xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_a_township_page_lists_the_most_overdue_and_counts_the_rest(
+    client, county, session, monkeypatch
+) -> None:
+    monkeypatch.setattr("grids.rollups.pages.OVERDUE_SHOWN", 1)
+    latest, *earlier = (county.members[seat] for seat in sorted(county.members))
+    membership = session.scalar(select(Membership).where(Membership.patient_id == latest.id))
+    membership.joined_at = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # due 1 June: most overdue
+    session.commit()
+    log_in(client, "town")
+    area = client.get("/areas/township/PT1").get_data(as_text=True)
+    assert "逾期30天以上未随访（4人）" in area
+    assert f"/members/{latest.code}" in area and "逾期228天" in area
+    assert all(f'/members/{member.code}"' not in area for member in earlier)
+    assert "还有 3 人" in area
