@@ -6,11 +6,9 @@ documents the same names.
 
 from __future__ import annotations
 
-import ipaddress
-import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import time
 from decimal import Decimal
@@ -19,9 +17,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import click
 import phonenumbers
 
+from config.mainland_settings import (
+    check_mainland_settings,
+    mainland_missing,
+    mainland_sms_settings,
+)
+from config.setting_values import SettingsError, _number
 from config.thresholds import CriticalThresholds
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,15 +53,6 @@ ENVIRONMENTS = ("development", "test", "production")
 # A send may start until 3/4 of the lease and take up to the provider's 15 s
 # timeout: the lease must leave room for that.
 MINIMUM_LEASE_SECONDS = 60
-
-
-class SettingsError(click.ClickException, ValueError):
-    """A setting is missing or malformed; the message names the variable and the fix.
-
-    A `ClickException`, so `flask --app wsgi ...` prints the message alone on
-    stderr and exits 1, where any other error raised while the app is created
-    would print a traceback.
-    """
 
 
 @dataclass(frozen=True)
@@ -310,18 +304,6 @@ def _sid(name: str, raw: str | None, prefix: str) -> str | None:
     return raw
 
 
-def _number(name: str, raw: str, kind: type, minimum: float) -> Any:
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if not math.isfinite(value):
-        raise SettingsError(f"{name}={raw!r} must be a finite number")
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
-    return value
-
-
 def parse_refresh_minutes(raw: str) -> int:
     """ROLLUPS_REFRESH_MINUTES: a divisor of 60, so the refresh keeps to the clock's
     quarter hours (or halves, tens, ...)."""
@@ -495,7 +477,7 @@ map (no call otherwise)."""
 
 def check_voice_settings(settings: Settings) -> None:
     if settings.voice_backend in VOICE_REQUIRED:
-        missing = _mainland_missing(settings, VOICE_REQUIRED[settings.voice_backend])
+        missing = mainland_missing(settings, VOICE_REQUIRED[settings.voice_backend])
         if missing:
             raise SettingsError(
                 f"VOICE_BACKEND={settings.voice_backend} needs {', '.join(missing)}"
@@ -523,111 +505,6 @@ def check_secret_key(secret_key: str) -> None:
             "random characters, not a documented value, e.g. "
             'python -c "import secrets; print(secrets.token_hex(32))"'
         )
-
-
-def parse_endpoint(name: str, raw: str) -> str:
-    """`host`, `host:port`, or `http(s)://host:port` (a local stand-in in tests)."""
-    if not re.fullmatch(r"(?:https?://)?[A-Za-z0-9.-]+(?::\d{1,5})?/?", raw):
-        raise SettingsError(
-            f"{name}={raw!r} is not an endpoint: give a host such as dysmsapi.aliyuncs.com, "
-            "host:port, or http://127.0.0.1:8081 for a local stand-in"
-        )
-    return raw.rstrip("/")
-
-
-def mainland_sms_settings(get: Callable[[str], str | None]) -> dict[str, Any]:
-    """The Aliyun and Tencent Cloud settings, checked (credentials are checked later)."""
-    ips = tuple(
-        ip.strip() for ip in (get("TENCENT_SMS_CALLBACK_IPS") or "").split(",") if ip.strip()
-    )
-    for ip in ips:
-        try:
-            ipaddress.ip_network(ip, strict=False)
-        except ValueError:
-            raise SettingsError(
-                f"TENCENT_SMS_CALLBACK_IPS has {ip!r}, not an IP address or network: "
-                "give a comma-separated list such as 203.0.113.5,198.51.100.0/24"
-            ) from None
-    secret = get("SMS_CALLBACK_SECRET")
-    if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", secret):
-        raise SettingsError(
-            "SMS_CALLBACK_SECRET must be 16-128 letters, digits, '-' or '_' (it is a URL path "
-            'segment), e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
-        )
-    template_map = get("SMS_TEMPLATE_MAP")
-    if template_map is not None and not Path(template_map).is_file():
-        raise SettingsError(
-            f"SMS_TEMPLATE_MAP={template_map!r} is not a file: give the path of the JSON file "
-            'mapping templates to provider ids, e.g. {"aliyun": {"zh_CN": '
-            '{"sms.urgent.doctor": "SMS_123"}}}'
-        )
-    return {
-        "aliyun_access_key_id": get("ALIYUN_ACCESS_KEY_ID"),
-        "aliyun_access_key_secret": get("ALIYUN_ACCESS_KEY_SECRET"),
-        "aliyun_sms_sign_name": get("ALIYUN_SMS_SIGN_NAME"),
-        "aliyun_sms_endpoint": parse_endpoint(
-            "ALIYUN_SMS_ENDPOINT", get("ALIYUN_SMS_ENDPOINT") or "dysmsapi.aliyuncs.com"
-        ),
-        "aliyun_sms_variable_limit": _number(
-            "ALIYUN_SMS_VARIABLE_LIMIT", get("ALIYUN_SMS_VARIABLE_LIMIT") or "35", int, 1
-        ),
-        "tencent_secret_id": get("TENCENT_SECRET_ID"),
-        "tencent_secret_key": get("TENCENT_SECRET_KEY"),
-        "tencent_sms_app_id": get("TENCENT_SMS_APP_ID"),
-        "tencent_sms_sign_name": get("TENCENT_SMS_SIGN_NAME"),
-        "tencent_sms_endpoint": parse_endpoint(
-            "TENCENT_SMS_ENDPOINT", get("TENCENT_SMS_ENDPOINT") or "sms.tencentcloudapi.com"
-        ),
-        "tencent_sms_variable_limit": _number(
-            "TENCENT_SMS_VARIABLE_LIMIT", get("TENCENT_SMS_VARIABLE_LIMIT") or "6", int, 1
-        ),
-        "tencent_callback_ips": ips,
-        "aliyun_voice_endpoint": parse_endpoint(
-            "ALIYUN_VOICE_ENDPOINT", get("ALIYUN_VOICE_ENDPOINT") or "dyvmsapi.aliyuncs.com"
-        ),
-        "aliyun_voice_show_number": get("ALIYUN_VOICE_SHOW_NUMBER"),
-        "tencent_vms_app_id": get("TENCENT_VMS_APP_ID"),
-        "tencent_voice_endpoint": parse_endpoint(
-            "TENCENT_VOICE_ENDPOINT", get("TENCENT_VOICE_ENDPOINT") or "vms.tencentcloudapi.com"
-        ),
-        "sms_callback_secret": secret,
-        "sms_template_map": Path(template_map) if template_map else None,
-    }
-
-
-MAINLAND_REQUIRED = {
-    "aliyun": (
-        ("ALIYUN_ACCESS_KEY_ID", "aliyun_access_key_id"),
-        ("ALIYUN_ACCESS_KEY_SECRET", "aliyun_access_key_secret"),
-        ("ALIYUN_SMS_SIGN_NAME", "aliyun_sms_sign_name"),
-    ),
-    "tencent": (
-        ("TENCENT_SECRET_ID", "tencent_secret_id"),
-        ("TENCENT_SECRET_KEY", "tencent_secret_key"),
-        ("TENCENT_SMS_APP_ID", "tencent_sms_app_id"),
-        ("TENCENT_SMS_SIGN_NAME", "tencent_sms_sign_name"),
-    ),
-}
-"""What each mainland backend cannot send without; production also needs the callback
-secret (no replies or receipts otherwise) and the template map (no message otherwise)."""
-
-
-def _mainland_missing(settings: Settings, required: Sequence[tuple[str, str]]) -> list[str]:
-    """The settings of `required` (name, attribute) that are not set; in production the
-    callback secret and the template map too."""
-    wanted = list(required)
-    if settings.is_production:
-        wanted += [
-            ("SMS_CALLBACK_SECRET", "sms_callback_secret"),
-            ("SMS_TEMPLATE_MAP", "sms_template_map"),
-        ]
-    return [name for name, attribute in wanted if not getattr(settings, attribute)]
-
-
-def check_mainland_settings(settings: Settings) -> None:
-    missing = _mainland_missing(settings, MAINLAND_REQUIRED[settings.sms_backend])
-    if missing:
-        raise SettingsError(f"SMS_BACKEND={settings.sms_backend} needs {', '.join(missing)}")
 
 
 def check_sms_settings(settings: Settings) -> None:
