@@ -32,7 +32,7 @@ from grids.followups.due import seats_due_at_visit
 from grids.followups.rules import seat_list
 from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
 from grids.outreach import NumberStates, Outreach, Timing, leaders, people
-from grids.outreach.batches import id_batches
+from grids.outreach.batches import among, id_batches
 from grids.outreach.leaders import GridLeaders
 from grids.outreach.timing import local_at, sending_moment, stamp, weeks_between
 from i18n import translate
@@ -280,7 +280,7 @@ def _remind_coordinators(
         session.execute(
             select(ExchangeConfirmation.grid_id, func.count())
             .where(
-                ExchangeConfirmation.grid_id.in_(grid_ids),
+                among(session, ExchangeConfirmation.grid_id, grid_ids),
                 ExchangeConfirmation.week.in_({o.week for o in due}),
             )
             .group_by(ExchangeConfirmation.grid_id)
@@ -323,7 +323,7 @@ def _followup_seats(session: Session, due: list[Occurrence], tz: ZoneInfo) -> di
     rota = dict(
         session.execute(
             select(DoctorVisit.grid_id, DoctorVisit.rota_week).where(
-                DoctorVisit.grid_id.in_([occ.grid_id for occ in due])
+                among(session, DoctorVisit.grid_id, [occ.grid_id for occ in due])
             )
         )
         .tuples()
@@ -385,14 +385,18 @@ def attendance_prompts(
         else:
             outreach.missed += 1
     if due:
+        starts: dict[int, list[datetime]] = {}
+        for occ in due:
+            starts.setdefault(occ.grid_id, []).append(occ.starts_at)
         reported = {
             grid_id
             for grid_id, reported_at in session.execute(
                 select(ExchangeAttendance.grid_id, ExchangeAttendance.reported_at).where(
-                    ExchangeAttendance.grid_id.in_([o.grid_id for o in due])
+                    among(session, ExchangeAttendance.grid_id, list(starts)),
+                    ExchangeAttendance.reported_at >= min(occ.starts_at for occ in due),
                 )
             )
-            if any(o.grid_id == grid_id and reported_at >= o.starts_at for o in due)
+            if any(reported_at >= start for start in starts[grid_id])
         }
         due = [o for o in due if o.grid_id not in reported]
     coordinators = _leaders(session, states, due, now)

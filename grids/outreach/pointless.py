@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from grids.exchanges.reminders import attendance_prompt_prefix, occurrences, reminded_exchange
 from grids.models import ExchangeAttendance, ExchangeOverride, Membership, Patient, WeeklyReport
+from grids.outreach.batches import among
 from grids.outreach.timing import stamp
 from grids.reports.prompts import PROMPTS, prompt_key
 
@@ -82,7 +83,7 @@ def moved_exchanges(session: Session, since: datetime, tz: ZoneInfo) -> Moved | 
             select(Patient.phone)
             .join(Membership, Membership.patient_id == Patient.id)
             .where(
-                Membership.grid_id.in_(grid_ids),
+                among(session, Membership.grid_id, list(grid_ids)),
                 Membership.left_at.is_(None),
                 Patient.phone.is_not(None),
             )

@@ -29,6 +29,7 @@ from grids.core.notices import Notice
 from grids.core.weeks import previous_week, week_monday
 from grids.models import Grid, Patient, WeeklyReport
 from grids.outreach import NumberStates, Outreach, Timing, leaders, people
+from grids.outreach.batches import among
 from grids.outreach.leaders import GridLeaders
 from grids.outreach.timing import local_at, weeks_between
 from grids.silence.models import ReportSilence
@@ -148,7 +149,7 @@ def _silences(
         grid_id
         for (grid_id,) in session.execute(
             select(ReportSilence.grid_id).where(
-                ReportSilence.grid_id.in_([g.id for g in silent]),
+                among(session, ReportSilence.grid_id, [g.id for g in silent]),
                 ReportSilence.ended_week.is_(None),
             )
         )
@@ -156,7 +157,10 @@ def _silences(
     last_reports: dict[int, str] = dict(
         session.execute(
             select(WeeklyReport.grid_id, WeeklyReport.week)
-            .where(WeeklyReport.grid_id.in_([g.id for g in silent]), WeeklyReport.week < before)
+            .where(
+                among(session, WeeklyReport.grid_id, [g.id for g in silent]),
+                WeeklyReport.week < before,
+            )
             .order_by(WeeklyReport.week)
         )
         .tuples()

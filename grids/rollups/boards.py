@@ -54,6 +54,8 @@ def week_figures(
         rows = session.scalars(
             select(RollupSnapshot).where(
                 RollupSnapshot.week == period.week,
+                # The level too, so the (week, level, code) key finds the rows.
+                RollupSnapshot.level.in_({level for level, _ in wanted}),
                 RollupSnapshot.code.in_({code for _, code in wanted}),
                 RollupSnapshot.provisional.is_(False),
             )
@@ -454,7 +456,11 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
     """Subjects one level down, (level, code, name): township -> doctors, county -> townships."""
     if level == "township":
         codes = sorted(
-            {doctor for doctor, township, _ in area_doctors(session) if township == code and doctor}
+            {
+                doctor
+                for doctor, township, _ in area_doctors(session, code)
+                if township == code and doctor
+            }
         )
         names: dict[str, str] = dict(
             session.execute(select(Doctor.code, Doctor.name).where(Doctor.code.in_(codes)))
@@ -464,7 +470,7 @@ def children(session: Session, level: str, code: str) -> list[tuple[str, str, st
         return [("doctor", c, names.get(c, c)) for c in codes]
     if level == "county":
         codes = sorted(
-            {town for _, town, county in area_doctors(session) if county == code and town}
+            {town for _, town, county in area_doctors(session, code) if county == code and town}
         )
         facility_names: dict[str, str] = dict(
             session.execute(select(Facility.code, Facility.name).where(Facility.code.in_(codes)))

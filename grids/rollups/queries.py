@@ -549,15 +549,23 @@ def grid_places(
     return places
 
 
-def area_doctors(session: Session) -> list[tuple[str | None, str | None, str]]:
-    """(doctor code, township code, county code) of every doctor's grids, without reading
-    every grid: the township and county pages list their doctors and townships."""
+def area_doctors(session: Session, under: str) -> list[tuple[str | None, str | None, str]]:
+    """(doctor code, township code, county code) of the doctors with grids at or below the
+    facility `under`: the township and county pages list their doctors and townships
+    without reading the province's every grid."""
+    top = select(Facility.id).where(Facility.code == under).cte("subtree", recursive=True)
+    subtree_query = top.union_all(select(Facility.id).where(Facility.parent_id == top.c.id))
+    subtree = set(session.scalars(select(subtree_query.c.id)))
+    if not subtree:
+        return []
     rows = session.execute(
         select(Grid.facility_id, Doctor.code)
         .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
+        .where(Grid.facility_id.in_(select(subtree_query.c.id)))
         .distinct()
     ).all()
-    ancestry = _ancestry(_facility_tree(session, None))
+    facilities = _facility_tree(session, {facility_id for facility_id, _ in rows})
+    ancestry = _ancestry(facilities)
     return [(doctor_code, *ancestry(facility_id)) for facility_id, doctor_code in rows]
 
 

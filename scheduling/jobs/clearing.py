@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from grids.exchanges.reminders import ATTENDANCE_TEMPLATE, REMINDER_TEMPLATES
 from grids.models import Grid
+from grids.outreach.batches import among
 from grids.outreach.pointless import (
     Moved,
     answered_prompts,
@@ -72,7 +73,9 @@ def clear_pointless(session: Session, settings: Settings, now: datetime) -> int:
             select(outbox.c.idempotency_key).where(
                 outbox.c.status == OutboxStatus.PENDING,
                 outbox.c.template == ATTENDANCE_TEMPLATE,
-                outbox.c.recipient_id.in_(select(Grid.coordinator_id).where(Grid.id.in_(attended))),
+                outbox.c.recipient_id.in_(
+                    select(Grid.coordinator_id).where(among(session, Grid.id, list(attended)))
+                ),
             )
         ).all()
         prefixes = attendance_prompt_prefixes(attended)

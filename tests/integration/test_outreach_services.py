@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from config.settings import parse_quiet_hours
@@ -83,3 +84,37 @@ def test_the_report_is_asked_on_sunday_evening(session: Session) -> None:
 
     missed = report_prompts(session, STATES, TIMING, at(13, 17), at(14, 11))
     assert missed.missed == 1
+
+
+PROVINCE_DAY = [
+    """INSERT INTO facilities (id, code, name, level, parent_id, created_at, updated_at)
+       VALUES (1, 'PC', '县医院', 'county_hospital', NULL, :at, :at),
+              (2, 'PT', '镇卫生院', 'township_center', 1, :at, :at),
+              (3, 'PV', '村卫生室', 'village_clinic', 2, :at, :at)""",
+    """INSERT INTO patients (id, code, name, phone, facility_id, primary_condition, conditions,
+                             birth_year, volunteer, status, language, created_at, updated_at)
+       SELECT n, 'PP' || n, '协调员' || n, '+86139' || lpad(n::text, 8, '0'), 3,
+              'hypertension', '["hypertension"]', 1955, true, 'active', 'zh_CN', :at, :at
+       FROM generate_series(1, :grids) AS n""",
+    """INSERT INTO grids (id, code, facility_id, condition, coordinator_id, exchange_weekday,
+                          exchange_time, exchange_minutes, version, created_at, updated_at)
+       SELECT n, 'PG' || n, 3, 'hypertension', n, 3, '19:00', 60, 1, :at, :at
+       FROM generate_series(1, :grids) AS n""",
+    """INSERT INTO memberships (grid_id, patient_id, seat, joined_at)
+       SELECT n, n, 1, :at FROM generate_series(1, :grids) AS n""",
+]
+
+
+@pytest.mark.postgres
+def test_a_province_day_has_more_grids_than_one_statement_can_bind(session: Session) -> None:
+    """Thursday in a province of 10 million: 71,000 grids meet, more ids than PostgreSQL
+    takes as parameters of one statement (65,535); every coordinator is still reminded."""
+    grids = 66_000
+    for statement in PROVINCE_DAY:
+        session.execute(text(statement), {"at": at(1, 9), "grids": grids})
+    now = at(10, 17)
+    outreach = exchange_reminders(session, STATES, TIMING, now - timedelta(minutes=15), now)
+    assert len(outreach.notices) == grids
+    assert {n.template for n in outreach.notices} == {"sms.exchange.coordinator"}
+    asked = attendance_prompts(session, STATES, TIMING, at(11, 9), at(11, 10))
+    assert len(asked.notices) == grids
