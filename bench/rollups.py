@@ -225,7 +225,12 @@ def load_sql(
         for name, _ in indexes:
             raw.execute(f'DROP INDEX "{name}"')
         steps = [step for step in sql.split(";\n") if step.strip()]
-        steps += [f"CREATE {definition.split('CREATE ', 1)[1]}" for _, definition in indexes]
+        # An index of a partitioned table reads "ON ONLY table": recreated without ONLY, so
+        # each partition gets its index too.
+        steps += [
+            f"CREATE {definition.split('CREATE ', 1)[1]}".replace(" ON ONLY ", " ON ")
+            for _, definition in indexes
+        ]
         steps += [
             f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
             for name, table, definition in constraints
