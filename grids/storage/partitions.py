@@ -67,6 +67,10 @@ PG_LAYOUT_DIFFERENCES = frozenset(
         "uq_outbox_idempotency_key",
         "uq_outbox_provider_sid",
         "uq_inbound_messages_message_sid",
+        # Their lookups on the partitioned tables (migration 0008).
+        "ix_outbox_idempotency_key",
+        "ix_outbox_provider_sid",
+        "ix_inbound_messages_message_sid",
         # Widened by `week` on PostgreSQL; exact all the same, since the composite
         # foreign key ties a member report's week to its weekly report's week.
         "uq_member_reports_weekly_report_id_patient_id",

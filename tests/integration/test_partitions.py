@@ -214,3 +214,24 @@ def test_rows_survive_upgrade_and_downgrade(database_url: str) -> None:
     finally:
         engine.dispose()
         drop_postgres_database(database_url, name)
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("outbox", "idempotency_key"),  # the escalation tick's delivery facts
+        ("outbox", "provider_sid"),  # a delivery-status callback
+        ("inbound_messages", "message_sid"),  # a provider's retry
+    ],
+)
+def test_lookups_by_a_key_held_in_a_companion_use_an_index(
+    db: Database, table: str, column: str
+) -> None:
+    """Without one, each lookup reads every month of the table: at 10 million members
+    the escalation tick took 26 s against 10 million outbox rows."""
+    with db.engine.begin() as connection:
+        connection.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(
+            connection.scalars(text(f"EXPLAIN SELECT id FROM {table} WHERE {column} = 'SMx'"))
+        )
+    assert "Index" in plan and "Seq Scan" not in plan, plan
