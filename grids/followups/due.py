@@ -108,24 +108,20 @@ def member_dues(
         if row.status in GONE_STATUSES or (row.paused_until and row.paused_until > today):
             continue
         last = latest.get(row.id)
-        if last is None:
-            due, reason = rules.first_due(row.joined_at.astimezone(tz).date()), rules.Reason.FIRST
-        else:
-            due, reason = last.next_due, rules.Reason(last.next_due_reason)
-        result.append(
-            MemberDue(
-                row.id,
-                row.code,
-                row.name,
-                row.phone,
-                row.grid_id,
-                row.grid_code,
-                row.seat,
-                due,
-                str(reason),
-            )
-        )
+        result.append(_member_due(row, (last.next_due, last.next_due_reason) if last else None, tz))
     return result
+
+
+def _member_due(row: Any, latest: tuple[date, str] | None, tz: ZoneInfo) -> MemberDue:
+    """A member's due date: the latest follow-up's next date, or (never followed up) the
+    first one after joining."""
+    if latest is None:
+        due, why = rules.first_due(row.joined_at.astimezone(tz).date()), rules.Reason.FIRST
+    else:
+        due, why = latest[0], rules.Reason(latest[1])
+    return MemberDue(
+        row.id, row.code, row.name, row.phone, row.grid_id, row.grid_code, row.seat, due, str(why)
+    )
 
 
 def _in_grids(column: Any, grid_ids: Sequence[int]) -> Any:
@@ -199,28 +195,11 @@ def township_dues(
         )
         .order_by(Grid.code, Membership.seat)
     )
-    result = []
-    for row in rows:
-        if row.next_due is None:
-            due, reason = rules.first_due(row.joined_at.astimezone(tz).date()), rules.Reason.FIRST
-        else:
-            due, reason = row.next_due, rules.Reason(row.next_due_reason)
-        if not rules.for_township(due, today):
-            continue
-        result.append(
-            MemberDue(
-                row.id,
-                row.code,
-                row.name,
-                row.phone,
-                row.grid_id,
-                row.grid_code,
-                row.seat,
-                due,
-                str(reason),
-            )
-        )
-    return result
+    dues = (
+        _member_due(row, None if row.next_due is None else (row.next_due, row.next_due_reason), tz)
+        for row in rows
+    )
+    return [member for member in dues if rules.for_township(member.due, today)]
 
 
 def seats_due_at_visit(session: Session, grid_id: int, visit_day: date, tz: ZoneInfo) -> list[int]:
