@@ -6,7 +6,9 @@
 Builds (not timed in the figures) a province in `huzhu_bench_province_<pid>`: counties
 of COUNTY_MEMBERS members, 14 townships each, village doctors of 15 grids of 20, four
 weeks of history up to the current week (weekly reports, a BP or glucose reading per
-member in those weeks, member reports, attendance, urgent cases), then prints:
+member in those weeks, member reports, attendance, urgent cases), a year of
+follow-ups (four a member, `bench.rollups.FOLLOWUPS`) and the doctors' visit rota,
+then prints:
 
 1. all rollups of the last closed week, every level at once (`compute_week`), beside
    the floor of bare GROUP BYs over the same rows (`bench.rollups.FLOOR`); target
@@ -30,7 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 import requests
@@ -39,7 +41,7 @@ from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
 from bench.escalation import seed as seed_escalations
-from bench.rollups import DEFAULT_URL, FLOOR, TZ, _admin, load_sql
+from bench.rollups import DEFAULT_URL, FLOOR, FOLLOWUPS, TZ, _admin, load_sql
 from bench.rollups_page import PASSWORD, Gunicorn, logged_in
 from bench.scheduler import week_of_reminders
 from bench.serving import percentile
@@ -96,6 +98,8 @@ SELECT g, 'G' || g, :counties + :townships + 1 + (g - 1) / 15, 'hypertension',
        1 + (g - 1) / 15, (g - 1) * 20 + 1, (g - 1) % 7, '19:00', 60, 1,
        TIMESTAMPTZ '2025-01-01', TIMESTAMPTZ '2025-01-01'
 FROM generate_series(1, :grids) g;
+INSERT INTO doctor_visits (grid_id, doctor_id, rota_week)
+SELECT g, 1 + (g - 1) / 15, 1 + g % 4 FROM generate_series(1, :grids) g;
 INSERT INTO memberships (grid_id, patient_id, seat, joined_at, left_at)
 SELECT 1 + (p - 1) / 20, p, 1 + (p - 1) % 20,
        TIMESTAMPTZ '2025-01-01' + (p % 300) * INTERVAL '1 day', NULL
@@ -154,6 +158,7 @@ def province_params(members: int, county_members: int, week0: str) -> dict[str, 
         "urgent": max(10, members // 2000),
         "history": HISTORY_WEEKS,
         "week0": week0,
+        "followups_until": (date.fromisoformat(week0) - timedelta(days=1)).isoformat(),
     }
 
 
@@ -171,7 +176,12 @@ def timed(seconds: list[float], action: object) -> None:
 
 
 def rollups_figure(database: Database, period: WeekPeriod, now: datetime, repeat: int) -> None:
-    params = {"end": period.end, "week": period.week, "lost_from": period.lost_from}
+    params = {
+        "end": period.end,
+        "week": period.week,
+        "lost_from": period.lost_from,
+        "last_day": period.last_day,
+    }
     rollup, floor = [], []
     subjects = 0
     for _ in range(repeat):
@@ -357,7 +367,7 @@ def main() -> None:
         if not args.reuse:
             week0 = this_week.start.astimezone(TZ).date().isoformat()
             params = province_params(args.members, args.county_members, week0)
-            took = load_sql(url, FILL, params, verbose=args.verbose)
+            took = load_sql(url, FILL + FOLLOWUPS, params, verbose=args.verbose)
             print(
                 f"province: {params['members']:,} members, {params['grids']:,} grids, "
                 f"{params['doctors']:,} doctors, {params['counties']} counties of "

@@ -7,7 +7,8 @@ A scratch database (`huzhu_bench_rollups_<pid>`) is created, migrated and filled
 SQL (`INSERT ... SELECT generate_series`, not timed; 1,000,000 members in about 3
 minutes): a county of MEMBERS members in grids of 20, 15 grids per doctor, 14
 townships; a year (52 weeks) of weekly reports, a BP or glucose reading for each
-member about every 4 weeks, member reports, attendance and urgent cases. The
+member about every 4 weeks, member reports, attendance, urgent cases and four
+follow-ups a member (`FOLLOWUPS`; the floor reads each member's latest). The
 bulk tables' secondary indexes and UNIQUE constraints are dropped for the load
 and rebuilt after it, and foreign-key triggers are skipped (the rows are
 consistent by construction). `--verbose` times each load step. Then, for the
@@ -123,6 +124,24 @@ SELECT 'U' || u, 1 + u % :grids, 1 + (u * 37) % :members, 1, '胸痛', false,
 FROM generate_series(1, :urgent) u;
 """
 
+FOLLOWUPS = """
+INSERT INTO followups (patient_id, doctor_id, grid_id, visit_date, method, symptoms, systolic,
+                       diastolic, glucose_mmol, adverse_reaction, classification, medicines,
+                       next_due, next_due_reason, recorded_by, recorded_at)
+SELECT p, 1 + ((p - 1) / 20) / 15, 1 + (p - 1) / 20, v.day,
+       (ARRAY['clinic', 'exchange', 'home', 'phone'])[1 + (p + k) % 4], '[]'::json,
+       CASE WHEN p % 4 = 0 THEN NULL ELSE 115 + (p * 5 + k) % 45 END,
+       CASE WHEN p % 4 = 0 THEN NULL ELSE 70 + (p * 3 + k) % 30 END,
+       CASE WHEN p % 4 = 0 THEN 5 + ((p + k) % 60) / 10.0 ELSE NULL END,
+       false, CASE WHEN (p + k) % 5 = 0 THEN 'uncontrolled' ELSE 'controlled' END, '[]'::json,
+       v.day + CASE WHEN (p + k) % 5 = 0 THEN 14 ELSE 91 END, 'routine', 'bench',
+       v.day::timestamp AT TIME ZONE 'Asia/Shanghai' + INTERVAL '10 hours'
+FROM generate_series(1, :members) p CROSS JOIN generate_series(0, 3) k
+CROSS JOIN LATERAL (SELECT DATE ':followups_until' - (p % 91) - k * 91 AS day) v;
+"""
+"""A year of follow-ups, four a member (the national standard), the latest within the
+last 13 weeks before `followups_until`; a fifth of them uncontrolled, due in two weeks."""
+
 FLOOR = [
     "SELECT grid_id, count(*) FROM memberships WHERE joined_at < :end "
     "AND (left_at IS NULL OR left_at >= :end) GROUP BY grid_id",
@@ -133,6 +152,8 @@ FLOOR = [
     "GROUP BY grid_id",
     "SELECT grid_id, sum(headcount) FROM exchange_attendance WHERE week = :week GROUP BY grid_id",
     "SELECT patient_id, max(received_at) FROM urgent_reports WHERE received_at < :end "
+    "GROUP BY patient_id",
+    "SELECT patient_id, max(visit_date) FROM followups WHERE visit_date <= :last_day "
     "GROUP BY patient_id",
 ]
 
@@ -145,6 +166,7 @@ BULK_TABLES = (
     "readings",
     "exchange_attendance",
     "urgent_reports",
+    "followups",
 )
 
 # Secondary indexes and UNIQUE constraints of the bulk tables (primary keys stay):
@@ -188,14 +210,15 @@ class Scale:
 
 def fill(url: str, scale: Scale, *, verbose: bool = False) -> float:
     """Migrate the empty database at `url` and fill it set-based; returns seconds taken."""
-    params = {
+    params: dict[str, int | str] = {
         "members": scale.members,
         "grids": scale.grids,
         "doctors": scale.doctors,
         "clinics": scale.clinics,
         "urgent": scale.urgent,
+        "followups_until": "2026-11-29",
     }
-    return load_sql(url, FILL, params, verbose=verbose)
+    return load_sql(url, FILL + FOLLOWUPS, params, verbose=verbose)
 
 
 def load_sql(
@@ -321,7 +344,12 @@ def measure(url: str, load: float, repeat: int) -> None:
             for table in ("patients", *BULK_TABLES[1:])
         }
     period = WeekPeriod(WEEK, TZ)
-    floor_params = {"end": period.end, "week": WEEK, "lost_from": period.lost_from}
+    floor_params = {
+        "end": period.end,
+        "week": WEEK,
+        "lost_from": period.lost_from,
+        "last_day": period.last_day,
+    }
     rollup_times, rollup_cpu, floor_times = [], [], []
     subjects = 0
     statements: dict[str, float] = {}

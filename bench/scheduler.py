@@ -8,8 +8,10 @@ for a million), 20 grids per village clinic, each meeting on a weekday at 19:00.
 
 1. The whole week's reminders: `exchange-reminders` run at 18:00 on each of the
    seven days (every member but the coordinator the day before, each coordinator
-   two hours before), timed end to end: reading the grids and members, rendering
-   each text once per exchange and language, copying the rows into the outbox.
+   two hours before; a quarter of the coordinators' reminders name the members due
+   a follow-up at the doctor's rota visit), timed end to end: reading the grids and
+   members, rendering each text once per exchange and language, copying the rows
+   into the outbox.
 2. The same rows copied again into an emptied outbox by the same method (`COPY`,
    rows already built): the floor. Target: the fan-out at least 70% of that
    rate; the week under 60 s.
@@ -79,6 +81,11 @@ FILL = [
     """INSERT INTO memberships (grid_id, patient_id, seat, joined_at)
        SELECT ((n - 1) / :size) + 1, n, ((n - 1) % :size) + 1, now()
        FROM generate_series(1, :members) AS n""",
+    # The doctor's rota: a quarter of the exchanges each week have a visit, and their
+    # coordinators' reminders name the members due a follow-up.
+    """INSERT INTO doctor_visits (grid_id, doctor_id, rota_week)
+       SELECT g, ((g - 1) / :grids_per_clinic) + 1, 1 + g % 4
+       FROM generate_series(1, :grids) AS g""",
     "ANALYZE",
 ]
 

@@ -28,7 +28,7 @@ from grids.core.weeks import week_monday
 from grids.exchanges.models import DoctorVisit, ExchangeConfirmation
 from grids.exchanges.planner import rota_week
 from grids.exchanges.slots import occurrence_start
-from grids.followups.due import seats_due_at_visit
+from grids.followups.due import seats_due_at_visits
 from grids.followups.rules import seat_list
 from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
 from grids.outreach import NumberStates, Outreach, Timing, leaders, people
@@ -329,14 +329,12 @@ def _followup_seats(session: Session, due: list[Occurrence], tz: ZoneInfo) -> di
         .tuples()
         .all()
     )
-    found: dict[int, list[int]] = {}
-    for occ in due:
-        if rota.get(occ.grid_id) != rota_week(week_monday(occ.week).toordinal()):
-            continue
-        seats = seats_due_at_visit(session, occ.grid_id, occ.starts_at.astimezone(tz).date(), tz)
-        if seats:
-            found[occ.grid_id] = seats
-    return found
+    visits = {
+        occ.grid_id: occ.starts_at.astimezone(tz).date()
+        for occ in due
+        if rota.get(occ.grid_id) == rota_week(week_monday(occ.week).toordinal())
+    }
+    return seats_due_at_visits(session, visits, tz)
 
 
 def _notify_coordinators(

@@ -3,7 +3,8 @@ township's (30 days or more past due), ranked red first, then most days overdue.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from grids.core.vocabulary import GONE_STATUSES
 from grids.followups import rules
 from grids.followups.models import Followup
 from grids.models import Doctor, Facility, Grid, Membership, Patient
+from grids.outreach.batches import among, id_batches
 from grids.rollups.boards import member_rows
 from grids.rollups.period import WeekPeriod, last_closed_week
 
@@ -112,15 +114,26 @@ def member_dues(
     return result
 
 
-def _member_due(row: Any, latest: tuple[date, str] | None, tz: ZoneInfo) -> MemberDue:
+def _due_date(row: Any, latest: tuple[date, str] | None, tz: ZoneInfo) -> date:
     """A member's due date: the latest follow-up's next date, or (never followed up) the
     first one after joining."""
     if latest is None:
-        due, why = rules.first_due(row.joined_at.astimezone(tz).date()), rules.Reason.FIRST
-    else:
-        due, why = latest[0], rules.Reason(latest[1])
+        return rules.first_due(row.joined_at.astimezone(tz).date())
+    return latest[0]
+
+
+def _member_due(row: Any, latest: tuple[date, str] | None, tz: ZoneInfo) -> MemberDue:
+    why = rules.Reason.FIRST if latest is None else rules.Reason(latest[1])
     return MemberDue(
-        row.id, row.code, row.name, row.phone, row.grid_id, row.grid_code, row.seat, due, str(why)
+        row.id,
+        row.code,
+        row.name,
+        row.phone,
+        row.grid_id,
+        row.grid_code,
+        row.seat,
+        _due_date(row, latest, tz),
+        str(why),
     )
 
 
@@ -138,6 +151,13 @@ def township_dues(
     found in SQL: each member's latest follow-up through its (patient, day) index, and
     the members never followed up by when they joined. Only these members are loaded,
     not the township's every member and follow-up."""
+    return [_member_due(row, due, tz) for row, due in _township_rows(session, grid_ids, today, tz)]
+
+
+def _township_rows(
+    session: Session, grid_ids: Sequence[int], today: date, tz: ZoneInfo
+) -> list[tuple[Any, tuple[date, str] | None]]:
+    """`township_dues` as rows, each with its latest follow-up's (next date, reason)."""
     if not grid_ids:
         return []
     cutoff = today - timedelta(days=rules.TOWNSHIP_AFTER_DAYS)
@@ -195,20 +215,71 @@ def township_dues(
         )
         .order_by(Grid.code, Membership.seat)
     )
-    dues = (
-        _member_due(row, None if row.next_due is None else (row.next_due, row.next_due_reason), tz)
-        for row in rows
-    )
-    return [member for member in dues if rules.for_township(member.due, today)]
+    kept = []
+    for row in rows:
+        last = None if row.next_due is None else (row.next_due, row.next_due_reason)
+        if rules.for_township(_due_date(row, last, tz), today):
+            kept.append((row, last))
+    return kept
 
 
 def seats_due_at_visit(session: Session, grid_id: int, visit_day: date, tz: ZoneInfo) -> list[int]:
     """Seats of the grid's members due before the doctor's next rota visit."""
-    return sorted(
-        m.seat
-        for m in member_dues(session, [grid_id], visit_day, tz)
-        if rules.before_next_visit(m.due, visit_day)
-    )
+    return seats_due_at_visits(session, {grid_id: visit_day}, tz).get(grid_id, [])
+
+
+def seats_due_at_visits(
+    session: Session, visits: Mapping[int, date], tz: ZoneInfo
+) -> dict[int, list[int]]:
+    """{grid id: seats due before the doctor's next rota visit} for each grid visited
+    (grid id -> visit day), grids with none left out: a day's visits in a province are
+    tens of thousands of grids, read in one statement per batch, not one per grid."""
+    found: dict[int, list[int]] = {}
+    for part in id_batches(session, visits):
+        members = (
+            select(Membership.patient_id)
+            .where(among(session, Membership.grid_id, part), Membership.left_at.is_(None))
+            .scalar_subquery()
+        )
+        ranked = (
+            select(
+                Followup.patient_id,
+                Followup.next_due,
+                func.row_number()
+                .over(
+                    partition_by=Followup.patient_id,
+                    order_by=(Followup.visit_date.desc(), Followup.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(Followup.patient_id.in_(members))
+            .subquery("ranked")
+        )
+        latest = select(ranked).where(ranked.c.rank == 1).subquery("latest")
+        rows = session.execute(
+            select(
+                Membership.grid_id,
+                Membership.seat,
+                Membership.joined_at,
+                Patient.paused_until,
+                latest.c.next_due,
+            )
+            .join(Patient, Patient.id == Membership.patient_id)
+            .outerjoin(latest, latest.c.patient_id == Patient.id)
+            .where(
+                among(session, Membership.grid_id, part),
+                Membership.left_at.is_(None),
+                Patient.status.not_in(GONE_STATUSES),
+            )
+        )
+        for grid_id, seat, joined_at, paused_until, next_due in rows:
+            visit_day = visits[grid_id]
+            if paused_until and paused_until > visit_day:
+                continue
+            due = next_due or rules.first_due(joined_at.astimezone(tz).date())
+            if rules.before_next_visit(due, visit_day):
+                found.setdefault(grid_id, []).append(seat)
+    return {grid_id: sorted(seats) for grid_id, seats in found.items()}
 
 
 def due_items(
@@ -237,9 +308,12 @@ def township_overdue(
     """How many members of `grid_ids` are 30 days or more past due, and the `shown` most
     overdue of them, ranked (red first): a township's page lists a few of thousands,
     coloured without reading every overdue member's grid."""
-    dues = township_dues(session, grid_ids, at.astimezone(tz).date(), tz)
-    most_overdue = sorted(dues, key=lambda member: (member.due, member.code))[:shown]
-    return len(dues), _ranked(session, most_overdue, at, tz)
+    rows = _township_rows(session, grid_ids, at.astimezone(tz).date(), tz)
+    most_overdue = heapq.nsmallest(
+        shown, rows, key=lambda kept: (_due_date(kept[0], kept[1], tz), kept[0].code)
+    )
+    dues = [_member_due(row, latest, tz) for row, latest in most_overdue]
+    return len(rows), _ranked(session, dues, at, tz)
 
 
 def _ranked(

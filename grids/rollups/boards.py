@@ -22,6 +22,7 @@ from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
 from grids.rollups.queries import area_doctors, grid_places, member_status
 from grids.rollups.refresh import refresh_week, refreshed_at
+from grids.rollups.scope import scope_patients
 from grids.rollups.service import compute_week, new_snapshot, subject_keys
 
 TREND_WEEKS = 12
@@ -292,7 +293,8 @@ def member_rows(session: Session, period: WeekPeriod, grid_ids: Sequence[int]) -
     if not grid_ids:
         return []
     # Scoped to the grids' members in every part, not only filtered at the end.
-    status = member_status(period, list(grid_ids)).subquery("status")
+    patients = scope_patients(session, grid_ids)
+    status = member_status(period, list(grid_ids), patients).subquery("status")
     rows = session.execute(
         select(status, Patient.code, Patient.name, Patient.phone, Grid.code.label("grid_code"))
         .join(Patient, Patient.id == status.c.patient_id)

@@ -4,7 +4,7 @@ follow-ups done in the week, members overdue at its end, standard management ove
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,9 +66,15 @@ def followups_done(
     return {grid_id: {"followups_done": int(number)} for grid_id, number in session.execute(done)}
 
 
-def _latest_of(*columns: Any, where: Any, name: str) -> Any:
+Part = Callable[[Any, Any, str], Any]
+"""How the members' statement makes a part of itself: (statement, its patient id
+column, name) to the FROM element it joins: for a few grids, scoped to their
+members."""
+
+
+def _latest_of(*columns: Any, where: Any, name: str, part: Part) -> Any:
     """Each member's latest follow-up (by visit date) among those `where` selects."""
-    ranked = (
+    ranked = part(
         select(
             Followup.patient_id,
             *columns,
@@ -78,42 +84,47 @@ def _latest_of(*columns: Any, where: Any, name: str) -> Any:
                 order_by=(Followup.visit_date.desc(), Followup.id.desc()),
             )
             .label("n"),
-        )
-        .where(where)
-        .subquery(f"{name}_ranked")
+        ).where(where),
+        Followup.patient_id,
+        f"{name}_ranked",
     )
     return select(ranked).where(ranked.c.n == 1).subquery(name)
 
 
 def followup_member_columns(
-    period: WeekPeriod, patient_id: Any, first_joined: Any
+    period: WeekPeriod, patient_id: Any, first_joined: Any, part: Part
 ) -> tuple[list[tuple[Any, Any]], list[Any]]:
     """What the members' statement outer-joins (subquery, ON clause) and the 0/1 columns
     it selects for the follow-up indicators, given its patient id and first-joined
-    columns (the members under care at the week's end are its rows)."""
+    columns (the members under care at the week's end are its rows). `part` scopes
+    each part to the statement's members (a page reads a few grids' follow-ups, not
+    the province's)."""
     last_day = period.last_day
     first_day, _ = rules.year_window(last_day)
     managed_from = local_midnight(first_day + timedelta(days=1), period.tz)
     routine_before = local_midnight(rules.add_months(last_day, -rules.ROUTINE_MONTHS), period.tz)
     seen = Followup.visit_date <= last_day
     in_year = and_(Followup.visit_date >= first_day, seen)
-    latest = _latest_of(Followup.next_due, where=seen, name="fu_latest")
-    face = (
+    latest = _latest_of(Followup.next_due, where=seen, name="fu_latest", part=part)
+    face = part(
         select(Followup.patient_id, func.count().label("visits"))
         .where(in_year, Followup.method.in_([str(m) for m in rules.FACE_TO_FACE]))
-        .group_by(Followup.patient_id)
-        .subquery("fu_face")
+        .group_by(Followup.patient_id),
+        Followup.patient_id,
+        "fu_face",
     )
     bp = _latest_of(
         Followup.systolic,
         Followup.diastolic,
         where=and_(in_year, Followup.systolic.is_not(None)),
         name="fu_bp",
+        part=part,
     )
     sugar = _latest_of(
         Followup.glucose_mmol,
         where=and_(in_year, Followup.glucose_mmol.is_not(None)),
         name="fu_sugar",
+        part=part,
     )
     managed = first_joined < managed_from
 

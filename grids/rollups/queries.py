@@ -14,7 +14,6 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
-    bindparam,
     case,
     cast,
     extract,
@@ -59,6 +58,7 @@ from grids.rollups.indicators import (
     UrgentCase,
 )
 from grids.rollups.period import WeekPeriod
+from grids.rollups.scope import Patients, Scope, grids_only, in_grids, part, scoped
 
 TOWNSHIP_LEVELS = (FacilityLevel.TOWNSHIP_CENTER, FacilityLevel.COMMUNITY_CENTER)
 
@@ -72,43 +72,9 @@ def _has_condition(code: str) -> ColumnElement[bool]:
     return cast(Patient.conditions, String).like(f'%"{code}"%')
 
 
-Scope = Collection[int] | None
-"""Grid ids to count, or None for every grid (the whole population at once)."""
-
-
-def in_grids(column: Any, grid_ids: Collection[int]) -> ColumnElement[bool]:
-    """`column IN (ids)` with the ids written into the SQL (integers only): a township's
-    thousands of grids, repeated in each part of a statement, would pass the
-    drivers' limit on bound parameters."""
-    ids = sorted({int(grid_id) for grid_id in grid_ids})
-    return column.in_(bindparam("scope_grid_ids", ids, expanding=True, literal_execute=True))
-
-
-def _patients_of(grid_ids: Collection[int]) -> Any:
-    return select(Membership.patient_id).where(in_grids(Membership.grid_id, grid_ids))
-
-
-def _scoped(statement: Any, patient_column: Any, grid_ids: Scope) -> Any:
-    if grid_ids is None:
-        return statement
-    return statement.where(patient_column.in_(_patients_of(grid_ids)))
-
-
-def _grids_only(statement: Any, grid_column: Any, grid_ids: Scope) -> Any:
-    return statement if grid_ids is None else statement.where(in_grids(grid_column, grid_ids))
-
-
-def _part(statement: Any, name: str, grid_ids: Scope, *, shared: bool = False) -> Any:
-    """A part of the members' statement. For a few grids (a page), a CTE that
-    PostgreSQL computes once: with a handful of members its row estimates run
-    low and it would otherwise recompute a part for each member. A `shared` part
-    (read twice) is a CTE in any case, computed once."""
-    if grid_ids is None and not shared:
-        return statement.subquery(name)
-    return statement.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
-
-
-def _latest_readings(period: WeekPeriod, grid_ids: Scope) -> tuple[Any, Any]:
+def _latest_readings(
+    period: WeekPeriod, grid_ids: Scope, patients: Patients = None
+) -> tuple[Any, Any]:
     """Each member's latest BP and latest glucose in the control window, ranked in one
     pass over the window's readings (one CTE the two kinds are read from)."""
     ranked = select(
@@ -125,8 +91,8 @@ def _latest_readings(period: WeekPeriod, grid_ids: Scope) -> tuple[Any, Any]:
         Reading.week >= period.control_from,
         Reading.week <= period.week,
     )
-    ranked = _scoped(ranked, Reading.patient_id, grid_ids).subquery("ranked")
-    latest = _part(
+    ranked = scoped(ranked, Reading.patient_id, grid_ids, patients).subquery("ranked")
+    latest = part(
         select(ranked).where(ranked.c.rank == 1),
         "latest",
         grid_ids,
@@ -135,34 +101,39 @@ def _latest_readings(period: WeekPeriod, grid_ids: Scope) -> tuple[Any, Any]:
     bp = select(latest.c.patient_id, latest.c.week, latest.c.systolic, latest.c.diastolic)
     glucose = select(latest.c.patient_id, latest.c.week, latest.c.glucose_mmol)
     return (
-        _part(bp.where(latest.c.kind == "bp"), "latest_bp", grid_ids),
-        _part(glucose.where(latest.c.kind == "glucose"), "latest_glucose", grid_ids),
+        part(bp.where(latest.c.kind == "bp"), "latest_bp", grid_ids),
+        part(glucose.where(latest.c.kind == "glucose"), "latest_glucose", grid_ids),
     )
 
 
-def member_status(period: WeekPeriod, grid_ids: Scope = None) -> Any:
+def member_status(period: WeekPeriod, grid_ids: Scope = None, patients: Patients = None) -> Any:
     """One row per member under care at the week's end, each indicator a 0/1 column.
 
     The grid counts add these columns up; the pages list them for one grid. The
     statement (immutable) is built once per week and scope: a page asks for the
-    same ones again and again.
+    same ones again and again. `patients`, the grids' `scope_patients`, spares a
+    page's statement the subquery that finds them.
     """
     scope = None if grid_ids is None else tuple(sorted({int(grid_id) for grid_id in grid_ids}))
-    return _member_status(period, scope)
+    return _member_status(period, scope, None if scope is None else patients)
 
 
 @lru_cache(maxsize=256)
-def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
+def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None, patients: Patients) -> Any:
     week = period.week
     end = period.end
+
+    def members_only(statement: Any, patient_column: Any) -> Any:
+        return scoped(statement, patient_column, grid_ids, patients)
+
+    def followup_part(statement: Any, patient_column: Any, name: str) -> Any:
+        return part(members_only(statement, patient_column), name, grid_ids)
 
     first_joined = select(
         Membership.patient_id, func.min(Membership.joined_at).label("first_joined")
     ).group_by(Membership.patient_id)
-    first_joined = _part(
-        _scoped(first_joined, Membership.patient_id, grid_ids), "first_joined", grid_ids
-    )
-    bp, glucose = _latest_readings(period, grid_ids)
+    first_joined = part(members_only(first_joined, Membership.patient_id), "first_joined", grid_ids)
+    bp, glucose = _latest_readings(period, grid_ids, patients)
     named = (
         select(
             MemberReport.patient_id,
@@ -191,7 +162,7 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         .where(MemberReport.week <= week)
         .group_by(MemberReport.patient_id)
     )
-    named = _part(_scoped(named, MemberReport.patient_id, grid_ids), "named", grid_ids)
+    named = part(members_only(named, MemberReport.patient_id), "named", grid_ids)
     read = (
         select(
             Reading.patient_id,
@@ -201,7 +172,7 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         .where(Reading.week >= period.lost_from, Reading.week <= week)
         .group_by(Reading.patient_id)
     )
-    read = _part(_scoped(read, Reading.patient_id, grid_ids), "read", grid_ids)
+    read = part(members_only(read, Reading.patient_id), "read", grid_ids)
     urgent = (
         select(
             UrgentReport.patient_id,
@@ -220,7 +191,7 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         )
         .group_by(UrgentReport.patient_id)
     )
-    urgent = _part(_scoped(urgent, UrgentReport.patient_id, grid_ids), "urgent", grid_ids)
+    urgent = part(members_only(urgent, UrgentReport.patient_id), "urgent", grid_ids)
     stable = (
         select(
             WeeklyReport.grid_id,
@@ -234,8 +205,8 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         )
         .group_by(WeeklyReport.grid_id)
     )
-    stable = _part(_grids_only(stable, WeeklyReport.grid_id, grid_ids), "stable", grid_ids)
-    this_report = _grids_only(
+    stable = part(grids_only(stable, WeeklyReport.grid_id, grid_ids), "stable", grid_ids)
+    this_report = grids_only(
         select(WeeklyReport.grid_id, WeeklyReport.all_stable).where(WeeklyReport.week == week),
         WeeklyReport.grid_id,
         grid_ids,
@@ -293,7 +264,10 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
         return case((condition, 1), else_=0)
 
     followup_joins, followup_columns = followup_member_columns(
-        period, Membership.patient_id, registered_before
+        period,
+        Membership.patient_id,
+        registered_before,
+        followup_part,
     )
     statement = (
         select(
@@ -349,8 +323,8 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None) -> Any:
             *([] if grid_ids is None else [in_grids(Membership.grid_id, grid_ids)]),
         )
     )
-    for part, on in followup_joins:
-        statement = statement.outerjoin(part, on)
+    for joined, on in followup_joins:
+        statement = statement.outerjoin(joined, on)
     return statement
 
 
@@ -379,7 +353,7 @@ def grid_counts(
         counts[row["grid_id"]] = values
 
     def merge(statement: Any, grid_column: Any) -> None:
-        rows = session.execute(_grids_only(statement, grid_column, grid_ids))
+        rows = session.execute(grids_only(statement, grid_column, grid_ids))
         for row in rows.mappings():
             values = counts.setdefault(row["grid_id"], {})
             for key, value in row.items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from config.settings import parse_quiet_hours
@@ -32,9 +32,11 @@ def at(day: int, hour: int) -> datetime:
     return datetime(2026, 12, day, hour, tzinfo=TZ).astimezone(UTC)
 
 
-def _grid(session: Session, size: int, *, visited: bool = True) -> factories.GridFixture:
-    tree = factories.facility_tree(session)
-    made = factories.grid_with_members(session, tree["clinic_a"], size=size, code="V-HTN01")
+def _grid(
+    session: Session, size: int, *, visited: bool = True, prefix: str = "T"
+) -> factories.GridFixture:
+    tree = factories.facility_tree(session, prefix=prefix)
+    made = factories.grid_with_members(session, tree["clinic_a"], size=size, code=f"V-HTN{prefix}")
     made.grid.exchange_weekday, made.grid.exchange_time = 3, time(19)
     session.execute(
         update(Membership)
@@ -115,3 +117,34 @@ def test_many_seats_still_fit_one_segment(session: Session) -> None:
     text = translate(notice.template, "zh_CN", **notice.params)
     assert len(text) <= 70 and notice.params["seats"].endswith("等")
     assert notice.params["seats"].startswith("1、2、3")
+
+
+def test_a_days_visits_are_read_at_once_whatever_their_number(session: Session) -> None:
+    """A province's day has tens of thousands of visited exchanges: one grid at a time
+    was two statements each."""
+    first = _eight(session)
+    now = at(10, 17)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def run() -> dict[str, str]:
+        statements.clear()
+        event.listen(session.get_bind(), "before_cursor_execute", count)
+        try:
+            outreach = exchange_reminders(session, STATES, TIMING, now - timedelta(minutes=15), now)
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", count)
+        return {n.phone: n.params.get("seats", "") for n in outreach.notices}
+
+    assert run() == {factories.phone_of(first.coordinator): "3、5、8"}
+    alone = len(statements)
+    others = [_grid(session, 6, prefix=prefix) for prefix in ("A", "B", "C", "D")]
+    _seen(session, others[0], 2, date(2027, 2, 20))
+    seats = run()
+    assert len(statements) == alone
+    assert seats[factories.phone_of(first.coordinator)] == "3、5、8"
+    assert seats[factories.phone_of(others[0].coordinator)] == "1、3、4、5、6"
+    for made in others[1:]:
+        assert seats[factories.phone_of(made.coordinator)] == "1、2、3、4、5、6"
