@@ -72,25 +72,6 @@ column, name) to the FROM element it joins: for a few grids, scoped to their
 members."""
 
 
-def _latest_of(*columns: Any, where: Any, name: str, part: Part) -> Any:
-    """Each member's latest follow-up (by visit date) among those `where` selects."""
-    ranked = part(
-        select(
-            Followup.patient_id,
-            *columns,
-            func.row_number()
-            .over(
-                partition_by=Followup.patient_id,
-                order_by=(Followup.visit_date.desc(), Followup.id.desc()),
-            )
-            .label("n"),
-        ).where(where),
-        Followup.patient_id,
-        f"{name}_ranked",
-    )
-    return select(ranked).where(ranked.c.n == 1).subquery(name)
-
-
 def followup_member_columns(
     period: WeekPeriod, patient_id: Any, first_joined: Any, part: Part
 ) -> tuple[list[tuple[Any, Any]], list[Any]]:
@@ -105,59 +86,83 @@ def followup_member_columns(
     routine_before = local_midnight(rules.add_months(last_day, -rules.ROUTINE_MONTHS), period.tz)
     seen = Followup.visit_date <= last_day
     in_year = and_(Followup.visit_date >= first_day, seen)
-    latest = _latest_of(Followup.next_due, where=seen, name="fu_latest", part=part)
-    face = part(
-        select(Followup.patient_id, func.count().label("visits"))
-        .where(in_year, Followup.method.in_([str(m) for m in rules.FACE_TO_FACE]))
-        .group_by(Followup.patient_id),
+    bp_row = and_(in_year, Followup.systolic.is_not(None))
+    sugar_row = and_(in_year, Followup.glucose_mmol.is_not(None))
+    newest_first = (Followup.visit_date.desc(), Followup.id.desc())
+
+    def flag(condition: Any) -> Any:
+        return case((condition, 1), else_=0)
+
+    def counted_so_far(condition: Any) -> Any:
+        return func.sum(flag(condition)).over(
+            partition_by=Followup.patient_id, order_by=newest_first, rows=(None, 0)
+        )
+
+    # One pass over the follow-ups, newest first: each row knows whether it is the
+    # member's latest, and the latest with a BP or a glucose in the 12 months.
+    ranked = part(
+        select(
+            Followup.patient_id,
+            Followup.next_due,
+            Followup.systolic,
+            Followup.diastolic,
+            Followup.glucose_mmol,
+            flag(and_(in_year, Followup.method.in_([str(m) for m in rules.FACE_TO_FACE]))).label(
+                "face"
+            ),
+            flag(bp_row).label("bp_row"),
+            flag(sugar_row).label("sugar_row"),
+            func.row_number()
+            .over(partition_by=Followup.patient_id, order_by=newest_first)
+            .label("n"),
+            counted_so_far(bp_row).label("bp_n"),
+            counted_so_far(sugar_row).label("sugar_n"),
+        ).where(seen),
         Followup.patient_id,
-        "fu_face",
+        "fu_ranked",
     )
-    bp = _latest_of(
-        Followup.systolic,
-        Followup.diastolic,
-        where=and_(in_year, Followup.systolic.is_not(None)),
-        name="fu_bp",
-        part=part,
-    )
-    sugar = _latest_of(
-        Followup.glucose_mmol,
-        where=and_(in_year, Followup.glucose_mmol.is_not(None)),
-        name="fu_sugar",
-        part=part,
+    latest_bp = and_(ranked.c.bp_row == 1, ranked.c.bp_n == 1)
+    latest_sugar = and_(ranked.c.sugar_row == 1, ranked.c.sugar_n == 1)
+    followed = (
+        select(
+            ranked.c.patient_id,
+            func.max(case((ranked.c.n == 1, ranked.c.next_due))).label("next_due"),
+            func.sum(ranked.c.face).label("visits"),
+            func.max(case((latest_bp, ranked.c.systolic))).label("systolic"),
+            func.max(case((latest_bp, ranked.c.diastolic))).label("diastolic"),
+            func.max(case((latest_sugar, ranked.c.glucose_mmol))).label("glucose_mmol"),
+        )
+        .group_by(ranked.c.patient_id)
+        .subquery("fu")
     )
     managed = first_joined < managed_from
 
-    def one(condition: Any) -> Any:
-        return case((condition, 1), else_=0)
-
     columns = [
-        one(
+        flag(
             or_(
-                latest.c.next_due < last_day,
-                and_(latest.c.next_due.is_(None), first_joined < routine_before),
+                followed.c.next_due < last_day,
+                and_(followed.c.next_due.is_(None), first_joined < routine_before),
             )
         ).label("followups_overdue"),
-        one(and_(managed, func.coalesce(face.c.visits, 0) >= rules.STANDARD_A_YEAR)).label(
+        flag(and_(managed, func.coalesce(followed.c.visits, 0) >= rules.STANDARD_A_YEAR)).label(
             "standard_managed"
         ),
-        one(managed).label("standard_managed_denominator"),
-        one(
+        flag(managed).label("standard_managed_denominator"),
+        flag(
             and_(
                 managed,
                 _has_condition(HYPERTENSION),
-                bp.c.systolic < BP_CONTROLLED_BELOW[0],
-                bp.c.diastolic < BP_CONTROLLED_BELOW[1],
+                followed.c.systolic < BP_CONTROLLED_BELOW[0],
+                followed.c.diastolic < BP_CONTROLLED_BELOW[1],
             )
         ).label("followup_bp_controlled"),
-        one(
-            and_(managed, _has_condition(DIABETES), sugar.c.glucose_mmol < GLUCOSE_CONTROLLED_BELOW)
+        flag(
+            and_(
+                managed,
+                _has_condition(DIABETES),
+                followed.c.glucose_mmol < GLUCOSE_CONTROLLED_BELOW,
+            )
         ).label("followup_glucose_controlled"),
     ]
-    joins = [
-        (latest, latest.c.patient_id == patient_id),
-        (face, face.c.patient_id == patient_id),
-        (bp, bp.c.patient_id == patient_id),
-        (sugar, sugar.c.patient_id == patient_id),
-    ]
+    joins = [(followed, followed.c.patient_id == patient_id)]
     return joins, columns
