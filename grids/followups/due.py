@@ -19,7 +19,7 @@ from grids.followups import rules
 from grids.followups.models import Followup
 from grids.models import Doctor, Facility, Grid, Membership, Patient
 from grids.outreach.batches import among, id_batches
-from grids.rollups.boards import member_rows
+from grids.rollups.boards import member_colours
 from grids.rollups.period import WeekPeriod, last_closed_week
 
 
@@ -320,12 +320,13 @@ def _ranked(
     session: Session, dues: Sequence[MemberDue], at: datetime, tz: ZoneInfo
 ) -> list[DueItem]:
     today = at.astimezone(tz).date()
-    # Colours only for the grids of the members listed.
-    listed_grids = sorted({member.grid_id for member in dues})
-    colours = {
-        row.code: row.colour
-        for row in member_rows(session, WeekPeriod(last_closed_week(at, tz), tz), listed_grids)
-    }
+    # Colours only for the members listed.
+    colours = member_colours(
+        session,
+        WeekPeriod(last_closed_week(at, tz), tz),
+        sorted({member.grid_id for member in dues}),
+        [member.patient_id for member in dues],
+    )
     items = []
     for member in dues:
         items.append(
@@ -337,7 +338,7 @@ def _ranked(
                 seat=member.seat,
                 due=member.due,
                 days_overdue=rules.days_overdue(member.due, today),
-                colour=colours.get(member.code, "green"),
+                colour=colours.get(member.patient_id, "green"),
                 reason=member.reason,
             )
         )

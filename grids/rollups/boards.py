@@ -335,6 +335,26 @@ def member_rows(session: Session, period: WeekPeriod, grid_ids: Sequence[int]) -
     return result
 
 
+def member_colours(
+    session: Session, period: WeekPeriod, grid_ids: Sequence[int], patient_ids: Sequence[int]
+) -> dict[int, str]:
+    """{patient id: colour at the week's end} of a few members of `grid_ids` (a list of
+    the most overdue): only their rows are read, not their grids' every member's."""
+    patients = tuple(sorted({int(patient_id) for patient_id in patient_ids}))
+    if not grid_ids or not patients:
+        return {}
+    status = member_status(period, list(grid_ids), patients).subquery("status")
+    rows = session.execute(
+        select(status.c.patient_id, status.c.red, status.c.yellow).where(
+            status.c.patient_id.in_(patients)
+        )
+    )
+    return {
+        patient_id: "red" if red else "yellow" if yellow else "green"
+        for patient_id, red, yellow in rows
+    }
+
+
 @dataclass(frozen=True)
 class OpenCase:
     code: str

@@ -112,7 +112,8 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None, patients: Patients
     The grid counts add these columns up; the pages list them for one grid. The
     statement (immutable) is built once per week and scope: a page asks for the
     same ones again and again. `patients`, the grids' `scope_patients`, spares a
-    page's statement the subquery that finds them.
+    page's statement the subquery that finds them; fewer patients than that (a list
+    of a few members) leaves the other members' rows wrong: read only theirs.
     """
     scope = None if grid_ids is None else tuple(sorted({int(grid_id) for grid_id in grid_ids}))
     return _member_status(period, scope, None if scope is None else patients)

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 
 from grids.core.vocabulary import PatientStatus
 from grids.followups import rules
-from grids.followups.due import due_items, member_dues, township_dues
+from grids.followups.due import due_items, member_dues, township_dues, township_overdue
 from grids.followups.models import Followup
-from grids.models import Membership
+from grids.models import Membership, Reading
+from grids.rollups.boards import member_rows
+from grids.rollups.period import WeekPeriod
 from tests.support import factories
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -98,3 +100,42 @@ def test_the_township_list_is_the_rule_applied_member_by_member(session: Session
     assert by_code[m[1].code].days_overdue == 30 and by_code[m[1].code].reason == "first"
     assert by_code[m[9].code].days_overdue == (TODAY - date(2026, 10, 15)).days
     assert by_code[m[9].code].reason == "recheck"
+
+
+def test_the_listed_members_keep_the_colours_of_their_grid_page(session: Session) -> None:
+    """The township's list colours only the members it shows, each as the doctor's page
+    colours it for the week that closed: red first."""
+    tree = factories.facility_tree(session, prefix="TC")
+    made = factories.grid_with_members(session, tree["clinic_a"], size=8, code="TC-G1")
+    m = made.members
+    for seat, membership in enumerate(
+        session.scalars(select(Membership).order_by(Membership.seat)), start=1
+    ):
+        membership.joined_at = local(date(2026, 6, 1) + timedelta(days=seat))
+    week = "2027-W20"  # the week closed on Sunday 30 May
+    for seat, (systolic, diastolic) in {5: (190, 100), 6: (150, 95), 7: (120, 75)}.items():
+        session.add(
+            Reading(
+                patient_id=m[seat].id,
+                grid_id=made.grid.id,
+                week=week,
+                kind="bp",
+                systolic=systolic,
+                diastolic=diastolic,
+                reported_at=local(date(2027, 5, 20), 9),
+            )
+        )
+    session.flush()
+
+    total, listed = township_overdue(session, [made.grid.id], AT, TZ, 6)
+    assert total == 8 and len(listed) == 6
+    page = {
+        row.code: row.colour for row in member_rows(session, WeekPeriod(week, TZ), [made.grid.id])
+    }
+    assert {item.member_code: item.colour for item in listed} == {
+        item.member_code: page[item.member_code] for item in listed
+    }
+    assert listed[0].member_code == m[5].code and listed[0].colour == "red"
+    assert page[m[6].code] == "yellow" and page[m[7].code] == "green"
+    # The most overdue are listed: seats 7 and 8 joined last.
+    assert m[8].code not in {item.member_code for item in listed}
