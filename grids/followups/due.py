@@ -71,18 +71,19 @@ def _members(session: Session, grid_ids: Sequence[int]) -> list[Any]:
     )
 
 
-def latest_followups(session: Session, patient_ids: Sequence[int]) -> dict[int, Followup]:
-    """Each member's latest follow-up (by day, then by when it was written)."""
-    latest: dict[int, Followup] = {}
+def latest_followups(session: Session, patient_ids: Sequence[int]) -> dict[int, tuple[date, str]]:
+    """Each member's latest follow-up (by day, then by when it was written): its next due
+    date and why."""
+    latest: dict[int, tuple[date, str]] = {}
     if not patient_ids:
         return latest
-    rows = session.scalars(
-        select(Followup)
+    rows = session.execute(
+        select(Followup.patient_id, Followup.next_due, Followup.next_due_reason)
         .where(Followup.patient_id.in_(patient_ids))
         .order_by(Followup.patient_id, Followup.visit_date, Followup.id)
     )
-    for followup in rows:
-        latest[followup.patient_id] = followup
+    for patient_id, next_due, reason in rows:
+        latest[patient_id] = (next_due, reason)
     return latest
 
 
@@ -109,8 +110,7 @@ def member_dues(
     for row in members:
         if row.status in GONE_STATUSES or (row.paused_until and row.paused_until > today):
             continue
-        last = latest.get(row.id)
-        result.append(_member_due(row, (last.next_due, last.next_due_reason) if last else None, tz))
+        result.append(_member_due(row, latest.get(row.id), tz))
     return result
 
 

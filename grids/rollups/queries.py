@@ -58,7 +58,16 @@ from grids.rollups.indicators import (
     UrgentCase,
 )
 from grids.rollups.period import WeekPeriod
-from grids.rollups.scope import Patients, Scope, grids_only, in_grids, part, scoped
+from grids.rollups.scope import (
+    Patients,
+    Scope,
+    grids_only,
+    in_grids,
+    part,
+    patients_of,
+    scope_patients,
+    scoped,
+)
 
 TOWNSHIP_LEVELS = (FacilityLevel.TOWNSHIP_CENTER, FacilityLevel.COMMUNITY_CENTER)
 
@@ -322,6 +331,9 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None, patient
             or_(Membership.left_at.is_(None), Membership.left_at >= end),
             or_(Patient.died_on.is_(None), Patient.died_on > period.last_day),
             *([] if grid_ids is None else [in_grids(Membership.grid_id, grid_ids)]),
+            # Named patients: the members as they were when they were named, every part
+            # agreeing on who they are.
+            *([] if patients is None else [Membership.patient_id.in_(patients_of((), patients))]),
         )
     )
     for joined, on in followup_joins:
@@ -338,7 +350,8 @@ def grid_counts(
         # Compiling this one large statement to machine code (JIT) costs seconds at a
         # county's scale and wins nothing back; the setting ends with the transaction.
         session.execute(text("SET LOCAL jit = off"))
-    members = member_status(period, grid_ids).subquery("members")
+    patients = None if grid_ids is None else scope_patients(session, grid_ids)
+    members = member_status(period, grid_ids, patients).subquery("members")
     statement = select(
         members.c.grid_id,
         func.count().label("members"),
