@@ -344,11 +344,7 @@ def member_colours(
     if not grid_ids or not patients:
         return {}
     status = member_status(period, list(grid_ids), patients).subquery("status")
-    rows = session.execute(
-        select(status.c.patient_id, status.c.red, status.c.yellow).where(
-            status.c.patient_id.in_(patients)
-        )
-    )
+    rows = session.execute(select(status.c.patient_id, status.c.red, status.c.yellow))
     return {
         patient_id: "red" if red else "yellow" if yellow else "green"
         for patient_id, red, yellow in rows

@@ -63,8 +63,8 @@ from grids.rollups.scope import (
     Scope,
     grids_only,
     in_grids,
+    in_patients,
     part,
-    patients_of,
     scope_patients,
     scoped,
 )
@@ -120,9 +120,9 @@ def member_status(period: WeekPeriod, grid_ids: Scope = None, patients: Patients
 
     The grid counts add these columns up; the pages list them for one grid. The
     statement (immutable) is built once per week and scope: a page asks for the
-    same ones again and again. `patients`, the grids' `scope_patients`, spares a
-    page's statement the subquery that finds them; fewer patients than that (a list
-    of a few members) leaves the other members' rows wrong: read only theirs.
+    same ones again and again. `patients` names the members to read (the grids'
+    `scope_patients`, or a few of them for a list), sparing a page's statement the
+    subquery that finds them.
     """
     scope = None if grid_ids is None else tuple(sorted({int(grid_id) for grid_id in grid_ids}))
     return _member_status(period, scope, None if scope is None else patients)
@@ -333,7 +333,7 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None, patient
             *([] if grid_ids is None else [in_grids(Membership.grid_id, grid_ids)]),
             # Named patients: the members as they were when they were named, every part
             # agreeing on who they are.
-            *([] if patients is None else [Membership.patient_id.in_(patients_of((), patients))]),
+            *([] if patients is None else [in_patients(Membership.patient_id, patients)]),
         )
     )
     for joined, on in followup_joins:

@@ -35,7 +35,7 @@ their indexes, where a subquery made it expect a handful and rescan its parts.""
 
 
 def scope_patients(session: Session, grid_ids: Collection[int]) -> Patients:
-    """Every patient with a membership of `grid_ids` (as `patients_of` finds them), or
+    """Every patient with a membership of `grid_ids` (as `scoped` finds them without a list), or
     None when there are more than LISTED_PATIENTS_UP_TO."""
     patients = session.scalars(
         select(Membership.patient_id)
@@ -46,16 +46,21 @@ def scope_patients(session: Session, grid_ids: Collection[int]) -> Patients:
     return None if len(patients) > LISTED_PATIENTS_UP_TO else tuple(sorted(patients))
 
 
-def patients_of(grid_ids: Collection[int], patients: Patients = None) -> Any:
-    if patients is not None:
-        return bindparam("scope_patient_ids", list(patients), expanding=True, literal_execute=True)
-    return select(Membership.patient_id).where(in_grids(Membership.grid_id, grid_ids))
+def in_patients(column: Any, patients: tuple[int, ...]) -> ColumnElement[bool]:
+    """`column IN (ids)` with the patient ids written into the SQL, like `in_grids`."""
+    ids = list(patients)
+    return column.in_(bindparam("scope_patient_ids", ids, expanding=True, literal_execute=True))
 
 
 def scoped(statement: Any, patient_column: Any, grid_ids: Scope, patients: Patients = None) -> Any:
+    """`statement` limited to the members of `grid_ids` (all of them: None), named by
+    `patients` when given, else found by a subquery."""
     if grid_ids is None:
         return statement
-    return statement.where(patient_column.in_(patients_of(grid_ids, patients)))
+    if patients is not None:
+        return statement.where(in_patients(patient_column, patients))
+    members = select(Membership.patient_id).where(in_grids(Membership.grid_id, grid_ids))
+    return statement.where(patient_column.in_(members))
 
 
 def grids_only(statement: Any, grid_column: Any, grid_ids: Scope) -> Any:
