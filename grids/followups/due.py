@@ -144,6 +144,32 @@ def _in_grids(column: Any, grid_ids: Sequence[int]) -> Any:
     return column.in_(bindparam("township_grid_ids", ids, expanding=True, literal_execute=True))
 
 
+def _latest_of_members(in_grids: Any) -> Any:
+    """Each current member's (of the grids `in_grids` selects) latest follow-up: its
+    next due date and why, through the follow-ups' (patient, day) index."""
+    members = (
+        select(Membership.patient_id)
+        .where(in_grids, Membership.left_at.is_(None))
+        .scalar_subquery()
+    )
+    ranked = (
+        select(
+            Followup.patient_id,
+            Followup.next_due,
+            Followup.next_due_reason,
+            func.row_number()
+            .over(
+                partition_by=Followup.patient_id,
+                order_by=(Followup.visit_date.desc(), Followup.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(Followup.patient_id.in_(members))
+        .subquery("ranked")
+    )
+    return select(ranked).where(ranked.c.rank == 1).subquery("latest")
+
+
 def township_dues(
     session: Session, grid_ids: Sequence[int], today: date, tz: ZoneInfo
 ) -> list[MemberDue]:
@@ -166,27 +192,7 @@ def _township_rows(
     while rules.first_due(joined_by + timedelta(days=1)) <= cutoff:
         joined_by += timedelta(days=1)
     joined_before = datetime.combine(joined_by + timedelta(days=1), time(), tz)
-    members = (
-        select(Membership.patient_id)
-        .where(_in_grids(Membership.grid_id, grid_ids), Membership.left_at.is_(None))
-        .scalar_subquery()
-    )
-    ranked = (
-        select(
-            Followup.patient_id,
-            Followup.next_due,
-            Followup.next_due_reason,
-            func.row_number()
-            .over(
-                partition_by=Followup.patient_id,
-                order_by=(Followup.visit_date.desc(), Followup.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(Followup.patient_id.in_(members))
-        .subquery("ranked")
-    )
-    latest = select(ranked).where(ranked.c.rank == 1).subquery("latest")
+    latest = _latest_of_members(_in_grids(Membership.grid_id, grid_ids))
     rows = session.execute(
         select(
             Patient.id,
@@ -236,26 +242,7 @@ def seats_due_at_visits(
     tens of thousands of grids, read in one statement per batch, not one per grid."""
     found: dict[int, list[int]] = {}
     for part in id_batches(session, visits):
-        members = (
-            select(Membership.patient_id)
-            .where(among(session, Membership.grid_id, part), Membership.left_at.is_(None))
-            .scalar_subquery()
-        )
-        ranked = (
-            select(
-                Followup.patient_id,
-                Followup.next_due,
-                func.row_number()
-                .over(
-                    partition_by=Followup.patient_id,
-                    order_by=(Followup.visit_date.desc(), Followup.id.desc()),
-                )
-                .label("rank"),
-            )
-            .where(Followup.patient_id.in_(members))
-            .subquery("ranked")
-        )
-        latest = select(ranked).where(ranked.c.rank == 1).subquery("latest")
+        latest = _latest_of_members(among(session, Membership.grid_id, part))
         rows = session.execute(
             select(
                 Membership.grid_id,
