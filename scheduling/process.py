@@ -108,9 +108,8 @@ class SchedulerProcess:
         # SQLite has one writer at a time, and a transaction that read before it writes
         # gets "database is locked" at once, whatever the busy timeout: jobs take turns.
         workers = 8 if self.database.is_postgresql else 1
-        scheduler = BlockingScheduler(
-            timezone=tz, executors={"default": ThreadPoolExecutor(max_workers=workers)}
-        )
+        executor = ThreadPoolExecutor(max_workers=workers)
+        scheduler = BlockingScheduler(timezone=tz, executors={"default": executor})
         self.scheduler = scheduler
         now = clock_now()
         for spec in scheduled_jobs(self.settings):
@@ -138,8 +137,14 @@ class SchedulerProcess:
         )
         if self.stop.is_set():
             return
-        scheduler.start()
-        self.scheduler = None
+        try:
+            scheduler.start()
+        finally:
+            self.scheduler = None
+            # Shut down from a job's thread, the scheduler cannot wait for its jobs; this
+            # thread can. Jobs still running finish before leadership is released, so a
+            # standby never runs a job beside them.
+            executor.shutdown(wait=True)
 
     def _guard(self) -> None:
         if self.stop.is_set() or not self.leadership.still_held():
