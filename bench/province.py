@@ -219,7 +219,11 @@ def refresh_figure(database: Database, closed: WeekPeriod, current: WeekPeriod) 
     with database.engine.begin() as connection:
         connection.execute(
             text(
-                "UPDATE readings SET systolic = systolic + 1, reported_at = :at "
+                # Past the newest change time, even when a run on a reused database
+                # left these readings at `:at` already (else no grid would count as
+                # changed).
+                "UPDATE readings SET systolic = systolic + 1, reported_at = GREATEST(:at, "
+                "(SELECT max(reported_at) FROM readings) + interval '1 second') "
                 "WHERE grid_id <= :grids AND week = :week"
             ),
             {"at": now + timedelta(minutes=5), "grids": CHANGED_GRIDS, "week": closed.week},

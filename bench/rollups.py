@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 
 from grids.rollups.indicators import GridPlace
 from grids.rollups.period import WeekPeriod
-from grids.rollups.queries import grid_places
+from grids.rollups.places import grid_places
 from grids.rollups.service import compute_week, subject_keys
 from grids.storage import migrate
 from grids.storage.database import Database

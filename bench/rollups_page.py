@@ -65,7 +65,7 @@ from grids.accounts.service import create_user
 from grids.models import Doctor, Grid
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, current_week, weeks_back
-from grids.rollups.queries import grid_places
+from grids.rollups.places import grid_places
 from grids.rollups.refresh import refresh_week
 from grids.rollups.service import compute_week, new_snapshot, snapshot_week, subject_keys
 from grids.storage.database import Database

@@ -20,7 +20,8 @@ from grids.outreach.leaders import GridLeaders, standing_in
 from grids.rollups.indicators import DOCTOR_ACK_TIMEOUT_S, rate
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.period import WeekPeriod, weeks_back
-from grids.rollups.queries import area_doctors, grid_places, member_status
+from grids.rollups.places import area_doctors, grid_places
+from grids.rollups.queries import member_status
 from grids.rollups.refresh import refresh_week, refreshed_at
 from grids.rollups.scope import scope_patients
 from grids.rollups.service import compute_week, new_snapshot, subject_keys

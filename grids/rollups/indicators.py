@@ -262,7 +262,7 @@ def roll_up(
     zeros = (0,) * len(names)
     for place in places:
         counts = grid_counts.get(place.grid_id)
-        row = tuple(int(counts.get(name) or 0) for name in names) if counts else zeros
+        row = tuple([int(counts.get(name) or 0) for name in names]) if counts else zeros
         grid_cases = cases.get(place.grid_id, ())
         keys = [("grid", place.grid_code), ("county", place.county_code)]
         if place.doctor_code:
@@ -275,8 +275,15 @@ def roll_up(
                 subject_cases.setdefault(key, []).extend(grid_cases)
     return {
         key: Totals(
+            # A grid's totals are its own row (most subjects are grids).
             counts=dict(
-                zip(names, (sum(column) for column in zip(*grid_rows, strict=True)), strict=True)
+                zip(
+                    names,
+                    grid_rows[0]
+                    if len(grid_rows) == 1
+                    else [sum(column) for column in zip(*grid_rows, strict=True)],
+                    strict=True,
+                )
             ),
             urgent=subject_cases.get(key, []),
         )

@@ -37,7 +37,7 @@ from grids.rollups.indicators import LEVELS, rate
 from grids.rollups.member_record import member_record
 from grids.rollups.needs import grid_needs
 from grids.rollups.period import WeekPeriod, current_week, last_closed_week
-from grids.rollups.queries import grid_places
+from grids.rollups.places import grid_places
 from grids.rollups.reading_chart import Line, reading_chart
 from grids.rollups.service import RollupError, doctor_timeout_of, parse_period
 from grids.storage.session import read_session, request_session

@@ -6,7 +6,6 @@ operators). Thresholds come from `indicators`; week bounds from `WeekPeriod`.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
@@ -26,12 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from grids.core.vocabulary import FacilityLevel
 from grids.escalation.models import Escalation
 from grids.models import (
-    Doctor,
     ExchangeAttendance,
-    Facility,
     Grid,
     MemberReport,
     Membership,
@@ -54,7 +50,6 @@ from grids.rollups.indicators import (
     GLUCOSE_CRISIS_AT,
     HYPERTENSION,
     MEMBER_COUNTS,
-    GridPlace,
     UrgentCase,
 )
 from grids.rollups.period import WeekPeriod
@@ -64,12 +59,12 @@ from grids.rollups.scope import (
     grids_only,
     in_grids,
     in_patients,
+    in_slice,
     part,
     scope_patients,
     scoped,
 )
-
-TOWNSHIP_LEVELS = (FacilityLevel.TOWNSHIP_CENTER, FacilityLevel.COMMUNITY_CENTER)
+from grids.rollups.slices import run_sliced, slice_bounds
 
 
 def _flag(condition: ColumnElement[bool]) -> Any:
@@ -82,7 +77,7 @@ def _has_condition(code: str) -> ColumnElement[bool]:
 
 
 def _latest_readings(
-    period: WeekPeriod, grid_ids: Scope, patients: Patients = None
+    period: WeekPeriod, grid_ids: Scope, patients: Patients, sliced: bool
 ) -> tuple[Any, Any]:
     """Each member's latest BP and latest glucose in the control window, ranked in one
     pass over the window's readings (one CTE the two kinds are read from)."""
@@ -100,7 +95,8 @@ def _latest_readings(
         Reading.week >= period.control_from,
         Reading.week <= period.week,
     )
-    ranked = scoped(ranked, Reading.patient_id, grid_ids, patients).subquery("ranked")
+    ranked = scoped(ranked, Reading.patient_id, grid_ids, patients, sliced=sliced)
+    ranked = ranked.subquery("ranked")
     latest = part(
         select(ranked).where(ranked.c.rank == 1),
         "latest",
@@ -115,26 +111,31 @@ def _latest_readings(
     )
 
 
-def member_status(period: WeekPeriod, grid_ids: Scope = None, patients: Patients = None) -> Any:
+def member_status(
+    period: WeekPeriod, grid_ids: Scope = None, patients: Patients = None, *, sliced: bool = False
+) -> Any:
     """One row per member under care at the week's end, each indicator a 0/1 column.
 
     The grid counts add these columns up; the pages list them for one grid. The
     statement (immutable) is built once per week and scope: a page asks for the
     same ones again and again. `patients` names the members to read (the grids'
     `scope_patients`, or a few of them for a list), sparing a page's statement the
-    subquery that finds them.
+    subquery that finds them. A `sliced` statement reads the patients of one slice
+    (`scope.in_slice`: its bounds are parameters).
     """
     scope = None if grid_ids is None else tuple(sorted({int(grid_id) for grid_id in grid_ids}))
-    return _member_status(period, scope, None if scope is None else patients)
+    return _member_status(period, scope, None if scope is None else patients, sliced)
 
 
 @lru_cache(maxsize=256)
-def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None, patients: Patients) -> Any:
+def _member_status(
+    period: WeekPeriod, grid_ids: tuple[int, ...] | None, patients: Patients, sliced: bool
+) -> Any:
     week = period.week
     end = period.end
 
     def members_only(statement: Any, patient_column: Any) -> Any:
-        return scoped(statement, patient_column, grid_ids, patients)
+        return scoped(statement, patient_column, grid_ids, patients, sliced=sliced)
 
     def followup_part(statement: Any, patient_column: Any, name: str) -> Any:
         return part(members_only(statement, patient_column), name, grid_ids)
@@ -143,7 +144,7 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None, patient
         Membership.patient_id, func.min(Membership.joined_at).label("first_joined")
     ).group_by(Membership.patient_id)
     first_joined = part(members_only(first_joined, Membership.patient_id), "first_joined", grid_ids)
-    bp, glucose = _latest_readings(period, grid_ids, patients)
+    bp, glucose = _latest_readings(period, grid_ids, patients, sliced)
     named = (
         select(
             MemberReport.patient_id,
@@ -334,11 +335,37 @@ def _member_status(period: WeekPeriod, grid_ids: tuple[int, ...] | None, patient
             # Named patients: the members as they were when they were named, every part
             # agreeing on who they are.
             *([] if patients is None else [in_patients(Membership.patient_id, patients)]),
+            *([in_slice(Membership.patient_id)] if sliced else []),
         )
     )
     for joined, on in followup_joins:
         statement = statement.outerjoin(joined, on)
     return statement
+
+
+def _member_counts(session: Session, period: WeekPeriod, grid_ids: Scope) -> list[Any]:
+    """Rows (grid id, members, then the members' 0/1 columns summed, in the order of
+    MEMBER_COUNTS and FOLLOWUP_MEMBER_COUNTS); for the whole population of a large
+    PostgreSQL database, per slice of patients at once (a grid may then have a row
+    from each slice)."""
+
+    def counted(members: Any) -> Any:
+        members = members.subquery("members")
+        return select(
+            members.c.grid_id,
+            func.count().label("members"),
+            *(
+                func.coalesce(func.sum(members.c[name]), 0).label(name)
+                for name in (*MEMBER_COUNTS, *FOLLOWUP_MEMBER_COUNTS)
+            ),
+        ).group_by(members.c.grid_id)
+
+    if grid_ids is None:
+        bounds = slice_bounds(session)
+        if len(bounds) > 1:
+            return run_sliced(session, counted(member_status(period, sliced=True)), bounds)
+    patients = None if grid_ids is None else scope_patients(session, grid_ids)
+    return list(session.execute(counted(member_status(period, grid_ids, patients))))
 
 
 def grid_counts(
@@ -350,29 +377,25 @@ def grid_counts(
         # Compiling this one large statement to machine code (JIT) costs seconds at a
         # county's scale and wins nothing back; the setting ends with the transaction.
         session.execute(text("SET LOCAL jit = off"))
-    patients = None if grid_ids is None else scope_patients(session, grid_ids)
-    members = member_status(period, grid_ids, patients).subquery("members")
-    statement = select(
-        members.c.grid_id,
-        func.count().label("members"),
-        *(
-            func.coalesce(func.sum(members.c[name]), 0).label(name)
-            for name in (*MEMBER_COUNTS, *FOLLOWUP_MEMBER_COUNTS)
-        ),
-    ).group_by(members.c.grid_id)
     counts: dict[int, dict[str, int]] = {}
-    for row in session.execute(statement).mappings():
-        values = {key: int(value or 0) for key, value in row.items() if key != "grid_id"}
+    names = ("members", *MEMBER_COUNTS, *FOLLOWUP_MEMBER_COUNTS)
+    for grid_id, *numbers in _member_counts(session, period, grid_ids):
+        values = counts.get(grid_id)
+        if values is None:
+            counts[grid_id] = dict(zip(names, map(int, numbers), strict=True))
+        else:  # the grid's members in another slice
+            for name, number in zip(names, numbers, strict=True):
+                values[name] += int(number)
+    for values in counts.values():
         values["grids"] = 1 if values["members"] else 0
-        counts[row["grid_id"]] = values
 
     def merge(statement: Any, grid_column: Any) -> None:
-        rows = session.execute(grids_only(statement, grid_column, grid_ids))
-        for row in rows.mappings():
-            values = counts.setdefault(row["grid_id"], {})
-            for key, value in row.items():
-                if key != "grid_id":
-                    values[key] = int(value or 0)
+        result = session.execute(grids_only(statement, grid_column, grid_ids))
+        _grid, *names = result.keys()
+        for grid_id, *numbers in result:
+            counts.setdefault(grid_id, {}).update(
+                zip(names, [int(number or 0) for number in numbers], strict=True)
+            )
 
     merge(
         select(WeeklyReport.grid_id, literal(1).label("grids_reported")).where(
@@ -505,90 +528,3 @@ def urgent_cases(session: Session, period: WeekPeriod, grid_ids: Scope = None) -
         )
         for grid_id, received, acknowledged, by_doctor, kind in rows
     ]
-
-
-def grid_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Grid)) or 0)
-
-
-def grid_places(
-    session: Session, subjects: Collection[tuple[str, str]] | None = None
-) -> list[GridPlace]:
-    """Every grid with its doctor, township centre and county (the root of its facility tree).
-
-    With `subjects` that are all grids and doctors ((level, code) pairs), only the
-    grids they consist of: a doctor's page does not read the whole county's grids."""
-    grid_filter: list[ColumnElement[bool]] = []
-    if subjects is not None and all(level in ("grid", "doctor") for level, _ in subjects):
-        grid_codes = [code for level, code in subjects if level == "grid"]
-        doctor_codes = [code for level, code in subjects if level == "doctor"]
-        grid_filter.append(or_(Grid.code.in_(grid_codes), Doctor.code.in_(doctor_codes)))
-    rows = session.execute(
-        select(Grid.id, Grid.code, Grid.facility_id, Doctor.code)
-        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
-        .where(*grid_filter)
-        .order_by(Grid.code)
-    ).all()
-    ancestry = _ancestry(_facility_tree(session, {row[2] for row in rows} if grid_filter else None))
-    places = []
-    for grid_id, grid_code, facility_id, doctor_code in rows:
-        township, county = ancestry(facility_id)
-        places.append(GridPlace(grid_id, grid_code, doctor_code, township, county))
-    return places
-
-
-def area_doctors(session: Session, under: str) -> list[tuple[str | None, str | None, str]]:
-    """(doctor code, township code, county code) of the doctors with grids at or below the
-    facility `under`: the township and county pages list their doctors and townships
-    without reading the province's every grid."""
-    top = select(Facility.id).where(Facility.code == under).cte("subtree", recursive=True)
-    subtree_query = top.union_all(select(Facility.id).where(Facility.parent_id == top.c.id))
-    subtree = set(session.scalars(select(subtree_query.c.id)))
-    if not subtree:
-        return []
-    rows = session.execute(
-        select(Grid.facility_id, Doctor.code)
-        .outerjoin(Doctor, Doctor.id == Grid.doctor_id)
-        .where(Grid.facility_id.in_(select(subtree_query.c.id)))
-        .distinct()
-    ).all()
-    facilities = _facility_tree(session, {facility_id for facility_id, _ in rows})
-    ancestry = _ancestry(facilities)
-    return [(doctor_code, *ancestry(facility_id)) for facility_id, doctor_code in rows]
-
-
-def _ancestry(facilities: dict[int, Any]) -> Any:
-    """facility id -> (its township centre's code or None, its root's code), memoised."""
-    cache: dict[int, tuple[str | None, str]] = {}
-
-    def ancestry(facility_id: int) -> tuple[str | None, str]:
-        if facility_id in cache:
-            return cache[facility_id]
-        township: str | None = None
-        current = facilities[facility_id]
-        seen = set()
-        while True:
-            if township is None and current.level in TOWNSHIP_LEVELS:
-                township = current.code
-            if current.parent_id is None or current.parent_id in seen:
-                cache[facility_id] = (township, current.code)
-                return township, current.code
-            seen.add(current.id)
-            current = facilities[current.parent_id]
-
-    return ancestry
-
-
-def _facility_tree(session: Session, wanted: set[int] | None) -> dict[int, Any]:
-    """Facilities by id: all of them, or only `wanted` and their ancestors (a few
-    lookups up the tree, for a page about a few grids)."""
-    columns = (Facility.id, Facility.code, Facility.level, Facility.parent_id)
-    if wanted is None:
-        return {row.id: row for row in session.execute(select(*columns))}
-    found: dict[int, Any] = {}
-    missing = set(wanted)
-    while missing:
-        rows = session.execute(select(*columns).where(Facility.id.in_(sorted(missing)))).all()
-        found.update((row.id, row) for row in rows)
-        missing = {row.parent_id for row in rows if row.parent_id is not None} - set(found)
-    return found

@@ -36,7 +36,8 @@ from grids.rollups.indicators import (
 )
 from grids.rollups.models import RollupRefresh, RollupSnapshot
 from grids.rollups.period import WeekPeriod, current_week, last_closed_week
-from grids.rollups.queries import grid_counts, grid_places, urgent_cases
+from grids.rollups.places import grid_places
+from grids.rollups.queries import grid_counts, urgent_cases
 from grids.rollups.service import snapshot_week, subject_keys
 
 FULL_EVERY = timedelta(hours=6)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, and_, bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -52,9 +52,28 @@ def in_patients(column: Any, patients: tuple[int, ...]) -> ColumnElement[bool]:
     return column.in_(bindparam("scope_patient_ids", ids, expanding=True, literal_execute=True))
 
 
-def scoped(statement: Any, patient_column: Any, grid_ids: Scope, patients: Patients = None) -> Any:
+def in_slice(patient_column: Any) -> ColumnElement[bool]:
+    """`:slice_from <= patient_column < :slice_to`: one slice of the whole population
+    (`grids.rollups.slices`), its bounds given when the statement runs."""
+    return and_(
+        patient_column >= bindparam("slice_from", type_=Integer),
+        patient_column < bindparam("slice_to", type_=Integer),
+    )
+
+
+def scoped(
+    statement: Any,
+    patient_column: Any,
+    grid_ids: Scope,
+    patients: Patients = None,
+    *,
+    sliced: bool = False,
+) -> Any:
     """`statement` limited to the members of `grid_ids` (all of them: None), named by
-    `patients` when given, else found by a subquery."""
+    `patients` when given, else found by a subquery; `sliced`, to the patients of one
+    slice of the whole population."""
+    if sliced:
+        statement = statement.where(in_slice(patient_column))
     if grid_ids is None:
         return statement
     if patients is not None:

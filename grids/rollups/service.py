@@ -28,7 +28,8 @@ from grids.rollups.indicators import (
 )
 from grids.rollups.models import RollupRefresh, RollupSnapshot
 from grids.rollups.period import WeekPeriod, last_closed_week, shift_week, weeks_back
-from grids.rollups.queries import grid_count, grid_counts, grid_places, urgent_cases
+from grids.rollups.places import grid_count, grid_places
+from grids.rollups.queries import grid_counts, urgent_cases
 
 SCOPE_CHECK_ABOVE = 1000
 """Asked for more grids than this, check whether they are all of them (then count
@@ -115,8 +116,9 @@ def compute_week(
         places, grid_counts(session, period, grid_ids), urgent_cases(session, period, grid_ids)
     )
     # Every subject exists in every week (roll_up gives each place's subjects totals).
+    week_end = min(period.end, now)
     values = {
-        key: indicators(total, week_end=min(period.end, now), doctor_timeout_s=doctor_timeout_s)
+        key: indicators(total, week_end=week_end, doctor_timeout_s=doctor_timeout_s)
         for key, total in totals.items()
     }
     return WeekRollup(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from grids.core.weeks import parse_week
 from grids.rollups.indicators import CASE_OUTCOMES, DOCTOR_ACK_TIMEOUT_S, INDICATOR_FIELDS, document
 from grids.rollups.models import RollupSnapshot
-from grids.rollups.queries import grid_places
+from grids.rollups.places import grid_places
 from grids.rollups.service import RollupError, compute_week, new_snapshot, parse_period
 
 FORMAT = "huzhu-rollups"

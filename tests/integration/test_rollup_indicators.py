@@ -158,7 +158,7 @@ def test_readings_after_the_week_do_not_change_it(session, county) -> None:
 
 
 def test_counting_one_doctors_grids_gives_the_same_figures(session, county) -> None:
-    from grids.rollups.queries import grid_places
+    from grids.rollups.places import grid_places
 
     period = WeekPeriod(fx.WEEK, TZ)
     whole = compute_week(session, period, fx.NOW)

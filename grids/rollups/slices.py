@@ -1,0 +1,91 @@
+"""The whole population's members' statement in slices of patients, each slice on a
+connection of its own, at once.
+
+One statement over a province's members keeps one PostgreSQL backend (one core)
+busy for minutes while the others idle. Cut by patient id, the slices share no
+member, so each grid's counts are the sums of its slices' rows. Each slice is one
+statement, as consistent as the one statement was; the slices may read a moment
+apart, as the other statements of a rollup always have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from grids.models import Membership
+
+SLICES = 2
+"""Slices of a whole-population statement on PostgreSQL: one per core the database
+can give a rollup (the province benchmark's server has two)."""
+
+SLICE_ABOVE = 50_000
+"""Patient ids a database spans before its rollups are sliced: below, one statement
+takes well under a second and a second connection would cost more than it saves."""
+
+
+JIT_EXPRESSIONS_ONLY = (
+    "SET LOCAL jit = on",
+    "SET LOCAL jit_inline_above_cost = -1",
+    "SET LOCAL jit_optimize_above_cost = -1",
+)
+"""A slice of a large population runs for seconds: its expressions compiled to machine
+code (JIT) pay back their compilation; inlining and optimising them do not."""
+
+
+def slice_bounds(
+    session: Session, slices: int | None = None, above: int | None = None
+) -> list[tuple[int, int]]:
+    """Half-open ranges of patient ids `[from, to)` covering every membership, `slices`
+    of them of equal width; one range (no slicing) on SQLite, outside an engine's own
+    connections, or for a span of ids up to `above`."""
+    low, high = session.execute(
+        select(func.min(Membership.patient_id), func.max(Membership.patient_id))
+    ).one()
+    if low is None:
+        return []
+    slices = SLICES if slices is None else slices
+    above = SLICE_ABOVE if above is None else above
+    span = high - low + 1
+    bind = session.get_bind()
+    if slices < 2 or span <= above or bind.dialect.name != "postgresql":
+        return [(low, high + 1)]
+    if not isinstance(bind, Engine):
+        return [(low, high + 1)]
+    width = -(-span // slices)
+    return [(start, min(start + width, high + 1)) for start in range(low, high + 1, width)]
+
+
+def run_sliced(session: Session, statement: Any, bounds: Sequence[tuple[int, int]]) -> list[Any]:
+    """The rows of `statement` (built with `sliced=True`) for every slice of `bounds`:
+    the first on the session's own connection, the others on connections of their
+    own, all at once."""
+
+    def params(bound: tuple[int, int]) -> dict[str, int]:
+        return {"slice_from": bound[0], "slice_to": bound[1]}
+
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+
+    def on_own_connection(bound: tuple[int, int]) -> list[Any]:
+        with engine.connect() as connection:
+            for setting in JIT_EXPRESSIONS_ONLY:
+                connection.execute(text(setting))
+            return list(connection.execute(statement, params(bound)))
+
+    first, *others = bounds
+    with ThreadPoolExecutor(max_workers=max(1, len(others))) as pool:
+        pending = [pool.submit(on_own_connection, bound) for bound in others]
+        for setting in JIT_EXPRESSIONS_ONLY:
+            session.execute(text(setting))
+        try:
+            rows = list(session.execute(statement, params(first)))
+        finally:
+            session.execute(text("SET LOCAL jit = off"))
+        for future in pending:
+            rows.extend(future.result())
+    return rows
