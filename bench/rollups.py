@@ -14,9 +14,11 @@ and rebuilt after it, and foreign-key triggers are skipped (the rows are
 consistent by construction). `--verbose` times each load step. Then, for the
 last week:
 
-- rollups: `compute_week` (one statement counting every grid's members, the
-  urgent cases, grid places, and the sums up to doctors, townships, county),
-  with the wall time of its slowest statements and the CPU time of this process;
+- rollups: `compute_week` (one statement counting every grid's members, run in
+  `grids.rollups.slices.SLICES` slices of patients at once above `SLICE_ABOVE`
+  patient ids; the urgent cases, grid places, and the sums up to doctors,
+  townships, county), with the wall time of its slowest statements (the slices'
+  times added up) and the CPU time of this process;
 - floor: bare GROUP BYs over the same rows with the same week filters
   (memberships per grid, readings in the 52 weeks per member, member reports
   per member, weekly reports per grid, attendance, urgent cases), no joins;
