@@ -11,14 +11,16 @@ member about every 4 weeks, member reports, attendance, urgent cases and four
 follow-ups a member (`FOLLOWUPS`; the floor reads each member's latest). The
 bulk tables' secondary indexes and UNIQUE constraints are dropped for the load
 and rebuilt after it, and foreign-key triggers are skipped (the rows are
-consistent by construction). `--verbose` times each load step. Then, for the
-last week:
+consistent by construction); a VACUUM (ANALYZE) then leaves the tables as
+autovacuum keeps them in service (index-only scans need the visibility map).
+`--verbose` times each load step. Then, for the last week:
 
 - rollups: `compute_week` (one statement counting every grid's members, run in
   `grids.rollups.slices.SLICES` slices of patients at once above `SLICE_ABOVE`
-  patient ids; the urgent cases, grid places, and the sums up to doctors,
-  townships, county), with the wall time of its slowest statements (the slices'
-  times added up) and the CPU time of this process;
+  patient ids, each on a connection of its own while the session reads the urgent
+  cases and grid places; then the sums up to doctors, townships, county), with the
+  wall time of its slowest statements (the slices' times added up) and the CPU
+  time of this process;
 - floor: bare GROUP BYs over the same rows with the same week filters
   (memberships per grid, readings in the 52 weeks per member, member reports
   per member, weekly reports per grid, attendance, urgent cases), no joins;
@@ -260,7 +262,9 @@ def load_sql(
             f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
             for name, table, definition in constraints
         ]
-        steps.append("ANALYZE")
+        # As autovacuum leaves a table in service: statistics, and a visibility map that
+        # lets index-only scans skip the heap.
+        steps.append("VACUUM (ANALYZE)")
         for statement in steps:
             # Longest names first, so ":members" is not read as ":member" + "s".
             for key in sorted(params, key=len, reverse=True):

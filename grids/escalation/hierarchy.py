@@ -13,13 +13,13 @@ builds one from the database).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 
 import networkx as nx  # type: ignore[import-untyped]
+
+from grids.core.collector import collector_paused
 
 INFO = "info"
 
@@ -43,19 +43,6 @@ def node(kind: NodeKind, ident: int) -> int:
 
 def kind_of(graph_node: int) -> NodeKind:
     return _KINDS[graph_node % 4]
-
-
-@contextmanager
-def _no_garbage_collection() -> Iterator[None]:
-    """Building a million nodes makes millions of dicts, none of them garbage: without
-    this, the collector rescans them again and again and the build is ten times slower."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def id_of(graph_node: int) -> int:
@@ -166,7 +153,7 @@ class Hierarchy:
         """(grid id, patient id) pairs; the grids must be in the hierarchy. Returns the count.
 
         Members are leaves and have one grid, so no cycle check is needed: added in bulk."""
-        with _no_garbage_collection():
+        with collector_paused():
             edges = [(grid * 4 + _GRID, member * 4 + _MEMBER) for grid, member in memberships]
             missing = [grid for grid in {grid for grid, _ in edges} if grid not in self._graph]
             if missing:
@@ -203,7 +190,7 @@ class Hierarchy:
         """The whole hierarchy: facilities and their parents, each doctor under their
         clinic, each grid under its doctor (under its facility when it has none), each
         member under their grid."""
-        with _no_garbage_collection():
+        with collector_paused():
             return cls._build(facilities, doctors, grids, memberships, version)
 
     @classmethod

@@ -9,13 +9,12 @@ Nothing here touches a database: plain records in, a `FormationPlan` out.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
+from grids.core.collector import collector_paused
 from grids.core.limits import DOCTOR_GRID_CAPACITY, GRID_CAPACITY
 from grids.core.vocabulary import MIXED, PLACEABLE_STATUSES, condition_abbreviation
 from grids.formation.partition import partition
@@ -85,22 +84,6 @@ class _Grid:
 
 
 # --- the function -------------------------------------------------------------------------
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the garbage collector while millions of acyclic records are built.
-
-    Left on, it would run full collections over the growing heap again and again,
-    which at a million patients costs more than the formation itself.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def form_grids(data: FormationInput) -> FormationPlan:

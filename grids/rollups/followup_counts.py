@@ -94,8 +94,10 @@ def followup_member_columns(
         return case((condition, 1), else_=0)
 
     def counted_so_far(condition: Any) -> Any:
+        # The default frame (up to the current row and its peers) is the row number's
+        # too, so one window pass computes all three; no two rows are peers (ids differ).
         return func.sum(flag(condition)).over(
-            partition_by=Followup.patient_id, order_by=newest_first, rows=(None, 0)
+            partition_by=Followup.patient_id, order_by=newest_first
         )
 
     # One pass over the follow-ups, newest first: each row knows whether it is the

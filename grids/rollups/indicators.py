@@ -262,7 +262,8 @@ def roll_up(
     zeros = (0,) * len(names)
     for place in places:
         counts = grid_counts.get(place.grid_id)
-        row = tuple([int(counts.get(name) or 0) for name in names]) if counts else zeros
+        # A grid's counts are ints (`queries.grid_counts`); a name it lacks counts 0.
+        row = tuple(map(counts.get, names, zeros)) if counts else zeros
         grid_cases = cases.get(place.grid_id, ())
         keys = [("grid", place.grid_code), ("county", place.county_code)]
         if place.doctor_code:

@@ -6,6 +6,7 @@ operators). Thresholds come from `indicators`; week bounds from `WeekPeriod`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -64,7 +65,7 @@ from grids.rollups.scope import (
     scope_patients,
     scoped,
 )
-from grids.rollups.slices import run_sliced, slice_bounds
+from grids.rollups.slices import slice_bounds, start_sliced
 
 
 def _flag(condition: ColumnElement[bool]) -> Any:
@@ -174,16 +175,14 @@ def _member_status(
         .group_by(MemberReport.patient_id)
     )
     named = part(members_only(named, MemberReport.patient_id), "named", grid_ids)
-    read = (
-        select(
-            Reading.patient_id,
-            func.max(Reading.week).label("last_week"),
-            func.max(case((Reading.week == week, 1), else_=0)).label("this_week"),
-        )
-        .where(Reading.week >= period.lost_from, Reading.week <= week)
+    # The latest readings cover the control window; before it, the lost-to-follow-up
+    # window needs only whether a member was read at all.
+    read_before = (
+        select(Reading.patient_id, func.max(Reading.week).label("last_week"))
+        .where(Reading.week >= period.lost_from, Reading.week < period.control_from)
         .group_by(Reading.patient_id)
     )
-    read = part(members_only(read, Reading.patient_id), "read", grid_ids)
+    read_before = part(members_only(read_before, Reading.patient_id), "read_before", grid_ids)
     urgent = (
         select(
             UrgentReport.patient_id,
@@ -223,10 +222,19 @@ def _member_status(
         grid_ids,
     ).subquery("this_report")
 
+    def read_since(first_week: str) -> ColumnElement[bool]:
+        if first_week >= period.control_from:
+            return or_(bp.c.week >= first_week, glucose.c.week >= first_week)
+        return or_(
+            bp.c.week.is_not(None),
+            glucose.c.week.is_not(None),
+            read_before.c.last_week >= first_week,
+        )
+
     def heard_since(first_week: str) -> ColumnElement[bool]:
         return or_(
             named.c.last_week >= first_week,
-            read.c.last_week >= first_week,
+            read_since(first_week),
             urgent.c.last_at >= period.start_of(first_week),
             and_(stable.c.last_week >= first_week, stable.c.last_at >= Membership.joined_at),
         )
@@ -288,7 +296,7 @@ def _member_status(
             one(
                 and_(this_report.c.all_stable.is_(True), func.coalesce(named.c.this_week, 0) == 0)
             ).label("members_stable"),
-            one(read.c.this_week == 1).label("members_with_reading"),
+            one(or_(bp.c.week == week, glucose.c.week == week)).label("members_with_reading"),
             one(or_(named.c.flagged == 1, urgent.c.this_week > 0)).label("members_flagged"),
             one(no_news).label("members_no_news_2w"),
             one(htn).label("htn_denominator"),
@@ -323,7 +331,7 @@ def _member_status(
         .outerjoin(bp, bp.c.patient_id == Membership.patient_id)
         .outerjoin(glucose, glucose.c.patient_id == Membership.patient_id)
         .outerjoin(named, named.c.patient_id == Membership.patient_id)
-        .outerjoin(read, read.c.patient_id == Membership.patient_id)
+        .outerjoin(read_before, read_before.c.patient_id == Membership.patient_id)
         .outerjoin(urgent, urgent.c.patient_id == Membership.patient_id)
         .outerjoin(stable, stable.c.grid_id == Membership.grid_id)
         .outerjoin(this_report, this_report.c.grid_id == Membership.grid_id)
@@ -343,11 +351,18 @@ def _member_status(
     return statement
 
 
-def _member_counts(session: Session, period: WeekPeriod, grid_ids: Scope) -> list[Any]:
+MemberRows = Callable[[], list[Any]]
+"""The members' counts of a rollup, started: calling it waits for the rows."""
+
+
+def member_counts_started(session: Session, period: WeekPeriod, grid_ids: Scope) -> MemberRows:
     """Rows (grid id, members, then the members' 0/1 columns summed, in the order of
-    MEMBER_COUNTS and FOLLOWUP_MEMBER_COUNTS); for the whole population of a large
-    PostgreSQL database, per slice of patients at once (a grid may then have a row
-    from each slice)."""
+    MEMBER_COUNTS and FOLLOWUP_MEMBER_COUNTS), when the returned function is called.
+
+    For the whole population of a large PostgreSQL database the statement runs per
+    slice of patients, each on a connection of its own, from now on: the session
+    meanwhile reads the rest of the rollup (a grid may then have a row from each
+    slice). Otherwise it runs on the session when the rows are asked for."""
 
     def counted(members: Any) -> Any:
         members = members.subquery("members")
@@ -360,40 +375,39 @@ def _member_counts(session: Session, period: WeekPeriod, grid_ids: Scope) -> lis
             ),
         ).group_by(members.c.grid_id)
 
+    if session.get_bind().dialect.name == "postgresql":
+        # Compiling the statements of a rollup to machine code (JIT) costs seconds at a
+        # county's scale and wins nothing back; the setting ends with the transaction.
+        # (A slice, on its own connection, has its own settings.)
+        session.execute(text("SET LOCAL jit = off"))
     if grid_ids is None:
         bounds = slice_bounds(session)
         if len(bounds) > 1:
-            return run_sliced(session, counted(member_status(period, sliced=True)), bounds)
+            return start_sliced(session, counted(member_status(period, sliced=True)), bounds)
     patients = None if grid_ids is None else scope_patients(session, grid_ids)
-    return list(session.execute(counted(member_status(period, grid_ids, patients))))
+    statement = counted(member_status(period, grid_ids, patients))
+    return lambda: list(session.execute(statement))
 
 
 def grid_counts(
-    session: Session, period: WeekPeriod, grid_ids: Scope = None
+    session: Session,
+    period: WeekPeriod,
+    grid_ids: Scope = None,
+    *,
+    member_rows: MemberRows | None = None,
 ) -> dict[int, dict[str, int]]:
-    """Every indicator count of every grid for the week: {grid_id: {field: count}}."""
+    """Every indicator count of every grid for the week: {grid_id: {field: count}}.
+    `member_rows`: the members' counts, started already (`member_counts_started`)."""
     week = period.week
-    if session.get_bind().dialect.name == "postgresql":
-        # Compiling this one large statement to machine code (JIT) costs seconds at a
-        # county's scale and wins nothing back; the setting ends with the transaction.
-        session.execute(text("SET LOCAL jit = off"))
-    counts: dict[int, dict[str, int]] = {}
-    names = ("members", *MEMBER_COUNTS, *FOLLOWUP_MEMBER_COUNTS)
-    for grid_id, *numbers in _member_counts(session, period, grid_ids):
-        values = counts.get(grid_id)
-        if values is None:
-            counts[grid_id] = dict(zip(names, map(int, numbers), strict=True))
-        else:  # the grid's members in another slice
-            for name, number in zip(names, numbers, strict=True):
-                values[name] += int(number)
-    for values in counts.values():
-        values["grids"] = 1 if values["members"] else 0
+    if member_rows is None:
+        member_rows = member_counts_started(session, period, grid_ids)
+    merged: dict[int, dict[str, int]] = {}
 
     def merge(statement: Any, grid_column: Any) -> None:
         result = session.execute(grids_only(statement, grid_column, grid_ids))
         _grid, *names = result.keys()
         for grid_id, *numbers in result:
-            counts.setdefault(grid_id, {}).update(
+            merged.setdefault(grid_id, {}).update(
                 zip(names, [int(number or 0) for number in numbers], strict=True)
             )
 
@@ -461,7 +475,21 @@ def grid_counts(
         .group_by(Escalation.grid_id),
         Escalation.grid_id,
     )
-    for grid_id, values in followups_done(session, period, grid_ids).items():
+    for grid_id, done in followups_done(session, period, grid_ids).items():
+        merged.setdefault(grid_id, {}).update(done)
+
+    counts: dict[int, dict[str, int]] = {}
+    names = ("members", *MEMBER_COUNTS, *FOLLOWUP_MEMBER_COUNTS)
+    for grid_id, *numbers in member_rows():
+        known = counts.get(grid_id)
+        if known is None:
+            counts[grid_id] = dict(zip(names, map(int, numbers), strict=True))
+        else:  # the grid's members in another slice
+            for name, number in zip(names, numbers, strict=True):
+                known[name] += int(number)
+    for values in counts.values():
+        values["grids"] = 1 if values["members"] else 0
+    for grid_id, values in merged.items():
         counts.setdefault(grid_id, {}).update(values)
     return counts
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from grids.core.collector import collector_paused
 from grids.rollups.changes import changed_grids, current_marks, open_case_grids
 from grids.rollups.indicators import (
     COUNT_FIELDS,
@@ -37,7 +38,7 @@ from grids.rollups.indicators import (
 from grids.rollups.models import RollupRefresh, RollupSnapshot
 from grids.rollups.period import WeekPeriod, current_week, last_closed_week
 from grids.rollups.places import grid_places
-from grids.rollups.queries import grid_counts, urgent_cases
+from grids.rollups.queries import grid_counts, member_counts_started, urgent_cases
 from grids.rollups.service import snapshot_week, subject_keys
 
 FULL_EVERY = timedelta(hours=6)
@@ -206,7 +207,10 @@ def _full(
     places: list[GridPlace],
     doctor_timeout_s: int,
 ) -> RefreshOutcome:
-    totals = roll_up(places, grid_counts(session, period), urgent_cases(session, period))
+    with collector_paused():  # a province's rollup is a million small records
+        member_rows = member_counts_started(session, period, None)
+        cases = urgent_cases(session, period)
+        totals = roll_up(places, grid_counts(session, period, member_rows=member_rows), cases)
     written = _write(session, period, now, totals, doctor_timeout_s, complete=True)
     return RefreshOutcome(period.week, True, len(places), written)
 

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from grids.core.collector import collector_paused
 from grids.core.errors import CatalogueError
 from grids.rollups.indicators import (
     DOCTOR_ACK_TIMEOUT_S,
@@ -29,7 +30,7 @@ from grids.rollups.indicators import (
 from grids.rollups.models import RollupRefresh, RollupSnapshot
 from grids.rollups.period import WeekPeriod, last_closed_week, shift_week, weeks_back
 from grids.rollups.places import grid_count, grid_places
-from grids.rollups.queries import grid_counts, urgent_cases
+from grids.rollups.queries import grid_counts, member_counts_started, urgent_cases
 
 SCOPE_CHECK_ABOVE = 1000
 """Asked for more grids than this, check whether they are all of them (then count
@@ -111,16 +112,20 @@ def compute_week(
         and len(grid_ids) == grid_count(session)
     ):
         grid_ids = None  # every grid: no need to scope each part of the statement
-    places = places if places is not None else grid_places(session)
-    totals = roll_up(
-        places, grid_counts(session, period, grid_ids), urgent_cases(session, period, grid_ids)
-    )
-    # Every subject exists in every week (roll_up gives each place's subjects totals).
-    week_end = min(period.end, now)
-    values = {
-        key: indicators(total, week_end=week_end, doctor_timeout_s=doctor_timeout_s)
-        for key, total in totals.items()
-    }
+    with collector_paused():  # a province's rollup is a million small records
+        # A province's members are counted in slices on connections of their own; the
+        # session reads the places and cases meanwhile.
+        member_rows = member_counts_started(session, period, grid_ids)
+        places = places if places is not None else grid_places(session)
+        cases = urgent_cases(session, period, grid_ids)
+        counts = grid_counts(session, period, grid_ids, member_rows=member_rows)
+        totals = roll_up(places, counts, cases)
+        # Every subject exists in every week (roll_up gives each place's subjects totals).
+        week_end = min(period.end, now)
+        values = {
+            key: indicators(total, week_end=week_end, doctor_timeout_s=doctor_timeout_s)
+            for key, total in totals.items()
+        }
     return WeekRollup(
         period=period,
         places=places,
