@@ -32,9 +32,9 @@ from grids.followups.due import seats_due_at_visits
 from grids.followups.rules import seat_list
 from grids.models import ExchangeAttendance, ExchangeOverride, Facility, Grid
 from grids.outreach import NumberStates, Outreach, Timing, leaders, people
-from grids.outreach.batches import among, id_batches
 from grids.outreach.leaders import GridLeaders
 from grids.outreach.timing import local_at, sending_moment, stamp, weeks_between
+from grids.storage.id_lists import among, id_batches
 from i18n import translate
 
 MEMBER_REMINDER_AT = time(18, 0)

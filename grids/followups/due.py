@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from grids.accounts.access import facility_subtree_ids
@@ -18,9 +18,9 @@ from grids.core.vocabulary import GONE_STATUSES
 from grids.followups import rules
 from grids.followups.models import Followup
 from grids.models import Doctor, Facility, Grid, Membership, Patient
-from grids.outreach.batches import among, id_batches
 from grids.rollups.boards import member_colours
 from grids.rollups.period import WeekPeriod, last_closed_week
+from grids.storage.id_lists import among, id_batches, written_in
 
 
 @dataclass(frozen=True)
@@ -138,10 +138,8 @@ def _member_due(row: Any, latest: tuple[date, str] | None, tz: ZoneInfo) -> Memb
 
 
 def _in_grids(column: Any, grid_ids: Sequence[int]) -> Any:
-    """`column IN (ids)` with the ids written into the SQL (a township's thousands of
-    grids, repeated twice, would pass the drivers' limit on bound parameters)."""
-    ids = sorted({int(grid_id) for grid_id in grid_ids})
-    return column.in_(bindparam("township_grid_ids", ids, expanding=True, literal_execute=True))
+    """A township's thousands of grids, repeated twice, written into the SQL."""
+    return written_in(column, grid_ids, "township_grid_ids")
 
 
 def _latest_of_members(in_grids: Any) -> Any:

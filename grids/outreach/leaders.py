@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from grids.core.vocabulary import PatientStatus
 from grids.models import ExchangeOverride, Patient, UrgentReport, WeeklyReport
 from grids.outreach import NumberStates, people
-from grids.outreach.batches import among, id_batches
+from grids.storage.id_lists import among, id_batches
 
 SILENT_AFTER = timedelta(weeks=2)
 

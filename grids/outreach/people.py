@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from grids.core.vocabulary import GONE_STATUSES, DoctorStatus
 from grids.models import Doctor, Grid, Membership, Patient
 from grids.outreach import NumberStates
-from grids.outreach.batches import among, id_batches
+from grids.storage.id_lists import among, id_batches
 
 
 @dataclass(frozen=True)

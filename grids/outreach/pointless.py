@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from grids.exchanges.reminders import attendance_prompt_prefix, occurrences, reminded_exchange
 from grids.models import ExchangeAttendance, ExchangeOverride, Membership, Patient, WeeklyReport
-from grids.outreach.batches import among
 from grids.outreach.timing import stamp
 from grids.reports.prompts import PROMPTS, prompt_key
+from grids.storage.id_lists import among
 
 
 @dataclass

@@ -29,10 +29,10 @@ from grids.core.notices import Notice
 from grids.core.weeks import previous_week, week_monday
 from grids.models import Grid, Patient, WeeklyReport
 from grids.outreach import NumberStates, Outreach, Timing, leaders, people
-from grids.outreach.batches import among
 from grids.outreach.leaders import GridLeaders
 from grids.outreach.timing import local_at, weeks_between
 from grids.silence.models import ReportSilence
+from grids.storage.id_lists import among
 
 PROMPT_AT = time(18, 0)
 NUDGE_AT = time(10, 0)

@@ -11,17 +11,17 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from grids.models import Membership
+from grids.storage.id_lists import written_in
 
 Scope = Collection[int] | None
 """Grid ids to count, or None for every grid (the whole population at once)."""
 
 
 def in_grids(column: Any, grid_ids: Collection[int]) -> ColumnElement[bool]:
-    """`column IN (ids)` with the ids written into the SQL (integers only): a township's
-    thousands of grids, repeated in each part of a statement, would pass the
-    drivers' limit on bound parameters."""
-    ids = sorted({int(grid_id) for grid_id in grid_ids})
-    return column.in_(bindparam("scope_grid_ids", ids, expanding=True, literal_execute=True))
+    """`column IN (ids)` with the ids written into the SQL: a township's thousands of
+    grids, repeated in each part of a statement, would pass the drivers' limit on
+    bound parameters."""
+    return written_in(column, grid_ids, "scope_grid_ids")
 
 
 Patients = tuple[int, ...] | None
@@ -48,8 +48,7 @@ def scope_patients(session: Session, grid_ids: Collection[int]) -> Patients:
 
 def in_patients(column: Any, patients: tuple[int, ...]) -> ColumnElement[bool]:
     """`column IN (ids)` with the patient ids written into the SQL, like `in_grids`."""
-    ids = list(patients)
-    return column.in_(bindparam("scope_patient_ids", ids, expanding=True, literal_execute=True))
+    return written_in(column, patients, "scope_patient_ids")
 
 
 def in_slice(patient_column: Any) -> ColumnElement[bool]:

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from grids.exchanges.reminders import ATTENDANCE_TEMPLATE, REMINDER_TEMPLATES
 from grids.models import Grid
-from grids.outreach.batches import among
 from grids.outreach.pointless import (
     Moved,
     answered_prompts,
@@ -24,6 +23,7 @@ from grids.outreach.pointless import (
     attended_grids,
     moved_exchanges,
 )
+from grids.storage.id_lists import among
 from grids.storage.rows import rows_matched
 from notifications.models import OutboxMessage, OutboxStatus
 from scheduling.models import SchedulerJobState
