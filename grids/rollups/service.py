@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import JSON, case, delete, null, select, type_coerce
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
@@ -31,6 +31,8 @@ from grids.rollups.models import RollupRefresh, RollupSnapshot
 from grids.rollups.period import WeekPeriod, last_closed_week, shift_week, weeks_back
 from grids.rollups.places import grid_count, grid_places
 from grids.rollups.queries import grid_counts, member_counts_started, urgent_cases
+from grids.storage.bulk import insert_many, update_many
+from grids.storage.rows import forget_loaded
 
 SCOPE_CHECK_ABOVE = 1000
 """Asked for more grids than this, check whether they are all of them (then count
@@ -173,29 +175,68 @@ def snapshot_week(
     if not period.closed_at(now):
         return 0, 0
     rollup = compute_week(session, period, now, doctor_timeout_s=doctor_timeout_s)
+    session.flush()  # the rows are written by statements: the session's changes go first
+    snapshots = RollupSnapshot.__table__
+    # A provisional row's figures are replaced whatever they are: not read.
+    stored_figures = type_coerce(
+        case((RollupSnapshot.provisional, null()), else_=RollupSnapshot.indicators), JSON
+    )
     stored = {
-        (row.level, row.code): row
-        for row in session.scalars(select(RollupSnapshot).where(RollupSnapshot.week == period.week))
+        (level, code): (row_id, provisional, figures, revisions)
+        for row_id, level, code, provisional, figures, revisions in session.execute(
+            select(
+                RollupSnapshot.id,
+                RollupSnapshot.level,
+                RollupSnapshot.code,
+                RollupSnapshot.provisional,
+                stored_figures,
+                RollupSnapshot.revisions,
+            ).where(RollupSnapshot.week == period.week)
+        )
     }
-    created = revised = 0
+    new: list[dict[str, Any]] = []
+    finalised: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for (level, code), values in rollup.values.items():
         row = stored.get((level, code))
         if row is None:
-            session.add(new_snapshot(period.week, level, code, values, now))
-            created += 1
-        elif row.provisional:
-            row.indicators = values
-            row.computed_at = row.first_computed_at = now
-            row.revisions = 1
-            row.provisional = False
-            row.parts = None
-            created += 1
-        elif row.indicators != values:
-            row.indicators = values
-            row.computed_at = now
-            row.revisions += 1
-            revised += 1
-    gone = [row.id for key, row in stored.items() if row.provisional and key not in rollup.values]
+            new.append(
+                {
+                    "week": period.week,
+                    "level": level,
+                    "code": code,
+                    "indicators": values,
+                    "computed_at": now,
+                    "first_computed_at": now,
+                    "revisions": 1,
+                    "provisional": False,
+                }
+            )
+            continue
+        row_id, provisional, figures, revisions = row
+        if provisional:
+            finalised.append(
+                {
+                    "id": row_id,
+                    "indicators": values,
+                    "computed_at": now,
+                    "first_computed_at": now,
+                    "revisions": 1,
+                    "provisional": False,
+                    "parts": None,
+                }
+            )
+        elif figures != values:
+            changed.append(
+                {"id": row_id, "indicators": values, "computed_at": now, "revisions": revisions + 1}
+            )
+    connection = session.connection()
+    insert_many(connection, snapshots, new)
+    update_many(connection, snapshots, finalised)
+    update_many(connection, snapshots, changed)
+    forget_loaded(session, RollupSnapshot)
+    created, revised = len(new) + len(finalised), len(changed)
+    gone = [row[0] for key, row in stored.items() if row[1] and key not in rollup.values]
     if gone:
         session.execute(delete(RollupSnapshot).where(RollupSnapshot.id.in_(gone)))
     session.execute(delete(RollupRefresh).where(RollupRefresh.week == period.week))

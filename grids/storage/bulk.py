@@ -6,7 +6,8 @@ client than on the server, and an executemany sends one statement per row. Here 
 column travels as one array in PostgreSQL's binary format (`%(name)b`: dumped in C,
 no escaping, nothing for the server to parse) and `unnest` turns the arrays back into
 rows, whatever their number. The statement text is built once per table and columns.
-SQLite, in the process, gets a plain executemany.
+SQLite, in the process, gets a plain executemany. `update_many` changes rows by their
+key the same way (`UPDATE … FROM unnest(…)`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Table, func, insert, select
+from sqlalchemy import JSON, Connection, DateTime, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from grids.storage.partitions import SKIP_TAKEN_KEYS
@@ -126,3 +127,35 @@ def insert_many(
         connection.execute(plain, list(rows))
     else:
         raise RuntimeError(f"insert_many supports PostgreSQL and SQLite, not {dialect}")
+
+
+@cache
+def _update_text(table: Table, names: tuple[str, ...], key: str) -> str:
+    settings = ", ".join(f"{quote(name)} = {column(table, 'changed', name)}" for name in names)
+    target = _DIALECT.identifier_preparer.format_table(table)
+    return (
+        f"UPDATE {target} SET {settings} "
+        f"FROM {unnest_from(table, (key, *names), 'changed')} "
+        f"WHERE {target}.{quote(key)} = changed.{quote(key)}"
+    )
+
+
+def update_many(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, key: str = "id"
+) -> None:
+    """Update each row of `table` whose `key` one of `rows` names (all with the same
+    keys) to that row's other values: one statement on PostgreSQL."""
+    if not rows:
+        return
+    names = tuple(name for name in rows[0] if name != key)
+    if connection.dialect.name == "postgresql":
+        params = array_params(table, (key, *names), rows, "changed")
+        connection.exec_driver_sql(_update_text(table, names, key), params)
+        return
+    # A bound parameter may not share its column's name in a SET clause.
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam(f"row_{key}"))
+        .values({name: bindparam(f"row_{name}") for name in names})
+    )
+    connection.execute(statement, [{f"row_{name}": row[name] for name in row} for row in rows])

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import undefer
 
 from grids.models import (
     ExchangeAttendance,
@@ -24,7 +25,7 @@ from grids.models import (
 from grids.rollups.models import RollupRefresh, RollupSnapshot
 from grids.rollups.period import WeekPeriod
 from grids.rollups.refresh import refresh_week
-from grids.rollups.service import compute_week
+from grids.rollups.service import compute_week, snapshot_week
 from tests.support import factories
 from tests.support import rollup_fixture as fx
 
@@ -334,3 +335,59 @@ def test_the_interval_is_a_setting(app) -> None:
     assert spec.slot(at, TZ, load_settings({})) == "2026-12-02T10:15"
     with pytest.raises(SettingsError, match="ROLLUPS_REFRESH_MINUTES"):
         load_settings({"ROLLUPS_REFRESH_MINUTES": "7"})
+
+
+def test_the_monday_snapshot_makes_the_provisional_rows_the_weeks_figures(session, county) -> None:
+    refresh_week(session, PERIOD, START)
+    session.commit()
+    # A subject that was counted during the week but is gone by Monday (its row goes).
+    session.add(
+        RollupSnapshot(
+            week=PERIOD.week,
+            level="grid",
+            code="GONE",
+            indicators={},
+            computed_at=START,
+            first_computed_at=START,
+            revisions=3,
+            provisional=True,
+        )
+    )
+    session.commit()
+    monday = PERIOD.end + timedelta(hours=2)
+
+    created, revised = snapshot_week(session, PERIOD, monday)
+    session.commit()
+
+    final = compute_week(session, PERIOD, monday).values
+    assert (created, revised) == (len(final), 0)
+    rows = session.scalars(
+        select(RollupSnapshot)
+        .where(RollupSnapshot.week == PERIOD.week)
+        .options(undefer(RollupSnapshot.parts))
+    ).all()
+    assert {(row.level, row.code): row.indicators for row in rows} == final
+    assert all(
+        not row.provisional
+        and row.parts is None
+        and row.revisions == 1
+        and row.first_computed_at == row.computed_at == monday
+        for row in rows
+    )
+    assert session.scalar(select(RollupRefresh).where(RollupRefresh.week == PERIOD.week)) is None
+
+    # Run again with nothing new: nothing is revised; a change revises only its subject.
+    assert snapshot_week(session, PERIOD, monday + STEP) == (0, 0)
+    level, code = next(key for key in final if key[0] == "county")
+    subject = (
+        RollupSnapshot.week == PERIOD.week,
+        RollupSnapshot.level == level,
+        RollupSnapshot.code == code,
+    )
+    session.execute(update(RollupSnapshot).where(*subject).values(indicators={"members": -1}))
+    session.commit()
+    assert snapshot_week(session, PERIOD, monday + 2 * STEP) == (0, 1)
+    session.commit()
+    row = session.scalars(select(RollupSnapshot).where(*subject)).one()
+    assert (row.revisions, row.indicators) == (2, final[(level, code)])
+    assert row.computed_at == monday + 2 * STEP and row.first_computed_at == monday
