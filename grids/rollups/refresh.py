@@ -33,13 +33,11 @@ from grids.rollups.indicators import (
     Totals,
     UrgentCase,
     indicators,
-    roll_up,
 )
 from grids.rollups.models import RollupRefresh, RollupSnapshot
 from grids.rollups.period import WeekPeriod, current_week, last_closed_week
 from grids.rollups.places import grid_places
-from grids.rollups.queries import grid_counts, member_counts_started, urgent_cases
-from grids.rollups.service import snapshot_week, subject_keys
+from grids.rollups.service import snapshot_week, subject_keys, week_totals
 
 FULL_EVERY = timedelta(hours=6)
 """A full recount at least this often, whatever the marks say."""
@@ -208,10 +206,8 @@ def _full(
     doctor_timeout_s: int,
 ) -> RefreshOutcome:
     with collector_paused():  # a province's rollup is a million small records
-        member_rows = member_counts_started(session, period, None)
-        cases = urgent_cases(session, period)
-        totals = roll_up(places, grid_counts(session, period, member_rows=member_rows), cases)
-    written = _write(session, period, now, totals, doctor_timeout_s, complete=True)
+        _, totals = week_totals(session, period, places)
+        written = _write(session, period, now, totals, doctor_timeout_s, complete=True)
     return RefreshOutcome(period.week, True, len(places), written)
 
 
@@ -229,7 +225,7 @@ def _incremental(
     if not moved:
         return RefreshOutcome(period.week, False, 0, 0)
     ids = [place.grid_id for place in moved]
-    fresh = roll_up(moved, grid_counts(session, period, ids), urgent_cases(session, period, ids))
+    _, fresh = week_totals(session, period, moved, ids)
     affected = {key for place in moved for key in subject_keys(place)}
     stored = _stored_parts(session, period.week, affected)
     if set(stored) != affected:

@@ -8,6 +8,7 @@ updates a snapshot only when the figures changed, and marks it revised.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from grids.rollups.indicators import (
     DOCTOR_ACK_TIMEOUT_S,
     LEVELS,
     GridPlace,
+    Totals,
     document,
     indicators,
     roll_up,
@@ -95,6 +97,23 @@ def check_level(level: str) -> None:
         raise RollupError("rollups.error.bad_level", level=level)
 
 
+def week_totals(
+    session: Session,
+    period: WeekPeriod,
+    places: list[GridPlace] | None = None,
+    grid_ids: Collection[int] | None = None,
+) -> tuple[list[GridPlace], dict[tuple[str, str], Totals]]:
+    """The places counted (`places`, else every grid's) and the additive totals of every
+    subject they add up to; `grid_ids`: the grids of `places`, None for every grid."""
+    # A province's members are counted in slices on connections of their own; the
+    # session reads the places and cases meanwhile.
+    member_rows = member_counts_started(session, period, grid_ids)
+    places = places if places is not None else grid_places(session)
+    cases = urgent_cases(session, period, grid_ids)
+    counts = grid_counts(session, period, grid_ids, member_rows=member_rows)
+    return places, roll_up(places, counts, cases)
+
+
 def compute_week(
     session: Session,
     period: WeekPeriod,
@@ -115,13 +134,7 @@ def compute_week(
     ):
         grid_ids = None  # every grid: no need to scope each part of the statement
     with collector_paused():  # a province's rollup is a million small records
-        # A province's members are counted in slices on connections of their own; the
-        # session reads the places and cases meanwhile.
-        member_rows = member_counts_started(session, period, grid_ids)
-        places = places if places is not None else grid_places(session)
-        cases = urgent_cases(session, period, grid_ids)
-        counts = grid_counts(session, period, grid_ids, member_rows=member_rows)
-        totals = roll_up(places, counts, cases)
+        places, totals = week_totals(session, period, places, grid_ids)
         # Every subject exists in every week (roll_up gives each place's subjects totals).
         week_end = min(period.end, now)
         values = {

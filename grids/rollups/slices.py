@@ -57,9 +57,8 @@ def slice_bounds(
     above = SLICE_ABOVE if above is None else above
     span = high - low + 1
     bind = session.get_bind()
-    if slices < 2 or span <= above or bind.dialect.name != "postgresql":
-        return [(low, high + 1)]
-    if not isinstance(bind, Engine):
+    sliceable = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+    if slices < 2 or span <= above or not sliceable:
         return [(low, high + 1)]
     width = -(-span // slices)
     return [(start, min(start + width, high + 1)) for start in range(low, high + 1, width)]
