@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
 from bench.escalation import seed as seed_escalations
-from bench.rollups import DEFAULT_URL, FLOOR, FOLLOWUPS, TZ, _admin, load_sql
+from bench.rollups import DEFAULT_URL, FLOOR, FOLLOWUPS, TZ, _admin, floor_params_of, load_sql
 from bench.rollups_page import PASSWORD, Gunicorn, logged_in
 from bench.scheduler import week_of_reminders
 from bench.serving import percentile
@@ -159,6 +159,7 @@ def province_params(members: int, county_members: int, week0: str) -> dict[str, 
         "history": HISTORY_WEEKS,
         "week0": week0,
         "followups_until": (date.fromisoformat(week0) - timedelta(days=1)).isoformat(),
+        "followup_visits": 4,
     }
 
 
@@ -176,12 +177,7 @@ def timed(seconds: list[float], action: object) -> None:
 
 
 def rollups_figure(database: Database, period: WeekPeriod, now: datetime, repeat: int) -> None:
-    params = {
-        "end": period.end,
-        "week": period.week,
-        "lost_from": period.lost_from,
-        "last_day": period.last_day,
-    }
+    params = floor_params_of(period)
     rollup, floor = [], []
     subjects = 0
     for _ in range(repeat):

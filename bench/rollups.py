@@ -1,14 +1,16 @@
 """Weekly rollups on PostgreSQL: every level for one week, beside a bare GROUP BY floor.
 
     .venv/bin/python -m bench.rollups [--members 200000] [--url URL] [--repeat 3]
-        [--verbose] [--keep | --reuse DATABASE]
+        [--followup-years 1] [--verbose] [--keep | --reuse DATABASE]
 
 A scratch database (`huzhu_bench_rollups_<pid>`) is created, migrated and filled by
 SQL (`INSERT ... SELECT generate_series`, not timed; 1,000,000 members in about 3
 minutes): a county of MEMBERS members in grids of 20, 15 grids per doctor, 14
 townships; a year (52 weeks) of weekly reports, a BP or glucose reading for each
 member about every 4 weeks, member reports, attendance, urgent cases and four
-follow-ups a member (`FOLLOWUPS`; the floor reads each member's latest). The
+follow-ups a member a year for `--followup-years` years (`FOLLOWUPS`; the rollup
+and the floor read the last 12 months of them: a county's history grows every year,
+its members do not). The
 bulk tables' secondary indexes and UNIQUE constraints are dropped for the load
 and rebuilt after it, and foreign-key triggers are skipped (the rows are
 consistent by construction); a VACUUM (ANALYZE) then leaves the tables as
@@ -45,6 +47,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from grids.followups.rules import year_window
 from grids.rollups.indicators import GridPlace
 from grids.rollups.period import WeekPeriod
 from grids.rollups.places import grid_places
@@ -140,11 +143,12 @@ SELECT p, 1 + ((p - 1) / 20) / 15, 1 + (p - 1) / 20, v.day,
        false, CASE WHEN (p + k) % 5 = 0 THEN 'uncontrolled' ELSE 'controlled' END, '[]'::json,
        v.day + CASE WHEN (p + k) % 5 = 0 THEN 14 ELSE 91 END, 'routine', 'bench',
        v.day::timestamp AT TIME ZONE 'Asia/Shanghai' + INTERVAL '10 hours'
-FROM generate_series(1, :members) p CROSS JOIN generate_series(0, 3) k
+FROM generate_series(1, :members) p CROSS JOIN generate_series(0, :followup_visits - 1) k
 CROSS JOIN LATERAL (SELECT DATE ':followups_until' - (p % 91) - k * 91 AS day) v;
 """
-"""A year of follow-ups, four a member (the national standard), the latest within the
-last 13 weeks before `followups_until`; a fifth of them uncontrolled, due in two weeks."""
+"""Follow-ups every 91 days, `followup_visits` a member (four: a year, the national
+standard), the latest within the last 13 weeks before `followups_until`; a fifth of
+them uncontrolled, due in two weeks."""
 
 FLOOR = [
     "SELECT grid_id, count(*) FROM memberships WHERE joined_at < :end "
@@ -157,9 +161,20 @@ FLOOR = [
     "SELECT grid_id, sum(headcount) FROM exchange_attendance WHERE week = :week GROUP BY grid_id",
     "SELECT patient_id, max(received_at) FROM urgent_reports WHERE received_at < :end "
     "GROUP BY patient_id",
-    "SELECT patient_id, max(visit_date) FROM followups WHERE visit_date <= :last_day "
-    "GROUP BY patient_id",
+    "SELECT patient_id, max(visit_date) FROM followups WHERE visit_date >= :year_from "
+    "AND visit_date <= :last_day GROUP BY patient_id",
 ]
+
+
+def floor_params_of(period: WeekPeriod) -> dict[str, object]:
+    """The bounds of FLOOR's statements for the week of `period`."""
+    return {
+        "end": period.end,
+        "week": period.week,
+        "lost_from": period.lost_from,
+        "last_day": period.last_day,
+        "year_from": year_window(period.last_day)[0],
+    }
 
 
 BULK_TABLES = (
@@ -212,7 +227,7 @@ class Scale:
         return cls(members, grids, doctors, max(1, doctors), max(10, members // 500))
 
 
-def fill(url: str, scale: Scale, *, verbose: bool = False) -> float:
+def fill(url: str, scale: Scale, *, followup_years: int = 1, verbose: bool = False) -> float:
     """Migrate the empty database at `url` and fill it set-based; returns seconds taken."""
     params: dict[str, int | str] = {
         "members": scale.members,
@@ -221,6 +236,7 @@ def fill(url: str, scale: Scale, *, verbose: bool = False) -> float:
         "clinics": scale.clinics,
         "urgent": scale.urgent,
         "followups_until": "2026-11-29",
+        "followup_visits": 4 * followup_years,
     }
     return load_sql(url, FILL + FOLLOWUPS, params, verbose=verbose)
 
@@ -319,6 +335,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=200_000)
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--followup-years",
+        type=int,
+        default=1,
+        help="years of follow-ups to load, four a member a year",
+    )
     parser.add_argument("--verbose", action="store_true", help="time each load step")
     parser.add_argument("--keep", action="store_true", help="keep the database; print its URL")
     parser.add_argument(
@@ -332,7 +354,11 @@ def main() -> None:
         _admin(args.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         _admin(args.url, f'CREATE DATABASE "{name}"')
     try:
-        load = 0.0 if args.reuse else fill(url, scale, verbose=args.verbose)
+        load = (
+            0.0
+            if args.reuse
+            else fill(url, scale, followup_years=args.followup_years, verbose=args.verbose)
+        )
         measure(url, load, args.repeat)
         if args.keep or args.reuse:
             print(f"kept: {url}")
@@ -350,12 +376,7 @@ def measure(url: str, load: float, repeat: int) -> None:
             for table in ("patients", *BULK_TABLES[1:])
         }
     period = WeekPeriod(WEEK, TZ)
-    floor_params = {
-        "end": period.end,
-        "week": WEEK,
-        "lost_from": period.lost_from,
-        "last_day": period.last_day,
-    }
+    floor_params = floor_params_of(period)
     rollup_times, rollup_cpu, floor_times = [], [], []
     subjects = 0
     statements: dict[str, float] = {}

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, case, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, and_, case, cast, func, select
+from sqlalchemy.orm import Session, aliased
 
 from grids.followups import rules
 from grids.followups.models import Followup
@@ -84,10 +84,6 @@ def followup_member_columns(
     first_day, _ = rules.year_window(last_day)
     managed_from = local_midnight(first_day + timedelta(days=1), period.tz)
     routine_before = local_midnight(rules.add_months(last_day, -rules.ROUTINE_MONTHS), period.tz)
-    seen = Followup.visit_date <= last_day
-    in_year = and_(Followup.visit_date >= first_day, seen)
-    bp_row = and_(in_year, Followup.systolic.is_not(None))
-    sugar_row = and_(in_year, Followup.glucose_mmol.is_not(None))
     newest_first = (Followup.visit_date.desc(), Followup.id.desc())
 
     def flag(condition: Any) -> Any:
@@ -100,8 +96,11 @@ def followup_member_columns(
             partition_by=Followup.patient_id, order_by=newest_first
         )
 
-    # One pass over the follow-ups, newest first: each row knows whether it is the
-    # member's latest, and the latest with a BP or a glucose in the 12 months.
+    # One pass over the 12 months' follow-ups, newest first: each row knows whether it
+    # is the member's latest, and the latest with a BP or a glucose. Older years are
+    # not read: the history grows every year, the members do not.
+    bp_row = Followup.systolic.is_not(None)
+    sugar_row = Followup.glucose_mmol.is_not(None)
     ranked = part(
         select(
             Followup.patient_id,
@@ -109,9 +108,7 @@ def followup_member_columns(
             Followup.systolic,
             Followup.diastolic,
             Followup.glucose_mmol,
-            flag(and_(in_year, Followup.method.in_([str(m) for m in rules.FACE_TO_FACE]))).label(
-                "face"
-            ),
+            flag(Followup.method.in_([str(m) for m in rules.FACE_TO_FACE])).label("face"),
             flag(bp_row).label("bp_row"),
             flag(sugar_row).label("sugar_row"),
             func.row_number()
@@ -119,7 +116,7 @@ def followup_member_columns(
             .label("n"),
             counted_so_far(bp_row).label("bp_n"),
             counted_so_far(sugar_row).label("sugar_n"),
-        ).where(seen),
+        ).where(Followup.visit_date >= first_day, Followup.visit_date <= last_day),
         Followup.patient_id,
         "fu_ranked",
     )
@@ -137,15 +134,25 @@ def followup_member_columns(
         .group_by(ranked.c.patient_id)
         .subquery("fu")
     )
+    # A member not followed up in the 12 months is due when their latest earlier
+    # follow-up said (a doctor may have set a date far ahead): one look through the
+    # (patient, day) index, only for them.
+    earlier = aliased(Followup)
+    due_before_the_year = (
+        select(earlier.next_due)
+        .where(earlier.patient_id == patient_id, earlier.visit_date < first_day)
+        .order_by(earlier.visit_date.desc(), earlier.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    next_due = func.coalesce(followed.c.next_due, due_before_the_year)
     managed = first_joined < managed_from
 
     columns = [
-        flag(
-            or_(
-                followed.c.next_due < last_day,
-                and_(followed.c.next_due.is_(None), first_joined < routine_before),
-            )
-        ).label("followups_overdue"),
+        # Never followed up: due 3 months after joining.
+        flag(func.coalesce(next_due < last_day, first_joined < routine_before)).label(
+            "followups_overdue"
+        ),
         flag(and_(managed, func.coalesce(followed.c.visits, 0) >= rules.STANDARD_A_YEAR)).label(
             "standard_managed"
         ),

@@ -74,15 +74,20 @@ def grid(session):
     return made
 
 
-def test_the_national_fields_of_a_week(runner, grid) -> None:
+def _indicators(runner, week: str, at: str) -> dict:
+    """The grid's indicators for `week` as `rollups show` prints them at `at`."""
     result = runner.invoke(
         args=[
-            "rollups", "show", "--level", "grid", "--code", "NR-G1", "--week", WEEK,
-            "--format", "json", "--at", "2027-02-10T10:00:00",
+            "rollups", "show", "--level", "grid", "--code", "NR-G1", "--week", week,
+            "--format", "json", "--at", at,
         ]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    values = json.loads(result.output)["indicators"]
+    return json.loads(result.output)["indicators"]
+
+
+def test_the_national_fields_of_a_week(runner, grid) -> None:
+    values = _indicators(runner, WEEK, "2027-02-10T10:00:00")
     assert {name: values[name] for name in (
         "followups_done", "followups_overdue", "standard_managed",
         "standard_managed_denominator", "followup_bp_controlled", "followup_glucose_controlled",
@@ -97,14 +102,31 @@ def test_the_national_fields_of_a_week(runner, grid) -> None:
 
 
 def test_a_year_later_the_old_visits_have_left_the_window(runner, grid) -> None:
-    result = runner.invoke(
-        args=[
-            "rollups", "show", "--level", "grid", "--code", "NR-G1", "--week", "2027-W12",
-            "--format", "json", "--at", "2027-03-30T10:00:00",
-        ]
-    )  # fmt: skip
-    values = json.loads(result.output)["indicators"]
+    values = _indicators(runner, "2027-W12", "2027-03-30T10:00:00")
     # By 28 March 2027 the visit of 10 March 2026 is out: seat 1 has three left; seat 3,
     # which joined in July 2026, is still not under management the whole 12 months.
     assert (values["standard_managed"], values["standard_managed_denominator"]) == (0, 3)
     assert values["followups_done"] == 0
+
+
+def test_a_member_last_seen_before_the_year_is_due_when_that_visit_said(
+    runner, session, grid
+) -> None:
+    # Seat 4, never followed up in the 12 months, was seen twice before them; at the
+    # later visit the doctor set the next one for June 2027, after this week.
+    seat_4 = grid.members[4]
+    _followup(session, seat_4, "2025-09-01", "clinic", (120, 70))
+    _followup(session, seat_4, "2025-12-01", "clinic", (120, 70))
+    session.flush()
+    later = session.scalar(
+        select(Followup).where(
+            Followup.patient_id == seat_4.id, Followup.visit_date == date(2025, 12, 1)
+        )
+    )
+    later.next_due, later.next_due_reason, later.grid_id = date(2027, 6, 1), "set", grid.grid.id
+    session.commit()
+    values = _indicators(runner, WEEK, "2027-02-10T10:00:00")
+    # Only seat 2 is overdue now; the old visits count neither as visits nor as control.
+    assert values["followups_overdue"] == 1
+    assert (values["standard_managed"], values["standard_managed_denominator"]) == (1, 3)
+    assert values["followup_bp_controlled"] == 1
