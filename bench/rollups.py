@@ -143,12 +143,16 @@ SELECT p, 1 + ((p - 1) / 20) / 15, 1 + (p - 1) / 20, v.day,
        false, CASE WHEN (p + k) % 5 = 0 THEN 'uncontrolled' ELSE 'controlled' END, '[]'::json,
        v.day + CASE WHEN (p + k) % 5 = 0 THEN 14 ELSE 91 END, 'routine', 'bench',
        v.day::timestamp AT TIME ZONE 'Asia/Shanghai' + INTERVAL '10 hours'
-FROM generate_series(1, :members) p CROSS JOIN generate_series(0, :followup_visits - 1) k
-CROSS JOIN LATERAL (SELECT DATE ':followups_until' - (p % 91) - k * 91 AS day) v;
+FROM generate_series(:followup_visits - 1, 0, -1) k
+CROSS JOIN LATERAL generate_series(90, 0, -1) d
+CROSS JOIN LATERAL generate_series(CASE WHEN d = 0 THEN 91 ELSE d END, :members, 91) p
+CROSS JOIN LATERAL (SELECT DATE ':followups_until' - d - k * 91 AS day) v;
 """
 """Follow-ups every 91 days, `followup_visits` a member (four: a year, the national
 standard), the latest within the last 13 weeks before `followups_until`; a fifth of
-them uncontrolled, due in two weeks."""
+them uncontrolled, due in two weeks. Member p is seen on the days `p % 91` (= d)
+before each 91-day turn; the rows are written oldest day first, as a county records
+them, so a year's follow-ups lie together in the table as they do in service."""
 
 FLOOR = [
     "SELECT grid_id, count(*) FROM memberships WHERE joined_at < :end "
