@@ -1,7 +1,7 @@
 """Inbound webhook throughput under gunicorn on PostgreSQL, beside a bare Flask endpoint.
 
     .venv/bin/python -m bench.webhook [--url URL] [--workers 4] [--grids 200]
-        [--duration 15] [--connections 16] [--rate 200] [--rate-duration 15]
+        [--duration 15] [--connections 16] [--rate 200] [--rate-duration 15] [--warmup 5]
 
 What it does:
 1. Creates the database `huzhu_bench_webhook_<pid>` on the server of `--url` (dropped at the
@@ -13,7 +13,9 @@ What it does:
 3. For each of three targets under the same `gunicorn -w WORKERS` on 127.0.0.1: the
    bare Flask app (`bench.webhook_bare`), the same app storing each message with one
    INSERT and COMMIT (the floor of any webhook that keeps every message), and Huzhu
-   (`wsgi:create_app()`), it measures from this (second) process:
+   (`wsgi:create_app()`), it measures from this (second) process, after `--warmup`
+   seconds of `wrk` on requests of their own (every worker has then imported its app
+   and served the mix, as workers in service have; gunicorn answers as soon as one is up):
    - throughput: `wrk` (Debian package `wrk`) for `--duration` seconds with
      `--connections` connections, posting the pre-computed requests from a Lua script;
    - latency at a fixed rate: an open-loop asyncio client sends `--rate` requests per
@@ -72,6 +74,8 @@ DATABASE_NAME = f"huzhu_bench_webhook_{os.getpid()}"
 PUBLIC_BASE_URL = "https://huzhu-bench.example.org"
 PATH = "/sms/twilio/inbound"
 AUTH_TOKEN = "bench-auth-token"
+WARM = "f"
+"""MessageSid prefix of the warm-up requests (hex, as Twilio's): not in the figures."""
 GRID_SIZE = 18
 
 LUA = r"""
@@ -364,10 +368,15 @@ def measure(
     script: Path,
     data: Path,
     rate_requests: list[tuple[str, str]],
+    warm: Path,
 ) -> dict[str, float]:
     print(f"-- {name}: gunicorn -w {args.workers} {app}", flush=True)
     server = Gunicorn(app, args.workers, env)
     try:
+        if args.warmup:
+            # Until every worker has imported the app and served requests of the mix, as
+            # workers in service have: the first answers only once one worker is up.
+            run_wrk(server.port, script, warm, args.warmup, args.connections, args.threads)
         wrk = run_wrk(server.port, script, data, args.duration, args.connections, args.threads)
         settle(args.url)
         latencies, failures = asyncio.run(_fixed_rate(server.port, rate_requests, args.rate))
@@ -479,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-duration", type=int, default=15)
     parser.add_argument("--max-rps", type=int, default=2500, help="sizes the unique requests")
     parser.add_argument(
+        "--warmup", type=int, default=5, help="wrk seconds before each measurement (0: none)"
+    )
+    parser.add_argument(
         "--per-message", type=int, default=1000, help="messages for the per-message cost"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
@@ -502,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         wrk_requests = signed_requests(county, unique, "a", seed=1)
         rate_requests = signed_requests(county, int(args.rate * args.rate_duration), "b", seed=2)
+        warm_requests = signed_requests(county, args.max_rps * args.warmup, WARM, seed=3)
         print(
             f"signed {len(wrk_requests) + len(rate_requests)} requests "
             f"({time.perf_counter() - started:.1f} s)",
@@ -520,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
             script.write_text(LUA)
             data = Path(scratch) / "requests.tsv"
             write_data(data, wrk_requests)
+            warm = Path(scratch) / "warmup.tsv"
+            write_data(warm, warm_requests)
             bare = measure(
                 "bare Flask",
                 "bench.webhook_bare:create_app()",
@@ -528,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
                 script,
                 data,
                 rate_requests,
+                warm,
             )
             floor = measure(
                 "bare Flask + INSERT/COMMIT",
@@ -537,17 +553,26 @@ def main(argv: list[str] | None = None) -> int:
                 script,
                 data,
                 rate_requests,
+                warm,
             )
             with Database(url).engine.begin() as connection:
                 connection.execute(text("DELETE FROM inbound_messages"))
-            huzhu = measure("Huzhu", "wsgi:create_app()", env, args, script, data, rate_requests)
+            huzhu = measure(
+                "Huzhu", "wsgi:create_app()", env, args, script, data, rate_requests, warm
+            )
 
         database = Database(url)
+        measured = ~InboundMessage.message_sid.startswith(f"SM{WARM}")
         with database.unit_of_work() as session:
-            stored = session.scalar(select(func.count()).select_from(InboundMessage)) or 0
+            stored = (
+                session.scalar(select(func.count()).select_from(InboundMessage).where(measured))
+                or 0
+            )
             outcomes = dict(
                 session.execute(
-                    select(InboundMessage.outcome, func.count()).group_by(InboundMessage.outcome)
+                    select(InboundMessage.outcome, func.count())
+                    .where(measured)
+                    .group_by(InboundMessage.outcome)
                 )
                 .tuples()
                 .all()
