@@ -10,17 +10,22 @@ What it does:
 2. Pre-computes signed Twilio requests (each with its own MessageSid, signed with the
    twilio library's `RequestValidator`): coordinators' reports, readings, amendments,
    attendance, a few urgent cases, members' texts and strangers.
-3. For each of three targets under the same `gunicorn -w WORKERS` on 127.0.0.1: the
+3. For each of four targets under the same `gunicorn -w WORKERS` on 127.0.0.1: the
    bare Flask app (`bench.webhook_bare`), the same app storing each message with one
-   INSERT and COMMIT (the floor of any webhook that keeps every message), and Huzhu
-   (`wsgi:create_app()`), it measures from this (second) process, after `--warmup`
+   INSERT and COMMIT (the floor of any webhook that keeps every message), Huzhu's web
+   layer (Huzhu's app answering each message with a fixed reply instead of handling it:
+   signature and field checks, request hooks, TwiML) and Huzhu (`wsgi:create_app()`),
+   it measures from this (second) process, after `--warmup`
    seconds of `wrk` on requests of their own (every worker has then imported its app
    and served the mix, as workers in service have; gunicorn answers as soon as one is up):
    - throughput: `wrk` (Debian package `wrk`) for `--duration` seconds with
      `--connections` connections, posting the pre-computed requests from a Lua script;
    - latency at a fixed rate: an open-loop asyncio client sends `--rate` requests per
      second for `--rate-duration` seconds; each latency is counted from the moment the
-     request was due, so a stall is not hidden (no coordinated omission).
+     request was due, so a stall is not hidden (no coordinated omission);
+   - CPU per request over the `wrk` phase, from /proc: gunicorn's workers, and the
+     PostgreSQL server processes connected to the bench database. On a saturated
+     machine throughput goes as the inverse of this sum, so it says where a gap lies.
 4. Checks every Huzhu request was stored once, with no `error` outcome, and prints
    the figures side by side. Targets: Huzhu at least 50% of the req/s of the bare
    endpoint with INSERT/COMMIT (the durable floor); p99 under 100 ms at 200 req/s.
@@ -54,7 +59,15 @@ from urllib.parse import urlencode
 from sqlalchemy import event, func, select, text
 from twilio.request_validator import RequestValidator
 
-from bench.serving import GUNICORN, free_port, percentile, stop, wait_until_up
+from bench.serving import (
+    GUNICORN,
+    children_of,
+    cpu_seconds,
+    free_port,
+    percentile,
+    stop,
+    wait_until_up,
+)
 from config.clock import now as clock_now
 from config.runtime import settings_of
 from config.settings import PROJECT_ROOT
@@ -360,6 +373,24 @@ def settle(url: str) -> None:
     time.sleep(2)
 
 
+def backends_of(server_url: str) -> list[int]:
+    """The PostgreSQL server processes connected to the bench database."""
+    engine = Database(server_url).engine
+    with engine.connect() as connection:
+        pids = connection.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": DATABASE_NAME},
+        ).all()
+    engine.dispose()
+    return list(pids)
+
+
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
 def measure(
     name: str,
     app: str,
@@ -377,7 +408,16 @@ def measure(
             # Until every worker has imported the app and served requests of the mix, as
             # workers in service have: the first answers only once one worker is up.
             run_wrk(server.port, script, warm, args.warmup, args.connections, args.threads)
+        workers = children_of(server.process.pid)
+        before = cpu_of(workers + backends_of(args.url))
         wrk = run_wrk(server.port, script, data, args.duration, args.connections, args.threads)
+        # A backend that connected during the run counts from nothing; the workers are
+        # those that served the warm-up (a sync worker is replaced only when it dies).
+        after = cpu_of(workers + backends_of(args.url))
+        worker_cpu = sum(after[pid] - before.get(pid, 0.0) for pid in workers)
+        database_cpu = sum(
+            used - before.get(pid, 0.0) for pid, used in after.items() if pid not in workers
+        )
         settle(args.url)
         latencies, failures = asyncio.run(_fixed_rate(server.port, rate_requests, args.rate))
     finally:
@@ -394,7 +434,30 @@ def measure(
         "rate_p99_ms": percentile(latencies, 99) * 1000,
         "rate_mean_ms": statistics.fmean(latencies) * 1000,
         "rate_errors": failures,
+        "worker_cpu_ms": worker_cpu * 1000 / max(1, wrk["requests"]),
+        "database_cpu_ms": database_cpu * 1000 / max(1, wrk["requests"]),
     }
+
+
+def cpu_budget(
+    bare: dict[str, float],
+    floor: dict[str, float],
+    web_layer: dict[str, float],
+    huzhu: dict[str, float],
+) -> str:
+    """Where Huzhu's CPU per request goes, beside what half the floor's throughput allows
+    (throughput on a saturated machine goes as the inverse of the CPU each request takes)."""
+
+    def total(column: dict[str, float]) -> float:
+        return column["worker_cpu_ms"] + column["database_cpu_ms"]
+
+    handling = total(huzhu) - total(web_layer)
+    return (
+        f"CPU per request (workers + PostgreSQL): floor {total(floor):.2f} ms, so 50% allows "
+        f"{2 * total(floor):.2f} ms; Huzhu {total(huzhu):.2f} ms = web layer "
+        f"{total(web_layer):.2f} + handling the message {handling:.2f} "
+        f"(the floor's INSERT/COMMIT: {total(floor) - total(bare):.2f})"
+    )
 
 
 @dataclass
@@ -555,6 +618,16 @@ def main(argv: list[str] | None = None) -> int:
                 rate_requests,
                 warm,
             )
+            web_layer = measure(
+                "Huzhu web layer (each message answered without handling it)",
+                "bench.webhook_bare:create_web_layer_app()",
+                env,
+                args,
+                script,
+                data,
+                rate_requests,
+                warm,
+            )
             with Database(url).engine.begin() as connection:
                 connection.execute(text("DELETE FROM inbound_messages"))
             huzhu = measure(
@@ -590,7 +663,8 @@ def main(argv: list[str] | None = None) -> int:
         f"-c{args.connections} -d{args.duration}s; fixed rate {args.rate:.0f} req/s "
         f"for {args.rate_duration}s (open loop, latency from the due time)"
     )
-    print(f"{'':24}{'bare Flask':>14}{'+INSERT/COMMIT':>16}{'Huzhu webhook':>16}")
+    columns = (bare, floor, web_layer, huzhu)
+    print(f"{'':26}{'bare Flask':>12}{'+INSERT/COMMIT':>16}{'Huzhu web layer':>17}{'Huzhu':>9}")
     rows = [
         ("throughput req/s", "rps", "{:.0f}"),
         ("  p50 latency ms", "p50_ms", "{:.1f}"),
@@ -599,12 +673,16 @@ def main(argv: list[str] | None = None) -> int:
         (f"at {args.rate:.0f} req/s: p50 ms", "rate_p50_ms", "{:.1f}"),
         (f"at {args.rate:.0f} req/s: p99 ms", "rate_p99_ms", "{:.1f}"),
         (f"at {args.rate:.0f} req/s: errors", "rate_errors", "{:.0f}"),
+        ("CPU ms/request: workers", "worker_cpu_ms", "{:.2f}"),
+        ("  PostgreSQL", "database_cpu_ms", "{:.2f}"),
     ]
+    widths = (12, 16, 17, 9)
     for label, key, fmt in rows:
-        print(
-            f"{label:24}{fmt.format(bare[key]):>14}{fmt.format(floor[key]):>16}"
-            f"{fmt.format(huzhu[key]):>16}"
+        cells = "".join(
+            f"{fmt.format(column[key]):>{width}}"
+            for column, width in zip(columns, widths, strict=True)
         )
+        print(f"{label:26}{cells}")
     ratio = huzhu["rps"] / floor["rps"]
     p99 = huzhu["rate_p99_ms"]
     print()
@@ -613,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         f"floor of any such webhook; target at least 50%: {'met' if ratio >= 0.5 else 'NOT MET'})"
     )
     print(f"Huzhu / bare throughput: {huzhu['rps'] / bare['rps']:.0%}")
+    print(cpu_budget(bare, floor, web_layer, huzhu))
     print(
         f"Huzhu p99 at {args.rate:.0f} req/s: {p99:.1f} ms "
         f"(target under 100 ms: {'met' if p99 < 100 else 'NOT MET'})"

@@ -49,3 +49,17 @@ def create_app() -> Flask:
         return Response(TWIML, mimetype="application/xml")
 
     return app
+
+
+def create_web_layer_app() -> Flask:
+    """Huzhu's own app, with the handling of each message (store, parse, apply) replaced
+    by a fixed reply: what Huzhu's request costs around the message (signature and field
+    checks, request hooks, TwiML). Not a webhook anyone could run: a yardstick only."""
+    from notifications.twilio import webhooks
+    from wsgi import create_app as create_huzhu
+
+    def fixed_reply(*_args: object) -> str:
+        return "OK"
+
+    webhooks.receive = fixed_reply  # type: ignore[assignment]
+    return create_huzhu()
