@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.webhook [--url URL] [--workers 4] [--grids 200]
         [--duration 15] [--connections 16] [--rate 200] [--rate-duration 15] [--warmup 5]
+        [--months-kept 0] [--per-message 1000] [--keep]
 
 What it does:
 1. Creates the database `huzhu_bench_webhook_<pid>` on the server of `--url` (dropped at the
-   end), migrates it with Alembic and loads a small county: `--grids` grids of 18
-   hypertension patients under two doctors per village clinic.
+   end), migrates it with Alembic (with `--months-kept N`, also the partitions of the N
+   months before this one, as a county that has run that long keeps) and loads a small
+   county: `--grids` grids of 18 hypertension patients under two doctors per village clinic.
 2. Pre-computes signed Twilio requests (each with its own MessageSid, signed with the
    twilio library's `RequestValidator`): coordinators' reports, readings, amendments,
    attendance, a few urgent cases, members' texts and strangers.
@@ -73,7 +75,7 @@ from config.runtime import settings_of
 from config.settings import PROJECT_ROOT
 from grids.core.vocabulary import FacilityLevel
 from grids.models import Doctor, Facility, Grid, Membership, Patient
-from grids.storage import migrate
+from grids.storage import migrate, partitions
 from grids.storage.database import Base, Database
 from grids.storage.session import database_of
 from notifications.inbound import IncomingSms, receive
@@ -215,6 +217,18 @@ def load_county(url: str, grids: int) -> CountyPhones:
         session.commit()
     database.dispose()
     return CountyPhones(coordinators=coordinators, members=members)
+
+
+def keep_months(url: str, count: int) -> None:
+    """Partitions for the `count` months before this one, in every partitioned table."""
+    this_month = partitions.month_of(clock_now().date())
+    engine = Database(url).engine
+    with engine.begin() as connection:
+        created = partitions.ensure_months(
+            connection, [partitions.add_months(this_month, -k) for k in range(1, count + 1)]
+        )
+    engine.dispose()
+    print(f"months kept: {count} before this one ({len(created)} partitions created)", flush=True)
 
 
 def message_mix(county: CountyPhones, rng: random.Random) -> tuple[str, str]:
@@ -556,6 +570,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-message", type=int, default=1000, help="messages for the per-message cost"
     )
+    parser.add_argument(
+        "--months-kept",
+        type=int,
+        default=0,
+        help="months of history before this one, each a partition of every partitioned "
+        "table, as a county that has run that long keeps (0: only those a new one has)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     if not args.url.startswith("postgresql"):
@@ -566,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     url = create_postgres_database(args.url, DATABASE_NAME)
     try:
         migrate.upgrade(url)
+        if args.months_kept:
+            keep_months(url, args.months_kept)
         started = time.perf_counter()
         county = load_county(url, args.grids)
         print(

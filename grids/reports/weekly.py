@@ -204,8 +204,11 @@ def _upserts(session: Session) -> _Upserts:
     return _UPSERTS[session.get_bind().dialect.name]
 
 
+# The week names the partition (PostgreSQL keeps one a month): without it the query
+# would look in every month ever kept.
 _NAMED_THIS_WEEK = select(MemberReport.patient_id).where(
-    MemberReport.weekly_report_id == bindparam("report_id")
+    MemberReport.weekly_report_id == bindparam("report_id"),
+    MemberReport.week == bindparam("week"),
 )
 
 
@@ -394,7 +397,7 @@ def record_weekly_report(
         if revisions == 1:
             named = {roster.members[update.seat].id for update in merged}
         else:
-            named = set(session.scalars(_NAMED_THIS_WEEK, {"report_id": report_id}))
+            named = set(session.scalars(_NAMED_THIS_WEEK, {"report_id": report_id, "week": week}))
         stable_count = sum(
             1
             for member in roster.members.values()

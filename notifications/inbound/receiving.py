@@ -152,9 +152,14 @@ _STORE = _INBOUND.insert().values(
 # data-modifying WITH runs once, whatever the query reads): one round trip, not two.
 _STORE_AND_FIND_SENDER = sender_roster_query().add_cte(_STORE.cte("stored"))
 _OUTCOME = ("sender_type", "sender_id", "outcome", "command", "language", "reply")
+# The month it was received names the partition that holds the row (PostgreSQL keeps one
+# a month): without it the UPDATE would look in every month ever kept.
 _RECORD_OUTCOME = (
     update(_INBOUND)
-    .where(_INBOUND.c.message_sid == bindparam("sid"))
+    .where(
+        _INBOUND.c.message_sid == bindparam("sid"),
+        _INBOUND.c.received_at == bindparam("at", type_=_INBOUND.c.received_at.type),
+    )
     .values({name: bindparam(name) for name in _OUTCOME})
 )
 
@@ -190,6 +195,6 @@ def _receive(
         elif handled.notices:
             outbox.enqueue_many(session, handled.notices, now=now)
         outcome = {name: getattr(handled, name) for name in _OUTCOME}
-        session.execute(_RECORD_OUTCOME, {"sid": sms.message_sid, **outcome})
+        session.execute(_RECORD_OUTCOME, {"sid": sms.message_sid, "at": now, **outcome})
         session.commit()
         return handled.reply, True

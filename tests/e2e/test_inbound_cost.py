@@ -1,11 +1,14 @@
 """What one inbound SMS costs the database: a regression guard for the webhook's
-throughput (bench/webhook.py measures the throughput itself), and the connection
-that is not pinged before each message yet survives a restarted server."""
+throughput (bench/webhook.py measures the throughput itself), the month of partitions it
+reads however many months are kept, and the connection that is not pinged before each
+message yet survives a restarted server."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from grids.storage import database as storage
+from grids.storage import partitions
 from grids.storage.database import Database
 from grids.storage.session import database_of
 from notifications.models import InboundMessage
@@ -29,17 +33,46 @@ PLAIN_REPORT_STATEMENTS = {"postgresql": 3, "sqlite": 4}
 
 
 @contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
+def statements(db: Database) -> Iterator[list[tuple[str, Any]]]:
+    """Each statement sent to the database meanwhile, with its parameters."""
+    seen: list[tuple[str, Any]] = []
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        seen.append((statement, parameters))
 
-    event.listen(db.engine, "before_cursor_execute", count)
+    event.listen(db.engine, "before_cursor_execute", keep)
     try:
         yield seen
     finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+        event.remove(db.engine, "before_cursor_execute", keep)
+
+
+@contextmanager
+def months_kept(db: Database, count: int) -> Iterator[None]:
+    """`count` more months of partitions in every partitioned table, as a county that
+    has kept its history for years has; dropped afterwards."""
+    months = [partitions.add_months(date(2020, 1, 1), k) for k in range(count)]
+    with db.engine.begin() as connection:
+        created = partitions.ensure_months(connection, months)
+    try:
+        yield
+    finally:
+        with db.engine.begin() as connection:
+            for name in created:
+                parent = next(t.name for t in partitions.PARTITIONED if name.startswith(t.name))
+                # Detached first: a month of a table that others refer to cannot be dropped
+                # while it is attached.
+                connection.exec_driver_sql(f"ALTER TABLE {parent} DETACH PARTITION {name}")
+                connection.exec_driver_sql(f"DROP TABLE {name}")
+
+
+def plan_of(db: Database, statement: str, parameters: Any) -> str:
+    with db.engine.connect() as connection:
+        cursor = connection.connection.cursor()
+        cursor.execute(f"EXPLAIN {statement}", parameters)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        connection.rollback()
+    return plan
 
 
 @pytest.fixture
@@ -62,6 +95,33 @@ def test_a_plain_weekly_report_costs_a_few_statements(client, db, county) -> Non
     # The member's flags and the reading: one statement each.
     assert len(reading) <= base + 2, reading
     assert [row.outcome for row in rows(db, InboundMessage)] == ["applied", "amended", "applied"]
+
+
+@pytest.mark.postgres
+def test_a_report_reads_the_month_of_the_message_however_many_months_are_kept(
+    client, db, county
+) -> None:
+    """PostgreSQL keeps a partition a month: what the webhook looks up or updates is in
+    the month of the message, so a message costs the same in the county's third year as
+    in its first (each month more would be one more place to look, for every message)."""
+    coordinator = county.zh.coordinator.phone
+    with months_kept(db, 24):
+        send(client, coordinator, "好")
+        with statements(db) as seen:
+            # An amendment: the outcome is recorded, and who was named earlier is read.
+            send(client, coordinator, "好 5 血压150/95")
+        lookups = [
+            (statement, parameters)
+            for statement, parameters in seen
+            if statement.lstrip().upper().startswith(("SELECT", "UPDATE"))
+        ]
+        assert {statement.split()[0].upper() for statement, _ in lookups} == {"SELECT", "UPDATE"}
+        for statement, parameters in lookups:
+            plan = plan_of(db, statement, parameters)
+            for table in partitions.PARTITIONED:
+                months = set(re.findall(rf"\b{table.name}_(?:y\d{{4}}m\d{{2}}|default)\b", plan))
+                assert len(months) <= 1, (statement, sorted(months))
+    assert [row.outcome for row in rows(db, InboundMessage)] == ["applied", "amended"]
 
 
 def test_a_connection_in_steady_use_is_not_pinged(client, db, county, monkeypatch) -> None:
