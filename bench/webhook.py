@@ -34,8 +34,14 @@ What it does:
 5. Handles `--per-message` more messages of the same mix in this process, straight
    through `notifications.inbound.receive`, and prints what each costs on average:
    SQL statements, database round trips (statements plus BEGIN, COMMIT and any
-   ping of a pooled connection), ORM objects loaded, and CPU time of the handler. The first
-   three do not vary from run to run, unlike req/s and CPU time on a busy machine.
+   ping of a pooled connection), ORM objects loaded, and CPU time of the handler and of
+   its PostgreSQL server process. The first three do not vary from run to run, unlike
+   req/s and CPU time on a busy machine.
+6. Replays the statements those messages sent, in the same transactions, on a copy of the
+   database as they found it, through one plain psycopg connection
+   (`bench.statement_replay`), and prints what they cost with no ORM, rules or
+   SQLAlchemy between them: the least any implementation writing the same rows with the
+   same statements costs, and so the highest share of the floor it could reach.
 
 Needs `wrk` (`apt-get install -y wrk`). Loopback only; bounded in time and count.
 """
@@ -59,6 +65,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
 from bench.serving import (
@@ -70,6 +77,7 @@ from bench.serving import (
     stop,
     wait_until_up,
 )
+from bench.statement_replay import ReplayCost, StatementLog, replay
 from config.clock import now as clock_now
 from config.runtime import settings_of
 from config.settings import PROJECT_ROOT
@@ -86,6 +94,7 @@ from wsgi import create_app
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # One name per run, so two runs side by side do not drop each other's database.
 DATABASE_NAME = f"huzhu_bench_webhook_{os.getpid()}"
+REPLAY_DATABASE_NAME = f"{DATABASE_NAME}_replay"
 PUBLIC_BASE_URL = "https://huzhu-bench.example.org"
 PATH = "/sms/twilio/inbound"
 AUTH_TOKEN = "bench-auth-token"
@@ -387,15 +396,15 @@ def settle(url: str) -> None:
     time.sleep(2)
 
 
-def backends_of(server_url: str) -> list[int]:
-    """The PostgreSQL server processes connected to the bench database."""
+def backends_of(server_url: str, database: str = DATABASE_NAME) -> list[int]:
+    """The PostgreSQL server processes connected to `database` (the bench database)."""
     engine = Database(server_url).engine
     with engine.connect() as connection:
         pids = connection.scalars(
             text(
                 "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
             ),
-            {"name": DATABASE_NAME},
+            {"name": database},
         ).all()
     engine.dispose()
     return list(pids)
@@ -474,6 +483,62 @@ def cpu_budget(
     )
 
 
+def copy_database(url: str, name: str) -> str:
+    """A copy of the database of `url` named `name` (its URL), once nobody else is
+    connected to it: a stopped server's connections close within seconds, and any
+    still open after 10 s are ended."""
+    source = make_url(url).database
+    others = text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+    )
+    admin = Database(make_url(url).set(database="postgres").render_as_string(False))
+    deadline = time.monotonic() + 10
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        while connection.scalars(others, {"name": source}).all():
+            if time.monotonic() > deadline:
+                for pid in connection.scalars(others, {"name": source}).all():
+                    connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                time.sleep(0.5)
+                break
+            time.sleep(0.2)
+    admin.dispose()
+    return create_postgres_database(url, name, copy_of=source)
+
+
+def statements_alone(
+    cost: PerMessage,
+    floor: dict[str, float],
+    web_layer: dict[str, float],
+    huzhu: dict[str, float],
+) -> str:
+    """What the statements cost with nothing between them, and the most any
+    implementation sending them could reach beside the floor.
+
+    The replay runs in this process on an idle machine, where every request costs less
+    CPU than under the saturating `wrk` phase: its share of Huzhu's handling measured
+    the same way carries it over to the loaded figures."""
+
+    def total(column: dict[str, float]) -> float:
+        return column["worker_cpu_ms"] + column["database_cpu_ms"]
+
+    replayed = cost.replayed
+    alone = replayed.client_cpu_ms + replayed.server_cpu_ms
+    share = alone / (cost.cpu_ms + cost.database_cpu_ms)
+    under_load = share * (total(huzhu) - total(web_layer))
+    allowed = 2 * total(floor) - total(web_layer)
+    ceiling = total(floor) / (total(web_layer) + under_load)
+    return (
+        f"the same {replayed.statements / replayed.messages:.2f} statements per message "
+        f"replayed on a copy of the database through one psycopg connection, with no ORM, "
+        f"rules or SQLAlchemy between them: {replayed.client_cpu_ms:.2f} ms CPU here + "
+        f"{replayed.server_cpu_ms:.2f} ms in PostgreSQL = {alone:.2f} ms, {share:.0%} of "
+        f"Huzhu's {cost.cpu_ms + cost.database_cpu_ms:.2f} ms in process; under load that "
+        f"share is {under_load:.2f} ms a message against the {allowed:.2f} ms that 50% of "
+        f"the floor leaves after the web layer: sending only these statements, a webhook "
+        f"would reach at most {ceiling:.0%} of the floor"
+    )
+
+
 @dataclass
 class PerMessage:
     messages: int
@@ -481,12 +546,18 @@ class PerMessage:
     round_trips: float
     orm_objects: float
     cpu_ms: float
+    database_cpu_ms: float
+    """In the PostgreSQL server process, per message."""
     errors: int
     """Messages stored with outcome `error`: a failure here must not pass for speed."""
+    replayed: ReplayCost
+    """The same statements again, with nothing between them."""
 
 
 def per_message_cost(url: str, county: CountyPhones, count: int) -> PerMessage:
-    """What one message of the mix costs in this process, on average."""
+    """What one message of the mix costs in this process, on average, and what the
+    statements it sent cost when replayed on a copy of the database with nothing between
+    them (`bench.statement_replay`)."""
     app = create_app({"database_url": url, "sms_backend": "memory", "log_level": "WARNING"})
     database, settings = database_of(app), settings_of(app)
     rng = random.Random(3)
@@ -511,6 +582,13 @@ def per_message_cost(url: str, county: CountyPhones, count: int) -> PerMessage:
     with app.app_context():
         for form in forms[:count]:  # warm up: caches, prepared statements, the pool
             receive(database, settings, IncomingSms.from_form(form), clock_now())
+        # The copy the statements are replayed on: the database as the measured messages
+        # find it (a template may have no connections).
+        engine.dispose()
+        copy_url = copy_database(url, REPLAY_DATABASE_NAME)
+        with engine.connect() as connection:  # a pooled connection again
+            connection.execute(text("SELECT 1"))
+        measured = forms[count:]
         listeners = [
             (engine, "before_cursor_execute", statement),
             (engine, "begin", round_trip),
@@ -527,11 +605,15 @@ def per_message_cost(url: str, county: CountyPhones, count: int) -> PerMessage:
         engine.dialect.do_ping = counted_ping  # type: ignore[method-assign]
         for target, name, listener in listeners:
             event.listen(target, name, listener, **({"propagate": True} if target is Base else {}))
+        servers = backends_of(url, make_url(url).database or DATABASE_NAME)
         try:
-            started = time.process_time()
-            for form in forms[count:]:
-                receive(database, settings, IncomingSms.from_form(form), clock_now())
-            cpu = time.process_time() - started
+            with StatementLog(engine) as log:
+                server_before = cpu_of(servers)
+                started = time.process_time()
+                for form in measured:
+                    receive(database, settings, IncomingSms.from_form(form), clock_now())
+                cpu = time.process_time() - started
+                server_cpu = sum(cpu_of(servers).values()) - sum(server_before.values())
         finally:
             engine.dialect.do_ping = ping  # type: ignore[method-assign]
             for target, name, listener in listeners:
@@ -543,13 +625,19 @@ def per_message_cost(url: str, county: CountyPhones, count: int) -> PerMessage:
             .where(InboundMessage.message_sid.like("SMc%"), InboundMessage.outcome == "error")
         )
     database.dispose()
+    try:
+        replayed = replay(copy_url, log.sent, len(measured))
+    finally:
+        drop_postgres_database(url, REPLAY_DATABASE_NAME)
     return PerMessage(
-        messages=count,
-        statements=counts["statements"] / count,
-        round_trips=counts["round_trips"] / count,
-        orm_objects=counts["orm_objects"] / count,
-        cpu_ms=cpu * 1000 / count,
+        messages=len(measured),
+        statements=counts["statements"] / len(measured),
+        round_trips=counts["round_trips"] / len(measured),
+        orm_objects=counts["orm_objects"] / len(measured),
+        cpu_ms=cpu * 1000 / len(measured),
+        database_cpu_ms=server_cpu * 1000 / len(measured),
         errors=errors or 0,
+        replayed=replayed,
     )
 
 
@@ -651,8 +739,10 @@ def main(argv: list[str] | None = None) -> int:
                 rate_requests,
                 warm,
             )
-            with Database(url).engine.begin() as connection:
+            emptied = Database(url)
+            with emptied.engine.begin() as connection:
                 connection.execute(text("DELETE FROM inbound_messages"))
+            emptied.dispose()
             huzhu = measure(
                 "Huzhu", "wsgi:create_app()", env, args, script, data, rate_requests, warm
             )
@@ -676,6 +766,7 @@ def main(argv: list[str] | None = None) -> int:
         database.dispose()
         cost = per_message_cost(url, county, args.per_message)
     finally:
+        drop_postgres_database(args.url, REPLAY_DATABASE_NAME)
         if not args.keep:
             drop_postgres_database(args.url, DATABASE_NAME)
 
@@ -732,8 +823,9 @@ def main(argv: list[str] | None = None) -> int:
         f"per message, in process ({cost.messages} of the same mix through "
         f"notifications.inbound.receive): {cost.statements:.2f} SQL statements, "
         f"{cost.round_trips:.2f} database round trips, {cost.orm_objects:.1f} ORM objects "
-        f"loaded, {cost.cpu_ms:.2f} ms CPU"
+        f"loaded, {cost.cpu_ms:.2f} ms CPU here + {cost.database_cpu_ms:.2f} ms in PostgreSQL"
     )
+    print(statements_alone(cost, floor, web_layer, huzhu))
     failures = huzhu["errors"] + huzhu["rate_errors"] + outcomes.get("error", 0) + cost.errors
     if failures or stored < sent:
         print(f"FAILED: {failures:.0f} errors, {stored} stored of {sent} answered")

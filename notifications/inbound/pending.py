@@ -34,15 +34,22 @@ from notifications.models import InboundMessage
 log = logging.getLogger(__name__)
 
 _INBOUND = InboundMessage.__table__
-_CLAIM = (
+_RECEIVED_AT = bindparam("at", type_=_INBOUND.c.received_at.type)
+# The time it was received names the month, so the partition that holds the row
+# (PostgreSQL keeps one a month): without it each UPDATE would look in every month ever
+# kept. Should a message be stored at another time than the caller knows, the claim by
+# MessageSid alone still finds it.
+_CLAIM_BY_SID = (
     update(_INBOUND)
     .where(_INBOUND.c.message_sid == bindparam("sid"), _INBOUND.c.outcome == Outcome.RECEIVED)
     .values(outcome="applying")
+    .returning(_INBOUND.c.received_at)
 )
+_CLAIM = _CLAIM_BY_SID.where(_INBOUND.c.received_at == _RECEIVED_AT)
 _OUTCOME = ("sender_type", "sender_id", "outcome", "command", "language", "reply")
 _RECORD_OUTCOME = (
     update(_INBOUND)
-    .where(_INBOUND.c.message_sid == bindparam("sid"))
+    .where(_INBOUND.c.message_sid == bindparam("sid"), _INBOUND.c.received_at == _RECEIVED_AT)
     .values({name: bindparam(name) for name in _OUTCOME})
 )
 _LOOKUP_CHUNK = 1000
@@ -57,6 +64,7 @@ class Stored:
     waiting: bool
     reply: str | None = None
     language: str | None = None
+    received_at: datetime | None = None
 
 
 def store_received(
@@ -93,28 +101,37 @@ def stored_states(database: Database, sids: Sequence[str]) -> dict[str, Stored]:
                     InboundMessage.outcome,
                     InboundMessage.reply,
                     InboundMessage.language,
+                    InboundMessage.received_at,
                 ).where(InboundMessage.message_sid.in_(sids[start : start + _LOOKUP_CHUNK]))
             )
-            for sid, outcome, reply, language in rows:
-                found[sid] = Stored(sid, outcome == Outcome.RECEIVED, reply, language)
+            for sid, outcome, reply, language, received_at in rows:
+                found[sid] = Stored(sid, outcome == Outcome.RECEIVED, reply, language, received_at)
     return found
 
 
 def apply_stored(
-    database: Database, settings: Settings, sms: IncomingSms, now: datetime
+    database: Database,
+    settings: Settings,
+    sms: IncomingSms,
+    now: datetime,
+    *,
+    received_at: datetime,
 ) -> Stored | None:
-    """Apply `sms`, stored earlier unapplied; None when it is applied already (or being
-    applied by another process)."""
+    """Apply `sms`, stored earlier unapplied at `received_at`; None when it is applied
+    already (or being applied by another process)."""
     try:
         with database.unit_of_work() as session:
-            claimed = session.execute(_CLAIM, {"sid": sms.message_sid})
-            if getattr(claimed, "rowcount", 0) != 1:
+            sid = sms.message_sid
+            stored_at = session.scalar(_CLAIM, {"sid": sid, "at": received_at})
+            if stored_at is None:
+                stored_at = session.scalar(_CLAIM_BY_SID, {"sid": sid})
+            if stored_at is None:
                 return None
             handled = handle(session, settings, sms, now)
             if handled.notices:
                 outbox.enqueue_many(session, handled.notices, now=now)
             outcome = {name: getattr(handled, name) for name in _OUTCOME}
-            session.execute(_RECORD_OUTCOME, {"sid": sms.message_sid, **outcome})
+            session.execute(_RECORD_OUTCOME, {"sid": sid, "at": stored_at, **outcome})
             session.commit()
             return Stored(sms.message_sid, False, handled.reply, handled.language)
     except Exception:

@@ -232,6 +232,10 @@ def apply_replies(
     result.duplicates = len(replies) - len(new)
     by_sid = {sms.message_sid: sms for sms in unique}
     waiting = new + [by_sid[sid] for sid, state in states.items() if state.waiting]
+    # When each was stored: now, or by an earlier push.
+    received_at = {sms.message_sid: now for sms in new} | {
+        sid: state.received_at or now for sid, state in states.items() if state.waiting
+    }
     waiting.sort(key=lambda sms: not grammar.is_urgent(sms.body))
     answered = [state for state in states.values() if not state.waiting and state.reply]
     deadline = None if apply_seconds is None else time.monotonic() + apply_seconds
@@ -239,7 +243,9 @@ def apply_replies(
     for sms in waiting:
         if deadline is not None and time.monotonic() >= deadline:
             break
-        state = inbound.apply_stored(database, settings, sms, now)
+        state = inbound.apply_stored(
+            database, settings, sms, now, received_at=received_at[sms.message_sid]
+        )
         applied += 1
         if state is not None and state.reply:
             answered.append(state)
@@ -250,7 +256,7 @@ def apply_replies(
         log.info("%d pushed replies stored; applying them after the answer", len(rest))
         threading.Thread(
             target=_apply_later,
-            args=(database, settings, rest, now),
+            args=(database, settings, rest, received_at, now),
             name="push-apply",
             daemon=True,
         ).start()
@@ -258,14 +264,20 @@ def apply_replies(
 
 
 def _apply_later(
-    database: Database, settings: Settings, waiting: Sequence[IncomingSms], now: datetime
+    database: Database,
+    settings: Settings,
+    waiting: Sequence[IncomingSms],
+    received_at: Mapping[str, datetime],
+    now: datetime,
 ) -> None:
     by_sid = {sms.message_sid: sms for sms in waiting}
     for start in range(0, len(waiting), STORE_CHUNK):
         answered = []
         for sms in waiting[start : start + STORE_CHUNK]:
             try:
-                state = inbound.apply_stored(database, settings, sms, now)
+                state = inbound.apply_stored(
+                    database, settings, sms, now, received_at=received_at[sms.message_sid]
+                )
             except Exception:
                 log.exception("pushed reply %s not applied; a repeat applies it", sms.message_sid)
                 continue
@@ -311,7 +323,8 @@ def apply_waiting(database: Database, settings: Settings, now: datetime) -> int:
     when = {row.message_sid: row.received_at for row in rows}
     applied = 0
     for sms in messages:
-        state = inbound.apply_stored(database, settings, sms, when[sms.message_sid] or now)
+        stored_at = when[sms.message_sid] or now
+        state = inbound.apply_stored(database, settings, sms, stored_at, received_at=stored_at)
         if state is not None:
             applied += 1
             if state.reply:

@@ -8,17 +8,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from config.runtime import settings_of
 from grids.storage import database as storage
 from grids.storage import partitions
 from grids.storage.database import Database
 from grids.storage.session import database_of
+from notifications import inbound
+from notifications.inbound import IncomingSms
 from notifications.models import InboundMessage
 from tests.support.app import make_app
 from tests.support.county import County, build_county
@@ -117,10 +120,51 @@ def test_a_report_reads_the_month_of_the_message_however_many_months_are_kept(
         ]
         assert {statement.split()[0].upper() for statement, _ in lookups} == {"SELECT", "UPDATE"}
         for statement, parameters in lookups:
-            plan = plan_of(db, statement, parameters)
-            for table in partitions.PARTITIONED:
-                months = set(re.findall(rf"\b{table.name}_(?:y\d{{4}}m\d{{2}}|default)\b", plan))
-                assert len(months) <= 1, (statement, sorted(months))
+            months = months_of_each_table(db, statement, parameters)
+            assert all(len(found) <= 1 for found in months.values()), (statement, months)
+    assert [row.outcome for row in rows(db, InboundMessage)] == ["applied", "amended"]
+
+
+def months_of_each_table(db: Database, statement: str, parameters: Any) -> dict[str, set[str]]:
+    """The partitions of each partitioned table the plan of `statement` reads."""
+    plan = plan_of(db, statement, parameters)
+    return {
+        table.name: set(re.findall(rf"\b{table.name}_(?:y\d{{4}}m\d{{2}}|default)\b", plan))
+        for table in partitions.PARTITIONED
+    }
+
+
+@pytest.mark.postgres
+def test_a_pushed_reply_applied_after_storing_updates_only_its_month(app, db, county) -> None:
+    """A mainland push stores its batch first and applies each message after: the claim
+    and the outcome find the row in its month, wherever it was stored from."""
+    now = datetime.now(UTC)
+    settings = settings_of(app)
+    pushed = [
+        IncomingSms.from_form(
+            {"MessageSid": f"push-{n}", "From": county.zh.coordinator.phone, "Body": body}
+        )
+        for n, body in enumerate(["好", "好 5 血压150/95"])
+    ]
+    with months_kept(db, 24):
+        inbound.store_received(db, pushed, now, chunk=10)
+        with statements(db) as seen:
+            first = inbound.apply_stored(db, settings, pushed[0], now, received_at=now)
+        # Told a wrong time (another push stored it): found by MessageSid all the same.
+        second = inbound.apply_stored(
+            db, settings, pushed[1], now, received_at=now - timedelta(days=40)
+        )
+        again = inbound.apply_stored(db, settings, pushed[0], now, received_at=now)
+        updates = [
+            (sql, params) for sql, params in seen if sql.lstrip().upper().startswith("UPDATE")
+        ]
+        assert len(updates) == 2, updates  # the claim and the outcome
+        for statement, parameters in updates:
+            months = months_of_each_table(db, statement, parameters)
+            assert all(len(found) <= 1 for found in months.values()), (statement, months)
+    assert first is not None and first.reply and "已收到" in first.reply
+    assert second is not None and second.reply and "已更新" in second.reply
+    assert again is None  # applied once only
     assert [row.outcome for row in rows(db, InboundMessage)] == ["applied", "amended"]
 
 
