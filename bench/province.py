@@ -22,7 +22,11 @@ then prints:
 4. the week of exchange reminders (`exchange-reminders` at 18:00 on seven days, as
    `bench.scheduler` runs it): target under 10 minutes at 10M;
 5. one escalation tick advancing 10,000 due cases with the province's rows in place
-   (`bench.escalation.seed`): unchanged by size (1.1 s at a county).
+   (`bench.escalation.seed`): unchanged by size (1.1 s at a county);
+6. urgent cases (a coordinator's 急 through `notifications.inbound.receive`): the roster
+   fingerprint read on each, a case with the escalation hierarchy loaded cold, cached,
+   right after another grid's exchange moved (must not rebuild it) and right after
+   another grid got another doctor (rebuilds it).
 
 `--keep` leaves the database for `--reuse NAME` (figures again without the load).
 """
@@ -33,10 +37,11 @@ import argparse
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from urllib.parse import urlencode
 
 import requests
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
@@ -45,14 +50,21 @@ from bench.rollups import DEFAULT_URL, FLOOR, FOLLOWUPS, TZ, _admin, floor_param
 from bench.rollups_page import PASSWORD, Gunicorn, logged_in
 from bench.scheduler import week_of_reminders
 from bench.serving import percentile
+from config.clock import now as clock_now
+from config.runtime import settings_of
 from config.settings import Settings
 from grids.accounts.models import User
 from grids.accounts.service import create_user
+from grids.escalation.roster_graph import forget_hierarchies, roster_fingerprint
+from grids.models import Grid, Patient
 from grids.rollups.period import WeekPeriod, current_week, last_closed_week, weeks_back
 from grids.rollups.refresh import refresh_week
 from grids.rollups.service import compute_week, snapshot_week
 from grids.storage.database import Database
+from grids.storage.session import database_of
 from notifications.escalation.tick import run_escalation_tick
+from notifications.inbound import IncomingSms, receive
+from wsgi import create_app
 
 DATABASE_NAME = f"huzhu_bench_province_{os.getpid()}"
 TOWNSHIPS_PER_COUNTY = 14
@@ -341,6 +353,81 @@ def tick_figure(database: Database) -> None:
     )
 
 
+def urgent_figure(url: str, loads: int) -> None:
+    """A coordinator's 急 through `notifications.inbound.receive` (no HTTP), each from
+    another grid so that each opens a case: the escalation hierarchy loaded cold, then
+    cached, then right after another grid's exchange moved (which must not rebuild it),
+    then right after another grid was given another doctor (which must)."""
+    app = create_app({"database_url": url, "sms_backend": "memory", "log_level": "WARNING"})
+    database, settings = database_of(app), settings_of(app)
+    with database.engine.begin() as connection:
+        # The tick's cases (figure 5) were seeded with their ids.
+        for table in ("escalations", "escalation_events", "urgent_reports"):
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                )
+            )
+    with database.unit_of_work() as session:
+        fingerprints: list[float] = []
+        for _ in range(loads):
+            timed(fingerprints, lambda: roster_fingerprint(session))
+        rows = session.execute(
+            select(Patient.phone, Grid.id, Grid.doctor_id)
+            .join(Grid, Grid.coordinator_id == Patient.id)
+            .where(Grid.closed_at.is_(None), Patient.phone.is_not(None))
+            .order_by(Grid.id.desc())
+            .limit(4 * loads + 2)
+        ).all()
+    senders = iter(rows)
+
+    def urgent(seconds: list[float]) -> None:
+        phone, _grid, _doctor = next(senders)
+        sms = IncomingSms.from_form(
+            {
+                "MessageSid": f"SMu{os.getpid():08x}{len(rows):06d}{time.time_ns():020d}",
+                "From": phone,
+                "To": "+15005550006",
+                "Body": "急 5 胸痛",
+            }
+        )
+        timed(seconds, lambda: receive(database, settings, sms, clock_now()))
+
+    def change(**values: object) -> None:
+        _phone, grid_id, _doctor = next(senders)
+        with database.engine.begin() as connection:
+            connection.execute(update(Grid).where(Grid.id == grid_id).values(**values))
+
+    read = [seconds * 1000 for seconds in fingerprints]
+    print(
+        f"6. roster fingerprint: p50 {percentile(read, 50):.1f} ms, "
+        f"p95 {percentile(read, 95):.1f} ms over {loads} reads",
+        flush=True,
+    )
+    with app.app_context():
+        forget_hierarchies()
+        cold: list[float] = []
+        urgent(cold)
+        steady: list[float] = []
+        for _ in range(loads):
+            urgent(steady)
+        moved: list[float] = []
+        for n in range(loads):
+            change(exchange_time=dt_time(15, n % 60))
+            urgent(moved)
+        reassigned: list[float] = []
+        doctors = [doctor for _phone, _grid, doctor in rows if doctor is not None]
+        for n in range(min(3, loads)):
+            change(doctor_id=doctors[n])
+            urgent(reassigned)
+    database.dispose()
+    print(f"6. urgent case, hierarchy not yet loaded: {ms(cold)}", flush=True)
+    print(f"6. urgent case, hierarchy cached: {ms(steady)} over {loads}", flush=True)
+    print(f"6. urgent case after another grid's exchange moved: {ms(moved)} over {loads}")
+    print(f"6. urgent case after another grid got another doctor: {ms(reassigned)}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
@@ -352,7 +439,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", metavar="DATABASE")
     parser.add_argument(
-        "--figures", default="1,2,3,4,5", help="which figures to print (comma-separated numbers)"
+        "--figures", default="1,2,3,4,5,6", help="which figures to print (comma-separated numbers)"
     )
     args = parser.parse_args()
     now = datetime.now(UTC)
@@ -388,6 +475,8 @@ def main() -> None:
             reminders_figure(database)
         if 5 in figures:
             tick_figure(database)
+        if 6 in figures:
+            urgent_figure(url, args.page_loads)
         database.dispose()
         if args.keep or args.reuse:
             print(f"kept: {url}")

@@ -195,6 +195,15 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class RosterChange(Base):
+    """A change to what the escalation hierarchy is built from: written by database
+    triggers on facilities, doctors and grids (migration 0009), whatever made it."""
+
+    __tablename__ = "roster_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
 class WeeklyReport(Base):
     """A coordinator's report for a grid and an ISO week; later texts amend it."""
 

@@ -1,10 +1,11 @@
 """The hierarchy built from the database, once, and again only when the roster changes.
 
 `current_hierarchy(session)` keeps one `Hierarchy` per database engine in this process,
-keyed on a roster fingerprint: one aggregate query over facilities, doctors and grids
-(counts and latest changes) and the newest audit entry. An import, a formation or a
-reassignment changes the fingerprint and the next caller rebuilds the graph; every
-other caller reuses it. The escalation path needs facilities, doctors and grids;
+keyed on a roster fingerprint: the count and newest id of `roster_changes`, which
+database triggers fill on every change to what the hierarchy reads. An import, a
+formation or a reassignment changes the fingerprint and the next caller rebuilds the
+graph; every other caller reuses it, and a grid's moved exchange rebuilds nothing.
+The escalation path needs facilities, doctors and grids;
 `load_hierarchy(..., members=True)` adds the members too (`grids check`, benchmarks).
 """
 
@@ -20,27 +21,23 @@ from sqlalchemy.orm import Session
 
 from grids.core.vocabulary import DoctorStatus
 from grids.escalation.hierarchy import DoctorInfo, FacilityInfo, GridInfo, Hierarchy
-from grids.models import AuditEntry, Doctor, Facility, Grid, Membership
+from grids.models import Doctor, Facility, Grid, Membership, RosterChange
 
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary[Any, Hierarchy] = weakref.WeakKeyDictionary()
 """Per engine: each application's database has its own."""
 
 
+# A change's row becomes visible when its transaction commits, not in the order of the
+# ids: a later id can commit first, so the count says what the newest id alone cannot.
+_FINGERPRINT = select(func.count(), func.max(RosterChange.id)).select_from(RosterChange)
+
+
 def roster_fingerprint(session: Session) -> tuple[Any, ...]:
-    """Changes whenever a facility, doctor or grid is added, removed or changed."""
-    parts = (
-        func.count(Facility.id),
-        func.max(Facility.updated_at),
-        func.count(Doctor.id),
-        func.max(Doctor.updated_at),
-        func.count(Grid.id),
-        func.max(Grid.updated_at),
-        func.sum(Grid.version),
-        func.max(AuditEntry.id),
-    )
-    row = session.execute(select(*(select(part).scalar_subquery() for part in parts))).one()
-    return tuple(row)
+    """Changes whenever a facility or doctor is added, removed or changed, or a grid is
+    added, removed, closed or given another clinic, doctor, coordinator or deputy
+    (`RosterChange`, written by triggers); not when a grid's exchange moves."""
+    return tuple(session.execute(_FINGERPRINT).one())
 
 
 _FACILITY_COLUMNS = select(
