@@ -378,7 +378,7 @@ def urgent_figure(url: str, loads: int) -> None:
             .join(Grid, Grid.coordinator_id == Patient.id)
             .where(Grid.closed_at.is_(None), Patient.phone.is_not(None))
             .order_by(Grid.id.desc())
-            .limit(4 * loads + 2)
+            .limit(3 * loads + 7)  # cold, steady, moved (2 each), reassigned (2 each, 3 at most)
         ).all()
     senders = iter(rows)
 
