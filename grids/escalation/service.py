@@ -1,9 +1,10 @@
 """Opening an escalation for an urgent report, merging reports into it, retargeting it.
 
-The ladder is built from the cached hierarchy and copied onto the escalation. The rules
-themselves are `grids.escalation.climb` (pure); this module loads the case, hands the
-rules a plain copy, writes the new state and timeline back to the session and returns
-the `Notice`s (SMS or calls) for the caller to enqueue in the same transaction.
+The ladder is built from the cached hierarchy (or, right after a roster change, from
+the rows it reads) and copied onto the escalation. The rules themselves are
+`grids.escalation.climb` (pure); this module loads the case, hands the rules a plain
+copy, writes the new state and timeline back to the session and returns the `Notice`s
+(SMS or calls) for the caller to enqueue in the same transaction.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from grids.escalation.critical import critical_ladder
 from grids.escalation.hierarchy import HierarchyError
 from grids.escalation.ladder import SMS, CanReceive, Contact, Ladder, Step, build_ladder
 from grids.escalation.models import Escalation, EscalationEvent, EscalationState, EventKind
-from grids.escalation.roster_graph import current_hierarchy
+from grids.escalation.roster_graph import hierarchy_for_ladder
 from grids.models import Grid, Patient, UrgentReport
 from i18n import normalise_language
 
@@ -140,7 +141,7 @@ def _urgent_ladder(
     can_receive: CanReceive,
     red_flag: bool,
 ) -> Ladder:
-    hierarchy = current_hierarchy(session)
+    hierarchy = hierarchy_for_ladder(session, grid_id=grid_id, facility_id=facility_id)
     try:
         return build_ladder(
             hierarchy,

@@ -7,37 +7,16 @@ import re
 from datetime import UTC, datetime, time
 
 from sqlalchemy import Column, text
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.visitors import iterate
 
 from grids.escalation import roster_graph
 from grids.escalation.roster_graph import current_hierarchy
-from grids.escalation.service import EscalationPolicy, open_escalation
-from grids.models import Grid, UrgentReport
+from grids.models import Grid
 from grids.storage.database import Database
 from tests.support import factories
+from tests.support.escalation import first_doctor_phone
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-
-
-def first_doctor_phone(session: Session, grid_id: int, patient_id: int, seat: int) -> str:
-    """Whom the first step of a new urgent case of the member in `seat` reaches."""
-    urgent = UrgentReport(
-        code=f"K{seat:02d}",
-        grid_id=grid_id,
-        patient_id=patient_id,
-        seat=seat,
-        text="胸痛",
-        received_at=NOW,
-    )
-    session.add(urgent)
-    session.flush()
-    opened = open_escalation(
-        session, urgent, NOW, policy=EscalationPolicy(), can_receive=lambda _phone: True
-    )
-    session.commit()
-    assert opened.first_step is not None
-    return opened.first_step.contacts[0].phone
 
 
 def test_a_grid_given_another_doctor_by_hand_sends_the_next_case_to_that_doctor(
@@ -51,7 +30,7 @@ def test_a_grid_given_another_doctor_by_hand_sends_the_next_case_to_that_doctor(
         assert grid.doctor is not None
         grid_id, other_id, other_phone = grid.grid.id, other.id, other.phone
         third = grid.members[3].id
-        assert first_doctor_phone(session, grid_id, grid.members[2].id, 2) == grid.doctor.phone
+        assert first_doctor_phone(session, grid_id, grid.members[2].id, 2, NOW) == grid.doctor.phone
 
     # As a county's DBA would: SQL by hand, which no ORM hook or timestamp sees.
     with db.engine.begin() as connection:
@@ -61,7 +40,7 @@ def test_a_grid_given_another_doctor_by_hand_sends_the_next_case_to_that_doctor(
         )
 
     with db.unit_of_work() as session:
-        assert first_doctor_phone(session, grid_id, third, 3) == other_phone
+        assert first_doctor_phone(session, grid_id, third, 3, NOW) == other_phone
 
 
 def test_a_moved_exchange_keeps_the_hierarchy_and_a_new_phone_rebuilds_it(

@@ -10,10 +10,13 @@ from typing import Any
 import time_machine
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from config.runtime import settings_of
 from grids.escalation.models import Escalation
+from grids.escalation.service import EscalationPolicy, open_escalation
+from grids.models import UrgentReport
 from grids.storage.session import database_of
 from notifications import dispatcher
 from notifications.escalation.tick import run_escalation_tick
@@ -100,3 +103,25 @@ def latest_case(app: Flask) -> Escalation:
         assert found is not None, "no escalation was opened"
         session.expunge(found)
         return found
+
+
+def first_doctor_phone(
+    session: Session, grid_id: int, patient_id: int, seat: int, now: datetime
+) -> str:
+    """Whom the first step of a new urgent case of the member in `seat` reaches."""
+    urgent = UrgentReport(
+        code=f"K{seat:02d}",
+        grid_id=grid_id,
+        patient_id=patient_id,
+        seat=seat,
+        text="胸痛",
+        received_at=now,
+    )
+    session.add(urgent)
+    session.flush()
+    opened = open_escalation(
+        session, urgent, now, policy=EscalationPolicy(), can_receive=lambda _phone: True
+    )
+    session.commit()
+    assert opened.first_step is not None
+    return opened.first_step.contacts[0].phone
