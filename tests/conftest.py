@@ -71,7 +71,7 @@ def app(database_url: str) -> Iterator[Flask]:
     # A message spooled by a test must not be replayed into the next test's tables, nor
     # a hierarchy be read from them.
     stop_replaying()
-    wait_for_rebuilds()
+    wait_for_rebuilds(timeout=60)
     database = database_of(application)
     empty_all_tables(database)
     database.dispose()

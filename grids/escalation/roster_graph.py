@@ -108,6 +108,18 @@ def load_hierarchy(session: Session, *, members: bool = False, version: object =
         return Hierarchy.build(facilities, doctors, grids, pairs, version=version)
 
 
+def _facilities_and_above(session: Session, facility_ids: Collection[int]) -> list[FacilityInfo]:
+    """These facilities and every facility above them, in one query (UNION stops at a
+    cycle, which building the hierarchy then refuses)."""
+    start = select(Facility.id, Facility.parent_id).where(Facility.id.in_(list(facility_ids)))
+    chain = start.cte("chain", recursive=True)
+    chain = chain.union(
+        select(Facility.id, Facility.parent_id).join(chain, Facility.id == chain.c.parent_id)
+    )
+    up = _FACILITY_COLUMNS.where(Facility.id.in_(select(chain.c.id)))
+    return [_facility_info(row) for row in session.execute(up)]
+
+
 def load_hierarchy_around(
     session: Session, *, grid_ids: Collection[int], doctor_ids: Collection[int]
 ) -> Hierarchy:
@@ -127,14 +139,7 @@ def load_hierarchy_around(
     doctor_rows = session.execute(
         _DOCTOR_COLUMNS.where(Doctor.id.in_(doctor_ids) | Doctor.facility_id.in_(clinics))
     ).all()
-    facilities: list[FacilityInfo] = []
-    wanted = clinics | {row.facility_id for row in doctor_rows}
-    frontier = set(wanted)
-    while frontier:  # one level up at a time: a handful of small queries
-        rows = session.execute(_FACILITY_COLUMNS.where(Facility.id.in_(frontier))).all()
-        facilities += [_facility_info(row) for row in rows]
-        frontier = {row.parent_id for row in rows if row.parent_id is not None} - wanted
-        wanted |= frontier
+    facilities = _facilities_and_above(session, clinics | {row.facility_id for row in doctor_rows})
     doctors = [_doctor_info(row) for row in doctor_rows]
     pairs = session.execute(
         select(Membership.grid_id, Membership.patient_id).where(
@@ -169,13 +174,7 @@ def load_ladder_hierarchy(
             Doctor.facility_id == clinic_id, Doctor.id.not_in([doctor.id for doctor in doctors])
         )
         doctors += [_doctor_info(row) for row in session.execute(colleagues)]
-        above = select(Facility.id, Facility.parent_id).where(Facility.id == clinic_id)
-        chain = above.cte("chain", recursive=True)
-        chain = chain.union(
-            select(Facility.id, Facility.parent_id).join(chain, Facility.id == chain.c.parent_id)
-        )
-        up = _FACILITY_COLUMNS.where(Facility.id.in_(select(chain.c.id)))
-        facilities = [_facility_info(row) for row in session.execute(up)]
+        facilities = _facilities_and_above(session, {clinic_id})
     return Hierarchy.build(facilities, doctors, grids)
 
 
