@@ -16,7 +16,6 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
-from grids.escalation.roster_graph import wait_for_rebuilds
 from grids.storage import migrate
 from grids.storage.database import Database
 from grids.storage.session import database_of
@@ -68,10 +67,9 @@ def _no_replay_after_the_test() -> Iterator[None]:
 def app(database_url: str) -> Iterator[Flask]:
     application = make_app(database_url)
     yield application
-    # A message spooled by a test must not be replayed into the next test's tables, nor
-    # a hierarchy be read from them.
+    # A message spooled by a test must not be replayed into the next test's tables
+    # (empty_all_tables waits for the hierarchy rebuilds).
     stop_replaying()
-    wait_for_rebuilds(timeout=60)
     database = database_of(application)
     empty_all_tables(database)
     database.dispose()

@@ -28,15 +28,13 @@ from grids.core.collector import collector_paused
 from grids.core.vocabulary import DoctorStatus
 from grids.escalation.hierarchy import DoctorInfo, FacilityInfo, GridInfo, Hierarchy
 from grids.models import Doctor, Facility, Grid, Membership, RosterChange
+from grids.storage.background import start_once, wait_for_background
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary[Any, Hierarchy] = weakref.WeakKeyDictionary()
 """Per engine: each application's database has its own."""
-_rebuilds_lock = threading.Lock()
-_rebuilds: weakref.WeakKeyDictionary[Any, threading.Thread] = weakref.WeakKeyDictionary()
-"""Per engine, the thread rebuilding its hierarchy, if one was started."""
 
 
 # A change's row becomes visible when its transaction commits, not in the order of the
@@ -204,6 +202,7 @@ def hierarchy_for_ladder(
 
 
 _PENDING = "hierarchy_rebuilds"
+_REBUILD_THREAD = "hierarchy-rebuild"
 
 
 def _rebuild_when_transaction_ends(session: Session, engine: Engine) -> None:
@@ -228,15 +227,7 @@ def _start_pending_rebuilds(session: Session, transaction: SessionTransaction) -
 
 def rebuild_in_background(engine: Engine) -> None:
     """Rebuild the cached hierarchy of `engine` in a thread, unless one is at it."""
-    with _rebuilds_lock:
-        running = _rebuilds.get(engine)
-        if running is not None and running.is_alive():
-            return
-        thread = threading.Thread(
-            target=_rebuild, args=(engine,), name="hierarchy-rebuild", daemon=True
-        )
-        _rebuilds[engine] = thread
-        thread.start()
+    start_once(engine, _REBUILD_THREAD, _rebuild)
 
 
 def _rebuild(engine: Engine) -> None:
@@ -250,10 +241,7 @@ def _rebuild(engine: Engine) -> None:
 
 def wait_for_rebuilds(timeout: float | None = None) -> None:
     """Wait until no hierarchy is being rebuilt (tests, benchmarks)."""
-    with _rebuilds_lock:
-        running = list(_rebuilds.values())
-    for thread in running:
-        thread.join(timeout)
+    wait_for_background(None, timeout)
 
 
 def current_hierarchy(session: Session) -> Hierarchy:

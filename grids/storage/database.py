@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 
+from grids.storage.background import wait_for_background
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -22,6 +25,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5
 SQLITE_BUSY_TIMEOUT_MS = 30000
@@ -179,7 +184,10 @@ class Database:
                 return False
         return False
 
-    def dispose(self) -> None:
+    def dispose(self, *, background_timeout: float = 60.0) -> None:
+        """Close the pooled connections, once the engine's background threads are done."""
+        if not wait_for_background(self.engine, background_timeout):
+            log.warning("disposing the database while a background thread still reads it")
         self.engine.dispose()
 
 

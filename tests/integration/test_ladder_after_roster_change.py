@@ -4,6 +4,7 @@ the case's path."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from grids.escalation.roster_graph import (
     current_hierarchy,
     load_hierarchy,
     load_ladder_hierarchy,
+    rebuild_in_background,
     wait_for_rebuilds,
 )
 from grids.models import Facility
@@ -159,3 +161,34 @@ def test_a_failed_rebuild_leaves_cases_climbing_their_own_rows(
             )
             wait_for_rebuilds(10)
     assert caplog.text.count("could not rebuild the escalation hierarchy") == 2
+
+
+def test_a_database_is_disposed_only_once_its_rebuild_has_ended(
+    database_url: str, held_rebuilds: dict[str, Any]
+) -> None:
+    """A rebuild still reading when its database is disposed would race whatever comes
+    next (emptying the tables deadlocked with it) and leak its connection."""
+    database = Database(database_url)
+    rebuild_in_background(database.engine)
+    disposer = threading.Thread(target=database.dispose)
+    disposer.start()
+    disposer.join(0.3)
+    assert disposer.is_alive()  # waiting for the held rebuild
+    held_rebuilds["release"].set()
+    disposer.join(10)
+    assert not disposer.is_alive()
+    assert not any(t.name == "hierarchy-rebuild" for t in threading.enumerate())
+
+
+# The rebuild's connection, returned to a pool already disposed, is closed unreported.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_rebuild_that_does_not_end_is_reported_when_disposing(
+    database_url: str, held_rebuilds: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    database = Database(database_url)
+    rebuild_in_background(database.engine)
+    database.dispose(background_timeout=0.1)
+    assert "disposing the database while a background thread still reads it" in caplog.text
+    held_rebuilds["release"].set()
+    wait_for_rebuilds(10)
+    gc.collect()

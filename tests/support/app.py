@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import text
 
+from grids.storage.background import wait_for_background
 from grids.storage.database import Base, Database
 
 PUBLIC_BASE_URL = "https://huzhu.example.org"
@@ -35,6 +36,9 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
 
 
 def empty_all_tables(database: Database) -> None:
+    # A thread still reading the tables (a hierarchy rebuild of any app of the test)
+    # would deadlock with TRUNCATE or read the next test's rows.
+    wait_for_background(timeout=60)
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     with database.engine.begin() as connection:
         if database.is_postgresql:
