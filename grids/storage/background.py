@@ -41,7 +41,7 @@ def wait_for_background(engine: Engine | None = None, timeout: float | None = No
             threads = [t for running in _threads.values() for t in running.values()]
         else:
             threads = list(_threads.get(engine, {}).values())
-    for thread in threads:
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-    return not any(thread.is_alive() for thread in threads)
+    others = [thread for thread in threads if thread is not threading.current_thread()]
+    for thread in others:
+        thread.join(timeout)
+    return not any(thread.is_alive() for thread in others)
