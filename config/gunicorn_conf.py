@@ -24,3 +24,5 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+logger_class = "config.gunicorn_logging.MaskedAccessLogger"
+"""Access logs name the mainland push routes without their secret path segment."""

@@ -105,7 +105,7 @@ def parse_escalation_timeouts(raw: str) -> EscalationTimeouts:
             continue
         name, _, minutes = part.partition("=")
         name = name.strip().lower()
-        if name not in ESCALATION_LEVELS or not minutes.strip().isdigit():
+        if name not in ESCALATION_LEVELS or not minutes.strip().isdecimal():
             raise SettingsError(
                 f"ESCALATION_TIMEOUTS={raw!r}: {part.strip()!r} is not LEVEL=MINUTES with a "
                 f"level among {', '.join(ESCALATION_LEVELS)}, e.g. {DEFAULT_ESCALATION_TIMEOUTS}"

@@ -138,10 +138,20 @@ def operate(operation: str) -> Any:
     return _reply(outcome)
 
 
+DEFAULT_CHANGES, MAX_CHANGES = 50, 500
+"""Change-sets the log lists unless `?limit=` says otherwise, and the most it may say."""
+
+
 @admin_api.get("/changes")
 @require_role(*EDITORS)
 def changes() -> Any:
-    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
+    raw = request.args.get("limit", "").strip()
+    if raw and not (raw.isdecimal() and 1 <= int(raw) <= MAX_CHANGES):
+        fix = translate("admin.api.fix.limit", language(), max=MAX_CHANGES)
+        return error_response(
+            400, "invalid", translate("admin.api.invalid", language()), {"limit": [fix]}
+        )
+    limit = int(raw) if raw else DEFAULT_CHANGES
     session = request_session()
     found = admin_requests.visible_change_sets(
         session, audit.change_sets(session, limit=limit), _scope()
@@ -154,7 +164,7 @@ def changes() -> Any:
 @require_role(*EDITORS)
 def undo_change(change_set_id: str) -> Any:
     session = request_session()
-    if not change_set_id.isdigit():
+    if not (change_set_id.isascii() and change_set_id.isdigit()):
         error = AdminError("admin.error.no_change_set", id=change_set_id)
         return error_response(404, "not_found", translate(error.key, language(), **error.params))
     try:

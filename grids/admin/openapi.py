@@ -38,6 +38,7 @@ def document_admin(spec: APISpec) -> None:
         operations={
             "get": {
                 "summary": "Grid browser: one page of grids, filtered",
+                "security": _BEARER,
                 "parameters": [
                     {"name": name, "in": "query", "schema": {"type": kind}}
                     for name, kind in (
@@ -64,6 +65,7 @@ def document_admin(spec: APISpec) -> None:
         operations={
             "post": {
                 "summary": "Preview (dry_run) or apply a reassignment as one change-set",
+                "security": _BEARER,
                 "parameters": [
                     {
                         "name": "operation",
@@ -89,8 +91,17 @@ def document_admin(spec: APISpec) -> None:
         operations={
             "get": {
                 "summary": "The change log, newest first",
+                "security": _BEARER,
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                    }
+                ],
                 "responses": {
                     "200": {"description": "Change-sets", "content": _json("AdminChangeLog")},
+                    "400": _error("limit is not a whole number from 1 to 500"),
                     **denied,
                 },
             }
@@ -101,6 +112,7 @@ def document_admin(spec: APISpec) -> None:
         operations={
             "post": {
                 "summary": "Undo a change-set with an inverse change-set",
+                "security": _BEARER,
                 "parameters": [
                     {
                         "name": "change_set_id",
@@ -113,6 +125,7 @@ def document_admin(spec: APISpec) -> None:
                 "responses": {
                     "200": {"description": "Undone (or preview)", "content": _json("AdminOutcome")},
                     **denied,
+                    "404": _error("No change-set with that id"),
                     "409": _error("A later change is in the way, or already undone"),
                 },
             }

@@ -243,7 +243,9 @@ def operate(operation: str) -> Any:
     form = request.form
     apply = form.get("step") == "apply"
     params = _params(operation)
-    versions = {key[2:]: int(v) for key, v in form.items() if key.startswith("v.") and v.isdigit()}
+    versions = {
+        key[2:]: int(v) for key, v in form.items() if key.startswith("v.") and v.isdecimal()
+    }
     try:
         outcome = run_operation(
             session,
@@ -311,7 +313,7 @@ def undo_change(change_set_id: str) -> Any:
     """A preview first, like every operation (what changes back, every SMS); the
     preview's own button applies it."""
     session = request_session()
-    if not change_set_id.isdigit():
+    if not (change_set_id.isascii() and change_set_id.isdigit()):
         abort(404)
     apply = request.form.get("step") == "apply"
     try:

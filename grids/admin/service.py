@@ -536,7 +536,9 @@ def undo(
 ) -> Outcome:
     """Reverse a change-set with an inverse change-set of its own, if no later change is
     in the way (`UndoRefused` says which one is)."""
-    change_set = session.get(ChangeSet, change_set_id)
+    # An id past what any database stores names no change-set (SQLite cannot even bind it).
+    in_range = 0 < change_set_id < 2**63
+    change_set = session.get(ChangeSet, change_set_id) if in_range else None
     if change_set is None:
         raise AdminError("admin.error.no_change_set", id=change_set_id)
     if change_set.undoes_id is not None:

@@ -6,7 +6,8 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+# ASCII digits only: a regex digit also matches full-width ones, which name no stored week.
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
 
 
 def iso_week(moment: datetime, tz: ZoneInfo) -> str:

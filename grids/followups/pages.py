@@ -81,7 +81,7 @@ def _read(form: MultiDict[str, str], code: str) -> tuple[FollowupInput | None, l
         raw = text(name)
         if raw is None:
             continue
-        if raw.isdigit():
+        if raw.isdecimal():
             values[name] = int(raw)
         else:
             problems.append(Problem(name, "followups.error.number", {"value": raw}))
@@ -168,7 +168,7 @@ def quarter_export(level: str, code: str, quarter: str, fmt: str) -> Response:
         abort(403)
     table = export.quarter_rows(session, start, end, doctor=doctor, township=township)
     if fmt == "csv":
-        body, mimetype = export.to_csv(table), "text/csv; charset=utf-8"
+        body, mimetype = export.to_csv(table), "text/csv"
     else:
         body = export.to_xlsx(table, quarter)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

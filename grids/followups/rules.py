@@ -189,7 +189,7 @@ def rank_key(colour: str, overdue: int, code: str) -> tuple[int, int, str]:
     return COLOUR_ORDER.get(colour, 3), -overdue, code
 
 
-_QUARTER = re.compile(r"(\d{4})-Q([1-4])")
+_QUARTER = re.compile(r"([0-9]{4})-Q([1-4])")
 
 
 def quarter_bounds(raw: str) -> tuple[date, date]:

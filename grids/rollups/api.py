@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
+from werkzeug.exceptions import NotFound
 
 from config.clock import now
 from config.runtime import current_settings
@@ -42,7 +43,10 @@ def get_rollup() -> tuple[Response, int] | Response:
     except ValidationError as error:
         message = translate("api.error.invalid_query", settings.default_language)
         return error_response(400, "invalid_query", message, error.normalized_messages())
-    check_scope(query["level"], query["code"])
+    try:
+        check_scope(query["level"], query["code"])
+    except NotFound:  # only admins learn that a subject does not exist
+        return _unknown_subject(query["level"], query["code"])
     try:
         doc = rollup_document(
             read_session(),
@@ -54,6 +58,18 @@ def get_rollup() -> tuple[Response, int] | Response:
             doctor_timeout_s=doctor_timeout_of(settings),
         )
     except RollupError as error:
+        if error.key == UNKNOWN_SUBJECT:
+            return _unknown_subject(query["level"], query["code"])
         message = translate(error.key, settings.default_language, **error.params)
         return error_response(400, "invalid_query", message, {"week": [message]})
     return jsonify(RollupSchema().dump(doc))
+
+
+UNKNOWN_SUBJECT = "rollups.error.unknown_subject"
+
+
+def _unknown_subject(level: str, code: str) -> tuple[Response, int]:
+    message = translate(
+        UNKNOWN_SUBJECT, current_settings().default_language, level=level, code=code
+    )
+    return error_response(404, "not_found", message, {"code": [message]})

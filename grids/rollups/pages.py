@@ -42,7 +42,7 @@ from grids.rollups.reading_chart import Line, reading_chart
 from grids.rollups.service import RollupError, doctor_timeout_of, parse_period
 from grids.storage.session import read_session, request_session
 from grids.web.language import page_language
-from i18n import LANGUAGES, catalogue
+from i18n import LANGUAGES, catalogue, translate
 
 rollup_pages = Blueprint("rollups", __name__)
 
@@ -67,8 +67,8 @@ SORTABLE = (
 def _period() -> WeekPeriod:
     try:
         return parse_period(request.args.get("week"), now(), current_settings().tz)
-    except RollupError:
-        abort(404)
+    except RollupError as refused:
+        abort(400, description=translate(refused.key, page_language(), **refused.params))
 
 
 def _figures(period: WeekPeriod, keys: list[tuple[str, str]]) -> boards.WeekFigures:
@@ -378,7 +378,7 @@ def export(level: str, code: str, fmt: str) -> Response:
         )
     filename = f"huzhu-{level}-{code}-{period.week}.{fmt}"
     if fmt == "csv":
-        body, mimetype = exports.to_csv(header, table), "text/csv; charset=utf-8"
+        body, mimetype = exports.to_csv(header, table), "text/csv"
     else:
         body = exports.to_xlsx(header, table, period.week)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 from grids.rollups.indicators import CASE_OUTCOMES, INDICATOR_FIELDS, LEVELS
 from grids.web.schemas import BaseSchema
 
-WEEK_PATTERN = r"^\d{4}-W\d{2}$"
+WEEK_PATTERN = r"^[0-9]{4}-W[0-9]{2}$"
 
 _NULLABLE = {
     "urgent_ack_median_s",

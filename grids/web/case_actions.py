@@ -33,7 +33,9 @@ def visible_case(session: Session, scope: Scope, code: str) -> Escalation:
         select(Escalation).where(Escalation.code == code).order_by(Escalation.id.desc()).limit(1)
     )
     if case is None:
-        raise CaseHidden(code, forbidden=False)
+        # Only admins, who see every case, learn that a code does not exist: to anyone
+        # else it is refused as out of scope is, so codes cannot be enumerated.
+        raise CaseHidden(code, forbidden=not scope.is_admin)
     if scope.is_admin:
         return case
     grid = session.get(Grid, case.grid_id) if case.grid_id else None

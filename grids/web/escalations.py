@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,12 +20,14 @@ from grids.models import Grid
 from grids.storage.session import request_session
 from grids.web.case_actions import CaseHidden, close_as
 from grids.web.errors import error_response
+from grids.web.request_checks import request_json
 from grids.web.schemas import CloseRequestSchema, EscalationListSchema, EscalationSchema
 from i18n import translate
 
 escalations_api = Blueprint("escalations_api", __name__)
 
-TRUE_VALUES = frozenset({"1", "true", "yes"})
+OPEN_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+"""What `?open=` may say (any case); absent or empty: every case."""
 
 
 def _in_scope(session: Session, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,8 +46,15 @@ def _in_scope(session: Session, items: list[dict[str, Any]]) -> list[dict[str, A
 
 @escalations_api.get("/api/v1/escalations")
 @any_role
-def list_escalations() -> Response:
-    open_only = request.args.get("open", "").strip().lower() in TRUE_VALUES
+def list_escalations() -> Any:
+    raw = request.args.get("open", "").strip().lower()
+    if raw and raw not in OPEN_VALUES:
+        language = current_settings().default_language
+        fix = translate("api.fix.open", language, values=", ".join(OPEN_VALUES))
+        return error_response(
+            400, "invalid_query", translate("api.error.invalid_query", language), {"open": [fix]}
+        )
+    open_only = OPEN_VALUES.get(raw, False)
     session = request_session()
     items = _in_scope(session, escalation_items(session, open_only=open_only))
     return jsonify(EscalationListSchema().dump({"items": items}))
@@ -81,7 +90,7 @@ def close_escalation(code: str) -> Any:
     language = current_settings().default_language
     wanted = normalise_ack_code(code)
     try:
-        body = CloseRequestSchema().load(request.get_json(silent=True) or {})
+        body = CloseRequestSchema().load(request_json() or {})
     except ValidationError as error:
         fields = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
         return error_response(

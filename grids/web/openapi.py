@@ -7,6 +7,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from grids.web.escalations import OPEN_VALUES
 from grids.web.schemas import (
     CloseRequestSchema,
     ErrorSchema,
@@ -32,6 +33,15 @@ def _rollups(spec: APISpec) -> None:
 
     spec.components.schema("Rollup", schema=RollupSchema)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme(
+        "session",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "session",
+            "description": "A logged-in page's session; POSTs also need its X-CSRFToken",
+        },
+    )
     spec.path(
         path="/api/v1/rollups",
         operations={
@@ -47,6 +57,7 @@ def _rollups(spec: APISpec) -> None:
                     "400": _error("Bad level, code or week"),
                     "401": _error("No or bad credentials"),
                     "403": _error("Outside the account's scope (or no such subject)"),
+                    "404": _error("No such subject at that level (administrators)"),
                 },
             }
         },
@@ -78,8 +89,8 @@ def build_openapi() -> dict[str, Any]:
                         "name": "open",
                         "in": "query",
                         "required": False,
-                        "schema": {"type": "string", "enum": ["1", "0"]},
-                        "description": "1: only escalations still open",
+                        "schema": {"type": "string", "enum": list(OPEN_VALUES)},
+                        "description": "1 (true, yes): only escalations still open",
                     }
                 ],
                 "responses": {
@@ -87,6 +98,7 @@ def build_openapi() -> dict[str, Any]:
                         "description": "Escalations",
                         "content": {"application/json": {"schema": "EscalationList"}},
                     },
+                    "400": _error("`open` is none of its values"),
                     "401": _error("No Bearer token"),
                 },
             }
@@ -134,8 +146,8 @@ def build_openapi() -> dict[str, Any]:
                     },
                     "400": _error("Missing or bad outcome or reason"),
                     "401": _error("No Bearer token"),
-                    "403": _error("Outside the account's scope"),
-                    "404": _error("No escalation with that code"),
+                    "403": _error("Out of the account's scope, or no such code (alike)"),
+                    "404": _error("No escalation with that code (administrators)"),
                     "409": _error("Already closed"),
                 },
             }
@@ -146,11 +158,13 @@ def build_openapi() -> dict[str, Any]:
         operations={
             "get": {
                 "summary": "County-wide counts (no personal data)",
+                "security": [{"bearer": []}, {"session": []}],
                 "responses": {
                     "200": {
                         "description": "Counts",
                         "content": {"application/json": {"schema": "Summary"}},
-                    }
+                    },
+                    "401": _error("No Bearer token"),
                 },
             }
         },
@@ -173,10 +187,22 @@ def build_openapi() -> dict[str, Any]:
             }
         },
     )
-    for path, summary, reply in (
-        ("/voice/twilio/gather", "Twilio webhook: a key pressed on an escalation call", "TwiML"),
-        ("/sms/twilio/inbound", "Twilio webhook: an inbound SMS", "TwiML reply"),
-        ("/sms/twilio/status", "Twilio webhook: delivery status of an outbound SMS", "Recorded"),
+    for path, summary, answered in (
+        (
+            "/voice/twilio/gather",
+            "Twilio webhook: a key pressed on an escalation call",
+            {"200": {"description": "TwiML"}},
+        ),
+        (
+            "/sms/twilio/inbound",
+            "Twilio webhook: an inbound SMS",
+            {"200": {"description": "TwiML reply"}},
+        ),
+        (
+            "/sms/twilio/status",
+            "Twilio webhook: delivery status of an outbound SMS",
+            {"204": {"description": "Recorded (or no such message: nothing to retry)"}},
+        ),
     ):
         spec.path(
             path=path,
@@ -195,7 +221,8 @@ def build_openapi() -> dict[str, Any]:
                     ],
                     "requestBody": {"required": True, "content": _TWILIO_FORM},
                     "responses": {
-                        "200": {"description": reply},
+                        **answered,
+                        "400": _error("A required field is missing"),
                         "403": _error("Missing or invalid signature"),
                     },
                 }

@@ -19,11 +19,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from config.clock import now as clock_now
 from config.runtime import current_settings, settings_of
@@ -132,18 +133,32 @@ def openapi() -> Response:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/sms/")) or request.accept_mimetypes.best == (
-        "application/json"
-    )
+    return request.path.startswith(
+        ("/api/", "/sms/", "/voice/")
+    ) or request.accept_mimetypes.best == ("application/json")
+
+
+def _own_description(error: HTTPException) -> str | None:
+    """The reason a view gave when it refused the request (`abort(400, description=...)`),
+    None for werkzeug's generic English text."""
+    described = error.description
+    return described if described and described != type(error).description else None
 
 
 def handle_http_error(error: HTTPException) -> Any:
     status = error.code or 500
+    if isinstance(error, CSRFError):
+        # Flask-WTF's reasons are English: say it in the reader's language, with the fix.
+        language = page_language() if not _wants_json() else current_settings().default_language
+        message = catalogue(language).text("web.error.csrf")
+        if _wants_json():
+            return error_response(400, "bad_request", message)
+        error = BadRequest(description=message)
     if not _wants_json():
-        if status in (403, 404):
+        if status in (400, 403, 404):
             language = page_language()
             t = catalogue(language).text
-            message = t(f"web.error.{status}")
+            message = (status == 400 and _own_description(error)) or t(f"web.error.{status}")
             page = render_template(
                 "error.html",
                 t=t,

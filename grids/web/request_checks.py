@@ -57,7 +57,7 @@ def parameter_problems(values: Iterable[tuple[str, Any]]) -> dict[str, tuple[str
             continue
         if _CONTROL.search(value) or _CONTROL.search(name):
             found[_CONTROL.sub("?", name)] = ("http.fix.control_character", {})
-        elif name == "page" and not (value.isdigit() and 1 <= int(value) <= MAX_PAGE):
+        elif name == "page" and not (value.isdecimal() and 1 <= int(value) <= MAX_PAGE):
             found[name] = ("http.fix.page", {"max": MAX_PAGE})
     return found
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from grids.storage.session import database_of
 from notifications.models import InboundMessage
-from tests.support.accounts import bearer, log_in, make_user, token_for
+from tests.support.accounts import bearer, csrf_token, log_in, make_user, token_for
 from tests.support.admin import county
 from tests.support.app import empty_all_tables, make_app
 from tests.support.mainland import CALLBACK_SECRET, aliyun_settings, write_template_map
@@ -60,6 +60,68 @@ def test_the_admin_browser_page_answers_400_pages(client, admin_token) -> None:
     nul = client.get("/admin/grids?doctor=%00").get_data(as_text=True)
     assert "doctor" in nul
     assert client.get("/admin/grids?page=2").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["²", "-1", "0", "1.5"])
+def test_a_page_that_is_no_number_we_count_is_refused(client, admin_token, page) -> None:
+    response = client.get(f"/api/v1/admin/grids?page={page}", headers=bearer(admin_token))
+    assert "page" in _fields(response)
+
+
+@pytest.mark.parametrize("change_set", ["99999999999999999999999", "²", "１"])
+def test_undoing_a_change_set_id_beyond_any_stored_is_not_found(
+    client, admin_token, change_set
+) -> None:
+    response = client.post(
+        f"/api/v1/admin/changes/{change_set}/undo", json={}, headers=bearer(admin_token)
+    )
+    assert response.status_code == 404, response.get_data(as_text=True)[:300]
+    assert response.get_json()["error"]["message"]
+    log_in(client, "bureau")
+    token = csrf_token(client.get("/admin/changes").get_data(as_text=True))
+    form = client.post(f"/admin/changes/{change_set}/undo", data={"csrf_token": token})
+    # The page says there is no such change (400, the id is not one) or has no such URL.
+    assert form.status_code in (400, 404)
+    if form.status_code == 400:
+        assert f"没有编号为{change_set}的变更" in form.get_data(as_text=True)
+
+
+def test_a_form_without_its_csrf_token_is_refused_in_the_readers_language(
+    client, admin_token
+) -> None:
+    log_in(client, "bureau")
+    response = client.post("/admin/changes/1/undo", data={})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "安全令牌" in html and "CSRF token is missing" not in html
+    english = client.post("/admin/changes/1/undo?lang=en", data={})
+    assert "security token" in english.get_data(as_text=True)
+
+
+def test_an_unknown_voice_route_answers_json(client) -> None:
+    response = client.post("/voice/tencent/not-the-secret/keypress", json={})
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("value", ["2", "maybe", "１"])
+def test_an_open_filter_that_says_neither_yes_nor_no_is_refused(client, admin_token, value) -> None:
+    response = client.get(f"/api/v1/escalations?open={value}", headers=bearer(admin_token))
+    fields = _fields(response)
+    assert list(fields) == ["open"] and "1" in fields["open"][0]
+    for good in ("1", "0", "TRUE", "no", ""):
+        answered = client.get(f"/api/v1/escalations?open={good}", headers=bearer(admin_token))
+        assert answered.status_code == 200, good
+
+
+@pytest.mark.parametrize("limit", ["abc", "0", "501", "²"])
+def test_a_change_log_limit_out_of_range_names_the_field(client, admin_token, limit) -> None:
+    response = client.get(f"/api/v1/admin/changes?limit={limit}", headers=bearer(admin_token))
+    assert list(_fields(response)) == ["limit"]
+    assert (
+        client.get("/api/v1/admin/changes?limit=500", headers=bearer(admin_token)).status_code
+        == 200
+    )
 
 
 def test_a_nul_byte_in_a_path_segment_is_refused(client, admin_token) -> None:

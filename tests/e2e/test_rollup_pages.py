@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
+from grids.rollups.models import RollupSnapshot
 from tests.support import rollup_fixture as fx
 from tests.support.accounts import log_in, make_user
 
@@ -130,6 +132,7 @@ def test_exports_open_as_spreadsheets_with_chinese_headers(client, county) -> No
     log_in(client, "wang")
     response = client.get(f"/exports/doctor/RD1.csv?week={fx.WEEK}")
     assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     text = response.data.decode("utf-8-sig")
     table = list(csv.reader(io.StringIO(text)))
     assert table[0][:3] == ["层级", "编码", "名称"]
@@ -144,6 +147,29 @@ def test_exports_open_as_spreadsheets_with_chinese_headers(client, county) -> No
     with zipfile.ZipFile(io.BytesIO(xlsx.data)) as book:
         assert "xl/worksheets/sheet1.xml" in book.namelist()
         assert "在管成员" in book.read("xl/sharedStrings.xml").decode("utf-8")
+
+
+@pytest.mark.parametrize("week", ["garbage", "2026-W99", "2026-W53", "２０２６-W４８"])
+def test_a_week_no_page_can_show_is_refused_saying_why(client, session, county, week) -> None:
+    log_in(client, "yian")
+    township = county.codes["township"]
+    for path in (
+        f"/doctors/RD1?week={week}",
+        f"/grids/R-A?week={week}",
+        f"/areas/township/{township}?week={week}",
+        f"/exports/township/{township}.csv?week={week}",
+    ):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        html = response.get_data(as_text=True)
+        # 2026-W53 has not begun on 30 November; the others are not weeks at all.
+        assert ("还没开始" if week == "2026-W53" else "2026-W48") in html, path
+    session.expire_all()
+    stored = set(session.scalars(select(RollupSnapshot.week)))
+    assert week not in stored
+    assert client.get(f"/areas/township/{township}?week={fx.WEEK}").status_code == 200
+    session.expire_all()
+    assert fx.WEEK in set(session.scalars(select(RollupSnapshot.week))) - stored
 
 
 def test_the_chart_runs_into_the_current_week_drawn_as_provisional(client, county) -> None:

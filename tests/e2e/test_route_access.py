@@ -72,3 +72,31 @@ def test_the_stylesheet_is_served_from_the_project(client) -> None:
     assert response.status_code == 200
     assert b"360 px" in response.data
     response.close()
+
+
+def _openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
+
+
+def test_the_openapi_document_says_which_api_operations_need_credentials(
+    app: Flask, client
+) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schemes = set(spec["components"]["securitySchemes"])
+    documented = {
+        (path, method): operation
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.rule in EXPECTED_PUBLIC:
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            key = (_openapi_path(rule.rule), method.lower())
+            assert key in documented, f"{method} {rule.rule} is not in the OpenAPI document"
+            operation = documented[key]
+            required = {name for option in operation.get("security", []) for name in option}
+            assert "bearer" in required, f"{method} {rule.rule} declares no bearer security"
+            assert required <= schemes, f"{method} {rule.rule}: undefined {required - schemes}"
+            # What every private route answers without credentials is documented too.
+            assert "401" in operation["responses"], f"{method} {rule.rule} documents no 401"

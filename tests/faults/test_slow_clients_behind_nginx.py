@@ -1,14 +1,17 @@
-"""The production recipe (docs/deployment.md, "Behind nginx") under 100 slow clients.
+"""The production recipe (docs/deployment.md, "Behind nginx"): under 100 slow clients,
+and in its access logs.
 
 gunicorn as deployed (config/gunicorn_conf.py, `HUZHU_ENV=production`,
 `TRUSTED_PROXY_COUNT=1`) behind nginx with the repository's configuration
 (config/nginx.conf, filled in by scripts/nginx-conf). 100 clients each send a header
 byte every 2 s, more than gunicorn has threads; meanwhile a signed urgent SMS sent
-through nginx gets its reply within 5 s, and /healthz answers.
+through nginx gets its reply within 5 s, and /healthz answers. Neither nginx's nor
+gunicorn's access log names a mainland push route with its secret path segment.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -163,3 +166,58 @@ def test_an_urgent_sms_through_nginx_is_answered_while_100_clients_drip(
             stop.set()
             for client in clients:
                 client.join(timeout=5)
+
+
+def post_json(port: int, path: str, items: list[dict[str, Any]]) -> int:
+    connection = HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=json.dumps(items),
+            headers={"Content-Type": "application/json", "Host": "huzhu.example.org"},
+        )
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+@pytest.mark.skipif(NGINX is None, reason=NOT_INSTALLED)
+def test_neither_access_log_of_the_recipe_holds_the_push_secret(
+    database_url: str, db: Any, tmp_path: Path
+) -> None:
+    county = build_county(db)
+    secret = "push-secret-Q7v2Lm9xR4tW8zK3"
+    aliyun = {
+        "SMS_BACKEND": "aliyun",
+        "ALIYUN_ACCESS_KEY_ID": "LTAI-test",
+        "ALIYUN_ACCESS_KEY_SECRET": "aliyun-secret",
+        "ALIYUN_SMS_SIGN_NAME": "介休卫健",
+        "SMS_CALLBACK_SECRET": secret,
+        "TRUSTED_PROXY_COUNT": "1",
+        "INBOUND_SPOOL_DIR": str(tmp_path / "spool"),
+    }
+    gunicorn_log = tmp_path / "gunicorn-access.log"
+    item = {
+        "phone_number": county.zh.coordinator.phone.removeprefix("+86"),  # type: ignore[union-attr]
+        "content": "好",
+        "send_time": "2026-11-26 10:00:00",
+        "dest_code": "1234",
+        "sequence_id": 1,
+    }
+    with (
+        gunicorn(database_url, "--access-logfile", str(gunicorn_log), **aliyun) as upstream,
+        nginx(tmp_path / "nginx", upstream) as port,
+    ):
+        assert post_json(port, f"/sms/aliyun/{secret}/up", [item]) == 200
+        assert post_json(port, f"/sms/aliyun/{secret}/report", []) == 200
+        assert post_json(port, f"/sms/tencent/{secret}/reply", []) == 404
+    # nginx writes its log line when the request ends; gunicorn's is flushed on exit.
+    for log in (gunicorn_log, tmp_path / "nginx" / "access.log"):
+        text = log.read_text("utf-8")
+        assert "/sms/aliyun/***/up" in text, text
+        assert "/sms/aliyun/***/report" in text, text
+        assert "/sms/tencent/***/reply" in text, text
+        assert secret not in text, text

@@ -205,6 +205,18 @@ def test_close_by_api(app, county) -> None:
     assert set(bad.get_json()["error"]["fields"]) == {"outcome", "reason"}
     forbidden = client.post(path, json={"outcome": "home", "reason": "x"}, headers=bearer(theirs))
     assert forbidden.status_code == 403
+    # A code that does not exist answers as another doctor's case does.
+    missing = "/api/v1/escalations/ZZZ/close"
+    unknown = client.post(missing, json={"outcome": "home", "reason": "x"}, headers=bearer(theirs))
+    assert unknown.status_code == 403
+    deep = client.post(
+        path,
+        data="[" * 100_000 + "]" * 100_000,
+        content_type="application/json",
+        headers=bearer(mine),
+    )
+    assert deep.status_code == 400, deep.get_data(as_text=True)
+    assert the_case(app).outcome is None
     done = client.post(path, json={"outcome": "admitted", "reason": "ward 3"}, headers=bearer(mine))
     assert done.status_code == 200, done.get_data(as_text=True)
     body = done.get_json()

@@ -120,6 +120,18 @@ def test_api_answers_the_same_document_within_scope(client, session, county, run
         assert bad.status_code == 400
         assert "level" in bad.get_json()["error"]["fields"]
 
+        # An admin, who sees everything, is told which code names nothing at that level.
+        make_user(session, "bureau", "admin")
+        admin = token_for(session, "bureau")
+        session.commit()
+        township = county.codes["township"]
+        for code in ("NOPE", township):
+            wrong = client.get(f"/api/v1/rollups?level=county&code={code}", headers=bearer(admin))
+            assert wrong.status_code == 404, code
+            error = wrong.get_json()["error"]
+            assert list(error["fields"]) == ["code"]
+            assert f"“{code}”" in error["message"] and "根机构编码" in error["message"]
+
 
 def test_past_the_doctor_follows_the_countys_escalation_ladder(
     app, client, database_url, session, county

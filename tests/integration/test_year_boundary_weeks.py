@@ -88,7 +88,9 @@ def test_the_digest_and_the_api_take_both_weeks(runner, client, session, grid) -
             assert response.get_json()["week"] == week
 
 
-@pytest.mark.parametrize("week", ["2027-W53", "2026-W00", "2026-W99", "9999-W99"])
+@pytest.mark.parametrize(
+    "week", ["2027-W53", "2026-W00", "2026-W99", "9999-W99", "２０２６-W４９", "2026-W٤٩"]
+)
 def test_a_week_that_does_not_exist_is_refused_in_one_line(runner, client, session, grid, week):
     shown = _show(runner, grid, week)
     assert shown.exit_code == 1
