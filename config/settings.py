@@ -254,8 +254,40 @@ def database_backend(url: str) -> str:
     return urlsplit(url).scheme.partition("+")[0]
 
 
+DATABASE_EXAMPLES = "postgresql+psycopg://huzhu@db.example.org/huzhu or sqlite:///instance/huzhu.db"
+_DRIVERS = {"postgresql": "psycopg", "sqlite": "pysqlite"}
+"""The one driver the project installs for each database it runs on."""
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9]*)(?:\+([A-Za-z0-9_]+))?://")
+
+
+def parse_database_url(name: str, raw: str) -> str:
+    """A SQLAlchemy URL of PostgreSQL or SQLite. `postgresql://` and `postgres://` (as
+    hosting services write them) are read with psycopg, the driver installed."""
+    value = raw.strip()
+    match = _SCHEME.match(value)
+    if not match:
+        raise SettingsError(f"{name} is not a database URL: write it like {DATABASE_EXAMPLES}")
+    backend, driver = match.group(1).lower(), (match.group(2) or "").lower()
+    backend = "postgresql" if backend == "postgres" else backend
+    if backend not in _DRIVERS:
+        raise SettingsError(
+            f"{name} names a {backend} database: Huzhu runs on PostgreSQL or SQLite, "
+            f"e.g. {DATABASE_EXAMPLES}"
+        )
+    if driver and driver != _DRIVERS[backend]:
+        raise SettingsError(
+            f"{name} asks for the {driver} driver, which is not installed: "
+            f"write {backend}+{_DRIVERS[backend]}:// (or {backend}://)"
+        )
+    if backend == "postgresql":
+        return f"postgresql+psycopg://{value[match.end() :]}"
+    return value
+
+
 def parse_read_url(raw: str, database_url: str) -> str:
     """DATABASE_READ_URL: a database of the same kind as DATABASE_URL (its replica)."""
+    if "://" in raw:
+        raw = parse_database_url("DATABASE_READ_URL", raw)
     backend, primary = database_backend(raw), database_backend(database_url)
     if not backend or "://" not in raw:
         raise SettingsError(
@@ -381,7 +413,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "production always checks X-Twilio-Signature"
         )
 
-    database_url = get("DATABASE_URL") or default_database_url()
+    database_url = parse_database_url("DATABASE_URL", get("DATABASE_URL") or default_database_url())
     read_url = get("DATABASE_READ_URL")
     settings = Settings(
         environment=environment,

@@ -14,14 +14,14 @@ from flask.cli import AppGroup
 
 from config.clock import now as clock_now
 from config.runtime import current_settings
-from grids.cli import at_option, parse_at, render_table
+from grids.cli import CommandFailed, at_option, parse_at, render_table
 from grids.cli import language as cli_language
 from grids.storage.session import current_db, request_session
 from i18n import translate
 from notifications.providers import current_provider
 from scheduling.process import SchedulerProcess, instance_name
 from scheduling.registry import JOB_IDS, JOBS, function_of, spec_of
-from scheduling.runner import last_runs, run_job
+from scheduling.runner import check_tables, last_runs, run_job
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process and its jobs.")
 
@@ -31,6 +31,7 @@ def run_command() -> None:
     """Run the scheduler until SIGTERM or Ctrl-C: the leader runs the jobs, another
     process started meanwhile waits as a hot standby (PostgreSQL)."""
     language = cli_language()
+    check_tables(current_db())
     stop = threading.Event()
     process = SchedulerProcess(
         current_db(),
@@ -112,14 +113,15 @@ def run_once_command(job_id: str, at: str | None) -> None:
     """Run one job now (or as of --at); a slot that has run already is not run again."""
     language = cli_language()
     if job_id not in JOB_IDS:
-        raise click.ClickException(
+        raise CommandFailed(
             translate("scheduler.error.unknown_job", language, job=job_id, jobs=", ".join(JOB_IDS))
         )
     now = parse_at(at)
     spec = spec_of(job_id)
     unscheduled = spec.unscheduled(current_settings(), language)
     if unscheduled:
-        raise click.ClickException(unscheduled)
+        raise CommandFailed(unscheduled)
+    check_tables(current_db())
     outcome = run_job(
         current_db(),
         current_settings(),
@@ -134,7 +136,7 @@ def run_once_command(job_id: str, at: str | None) -> None:
         )
         return
     if outcome.status == "failed":
-        raise click.ClickException(
+        raise CommandFailed(
             translate("scheduler.error.failed", language, job=job_id, error=outcome.error)
         )
     assert outcome.result is not None

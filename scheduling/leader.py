@@ -19,13 +19,22 @@ from typing import IO
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
+from config.logging import mask_phones_in
 from grids.storage.database import Database
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x487A6875
 """`Hzhu`: the advisory lock key of the scheduler (classid 0, objid this, objsubid 1)."""
+
+
+def error_line(error: BaseException) -> str:
+    """The first line of what the driver said: for a log line, not a traceback."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
+    lines = str(cause).strip().splitlines()
+    return mask_phones_in(lines[0] if lines else type(error).__name__)
 
 
 class Leadership:
@@ -62,14 +71,17 @@ class Leadership:
                     isolation_level="AUTOCOMMIT"
                 )
             except Exception as error:
-                log.warning("scheduler: cannot reach the database for the leader lock: %s", error)
+                log.warning(
+                    "scheduler: cannot reach the database for the leader lock: %s",
+                    error_line(error),
+                )
                 return False
             try:
                 got = connection.execute(
                     text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}
                 ).scalar()
             except Exception as error:
-                log.warning("scheduler: leader lock query failed: %s", error)
+                log.warning("scheduler: leader lock query failed: %s", error_line(error))
                 connection.invalidate()
                 return False
             if got:
@@ -119,7 +131,7 @@ class Leadership:
                 {"key": self.key},
             ).scalar()
         except Exception as error:
-            log.warning("scheduler: leader connection lost: %s", error)
+            log.warning("scheduler: leader connection lost: %s", error_line(error))
             self._drop()
             return False
         if not held:

@@ -19,12 +19,13 @@ from datetime import datetime
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from config.clock import now as clock_now
 from config.settings import Settings
 from grids.storage.database import Database
 from notifications.providers import SmsProvider
-from scheduling.leader import Leadership
+from scheduling.leader import Leadership, error_line
 from scheduling.models import SchedulerHeartbeat
 from scheduling.registry import JobSpec, function_of, scheduled_jobs
 from scheduling.runner import run_job
@@ -101,7 +102,7 @@ class SchedulerProcess:
         try:
             beat(self.database, self.instance, role, self.started)
         except Exception as error:
-            log.warning("scheduler heartbeat failed: %s", error)
+            log.warning("scheduler heartbeat failed: %s", error_line(error))
 
     def _lead(self) -> None:
         tz = self.settings.tz
@@ -164,6 +165,9 @@ class SchedulerProcess:
             if self.stop.is_set() or not self.leadership.still_held():
                 self._step_down()
                 return
-            run_job(self.database, self.settings, spec, function, clock_now(), self.instance)
+            try:
+                run_job(self.database, self.settings, spec, function, clock_now(), self.instance)
+            except DBAPIError as error:
+                log.warning("%s: the database is unavailable: %s", spec.id, error_line(error))
 
         return run

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from config.clock import now as clock_now
@@ -16,7 +17,7 @@ from config.logging import mask_phones_in
 from config.settings import Settings
 from grids.storage.database import Database
 from scheduling.jobs.common import JobResult
-from scheduling.models import SchedulerJobState, SchedulerRun
+from scheduling.models import SchedulerHeartbeat, SchedulerJobState, SchedulerRun
 from scheduling.registry import JobFunction, JobSpec
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,14 @@ class RunOutcome:
 def _insert(session: Session, model: type, **values: object):  # type: ignore[no-untyped-def]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     return insert(model).values(**values)
+
+
+def check_tables(database: Database) -> None:
+    """Raise the database's `DBAPIError` when it is unreachable or lacks the scheduler's
+    tables (not migrated)."""
+    with database.unit_of_work() as session:
+        for model in (SchedulerRun, SchedulerJobState, SchedulerHeartbeat):
+            session.execute(select(model).limit(1)).all()
 
 
 def claim_slot(
@@ -91,12 +100,18 @@ def run_job(
             return RunOutcome(spec.id, slot, "duplicate")
     try:
         result = function(database, settings, now)
-    except Exception:
+    except Exception as failure:
         error = mask_phones_in(traceback.format_exc())
+        try:
+            if run_id is not None:
+                _finish(database, run_id, "failed", None, error)
+            _record_state(database, spec.id, now, "failed", error)
+        except DBAPIError:
+            # The database is unavailable: the caller says so, in one line.
+            if not isinstance(failure, DBAPIError):
+                log.error("%s (slot %s) failed:\n%s", spec.id, slot, error)
+            raise
         log.error("%s (slot %s) failed:\n%s", spec.id, slot, error)
-        if run_id is not None:
-            _finish(database, run_id, "failed", None, error)
-        _record_state(database, spec.id, now, "failed", error)
         return RunOutcome(spec.id, slot, "failed", error=error.strip().splitlines()[-1])
     if run_id is not None:
         _finish(database, run_id, "ok", result, None)

@@ -18,16 +18,15 @@ from grids.accounts.service import (
     list_users,
     set_password,
 )
+from grids.cli import CommandFailed
 from grids.storage.session import request_session
 from i18n import translate
 
 users_cli = AppGroup("users", help="Accounts of the web pages and the API.")
 
 
-def _fail(error: AccountError) -> click.ClickException:
-    return click.ClickException(
-        translate(error.key, current_settings().default_language, **error.params)
-    )
+def _fail(error: AccountError) -> CommandFailed:
+    return CommandFailed(translate(error.key, current_settings().default_language, **error.params))
 
 
 @users_cli.command("create")

@@ -14,7 +14,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from grids.accounts.login_limit import give_back
 from grids.accounts.models import ROLES, LoginAttempt, User
 from grids.core.errors import CatalogueError
+from grids.core.vocabulary import FacilityLevel
 from grids.models import Doctor, Facility
+
+TOWNSHIP_SCOPES = frozenset({FacilityLevel.TOWNSHIP_CENTER, FacilityLevel.COMMUNITY_CENTER})
+"""The facilities a township account may be scoped to."""
 
 MIN_PASSWORD_LENGTH = 10
 # A dummy hash, so a login for an unknown username costs the same as a wrong password.
@@ -69,9 +73,14 @@ def create_user(
     elif role == "township":
         if not facility_code or doctor_code:
             raise AccountError("users.error.township_scope")
-        facility_id = session.scalar(select(Facility.id).where(Facility.code == facility_code))
-        if facility_id is None:
+        facility = session.scalar(select(Facility).where(Facility.code == facility_code))
+        if facility is None:
             raise AccountError("users.error.no_facility", code=facility_code)
+        if facility.level not in TOWNSHIP_SCOPES:
+            # A county hospital would see the whole county, a village clinic one doctor's
+            # grids: neither is what a township account is for.
+            raise AccountError("users.error.not_a_township", code=facility_code)
+        facility_id = facility.id
     elif doctor_code or facility_code:
         raise AccountError("users.error.admin_scope")
     user = User(

@@ -30,7 +30,7 @@ from grids.admin.requests import (
 )
 from grids.admin.service import AdminError, Outcome
 from grids.audit import ChangeConflict, UndoRefused
-from grids.cli import at_option, parse_at, render_table
+from grids.cli import CommandFailed, at_option, parse_at, render_table
 from grids.storage.session import request_session
 from i18n import translate
 
@@ -62,8 +62,8 @@ def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _fail(key: str, **params: Any) -> click.ClickException:
-    return click.ClickException(_t(key, **params))
+def _fail(key: str, **params: Any) -> CommandFailed:
+    return CommandFailed(_t(key, **params))
 
 
 def _run(operation: str, params: dict[str, Any], options: dict[str, Any]) -> None:
@@ -94,10 +94,17 @@ def _run(operation: str, params: dict[str, Any], options: dict[str, Any]) -> Non
         session.commit()
     _print(outcome, options["output"])
     if outcome.blocking:
-        raise click.exceptions.Exit(1)
+        # Standard output shows the whole preview; standard error says why, in one line.
+        raise _fail(
+            "admin.cli.refused",
+            operation=outcome.operation,
+            subject=outcome.subject,
+            problem=problem_text(outcome.blocking[0], _language()),
+            count=len(outcome.blocking),
+        )
 
 
-def _conflict(conflict: ChangeConflict) -> click.ClickException:
+def _conflict(conflict: ChangeConflict) -> CommandFailed:
     return _fail("admin.error.conflict", **conflict_params(conflict))
 
 

@@ -39,7 +39,8 @@ CLOSABLE = (EscalationState.OPEN, EscalationState.ACKNOWLEDGED)
 
 class OutcomeRefused(ValueError):
     """`reason`: `unknown_code`, `already_closed`, `not_allowed`, `no_followup`,
-    `already_followed_up`, `bad_outcome`."""
+    `already_followed_up` (the same result again), `followup_after_death` (a death is not
+    changed by a later follow-up), `bad_outcome`."""
 
     def __init__(self, reason: str, code: str, escalation: Escalation | None = None) -> None:
         super().__init__(f"{reason}: {code}")
@@ -55,6 +56,13 @@ class Closed:
     was_open: bool
     """It was still climbing (its pending messages are to be stopped)."""
     notices: list[Notice] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FollowedUp:
+    escalation: Escalation
+    previous: str | None
+    """The follow-up result this one replaced, if one was recorded before."""
 
 
 def _latest(session: Session, code: str) -> Escalation | None:
@@ -158,8 +166,10 @@ def record_followup(
     now: datetime,
     tz: ZoneInfo,
     who: Acknowledger | None = None,
-) -> Escalation:
-    """Record the referral follow-up of the closed case `code` (`复 K7Q 好转`)."""
+) -> FollowedUp:
+    """Record the referral follow-up of the closed case `code` (`复 K7Q 好转`). A later
+    follow-up with another result replaces the earlier one (both stay on the timeline and
+    in the audit log); a death, once recorded, is not replaced."""
     if result not in set(FollowupResult):
         raise OutcomeRefused("bad_outcome", code)
     escalation = session.scalar(
@@ -170,11 +180,15 @@ def record_followup(
         .with_for_update()
     )
     if escalation is None:
-        raise OutcomeRefused("no_followup", code)
+        known = session.scalar(select(Escalation.id).where(Escalation.code == code).limit(1))
+        raise OutcomeRefused("no_followup" if known is not None else "unknown_code", code)
     if who is not None and not may_acknowledge(session, escalation, who):
         raise OutcomeRefused("not_allowed", code, escalation)
-    if escalation.followup_outcome is not None:
+    previous = escalation.followup_outcome
+    if previous == result:
         raise OutcomeRefused("already_followed_up", code, escalation)
+    if previous == FollowupResult.DIED:
+        raise OutcomeRefused("followup_after_death", code, escalation)
     escalation.followup_outcome = result
     escalation.followup_at = now
     escalation.followup_by = by[:120]
@@ -190,10 +204,11 @@ def record_followup(
         action="escalation.followup",
         entity_type="escalation",
         entity_code=escalation.code,
+        before={"followup": previous} if previous is not None else None,
         after={"followup": result},
         at=now,
     )
-    return escalation
+    return FollowedUp(escalation, previous)
 
 
 def close_reminders(session: Session, now: datetime, language: str) -> list[Notice]:

@@ -12,8 +12,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from config.runtime import current_settings
+from grids.cli import CommandFailed, render_table
 from grids.cli import language as cli_language
-from grids.cli import render_table
 from grids.exchanges.models import ExchangePreference
 from grids.exchanges.planner import QuietWindow
 from grids.exchanges.slots import (
@@ -53,7 +53,7 @@ def plan_command(facility_code: str | None, dry_run: bool, output: str) -> None:
     try:
         result = plan_exchanges(session, _quiet(), facility_code=facility_code, apply=not dry_run)
     except UnknownFacility as error:
-        raise click.ClickException(
+        raise CommandFailed(
             translate("exchanges.error.unknown_facility", language, facility=error.args[0])
         ) from None
     if not dry_run:
@@ -126,11 +126,11 @@ def set_command(grid_code: str, weekday: int, start: str, venue: str | None) -> 
             tz=current_settings().tz,
         )
     except UnknownGrid:
-        raise click.ClickException(
+        raise CommandFailed(
             translate("exchanges.error.unknown_grid", language, grid=grid_code)
         ) from None
     except SlotRefused as refused:
-        raise click.ClickException(
+        raise CommandFailed(
             translate(
                 "exchanges.error.refused",
                 language,
@@ -169,9 +169,7 @@ def prefer_command(grid_code: str, weekdays: str) -> None:
     session = request_session()
     grid = session.scalar(select(Grid).where(Grid.code == grid_code))
     if grid is None:
-        raise click.ClickException(
-            translate("exchanges.error.unknown_grid", language, grid=grid_code)
-        )
+        raise CommandFailed(translate("exchanges.error.unknown_grid", language, grid=grid_code))
     preference = session.scalar(
         select(ExchangePreference).where(ExchangePreference.grid_id == grid.id)
     )

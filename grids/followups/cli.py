@@ -22,6 +22,7 @@ from grids.followups.service import (
     FollowupInput,
     FollowupRefused,
     NotAllowed,
+    Problem,
     record_followup,
     user_named,
 )
@@ -32,31 +33,41 @@ from i18n import translate
 followups_cli = AppGroup("followups", help="The doctors' mandated follow-ups.")
 
 
-def _refused(field: str, key: str, **params: object) -> click.ClickException:
-    language = cli_language()
-    return fail(
-        "followups.error.field",
-        field=field,
-        message=translate(key, language, **params),
-    )
+OPTIONS = {
+    "glucose_mmol": "--glucose",
+    "weight_kg": "--weight",
+    "height_cm": "--height",
+    "referral_reason": "--referral",
+    "next_due": "--next",
+}
+"""The option of each checked field whose name differs from it (`heart_rate`: `--heart-rate`)."""
 
 
-def _day(raw: str | None, field: str) -> date | None:
+def option_of(field: str) -> str:
+    return OPTIONS.get(field, f"--{field.replace('_', '-')}")
+
+
+def _day(raw: str | None, field: str, unread: list[Problem]) -> date | None:
     if raw is None:
         return None
     try:
         return date.fromisoformat(raw.strip())
     except ValueError:
-        raise _refused(field, "followups.error.date", value=raw) from None
+        unread.append(Problem(field, "followups.error.date", {"value": raw}))
+        return None
 
 
-def _decimal(raw: str | None, field: str) -> Decimal | None:
+def _decimal(raw: str | None, field: str, unread: list[Problem]) -> Decimal | None:
     if raw is None:
         return None
     try:
-        return Decimal(raw.strip())
+        value = Decimal(raw.strip())
     except InvalidOperation:
-        raise _refused(field, "followups.error.number", value=raw) from None
+        value = None
+    if value is None or not value.is_finite():
+        unread.append(Problem(field, "followups.error.number", {"value": raw}))
+        return None
+    return value
 
 
 @followups_cli.command("record")
@@ -97,50 +108,48 @@ def record_command(
     """Record one follow-up; the next date follows the national rule unless --next."""
     language = cli_language()
     moment = parse_at(at)
+    unread: list[Problem] = []
     systolic = diastolic = None
     if bp is not None:
         try:
             systolic, diastolic = rules.parse_bp(bp)
         except ValueError:
-            raise _refused("--bp", "followups.error.bp", value=bp) from None
-    visit = _day(day, "--date")
-    assert visit is not None
+            unread.append(Problem("bp", "followups.error.bp", {"value": bp}))
     data = FollowupInput(
         member_code=member_code,
-        visit_date=visit,
+        visit_date=_day(day, "date", unread) or date.min,
         method=method,
         systolic=systolic,
         diastolic=diastolic,
         heart_rate=heart_rate,
-        weight_kg=_decimal(weight, "--weight"),
-        height_cm=_decimal(height, "--height"),
-        glucose_mmol=_decimal(glucose, "--glucose"),
+        weight_kg=_decimal(weight, "weight_kg", unread),
+        height_cm=_decimal(height, "height_cm", unread),
+        glucose_mmol=_decimal(glucose, "glucose_mmol", unread),
         adherence=adherence,
         classification=classification,
         referral_reason=referral_reason,
         referral_to=referral_to,
-        next_due=_day(next_day, "--next"),
+        next_due=_day(next_day, "next_due", unread),
     )
     session = request_session()
     try:
         user = user_named(session, actor_name)
         recorded = record_followup(
-            session, data, user=user, now=moment, settings=current_settings()
+            session, data, user=user, now=moment, settings=current_settings(), unread=unread
         )
     except NotAllowed as error:
         raise fail(error.key, **error.params) from None
     except FollowupRefused as error:
-        first = error.problems[0]
         lines = [
             translate(
                 "followups.error.field",
                 language,
-                field=f"--{p.field.replace('_', '-')}",
+                field=option_of(p.field),
                 message=translate(p.key, language, **p.params),
             )
             for p in error.problems
         ]
-        raise fail("followups.error.lines", lines="\n".join(lines), field=first.field) from None
+        raise fail("followups.error.lines", lines="\n".join(lines)) from None
     channel()(session, recorded.notices, moment)
     session.commit()
     document = followup_document(recorded)

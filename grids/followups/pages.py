@@ -58,8 +58,9 @@ def _render(status: int = 200, **context: Any) -> tuple[str, int]:
     return page, status
 
 
-def _read(form: MultiDict[str, str], code: str) -> tuple[FollowupInput | None, list[Problem]]:
-    """The form as a follow-up, or the problems of fields that are not even numbers."""
+def _read(form: MultiDict[str, str], code: str) -> tuple[FollowupInput, list[Problem]]:
+    """The form as a follow-up, and the problems of fields that are not even numbers or
+    dates (left out of it, to be reported with the others)."""
     problems: list[Problem] = []
     values: dict[str, Any] = {}
 
@@ -90,8 +91,12 @@ def _read(form: MultiDict[str, str], code: str) -> tuple[FollowupInput | None, l
         if raw is None:
             continue
         try:
-            values[name] = Decimal(raw)
+            number = Decimal(raw)
         except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            values[name] = number
+        else:
             problems.append(Problem(name, "followups.error.number", {"value": raw}))
     next_raw = text("next_due")
     if next_raw:
@@ -108,10 +113,8 @@ def _read(form: MultiDict[str, str], code: str) -> tuple[FollowupInput | None, l
     medicine = text("medicine")
     if medicine:
         values["medicines"] = [{"name": medicine, "dose": text("dose") or ""}]
-    if problems:
-        return None, problems
     method = values.pop("method") or ""
-    return FollowupInput(member_code=code, visit_date=visit, method=method, **values), []
+    return FollowupInput(member_code=code, visit_date=visit, method=method, **values), problems
 
 
 @followup_pages.route("/members/<code>/followups/new", methods=["GET", "POST"])
@@ -131,21 +134,20 @@ def new(code: str) -> Any:
     }
     if request.method == "GET":
         return _render(**context)
-    data, problems = _read(request.form, code)
+    data, unread = _read(request.form, code)
     t = catalogue(page_language()).text
-    if data is not None:
-        try:
-            recorded = record_followup(session, data, user=current(), now=moment, settings=settings)
-        except FollowupRefused as error:
-            problems = error.problems
-        except NotAllowed as error:
-            problems = [Problem("member", error.key, error.params)]
-        else:
-            channel()(session, recorded.notices, moment)
-            session.commit()
-            return redirect(
-                url_for("rollups.member_page", code=code, recorded=recorded.followup.id)
-            )
+    try:
+        recorded = record_followup(
+            session, data, user=current(), now=moment, settings=settings, unread=unread
+        )
+    except FollowupRefused as error:
+        problems = error.problems
+    except NotAllowed as error:
+        problems = [Problem("member", error.key, error.params)]
+    else:
+        channel()(session, recorded.notices, moment)
+        session.commit()
+        return redirect(url_for("rollups.member_page", code=code, recorded=recorded.followup.id))
     context["errors"] = {p.field: t(p.key, **p.params) for p in problems}
     return _render(status=400, **context)
 

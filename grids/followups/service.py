@@ -4,7 +4,8 @@ way a coordinator's report does."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from dataclasses import field as _default
 from datetime import date, datetime
 from decimal import Decimal
@@ -79,7 +80,10 @@ class FollowupInput:
 
 @dataclass(frozen=True)
 class Problem:
-    """A bad value: the field, and a catalogue key (with parameters) saying the fix."""
+    """A bad value: the field, and a catalogue key (with parameters) saying the fix.
+
+    The field is a `FollowupInput` attribute, except `date` (the visit date) and `bp`
+    (systolic and diastolic together); each way in names it as its user typed it."""
 
     field: str
     key: str
@@ -108,9 +112,20 @@ class Recorded:
     notices: list[Notice]
 
 
-def check(data: FollowupInput, today: date) -> list[Problem]:
-    """Every problem of `data` at once (nothing is written while there is one)."""
-    problems: list[Problem] = []
+_ALIASES = {"visit_date": "date", "systolic": "bp", "diastolic": "bp"}
+FIELD_ORDER = {
+    name: index
+    for index, name in enumerate(
+        dict.fromkeys(_ALIASES.get(f.name, f.name) for f in fields(FollowupInput))
+    )
+}
+
+
+def check(data: FollowupInput, today: date, unread: Iterable[Problem] = ()) -> list[Problem]:
+    """Every problem of `data` at once, with `unread` (values that could not even be
+    read, left None in `data`), in the record's field order; nothing is written while
+    there is one. A visit date that could not be read is `date.min`."""
+    problems: list[Problem] = list(unread)
     if data.visit_date > today:
         problems.append(Problem("date", "followups.error.future", {"today": today.isoformat()}))
     for name, choices in CHOICES.items():
@@ -145,11 +160,11 @@ def check(data: FollowupInput, today: date) -> list[Problem]:
                 {"value": ",".join(unknown), "choices": "|".join(rules.SYMPTOMS)},
             )
         )
-    if data.next_due is not None and data.next_due <= data.visit_date:
+    if data.next_due is not None and date.min < data.visit_date >= data.next_due:
         problems.append(
-            Problem("next", "followups.error.next", {"date": data.visit_date.isoformat()})
+            Problem("next_due", "followups.error.next", {"date": data.visit_date.isoformat()})
         )
-    return problems
+    return sorted(problems, key=lambda p: FIELD_ORDER.get(p.field, len(FIELD_ORDER)))
 
 
 def user_named(session: Session, username: str) -> User:
@@ -177,11 +192,13 @@ def record_followup(
     user: User,
     now: datetime,
     settings: Settings,
+    unread: Iterable[Problem] = (),
 ) -> Recorded:
     """Check and add one follow-up (flushed, not committed); the caller hands the
-    notices to the channel in the same transaction."""
+    notices to the channel in the same transaction. `unread`: the problems of values
+    that could not even be read, reported with the others."""
     tz: ZoneInfo = settings.tz
-    problems = check(data, now.astimezone(tz).date())
+    problems = check(data, now.astimezone(tz).date(), unread)
     if problems:
         raise FollowupRefused(problems)
     patient = member_for(session, user, data.member_code)

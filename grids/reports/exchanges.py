@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 from grids.core.notices import Notice
 from grids.core.weeks import iso_week, week_monday
 from grids.exchanges.planner import QuietWindow
-from grids.exchanges.slots import SlotRefused, check_slot, doctor_told_of_move
+from grids.exchanges.slots import SlotRefused, check_slot, doctor_told_of_move, occurrence
 from grids.models import (
+    ExchangeAttendance,
     ExchangeOverride,
     Grid,
     Patient,
 )
-from grids.reports.errors import ExchangeTimeRefused
+from grids.reports.errors import ExchangeTimeRefused, ReportRefused
 from grids.reports.senders import GridRoster
 from grids.storage.rows import get_or_create
 from i18n import translate
@@ -41,6 +42,111 @@ class ExchangeOutcome:
 
 
 WEEKDAY_KEYS = tuple(f"sms.notice.weekday.{n}" for n in range(7))
+
+
+class ExchangeAlreadyHeld(ReportRefused):
+    """This week's exchange cannot be moved or skipped any more: its attendance is
+    reported (`reason` `attended`, with `headcount`) or its time has come (`passed`,
+    with `starts_at`, aware UTC)."""
+
+    def __init__(
+        self, reason: str, week: str, starts_at: datetime | None, headcount: int = 0
+    ) -> None:
+        super().__init__(f"the exchange of {week} is past: {reason}")
+        self.reason = reason
+        self.week = week
+        self.starts_at = starts_at
+        self.headcount = headcount
+
+
+class MoveTooLate(ExchangeTimeRefused):
+    """A move to a time already past; `example` is a later time this week that would be
+    accepted (aware, county time), or None when none is left."""
+
+    def __init__(self, starts_at: datetime, example: datetime | None) -> None:
+        super().__init__("past", starts_at)
+        self.example = example
+
+
+EXAMPLE_TIME = time(19, 0)
+EXAMPLE_CHECKS = 12
+"""At most this many candidate examples are checked against the venue."""
+
+
+def refuse_if_held(session: Session, grid: Grid, now: datetime, tz: ZoneInfo) -> None:
+    """Raise `ExchangeAlreadyHeld` once this week's exchange took place or its time came:
+    only what is still ahead may be moved or skipped."""
+    week = iso_week(now, tz)
+    override = session.scalar(
+        select(ExchangeOverride).where(
+            ExchangeOverride.grid_id == grid.id, ExchangeOverride.week == week
+        )
+    )
+    starts = occurrence(grid, override, week, tz)
+    attended = session.scalar(
+        select(ExchangeAttendance.headcount).where(
+            ExchangeAttendance.grid_id == grid.id, ExchangeAttendance.week == week
+        )
+    )
+    if attended:
+        raise ExchangeAlreadyHeld("attended", week, starts, attended)
+    if starts is not None and starts <= now:
+        raise ExchangeAlreadyHeld("passed", week, starts)
+
+
+def _example_candidates(requested: time, now: datetime, tz: ZoneInfo) -> list[datetime]:
+    """Later times this week to offer as an example: Sunday 19:00, the requested time on
+    a later day, then each half hour of the days left."""
+    local_now = now.astimezone(tz)
+    monday = week_monday(iso_week(now, tz))
+    days = [
+        monday + timedelta(days=n)
+        for n in range(7)
+        if monday + timedelta(days=n) >= local_now.date()
+    ]
+    wanted = [(days[-1], EXAMPLE_TIME)] + [(day, requested) for day in days[1:]]
+    wanted += [
+        (day, time(hour, minute)) for day in days for hour in range(8, 21) for minute in (0, 30)
+    ]
+    candidates: list[datetime] = []
+    for day, at in wanted:
+        starts = datetime.combine(day, at.replace(tzinfo=None), tzinfo=tz)
+        if starts > local_now and starts not in candidates:
+            candidates.append(starts)
+    return candidates
+
+
+def later_example(
+    session: Session,
+    grid: Grid,
+    requested: time,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    quiet: QuietWindow | None,
+) -> datetime | None:
+    """A time later this week the exchange could be moved to, or None."""
+    checked = 0
+    for starts in _example_candidates(requested, now, tz):
+        if quiet is None:
+            return starts
+        if checked == EXAMPLE_CHECKS:
+            return None
+        checked += 1
+        try:
+            check_slot(
+                session,
+                grid,
+                weekday=starts.weekday(),
+                start=starts.timetz().replace(tzinfo=None),
+                quiet=quiet,
+                tz=tz,
+                week=iso_week(now, tz),
+            )
+        except SlotRefused:
+            continue
+        return starts
+    return None
 
 
 def _tell_members(
@@ -111,8 +217,16 @@ def move_exchange(
 ) -> ExchangeOutcome:
     """Move this week's exchange to a later time this week; members are told, and the
     doctor when due to visit it. With `quiet`, a time in the quiet hours or one that
-    double-books the venue is refused (`ExchangeTimeRefused`)."""
-    starts = exchange_start(at=at, weekday=weekday, days_ahead=days_ahead, now=now, tz=tz)
+    double-books the venue is refused (`ExchangeTimeRefused`). Once this week's exchange
+    took place or its time came, nothing changes (`ExchangeAlreadyHeld`)."""
+    refuse_if_held(session, roster.grid, now, tz)
+    try:
+        starts = exchange_start(at=at, weekday=weekday, days_ahead=days_ahead, now=now, tz=tz)
+    except ExchangeTimeRefused as refused:
+        if refused.reason != "past":
+            raise
+        example = later_example(session, roster.grid, at, now=now, tz=tz, quiet=quiet)
+        raise MoveTooLate(refused.starts_at, example) from None
     if quiet is not None:
         try:
             check_slot(
@@ -152,7 +266,9 @@ def skip_exchange(
     tz: ZoneInfo,
     source_ref: str | None = None,
 ) -> ExchangeOutcome:
-    """No exchange this week; members are told."""
+    """No exchange this week; members are told. Refused (`ExchangeAlreadyHeld`) once
+    this week's exchange took place or its time came."""
+    refuse_if_held(session, roster.grid, now, tz)
     return _change_exchange(
         session,
         roster,

@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from config.runtime import current_settings
-from grids.cli import at_option, parse_at, render_table
+from grids.cli import CommandFailed, at_option, parse_at, render_table
 from grids.rollups.indicators import INDICATOR_FIELDS, LEVELS
 from grids.rollups.service import (
     RollupError,
@@ -24,10 +24,8 @@ from i18n import translate
 rollups_cli = AppGroup("rollups", help="Weekly indicators per grid, doctor, township, county.")
 
 
-def fail(error: RollupError) -> click.ClickException:
-    return click.ClickException(
-        translate(error.key, current_settings().default_language, **error.params)
-    )
+def fail(error: RollupError) -> CommandFailed:
+    return CommandFailed(translate(error.key, current_settings().default_language, **error.params))
 
 
 AT = at_option("Compute as if the clock read this ISO time (county time if no offset).")
@@ -131,7 +129,7 @@ def import_command(file: Any) -> None:
     try:
         payload = json.loads(file.read().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise click.ClickException(
+        raise CommandFailed(
             translate("rollups.import.not_json", language, reason=str(error))
         ) from error
     session = request_session()

@@ -19,7 +19,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grids.core.weeks import parse_week
-from grids.rollups.indicators import CASE_OUTCOMES, DOCTOR_ACK_TIMEOUT_S, INDICATOR_FIELDS, document
+from grids.rollups.indicators import (
+    CASE_OUTCOMES,
+    COLOUR_COUNTS,
+    CONTROL_COUNTS,
+    DOCTOR_ACK_TIMEOUT_S,
+    EXCHANGE_COUNTS,
+    GRID_COUNTS,
+    INDICATOR_FIELDS,
+    OUTCOME_COUNTS,
+    REPORT_COUNTS,
+    URGENT_FIELDS,
+    document,
+)
 from grids.rollups.models import RollupSnapshot
 from grids.rollups.places import grid_places
 from grids.rollups.service import RollupError, compute_week, new_snapshot, parse_period
@@ -30,6 +42,19 @@ TRANSFER_LEVELS = ("county", "township")
 CODE_MAX = 48
 FRACTIONAL = frozenset({"avg_age_at_death", "urgent_ack_median_s", "critical_ack_median_s"})
 """Indicators that may be fractional (medians and averages); the others are counts."""
+REQUIRED_FIELDS: tuple[str, ...] = (
+    *GRID_COUNTS,
+    *REPORT_COUNTS,
+    *CONTROL_COUNTS,
+    *EXCHANGE_COUNTS,
+    *URGENT_FIELDS,
+    *COLOUR_COUNTS,
+    *OUTCOME_COUNTS,
+    "avg_age_at_death",
+)
+"""Indicators every document carries (null where unknown): DESIGN §5's first document.
+Fields are added, never renamed: one added since (`critical`, `outcomes`, the follow-up
+counts, ...) may be missing from a document exported before it, and reads as null."""
 
 
 class TransferError(RollupError):
@@ -157,9 +182,10 @@ def _checked_item(index: int, item: Any) -> tuple[str, str, str, datetime, dict[
     values = item.get("indicators")
     if not isinstance(values, dict):
         raise _bad(index, "indicators", "object")
+    missing = [f"indicators.{name}" for name in REQUIRED_FIELDS if name not in values]
+    if missing:
+        raise _bad(index, ", ".join(missing), "missing")
     for name in INDICATOR_FIELDS:
-        if name in ("grids", "members") and name not in values:
-            raise _bad(index, f"indicators.{name}", "count")
         _check_value(index, name, values.get(name))
     return level, code, week, as_of, values
 

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from config.runtime import current_settings
 from grids import audit
-from grids.cli import at_option, parse_at
+from grids.cli import CommandFailed, at_option, parse_at
 from grids.escalation.acknowledgement import (
     CloseReasonRequired,
     EscalationNotFound,
@@ -118,15 +118,13 @@ def close_command(code: str, outcome: str | None, reason: str, at: str | None) -
                 now=moment,
             )
         except CloseReasonRequired:
-            raise click.ClickException(
-                translate("escalations.error.reason_required", language)
-            ) from None
+            raise CommandFailed(translate("escalations.error.reason_required", language)) from None
         except EscalationNotFound:
-            raise click.ClickException(
+            raise CommandFailed(
                 translate("escalations.error.not_found", language, code=wanted)
             ) from None
         except EscalationNotOpen as error:
-            raise click.ClickException(
+            raise CommandFailed(
                 translate(
                     "escalations.error.not_open",
                     language,
@@ -160,7 +158,7 @@ def _close_with_outcome(code: str, outcome: str, reason: str, moment: datetime) 
             else:
                 why = translate(f"sms.reply.case.{refused.reason}", language, code=code)
                 message = translate("escalations.error.bad_state", language, code=code, why=why)
-            raise click.ClickException(message) from None
+            raise CommandFailed(message) from None
         if closed.was_open:
             stop_pending_calls(session, closed.escalation.id, moment)
         session.commit()

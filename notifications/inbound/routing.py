@@ -28,7 +28,7 @@ from notifications.inbound.message import IncomingSms
 from notifications.inbound.reports import weekly_report
 from notifications.inbound.urgent import from_unknown_sender, urgent
 from notifications.models import SmsContact
-from notifications.sms import confirm, grammar, replies
+from notifications.sms import confirm, exchange_replies, grammar, replies
 from notifications.sms.case_commands import CASE_WORD
 from notifications.sms.commands import (
     AckCommand,
@@ -76,7 +76,8 @@ def handle(
         sender = identify_sender(session, sms.from_phone)
     parsed: Parsed = grammar.parse(sms.body)
     language = parsed.language
-    if language == "en" and sender.language and grammar.keywords_only(sms.body):
+    code = getattr(parsed.command, "code", None)
+    if language == "en" and sender.language and grammar.keywords_only(sms.body, code):
         # `OK 5 BP150/95` from a Chinese volunteer: answer in the language they read.
         language = sender.language
     language = normalise_language(language or sender.language or settings.default_language)
@@ -231,5 +232,5 @@ def _correction(inbound: Inbound, refused: ReportRefused, command: Command) -> s
     if isinstance(refused, HeadcountTooLarge):
         return replies.headcount_reply(language, refused)
     if isinstance(refused, ExchangeTimeRefused):
-        return replies.exchange_refused_reply(language, refused, inbound.settings.tz)
+        return exchange_replies.exchange_refused_reply(language, refused, inbound.settings.tz)
     raise refused

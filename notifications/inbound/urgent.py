@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from config.logging import mask_phone
 from grids.core.notices import Notice
 from grids.escalation.policy import policy_of
-from grids.escalation.urgent import report_urgent
+from grids.escalation.urgent import UrgentOutcome, report_urgent
 from grids.reports.errors import ReportRefused
 from grids.reports.weekly import ReportOutcome
 from notifications import contacts
@@ -47,33 +47,45 @@ def urgent(inbound: Inbound, command: UrgentCommand) -> Handled:
         elif command.report_error is not None:
             too_long = command.report_error.code == grammar.TOO_LONG
             report_fate = "too_long" if too_long else "not_recorded"
-    outcome = report_urgent(
-        session,
-        reporter=sender.patient,
-        roster=sender.roster,
-        seat=command.seat,
-        text=command.text or sms.body,
-        red_flag=command.red_flag,
-        now=now,
-        source_ref=sms.message_sid,
-        default_language=settings.default_language,
-        can_receive=can_receive_sms(session),
-        policy=policy_of(settings),
+
+    def report(seat: int | None, text: str, red_flag: bool) -> UrgentOutcome:
+        return report_urgent(
+            session,
+            reporter=sender.patient,  # type: ignore[arg-type]
+            roster=sender.roster,
+            seat=seat,
+            text=text,
+            red_flag=red_flag,
+            now=now,
+            source_ref=sms.message_sid,
+            default_language=settings.default_language,
+            can_receive=can_receive_sms(session),
+            policy=policy_of(settings),
+        )
+
+    outcome = report(command.seat, command.text or sms.body, command.red_flag)
+    # Only a coordinator speaks for other members by seat: each one named urgently is a
+    # case of their own, so the doctor hears of every one.
+    others = (
+        [report(member.seat, member.text, True) for member in command.others]
+        if sender.role == "coordinator" and sender.roster
+        else []
     )
     if carried is not None:
         # A critical reading in the carried report joins the urgent case of its member
         # (or opens its own for another member): the red flag keeps the case urgent.
         notices += open_critical_cases(inbound, carried).notices
-    if outcome.notified == "nobody":
-        log.error(
-            "urgent report %s (grid %s) reached nobody: no doctor and no duty phone",
-            outcome.urgent.code,
-            sender.roster.grid.code if sender.roster else "-",
-        )
+    for each in (outcome, *others):
+        if each.notified == "nobody":
+            log.error(
+                "urgent report %s (grid %s) reached nobody: no doctor and no duty phone",
+                each.urgent.code,
+                sender.roster.grid.code if sender.roster else "-",
+            )
     return Handled(
         Outcome.APPLIED,
-        replies.urgent_reply(language, outcome, command.text, report=report_fate),
-        notices=[*outcome.notices, *notices],
+        replies.urgent_reply(language, outcome, command.text, report=report_fate, others=others),
+        notices=[*outcome.notices, *(n for other in others for n in other.notices), *notices],
     )
 
 

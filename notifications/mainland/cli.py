@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from config.runtime import current_settings
 from config.settings import MAINLAND_BACKENDS, SettingsError
-from grids.cli import at_option, parse_at
+from grids.cli import CommandFailed, at_option, parse_at
 from i18n import translate
 from notifications.provider_templates import (
     ProviderTemplate,
@@ -26,7 +26,7 @@ def _policy(backend: str | None) -> TemplatePolicy:
     settings = current_settings()
     chosen = backend or settings.sms_backend
     if chosen not in MAINLAND_BACKENDS:
-        raise click.ClickException(
+        raise CommandFailed(
             translate("outbox.templates.not_mainland", settings.default_language, backend=chosen)
         )
     limit = (
@@ -125,7 +125,7 @@ def reconcile_command(at: str | None) -> None:
     moment = parse_at(at)
     settings = current_settings()
     if settings.sms_backend not in MAINLAND_BACKENDS:
-        raise click.ClickException(
+        raise CommandFailed(
             translate(
                 "outbox.reconcile.not_mainland",
                 settings.default_language,

@@ -38,6 +38,14 @@ class WeeklyReportCommand:
 
 
 @dataclass(frozen=True)
+class UrgentMember:
+    """A further member the same urgent message is about, and what was said of them."""
+
+    seat: int
+    text: str
+
+
+@dataclass(frozen=True)
 class UrgentCommand:
     """`急 5 胸痛`. `implicit` when a report named a red-flag symptom without `急`.
 
@@ -55,6 +63,9 @@ class UrgentCommand:
     report_error: ParseError | None = None
     """Why a report the message carried could not be read (a reading out of range, a
     message too long): the sender is told it was not recorded."""
+    others: tuple[UrgentMember, ...] = ()
+    """Other members the message reports urgently (`好 3 昏迷 4 胸痛`, `急 5 胸痛 急 6
+    昏迷`): each is a case of their own, so no member's alarm is folded into another's."""
 
 
 @dataclass(frozen=True)

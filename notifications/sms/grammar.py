@@ -17,7 +17,7 @@ from typing import Any
 from grids.core.limits import ACK_CODE_LENGTH
 from i18n import catalogue, normalise_language
 from notifications.sms import keywords as kw
-from notifications.sms.case_commands import read_case_command
+from notifications.sms.case_commands import CLOSE_WORDS, FOLLOWUP_WORDS, read_case_command
 from notifications.sms.commands import (
     AckCommand,
     Command,
@@ -28,6 +28,7 @@ from notifications.sms.commands import (
     ParseError,
     SkipExchangeCommand,
     UrgentCommand,
+    UrgentMember,
     WeeklyReportCommand,
 )
 from notifications.sms.errors import (
@@ -113,7 +114,11 @@ def _urgent(
             before = [seat for seat in earlier if seat is not None]
             if before and 1 <= before[-1].number <= MAX_SEAT:
                 seat_number = before[-1].number
-    words = clean_text(text[rest_from:]) if words_follow else clean_text(text)
+    alarms = [index for index in range(at + 1, len(tokens)) if tokens[index].kind is Kind.URGENT]
+    others = _urgent_after(text, tokens, alarms)
+    # `急 5 胸痛 急 6 昏迷`: member 5's words stop where member 6's alarm begins.
+    stop = tokens[alarms[0]].start if others else len(text)
+    words = clean_text(text[rest_from:stop]) if words_follow else clean_text(text)
     said = [
         token
         for index, token in enumerate(tokens)
@@ -131,7 +136,41 @@ def _urgent(
         implicit=False,
         report=report,
         report_error=report_error,
+        others=_other_members(seat_number, [*_red_flag_notes(report), *others]),
     )
+
+
+def _urgent_after(text: str, tokens: Sequence[Token], starts: list[int]) -> list[UrgentMember]:
+    """The members named after each later `急` (`... 急 6号 昏迷`), with their words."""
+    members: list[UrgentMember] = []
+    for number, start in enumerate(starts):
+        seat = seat_at(tokens, start + 1) if start + 1 < len(tokens) else None
+        if seat is None or not 1 <= seat.number <= MAX_WRITTEN_SEAT:
+            continue
+        end = tokens[starts[number + 1]].start if number + 1 < len(starts) else len(text)
+        words = clean_text(text[tokens[seat.end - 1].end : end])
+        members.append(UrgentMember(seat.number, words[:URGENT_TEXT_LIMIT]))
+    return members
+
+
+def _red_flag_notes(report: WeeklyReportCommand | None) -> list[UrgentMember]:
+    """The members a report says a red-flag symptom of (`好 3 昏迷 4 胸痛`)."""
+    if report is None:
+        return []
+    return [
+        UrgentMember(item.seat, excerpt(item.note))
+        for item in report.items
+        if item.note and red_flag_match(item.note) is not None
+    ]
+
+
+def _other_members(seat: int | None, members: list[UrgentMember]) -> tuple[UrgentMember, ...]:
+    """`members` but the case's own, each seat once."""
+    chosen: dict[int, UrgentMember] = {}
+    for member in members:
+        if member.seat != seat:
+            chosen.setdefault(member.seat, member)
+    return tuple(chosen.values())
 
 
 # Errors that say a reading was written and could not be taken: a report the sender
@@ -190,6 +229,7 @@ def _implicit_urgent(
         implicit=True,
         report=report,
         report_error=report_error,
+        others=_other_members(seat_number, _red_flag_notes(report)),
     )
 
 
@@ -394,14 +434,22 @@ _NEUTRAL_WORDS = frozenset(
     | kw.OPT_OUT_ENGLISH
     | kw.OPT_IN_ENGLISH
     | kw.OPT_OUT_LETTERS
+    | {word for word in (*CLOSE_WORDS, *FOLLOWUP_WORDS) if word.isascii()}
+    | {"DONE", "CLOSE", "FOLLOWUP", "FOLLOW", "UP"}
 )
 
 
-def keywords_only(text: str) -> bool:
+def keywords_only(text: str, code: str | None = None) -> bool:
     """Whether every Latin word of `text` is one of the grammar's keywords or a single
-    letter (`OK`, `OK 5 BP150/95`, `ACK K7Q`, `STOP`). Chinese volunteers type these
-    too, so such a text says nothing of the language its writer reads."""
-    words = re.findall(r"[A-Za-z]+", normalise(text[:MAX_URGENT_SCAN_CHARS]))
+    letter (`OK`, `OK 5 BP150/95`, `ACK K7Q`, `DONE SZ8 home`, `STOP`), `code` (the case
+    code the command names) aside. Chinese volunteers and doctors type these too, so
+    such a text says nothing of the language its writer reads."""
+    scanned = normalise(text[:MAX_URGENT_SCAN_CHARS])
+    if code:
+        scanned = re.sub(
+            rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", " ", scanned, flags=re.I
+        )
+    words = re.findall(r"[A-Za-z]+", scanned)
     return all(len(word) == 1 or word.upper() in _NEUTRAL_WORDS for word in words)
 
 

@@ -26,12 +26,10 @@ if TYPE_CHECKING:  # the outcomes' modules use the database; replies need only t
     from grids.escalation.urgent import AckOutcome, AckRefused, UrgentOutcome
     from grids.reports.attendance import AttendanceOutcome
     from grids.reports.errors import (
-        ExchangeTimeRefused,
         HeadcountTooLarge,
         ImplausibleReading,
         UnknownSeats,
     )
-    from grids.reports.exchanges import ExchangeOutcome
     from grids.reports.weekly import MemberUpdate, ReportOutcome
 
 MAX_SEGMENTS = 2
@@ -200,6 +198,8 @@ def critical_reply(language: str, report: ReportOutcome, critical: CriticalOutco
     """`已收到第48周报告。5号读数危急（185/115 mmHg），已通知王医生（编号K7Q）。`: the
     report is kept and the doctor has been told; the seats, who and the code stay."""
     week = week_number(report.week)
+    # An amendment says so, as the report's own reply does (`已更新第48周报告`).
+    amended = "_amended" if report.amended else ""
     opened = [case for case in critical.cases if not case.merged]
     first = opened[0]
     who = clip(first.notified or text(language, "sms.reply.critical.nobody"), NAME_LIMIT)
@@ -209,7 +209,7 @@ def critical_reply(language: str, report: ReportOutcome, critical: CriticalOutco
         candidates.append(
             text(
                 language,
-                "sms.reply.critical.one",
+                f"sms.reply.critical.one{amended}",
                 week=week,
                 seat=first.seat,
                 reading=first.reading,
@@ -217,8 +217,10 @@ def critical_reply(language: str, report: ReportOutcome, critical: CriticalOutco
                 code=first.escalation.code,
             )
         )
-    candidates.append(text(language, "sms.reply.critical.many", week=week, seats=seats, who=who))
-    candidates.append(text(language, "sms.reply.critical.short", seats=seats))
+    candidates.append(
+        text(language, f"sms.reply.critical.many{amended}", week=week, seats=seats, who=who)
+    )
+    candidates.append(text(language, f"sms.reply.critical.short{amended}", seats=seats))
     return first_fitting(candidates)
 
 
@@ -291,12 +293,38 @@ def urgent_reply(
     words: str | None = None,
     *,
     report: str | None = None,
+    others: Sequence[UrgentOutcome] = (),
 ) -> str:
     """`已通知村医王医生（编号K7Q）：5号胸痛。危急请拨120。` `words` are what was said of
     the member (the stored text when None); `report` is what became of a weekly report
-    the same message carried: `recorded`, `not_recorded`, `too_long` or None. The
-    code, who was alerted and `120` always stay; what was said goes first when short of
-    room, then the report's fate."""
+    the same message carried: `recorded`, `not_recorded`, `too_long` or None; `others`
+    the cases of further members the message named (`另6号昏迷：编号P2D。`). The
+    code, who was alerted and `120` always stay, and so does every other member's seat
+    and code; what was said goes first when short of room, then the report's fate."""
+    candidates = _urgent_candidates(language, outcome, words, report)
+    if not others:
+        return first_fitting(candidates)
+    full = "".join(_other_case(language, other, short=False) for other in others)
+    short = "".join(_other_case(language, other, short=True) for other in others)
+    return first_fitting(
+        [_then(c, full) for c in candidates] + [_then(c, short) for c in candidates]
+    )
+
+
+def _other_case(language: str, outcome: UrgentOutcome, *, short: bool) -> str:
+    """`另6号昏迷：编号P2D。` (short: `另6号：编号P2D。`); a case it joined says so."""
+    urgent = outcome.urgent
+    seat = urgent.seat or outcome.unknown_seat
+    words = "" if short else clip(urgent.text.removeprefix(f"{seat}: "), URGENT_TEXT_LIMIT)
+    about = text(language, "sms.reply.urgent.about_seat", seat=seat, text=words).strip()
+    if outcome.notified == "merged" and outcome.merged_into:
+        return text(language, "sms.reply.urgent.also_merged", about=about, code=outcome.merged_into)
+    return text(language, "sms.reply.urgent.also", about=about, code=urgent.code)
+
+
+def _urgent_candidates(
+    language: str, outcome: UrgentOutcome, words: str | None, report: str | None
+) -> list[str]:
     urgent = outcome.urgent
     if words is None:
         words = urgent.text
@@ -326,6 +354,11 @@ def urgent_reply(
         if about:
             candidates.append(
                 text(language, "sms.reply.urgent.doctor", doctor=name, code=code, about=about)
+            )
+            # Without the name (a Chinese name makes an English reply UCS-2): the seat
+            # and words the reporter can check matter more than whom we told.
+            candidates.append(
+                text(language, "sms.reply.urgent.doctor_unnamed", code=code, about=about)
             )
         candidates += [
             text(language, "sms.reply.urgent.doctor_short", doctor=name, code=code),
@@ -363,7 +396,7 @@ def urgent_reply(
         if catalogue(language).has(f"{key}_short"):
             fates.append(text(language, f"{key}_short"))
         candidates = [_then(c, fate) for fate in fates for c in candidates] + candidates
-    return first_fitting(candidates)
+    return candidates
 
 
 def ack_reply(language: str, outcome: AckOutcome) -> str:
@@ -433,61 +466,8 @@ def ack_refused_reply(language: str, refused: AckRefused, tz: ZoneInfo) -> str:
     return first_fitting([text(language, "sms.reply.ack.unknown_code", code=code)])
 
 
-# --- the exchange ---
-
-
 def weekday_name(language: str, weekday: int) -> str:
     return text(language, f"sms.notice.weekday.{weekday}")
-
-
-def exchange_reply(language: str, outcome: ExchangeOutcome) -> str:
-    if outcome.skipped:
-        key = (
-            "sms.reply.exchange.skipped_unchanged"
-            if outcome.unchanged
-            else "sms.reply.exchange.skipped"
-        )
-        return first_fitting([text(language, key, count=outcome.members_told)])
-    assert outcome.starts_at is not None
-    params = {
-        "weekday": weekday_name(language, outcome.starts_at.weekday()),
-        "time": f"{outcome.starts_at:%H:%M}",
-    }
-    if outcome.unchanged:
-        return first_fitting([text(language, "sms.reply.exchange.moved_unchanged", **params)])
-    return first_fitting(
-        [text(language, "sms.reply.exchange.moved", count=outcome.members_told, **params)]
-    )
-
-
-def exchange_refused_reply(language: str, refused: ExchangeTimeRefused, tz: ZoneInfo) -> str:
-    if refused.reason == "past":
-        starts = refused.starts_at.astimezone(tz)
-        return first_fitting(
-            [
-                text(
-                    language,
-                    "sms.reply.exchange.past",
-                    weekday=weekday_name(language, starts.weekday()),
-                    time=f"{starts:%H:%M}",
-                )
-            ]
-        )
-    if refused.reason in ("quiet_hours", "venue_taken"):
-        starts = refused.starts_at.astimezone(tz)
-        return first_fitting(
-            [
-                text(
-                    language,
-                    f"sms.reply.exchange.{refused.reason}",
-                    weekday=weekday_name(language, starts.weekday()),
-                    time=f"{starts:%H:%M}",
-                    grid=refused.clash or "-",
-                ),
-                text(language, f"sms.reply.exchange.{refused.reason}_short"),
-            ]
-        )
-    return first_fitting([text(language, "sms.reply.exchange.not_this_week")])
 
 
 # --- corrections ---

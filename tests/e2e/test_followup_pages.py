@@ -93,6 +93,28 @@ def test_bad_values_come_back_with_the_fix(client, county, session) -> None:
     assert no_token.status_code == 400
 
 
+def test_the_form_shows_every_bad_value_at_once(client, county, session) -> None:
+    log_in(client, "wang")
+    member = county.members[2]
+    form = client.get(f"/members/{member.code}/followups/new").get_data(as_text=True)
+    refused = client.post(
+        f"/members/{member.code}/followups/new",
+        data={
+            "csrf_token": csrf_token(form),
+            "date": "2027-12-09",
+            "method": "exchange",
+            "bp": "400/95",
+            "glucose_mmol": "50",
+            "weight_kg": "abc",
+        },
+    )
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert page.count('class="field-error"') == 4
+    assert "2027-01-15" in page and "400/95" in page and "40.0" in page and "abc" in page
+    assert session.scalar(select(Followup.id)) is None
+
+
 def test_the_quarter_exports_from_the_pages(client, county, session) -> None:
     log_in(client, "wang")
     page = client.get(f"/doctors/{county.doctor.code}").get_data(as_text=True)

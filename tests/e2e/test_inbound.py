@@ -452,14 +452,20 @@ def test_an_english_coordinator(client, db, county) -> None:
         f"{urgent.code} acknowledged: grid JXV02-DM01 #5 {grid.members[5].name}. "
         "The reporter has been told."
     )
+    # The attendance is in: this week's exchange took place and can no longer be skipped.
     assert send(client, grid.coordinator.phone, "SKIP") == (
-        "This week's exchange is cancelled; 15 members told."
+        "This week's exchange took place (4 attended); it cannot be moved or skipped. "
+        "Next week's can be changed from Monday."
     )
 
 
 def test_the_reply_follows_the_language_the_message_was_written_in(client, county) -> None:
     zh, en = county.zh.coordinator.phone, county.en.coordinator.phone
-    assert send(client, zh, "ok 5 chest tight, sweating").startswith("Dr 王医生 alerted")
+    # The doctor's Chinese name would take the English reply past one segment: the seat
+    # and words the coordinator can check are kept, the name is left out.
+    reply = send(client, zh, "ok 5 chest tight, sweating")
+    assert reply.startswith("Your village doctor was alerted (ref ")
+    assert "#5 chest tight, sweating" in reply
     assert send(client, en, "好") == "已收到第48周报告：16人稳定"
 
 

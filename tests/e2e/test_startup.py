@@ -72,3 +72,30 @@ def test_gunicorn_refuses_to_start_production_without_a_secret_key(database_url:
     )
     assert result.returncode != 0
     assert SECRET_KEY_MISSING in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("mysql://huzhu@127.0.0.1:1/huzhu", "DATABASE_URL names a mysql database"),
+        ("postgresql+psycopg2://huzhu@127.0.0.1:1/huzhu", "asks for the psycopg2 driver"),
+        ("huzhu.db", "DATABASE_URL is not a database URL"),
+    ],
+)
+def test_a_database_url_huzhu_cannot_use_is_refused_with_the_fix(url: str, reason: str) -> None:
+    result = flask(url, "users", "list")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert reason in line and "postgresql+psycopg://" in line, line
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_plain_postgresql_url_is_read_with_the_installed_driver(scheme: str) -> None:
+    # Nothing listens on port 1: the one line says the database cannot be reached.
+    result = flask(f"{scheme}://nobody:s3cret@127.0.0.1:1/huzhu", "users", "list")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "postgresql+psycopg://nobody:***@127.0.0.1:1/huzhu" in line, line
+    assert "s3cret" not in line

@@ -66,7 +66,10 @@ def test_apply_log_and_undo(runner, session, c) -> None:
 def test_a_blocked_operation_exits_1_and_override_needs_a_reason(runner, c) -> None:
     blocked = runner.invoke(args=["admin", "move-grid", "AV1-HTN01", "--doctor", "DF1"])
     assert blocked.exit_code == 1
-    assert "DF1" in blocked.output
+    assert "DF1" in blocked.stdout
+    # A script that reads only standard error learns why, in one line.
+    [why] = blocked.stderr.strip().splitlines()
+    assert why.startswith("未执行 move-grid AV1-HTN01：") and "Error" not in why
     no_reason = runner.invoke(
         args=["admin", "move-grid", "AV1-HTN01", "--doctor", "DF1", "--override"]
     )

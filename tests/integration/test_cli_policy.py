@@ -117,3 +117,24 @@ def test_a_bad_at_is_one_line_on_stderr(runner: FlaskCliRunner) -> None:
         assert result.exit_code == 1, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and "next tuesday" in lines[0] and "ISO" in lines[0], lines
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rollups", "show", "--level", "grid", "--code", "NOPE", "--week", "2026-W48"],
+        ["users", "token", "nobody"],
+        ["escalations", "close", "ZZZ", "--outcome", "home", "--reason", "x"],
+        ["scheduler", "run-once", "mainland-reconcile"],
+        ["exchanges", "set", "NOPE", "--weekday", "3", "--time", "19:00"],
+        ["admin", "undo", "999"],
+    ],
+    ids=" ".join,
+)
+def test_a_refused_command_is_its_translated_line_alone(runner: FlaskCliRunner, args) -> None:
+    result = runner.invoke(args=args)
+    assert result.exit_code != 0, result.output
+    [line] = result.stderr.strip().splitlines()
+    # Click would put an English `Error: ` first: the line is the catalogue's alone.
+    assert not line.startswith("Error"), line
+    assert any("\u4e00" <= char <= "\u9fff" for char in line), line

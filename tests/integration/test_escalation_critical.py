@@ -91,6 +91,15 @@ def test_a_critical_reading_on_a_tuesday_evening_reaches_the_doctor_that_evening
     assert tick_at(app, hours(EVENING, 30)) == 0
 
 
+def test_a_critical_reading_in_an_amendment_says_the_report_was_updated(app, county) -> None:
+    grid = county["grid"]
+    text_at(app, grid.coordinator.phone, "好 3 血压150/95", EVENING)
+    reply = text_at(app, grid.coordinator.phone, "5 血压185/115", hours(EVENING, 0.5))
+    [case] = cases(app)
+    assert reply is not None and reply.startswith("已更新第50周报告。5号读数185/115 mmHg")
+    assert case.code in reply and len(reply) <= 70
+
+
 def test_at_night_the_doctor_is_told_at_seven(app, county) -> None:
     grid = county["grid"]
     text_at(app, grid.coordinator.phone, "好 5 血糖2.1", NIGHT)

@@ -156,6 +156,56 @@ def test_a_follow_up_reporting_death_sets_the_members_status(app, county) -> Non
     assert member_status(app, grid.members[5].id) == PatientStatus.DECEASED
 
 
+def test_a_later_follow_up_replaces_the_earlier_one_and_records_a_death(app, county) -> None:
+    grid = county["grid"]
+    code = opened_and_acknowledged(app, grid)
+    text_at(app, grid.doctor.phone, f"结 {code} 转诊", hours(1))
+    day = 24 * 15
+    assert text_at(app, grid.doctor.phone, f"复 {code} 好转", hours(day)) == (
+        f"已记录{code}转诊随访：好转。"
+    )
+    again = text_at(app, grid.doctor.phone, f"复 {code} 好转", hours(day + 1))
+    assert again == f"病例{code}的转诊随访此前已记录过：好转，无需再发。"
+    worse = text_at(app, grid.doctor.phone, f"复 {code} 未好转", hours(day + 2))
+    assert worse == f"已更新{code}转诊随访：未好转（原为好转）。"
+    assert member_status(app, grid.members[5].id) == PatientStatus.ACTIVE
+    died = text_at(app, grid.doctor.phone, f"复 {code} 死亡", hours(day + 3))
+    assert died == f"已更新{code}转诊随访：死亡（原为未好转）。"
+    case = the_case(app)
+    assert (case.followup_outcome, case.followup_at) == ("died", hours(day + 3))
+    assert member_status(app, grid.members[5].id) == PatientStatus.DECEASED
+    assert timeline(app)[-3:] == ["followed_up"] * 3
+    with database_of(app).unit_of_work() as session:
+        changes = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "escalation.followup")
+        ).all()
+        assert [(entry.before, entry.after) for entry in changes] == [
+            (None, {"followup": "better"}),
+            ({"followup": "better"}, {"followup": "worse"}),
+            ({"followup": "worse"}, {"followup": "died"}),
+        ]
+    undone = text_at(app, grid.doctor.phone, f"FOLLOWUP {code} better", hours(day + 4))
+    assert undone is not None and code in undone and len(undone) <= 70
+    assert "死亡" in undone or "died" in undone
+    repeated = text_at(app, grid.doctor.phone, f"复 {code} 死亡", hours(day + 5))
+    assert repeated is not None and "已记录过" in repeated and len(repeated) <= 70
+    assert the_case(app).followup_outcome == "died"
+    assert member_status(app, grid.members[5].id) == PatientStatus.DECEASED
+
+
+def test_a_follow_up_names_a_code_that_does_not_exist(app, county) -> None:
+    grid = county["grid"]
+    code = opened_and_acknowledged(app, grid)
+    text_at(app, grid.doctor.phone, f"结 {code} 在家", hours(1))
+    assert text_at(app, grid.doctor.phone, "复 ZZZ 好转", hours(2)) == (
+        "没有编号ZZZ的病例。请核对短信中的编号。"
+    )
+    assert text_at(app, grid.doctor.phone, f"复 {code} 好转", hours(2)) == (
+        f"病例{code}无需转诊随访（仅转诊、住院的病例需要）。"
+    )
+    assert the_case(app).followup_outcome is None
+
+
 def test_close_on_the_command_line_and_the_list(app, county) -> None:
     grid = county["grid"]
     code = opened_and_acknowledged(app, grid)

@@ -128,6 +128,33 @@ def test_bad_values_name_the_field_and_write_nothing(runner, county, session) ->
     assert session.scalar(select(Followup.id)) is None
 
 
+def test_every_bad_value_is_reported_at_once_under_its_option(runner, county, session) -> None:
+    code = county["grid"].members[2].code
+    result = _record(
+        runner,
+        code,
+        *("--date", "2027-12-09", "--method", "exchange"),
+        *("--bp", "400/95", "--glucose", "50", "--weight", "abc", "--next", "2027-12-01"),
+    )
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert [line.split("：")[0] for line in lines] == [
+        "--date",
+        "--bp",
+        "--weight",
+        "--glucose",
+        "--next",
+    ], result.stderr
+    assert "2027-01-15" in lines[0] and "400/95" in lines[1] and "abc" in lines[2]
+    assert "40.0" in lines[3] and "2027-12-09" in lines[4]
+    glucose = _record(runner, code, "--date", "2027-01-14", "--method", "clinic", "--glucose", "50")
+    assert glucose.exit_code == 1
+    assert glucose.stderr.strip().startswith("--glucose：")
+    assert "--glucose-mmol" not in glucose.stderr
+    session.expire_all()
+    assert session.scalar(select(Followup.id)) is None
+
+
 def test_a_doctor_records_only_for_his_own_members(runner, county, session) -> None:
     theirs = county["other"].members[2].code
     refused = _record(runner, theirs, "--date", "2027-01-14", "--method", "clinic")
@@ -184,6 +211,27 @@ def test_the_api_records_and_checks_scope(client, county, session) -> None:
             headers=bearer(token),
         )
         assert future.status_code == 400 and "date" in future.get_json()["error"]["fields"]
+        several = client.post(
+            "/api/v1/followups",
+            json={
+                "member_code": members[3].code,
+                "date": "2027-02-15",
+                "method": "fax",
+                "systolic": 400,
+                "diastolic": 95,
+                "glucose_mmol": 50,
+                "next_due": "2027-02-01",
+            },
+            headers=bearer(token),
+        )
+        assert several.status_code == 400
+        assert set(several.get_json()["error"]["fields"]) == {
+            "method",
+            "date",
+            "systolic",
+            "glucose_mmol",
+            "next_due",
+        }
         other = client.post(
             "/api/v1/followups",
             json={

@@ -110,8 +110,22 @@ def test_export_goes_to_standard_output_and_refuses_an_open_week(runner, county)
     assert "Traceback" not in open_week.output
 
 
+# DESIGN §5's first document: the indicators every document carries.
+FIRST_INDICATORS = {
+    **{"members": 18, "grids": 1, "grids_reported": 1},
+    **{"members_stable": 15, "members_with_reading": 3, "members_flagged": 1},
+    **{"members_no_news_2w": 2, "htn_denominator": 17, "bp_controlled": 11},
+    **{"bp_uncontrolled": 5, "bp_missed": 1, "lost_to_follow_up": 0, "dm_denominator": 0},
+    **{"glucose_controlled": 0, "glucose_uncontrolled": 0, "glucose_missed": 0},
+    **{"exchanges_held": 1, "attendance": 14, "urgent": 1, "urgent_ack_median_s": 540},
+    **{"urgent_ack_max_s": 540, "urgent_past_doctor": 0, "urgent_open": 0},
+    **{"red": 2, "yellow": 6, "green": 10, "hospitalisations": 1, "deaths": 0},
+    "avg_age_at_death": None,
+}
+
+
 def good_payload() -> dict:
-    indicators = {"members": 18, "grids": 1, "grids_reported": 1, "outcomes": {"home": 1}}
+    indicators = {**FIRST_INDICATORS, "outcomes": {"home": 1}}
     item = {
         "level": "county",
         "code": "140781",
@@ -128,6 +142,8 @@ def good_payload() -> dict:
     [
         (lambda p: p["items"][1].update(week="2027-W53"), "2027-W53"),
         (lambda p: p["items"][1]["indicators"].update(members=-3), "indicators.members"),
+        (lambda p: p["items"][1]["indicators"].pop("red"), "indicators.red"),
+        (lambda p: p["items"][1]["indicators"].pop("members"), "indicators.members"),
         (lambda p: p["items"][1]["indicators"].update(grids="1"), "indicators.grids"),
         (lambda p: p["items"][1].update(provisional=True), "provisional"),
         (lambda p: p["items"][1].update(as_of="yesterday"), "as_of"),
@@ -159,3 +175,41 @@ def test_a_file_that_is_not_json_says_so(runner, tmp_path) -> None:
     path.write_bytes(b"\xff\xfegrid,week\n")
     result = runner.invoke(args=["rollups", "import", str(path)])
     assert result.exit_code == 1 and "JSON" in result.output
+
+
+def test_a_document_missing_an_indicator_is_refused_and_stores_nothing(
+    runner, county, nation, tmp_path
+) -> None:
+    assert export(runner, "--output", str(tmp_path / "w48.json")).exit_code == 0
+    payload = json.loads((tmp_path / "w48.json").read_text(encoding="utf-8"))
+    del payload["items"][0]["indicators"]["red"]
+    del payload["items"][0]["indicators"]["urgent_ack_max_s"]
+    (tmp_path / "cut.json").write_text(json.dumps(payload), encoding="utf-8")
+    national = nation.test_cli_runner()
+    result = national.invoke(args=["rollups", "import", str(tmp_path / "cut.json")])
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "indicators.urgent_ack_max_s, indicators.red" in line
+    assert "rollups export" in line and "Traceback" not in result.output
+    assert snapshot_count(nation) == 0
+
+
+def test_an_older_document_and_one_with_more_fields_import(
+    runner, county, nation, tmp_path
+) -> None:
+    """Fields are added, never renamed: a document from before the added indicators
+    imports with them null, and one with fields this release does not know imports too."""
+    older = good_payload()
+    older["items"][0]["indicators"] = dict(FIRST_INDICATORS)
+    newer = good_payload()
+    newer["items"][0].update(code="140782")
+    newer["items"][0]["indicators"]["coming_later"] = 3
+    national = nation.test_cli_runner()
+    for name, payload in (("older.json", older), ("newer.json", newer)):
+        (tmp_path / name).write_text(json.dumps(payload), encoding="utf-8")
+        result = national.invoke(args=["rollups", "import", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    answered = show(national, "140781")["indicators"]
+    assert answered["red"] == 2 and answered["members"] == 18
+    assert answered["followups_done"] is None and answered["outcomes"] is None
+    assert answered["critical"] is None

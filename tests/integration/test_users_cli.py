@@ -52,6 +52,9 @@ def test_create_list_token_disable(runner, session, client) -> None:
     assert client.get("/api/v1/summary", headers=bearer(token)).status_code == 401
 
 
+CREATE_TOWNSHIP = ("users", "create", "e", "--role", "township", "--facility")
+
+
 def test_create_refuses_bad_input_with_a_clear_line(runner, session) -> None:
     factories.facility_tree(session)
     session.commit()
@@ -83,6 +86,19 @@ def test_create_refuses_bad_input_with_a_clear_line(runner, session) -> None:
     )
     assert unknown.exit_code != 0
     assert "NOPE" in unknown.output
+
+    # A township account sees what lies under a township or community centre: a county
+    # hospital's code would open the whole county, a village clinic's one doctor's grids.
+    for facility in ("TC", "TV1"):
+        wrong = runner.invoke(
+            args=[*CREATE_TOWNSHIP, facility, "--password-stdin"],
+            input="a long enough password\n",
+        )
+        assert wrong.exit_code == 1, facility
+        assert wrong.stderr.strip() == (
+            f"“{facility}”不是乡镇卫生院或社区卫生服务中心：乡镇账号的 --facility 请用卫生院编码。"
+        )
+    assert session.scalar(select(User.username).where(User.username == "e")) is None
 
     runner.invoke(
         args=["users", "create", "d", "--role", "admin", "--password-stdin"],

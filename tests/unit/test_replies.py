@@ -22,7 +22,7 @@ from grids.reports.errors import (
 from grids.reports.exchanges import ExchangeOutcome
 from grids.reports.weekly import EVENTS, MemberUpdate, ReportOutcome
 from i18n import catalogue
-from notifications.sms import replies
+from notifications.sms import exchange_replies, replies
 from notifications.sms.segments import fits_one_segment, segment_count
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -338,12 +338,15 @@ def test_exchange_replies() -> None:
         unchanged=False,
         members_told=17,
     )
-    assert replies.exchange_reply("zh_CN", moved) == "已改：本周交流改到周五19:00，已通知17人。"
-    assert replies.exchange_reply("en", moved) == (
+    assert (
+        exchange_replies.exchange_reply("zh_CN", moved)
+        == "已改：本周交流改到周五19:00，已通知17人。"
+    )
+    assert exchange_replies.exchange_reply("en", moved) == (
         "Done: this week's exchange moves to Fri 19:00; 17 members told."
     )
     past = ExchangeTimeRefused("past", datetime(2026, 11, 24, 11, 0, tzinfo=UTC))
-    assert replies.exchange_refused_reply("zh_CN", past, TZ) == (
+    assert exchange_replies.exchange_refused_reply("zh_CN", past, TZ) == (
         "周二19:00已过，请改到之后的时间。例：改 周日 19:00"
     )
 
@@ -486,6 +489,8 @@ LONGEST = {
         "reading": "300/200 mmHg, 40.0 mmol/L",
         "outcome": "在家治疗",
         "result": "未好转",
+        "previous": "未好转",
+        "requested": "未好转",
         "date": "12-24",
     },
     "en": LONGEST_COMMON
@@ -504,6 +509,8 @@ LONGEST = {
         "reading": "300/200 mmHg, 40.0 mmol/L",
         "outcome": "treated at home",
         "result": "not better",
+        "previous": "not better",
+        "requested": "not better",
         "date": "12-24",
     },
 }
@@ -550,6 +557,9 @@ HAVE_FALLBACK = {
     "sms.reply.ack.already_by",
     "sms.reply.critical.one",
     "sms.reply.critical.many",
+    "sms.reply.critical.one_amended",
+    "sms.reply.critical.many_amended",
+    "sms.reply.urgent.doctor_unnamed",
 }
 OUR_NAMESPACES = (["sms", "reply"], ["sms", "urgent"], ["sms", "notice"], ["sms", "help"])
 
