@@ -47,13 +47,18 @@ def _in_scope(session: Session, items: list[dict[str, Any]]) -> list[dict[str, A
 @escalations_api.get("/api/v1/escalations")
 @any_role
 def list_escalations() -> Any:
+    language = current_settings().default_language
+    problems = {
+        name: [translate("api.fix.unknown_parameter", language, known="open")]
+        for name in request.args
+        if name != "open"
+    }
     raw = request.args.get("open", "").strip().lower()
     if raw and raw not in OPEN_VALUES:
-        language = current_settings().default_language
-        fix = translate("api.fix.open", language, values=", ".join(OPEN_VALUES))
-        return error_response(
-            400, "invalid_query", translate("api.error.invalid_query", language), {"open": [fix]}
-        )
+        problems["open"] = [translate("api.fix.open", language, values=", ".join(OPEN_VALUES))]
+    if problems:
+        message = translate("api.error.invalid_query", language)
+        return error_response(400, "invalid_query", message, problems)
     open_only = OPEN_VALUES.get(raw, False)
     session = request_session()
     items = _in_scope(session, escalation_items(session, open_only=open_only))

@@ -29,7 +29,7 @@ from notifications.inbound.reports import weekly_report
 from notifications.inbound.urgent import from_unknown_sender, urgent
 from notifications.models import SmsContact
 from notifications.sms import confirm, exchange_replies, grammar, replies
-from notifications.sms.case_commands import CASE_WORD
+from notifications.sms.case_commands import CASE_CODE, CASE_WORD
 from notifications.sms.commands import (
     AckCommand,
     AttendanceCommand,
@@ -195,7 +195,7 @@ def _from_doctor(inbound: Inbound) -> Handled:
             command = AckCommand(code)
     if not isinstance(command, AckCommand):
         error = parsed.error
-        if error is not None and error.code in (grammar.ACK_CODE_INVALID, CASE_WORD):
+        if error is not None and error.code in (grammar.ACK_CODE_INVALID, CASE_WORD, CASE_CODE):
             return Handled(
                 Outcome.REJECTED,
                 replies.first_fitting([grammar.error_text(error, language)]),

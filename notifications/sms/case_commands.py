@@ -17,6 +17,8 @@ from notifications.sms.errors import ACK_CHARS
 ZH, EN = "zh_CN", "en"
 CASE_WORD = "case_word"
 """The error when the code is there but the outcome word is missing or not one of ours."""
+CASE_CODE = "case_code"
+"""The error when the command word is there without the case's code (`结`, `DONE home`)."""
 
 CLOSE_WORDS = {
     "在家": "home",
@@ -60,7 +62,7 @@ def read_case_command(text: str) -> Parsed | None:
     outcome word is wrong, or None when it is neither."""
     match = _PATTERN.match(text)
     if match is None:
-        return None
+        return _without_code(text)
     head = match[1].upper().replace("-", "")
     code = match[2].upper()
     if not all(char in ACK_CHARS for char in code):
@@ -74,3 +76,22 @@ def read_case_command(text: str) -> Parsed | None:
     if family == "close":
         return Parsed(CloseCaseCommand(code, meaning), None, language)
     return Parsed(FollowupCommand(code, meaning), None, language)
+
+
+_HEAD_ONLY = re.compile(
+    r"^\s*(结案|结|DONE|CLOSE|复|随访|FOLLOW-?UP)\s*[,，:：]?\s*(.*?)\s*[。.!！]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _without_code(text: str) -> Parsed | None:
+    """`结`, `DONE`, `结 转诊`, `复 好转`: the command word alone, or with an outcome word
+    but no code, is answered with an example that has one."""
+    match = _HEAD_ONLY.match(text)
+    if match is None:
+        return None
+    family, language = _HEADS[match[1].upper().replace("-", "")]
+    words = CLOSE_WORDS if family == "close" else FOLLOWUP_WORDS
+    if match[2] and match[2].upper() not in words:
+        return None
+    return Parsed(None, ParseError(CASE_CODE, {"context": family}), language)

@@ -340,6 +340,8 @@ STOP_REQUESTS_CHINESE = (
     "不要给我发",
     "取消短信",
     "取消订阅",
+    "退订",
+    "拒收",
 )
 STOP_REQUESTS_ENGLISH = re.compile(
     r"\b(?:stop|unsubscribe|don'?t (?:send|text)|no more (?:sms|messages|texts))\b",

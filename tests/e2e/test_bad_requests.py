@@ -114,6 +114,12 @@ def test_an_open_filter_that_says_neither_yes_nor_no_is_refused(client, admin_to
         assert answered.status_code == 200, good
 
 
+def test_an_escalation_filter_that_does_not_exist_is_named(client, admin_token) -> None:
+    response = client.get("/api/v1/escalations?state=open", headers=bearer(admin_token))
+    fields = _fields(response)
+    assert list(fields) == ["state"] and "open" in fields["state"][0]
+
+
 @pytest.mark.parametrize("limit", ["abc", "0", "501", "²"])
 def test_a_change_log_limit_out_of_range_names_the_field(client, admin_token, limit) -> None:
     response = client.get(f"/api/v1/admin/changes?limit={limit}", headers=bearer(admin_token))

@@ -44,3 +44,10 @@ def test_closing_and_following_up_in_keywords_are_answered_in_chinese(app, case)
     assert closed is not None and CODE in closed and "转诊" in closed, closed
     followed = text_at(app, doctor, f"FOLLOWUP {CODE} better", T0 + timedelta(days=14))
     assert followed is not None and CODE in followed and "随访" in followed, followed
+
+
+@pytest.mark.parametrize("body", ["结", "DONE", "结 转诊"])
+def test_closing_without_the_code_is_answered_with_an_example(app, case, body) -> None:
+    reply = text_at(app, case["grid"].doctor.phone, body, T0 + timedelta(minutes=5))
+    assert reply == "请写病例编号和结果，例如：结 K7Q 转诊（在家/转诊/住院/死亡/误报）"
+    assert latest_case(app).state == "open"

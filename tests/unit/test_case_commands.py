@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from notifications.sms import grammar
-from notifications.sms.case_commands import CASE_WORD
+from notifications.sms.case_commands import CASE_CODE, CASE_WORD
 from notifications.sms.commands import CloseCaseCommand, FollowupCommand, WeeklyReportCommand
 
 
@@ -53,3 +53,28 @@ def test_a_missing_or_wrong_word_is_corrected(text: str) -> None:
 @pytest.mark.parametrize("text", ["结果都好", "好 5 血压150/95", "复查 5 血压150/90"])
 def test_ordinary_words_are_not_commands(text: str) -> None:
     assert isinstance(grammar.parse(text).command, WeeklyReportCommand)
+
+
+@pytest.mark.parametrize(
+    ("text", "example"),
+    [
+        ("结", "结 K7Q 转诊"),
+        ("结 转诊", "结 K7Q 转诊"),
+        ("DONE", "DONE K7Q referred"),
+        ("done home", "DONE K7Q referred"),
+        ("复 好转", "复 K7Q 好转"),
+        ("随访", "复 K7Q 好转"),
+        ("FOLLOWUP", "FOLLOWUP K7Q better"),
+    ],
+)
+def test_the_command_word_without_a_code_gets_an_example_with_one(text: str, example: str) -> None:
+    parsed = grammar.parse(text)
+    assert parsed.command is None and parsed.error is not None
+    assert parsed.error.code == CASE_CODE
+    assert example in grammar.error_text(parsed.error, parsed.language)
+
+
+@pytest.mark.parametrize("text", ["结婚了", "复诊"])
+def test_words_that_only_begin_with_the_command_word_are_not_refused_as_one(text: str) -> None:
+    parsed = grammar.parse(text)
+    assert parsed.error is None or parsed.error.code != CASE_CODE
