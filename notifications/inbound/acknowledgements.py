@@ -48,12 +48,37 @@ def acknowledge_by_sms(inbound: Inbound, who: Acknowledger, code: str | None) ->
         )
     if acked.escalation is not None:
         stop_pending_calls(session, acked.escalation.id, now)
+    # `收到 SJQ NSX`: every other open case the message names is taken too, so none
+    # climbs on while its doctor believes it answered.
+    also: list[AckOutcome] = []
+    for other in further_codes_named(session, who, inbound.sms.body, acked.urgent.code):
+        try:
+            taken = acknowledge(
+                session, who, other, now=now, channel="sms", language=settings.default_language
+            )
+        except AckRefused:
+            continue
+        if taken.escalation is not None:
+            stop_pending_calls(session, taken.escalation.id, now)
+        also.append(taken)
     return Handled(
         Outcome.APPLIED,
-        replies.ack_reply(inbound.language, acked),
+        replies.ack_reply(inbound.language, acked, also=[each.urgent.code for each in also]),
         command="ack",
-        notices=acked.notices,
+        notices=[*acked.notices, *(notice for each in also for notice in each.notices)],
     )
+
+
+def further_codes_named(session: Session, who: Acknowledger, body: str, taken: str) -> list[str]:
+    """The open codes `who` may acknowledge that `body` names besides `taken`."""
+    words = _words(body) - {taken}
+    if not any(len(word) == len(taken) for word in words):
+        return []
+    return [code for code in open_codes_for(session, who) if code in words]
+
+
+def _words(body: str) -> set[str]:
+    return set(re.findall(r"[A-Z0-9]+", unicodedata.normalize("NFKC", body).upper()))
 
 
 def acknowledge_by_call(
@@ -78,7 +103,7 @@ def acknowledge_by_call(
 
 def open_code_named(session: Session, who: Acknowledger, body: str) -> str | None:
     """The one open code `who` may acknowledge that `body` names as a word, if exactly one."""
-    words = set(re.findall(r"[A-Z0-9]+", unicodedata.normalize("NFKC", body).upper()))
+    words = _words(body)
     if not words:
         return None
     named = [code for code in open_codes_for(session, who) if code in words]

@@ -399,7 +399,9 @@ def _urgent_candidates(
     return candidates
 
 
-def ack_reply(language: str, outcome: AckOutcome) -> str:
+def ack_reply(language: str, outcome: AckOutcome, *, also: Sequence[str] = ()) -> str:
+    """`已确认K7Q：…。已告知报告人。`; `also`: the codes of further cases the same message
+    acknowledged (`另已确认NSX。`), which always stay."""
     urgent = outcome.urgent
     candidates = []
     if outcome.grid is not None and outcome.patient is not None and urgent.seat:
@@ -414,6 +416,10 @@ def ack_reply(language: str, outcome: AckOutcome) -> str:
             )
         )
     candidates.append(text(language, "sms.reply.ack.done_short", code=urgent.code))
+    if also:
+        separator = text(language, "sms.reply.seat_list_separator")
+        more = text(language, "sms.reply.ack.also", codes=separator.join(also))
+        candidates = [_then(candidate, more) for candidate in candidates]
     return first_fitting(candidates)
 
 

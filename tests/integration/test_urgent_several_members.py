@@ -1,5 +1,6 @@
 """One message about two members in danger alerts the doctor of each: a second member's
-red flag is never folded into the first member's case or left in a report note."""
+red flag is never folded into the first member's case or left in a report note. One
+acknowledgement naming both cases takes both."""
 
 from __future__ import annotations
 
@@ -102,3 +103,26 @@ def test_a_second_member_is_not_folded_into_the_first_members_open_case(
     assert _doctor_alerts(session, grid) == 2  # the doctor hears of member 6
     assert f"并入{first[5]}" in reply and f"6号昏迷：编号{cases[6]}" in reply
     assert fits_one_segment(reply)
+
+
+def _states(session) -> dict[str, str]:
+    session.expire_all()
+    return {
+        code: str(state)
+        for code, state in session.execute(select(Escalation.code, Escalation.state))
+    }
+
+
+@pytest.mark.parametrize("joined", ["收到 {0} {1}", "收到{0}、{1}", "ACK {0} and {1}"])
+def test_one_acknowledgement_naming_two_cases_takes_both(runner, session, grid, joined) -> None:
+    _text(runner, grid, "急 5 胸痛 急 6 昏迷")
+    cases = _cases(session, grid)
+    assert grid.doctor is not None
+    body = joined.format(cases[5], cases[6])
+    result = runner.invoke(
+        args=["sms", "receive", "--doctor", grid.doctor.code, body, "--at", LATER]
+    )
+    assert result.exit_code == 0, result.output
+    reply = result.output.rsplit("← ", 1)[1].strip()
+    assert _states(session) == {cases[5]: "acknowledged", cases[6]: "acknowledged"}
+    assert cases[5] in reply and cases[6] in reply and fits_one_segment(reply)
