@@ -160,7 +160,8 @@ def check(data: FollowupInput, today: date, unread: Iterable[Problem] = ()) -> l
                 {"value": ",".join(unknown), "choices": "|".join(rules.SYMPTOMS)},
             )
         )
-    if data.next_due is not None and date.min < data.visit_date >= data.next_due:
+    visit_read = data.visit_date != date.min
+    if data.next_due is not None and visit_read and data.next_due <= data.visit_date:
         problems.append(
             Problem("next_due", "followups.error.next", {"date": data.visit_date.isoformat()})
         )

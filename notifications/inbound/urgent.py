@@ -47,11 +47,12 @@ def urgent(inbound: Inbound, command: UrgentCommand) -> Handled:
         elif command.report_error is not None:
             too_long = command.report_error.code == grammar.TOO_LONG
             report_fate = "too_long" if too_long else "not_recorded"
+    reporter, can_receive, policy = sender.patient, can_receive_sms(session), policy_of(settings)
 
     def report(seat: int | None, text: str, red_flag: bool) -> UrgentOutcome:
         return report_urgent(
             session,
-            reporter=sender.patient,  # type: ignore[arg-type]
+            reporter=reporter,
             roster=sender.roster,
             seat=seat,
             text=text,
@@ -59,8 +60,8 @@ def urgent(inbound: Inbound, command: UrgentCommand) -> Handled:
             now=now,
             source_ref=sms.message_sid,
             default_language=settings.default_language,
-            can_receive=can_receive_sms(session),
-            policy=policy_of(settings),
+            can_receive=can_receive,
+            policy=policy,
         )
 
     outcome = report(command.seat, command.text or sms.body, command.red_flag)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from notifications.sms.replies import first_fitting, text, weekday_name
+from notifications.sms.replies import day_and_time, first_fitting, text, weekday_name
 
 if TYPE_CHECKING:  # the outcomes' modules use the database; replies need only their shapes
     from grids.reports.errors import ExchangeTimeRefused
-    from grids.reports.exchanges import ExchangeOutcome
+    from grids.reports.exchanges import ExchangeAlreadyHeld, ExchangeOutcome, MoveTooLate
 
 
 def exchange_reply(language: str, outcome: ExchangeOutcome) -> str:
@@ -34,29 +34,42 @@ def exchange_reply(language: str, outcome: ExchangeOutcome) -> str:
 
 def exchange_refused_reply(language: str, refused: ExchangeTimeRefused, tz: ZoneInfo) -> str:
     if refused.reason == "past":
-        starts = refused.starts_at.astimezone(tz)
-        return first_fitting(
-            [
-                text(
-                    language,
-                    "sms.reply.exchange.past",
-                    weekday=weekday_name(language, starts.weekday()),
-                    time=f"{starts:%H:%M}",
-                )
-            ]
-        )
+        asked = day_and_time(language, refused.starts_at, tz)
+        return first_fitting([text(language, "sms.reply.exchange.past", **asked)])
     if refused.reason in ("quiet_hours", "venue_taken"):
-        starts = refused.starts_at.astimezone(tz)
+        asked = day_and_time(language, refused.starts_at, tz)
         return first_fitting(
             [
                 text(
                     language,
                     f"sms.reply.exchange.{refused.reason}",
-                    weekday=weekday_name(language, starts.weekday()),
-                    time=f"{starts:%H:%M}",
                     grid=refused.clash or "-",
+                    **asked,
                 ),
                 text(language, f"sms.reply.exchange.{refused.reason}_short"),
             ]
         )
     return first_fitting([text(language, "sms.reply.exchange.not_this_week")])
+
+
+def held_reply(language: str, held: ExchangeAlreadyHeld, tz: ZoneInfo) -> str:
+    """This week's exchange took place or its time came: nothing changes this week."""
+    if held.reason == "attended" or held.starts_at is None:
+        key, params = "sms.reply.exchange.held", {"count": str(held.headcount)}
+    else:
+        key, params = "sms.reply.exchange.passed", day_and_time(language, held.starts_at, tz)
+    return first_fitting([text(language, key, **params)])
+
+
+def too_late_reply(language: str, refused: MoveTooLate, tz: ZoneInfo) -> str:
+    """A move to a time already past, with a later time this week that would be accepted."""
+    asked = day_and_time(language, refused.starts_at, tz)
+    if refused.example is None:
+        return first_fitting([text(language, "sms.reply.exchange.past_none", **asked)])
+    offered = day_and_time(language, refused.example, tz)
+    example = f"{offered['weekday']} {offered['time']}"
+    if not language.startswith("zh"):
+        example = example.upper()
+    return first_fitting(
+        [text(language, "sms.reply.exchange.past_example", example=example, **asked)]
+    )

@@ -476,6 +476,12 @@ def weekday_name(language: str, weekday: int) -> str:
     return text(language, f"sms.notice.weekday.{weekday}")
 
 
+def day_and_time(language: str, moment: datetime, tz: ZoneInfo) -> dict[str, str]:
+    """The `weekday` and `time` parameters of `moment` as the county reads it."""
+    local = moment.astimezone(tz)
+    return {"weekday": weekday_name(language, local.weekday()), "time": f"{local:%H:%M}"}
+
+
 # --- corrections ---
 
 
@@ -552,14 +558,6 @@ def confirmation_reply(language: str, starts_at: datetime | None, tz: ZoneInfo) 
     """The answer to a member's `1` / `去`: the exchange they will come to, if any."""
     if starts_at is None:
         return first_fitting([text(language, "sms.reply.exchange.confirm_none")])
-    starts = starts_at.astimezone(tz)
     return first_fitting(
-        [
-            text(
-                language,
-                "sms.reply.exchange.confirmed",
-                weekday=weekday_name(language, starts.weekday()),
-                time=f"{starts:%H:%M}",
-            )
-        ]
+        [text(language, "sms.reply.exchange.confirmed", **day_and_time(language, starts_at, tz))]
     )
